@@ -1,0 +1,132 @@
+//! The guest ABI in one table: syscall and hypercall numbers, their names,
+//! and the error numbers (spec/abi.md). The kernel's dispatch, the C*
+//! compiler's built-in procedures, the trace and the docs all read from here.
+
+/// One entry of the call table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallInfo {
+    /// The number in `a7`.
+    pub number: u64,
+    /// The name the trace prints and the C* built-in procedure is called by
+    /// (`None` for calls that have no C* built-in).
+    pub name: &'static str,
+    /// The C* built-in name, when it differs from `name` or exists at all.
+    pub builtin: Option<&'static str>,
+    /// How many arguments the call takes (a0..).
+    pub args: u8,
+}
+
+macro_rules! calls {
+    ($( $konst:ident = $num:expr, $name:expr, $builtin:expr, $args:expr; )*) => {
+        $( pub const $konst: u64 = $num; )*
+        /// Every call `sim` knows, in number order.
+        pub const CALLS: &[CallInfo] = &[
+            $( CallInfo { number: $num, name: $name, builtin: $builtin, args: $args }, )*
+        ];
+    };
+}
+
+calls! {
+    SYS_OPENAT = 56, "openat", None, 4;
+    SYS_CLOSE = 57, "close", None, 1;
+    SYS_READ = 63, "read", Some("read"), 3;
+    SYS_WRITE = 64, "write", Some("write"), 3;
+    SYS_EXIT = 93, "exit", Some("exit"), 1;
+    SYS_EXIT_GROUP = 94, "exit_group", None, 1;
+    SYS_SCHED_YIELD = 124, "sched_yield", Some("yield"), 0;
+    SYS_GETPID = 172, "getpid", Some("getpid"), 0;
+    SYS_BRK = 214, "brk", None, 1;
+    SYS_CLONE = 220, "clone", Some("fork"), 5;
+    SYS_WAIT4 = 260, "wait4", None, 4;
+    HV_CREATE = 400, "hv_create", Some("hv_create"), 0;
+    HV_SWITCH = 401, "hv_switch", Some("hv_switch"), 1;
+    HV_STATUS = 402, "hv_status", Some("hv_status"), 1;
+    HV_FORWARD = 403, "hv_forward", Some("hv_forward"), 1;
+    HV_MAP = 404, "hv_map", Some("hv_map"), 4;
+    HV_DELETE = 405, "hv_delete", Some("hv_delete"), 1;
+    HV_GET_REG = 406, "hv_get_reg", Some("hv_get_reg"), 2;
+    HV_SET_REG = 407, "hv_set_reg", Some("hv_set_reg"), 3;
+    HV_CHILDREN = 408, "hv_children", Some("hv_children"), 2;
+    SYS_SHM_OPEN = 500, "shm_open", Some("shm_open"), 1;
+    SYS_SHM_SIZE = 501, "shm_size", Some("shm_size"), 2;
+    SYS_SHM_MAP = 502, "shm_map", Some("shm_map"), 2;
+    SYS_SHM_CLOSE = 503, "shm_close", Some("shm_close"), 1;
+    SYS_VM_OPEN = 510, "vm_open", Some("vm_open"), 5;
+    SYS_VM_CLOSE = 511, "vm_close", Some("vm_close"), 3;
+    SYS_VM_LISTEN = 512, "vm_listen", Some("vm_listen"), 3;
+    SYS_VM_CONNECT = 513, "vm_connect", Some("vm_connect"), 4;
+    SYS_VM_DISCONNECT = 514, "vm_disconnect", Some("vm_disconnect"), 1;
+    SYS_VM_ID = 515, "vm_id", Some("vm_id"), 0;
+    SYS_RSHMGET = 520, "rshmget", Some("rshmget"), 2;
+    SYS_RSHMAT = 521, "rshmat", Some("rshmat"), 2;
+    SYS_RSHMDT = 522, "rshmdt", Some("rshmdt"), 2;
+    SYS_RSHMCTL = 523, "rshmctl", Some("rshmctl"), 2;
+    SYS_RSHM_CHANGED = 524, "rshm_changed", Some("rshm_changed"), 1;
+    SYS_NODE_ID = 525, "node_id", Some("node_id"), 0;
+}
+
+/// Looks a call up by number.
+pub fn call_info(number: u64) -> Option<&'static CallInfo> {
+    CALLS.iter().find(|c| c.number == number)
+}
+
+/// The name of a call for traces: its table name, or `syscall_<n>`.
+pub fn call_name(number: u64) -> String {
+    call_info(number).map_or_else(|| format!("syscall_{number}"), |c| c.name.to_string())
+}
+
+macro_rules! errors {
+    ($( $konst:ident = $num:expr; )*) => {
+        $( pub const $konst: u64 = $num; )*
+        /// Every error number `sim` returns, with its name.
+        pub const ERRORS: &[(&str, u64)] = &[ $( (stringify!($konst), $num), )* ];
+    };
+}
+
+errors! {
+    EPERM = 1;
+    ENOENT = 2;
+    ESRCH = 3;
+    EINTR = 4;
+    EIO = 5;
+    EBADF = 9;
+    ECHILD = 10;
+    EAGAIN = 11;
+    ENOMEM = 12;
+    EACCES = 13;
+    EFAULT = 14;
+    EBUSY = 16;
+    EEXIST = 17;
+    EINVAL = 22;
+    ENOSPC = 28;
+    ENAMETOOLONG = 36;
+    ENOSYS = 38;
+    EIDRM = 43;
+    EADDRINUSE = 98;
+    ECONNRESET = 104;
+    EISCONN = 106;
+    ETIMEDOUT = 110;
+    ECONNREFUSED = 111;
+    EHOSTDOWN = 112;
+    EHOSTUNREACH = 113;
+}
+
+/// The value a call returns in `a0` for error `errno`: `-errno`.
+pub fn error_return(errno: u64) -> u64 {
+    errno.wrapping_neg()
+}
+
+/// The name of an error number (`"EINVAL"`), if it is one of ours.
+pub fn error_name(errno: u64) -> Option<&'static str> {
+    ERRORS.iter().find(|e| e.1 == errno).map(|e| e.0)
+}
+
+/// `openat` flags (Linux generic values), as the kernel interprets them.
+pub const O_RDONLY: u64 = 0;
+pub const O_WRONLY: u64 = 1;
+pub const O_RDWR: u64 = 2;
+pub const O_CREAT: u64 = 0o100;
+pub const O_TRUNC: u64 = 0o1000;
+pub const O_APPEND: u64 = 0o2000;
+/// `dirfd` meaning "the working directory".
+pub const AT_FDCWD: u64 = (-100i64) as u64;

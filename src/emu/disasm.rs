@@ -1,0 +1,1 @@
+//! The disassembler: `Instruction` → assembly text (placeholder).

@@ -1,0 +1,13 @@
+//! The machine (selfie's *mipster*): an RV64IMAC hart with paged memory.
+//!
+//! Types: `Instruction` (decode.rs, encode.rs, disasm.rs) is the typed
+//! instruction.
+pub mod decode;
+mod decode_rvc;
+pub mod disasm;
+pub mod encode;
+pub mod instruction;
+
+pub use decode::{decode, decode16, decode32};
+pub use encode::{encode, EncodeError};
+pub use instruction::*;
