@@ -98,6 +98,7 @@ errors! {
     EBUSY = 16;
     EEXIST = 17;
     EINVAL = 22;
+    EMFILE = 24;
     ENOSPC = 28;
     ENAMETOOLONG = 36;
     ENOSYS = 38;

@@ -1,4 +1,8 @@
 //! `sim`: an educational OS-kernel simulator.
 pub mod abi;
 pub mod emu;
+pub mod kernel;
+pub mod simulator;
 pub mod toolchain;
+
+pub use simulator::{Event, RunOutcome, Simulator, SimulatorBuilder};

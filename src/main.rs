@@ -1,1 +1,140 @@
-fn main(){}
+//! The `sim` command line: parse, build a `Simulator`, run, print.
+//! Everything else lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser};
+use sim::Simulator;
+
+/// An educational OS-kernel simulator: an RV64 machine, a kernel and a C*
+/// toolchain in one program.
+#[derive(Parser, Debug)]
+#[command(
+    name = "sim",
+    version,
+    about,
+    after_help = "Examples:\n  sim -u programs/hello.s\n  sim -u programs/hello.c --stats\n  sim -u prog.elf arg1 arg2 -u other.elf\n  sim -c a.c b.c -o prog.elf"
+)]
+struct Cli {
+    /// Run PROG (an RV64 ELF, a .s or a .c file) with ARGS as a process of
+    /// the built-in kernel; repeat -u for several processes.
+    #[arg(short = 'u', value_name = "PROG [ARGS]", num_args = 1.., action = ArgAction::Append)]
+    user: Vec<String>,
+
+    /// Compile (.c) or assemble (.s) the given files into one ELF (with -o).
+    #[arg(short = 'c', value_name = "FILES", num_args = 1.., conflicts_with = "user")]
+    compile: Vec<PathBuf>,
+
+    /// Output file for -c.
+    #[arg(short = 'o', value_name = "FILE", requires = "compile")]
+    output: Option<PathBuf>,
+
+    /// Physical memory in MiB.
+    #[arg(short = 'm', value_name = "MB", default_value_t = sim::simulator::DEFAULT_MEMORY_MB,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    memory: u64,
+
+    /// Instructions per time slice of the round-robin scheduler.
+    #[arg(long, value_name = "N", default_value_t = sim::simulator::DEFAULT_QUANTUM,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    quantum: u64,
+
+    /// Print every instruction executed, disassembled, with the register it changed.
+    #[arg(long)]
+    trace: bool,
+
+    /// Print every syscall with its arguments and result.
+    #[arg(long)]
+    trace_syscalls: bool,
+
+    /// Print every exception, the context that raised it and who handled it.
+    #[arg(long)]
+    trace_exceptions: bool,
+
+    /// Stop the run after N instructions in total.
+    #[arg(long, value_name = "N")]
+    max_instructions: Option<u64>,
+
+    /// Print a summary at exit: instructions, exceptions and syscalls by
+    /// kind, page faults, frames used, per process.
+    #[arg(long)]
+    stats: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("sim: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Splits the values of all `-u` options back into one program per
+/// occurrence: clap gives them flattened, so re-read the raw arguments.
+fn programs_from_args() -> Vec<Vec<String>> {
+    let mut programs: Vec<Vec<String>> = Vec::new();
+    let mut in_user = false;
+    for arg in std::env::args().skip(1) {
+        if arg == "-u" {
+            programs.push(Vec::new());
+            in_user = true;
+        } else if let Some(rest) = arg
+            .strip_prefix("-u")
+            .filter(|r| !r.is_empty() && !arg.starts_with("--"))
+        {
+            programs.push(vec![rest.to_string()]);
+            in_user = true;
+        } else if arg.starts_with('-') && arg.len() > 1 {
+            in_user = false;
+        } else if in_user {
+            if let Some(p) = programs.last_mut() {
+                p.push(arg);
+            }
+        }
+    }
+    programs.retain(|p| !p.is_empty());
+    programs
+}
+
+fn run(cli: Cli) -> Result<u8, String> {
+    if !cli.compile.is_empty() {
+        let output = cli.output.ok_or("-c needs -o FILE")?;
+        let elf = sim::toolchain::build_program(&cli.compile)?;
+        std::fs::write(&output, elf)
+            .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
+        return Ok(0);
+    }
+    if cli.user.is_empty() {
+        return Err("nothing to run: give -u PROG (see sim --help)".into());
+    }
+    let mut builder = Simulator::builder()
+        .memory_mb(cli.memory)
+        .quantum(cli.quantum)
+        .trace(cli.trace)
+        .trace_syscalls(cli.trace_syscalls)
+        .trace_exceptions(cli.trace_exceptions);
+    if let Some(limit) = cli.max_instructions {
+        builder = builder.max_instructions(limit);
+    }
+    let mut simulator = builder.build();
+    for program in programs_from_args() {
+        let path = PathBuf::from(&program[0]);
+        simulator.load_program(&path, &program)?;
+    }
+    let outcome = simulator.run();
+    if cli.stats {
+        eprint!("{}", simulator.stats_report());
+    }
+    Ok(outcome.exit_code.clamp(0, 255) as u8)
+}

@@ -11,3 +11,15 @@ pub mod instruction;
 pub use decode::{decode, decode16, decode32};
 pub use encode::{encode, EncodeError};
 pub use instruction::*;
+
+mod block;
+pub mod exception;
+mod exec;
+pub mod machine;
+pub mod memory;
+pub mod mmu;
+
+pub use exception::Exception;
+pub use machine::{Hart, Machine};
+pub use memory::{Frame, PhysMemory, PAGE_SIZE};
+pub use mmu::{Access, PageTable, Pte, PteFlags, VirtPage};

@@ -1,0 +1,69 @@
+//! Exceptions are values: the machine stops the running context and returns
+//! one of these to the host. The faulting instruction has had no effect and
+//! the context's pc points at it, so it can be restarted once the cause is
+//! handled (a page mapped, a syscall's result written and pc advanced).
+
+use std::fmt;
+
+use super::mmu::Access;
+
+/// Why the machine stopped running a context.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Exception {
+    /// `ecall`: the call number is in `a7`, arguments in `a0`..`a5`.
+    Syscall,
+    /// A load, store or fetch of an unmapped page or without permission.
+    PageFault { vaddr: u64, access: Access },
+    /// An encoding the machine does not implement.
+    IllegalInstruction { pc: u64, bits: u32 },
+    /// A misaligned atomic (ordinary loads and stores may be misaligned,
+    /// as under Linux).
+    Misaligned { vaddr: u64, access: Access },
+    /// `ebreak`.
+    Breakpoint { pc: u64 },
+    /// The instruction budget (quantum or run limit) is used up.
+    Timer,
+    /// A user-mode context used a hypercall (rule U/K-3); raised by the
+    /// hypervisor, not by the machine.
+    PrivilegeViolation { pc: u64, call: u64 },
+}
+
+impl Exception {
+    /// A short name, for statistics and traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Exception::Syscall => "syscall",
+            Exception::PageFault { .. } => "page fault",
+            Exception::IllegalInstruction { .. } => "illegal instruction",
+            Exception::Misaligned { .. } => "misaligned access",
+            Exception::Breakpoint { .. } => "breakpoint",
+            Exception::Timer => "timer",
+            Exception::PrivilegeViolation { .. } => "privilege violation",
+        }
+    }
+}
+
+impl fmt::Display for Exception {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Exception::Syscall => write!(f, "syscall"),
+            Exception::PageFault { vaddr, access } => {
+                write!(f, "page fault: {access} at address {vaddr:#x}")
+            }
+            Exception::IllegalInstruction { pc, bits } => {
+                write!(f, "illegal instruction {bits:#010x} at pc {pc:#x}")
+            }
+            Exception::Misaligned { vaddr, access } => {
+                write!(f, "misaligned {access} at address {vaddr:#x}")
+            }
+            Exception::Breakpoint { pc } => write!(f, "breakpoint at pc {pc:#x}"),
+            Exception::Timer => write!(f, "timer"),
+            Exception::PrivilegeViolation { pc, call } => {
+                write!(
+                    f,
+                    "privilege violation: hypercall {call} from user mode at pc {pc:#x}"
+                )
+            }
+        }
+    }
+}

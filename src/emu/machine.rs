@@ -1,0 +1,395 @@
+//! The machine: runs one context until it raises an exception (rule U/K-1).
+//!
+//! Control flow of `Machine::run`:
+//!
+//! ```text
+//! run(hart, page table, context, stop_at)
+//!   ├─ flush TLB + jump cache if another context or page-table generation
+//!   ├─ drop blocks of frames written since last time (self-modifying code,
+//!   │  frames reloaded by the kernel)
+//!   └─ loop
+//!        ├─ instret == stop_at           → Exception::Timer
+//!        ├─ find the block for pc        (jump cache → block cache → decode)
+//!        │    a fetch fault              → Exception::PageFault{Execute}
+//!        ├─ instret += block length      (counted per block, not per op)
+//!        └─ execute its ops (exec.rs)    → Ok: next block / Err: exception
+//! ```
+//!
+//! A faulting instruction has no effect: `hart.pc` points at it and
+//! `instret` does not count it.
+
+use super::block::{self, Block, BlockCache, Op, OpKind, MAX_BLOCK_OPS};
+use super::decode;
+use super::exception::Exception;
+use super::memory::{Frame, PhysMemory, PAGE_SIZE};
+use super::mmu::{Access, PageTable, Tlb, VirtPage, TLB_INVALID};
+
+/// The register file and pc of one context.
+///
+/// `regs[0]` is `x0` and stays zero; `regs[32]` is the write sink that
+/// instructions with destination `x0` write to (see block.rs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hart {
+    pub regs: [u64; 33],
+    pub pc: u64,
+}
+
+impl Default for Hart {
+    fn default() -> Hart {
+        Hart {
+            regs: [0; 33],
+            pc: 0,
+        }
+    }
+}
+
+impl Hart {
+    /// Register `x<i>` (`i` < 32).
+    pub fn reg(&self, i: usize) -> u64 {
+        if i == 0 {
+            0
+        } else {
+            self.regs[i & 31]
+        }
+    }
+
+    /// Sets `x<i>`; writes to `x0` are ignored.
+    pub fn set_reg(&mut self, i: usize, value: u64) {
+        if i != 0 {
+            self.regs[i & 31] = value;
+        }
+    }
+}
+
+/// Identifies whose translations the TLB holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct TlbOwner {
+    context: u64,
+    generation: u64,
+}
+
+/// The hardware: physical memory, TLB, block cache and the instruction
+/// counter.
+pub struct Machine {
+    pub(crate) memory: PhysMemory,
+    pub(crate) tlb: Tlb,
+    pub(crate) blocks: BlockCache,
+    tlb_owner: Option<TlbOwner>,
+    /// Instructions retired by all contexts since the machine started.
+    pub(crate) instret: u64,
+    /// Reused buffer for blocks cut short by the instruction budget.
+    scratch: Vec<Op>,
+    /// Set by a store that hit a frame holding decoded code.
+    pub(crate) code_written: bool,
+    /// Reservation of `lr` (physical address), cleared by any `sc`.
+    pub(crate) reservation: Option<u64>,
+}
+
+/// Which code the executor should run next.
+enum Fetched {
+    Cached(u32),
+    Scratch,
+}
+
+impl Machine {
+    /// A machine with `megabytes` MiB of physical memory.
+    pub fn new(megabytes: u64) -> Machine {
+        Machine {
+            memory: PhysMemory::new(megabytes),
+            tlb: Tlb::new(),
+            blocks: BlockCache::new(),
+            tlb_owner: None,
+            instret: 0,
+            scratch: Vec::with_capacity(MAX_BLOCK_OPS + 1),
+            code_written: false,
+            reservation: None,
+        }
+    }
+
+    /// Physical memory.
+    pub fn memory(&self) -> &PhysMemory {
+        &self.memory
+    }
+
+    /// Physical memory, for the kernel (frame allocation, copies).
+    pub fn memory_mut(&mut self) -> &mut PhysMemory {
+        &mut self.memory
+    }
+
+    /// Instructions retired so far by all contexts.
+    pub fn instret(&self) -> u64 {
+        self.instret
+    }
+
+    /// Number of blocks in the decoded-code cache.
+    pub fn cached_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Forgets all cached translations, e.g. after the kernel changed a page
+    /// table in a way the generation does not show.
+    pub fn flush_tlb(&mut self) {
+        self.tlb.flush();
+        self.blocks.flush_jump_cache();
+        self.tlb_owner = None;
+    }
+
+    fn sync_caches(&mut self, page_table: &PageTable, context: u64) {
+        let owner = TlbOwner {
+            context,
+            generation: page_table.generation(),
+        };
+        if self.tlb_owner != Some(owner) {
+            self.tlb.flush();
+            self.blocks.flush_jump_cache();
+            self.tlb_owner = Some(owner);
+            self.reservation = None;
+        }
+        if self.memory.has_stale_code() {
+            for frame in self.memory.take_stale_code() {
+                self.blocks.invalidate_frame(frame);
+            }
+            self.blocks.flush_jump_cache();
+        }
+        self.code_written = false;
+    }
+
+    /// Runs the context (`hart` with `page_table`, identified by `context`,
+    /// a number unique to it) until an exception, or until the machine's
+    /// instruction counter reaches `stop_at` (then `Exception::Timer`).
+    pub fn run(
+        &mut self,
+        hart: &mut Hart,
+        page_table: &mut PageTable,
+        context: u64,
+        stop_at: u64,
+    ) -> Exception {
+        self.sync_caches(page_table, context);
+        loop {
+            let remaining = stop_at.saturating_sub(self.instret);
+            if remaining == 0 {
+                return Exception::Timer;
+            }
+            let fetched = match self.fetch(hart.pc, page_table, remaining) {
+                Ok(f) => f,
+                Err(e) => return e,
+            };
+            let (ops, block_pc, count) = match fetched {
+                Fetched::Cached(index) => match &self.blocks.blocks[index as usize] {
+                    Some(block) => (block.ops.as_ptr(), block.pc, block.instructions),
+                    None => continue,
+                },
+                Fetched::Scratch => (
+                    self.scratch.as_ptr(),
+                    hart.pc,
+                    block::instruction_count(&self.scratch),
+                ),
+            };
+            // SAFETY: the ops live in a boxed slice (or the scratch buffer)
+            // that is neither freed nor reallocated while the block runs:
+            // invalidations are only applied in `sync_caches`, and nothing
+            // decodes during a block.
+            let result = unsafe { self.execute_block(hart, page_table, ops, block_pc, count) };
+            if let Err(e) = result {
+                return e;
+            }
+            if self.code_written {
+                // A store hit decoded code: drop the stale blocks now.
+                self.sync_caches(page_table, context);
+            }
+        }
+    }
+
+    /// Runs exactly one instruction (for tracing and single-stepping).
+    ///
+    /// # Errors
+    /// The exception the instruction raised.
+    pub fn step(
+        &mut self,
+        hart: &mut Hart,
+        page_table: &mut PageTable,
+        context: u64,
+    ) -> Result<(), Exception> {
+        let stop_at = self.instret + 1;
+        match self.run(hart, page_table, context, stop_at) {
+            Exception::Timer if self.instret == stop_at => Ok(()),
+            e => Err(e),
+        }
+    }
+
+    /// Finds or decodes the block at `pc`. When fewer than a whole block's
+    /// instructions remain in the budget, decodes just those into the scratch
+    /// buffer, so that the timer fires at an exact count.
+    fn fetch(
+        &mut self,
+        pc: u64,
+        page_table: &mut PageTable,
+        remaining: u64,
+    ) -> Result<Fetched, Exception> {
+        let slot = BlockCache::jump_index(pc);
+        let (cached_pc, index) = self.blocks.jump_cache[slot];
+        if cached_pc == pc {
+            if let Some(block) = &self.blocks.blocks[index as usize] {
+                if (block.ops.len() as u64) <= remaining {
+                    return Ok(Fetched::Cached(index));
+                }
+            }
+        }
+        self.fetch_slow(pc, page_table, remaining)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fetch_slow(
+        &mut self,
+        pc: u64,
+        page_table: &mut PageTable,
+        remaining: u64,
+    ) -> Result<Fetched, Exception> {
+        let phys = self.translate(pc, Access::Execute, page_table)?;
+        let cap = remaining.min(MAX_BLOCK_OPS as u64) as usize;
+        if let Some(index) = self.blocks.find(phys, pc) {
+            let len = self.blocks.blocks[index as usize]
+                .as_ref()
+                .map_or(0, |b| b.ops.len());
+            if len <= cap {
+                self.blocks.jump_cache[BlockCache::jump_index(pc)] = (pc, index);
+                return Ok(Fetched::Cached(index));
+            }
+        }
+        let mut ops = std::mem::take(&mut self.scratch);
+        ops.clear();
+        let frames = self.decode_block(pc, phys, page_table, cap, &mut ops)?;
+        if cap < MAX_BLOCK_OPS && !block::is_terminator(ops[ops.len() - 1].kind) {
+            // Cut short by the budget: run once from the scratch buffer.
+            self.scratch = ops;
+            return Ok(Fetched::Scratch);
+        }
+        let instructions = block::instruction_count(&ops);
+        let block = Block {
+            pc,
+            phys,
+            ops: ops.as_slice().into(),
+            frames,
+            instructions,
+        };
+        self.scratch = ops;
+        let index = self.blocks.insert(block);
+        self.blocks.jump_cache[BlockCache::jump_index(pc)] = (pc, index);
+        Ok(Fetched::Cached(index))
+    }
+
+    /// Decodes up to `cap` instructions starting at `pc` (physical `phys`)
+    /// into `ops`, ending with a terminator. Returns the frames read.
+    fn decode_block(
+        &mut self,
+        pc: u64,
+        phys: u64,
+        page_table: &mut PageTable,
+        cap: usize,
+        ops: &mut Vec<Op>,
+    ) -> Result<[Frame; 2], Exception> {
+        let frame = Frame((phys >> 12) as u32);
+        let mut frames = [frame, frame];
+        let page_end = (pc | (PAGE_SIZE - 1)).wrapping_add(1);
+        let mut at = pc;
+        while ops.len() < cap {
+            let offset_in_page = (at & (PAGE_SIZE - 1)) as usize;
+            let bytes = self.memory.frame_bytes(frame);
+            let low = u16::from_le_bytes([bytes[offset_in_page], bytes[offset_in_page + 1]]);
+            let len = decode::length(low);
+            let word = if len == 2 {
+                u32::from(low)
+            } else if offset_in_page + 4 <= PAGE_SIZE as usize {
+                u32::from_le_bytes([
+                    bytes[offset_in_page],
+                    bytes[offset_in_page + 1],
+                    bytes[offset_in_page + 2],
+                    bytes[offset_in_page + 3],
+                ])
+            } else if ops.is_empty() {
+                // A 4-byte instruction straddling two pages: a block of its own.
+                let next_phys = self.translate(page_end, Access::Execute, page_table)?;
+                let next = Frame((next_phys >> 12) as u32);
+                frames[1] = next;
+                let high = self.memory.frame_bytes(next);
+                u32::from(low) | (u32::from(u16::from_le_bytes([high[0], high[1]])) << 16)
+            } else {
+                break;
+            };
+            let inst = decode::decode(word).map(|(i, _)| i);
+            let op = block::lower(inst, word, at, (at - pc) as u16, len as u8);
+            ops.push(op);
+            at = at.wrapping_add(len);
+            if block::is_terminator(op.kind) || at == page_end {
+                break;
+            }
+        }
+        if !block::is_terminator(ops[ops.len() - 1].kind) {
+            ops.push(Op {
+                imm: 0,
+                kind: OpKind::Fallthrough,
+                rd: block::SINK,
+                rs1: 0,
+                rs2: 0,
+                offset: (at - pc) as u16,
+                len: 0,
+            });
+        }
+        for f in frames {
+            if !self.memory.holds_code(f) {
+                self.memory.mark_code(f);
+                // Stores to this frame must now take the slow path, which
+                // invalidates its blocks: drop any cached write permission.
+                for e in self.tlb.entries.iter_mut() {
+                    e.write_tag = TLB_INVALID;
+                }
+            }
+        }
+        Ok(frames)
+    }
+
+    /// Translates `vaddr` for `access` through `page_table`, filling the TLB
+    /// and setting the PTE's accessed/dirty bits. Returns the physical address.
+    pub(crate) fn translate(
+        &mut self,
+        vaddr: u64,
+        access: Access,
+        page_table: &mut PageTable,
+    ) -> Result<u64, Exception> {
+        let page = VirtPage::containing(vaddr);
+        let pte = page_table
+            .get(page)
+            .filter(|pte| pte.flags.allows(access))
+            .ok_or(Exception::PageFault { vaddr, access })?;
+        page_table.mark_used(page, access);
+        let entry = &mut self.tlb.entries[Tlb::index(vaddr)];
+        let page_addr = page.address();
+        let host = self.memory.host_base() as usize + pte.frame.address() as usize;
+        let addend = host.wrapping_sub(page_addr as usize);
+        if entry.addend != addend
+            || (entry.read_tag != page_addr
+                && entry.write_tag != page_addr
+                && entry.exec_tag != page_addr)
+        {
+            *entry = super::mmu::TlbEntry {
+                read_tag: TLB_INVALID,
+                write_tag: TLB_INVALID,
+                exec_tag: TLB_INVALID,
+                addend,
+            };
+        }
+        match access {
+            Access::Read => entry.read_tag = page_addr,
+            Access::Execute => entry.exec_tag = page_addr,
+            Access::Write => {
+                if !self.memory.holds_code(pte.frame) {
+                    entry.write_tag = page_addr;
+                }
+            }
+        }
+        // Reads are allowed whenever writes are in practice (W implies R in
+        // our page tables), but cache only what was checked.
+        Ok(pte.frame.address() | (vaddr & (PAGE_SIZE - 1)))
+    }
+}

@@ -1,0 +1,172 @@
+//! Physical memory: a pool of 4 KiB frames, bounded by `-m MB`, handed out
+//! on demand by the frame allocator.
+//!
+//! The pool is one host allocation made with `calloc` semantics (`vec![0;
+//! n]`), so frames the guest never touches cost no host memory. Frames are
+//! zeroed when they are allocated, never handed out twice, and remembered as
+//! "holding decoded code" once the block cache decoded instructions from
+//! them: a write to such a frame (by the guest or by the kernel) and freeing
+//! it queue the frame for invalidation, which the machine applies before it
+//! next runs (see `Machine::run`).
+
+use std::fmt;
+
+/// Bytes in a page and in a frame.
+pub const PAGE_SIZE: u64 = 4096;
+/// log2(PAGE_SIZE).
+pub const PAGE_SHIFT: u32 = 12;
+
+/// A physical frame number: frame `n` holds physical bytes `n*4096 ..`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Frame(pub u32);
+
+impl Frame {
+    /// Physical address of the frame's first byte.
+    pub fn address(self) -> u64 {
+        u64::from(self.0) << PAGE_SHIFT
+    }
+}
+
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The physical frames of the machine and their allocator.
+pub struct PhysMemory {
+    bytes: Vec<u8>,
+    frame_count: u32,
+    /// Frames never handed out yet are `next_fresh..frame_count`; freed frames
+    /// are reused first (LIFO, so runs are deterministic).
+    next_fresh: u32,
+    free: Vec<Frame>,
+    allocated: Vec<bool>,
+    holds_code: Vec<bool>,
+    /// Frames with decoded code that were written or freed since the block
+    /// cache last looked.
+    stale_code: Vec<Frame>,
+}
+
+impl PhysMemory {
+    /// A pool of `megabytes` MiB (at least one frame).
+    pub fn new(megabytes: u64) -> PhysMemory {
+        let frames = (megabytes.saturating_mul(1 << 20) / PAGE_SIZE).clamp(1, u64::from(u32::MAX));
+        let frame_count = frames as u32;
+        PhysMemory {
+            bytes: vec![0; frames as usize * PAGE_SIZE as usize],
+            frame_count,
+            next_fresh: 0,
+            free: Vec::new(),
+            allocated: vec![false; frames as usize],
+            holds_code: vec![false; frames as usize],
+            stale_code: Vec::new(),
+        }
+    }
+
+    /// Total number of frames.
+    pub fn frame_count(&self) -> u32 {
+        self.frame_count
+    }
+
+    /// Frames currently free.
+    pub fn free_frames(&self) -> u32 {
+        self.frame_count - self.next_fresh + self.free.len() as u32
+    }
+
+    /// Frames currently allocated.
+    pub fn used_frames(&self) -> u32 {
+        self.frame_count - self.free_frames()
+    }
+
+    /// Whether `frame` is allocated.
+    pub fn is_allocated(&self, frame: Frame) -> bool {
+        self.allocated
+            .get(frame.0 as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Allocates a zeroed frame, or `None` when memory is exhausted.
+    pub fn alloc(&mut self) -> Option<Frame> {
+        let frame = if let Some(frame) = self.free.pop() {
+            self.frame_bytes_mut(frame).fill(0);
+            frame
+        } else if self.next_fresh < self.frame_count {
+            // Never used: still zero from the initial allocation.
+            self.next_fresh += 1;
+            Frame(self.next_fresh - 1)
+        } else {
+            return None;
+        };
+        self.allocated[frame.0 as usize] = true;
+        Some(frame)
+    }
+
+    /// Returns a frame to the pool.
+    ///
+    /// # Panics
+    /// On a double free: that is a kernel bug, not something a guest can do.
+    pub fn free(&mut self, frame: Frame) {
+        assert!(
+            self.is_allocated(frame),
+            "PhysMemory::free: frame {frame} is not allocated"
+        );
+        self.allocated[frame.0 as usize] = false;
+        self.note_write(frame);
+        self.free.push(frame);
+    }
+
+    /// The bytes of a frame.
+    pub fn frame_bytes(&self, frame: Frame) -> &[u8] {
+        let start = frame.address() as usize;
+        &self.bytes[start..start + PAGE_SIZE as usize]
+    }
+
+    /// The bytes of a frame, for writing. Marks the frame's decoded code (if
+    /// any) stale.
+    pub fn frame_bytes_mut(&mut self, frame: Frame) -> &mut [u8] {
+        self.note_write(frame);
+        let start = frame.address() as usize;
+        &mut self.bytes[start..start + PAGE_SIZE as usize]
+    }
+
+    /// Copies one frame's contents into another.
+    pub fn copy_frame(&mut self, from: Frame, to: Frame) {
+        self.note_write(to);
+        let (from, to) = (from.address() as usize, to.address() as usize);
+        self.bytes.copy_within(from..from + PAGE_SIZE as usize, to);
+    }
+
+    fn note_write(&mut self, frame: Frame) {
+        if let Some(code) = self.holds_code.get_mut(frame.0 as usize) {
+            if *code {
+                *code = false;
+                self.stale_code.push(frame);
+            }
+        }
+    }
+
+    /// Host address of the frame's first byte, for the TLB's addend.
+    pub(crate) fn host_base(&mut self) -> *mut u8 {
+        self.bytes.as_mut_ptr()
+    }
+
+    /// Records that the block cache decoded code from `frame`.
+    pub(crate) fn mark_code(&mut self, frame: Frame) {
+        self.holds_code[frame.0 as usize] = true;
+    }
+
+    pub(crate) fn holds_code(&self, frame: Frame) -> bool {
+        self.holds_code[frame.0 as usize]
+    }
+
+    /// Takes the list of frames whose decoded code must be dropped.
+    pub(crate) fn take_stale_code(&mut self) -> Vec<Frame> {
+        std::mem::take(&mut self.stale_code)
+    }
+
+    pub(crate) fn has_stale_code(&self) -> bool {
+        !self.stale_code.is_empty()
+    }
+}

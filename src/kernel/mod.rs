@@ -1,0 +1,309 @@
+//! The built-in kernel: processes, the scheduler, syscalls and paging.
+//!
+//! Control enters through `Kernel::handle` with the exception a process
+//! raised (the simulator's run loop calls it, rule U/K-2 for children of
+//! the host) and leaves with a `Next`: keep running the same process, or
+//! pick another with `Kernel::schedule`.
+//!
+//! ```text
+//! handle(pid, exception)
+//!   Syscall     → syscall.rs: sys_<name>, result in a0, pc += 4
+//!   PageFault   → paging.rs: back stack/heap/bss on demand, or kill
+//!   Timer       → end of quantum: back of the ready queue
+//!   other       → kill the process with a message naming pc, address, reason
+//! ```
+//!
+//! Main types: `Kernel`, `Process` (process.rs), `LoadedImage` (loader.rs).
+//! Guest pointers are only touched through uaccess.rs.
+
+pub mod files;
+pub mod layout;
+pub mod loader;
+pub mod paging;
+pub mod process;
+mod syscall;
+pub mod uaccess;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::emu::{Exception, Hart, Machine, Reg};
+pub use files::{Console, Input, Output};
+pub use loader::LoadError;
+pub use process::{ExitStatus, Pid, Process, ProcessState, ProcessStats, WaitReason};
+
+/// What the run loop does after the kernel handled an exception.
+#[must_use]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Next {
+    /// Keep running the same process (its quantum goes on).
+    Continue,
+    /// Pick the next process to run.
+    Reschedule,
+}
+
+/// One kernel (one VM): its processes and scheduler.
+pub struct Kernel {
+    pub processes: BTreeMap<Pid, Process>,
+    /// Ready processes in round-robin order (the running one is not in it).
+    ready: VecDeque<Pid>,
+    next_pid: u64,
+    /// The process the machine runs now, if any.
+    pub current: Option<Pid>,
+    pub console: Console,
+    /// Print every syscall with its arguments and result (`--trace-syscalls`).
+    pub trace_syscalls: bool,
+    /// The first process started: its exit code is `sim`'s.
+    pub first: Option<Pid>,
+    /// Distinguishes this kernel's contexts from other kernels' in the TLB.
+    pub id: u64,
+}
+
+impl Kernel {
+    pub fn new(console: Console) -> Kernel {
+        Kernel {
+            processes: BTreeMap::new(),
+            ready: VecDeque::new(),
+            next_pid: 1,
+            current: None,
+            console,
+            trace_syscalls: false,
+            first: None,
+            id: 0,
+        }
+    }
+
+    /// Prints a message of the simulator's own: to stderr, prefixed `sim:`.
+    pub fn report(&mut self, message: &str) {
+        self.console
+            .write_stderr(format!("sim: {message}\n").as_bytes());
+    }
+
+    fn new_pid(&mut self) -> Pid {
+        let pid = Pid(self.next_pid);
+        self.next_pid += 1;
+        pid
+    }
+
+    fn context_of(&self, pid: Pid) -> u64 {
+        (self.id << 32) | pid.0
+    }
+
+    /// Loads an ELF executable as a new ready process, a child of the host.
+    ///
+    /// # Errors
+    /// Why the file was refused, or that memory ran out.
+    pub fn spawn(
+        &mut self,
+        machine: &mut Machine,
+        elf: &[u8],
+        args: &[String],
+    ) -> Result<Pid, LoadError> {
+        let image = loader::load(machine, elf, args)?;
+        let pid = self.new_pid();
+        let mut hart = Hart::default();
+        hart.pc = image.entry;
+        hart.set_reg(Reg::SP.index(), image.stack_pointer);
+        let name = args.first().cloned().unwrap_or_else(|| "?".into());
+        let page_count = image.page_table.len() as u64;
+        let process = Process {
+            pid,
+            name,
+            context: self.context_of(pid),
+            hart,
+            page_table: image.page_table,
+            state: ProcessState::Ready,
+            parent: None,
+            regions: image.regions,
+            heap_start: image.heap_start,
+            brk: image.heap_start,
+            files: files::FdTable::default(),
+            stats: ProcessStats {
+                peak_pages: page_count,
+                ..Default::default()
+            },
+        };
+        self.processes.insert(pid, process);
+        self.ready.push_back(pid);
+        self.first.get_or_insert(pid);
+        Ok(pid)
+    }
+
+    /// Picks the next ready process (round robin) and makes it current.
+    pub fn schedule(&mut self) -> Option<Pid> {
+        while let Some(pid) = self.ready.pop_front() {
+            if self
+                .processes
+                .get(&pid)
+                .is_some_and(|p| p.state == ProcessState::Ready)
+            {
+                self.current = Some(pid);
+                return Some(pid);
+            }
+        }
+        self.current = None;
+        None
+    }
+
+    /// Whether some process has not ended.
+    pub fn has_live_processes(&self) -> bool {
+        self.processes.values().any(|p| !p.is_zombie())
+    }
+
+    fn make_ready(&mut self, pid: Pid) {
+        if let Some(p) = self.processes.get_mut(&pid) {
+            p.state = ProcessState::Ready;
+            self.ready.push_back(pid);
+        }
+    }
+
+    /// Handles the exception `pid` raised.
+    pub fn handle(&mut self, machine: &mut Machine, pid: Pid, exception: Exception) -> Next {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return Next::Reschedule;
+        };
+        *process
+            .stats
+            .exceptions
+            .entry(exception.kind())
+            .or_default() += 1;
+        match exception {
+            Exception::Timer => {
+                self.ready.push_back(pid);
+                self.current = None;
+                Next::Reschedule
+            }
+            Exception::Syscall => self.syscall(machine, pid),
+            Exception::PageFault { vaddr, access } => {
+                process.stats.page_faults += 1;
+                match paging::back_on_demand(machine, process, vaddr) {
+                    Ok(()) => Next::Continue,
+                    Err(reason) => {
+                        let pc = process.hart.pc;
+                        self.kill(
+                            machine,
+                            pid,
+                            11,
+                            &format!("{access} at address {vaddr:#x} (pc {pc:#x}): {reason}"),
+                        );
+                        Next::Reschedule
+                    }
+                }
+            }
+            Exception::IllegalInstruction { pc, bits } => {
+                self.kill(
+                    machine,
+                    pid,
+                    4,
+                    &format!("illegal instruction {bits:#010x} at pc {pc:#x}"),
+                );
+                Next::Reschedule
+            }
+            Exception::Misaligned { vaddr, access } => {
+                let pc = process.hart.pc;
+                self.kill(
+                    machine,
+                    pid,
+                    7,
+                    &format!("misaligned atomic {access} at address {vaddr:#x} (pc {pc:#x})"),
+                );
+                Next::Reschedule
+            }
+            Exception::Breakpoint { pc } => {
+                self.kill(
+                    machine,
+                    pid,
+                    5,
+                    &format!("breakpoint (ebreak) at pc {pc:#x}"),
+                );
+                Next::Reschedule
+            }
+            Exception::PrivilegeViolation { pc, call } => {
+                self.kill(
+                    machine,
+                    pid,
+                    4,
+                    &format!(
+                        "rule U/K-3 broken: hypercall {} ({call}) from user mode at pc {pc:#x}; only kernel-mode contexts may use hypercalls",
+                        crate::abi::call_name(call)
+                    ),
+                );
+                Next::Reschedule
+            }
+        }
+    }
+
+    /// Kills `pid` with `signal`, printing why.
+    pub fn kill(&mut self, machine: &mut Machine, pid: Pid, signal: u8, why: &str) {
+        let name = self
+            .processes
+            .get(&pid)
+            .map_or_else(String::new, |p| p.name.clone());
+        self.report(&format!("process {pid} ({name}) killed: {why}"));
+        self.exit(machine, pid, ExitStatus::Killed(signal));
+    }
+
+    /// Ends `pid`: frees its memory and files, wakes a waiting parent,
+    /// orphans its children.
+    pub fn exit(&mut self, machine: &mut Machine, pid: Pid, status: ExitStatus) {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return;
+        };
+        if process.is_zombie() {
+            return;
+        }
+        for (_, pte) in process.page_table.entries() {
+            machine.memory_mut().free(pte.frame);
+        }
+        process.page_table = crate::emu::PageTable::new();
+        process.files = files::FdTable::default();
+        process.state = ProcessState::Zombie(status);
+        let parent = process.parent;
+        if self.current == Some(pid) {
+            self.current = None;
+        }
+        for child in self.processes.values_mut() {
+            if child.parent == Some(pid) {
+                child.parent = None;
+            }
+        }
+        if let Some(parent) = parent {
+            if let Some(p) = self.processes.get(&parent) {
+                if let ProcessState::Blocked(WaitReason::Child(want)) = p.state {
+                    if want.is_none() || want == Some(pid) {
+                        // Let the parent retry its wait4 from the ecall.
+                        self.make_ready(parent);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Kills every blocked process when nothing can run any more (each waits
+    /// for something that cannot happen). Returns whether any was killed.
+    pub fn break_deadlock(&mut self, machine: &mut Machine) -> bool {
+        let blocked: Vec<Pid> = self
+            .processes
+            .values()
+            .filter(|p| matches!(p.state, ProcessState::Blocked(_)))
+            .map(|p| p.pid)
+            .collect();
+        for &pid in &blocked {
+            self.kill(
+                machine,
+                pid,
+                9,
+                "deadlock: blocked with no process left to wake it",
+            );
+        }
+        !blocked.is_empty()
+    }
+
+    /// The exit code of the first process, once it has ended.
+    pub fn first_exit_code(&self) -> Option<i32> {
+        let pid = self.first?;
+        self.processes
+            .get(&pid)?
+            .exit_status()
+            .map(ExitStatus::exit_code)
+    }
+}

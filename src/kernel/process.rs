@@ -1,0 +1,119 @@
+//! A process: one user context (registers, page table) plus what the kernel
+//! knows of it (state, parent, memory regions, open files, statistics).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::files::FdTable;
+use crate::emu::{Hart, PageTable, PteFlags};
+
+/// A process id. Pids start at 1 and are never reused within a run.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Pid(pub u64);
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What a blocked process waits for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum WaitReason {
+    /// `wait4` for a child (`None`: any child).
+    Child(Option<Pid>),
+}
+
+/// How a process ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ExitStatus {
+    /// `exit(code)`: the low 8 bits of code.
+    Exited(u8),
+    /// Killed by the kernel for a fault, with the signal Linux would use
+    /// (SIGSEGV 11, SIGILL 4, SIGBUS 7, SIGTRAP 5, SIGKILL 9).
+    Killed(u8),
+}
+
+impl ExitStatus {
+    /// The status word `wait4` stores (Linux: `code << 8`, or the signal).
+    pub fn wait_status(self) -> u64 {
+        match self {
+            ExitStatus::Exited(code) => u64::from(code) << 8,
+            ExitStatus::Killed(signal) => u64::from(signal),
+        }
+    }
+
+    /// The exit code a shell would see (128 + signal when killed).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(code) => i32::from(code),
+            ExitStatus::Killed(signal) => 128 + i32::from(signal),
+        }
+    }
+}
+
+/// The scheduling state of a process.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ProcessState {
+    Ready,
+    Blocked(WaitReason),
+    /// Ended, waiting for its parent to collect the status.
+    Zombie(ExitStatus),
+}
+
+/// A range of virtual memory the kernel backs with zeroed frames on the
+/// first touch (demand paging).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Region {
+    pub start: u64,
+    pub end: u64,
+    pub permissions: PteFlags,
+}
+
+/// Per-process counters for `--stats`.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessStats {
+    pub instructions: u64,
+    pub syscalls: BTreeMap<String, u64>,
+    pub exceptions: BTreeMap<&'static str, u64>,
+    pub page_faults: u64,
+    pub peak_pages: u64,
+}
+
+/// One process.
+pub struct Process {
+    pub pid: Pid,
+    /// The program name (argv[0]) for messages.
+    pub name: String,
+    /// A number unique to this address space among all contexts of the
+    /// machine, for the TLB.
+    pub context: u64,
+    pub hart: Hart,
+    pub page_table: PageTable,
+    pub state: ProcessState,
+    /// `None` for the processes the host started (`-u`).
+    pub parent: Option<Pid>,
+    /// ELF segments' zero-filled tails (.bss): demand-paged.
+    pub regions: Vec<Region>,
+    /// First address of the heap.
+    pub heap_start: u64,
+    /// Current program break.
+    pub brk: u64,
+    pub files: FdTable,
+    pub stats: ProcessStats,
+}
+
+impl Process {
+    /// Whether the process has ended.
+    pub fn is_zombie(&self) -> bool {
+        matches!(self.state, ProcessState::Zombie(_))
+    }
+
+    /// The status it ended with, if it ended.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        match self.state {
+            ProcessState::Zombie(status) => Some(status),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! Syscalls: one dispatch `match` over the numbers of `abi.rs`, one
+//! `sys_<name>` function per call, one trace format.
+//!
+//! A call returns a `SyscallResult`: a value for `a0` (errors as `-errno`),
+//! or a decision that the process blocks (it will re-run the same `ecall`
+//! when woken), or that it exited. The dispatcher writes `a0`, advances the
+//! pc past the `ecall`, and prints the trace line.
+
+use std::fs::OpenOptions;
+
+use super::files::{HostFile, OpenFile};
+use super::process::{ExitStatus, Pid, ProcessState, WaitReason};
+use super::uaccess::{copy_in, copy_out, read_c_string, write_u64};
+use super::{Kernel, Next};
+use crate::abi::{self, *};
+use crate::emu::{Machine, Reg, VirtPage, PAGE_SIZE};
+
+/// The outcome of a syscall.
+enum SyscallResult {
+    /// Return this value in `a0` (an error is `error_return(errno)`).
+    Value(u64),
+    /// Block the process; it re-executes the `ecall` when woken.
+    Block(WaitReason),
+    /// Give up the processor (`sched_yield`); returns 0.
+    Yield,
+    /// The process ended.
+    Exited,
+}
+
+use SyscallResult::*;
+
+fn err(errno: u64) -> SyscallResult {
+    Value(error_return(errno))
+}
+
+/// Largest chunk one read or write call moves (larger requests are
+/// shortened, as POSIX allows).
+const IO_CHUNK: u64 = 1 << 20;
+
+/// Longest path accepted by openat.
+const PATH_MAX: usize = 4096;
+
+impl Kernel {
+    /// Handles the `ecall` of `pid`.
+    pub(super) fn syscall(&mut self, machine: &mut Machine, pid: Pid) -> Next {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return Next::Reschedule;
+        };
+        let number = process.hart.reg(Reg::A7.index());
+        let args: [u64; 6] = std::array::from_fn(|i| process.hart.reg(Reg::A0.index() + i));
+        *process
+            .stats
+            .syscalls
+            .entry(abi::call_name(number))
+            .or_default() += 1;
+        let result = match number {
+            SYS_EXIT | SYS_EXIT_GROUP => self.sys_exit(machine, pid, args[0]),
+            SYS_READ => self.sys_read(machine, pid, args[0], args[1], args[2]),
+            SYS_WRITE => self.sys_write(machine, pid, args[0], args[1], args[2]),
+            SYS_OPENAT => self.sys_openat(machine, pid, args[0], args[1], args[2]),
+            SYS_CLOSE => self.sys_close(pid, args[0]),
+            SYS_BRK => self.sys_brk(machine, pid, args[0]),
+            SYS_GETPID => Value(pid.0),
+            SYS_SCHED_YIELD => Yield,
+            SYS_CLONE => self.sys_clone(machine, pid, args[0], args[1]),
+            SYS_WAIT4 => self.sys_wait4(machine, pid, args[0], args[1], args[2]),
+            n if (abi::HV_CREATE..=abi::HV_CHILDREN).contains(&n) => {
+                // Rule U/K-3: processes of the built-in kernel run in user mode.
+                let pc = self.processes.get(&pid).map_or(0, |p| p.hart.pc);
+                return self.handle(
+                    machine,
+                    pid,
+                    crate::emu::Exception::PrivilegeViolation { pc, call: n },
+                );
+            }
+            _ => err(ENOSYS),
+        };
+        if self.trace_syscalls {
+            let shown = match &result {
+                Value(v) => match abi::error_name(v.wrapping_neg()) {
+                    Some(name) if *v >= (-4095i64) as u64 => format!("-{name}"),
+                    _ => format!("{v:#x}"),
+                },
+                Block(reason) => format!("blocked ({reason:?})"),
+                Yield => "0 (yield)".into(),
+                Exited => "exited".into(),
+            };
+            let info = abi::call_info(number);
+            let argc = info.map_or(6, |i| usize::from(i.args));
+            let list: Vec<String> = args[..argc].iter().map(|a| format!("{a:#x}")).collect();
+            self.report(&format!(
+                "[{pid}] {}({}) = {shown}",
+                abi::call_name(number),
+                list.join(", ")
+            ));
+        }
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return Next::Reschedule;
+        };
+        match result {
+            Value(v) => {
+                process.hart.set_reg(Reg::A0.index(), v);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                Next::Continue
+            }
+            Yield => {
+                process.hart.set_reg(Reg::A0.index(), 0);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                self.ready.push_back(pid);
+                self.current = None;
+                Next::Reschedule
+            }
+            Block(reason) => {
+                process.state = ProcessState::Blocked(reason);
+                self.current = None;
+                Next::Reschedule
+            }
+            Exited => Next::Reschedule,
+        }
+    }
+
+    fn sys_exit(&mut self, machine: &mut Machine, pid: Pid, code: u64) -> SyscallResult {
+        self.exit(machine, pid, ExitStatus::Exited(code as u8));
+        Exited
+    }
+
+    fn sys_read(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        fd: u64,
+        buf: u64,
+        len: u64,
+    ) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        let Some(file) = process.files.get(fd).cloned() else {
+            return err(EBADF);
+        };
+        let mut data = vec![0u8; len.min(IO_CHUNK) as usize];
+        let n = match file {
+            OpenFile::Stdin => self.console.read(&mut data),
+            OpenFile::Host(host) => host.borrow_mut().read(&mut data),
+            OpenFile::Stdout | OpenFile::Stderr => return err(EBADF),
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(e) => return err(errno_of(&e)),
+        };
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        match copy_out(machine, process, buf, &data[..n]) {
+            Ok(()) => Value(n as u64),
+            Err(e) => err(e),
+        }
+    }
+
+    fn sys_write(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        fd: u64,
+        buf: u64,
+        len: u64,
+    ) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        let Some(file) = process.files.get(fd).cloned() else {
+            return err(EBADF);
+        };
+        let data = match copy_in(machine, process, buf, len.min(IO_CHUNK)) {
+            Ok(d) => d,
+            Err(e) => return err(e),
+        };
+        match file {
+            OpenFile::Stdout => self.console.write_stdout(&data),
+            OpenFile::Stderr => self.console.write_stderr(&data),
+            OpenFile::Host(host) => {
+                return match host.borrow_mut().write(&data) {
+                    Ok(n) => Value(n as u64),
+                    Err(e) => err(errno_of(&e)),
+                }
+            }
+            OpenFile::Stdin => return err(EBADF),
+        }
+        Value(data.len() as u64)
+    }
+
+    fn sys_openat(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        dirfd: u64,
+        path: u64,
+        flags: u64,
+    ) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        let path = match read_c_string(machine, process, path, PATH_MAX) {
+            Ok(p) => String::from_utf8_lossy(&p).into_owned(),
+            Err(e) => return err(e),
+        };
+        if dirfd != AT_FDCWD && !path.starts_with('/') {
+            return err(EBADF);
+        }
+        if path.is_empty() {
+            return err(ENOENT);
+        }
+        let access = flags & 3;
+        let (readable, writable) = match access {
+            O_RDONLY => (true, false),
+            O_WRONLY => (false, true),
+            O_RDWR => (true, true),
+            _ => return err(EINVAL),
+        };
+        let mut options = OpenOptions::new();
+        options
+            .read(readable)
+            .write(writable)
+            .create(flags & O_CREAT != 0 && writable)
+            .truncate(flags & O_TRUNC != 0 && writable)
+            .append(flags & O_APPEND != 0);
+        let file = match options.open(&path) {
+            Ok(f) => f,
+            Err(e) => return err(errno_of(&e)),
+        };
+        let open = OpenFile::Host(std::rc::Rc::new(std::cell::RefCell::new(HostFile::new(
+            file, readable, writable,
+        ))));
+        match process.files.insert(open) {
+            Some(fd) => Value(fd),
+            None => err(EMFILE),
+        }
+    }
+
+    fn sys_close(&mut self, pid: Pid, fd: u64) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        match process.files.remove(fd) {
+            Some(_) => Value(0),
+            None => err(EBADF),
+        }
+    }
+
+    /// brk(0) returns the break; brk(addr) moves it within the heap's limits
+    /// and returns the new break (the old one when refused, as Linux does).
+    /// Pages above a lowered break are freed.
+    fn sys_brk(&mut self, machine: &mut Machine, pid: Pid, addr: u64) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        if addr < process.heap_start || addr > super::layout::SHM_BASE {
+            return Value(process.brk);
+        }
+        let old_top = super::layout::page_round_up(process.brk);
+        let new_top = super::layout::page_round_up(addr);
+        let mut page = new_top;
+        while page < old_top {
+            if let Some(pte) = process.page_table.unmap(VirtPage::containing(page)) {
+                machine.memory_mut().free(pte.frame);
+            }
+            page += PAGE_SIZE;
+        }
+        process.brk = addr;
+        Value(addr)
+    }
+
+    /// clone as fork: only `flags == SIGCHLD` (17), with no new stack.
+    fn sys_clone(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        flags: u64,
+        stack: u64,
+    ) -> SyscallResult {
+        const SIGCHLD: u64 = 17;
+        if flags != SIGCHLD || stack != 0 {
+            return err(EINVAL);
+        }
+        let Some(parent) = self.processes.get(&pid) else {
+            return err(ESRCH);
+        };
+        // Copy the address space eagerly; undo everything on ENOMEM.
+        let mut page_table = crate::emu::PageTable::new();
+        for (page, pte) in parent.page_table.entries() {
+            let Some(frame) = machine.memory_mut().alloc() else {
+                super::loader::free_all(machine, &page_table);
+                return err(ENOMEM);
+            };
+            machine.memory_mut().copy_frame(pte.frame, frame);
+            page_table.map(page, frame, pte.flags);
+        }
+        let child_pid = self.new_pid();
+        let parent = &self.processes[&pid];
+        let mut hart = parent.hart.clone();
+        hart.set_reg(Reg::A0.index(), 0);
+        hart.pc = hart.pc.wrapping_add(4);
+        let child = super::Process {
+            pid: child_pid,
+            name: parent.name.clone(),
+            context: self.context_of(child_pid),
+            hart,
+            page_table,
+            state: ProcessState::Ready,
+            parent: Some(pid),
+            regions: parent.regions.clone(),
+            heap_start: parent.heap_start,
+            brk: parent.brk,
+            files: parent.files.clone(),
+            stats: super::ProcessStats {
+                peak_pages: parent.page_table.len() as u64,
+                ..Default::default()
+            },
+        };
+        self.processes.insert(child_pid, child);
+        self.ready.push_back(child_pid);
+        Value(child_pid.0)
+    }
+
+    /// wait4(pid or -1, status*, options): collects an ended child.
+    fn sys_wait4(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        target: u64,
+        status: u64,
+        options: u64,
+    ) -> SyscallResult {
+        const WNOHANG: u64 = 1;
+        let want = if target as i64 == -1 {
+            None
+        } else {
+            Some(Pid(target))
+        };
+        let children: Vec<Pid> = self
+            .processes
+            .values()
+            .filter(|p| p.parent == Some(pid) && want.is_none_or(|w| w == p.pid))
+            .map(|p| p.pid)
+            .collect();
+        if children.is_empty() {
+            return err(ECHILD);
+        }
+        let ended = children
+            .iter()
+            .copied()
+            .find(|c| self.processes[c].is_zombie());
+        let Some(child) = ended else {
+            return if options & WNOHANG != 0 {
+                Value(0)
+            } else {
+                Block(WaitReason::Child(want))
+            };
+        };
+        let exit_status = self.processes[&child]
+            .exit_status()
+            .map_or(0, ExitStatus::wait_status);
+        if status != 0 {
+            let Some(process) = self.processes.get_mut(&pid) else {
+                return err(ESRCH);
+            };
+            if let Err(e) = write_u64(machine, process, status, exit_status) {
+                return err(e);
+            }
+        }
+        // Reaped: the child no longer counts as this process's child.
+        if let Some(c) = self.processes.get_mut(&child) {
+            c.parent = None;
+        }
+        Value(child.0)
+    }
+}
+
+/// The errno for a host I/O error.
+fn errno_of(e: &std::io::Error) -> u64 {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => ENOENT,
+        PermissionDenied => EACCES,
+        AlreadyExists => EEXIST,
+        InvalidInput => EINVAL,
+        _ => e.raw_os_error().map_or(EIO, |n| n as u64),
+    }
+}

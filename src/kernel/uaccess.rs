@@ -1,0 +1,142 @@
+//! The one choke point between guest pointers and host bytes.
+//!
+//! A guest pointer is an allegation until it is checked: `copy_in`,
+//! `copy_out` and `read_c_string` walk the process's page table page by
+//! page, back demand-paged pages on first touch (a `read` into a fresh bss
+//! buffer is legal), check the user permission for the access, and return
+//! `EFAULT` instead of touching anything they must not.
+
+use super::paging;
+use super::process::Process;
+use crate::abi::{EFAULT, ENAMETOOLONG};
+use crate::emu::{Access, Machine, VirtPage, PAGE_SIZE};
+
+/// The physical frame and offset behind `vaddr` for `access`, backing it on
+/// demand. `Err(EFAULT)` when the address is not the process's to use.
+fn resolve(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    access: Access,
+) -> Result<(crate::emu::Frame, usize), u64> {
+    let page = VirtPage::containing(vaddr);
+    let pte = match process.page_table.get(page) {
+        Some(pte) => pte,
+        None => {
+            paging::back_on_demand(machine, process, vaddr).map_err(|_| EFAULT)?;
+            process.page_table.get(page).ok_or(EFAULT)?
+        }
+    };
+    if !pte.flags.allows(access) {
+        return Err(EFAULT);
+    }
+    Ok((pte.frame, (vaddr & (PAGE_SIZE - 1)) as usize))
+}
+
+/// Copies `len` guest bytes at `vaddr` into a host buffer.
+///
+/// # Errors
+/// `EFAULT` (as a positive errno) when any byte is not readable.
+pub fn copy_in(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    len: u64,
+) -> Result<Vec<u8>, u64> {
+    vaddr.checked_add(len).ok_or(EFAULT)?;
+    let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
+    let mut addr = vaddr;
+    while out.len() as u64 != len {
+        let (frame, off) = resolve(machine, process, addr, Access::Read)?;
+        let n = (PAGE_SIZE as usize - off).min((len - out.len() as u64) as usize);
+        out.extend_from_slice(&machine.memory().frame_bytes(frame)[off..off + n]);
+        addr += n as u64;
+    }
+    Ok(out)
+}
+
+/// Copies host bytes to guest memory at `vaddr`. Checks every page first,
+/// so a fault leaves guest memory unchanged.
+///
+/// # Errors
+/// `EFAULT` when any byte is not writable.
+pub fn copy_out(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    data: &[u8],
+) -> Result<(), u64> {
+    vaddr.checked_add(data.len() as u64).ok_or(EFAULT)?;
+    let mut pieces = Vec::new();
+    let mut addr = vaddr;
+    let mut done = 0usize;
+    while done < data.len() {
+        let (frame, off) = resolve(machine, process, addr, Access::Write)?;
+        let n = (PAGE_SIZE as usize - off).min(data.len() - done);
+        pieces.push((frame, off, done, n));
+        done += n;
+        addr += n as u64;
+    }
+    for (frame, off, at, n) in pieces {
+        machine.memory_mut().frame_bytes_mut(frame)[off..off + n]
+            .copy_from_slice(&data[at..at + n]);
+        // The kernel wrote this page on the process's behalf: it is dirty.
+        process
+            .page_table
+            .mark_dirty(VirtPage::containing(vaddr + at as u64));
+    }
+    Ok(())
+}
+
+/// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+///
+/// # Errors
+/// `EFAULT` for an unreadable byte, `ENAMETOOLONG` when no NUL comes within
+/// `max` bytes.
+pub fn read_c_string(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    max: usize,
+) -> Result<Vec<u8>, u64> {
+    let mut out = Vec::new();
+    let mut addr = vaddr;
+    loop {
+        let (frame, off) = resolve(machine, process, addr, Access::Read)?;
+        let bytes = &machine.memory().frame_bytes(frame)[off..];
+        for &b in bytes {
+            if b == 0 {
+                return Ok(out);
+            }
+            if out.len() == max {
+                return Err(ENAMETOOLONG);
+            }
+            out.push(b);
+        }
+        addr = addr.checked_add(bytes.len() as u64).ok_or(EFAULT)?;
+    }
+}
+
+/// Reads one 64-bit word.
+///
+/// # Errors
+/// `EFAULT`.
+pub fn read_u64(machine: &mut Machine, process: &mut Process, vaddr: u64) -> Result<u64, u64> {
+    let bytes = copy_in(machine, process, vaddr, 8)?;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes);
+    Ok(u64::from_le_bytes(word))
+}
+
+/// Writes one 64-bit word.
+///
+/// # Errors
+/// `EFAULT`.
+pub fn write_u64(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    value: u64,
+) -> Result<(), u64> {
+    copy_out(machine, process, vaddr, &value.to_le_bytes())
+}
