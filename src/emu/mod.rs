@@ -9,6 +9,7 @@ pub mod encode;
 pub mod instruction;
 
 pub use decode::{decode, decode16, decode32};
+pub use disasm::disassemble;
 pub use encode::{encode, EncodeError};
 pub use instruction::*;
 
