@@ -368,8 +368,26 @@ pub(crate) struct BlockCache {
     free_slots: Vec<u32>,
     by_phys: HashMap<u64, u32>,
     by_frame: HashMap<Frame, Vec<u32>>,
-    /// (virtual pc, block index); pc `u64::MAX` marks an empty entry.
-    pub jump_cache: Box<[(u64, u32)]>,
+    /// Direct-mapped by virtual pc; holds raw pointers into live blocks'
+    /// ops, so it is flushed whenever any block is removed.
+    pub jump_cache: Box<[JumpEntry]>,
+}
+
+/// A jump-cache entry: the block for virtual `pc`.
+#[derive(Clone, Copy)]
+pub(crate) struct JumpEntry {
+    /// `u64::MAX` marks an empty entry (pcs are even).
+    pub pc: u64,
+    pub ops: *const Op,
+    pub count: u64,
+}
+
+impl JumpEntry {
+    const EMPTY: JumpEntry = JumpEntry {
+        pc: u64::MAX,
+        ops: std::ptr::null(),
+        count: 0,
+    };
 }
 
 impl BlockCache {
@@ -379,7 +397,7 @@ impl BlockCache {
             free_slots: Vec::new(),
             by_phys: HashMap::new(),
             by_frame: HashMap::new(),
-            jump_cache: vec![(u64::MAX, 0); JUMP_CACHE_ENTRIES].into_boxed_slice(),
+            jump_cache: vec![JumpEntry::EMPTY; JUMP_CACHE_ENTRIES].into_boxed_slice(),
         }
     }
 
@@ -389,7 +407,21 @@ impl BlockCache {
     }
 
     pub fn flush_jump_cache(&mut self) {
-        self.jump_cache.fill((u64::MAX, 0));
+        self.jump_cache.fill(JumpEntry::EMPTY);
+    }
+
+    /// Remembers block `index` as the one for virtual `pc`.
+    pub fn remember_jump(&mut self, pc: u64, index: u32) -> (*const Op, u64) {
+        let Some(block) = &self.blocks[index as usize] else {
+            return (std::ptr::null(), 0);
+        };
+        let entry = JumpEntry {
+            pc,
+            ops: block.ops.as_ptr(),
+            count: block.instructions,
+        };
+        self.jump_cache[Self::jump_index(pc)] = entry;
+        (entry.ops, entry.count)
     }
 
     /// The cached block for physical address `phys` decoded at virtual `pc`.
@@ -428,6 +460,8 @@ impl BlockCache {
 
     fn remove(&mut self, index: u32) {
         if let Some(block) = self.blocks[index as usize].take() {
+            // The jump cache may point into this block's ops.
+            self.flush_jump_cache();
             if self.by_phys.get(&block.phys) == Some(&index) {
                 self.by_phys.remove(&block.phys);
             }

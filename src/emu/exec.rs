@@ -29,6 +29,7 @@ impl Machine {
     /// # Safety
     /// `ops` must point at a sequence of ops that ends with a terminator,
     /// whose register fields are at most 32 (block.rs guarantees both).
+    #[inline(always)]
     pub(crate) unsafe fn execute_block(
         &mut self,
         hart: &mut Hart,
@@ -36,7 +37,7 @@ impl Machine {
         ops: *const Op,
         block_pc: u64,
         count: u64,
-    ) -> Result<(), Exception> {
+    ) -> Result<u64, Exception> {
         // Count the whole block now; `fail` below un-counts on a fault.
         self.instret += count;
         let start_instret = self.instret - count;
@@ -93,9 +94,8 @@ impl Machine {
                     if self.code_written {
                         // The store may have changed code of this very block:
                         // leave it after this instruction.
-                        hart.pc = block_pc.wrapping_add(u64::from($op.offset) + u64::from($op.len));
                         self.instret = start_instret + $i as u64 + 1;
-                        return Ok(());
+                        return Ok(next_pc(block_pc, $op));
                     }
                 }
             }};
@@ -198,71 +198,62 @@ impl Machine {
                         fail!(i, op, e);
                     }
                     if self.code_written {
-                        hart.pc = block_pc.wrapping_add(u64::from(op.offset) + u64::from(op.len));
                         self.instret = start_instret + i as u64 + 1;
-                        return Ok(());
+                        return Ok(next_pc(block_pc, op));
                     }
                 }
                 K::Nop => {}
                 K::Beq => {
-                    hart.pc = if x!(op.rs1) == x!(op.rs2) {
+                    return Ok(if x!(op.rs1) == x!(op.rs2) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
-                    };
-                    return Ok(());
+                    });
                 }
                 K::Bne => {
-                    hart.pc = if x!(op.rs1) != x!(op.rs2) {
+                    return Ok(if x!(op.rs1) != x!(op.rs2) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
-                    };
-                    return Ok(());
+                    });
                 }
                 K::Blt => {
-                    hart.pc = if (x!(op.rs1) as i64) < (x!(op.rs2) as i64) {
+                    return Ok(if (x!(op.rs1) as i64) < (x!(op.rs2) as i64) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
-                    };
-                    return Ok(());
+                    });
                 }
                 K::Bge => {
-                    hart.pc = if (x!(op.rs1) as i64) >= (x!(op.rs2) as i64) {
+                    return Ok(if (x!(op.rs1) as i64) >= (x!(op.rs2) as i64) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
-                    };
-                    return Ok(());
+                    });
                 }
                 K::Bltu => {
-                    hart.pc = if x!(op.rs1) < x!(op.rs2) {
+                    return Ok(if x!(op.rs1) < x!(op.rs2) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
-                    };
-                    return Ok(());
+                    });
                 }
                 K::Bgeu => {
-                    hart.pc = if x!(op.rs1) >= x!(op.rs2) {
+                    return Ok(if x!(op.rs1) >= x!(op.rs2) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
-                    };
-                    return Ok(());
+                    });
                 }
                 K::Jal => {
                     x!(op.rd) = next_pc(block_pc, op);
-                    hart.pc = op.imm as u64;
-                    return Ok(());
+                    return Ok(op.imm as u64);
                 }
                 K::Jalr => {
                     // Read rs1 before writing rd: they may be the same register.
                     let target = x!(op.rs1).wrapping_add(op.imm as u64) & !1;
                     x!(op.rd) = next_pc(block_pc, op);
-                    hart.pc = target;
-                    return Ok(());
+                    return Ok(target);
                 }
                 K::Ecall => fail!(i, op, Exception::Syscall),
                 K::Ebreak => {
@@ -281,8 +272,7 @@ impl Machine {
                     )
                 }
                 K::Fallthrough => {
-                    hart.pc = block_pc.wrapping_add(u64::from(op.offset));
-                    return Ok(());
+                    return Ok(block_pc.wrapping_add(u64::from(op.offset)));
                 }
             }
             i += 1;

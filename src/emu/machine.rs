@@ -85,12 +85,6 @@ pub struct Machine {
     pub(crate) reservation: Option<u64>,
 }
 
-/// Which code the executor should run next.
-enum Fetched {
-    Cached(u32),
-    Scratch,
-}
-
 impl Machine {
     /// A machine with `megabytes` MiB of physical memory.
     pub fn new(megabytes: u64) -> Machine {
@@ -165,33 +159,33 @@ impl Machine {
         stop_at: u64,
     ) -> Exception {
         self.sync_caches(page_table, context);
+        let mut pc = hart.pc;
         loop {
             let remaining = stop_at.saturating_sub(self.instret);
             if remaining == 0 {
+                hart.pc = pc;
                 return Exception::Timer;
             }
-            let fetched = match self.fetch(hart.pc, page_table, remaining) {
-                Ok(f) => f,
+            // Fast path: the jump cache knows the block for this pc.
+            let entry = self.blocks.jump_cache[BlockCache::jump_index(pc)];
+            let (ops, count) = if entry.pc == pc && entry.count <= remaining {
+                (entry.ops, entry.count)
+            } else {
+                match self.fetch_slow(pc, page_table, remaining) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        hart.pc = pc;
+                        return e;
+                    }
+                }
+            };
+            // SAFETY: `ops` points into a live block's boxed ops (or the
+            // scratch buffer), which are neither freed nor reallocated while
+            // the block runs: blocks are only removed in `sync_caches` and
+            // `fetch_slow`, never during `execute_block`.
+            match unsafe { self.execute_block(hart, page_table, ops, pc, count) } {
+                Ok(next) => pc = next,
                 Err(e) => return e,
-            };
-            let (ops, block_pc, count) = match fetched {
-                Fetched::Cached(index) => match &self.blocks.blocks[index as usize] {
-                    Some(block) => (block.ops.as_ptr(), block.pc, block.instructions),
-                    None => continue,
-                },
-                Fetched::Scratch => (
-                    self.scratch.as_ptr(),
-                    hart.pc,
-                    block::instruction_count(&self.scratch),
-                ),
-            };
-            // SAFETY: the ops live in a boxed slice (or the scratch buffer)
-            // that is neither freed nor reallocated while the block runs:
-            // invalidations are only applied in `sync_caches`, and nothing
-            // decodes during a block.
-            let result = unsafe { self.execute_block(hart, page_table, ops, block_pc, count) };
-            if let Err(e) = result {
-                return e;
             }
             if self.code_written {
                 // A store hit decoded code: drop the stale blocks now.
@@ -217,27 +211,10 @@ impl Machine {
         }
     }
 
-    /// Finds or decodes the block at `pc`. When fewer than a whole block's
-    /// instructions remain in the budget, decodes just those into the scratch
-    /// buffer, so that the timer fires at an exact count.
-    fn fetch(
-        &mut self,
-        pc: u64,
-        page_table: &mut PageTable,
-        remaining: u64,
-    ) -> Result<Fetched, Exception> {
-        let slot = BlockCache::jump_index(pc);
-        let (cached_pc, index) = self.blocks.jump_cache[slot];
-        if cached_pc == pc {
-            if let Some(block) = &self.blocks.blocks[index as usize] {
-                if (block.ops.len() as u64) <= remaining {
-                    return Ok(Fetched::Cached(index));
-                }
-            }
-        }
-        self.fetch_slow(pc, page_table, remaining)
-    }
-
+    /// Finds or decodes the block at `pc` when the jump cache missed. When
+    /// fewer than a whole block's instructions remain in the budget, decodes
+    /// just those into the scratch buffer, so that the timer fires at an
+    /// exact count. Returns the ops and the number of instructions.
     #[cold]
     #[inline(never)]
     fn fetch_slow(
@@ -245,25 +222,32 @@ impl Machine {
         pc: u64,
         page_table: &mut PageTable,
         remaining: u64,
-    ) -> Result<Fetched, Exception> {
+    ) -> Result<(*const Op, u64), Exception> {
         let phys = self.translate(pc, Access::Execute, page_table)?;
         let cap = remaining.min(MAX_BLOCK_OPS as u64) as usize;
         if let Some(index) = self.blocks.find(phys, pc) {
             let len = self.blocks.blocks[index as usize]
                 .as_ref()
-                .map_or(0, |b| b.ops.len());
-            if len <= cap {
-                self.blocks.jump_cache[BlockCache::jump_index(pc)] = (pc, index);
-                return Ok(Fetched::Cached(index));
+                .map_or(0, |b| b.instructions);
+            if len <= remaining {
+                return Ok(self.blocks.remember_jump(pc, index));
             }
         }
         let mut ops = std::mem::take(&mut self.scratch);
         ops.clear();
-        let frames = self.decode_block(pc, phys, page_table, cap, &mut ops)?;
+        let decoded = self.decode_block(pc, phys, page_table, cap, &mut ops);
+        let frames = match decoded {
+            Ok(frames) => frames,
+            Err(e) => {
+                self.scratch = ops;
+                return Err(e);
+            }
+        };
         if cap < MAX_BLOCK_OPS && !block::is_terminator(ops[ops.len() - 1].kind) {
             // Cut short by the budget: run once from the scratch buffer.
+            let count = block::instruction_count(&ops);
             self.scratch = ops;
-            return Ok(Fetched::Scratch);
+            return Ok((self.scratch.as_ptr(), count));
         }
         let instructions = block::instruction_count(&ops);
         let block = Block {
@@ -275,8 +259,7 @@ impl Machine {
         };
         self.scratch = ops;
         let index = self.blocks.insert(block);
-        self.blocks.jump_cache[BlockCache::jump_index(pc)] = (pc, index);
-        Ok(Fetched::Cached(index))
+        Ok(self.blocks.remember_jump(pc, index))
     }
 
     /// Decodes up to `cap` instructions starting at `pc` (physical `phys`)
