@@ -14,7 +14,7 @@
 //!   misaligned or page-crossing accesses, faults and stores to frames that
 //!   hold code all go to `#[cold]` functions, so the fast path stays small.
 
-use super::block::{amo_pack, Op, OpKind, AMO_OPS};
+use super::block::{amo_pack, BlockCache, Op, OpKind, AMO_OPS};
 use super::exception::Exception;
 use super::instruction::{AmoOp, AmoWidth, CSR_CYCLE, CSR_INSTRET, CSR_TIME};
 use super::machine::{Hart, Machine};
@@ -24,7 +24,9 @@ use super::mmu::{Access, PageTable, Tlb};
 impl Machine {
     /// Runs the block whose ops start at `ops` and whose first instruction
     /// is at `block_pc`, adding its `count` of instructions to `instret` up
-    /// front.
+    /// front, and goes on with the blocks that follow as long as the jump
+    /// cache knows them and the budget (`stop_at`) allows a whole block.
+    /// Returns the pc where the jump cache missed (the caller decodes).
     ///
     /// # Safety
     /// `ops` must point at a sequence of ops that ends with a terminator,
@@ -34,13 +36,15 @@ impl Machine {
         &mut self,
         hart: &mut Hart,
         page_table: &mut PageTable,
-        ops: *const Op,
-        block_pc: u64,
+        mut ops: *const Op,
+        mut block_pc: u64,
         count: u64,
+        stop_at: u64,
     ) -> Result<u64, Exception> {
         // Count the whole block now; `fail` below un-counts on a fault.
+        let mut start_instret = self.instret;
         self.instret += count;
-        let start_instret = self.instret - count;
+        let jump_cache = self.blocks.jump_cache.as_ptr();
 
         let regs: *mut u64 = hart.regs.as_mut_ptr();
         let tlb = self.tlb.entries.as_ptr();
@@ -102,6 +106,24 @@ impl Machine {
         }
 
         let mut i = 0usize;
+        // Block chaining: at a terminator, continue directly with the next
+        // block if the jump cache has it and the budget allows all of it.
+        macro_rules! chain {
+            ($target:expr) => {{
+                let target: u64 = $target;
+                let entry = *jump_cache.add(BlockCache::jump_index(target));
+                if entry.pc == target && entry.count <= stop_at.wrapping_sub(self.instret) {
+                    ops = entry.ops;
+                    block_pc = target;
+                    start_instret = self.instret;
+                    self.instret += entry.count;
+                    i = 0;
+                    continue;
+                }
+                return Ok(target);
+            }};
+        }
+
         loop {
             let op = &*ops.add(i);
             use OpKind as K;
@@ -204,42 +226,42 @@ impl Machine {
                 }
                 K::Nop => {}
                 K::Beq => {
-                    return Ok(if x!(op.rs1) == x!(op.rs2) {
+                    chain!(if x!(op.rs1) == x!(op.rs2) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
                     });
                 }
                 K::Bne => {
-                    return Ok(if x!(op.rs1) != x!(op.rs2) {
+                    chain!(if x!(op.rs1) != x!(op.rs2) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
                     });
                 }
                 K::Blt => {
-                    return Ok(if (x!(op.rs1) as i64) < (x!(op.rs2) as i64) {
+                    chain!(if (x!(op.rs1) as i64) < (x!(op.rs2) as i64) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
                     });
                 }
                 K::Bge => {
-                    return Ok(if (x!(op.rs1) as i64) >= (x!(op.rs2) as i64) {
+                    chain!(if (x!(op.rs1) as i64) >= (x!(op.rs2) as i64) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
                     });
                 }
                 K::Bltu => {
-                    return Ok(if x!(op.rs1) < x!(op.rs2) {
+                    chain!(if x!(op.rs1) < x!(op.rs2) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
                     });
                 }
                 K::Bgeu => {
-                    return Ok(if x!(op.rs1) >= x!(op.rs2) {
+                    chain!(if x!(op.rs1) >= x!(op.rs2) {
                         op.imm as u64
                     } else {
                         next_pc(block_pc, op)
@@ -247,13 +269,13 @@ impl Machine {
                 }
                 K::Jal => {
                     x!(op.rd) = next_pc(block_pc, op);
-                    return Ok(op.imm as u64);
+                    chain!(op.imm as u64)
                 }
                 K::Jalr => {
                     // Read rs1 before writing rd: they may be the same register.
                     let target = x!(op.rs1).wrapping_add(op.imm as u64) & !1;
                     x!(op.rd) = next_pc(block_pc, op);
-                    return Ok(target);
+                    chain!(target)
                 }
                 K::Ecall => fail!(i, op, Exception::Syscall),
                 K::Ebreak => {
@@ -272,7 +294,7 @@ impl Machine {
                     )
                 }
                 K::Fallthrough => {
-                    return Ok(block_pc.wrapping_add(u64::from(op.offset)));
+                    chain!(block_pc.wrapping_add(u64::from(op.offset)))
                 }
             }
             i += 1;

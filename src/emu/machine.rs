@@ -183,7 +183,7 @@ impl Machine {
             // scratch buffer), which are neither freed nor reallocated while
             // the block runs: blocks are only removed in `sync_caches` and
             // `fetch_slow`, never during `execute_block`.
-            match unsafe { self.execute_block(hart, page_table, ops, pc, count) } {
+            match unsafe { self.execute_block(hart, page_table, ops, pc, count, stop_at) } {
                 Ok(next) => pc = next,
                 Err(e) => return e,
             }
