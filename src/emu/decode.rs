@@ -77,10 +77,23 @@ pub fn decode32(w: u32) -> Option<Instruction> {
     let f3 = funct3(w);
     let f7 = w >> 25;
     Some(match opcode {
-        OPCODE_LUI => Lui { rd: rd(w), imm: imm_u(w) },
-        OPCODE_AUIPC => Auipc { rd: rd(w), imm: imm_u(w) },
-        OPCODE_JAL => Jal { rd: rd(w), offset: imm_j(w) },
-        OPCODE_JALR if f3 == 0 => Jalr { rd: rd(w), rs1: rs1(w), offset: imm_i(w) },
+        OPCODE_LUI => Lui {
+            rd: rd(w),
+            imm: imm_u(w),
+        },
+        OPCODE_AUIPC => Auipc {
+            rd: rd(w),
+            imm: imm_u(w),
+        },
+        OPCODE_JAL => Jal {
+            rd: rd(w),
+            offset: imm_j(w),
+        },
+        OPCODE_JALR if f3 == 0 => Jalr {
+            rd: rd(w),
+            rs1: rs1(w),
+            offset: imm_i(w),
+        },
         OPCODE_BRANCH => {
             let op = match f3 {
                 0 => BranchOp::Beq,
@@ -91,7 +104,12 @@ pub fn decode32(w: u32) -> Option<Instruction> {
                 7 => BranchOp::Bgeu,
                 _ => return None,
             };
-            Branch { op, rs1: rs1(w), rs2: rs2(w), offset: imm_b(w) }
+            Branch {
+                op,
+                rs1: rs1(w),
+                rs2: rs2(w),
+                offset: imm_b(w),
+            }
         }
         OPCODE_LOAD => {
             let op = match f3 {
@@ -104,7 +122,12 @@ pub fn decode32(w: u32) -> Option<Instruction> {
                 6 => LoadOp::Lwu,
                 _ => return None,
             };
-            Load { op, rd: rd(w), rs1: rs1(w), offset: imm_i(w) }
+            Load {
+                op,
+                rd: rd(w),
+                rs1: rs1(w),
+                offset: imm_i(w),
+            }
         }
         OPCODE_STORE => {
             let op = match f3 {
@@ -114,7 +137,12 @@ pub fn decode32(w: u32) -> Option<Instruction> {
                 3 => StoreOp::Sd,
                 _ => return None,
             };
-            Store { op, rs1: rs1(w), rs2: rs2(w), offset: imm_s(w) }
+            Store {
+                op,
+                rs1: rs1(w),
+                rs2: rs2(w),
+                offset: imm_s(w),
+            }
         }
         OPCODE_OP_IMM => {
             let shamt = i64::from((w >> 20) & 0x3f);
@@ -125,20 +153,66 @@ pub fn decode32(w: u32) -> Option<Instruction> {
                 (4, _) => ImmOp::Xori,
                 (6, _) => ImmOp::Ori,
                 (7, _) => ImmOp::Andi,
-                (1, 0x00) => return Some(OpImm { op: ImmOp::Slli, rd: rd(w), rs1: rs1(w), imm: shamt }),
-                (5, 0x00) => return Some(OpImm { op: ImmOp::Srli, rd: rd(w), rs1: rs1(w), imm: shamt }),
-                (5, 0x10) => return Some(OpImm { op: ImmOp::Srai, rd: rd(w), rs1: rs1(w), imm: shamt }),
+                (1, 0x00) => {
+                    return Some(OpImm {
+                        op: ImmOp::Slli,
+                        rd: rd(w),
+                        rs1: rs1(w),
+                        imm: shamt,
+                    })
+                }
+                (5, 0x00) => {
+                    return Some(OpImm {
+                        op: ImmOp::Srli,
+                        rd: rd(w),
+                        rs1: rs1(w),
+                        imm: shamt,
+                    })
+                }
+                (5, 0x10) => {
+                    return Some(OpImm {
+                        op: ImmOp::Srai,
+                        rd: rd(w),
+                        rs1: rs1(w),
+                        imm: shamt,
+                    })
+                }
                 _ => return None,
             };
-            OpImm { op, rd: rd(w), rs1: rs1(w), imm: imm_i(w) }
+            OpImm {
+                op,
+                rd: rd(w),
+                rs1: rs1(w),
+                imm: imm_i(w),
+            }
         }
         OPCODE_OP_IMM_32 => {
             let shamt = i64::from((w >> 20) & 0x1f);
             match (f3, f7) {
-                (0, _) => OpImm { op: ImmOp::Addiw, rd: rd(w), rs1: rs1(w), imm: imm_i(w) },
-                (1, 0x00) => OpImm { op: ImmOp::Slliw, rd: rd(w), rs1: rs1(w), imm: shamt },
-                (5, 0x00) => OpImm { op: ImmOp::Srliw, rd: rd(w), rs1: rs1(w), imm: shamt },
-                (5, 0x20) => OpImm { op: ImmOp::Sraiw, rd: rd(w), rs1: rs1(w), imm: shamt },
+                (0, _) => OpImm {
+                    op: ImmOp::Addiw,
+                    rd: rd(w),
+                    rs1: rs1(w),
+                    imm: imm_i(w),
+                },
+                (1, 0x00) => OpImm {
+                    op: ImmOp::Slliw,
+                    rd: rd(w),
+                    rs1: rs1(w),
+                    imm: shamt,
+                },
+                (5, 0x00) => OpImm {
+                    op: ImmOp::Srliw,
+                    rd: rd(w),
+                    rs1: rs1(w),
+                    imm: shamt,
+                },
+                (5, 0x20) => OpImm {
+                    op: ImmOp::Sraiw,
+                    rd: rd(w),
+                    rs1: rs1(w),
+                    imm: shamt,
+                },
                 _ => return None,
             }
         }
@@ -147,7 +221,12 @@ pub fn decode32(w: u32) -> Option<Instruction> {
                 .iter()
                 .copied()
                 .find(|&op| reg_op_fields(op) == (f7, f3, opcode))?;
-            Op { op, rd: rd(w), rs1: rs1(w), rs2: rs2(w) }
+            Op {
+                op,
+                rd: rd(w),
+                rs1: rs1(w),
+                rs2: rs2(w),
+            }
         }
         OPCODE_MISC_MEM if f3 == 0 || f3 == 1 => Fence,
         OPCODE_SYSTEM => match f3 {
@@ -164,7 +243,12 @@ pub fn decode32(w: u32) -> Option<Instruction> {
                     6 => CsrOp::Csrrsi,
                     _ => CsrOp::Csrrci,
                 };
-                Csr { op, rd: rd(w), rs1: rs1(w), csr: (w >> 20) as u16 }
+                Csr {
+                    op,
+                    rd: rd(w),
+                    rs1: rs1(w),
+                    csr: (w >> 20) as u16,
+                }
             }
         },
         OPCODE_AMO => {
@@ -174,7 +258,10 @@ pub fn decode32(w: u32) -> Option<Instruction> {
                 _ => return None,
             };
             let funct5 = w >> 27;
-            let op = AMO_OPS.iter().copied().find(|&op| amo_funct5(op) == funct5)?;
+            let op = AMO_OPS
+                .iter()
+                .copied()
+                .find(|&op| amo_funct5(op) == funct5)?;
             if op == AmoOp::Lr && rs2(w) != Reg(0) {
                 return None;
             }

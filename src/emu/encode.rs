@@ -11,7 +11,12 @@ use super::instruction::*;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     #[error("immediate {value} out of range for {what} (allowed {min}..={max})")]
-    ImmediateOutOfRange { what: &'static str, value: i64, min: i64, max: i64 },
+    ImmediateOutOfRange {
+        what: &'static str,
+        value: i64,
+        min: i64,
+        max: i64,
+    },
     #[error("offset {0} of a branch or jump is odd")]
     OddOffset(i64),
     #[error("upper immediate {0:#x} is not a sign-extended multiple of 4096")]
@@ -39,7 +44,12 @@ fn check(what: &'static str, value: i64, bits: u32) -> Result<u32, EncodeError> 
     let min = -(1i64 << (bits - 1));
     let max = (1i64 << (bits - 1)) - 1;
     if value < min || value > max {
-        return Err(EncodeError::ImmediateOutOfRange { what, value, min, max });
+        return Err(EncodeError::ImmediateOutOfRange {
+            what,
+            value,
+            min,
+            max,
+        });
     }
     Ok(value as u32 & ((1u32 << bits) - 1))
 }
@@ -55,11 +65,7 @@ fn i_type(opcode: u32, funct3: u32, rd: Reg, rs1: Reg, imm: i64) -> Result<u32, 
 
 fn s_type(opcode: u32, funct3: u32, rs1: Reg, rs2: Reg, imm: i64) -> Result<u32, EncodeError> {
     let imm = check("S-type immediate", imm, 12)?;
-    Ok(opcode
-        | (funct3 << 12)
-        | r(Reg(0), rs1, rs2)
-        | ((imm & 0x1f) << 7)
-        | ((imm >> 5) << 25))
+    Ok(opcode | (funct3 << 12) | r(Reg(0), rs1, rs2) | ((imm & 0x1f) << 7) | ((imm >> 5) << 25))
 }
 
 fn b_type(funct3: u32, rs1: Reg, rs2: Reg, offset: i64) -> Result<u32, EncodeError> {
@@ -114,8 +120,7 @@ fn shift(
         });
     }
     let top = if arith { 0x400 } else { 0 };
-    i_type(opcode, funct3, rd, rs1, 0)
-        .map(|word| word | (((shamt as u32) | top) << 20))
+    i_type(opcode, funct3, rd, rs1, 0).map(|word| word | (((shamt as u32) | top) << 20))
 }
 
 /// (funct7, funct3, opcode) of each register-register operation.
@@ -181,7 +186,12 @@ pub fn encode(inst: &Instruction) -> Result<u32, EncodeError> {
         Auipc { rd, imm } => u_type(OPCODE_AUIPC, rd, imm),
         Jal { rd, offset } => j_type(rd, offset),
         Jalr { rd, rs1, offset } => i_type(OPCODE_JALR, 0, rd, rs1, offset),
-        Branch { op, rs1, rs2, offset } => {
+        Branch {
+            op,
+            rs1,
+            rs2,
+            offset,
+        } => {
             let funct3 = match op {
                 BranchOp::Beq => 0,
                 BranchOp::Bne => 1,
@@ -192,7 +202,12 @@ pub fn encode(inst: &Instruction) -> Result<u32, EncodeError> {
             };
             b_type(funct3, rs1, rs2, offset)
         }
-        Load { op, rd, rs1, offset } => {
+        Load {
+            op,
+            rd,
+            rs1,
+            offset,
+        } => {
             let funct3 = match op {
                 LoadOp::Lb => 0,
                 LoadOp::Lh => 1,
@@ -204,7 +219,12 @@ pub fn encode(inst: &Instruction) -> Result<u32, EncodeError> {
             };
             i_type(OPCODE_LOAD, funct3, rd, rs1, offset)
         }
-        Store { op, rs1, rs2, offset } => {
+        Store {
+            op,
+            rs1,
+            rs2,
+            offset,
+        } => {
             let funct3 = match op {
                 StoreOp::Sb => 0,
                 StoreOp::Sh => 1,
@@ -248,12 +268,22 @@ pub fn encode(inst: &Instruction) -> Result<u32, EncodeError> {
             if rs1.0 > 31 {
                 return Err(EncodeError::BadCsrImmediate(rs1.0));
             }
-            Ok(OPCODE_SYSTEM
-                | (funct3 << 12)
-                | r(rd, rs1, Reg(0))
-                | (u32::from(csr & 0xfff) << 20))
+            Ok(
+                OPCODE_SYSTEM
+                    | (funct3 << 12)
+                    | r(rd, rs1, Reg(0))
+                    | (u32::from(csr & 0xfff) << 20),
+            )
         }
-        Amo { op, width, aq, rl, rd, rs1, rs2 } => {
+        Amo {
+            op,
+            width,
+            aq,
+            rl,
+            rd,
+            rs1,
+            rs2,
+        } => {
             let funct3 = match width {
                 AmoWidth::Word => 2,
                 AmoWidth::Double => 3,

@@ -63,7 +63,10 @@ impl Reg {
                 }
             }
         }
-        Self::ABI_NAMES.iter().position(|&n| n == name).map(|i| Reg(i as u8))
+        Self::ABI_NAMES
+            .iter()
+            .position(|&n| n == name)
+            .map(|i| Reg(i as u8))
     }
 }
 
@@ -221,22 +224,73 @@ pub const CSR_INSTRET: u16 = 0xC02;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Instruction {
     /// `rd = imm` where `imm` is the sign-extended `imm[31:12] << 12`.
-    Lui { rd: Reg, imm: i64 },
+    Lui {
+        rd: Reg,
+        imm: i64,
+    },
     /// `rd = pc + imm`, `imm` as for `Lui`.
-    Auipc { rd: Reg, imm: i64 },
-    Jal { rd: Reg, offset: i64 },
-    Jalr { rd: Reg, rs1: Reg, offset: i64 },
-    Branch { op: BranchOp, rs1: Reg, rs2: Reg, offset: i64 },
-    Load { op: LoadOp, rd: Reg, rs1: Reg, offset: i64 },
-    Store { op: StoreOp, rs1: Reg, rs2: Reg, offset: i64 },
+    Auipc {
+        rd: Reg,
+        imm: i64,
+    },
+    Jal {
+        rd: Reg,
+        offset: i64,
+    },
+    Jalr {
+        rd: Reg,
+        rs1: Reg,
+        offset: i64,
+    },
+    Branch {
+        op: BranchOp,
+        rs1: Reg,
+        rs2: Reg,
+        offset: i64,
+    },
+    Load {
+        op: LoadOp,
+        rd: Reg,
+        rs1: Reg,
+        offset: i64,
+    },
+    Store {
+        op: StoreOp,
+        rs1: Reg,
+        rs2: Reg,
+        offset: i64,
+    },
     /// For shifts, `imm` is the shift amount (0..64, or 0..32 for `w` forms).
-    OpImm { op: ImmOp, rd: Reg, rs1: Reg, imm: i64 },
-    Op { op: RegOp, rd: Reg, rs1: Reg, rs2: Reg },
+    OpImm {
+        op: ImmOp,
+        rd: Reg,
+        rs1: Reg,
+        imm: i64,
+    },
+    Op {
+        op: RegOp,
+        rd: Reg,
+        rs1: Reg,
+        rs2: Reg,
+    },
     /// `fence` and `fence.i`: no-ops on this single-hart machine.
     Fence,
     Ecall,
     Ebreak,
     /// For the `I` forms, `rs1` holds the 5-bit immediate.
-    Csr { op: CsrOp, rd: Reg, rs1: Reg, csr: u16 },
-    Amo { op: AmoOp, width: AmoWidth, aq: bool, rl: bool, rd: Reg, rs1: Reg, rs2: Reg },
+    Csr {
+        op: CsrOp,
+        rd: Reg,
+        rs1: Reg,
+        csr: u16,
+    },
+    Amo {
+        op: AmoOp,
+        width: AmoWidth,
+        aq: bool,
+        rl: bool,
+        rd: Reg,
+        rs1: Reg,
+        rs2: Reg,
+    },
 }

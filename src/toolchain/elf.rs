@@ -27,9 +27,21 @@ pub struct SegmentFlags {
 }
 
 impl SegmentFlags {
-    pub const CODE: SegmentFlags = SegmentFlags { read: true, write: false, execute: true };
-    pub const DATA: SegmentFlags = SegmentFlags { read: true, write: true, execute: false };
-    pub const RODATA: SegmentFlags = SegmentFlags { read: true, write: false, execute: false };
+    pub const CODE: SegmentFlags = SegmentFlags {
+        read: true,
+        write: false,
+        execute: true,
+    };
+    pub const DATA: SegmentFlags = SegmentFlags {
+        read: true,
+        write: true,
+        execute: false,
+    };
+    pub const RODATA: SegmentFlags = SegmentFlags {
+        read: true,
+        write: false,
+        execute: false,
+    };
 
     fn bits(self) -> u32 {
         (if self.read { PF_R } else { 0 })
