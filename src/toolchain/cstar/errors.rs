@@ -71,7 +71,8 @@ pub struct Pos {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     files: Vec<String>,
-    list: Vec<Diagnostic>,
+    /// Each diagnostic with its position, to sort by place at the end.
+    list: Vec<(Pos, Diagnostic)>,
 }
 
 /// More errors than this are not worth reading; the rest are dropped so
@@ -95,13 +96,14 @@ impl Diagnostics {
             .get(pos.file as usize)
             .cloned()
             .unwrap_or_default();
-        self.list.push(Diagnostic {
+        let diagnostic = Diagnostic {
             file,
             line: pos.line,
             column: pos.column,
             severity,
             message,
-        });
+        };
+        self.list.push((pos, diagnostic));
     }
 
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
@@ -113,13 +115,17 @@ impl Diagnostics {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.list.iter().any(|d| d.severity == Severity::Error)
+        self.list.iter().any(|(_, d)| d.severity == Severity::Error)
     }
 
-    /// Splits into (errors, warnings).
-    pub fn finish(self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    /// Splits into (errors, warnings), each in the order of the sources
+    /// (code generation meets procedures in call order, not file order).
+    pub fn finish(mut self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+        self.list
+            .sort_by_key(|(pos, _)| (pos.file, pos.line, pos.column));
         self.list
             .into_iter()
+            .map(|(_, d)| d)
             .partition(|d| d.severity == Severity::Error)
     }
 }
