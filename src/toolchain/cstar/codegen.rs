@@ -964,7 +964,7 @@ impl<'p> Gen<'p, '_> {
             } else {
                 params.len().to_string()
             };
-            let s = if expected == "1" { "" } else { "s" };
+            let s = if params.len() == 1 { "" } else { "s" };
             self.diags.error(
                 call.pos,
                 format!(

@@ -13,8 +13,10 @@ use super::ast::*;
 use super::errors::{Diagnostics, Pos};
 use super::scanner::Token;
 
-/// Deepest nesting of parentheses, blocks and unary operators accepted.
-pub const MAX_NESTING: u32 = 100;
+/// Deepest nesting accepted: parentheses, blocks and operators of one
+/// chain (`a + b + c` is a tree two deep) all count, so this bounds the
+/// depth of the syntax tree that codegen recurses over.
+pub const MAX_NESTING: u32 = 200;
 
 struct Parser<'a> {
     tokens: &'a [(Token, Pos)],
@@ -119,7 +121,7 @@ impl Parser<'_> {
             let pos = self.pos();
             self.diags.error(
                 pos,
-                format!("nesting too deep: more than {MAX_NESTING} levels"),
+                format!("nesting too deep: more than {MAX_NESTING} levels of parentheses, operators or blocks"),
             );
             return None;
         }
@@ -542,6 +544,14 @@ impl Parser<'_> {
 
     // arithmetic = term { ( "+" | "-" ) term } .
     fn parse_arithmetic(&mut self) -> Option<Expr> {
+        let outer = self.depth;
+        let result = self.parse_arithmetic_chain();
+        self.depth = outer;
+        result
+    }
+
+    /// Each operator of the chain nests the tree one level deeper.
+    fn parse_arithmetic_chain(&mut self) -> Option<Expr> {
         let mut left = self.parse_term()?;
         loop {
             let op = match self.token() {
@@ -551,6 +561,7 @@ impl Parser<'_> {
             };
             let pos = self.pos();
             self.advance();
+            self.nest()?;
             let right = self.parse_term()?;
             left = Expr::Binary(op, Box::new(left), Box::new(right), pos);
         }
@@ -558,6 +569,14 @@ impl Parser<'_> {
 
     // term = factor { ( "*" | "/" | "%" ) factor } .
     fn parse_term(&mut self) -> Option<Expr> {
+        let outer = self.depth;
+        let result = self.parse_term_chain();
+        self.depth = outer;
+        result
+    }
+
+    /// Each operator of the chain nests the tree one level deeper.
+    fn parse_term_chain(&mut self) -> Option<Expr> {
         let mut left = self.parse_factor()?;
         loop {
             let op = match self.token() {
@@ -568,6 +587,7 @@ impl Parser<'_> {
             };
             let pos = self.pos();
             self.advance();
+            self.nest()?;
             let right = self.parse_factor()?;
             left = Expr::Binary(op, Box::new(left), Box::new(right), pos);
         }
