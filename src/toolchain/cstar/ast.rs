@@ -1,0 +1,162 @@
+//! The syntax tree the parser builds and the code generator walks: one
+//! `Program` per source file (merged by `compile`), one node type per kind
+//! of construct of spec/cstar.md.
+
+use super::errors::Pos;
+
+/// The two types of C* values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    Uint64,
+    Uint64Star,
+}
+
+impl Type {
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Uint64 => "uint64_t",
+            Type::Uint64Star => "uint64_t*",
+        }
+    }
+}
+
+/// What a procedure returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Returns {
+    Void,
+    Value(Type),
+}
+
+#[derive(Clone, Debug)]
+pub struct Variable {
+    pub name: String,
+    pub ty: Type,
+    pub pos: Pos,
+}
+
+#[derive(Clone, Debug)]
+pub struct Global {
+    pub var: Variable,
+    pub init: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Procedure {
+    pub name: String,
+    pub returns: Returns,
+    pub params: Vec<Variable>,
+    pub variadic: bool,
+    /// `None` for a prototype.
+    pub body: Option<Body>,
+    pub pos: Pos,
+}
+
+#[derive(Clone, Debug)]
+pub struct Body {
+    pub locals: Vec<Variable>,
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Statement {
+    Assign {
+        target: Target,
+        value: Expr,
+        pos: Pos,
+    },
+    If {
+        cond: Expr,
+        then: Vec<Statement>,
+        otherwise: Vec<Statement>,
+    },
+    While {
+        cond: Expr,
+        body: Vec<Statement>,
+    },
+    Call(Call),
+    Return {
+        value: Option<Expr>,
+        pos: Pos,
+    },
+}
+
+/// The left side of an assignment.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// `x = ...`
+    Variable(String, Pos),
+    /// `*x = ...` or `*(arithmetic) = ...`
+    Deref(Expr),
+}
+
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub name: String,
+    pub args: Vec<Expr>,
+    pub pos: Pos,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Eq,
+    NotEq,
+    Less,
+    LessEq,
+    Greater,
+    GreaterEq,
+}
+
+impl BinaryOp {
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Eq
+                | BinaryOp::NotEq
+                | BinaryOp::Less
+                | BinaryOp::LessEq
+                | BinaryOp::Greater
+                | BinaryOp::GreaterEq
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Integer(u64, Pos),
+    Str(Vec<u8>, Pos),
+    Variable(String, Pos),
+    Call(Call),
+    Sizeof(Pos),
+    Negate(Box<Expr>, Pos),
+    Deref(Box<Expr>, Pos),
+    Cast(Type, Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>, Pos),
+}
+
+impl Expr {
+    pub fn pos(&self) -> Pos {
+        match self {
+            Expr::Integer(_, p)
+            | Expr::Str(_, p)
+            | Expr::Variable(_, p)
+            | Expr::Sizeof(p)
+            | Expr::Negate(_, p)
+            | Expr::Deref(_, p)
+            | Expr::Binary(_, _, _, p) => *p,
+            Expr::Call(c) => c.pos,
+            Expr::Cast(_, e) => e.pos(),
+        }
+    }
+}
+
+/// One source file's declarations, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    pub globals: Vec<Global>,
+    pub procedures: Vec<Procedure>,
+}

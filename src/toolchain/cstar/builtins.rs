@@ -1,0 +1,126 @@
+//! The built-in procedures: one ecall stub per entry of `abi::CALLS` that
+//! has a C* name, plus selfie's adaptations (`open`, `fork`, `wait`) and
+//! `brk`/`close`, which the prelude's `malloc` and file programs use.
+//!
+//! A stub is an ordinary procedure of the compiler's calling convention
+//! (arguments on the stack, `sp` pointing at the first): it loads them into
+//! `a0`.., sets the number in `a7`, runs `ecall` and returns `a0`.
+//! `codegen` emits a stub only when a program calls it.
+
+use super::ast::Type;
+use crate::abi;
+
+/// Where one of `a0`.. gets its value from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// The procedure's n-th argument.
+    Param(u8),
+    /// A fixed value (selfie's `fork()` is `clone(SIGCHLD, 0, ...)`).
+    Const(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Builtin {
+    pub name: &'static str,
+    /// How many arguments a C* call passes.
+    pub params: usize,
+    pub number: u64,
+    /// The values of `a0`, `a1`, ... at the `ecall`.
+    pub regs: Vec<Arg>,
+    pub returns: Type,
+}
+
+/// `SIGCHLD`: the signal a forked child sends its parent on exit (Linux).
+const SIGCHLD: u64 = 17;
+
+/// Every built-in procedure.
+pub fn builtins() -> Vec<Builtin> {
+    let params = |n: u8| (0..n).map(Arg::Param).collect::<Vec<_>>();
+    let mut list = Vec::new();
+    for call in abi::CALLS {
+        let Some(name) = call.builtin else { continue };
+        if call.number == abi::SYS_CLONE {
+            continue; // `fork` below
+        }
+        let returns = if matches!(call.number, abi::SYS_SHM_MAP | abi::SYS_RSHMAT) {
+            Type::Uint64Star
+        } else {
+            Type::Uint64
+        };
+        list.push(Builtin {
+            name,
+            params: usize::from(call.args),
+            number: call.number,
+            regs: params(call.args),
+            returns,
+        });
+    }
+    let special = [
+        (
+            "open",
+            3,
+            abi::SYS_OPENAT,
+            vec![
+                Arg::Const(abi::AT_FDCWD),
+                Arg::Param(0),
+                Arg::Param(1),
+                Arg::Param(2),
+            ],
+        ),
+        (
+            "fork",
+            0,
+            abi::SYS_CLONE,
+            vec![
+                Arg::Const(SIGCHLD),
+                Arg::Const(0),
+                Arg::Const(0),
+                Arg::Const(0),
+                Arg::Const(0),
+            ],
+        ),
+        (
+            "wait",
+            1,
+            abi::SYS_WAIT4,
+            vec![
+                Arg::Const(u64::MAX),
+                Arg::Param(0),
+                Arg::Const(0),
+                Arg::Const(0),
+            ],
+        ),
+        ("close", 1, abi::SYS_CLOSE, params(1)),
+        ("brk", 1, abi::SYS_BRK, params(1)),
+    ];
+    for (name, n, number, regs) in special {
+        list.push(Builtin {
+            name,
+            params: n,
+            number,
+            regs,
+            returns: Type::Uint64,
+        });
+    }
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_call_has_a_builtin() {
+        let all = builtins();
+        for call in abi::CALLS {
+            if let Some(name) = call.builtin {
+                assert!(all.iter().any(|b| b.name == name), "{name} missing");
+            }
+        }
+        let fork = all
+            .iter()
+            .find(|b| b.name == "fork")
+            .map(|b| (b.params, b.number));
+        assert_eq!(fork, Some((0, abi::SYS_CLONE)));
+    }
+}

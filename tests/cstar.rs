@@ -1,0 +1,445 @@
+//! The C* compiler, rule by rule and meaning by meaning: each test compiles
+//! a small program, runs it under qemu-riscv64 and checks stdout and the
+//! exit code (spec/cstar.md).
+
+#[path = "cstar/support.rs"]
+mod support;
+
+use support::{build, expect, expect_exit, run_with};
+
+// ---- grammar rules (spec/cstar.md, in order) ----
+
+#[test]
+fn program_globals_and_procedures_in_any_order() {
+    expect(
+        "uint64_t g = 7;\n uint64_t later(uint64_t x);\n uint64_t main() { return later(g) + h; }\n\
+         uint64_t later(uint64_t x) { return x * 2; }\n uint64_t h = 1;",
+        "",
+        15,
+    );
+}
+
+#[test]
+fn variable_and_type_including_c_spellings() {
+    expect(
+        "int a; char b; unsigned long c; unsigned int d; const char* s; void* p; uint64_t** q; long e;\n\
+         uint64_t main() { a = 1; b = 2; c = 3; d = 4; e = 5; s = \"x\"; p = (void*) 0; q = (uint64_t**) 0;\n\
+         return a + b + c + d + e; }",
+        "",
+        15,
+    );
+}
+
+#[test]
+fn initialize_with_cast_and_minus() {
+    expect(
+        "uint64_t a = -1; uint64_t* p = (uint64_t*) 0; uint64_t c = 'A'; uint64_t m = (uint64_t) -3;\n\
+         uint64_t main() { if (a + 1 == 0) if (p == (uint64_t*) 0) return c + m; return 1; }",
+        "",
+        62,
+    );
+}
+
+#[test]
+fn cast_changes_the_type() {
+    // (uint64_t) p + 1 adds one byte, p + 1 one word.
+    expect(
+        "uint64_t main() { uint64_t* p; p = (uint64_t*) 64; return ((uint64_t) p + 1) + ((uint64_t) (p + 1)); }",
+        "",
+        65 + 72,
+    );
+}
+
+#[test]
+fn value_integer_character_and_hex() {
+    expect(
+        "uint64_t main() { return 'a' - 97 + 0x10 + '\\n' + 18446744073709551615 + 1; }",
+        "",
+        26,
+    );
+}
+
+#[test]
+fn procedure_void_prototype_and_parameters() {
+    expect(
+        "uint64_t r;\n void set(uint64_t a, uint64_t b, uint64_t c);\n\
+         uint64_t main() { set(1, 2, 3); return r; }\n\
+         void set(uint64_t a, uint64_t b, uint64_t c) { r = a * 100 + b * 10 + c; return; r = 0; }",
+        "",
+        123,
+    );
+}
+
+#[test]
+fn procedure_with_many_arguments() {
+    expect(
+        "uint64_t f(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f, uint64_t g,\n\
+         uint64_t h, uint64_t i, uint64_t j) { return a + b * 2 + c * 3 + j * 10 - i; }\n\
+         uint64_t main() { return f(1, 2, 3, 4, 5, 6, 7, 8, 9, 10); }",
+        "",
+        1 + 4 + 9 + 100 - 9,
+    );
+}
+
+#[test]
+fn statement_assignment_forms() {
+    expect(
+        "uint64_t main() { uint64_t* p; uint64_t x; p = malloc(24); *p = 1; *(p + 1) = 2; *(p + 2) = *p + *(p + 1);\n\
+         x = *(p + 2); *(p + x - 1) = 40; return *(p + 2) + x; }",
+        "",
+        43,
+    );
+}
+
+#[test]
+fn if_else_and_nested_bodies() {
+    expect(
+        "uint64_t f(uint64_t x) { if (x == 1) return 10; else if (x == 2) { x = 20; return x; } else { return 30; } }\n\
+         uint64_t main() { if (0) return 1; if (5) { } else return 2; return f(1) + f(2) + f(3); }",
+        "",
+        60,
+    );
+}
+
+#[test]
+fn while_loops() {
+    expect(
+        "uint64_t main() { uint64_t i; uint64_t s; i = 0; s = 0; while (i < 10) { s = s + i; i = i + 1; }\n\
+         while (0) s = 0; while (i) i = i - 1; return s + i; }",
+        "",
+        45,
+    );
+}
+
+#[test]
+fn call_as_statement_and_in_expressions_keeps_temporaries() {
+    expect(
+        "uint64_t id(uint64_t x) { return x; }\n\
+         uint64_t main() { id(1); return 1 + id(2) * (3 + id(id(4) + 5)) - id(6) / id(3); }",
+        "",
+        1 + 2 * 12 - 2,
+    );
+}
+
+#[test]
+fn return_without_value_and_falling_off_the_end() {
+    expect(
+        "void f() { return; } uint64_t g() { } uint64_t main() { f(); return g(); }",
+        "",
+        0,
+    );
+    expect("uint64_t main() { }", "", 0);
+}
+
+#[test]
+fn expression_comparisons_yield_zero_or_one() {
+    expect(
+        "uint64_t main() { return (3 == 3) + (3 != 3) * 2 + (2 < 3) * 4 + (3 > 2) * 8 + (3 <= 3) * 16 + (4 >= 5) * 32; }",
+        "",
+        1 + 4 + 8 + 16,
+    );
+}
+
+#[test]
+fn arithmetic_and_term_precedence() {
+    expect(
+        "uint64_t main() { return 2 + 3 * 4 - 10 / 3 - 7 % 4 + (2 + 3) * 2; }",
+        "",
+        2 + 12 - 3 - 3 + 10,
+    );
+}
+
+#[test]
+fn factor_sizeof_negation_deref_parentheses() {
+    expect(
+        "uint64_t main() { uint64_t* p; p = malloc(8); *p = 5; return sizeof(uint64_t) + sizeof(uint64_t*) + -*p + 10 + -(2 - 3); }",
+        "",
+        8 + 8 - 5 + 10 + 1,
+    );
+}
+
+#[test]
+fn literal_strings_and_escapes() {
+    expect(
+        "uint64_t main() { print(\"tab\\there \\\"q\\\" \\\\ 100\\% \\'\\n\"); print(\"\"); return string_length(\"abcdefghij\"); }",
+        "tab\there \"q\" \\ 100% '\n",
+        10,
+    );
+}
+
+// ---- meaning: where C* differs from C ----
+
+#[test]
+fn division_remainder_and_comparison_are_unsigned() {
+    expect(
+        "uint64_t main() { uint64_t r; r = 0; if (1 / -1 == 0) r = r + 1; if (1 < -1) r = r + 2; if (-1 > 1) r = r + 4;\n\
+         if (-7 % 10 == 9) r = r + 8; if (-1 >= 0) r = r + 16; if (-1 / 2 == 9223372036854775807) r = r + 32; return r; }",
+        "",
+        63,
+    );
+}
+
+#[test]
+fn comparisons_as_values_are_unsigned() {
+    expect(
+        "uint64_t main() { return (1 < -1) + (-1 <= 1) * 2 + (-5 > 3) * 4 + (2 >= -2) * 8; }",
+        "",
+        1 + 4,
+    );
+}
+
+#[test]
+fn minus_is_twos_complement() {
+    expect("uint64_t main() { uint64_t x; x = 5; x = -x; return (x + 5 == 0) + (x == 18446744073709551611) * 2; }", "", 3);
+}
+
+#[test]
+fn string_literals_are_packed_words() {
+    // "Hello" as one little-endian word: H e l l o NUL.
+    expect(
+        "uint64_t main() { uint64_t* s; s = \"ABCDEFGHIJ\"; if (*\"Hello\" != 478560413000) return 1;\n\
+         if (*s != 5208208757389214273) return 2; if (*(s + 1) != 19017) return 3; return 0; }",
+        "",
+        0,
+    );
+}
+
+#[test]
+fn pointer_arithmetic_scales_by_eight() {
+    expect(
+        "uint64_t main() { uint64_t* p; uint64_t* q; p = malloc(64); q = p + 3;\n\
+         if ((uint64_t) q - (uint64_t) p != 24) return 1; if (q - p != 3) return 2; if (q - 1 != p + 2) return 3;\n\
+         if (1 + p != p + 1) return 4; *(p + 7) = 9; if (*(q + 4) != 9) return 5; return 0; }",
+        "",
+        0,
+    );
+}
+
+#[test]
+fn arguments_are_evaluated_left_to_right() {
+    expect(
+        "uint64_t n; uint64_t next() { n = n + 1; print_unsigned(n); return n; }\n\
+         uint64_t f(uint64_t a, uint64_t b, uint64_t c) { return a * 100 + b * 10 + c; }\n\
+         uint64_t main() { return f(next(), next(), next()) - 100; }",
+        "123",
+        23,
+    );
+}
+
+#[test]
+fn recursion() {
+    expect(
+        "uint64_t fib(uint64_t n) { if (n < 2) return n; return fib(n - 1) + fib(n - 2); }\n\
+         uint64_t main() { print_unsigned(fib(20)); println(); return fib(10); }",
+        "6765\n",
+        55,
+    );
+}
+
+#[test]
+fn globals_are_zero_initialised() {
+    expect("uint64_t a; uint64_t* p; uint64_t b = 3; uint64_t c; uint64_t main() { return a + (uint64_t) p + c + b; }", "", 3);
+}
+
+#[test]
+fn variadic_procedures() {
+    expect(
+        "uint64_t sum(uint64_t n, ...) { uint64_t* args; uint64_t s; var_start(args); s = 0;\n\
+         while (n > 0) { s = s + var_arg(args); n = n - 1; } var_end(args); return s; }\n\
+         uint64_t main() { return sum(0) + sum(3, 1, 2, 3) + sum(2, 10, 20); }",
+        "",
+        36,
+    );
+}
+
+#[test]
+fn main_gets_argc_and_argv() {
+    let src = "uint64_t main(uint64_t argc, uint64_t* argv) { uint64_t i; i = 1;\n\
+               while (i < argc) { print((uint64_t*) *(argv + i)); println(); i = i + 1; } return argc; }";
+    if let Some((out, code)) = run_with(src, &["one", "two"]) {
+        assert_eq!((out.as_str(), code), ("one\ntwo\n", 3));
+    }
+}
+
+// ---- code generation corners ----
+
+#[test]
+fn deep_expressions_spill_temporaries() {
+    // 30 levels of `x + i * (...)` keep 60 temporaries live: more than there are registers.
+    let mut e = String::from("x");
+    for i in 0..30 {
+        e = format!("(x + {i} * (x + {e}))");
+    }
+    let src = format!("uint64_t main() {{ uint64_t x; x = 0; return {e} + id(1 + (2 + (3 + id(4)))); }}\n uint64_t id(uint64_t v) {{ return v; }}");
+    let mut expected: u64 = 0;
+    for i in 0..30 {
+        expected = i * expected;
+    }
+    expect(&src, "", ((expected + 10) % 256) as i32);
+}
+
+#[test]
+fn spilled_temporaries_survive_calls() {
+    let mut e = String::from("id(1)");
+    for i in 0..40 {
+        e = format!("({i} + {e})");
+    }
+    let src =
+        format!("uint64_t id(uint64_t v) {{ return v; }}\n uint64_t main() {{ return {e}; }}");
+    let expected: i32 = (0..40).sum::<i32>() + 1;
+    expect(&src, "", expected % 256);
+}
+
+#[test]
+fn large_constants() {
+    expect(
+        "uint64_t main() { uint64_t r; r = 0; if (0xffffffffffffffff + 1 == 0) r = r + 1;\n\
+         if (2147483647 + 1 == 2147483648) r = r + 2; if (4294967296 / 65536 == 65536) r = r + 4;\n\
+         if (9223372036854775808 / 4611686018427387904 == 2) r = r + 8; if (0x123456789abcdef0 % 16 == 0) r = r + 16;\n\
+         if (2048 + 2047 == 4095) r = r + 32; if (-2049 + 2049 == 0) r = r + 64; return r; }",
+        "",
+        127,
+    );
+}
+
+#[test]
+fn long_branches_and_many_locals_and_globals() {
+    let mut src = String::new();
+    for i in 0..700 {
+        src.push_str(&format!("uint64_t g{i};\n"));
+    }
+    src.push_str("uint64_t main() {\n");
+    for i in 0..300 {
+        src.push_str(&format!("uint64_t l{i};\n"));
+    }
+    src.push_str("l299 = 0; g699 = 5; if (g699 == 5) {\n");
+    for i in 0..1200 {
+        src.push_str(&format!(
+            "l{} = l{} + {};\n",
+            i % 300,
+            (i + 299) % 300,
+            i % 3
+        ));
+    }
+    src.push_str("}\n g698 = l299; return g698 % 256 + g699; }\n");
+    let mut l = [0u64; 300];
+    for i in 0..1200 {
+        l[i % 300] = l[(i + 299) % 300] + (i % 3) as u64;
+    }
+    expect(&src, "", ((l[299] % 256 + 5) % 256) as i32);
+}
+
+#[test]
+fn a_program_may_replace_prelude_and_builtin_procedures() {
+    expect(
+        "void print_unsigned(uint64_t n) { print(\"mine\"); }\n uint64_t getpid() { return 42; }\n\
+         uint64_t main() { print_unsigned(7); return getpid(); }",
+        "mine",
+        42,
+    );
+}
+
+#[test]
+fn prelude_procedures() {
+    expect(
+        "uint64_t main() { print_signed(-1234); print_char(' '); print_signed(99); println(); print_hex(48879, 0); print_char(' ');\n\
+         print_hex(10, 4); println(); print_unsigned(18446744073709551615); println();\n\
+         return string_compare(\"abc\", \"abc\") + string_compare(\"abc\", \"abd\") * 2 + is_error(-1) * 4 + is_error(-4096) * 8 + is_error(3) * 16; }",
+        "-1234 99\nbeef 000a\n18446744073709551615\n",
+        5,
+    );
+}
+
+#[test]
+fn builtins_read_write_open() {
+    let path = support::temp_path(".txt");
+    std::fs::write(&path, "some text").expect("write");
+    let src = format!(
+        "uint64_t main() {{ uint64_t fd; uint64_t* buf; buf = malloc(64); fd = open(\"{}\", 0, 0);\n\
+         if (is_error(fd)) return 1; write(1, buf, read(fd, buf, 64)); close(fd);\n\
+         if (is_error(open(\"/nonexistent/x\", 0, 0)) == 0) return 2; exit(7); return 3; }}",
+        path.display()
+    );
+    expect(&src, "some text", 7);
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn fork_wait_getpid() {
+    expect(
+        "uint64_t main() { uint64_t pid; uint64_t* status; status = malloc(8); pid = fork();\n\
+         if (pid == 0) { print(\"child\\n\"); exit(3); }\n\
+         if (wait(status) != pid) return 1; print(\"parent\\n\"); if (getpid() == pid) return 2; return *status / 256 % 256; }",
+        "child\nparent\n",
+        3,
+    );
+}
+
+#[test]
+fn preprocessor_lines_and_comments_are_skipped() {
+    expect(
+        "#include <stdio.h>\n#define X 1\n// line comment\n/* block\n comment */ uint64_t main() { return /* inline */ 4; } // end",
+        "",
+        4,
+    );
+}
+
+#[test]
+fn mixing_pointer_and_integer_is_a_warning() {
+    let compiled = build(
+        "uint64_t* p; uint64_t f(uint64_t* q) { return 0; }\n\
+         uint64_t* g() { return 1; }\n uint64_t main() { uint64_t x; x = p; f(x); return 0; }",
+    );
+    let messages: Vec<String> = compiled.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(messages[0].starts_with("test.c:2:"), "{messages:?}");
+    assert!(
+        messages[0].contains("warning: return value: expected uint64_t*, found uint64_t"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("assignment to 'x': expected uint64_t, found uint64_t*"),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn several_files_make_one_program() {
+    let sources = vec![
+        (
+            "a.c".to_string(),
+            "uint64_t twice(uint64_t x); uint64_t main() { return twice(base); }".to_string(),
+        ),
+        (
+            "b.c".to_string(),
+            "uint64_t base = 21; uint64_t twice(uint64_t x) { return 2 * x; }".to_string(),
+        ),
+    ];
+    let compiled = sim::toolchain::cstar::compile(&sources).expect("compiles");
+    match support::run_qemu(&compiled.elf, &[]) {
+        Some((out, code)) => assert_eq!((out.as_str(), code), ("", 42)),
+        None => support::skip(),
+    }
+}
+
+#[test]
+fn symbols_name_procedures_and_globals() {
+    let compiled = build("uint64_t counter; uint64_t helper() { return counter; } uint64_t main() { return helper(); }");
+    let elf = goblin::elf::Elf::parse(&compiled.elf).expect("valid ELF");
+    let names: Vec<&str> = elf
+        .syms
+        .iter()
+        .filter_map(|s| elf.strtab.get_at(s.st_name))
+        .collect();
+    for name in ["_start", "main", "helper", "counter"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    // Unused prelude procedures are not emitted.
+    assert!(!names.contains(&"print_hex"), "{names:?}");
+    assert_eq!(elf.entry, 0x10000);
+}
+
+#[test]
+fn exit_code_is_mains_result() {
+    expect_exit("uint64_t main() { return 256 + 9; }", 9);
+}
