@@ -371,6 +371,18 @@ fn comments_and_labels() {
         ["addi a0,zero,35", "addi a1,zero,10"]
     );
     assert_eq!(listing(".equ N, 40\nli a0, N + 2"), ["addi a0,zero,42"]);
+    // `.` is the current address, as in GNU as.
+    assert_eq!(
+        listing("nop\nj .\nbeq a0, a1, . - 8\n"),
+        ["addi zero,zero,0", "jal zero,0", "beq a0,a1,-8"]
+    );
+    assert_eq!(
+        segment(
+            &assemble(".data\nx: .dword .\n.dword . + 1", "dot.s").unwrap(),
+            0x11000
+        )[..],
+        [0x00, 0x10, 0x01, 0, 0, 0, 0, 0, 0x09, 0x10, 0x01, 0, 0, 0, 0, 0]
+    );
 }
 
 /// Runs a `li` sequence on a model of the registers.
@@ -417,6 +429,23 @@ fn li_known_lengths() {
     }
 }
 
+/// An image parses, and its segments are page-aligned and disjoint.
+fn check_image(image: &[u8]) {
+    let elf = Elf::parse(image).expect("assembler output must parse");
+    let mut ranges: Vec<(u64, u64)> = elf
+        .program_headers
+        .iter()
+        .map(|p| (p.p_vaddr, p.p_vaddr + p.p_memsz.max(1)))
+        .collect();
+    ranges.sort();
+    for pair in ranges.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "overlapping segments {ranges:x?}");
+    }
+    for (start, _) in &ranges {
+        assert_eq!(start % 4096, 0);
+    }
+}
+
 fn round_trip_word() -> impl Strategy<Value = u32> {
     let opcodes = [
         0x03u32, 0x0f, 0x13, 0x17, 0x1b, 0x23, 0x2f, 0x33, 0x37, 0x3b, 0x63, 0x67, 0x6f, 0x73,
@@ -450,7 +479,9 @@ proptest! {
 
     #[test]
     fn random_text_never_panics(source in "\\PC{0,200}") {
-        let _ = assemble(&source, "fuzz.s");
+        if let Ok(image) = assemble(&source, "fuzz.s") {
+            check_image(&image);
+        }
     }
 
     #[test]
@@ -466,7 +497,9 @@ proptest! {
         Just("#"), Just("//"), Just("cycle"), Just("12"), Just(":"),
     ], 0..40)) {
         let source = tokens.join(" ");
-        let _ = assemble(&source, "soup.s");
+        if let Ok(image) = assemble(&source, "soup.s") {
+            check_image(&image);
+        }
     }
 }
 

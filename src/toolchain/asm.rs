@@ -552,6 +552,9 @@ impl Assembler {
     }
 
     fn define_label(&mut self, name: &str, column: usize) -> Result<(), Fail> {
+        if name == "." {
+            return fail(column, "`.` is the current address and cannot be a label");
+        }
         if let Some(previous) = self.labels.get(name) {
             return fail(
                 column,
@@ -777,7 +780,8 @@ impl Assembler {
     /// allows, so that falling through the padding is harmless, else zeros.
     fn align(&mut self, column: usize, align: u64) -> Result<(), Fail> {
         let pad = (align - self.offset() % align) % align;
-        if self.section == Section::Text && self.offset().is_multiple_of(4) && pad.is_multiple_of(4) {
+        if self.section == Section::Text && self.offset().is_multiple_of(4) && pad.is_multiple_of(4)
+        {
             let nop = encode_nop();
             for _ in 0..pad / 4 {
                 self.emit(column, &nop)?;
@@ -1255,8 +1259,12 @@ impl Assembler {
         let mut next = TEXT_BASE;
         for (i, size) in sizes.iter().enumerate() {
             bases[i] = next;
-            // Sizes are bounded by MAX_SECTION, so this cannot overflow.
+            // Sizes are bounded by MAX_SECTION, so this cannot overflow. Text
+            // is always written, even empty, so it keeps its page for itself.
             next = (next + size).div_ceil(PAGE) * PAGE;
+            if i == Section::Text.index() {
+                next = next.max(TEXT_BASE + PAGE);
+            }
         }
         bases
     }
@@ -1268,9 +1276,11 @@ impl Assembler {
     }
 
     /// The value of `expr` before `%hi`/`%lo`, with labels as addresses.
-    fn evaluate(&self, bases: &[u64; 4], expr: &Expr) -> Result<i64, Fail> {
+    /// `.` is the address `here` of the instruction or data item (as in GNU as).
+    fn evaluate(&self, bases: &[u64; 4], expr: &Expr, here: u64) -> Result<i64, Fail> {
         let base = match &expr.label {
             None => 0,
+            Some((name, _)) if name == "." => here as i64,
             Some((name, column)) => match self.address(bases, name) {
                 Some(address) => address as i64,
                 None => return fail(*column, format!("undefined label `{name}`")),
@@ -1291,7 +1301,7 @@ impl Assembler {
                             .map(|w| w.to_le_bytes().to_vec())
                             .map_err(|e| (patch.column, describe(&inst, e)))
                     }),
-                PatchKind::Data { width, expr } => self.resolve_data(bases, *width, expr),
+                PatchKind::Data { width, expr } => self.resolve_data(bases, pc, *width, expr),
             };
             match result {
                 Ok(bytes) => {
@@ -1322,7 +1332,7 @@ impl Assembler {
         let Some(expr) = expr else {
             return Ok(inst);
         };
-        let raw = self.evaluate(bases, expr)?;
+        let raw = self.evaluate(bases, expr, pc)?;
         let value = match fix {
             Fix::Value => expr.modifier.map_or(raw, |m| apply_modifier(raw, m)),
             Fix::Upper => {
@@ -1373,8 +1383,14 @@ impl Assembler {
         Ok(set_immediate(inst, value))
     }
 
-    fn resolve_data(&self, bases: &[u64; 4], width: u8, expr: &Expr) -> Result<Vec<u8>, Fail> {
-        let raw = self.evaluate(bases, expr)?;
+    fn resolve_data(
+        &self,
+        bases: &[u64; 4],
+        here: u64,
+        width: u8,
+        expr: &Expr,
+    ) -> Result<Vec<u8>, Fail> {
+        let raw = self.evaluate(bases, expr, here)?;
         let value = expr.modifier.map_or(raw, |m| apply_modifier(raw, m));
         let bits = u32::from(width) * 8;
         if bits < 64 {
