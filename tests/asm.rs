@@ -371,6 +371,29 @@ fn comments_and_labels() {
         ["addi a0,zero,35", "addi a1,zero,10"]
     );
     assert_eq!(listing(".equ N, 40\nli a0, N + 2"), ["addi a0,zero,42"]);
+    // Numeric local labels, as in GNU as: `1b` is the nearest `1:` before, `1f` after.
+    assert_eq!(
+        listing("1: nop\n j 1b\n j 1f\n 1: j 1b\n 0: j 0b\n"),
+        [
+            "addi zero,zero,0",
+            "jal zero,-4",
+            "jal zero,4",
+            "jal zero,0",
+            "jal zero,0"
+        ]
+    );
+    assert_eq!(
+        errors("j 1b\n"),
+        "bad.s:1:3: no local label `1:` before `1b`"
+    );
+    assert_eq!(
+        errors("j 2f\n2: nop\nj 2f\n"),
+        "bad.s:3:3: no local label `2:` after `2f`"
+    );
+    assert_eq!(
+        listing("li a0, 0b101\nla a1, 0f\n0:"),
+        ["addi a0,zero,5", "auipc a1,0x0", "addi a1,a1,8"]
+    );
     // `.` is the current address, as in GNU as.
     assert_eq!(
         listing("nop\nj .\nbeq a0, a1, . - 8\n"),
@@ -494,7 +517,7 @@ proptest! {
         Just(")"), Just("%hi"), Just("%lo"), Just("+"), Just("-"), Just("0"), Just("-1"),
         Just("4096"), Just("0xffffffffffffffff"), Just("9223372036854775807"),
         Just("-9223372036854775808"), Just("'a'"), Just("'\\"), Just("\"s\\x\""), Just("\n"),
-        Just("#"), Just("//"), Just("cycle"), Just("12"), Just(":"),
+        Just("#"), Just("//"), Just("cycle"), Just("1:"), Just("1b"), Just("1f"), Just("."), Just("12"), Just(":"),
     ], 0..40)) {
         let source = tokens.join(" ");
         if let Ok(image) = assemble(&source, "soup.s") {

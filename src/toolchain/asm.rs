@@ -29,7 +29,8 @@
 //!
 //! Branch and jump operands are labels or numbers; a number is a byte
 //! offset relative to the instruction (as `disasm` prints it), not an
-//! absolute address as in GNU as.
+//! absolute address as in GNU as. As in GNU as, `.` is the current address
+//! (`j .`), and numeric local labels (`1:`) are referenced as `1b`/`1f`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -118,6 +119,11 @@ enum Tok {
     Char(u8),
     Str(Vec<u8>),
     Punct(char),
+    /// `1b` / `1f`: the nearest local label `1:` before or after (GNU as).
+    LocalRef {
+        number: u64,
+        forward: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -163,11 +169,13 @@ fn tokenize(line: &str) -> Result<Vec<Token>, LexError> {
                 i += 1;
             }
             let text: String = chars[start..i].iter().collect();
-            let value = parse_number(&text).ok_or((column, format!("bad number `{text}`")))?;
-            tokens.push(Token {
-                tok: Tok::Num(value),
-                column,
-            });
+            let tok = match local_reference(&text) {
+                Some(tok) => tok,
+                None => {
+                    Tok::Num(parse_number(&text).ok_or((column, format!("bad number `{text}`")))?)
+                }
+            };
+            tokens.push(Token { tok, column });
         } else if c == '\'' {
             i += 1;
             if byte_is_char(&chars, i) {
@@ -279,6 +287,29 @@ fn unescape_char(chars: &[char], i: usize) -> Result<(u8, usize), String> {
         }
         Some(&c) => Ok((if c.is_ascii() { c as u8 } else { 0 }, i + 1)),
     }
+}
+
+/// `1b`, `12f`: a reference to a numeric local label.
+fn local_reference(text: &str) -> Option<Tok> {
+    let forward = match text.chars().last()? {
+        'b' => false,
+        'f' => true,
+        _ => return None,
+    };
+    let digits = &text[..text.len() - 1];
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(Tok::LocalRef {
+        number: digits.parse().ok()?,
+        forward,
+    })
+}
+
+/// Internal name of the `k`-th definition of local label `number`; the `:`
+/// keeps it apart from every name a source can spell.
+fn local_name(number: u64, k: usize) -> String {
+    format!("{number}:{k}")
 }
 
 /// `123`, `0x7f`, `0b101`, `0o17`: any value that fits in 64 bits.
@@ -420,6 +451,8 @@ struct Assembler {
     /// Labels in definition order, for a deterministic symbol table.
     label_order: Vec<String>,
     constants: HashMap<String, i64>,
+    /// How many times each numeric local label (`1:`) was defined so far.
+    locals: HashMap<u64, usize>,
     patches: Vec<Patch>,
     errors: Vec<AsmError>,
 }
@@ -466,6 +499,7 @@ impl Assembler {
             labels: HashMap::new(),
             label_order: Vec::new(),
             constants: HashMap::new(),
+            locals: HashMap::new(),
             patches: Vec::new(),
             errors: Vec::new(),
         }
@@ -602,6 +636,22 @@ impl Assembler {
             }
             rest = tail;
         }
+        // Numeric local labels (`1:`), which may be defined again and again.
+        while let [Token {
+            tok: Tok::Num(number),
+            column,
+        }, Token {
+            tok: Tok::Punct(':'),
+            ..
+        }, tail @ ..] = rest
+        {
+            let k = self.locals.get(number).copied().unwrap_or(0);
+            if let Err(e) = self.define_label(&local_name(*number, k), *column) {
+                self.error(e);
+            }
+            self.locals.insert(*number, k + 1);
+            rest = tail;
+        }
         let Some((first, operands)) = rest.split_first() else {
             return;
         };
@@ -633,6 +683,7 @@ impl Assembler {
             tokens,
             at: 0,
             constants: &self.constants,
+            locals: &self.locals,
             depth: 0,
         };
         let expr = parser.parse(column)?;
@@ -1283,7 +1334,15 @@ impl Assembler {
             Some((name, _)) if name == "." => here as i64,
             Some((name, column)) => match self.address(bases, name) {
                 Some(address) => address as i64,
-                None => return fail(*column, format!("undefined label `{name}`")),
+                None => {
+                    let message = match name.split_once(':') {
+                        Some((number, _)) => {
+                            format!("no local label `{number}:` after `{number}f`")
+                        }
+                        None => format!("undefined label `{name}`"),
+                    };
+                    return fail(*column, message);
+                }
             },
         };
         Ok(base.wrapping_add(expr.addend))
@@ -1431,6 +1490,8 @@ impl Assembler {
         let symbols: Vec<Symbol> = self
             .label_order
             .iter()
+            // Numeric local labels stay out of the symbol table, as with GNU as.
+            .filter(|name| !name.contains(':'))
             .filter_map(|name| {
                 let def = self.labels.get(name)?;
                 Some(Symbol {
@@ -1630,6 +1691,7 @@ struct ExprParser<'a> {
     tokens: &'a [Token],
     at: usize,
     constants: &'a HashMap<String, i64>,
+    locals: &'a HashMap<u64, usize>,
     /// Nesting of parentheses, bounded so that `((((...` cannot overflow the stack.
     depth: usize,
 }
@@ -1711,6 +1773,25 @@ impl ExprParser<'_> {
                 }
                 Ok(Expr {
                     label: Some((name, token.column)),
+                    addend: 0,
+                    modifier: None,
+                    column: token.column,
+                })
+            }
+            Tok::LocalRef { number, forward } => {
+                let defined = self.locals.get(&number).copied().unwrap_or(0);
+                let k = match (forward, defined.checked_sub(1)) {
+                    (true, _) => defined,
+                    (false, Some(previous)) => previous,
+                    (false, None) => {
+                        return fail(
+                            token.column,
+                            format!("no local label `{number}:` before `{number}b`"),
+                        )
+                    }
+                };
+                Ok(Expr {
+                    label: Some((local_name(number, k), token.column)),
                     addend: 0,
                     modifier: None,
                     column: token.column,
