@@ -94,8 +94,7 @@ pub fn build_program(paths: &[PathBuf]) -> Result<Vec<u8>, BuildError> {
     }
 }
 
-fn asm_build(_source: &str, name: &str) -> Result<Vec<u8>, BuildError> {
-    Err(BuildError::Other(format!(
-        "{name}: the assembler is not available yet"
-    )))
+fn asm_build(source: &str, name: &str) -> Result<Vec<u8>, BuildError> {
+    asm::assemble(source, name)
+        .map_err(|errors| BuildError::Diagnostics(errors.to_string().trim_end().to_string()))
 }
