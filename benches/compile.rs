@@ -40,5 +40,8 @@ fn main() {
         best = best.min(start.elapsed().as_secs_f64());
         size = compiled.elf.len();
     }
-    println!("compile: {lines} lines in {:.1} ms (best of 6), ELF {size} bytes", best * 1000.0);
+    println!(
+        "compile: {lines} lines in {:.1} ms (best of 6), ELF {size} bytes",
+        best * 1000.0
+    );
 }

@@ -267,15 +267,16 @@ fn main_gets_argc_and_argv() {
 fn deep_expressions_spill_temporaries() {
     // 30 levels of `x + i * (...)` keep 60 temporaries live: more than there are registers.
     let mut e = String::from("x");
-    for i in 0..30 {
+    let mut expected: u64 = 1;
+    for i in 0..30u64 {
         e = format!("(x + {i} * (x + {e}))");
+        expected = 1u64.wrapping_add(i.wrapping_mul(1 + expected));
     }
-    let src = format!("uint64_t main() {{ uint64_t x; x = 0; return {e} + id(1 + (2 + (3 + id(4)))); }}\n uint64_t id(uint64_t v) {{ return v; }}");
-    let mut expected: u64 = 0;
-    for i in 0..30 {
-        expected = i * expected;
-    }
-    expect(&src, "", ((expected + 10) % 256) as i32);
+    let src = format!(
+        "uint64_t main() {{ uint64_t x; x = 1; print_unsigned({e}); return id(1 + (2 + (3 + id(4)))); }}\n\
+         uint64_t id(uint64_t v) {{ return v; }}"
+    );
+    expect(&src, &expected.to_string(), 10);
 }
 
 #[test]

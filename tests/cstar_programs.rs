@@ -18,7 +18,9 @@ fn root() -> PathBuf {
 }
 
 fn c_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -33,7 +35,8 @@ fn c_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn header(path: &Path, key: &str) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let marker = format!("// {key}:");
-    text.lines().find_map(|l| l.strip_prefix(&marker).map(|v| v.trim().to_string()))
+    text.lines()
+        .find_map(|l| l.strip_prefix(&marker).map(|v| v.trim().to_string()))
 }
 
 #[test]
@@ -41,19 +44,31 @@ fn every_program_compiles_and_runs_with_its_expected_output() {
     let mut programs = Vec::new();
     c_files(&root().join("programs"), &mut programs);
     programs.sort();
-    assert!(programs.len() >= 6, "programs/ should hold hello, echo, fork and the benchmarks");
+    assert!(
+        programs.len() >= 6,
+        "programs/ should hold hello, echo, fork and the benchmarks"
+    );
     let mut ran = 0;
     for path in &programs {
         let compiled = compile_files(std::slice::from_ref(path)).unwrap_or_else(|e| panic!("{e}"));
-        let Some(code) = header(path, "expect-exit") else { continue };
+        let Some(code) = header(path, "expect-exit") else {
+            continue;
+        };
         let code: i32 = code.parse().expect("expect-exit is a number");
         let args = header(path, "expect-args").unwrap_or_default();
         let args: Vec<&str> = args.split_whitespace().collect();
-        let expected = std::fs::read_to_string(format!("{}.out", path.display()))
-            .unwrap_or_else(|_| panic!("{}.out with the expected output is missing", path.display()));
+        let expected =
+            std::fs::read_to_string(format!("{}.out", path.display())).unwrap_or_else(|_| {
+                panic!("{}.out with the expected output is missing", path.display())
+            });
         match support::run_qemu(&compiled.elf, &args) {
             Some((out, status)) => {
-                assert_eq!((out.as_str(), status), (expected.as_str(), code), "{}", path.display());
+                assert_eq!(
+                    (out.as_str(), status),
+                    (expected.as_str(), code),
+                    "{}",
+                    path.display()
+                );
                 ran += 1;
             }
             None => return support::skip(),
@@ -77,11 +92,22 @@ fn run_native(program: &Path, args: &[&str]) -> Option<(String, i32)> {
     match built {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => panic!("cannot run cc: {e}"),
-        Ok(out) => assert!(out.status.success(), "cc failed on {}:\n{}", program.display(), String::from_utf8_lossy(&out.stderr)),
+        Ok(out) => assert!(
+            out.status.success(),
+            "cc failed on {}:\n{}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     }
-    let out = Command::new(&exe).args(args).output().expect("run native program");
+    let out = Command::new(&exe)
+        .args(args)
+        .output()
+        .expect("run native program");
     let _ = std::fs::remove_file(&exe);
-    Some((String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1)))
+    Some((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    ))
 }
 
 #[test]

@@ -896,7 +896,7 @@ impl<'p> Gen<'p, '_> {
         self.data.extend_from_slice(bytes);
         // NUL-terminate and pad to a whole word.
         self.data.push(0);
-        while self.data.len() % 8 != 0 {
+        while !self.data.len().is_multiple_of(8) {
             self.data.push(0);
         }
         self.strings.insert(bytes.to_vec(), offset);
