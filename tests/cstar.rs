@@ -444,3 +444,14 @@ fn symbols_name_procedures_and_globals() {
 fn exit_code_is_mains_result() {
     expect_exit("uint64_t main() { return 256 + 9; }", 9);
 }
+
+#[test]
+fn multiplication_division_remainder_by_powers_of_two() {
+    expect(
+        "uint64_t main() { uint64_t x; x = -13; if (x * 8 != -104) return 1; if (x / 4 != 4611686018427387900) return 2;\n\
+         if (x % 16 != 3) return 3; if (x % 2048 != 2035) return 4; if (x % 4096 != 4083) return 5; if (x * 1 != x) return 6;\n\
+         if (x / 1 != x) return 7; if (x % 1 != 0) return 8; if (x / 9223372036854775808 != 1) return 9; return 0; }",
+        "",
+        0,
+    );
+}
