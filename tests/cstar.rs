@@ -455,3 +455,53 @@ fn multiplication_division_remainder_by_powers_of_two() {
         0,
     );
 }
+
+#[test]
+fn selfie_style_program_with_prototypes_and_printf() {
+    expect(
+        r#"// selfie idioms: prototypes of built-ins, char* and casts, a printf on var_arg
+#include <stdarg.h>
+void exit(uint64_t code);
+uint64_t write(uint64_t fd, uint64_t* buffer, uint64_t bytes_to_write);
+uint64_t* malloc(uint64_t size);
+uint64_t printf(char* s, ...);
+
+char* greeting = (char*) 0;
+uint64_t INT64_MIN_T = -9223372036854775808;
+
+uint64_t printf(char* s, ...) {
+  uint64_t* args;
+  uint64_t i;
+  uint64_t c;
+  var_start(args);
+  i = 0;
+  while (load_character(s, i) != 0) {
+    c = load_character(s, i);
+    if (c == '%') {
+      i = i + 1;
+      c = load_character(s, i);
+      if (c == 'd') print_signed(var_arg(args));
+      else if (c == 's') print((char*) var_arg(args));
+      else if (c == 'x') print_hex(var_arg(args), 0);
+      else print_char(c);
+    } else
+      print_char(c);
+    i = i + 1;
+  }
+  var_end(args);
+  return i;
+}
+
+int main(int argc, char** argv) {
+  char* name;
+  unsigned long n;
+  name = "C*";
+  n = printf("hello %s: %d %d %x 100%%\n", name, -7, INT64_MIN_T, 255);
+  write(1, (uint64_t*) "ok\n", 3);
+  exit(n);
+}
+"#,
+        "hello C*: -7 -9223372036854775808 ff 100%\nok\n",
+        25, // the length of the format string
+    );
+}
