@@ -2,6 +2,7 @@
 pub mod abi;
 pub mod emu;
 pub mod kernel;
+pub mod rshm;
 pub mod simulator;
 pub mod toolchain;
 
