@@ -70,7 +70,7 @@ impl MemNode {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut config = NodeConfig::new(id, listener, peers);
         config.incarnation = incarnation;
-        config.timeout = Duration::from_millis(600);
+        config.timeout = Duration::from_millis(2000);
         config.log = Log {
             lines: Some(log.clone()),
             stderr: std::env::var_os("RSHM_LOG").is_some(),

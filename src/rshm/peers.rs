@@ -99,6 +99,7 @@ impl Net {
         let peer_addr = stream
             .peer_addr()
             .map_or_else(|_| "?".to_string(), |a| a.to_string());
+        let peer_addr_for_reader = peer_addr.clone();
         if self
             .inbox
             .send(Input::NewConn {
@@ -112,11 +113,11 @@ impl Net {
             return;
         }
         let net = self.clone();
-        thread::spawn(move || net.read_loop(conn, reader));
+        thread::spawn(move || net.read_loop(conn, reader, peer_addr_for_reader));
     }
 
     /// Reads frames until the connection closes; never panics on any bytes.
-    fn read_loop(self, conn: ConnId, mut stream: TcpStream) {
+    fn read_loop(self, conn: ConnId, mut stream: TcpStream, peer_addr: String) {
         let mut decoder = FrameDecoder::new();
         let mut buf = vec![0u8; 64 << 10];
         let reason = loop {
@@ -127,7 +128,11 @@ impl Net {
                     while let Some(frame) = decoder.next_frame() {
                         let input = match frame {
                             Ok(msg) => Input::Frame { conn, msg },
-                            Err(error) => Input::BadFrame { conn, error },
+                            Err(error) => Input::BadFrame {
+                                conn,
+                                peer_addr: peer_addr.clone(),
+                                error,
+                            },
                         };
                         if self.inbox.send(input).is_err() {
                             return;
@@ -142,7 +147,11 @@ impl Net {
             }
         };
         if let Some(error) = decoder.finish() {
-            let _ = self.inbox.send(Input::BadFrame { conn, error });
+            let _ = self.inbox.send(Input::BadFrame {
+                conn,
+                peer_addr,
+                error,
+            });
         }
         let _ = stream.shutdown(Shutdown::Both);
         let _ = self.inbox.send(Input::Closed { conn, reason });

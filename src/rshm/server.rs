@@ -288,6 +288,8 @@ pub enum Input {
     },
     BadFrame {
         conn: ConnId,
+        /// The peer's address, to name it after its connection is gone.
+        peer_addr: String,
         error: FrameError,
     },
     Closed {
@@ -353,6 +355,9 @@ struct Server {
     next_seq: u32,
     table: Table,
     conns: BTreeMap<ConnId, Conn>,
+    /// Which node each identified connection belonged to, also after it
+    /// closed (to name the peer of a frame that arrives late).
+    conn_nodes: BTreeMap<ConnId, NodeId>,
     /// Live members: node → its connection.
     members: BTreeMap<NodeId, ConnId>,
     configured: BTreeMap<NodeId, SocketAddr>,
@@ -365,6 +370,9 @@ struct Server {
     pending: BTreeMap<u64, Pending>,
     next_token: u64,
     forwarded: BTreeMap<(RshmId, u64), Forwarded>,
+    /// rshmget calls waiting for a creation round of their key to end:
+    /// (kernel token, key, size).
+    awaiting: Vec<(u64, u64, u64)>,
     elections: BTreeMap<RshmId, Election>,
     crash_next_publish: bool,
     heartbeat: Duration,
@@ -393,6 +401,7 @@ impl Server {
             next_seq: 0,
             table: Table::new(),
             conns: BTreeMap::new(),
+            conn_nodes: BTreeMap::new(),
             members: BTreeMap::new(),
             unsettled: configured.keys().copied().collect(),
             configured,
@@ -402,6 +411,7 @@ impl Server {
             pending: BTreeMap::new(),
             next_token: 1,
             forwarded: BTreeMap::new(),
+            awaiting: Vec::new(),
             elections: BTreeMap::new(),
             crash_next_publish: false,
             heartbeat: config.heartbeat,
@@ -483,20 +493,34 @@ impl Server {
         for conn in silent {
             self.close(conn, "no heartbeat within the timeout");
         }
-        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        // Not to half-closed duplicates: their writes would fail.
+        let conns: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(id, c)| c.node.is_none() || self.members.values().any(|m| m == *id))
+            .map(|(&id, _)| id)
+            .collect();
         for conn in conns {
             self.send_conn(conn, &Msg::Heartbeat);
         }
-        if now.duration_since(self.last_dial) > self.heartbeat * 3 {
+        if now.duration_since(self.last_dial) > self.heartbeat * 2 {
             self.dial_missing();
         }
     }
 
+    /// Dials configured peers that are not members. To keep simultaneous
+    /// dials rare, a node dials only higher ids at first (the lower id
+    /// connects); after the startup period it dials any missing peer, for
+    /// peers that do not know this node. Should two connections open at
+    /// once anyway, `hello` keeps one.
     fn dial_missing(&mut self) {
         self.last_dial = Instant::now();
+        let all = self.started.elapsed() > self.startup;
+        let me = self.me;
         let missing: Vec<(NodeId, SocketAddr)> = self
             .configured
             .iter()
+            .filter(|(n, _)| all || **n > me)
             .filter(|(n, _)| !self.members.contains_key(n) && !self.dialing.contains(n))
             .map(|(&n, &a)| (n, a))
             .collect();
@@ -586,9 +610,9 @@ impl Server {
                             table,
                         },
                     ) => self.hello(conn, node, incarnation, table),
-                    (Some(from), msg) if self.members.get(&from) == Some(&conn) => {
-                        self.message(from, msg)
-                    }
+                    // Also a duplicate connection's frames: the peer may
+                    // have sent them before it learnt which one survives.
+                    (Some(from), msg) if self.is_current(from, conn) => self.message(from, msg),
                     (Some(_), _) => {} // a duplicate connection on its way out
                     (None, _) => {
                         let who = self.conn_name(conn);
@@ -596,12 +620,28 @@ impl Server {
                     }
                 }
             }
-            Input::BadFrame { conn, error } => {
-                let who = self.conn_name(conn);
+            Input::BadFrame {
+                conn,
+                peer_addr,
+                error,
+            } => {
+                let who = match (self.conns.get(&conn), self.conn_nodes.get(&conn)) {
+                    (Some(_), _) => self.conn_name(conn),
+                    (None, Some(n)) => format!("node {n} ({peer_addr})"),
+                    (None, None) => format!("peer {peer_addr}"),
+                };
                 self.log(&format!("dropped frame from {who}: {error}"));
             }
             Input::Closed { conn, reason } => self.close(conn, &reason),
         }
+    }
+
+    /// Whether `conn` belongs to the live incarnation of member `node`.
+    fn is_current(&self, node: NodeId, conn: ConnId) -> bool {
+        let incarnation = |c: ConnId| self.conns.get(&c).map(|c| c.incarnation);
+        self.members
+            .get(&node)
+            .is_some_and(|&m| incarnation(m) == incarnation(conn))
     }
 
     fn conn_name(&self, conn: ConnId) -> String {
@@ -642,6 +682,7 @@ impl Server {
             return;
         }
         self.unsettled.remove(&node);
+        self.conn_nodes.insert(conn, node);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.node = Some(node);
             c.incarnation = incarnation;
@@ -650,6 +691,11 @@ impl Server {
         if let Some(&old) = self.members.get(&node) {
             let old_inc = self.conns.get(&old).map_or(0, |c| c.incarnation);
             if old == conn {
+                // The peer's table as of its join (see below): merge it.
+                let live = self.live();
+                self.table.merge(node, &table, &live);
+                self.check_freeable();
+                self.recheck_awaiting();
                 return;
             }
             if incarnation == old_inc {
@@ -657,15 +703,16 @@ impl Server {
                 // lower id, on both ends alike.
                 let keep_dialer = self.me.min(node);
                 let old_dialer = self.conns.get(&old).and_then(|c| c.dialer);
-                if old_dialer == Some(keep_dialer) {
-                    self.conns
-                        .remove(&conn)
-                        .map(|c| c.stream.shutdown(Shutdown::Both));
+                // The loser is only half closed: frames already on their
+                // way through it are still read (see `is_current`).
+                let loser = if old_dialer == Some(keep_dialer) {
+                    conn
                 } else {
                     self.members.insert(node, conn);
-                    self.conns
-                        .remove(&old)
-                        .map(|c| c.stream.shutdown(Shutdown::Both));
+                    old
+                };
+                if let Some(c) = self.conns.get(&loser) {
+                    let _ = c.stream.shutdown(Shutdown::Write);
                 }
                 return;
             }
@@ -678,9 +725,19 @@ impl Server {
         }
         self.members.insert(node, conn);
         self.log(&format!("node {node} joined (incarnation {incarnation})"));
+        // Our first hello left when the connection opened, maybe long
+        // before the peer answered; what changed since (a removal it
+        // missed) goes in a second one.
+        let hello = Msg::Hello {
+            node: self.me,
+            incarnation: self.incarnation,
+            table: self.table.infos(),
+        };
+        self.send_conn(conn, &hello);
         let live = self.live();
         self.table.merge(node, &table, &live);
         self.check_freeable();
+        self.recheck_awaiting();
     }
 
     // ---- membership changes ----------------------------------------------
@@ -692,8 +749,10 @@ impl Server {
         for token in tokens {
             let finished = match self.pending.get_mut(&token) {
                 Some(Pending::Create { waiting, .. }) => {
+                    // A creation needs the answers of the live nodes only.
                     waiting.remove(&node);
-                    waiting.is_empty()
+                    self.maybe_created(token);
+                    false
                 }
                 Some(Pending::Fetch { owner, .. })
                 | Some(Pending::Remove { owner, .. })
@@ -723,9 +782,16 @@ impl Server {
         }
         let live = self.live();
         for id in orphaned {
+            // A candidate whose creator died can never be established.
+            if let Some(seg) = self.table.get_mut(id) {
+                if !seg.established && id.node == node {
+                    seg.removed = true;
+                }
+            }
             self.elect(id, &live);
         }
         self.check_freeable();
+        self.recheck_awaiting();
     }
 
     /// Spec: "if the owner stops, the remaining node with a copy and the
@@ -866,6 +932,11 @@ impl Server {
 
     fn get(&mut self, token: u64, key: u64, size: u64) {
         if let Some(seg) = self.table.resolve(key) {
+            if !seg.established {
+                // Another node's creation round is open: its outcome decides.
+                self.awaiting.push((token, key, size));
+                return;
+            }
             let result = if size <= seg.size {
                 Ok(Answer::Id(seg.id.to_guest()))
             } else {
@@ -1003,6 +1074,18 @@ impl Server {
         }
         self.multicast(&Msg::Removed { id });
         self.check_freeable();
+        self.recheck_awaiting();
+    }
+
+    /// Answers the rshmget calls whose key now has an established
+    /// segment, and asks again for those whose candidates all went away.
+    fn recheck_awaiting(&mut self) {
+        for (token, key, size) in std::mem::take(&mut self.awaiting) {
+            match self.table.resolve(key) {
+                Some(seg) if !seg.established => self.awaiting.push((token, key, size)),
+                _ => self.get(token, key, size),
+            }
+        }
     }
 
     fn publish(&mut self, token: u64, guest: u64, pages: Vec<Page>) {
@@ -1193,20 +1276,16 @@ impl Server {
                     if let Some(seg) = self.table.get_mut(id) {
                         seg.established = true;
                     }
+                    self.multicast(&Msg::Established { id });
                     self.reply(kernel, Ok(Answer::Id(id.to_guest())));
+                    self.recheck_awaiting();
                     return;
                 }
-                // Lost the race: withdraw ours, answer with the winner.
+                // Lost the round: withdraw ours and wait like any caller
+                // for the key's established segment.
+                self.awaiting
+                    .push((kernel, self.table.get(id).map_or(0, |s| s.key), size));
                 self.remove_as_owner(id);
-                let fits = self.table.get(winner).is_some_and(|w| size <= w.size);
-                self.reply(
-                    kernel,
-                    if fits {
-                        Ok(Answer::Id(winner.to_guest()))
-                    } else {
-                        Err(EINVAL)
-                    },
-                );
             }
             Pending::Fetch { kernel, .. } => {
                 if let (Some((k, _)), Err(e)) = (kernel, outcome) {
@@ -1330,6 +1409,13 @@ impl Server {
                     seg.removed = true;
                 }
                 self.check_freeable();
+                self.recheck_awaiting();
+            }
+            Msg::Established { id } => {
+                if let Some(seg) = self.table.get_mut(id) {
+                    seg.established = true;
+                }
+                self.recheck_awaiting();
             }
             Msg::RemoveDone { token, error } => {
                 if let Some(Pending::Remove { kernel, .. }) = self.pending.remove(&token) {

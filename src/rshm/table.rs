@@ -6,12 +6,15 @@
 //! Rules decided here:
 //!
 //! - **rshmget convergence** (`resolve`): a key names the *established*
-//!   live segment with that key if there is one (its creation call
-//!   returned), else the live segment with the lowest rshmid. Two nodes
-//!   that create at once each announce their segment and wait for every
-//!   live node's answer; each answer names the replier's resolution, which
-//!   already includes the replier's own concurrent segment, so both callers
-//!   end up with the lowest id. The loser is removed by its creator.
+//!   live segment with that key if there is one, else the live candidate
+//!   with the lowest rshmid. A node that creates announces its candidate
+//!   and waits for every live node's answer (its resolution of the key);
+//!   if no answer names a lower or established segment, the candidate is
+//!   established and the creator multicasts that. Otherwise it withdraws
+//!   (removes) its candidate. A caller that finds only candidates waits
+//!   for an `Established` of the key, and asks again when every candidate
+//!   was withdrawn (server.rs `get`). So every caller returns an
+//!   established id, and at most one live segment per key is established.
 //! - **removal** is sticky: `removed` merges with OR, so a node that missed
 //!   a removal cannot bring the segment back (tombstones). A removed
 //!   segment no longer resolves, so its key is free at once; its data is
@@ -96,6 +99,7 @@ impl Segment {
             owner: self.owner,
             version: self.version,
             removed: self.removed,
+            established: self.established,
             holders: self.holders.iter().copied().collect(),
             refs: self.refs.iter().map(|(n, c)| (*n, *c)).collect(),
         }
@@ -109,7 +113,7 @@ impl Segment {
             owner: info.owner,
             version: info.version,
             removed: info.removed,
-            established: false,
+            established: info.established,
             holders: info.holders.iter().copied().collect(),
             refs: info.refs.iter().copied().filter(|r| r.1 > 0).collect(),
             data: None,
@@ -242,6 +246,7 @@ impl Table {
                 .entry(info.id)
                 .or_insert_with(|| Segment::from_info(info));
             seg.removed |= info.removed;
+            seg.established |= info.established;
             if seg.data.is_none() {
                 seg.version = seg.version.max(info.version);
             }

@@ -83,6 +83,8 @@ pub struct SegmentInfo {
     pub owner: NodeId,
     pub version: u64,
     pub removed: bool,
+    /// Its creation round chose it (it is the key's segment).
+    pub established: bool,
     /// Nodes that hold a copy.
     pub holders: Vec<NodeId>,
     /// Attached processes per node.
@@ -133,6 +135,8 @@ pub enum Msg {
     Remove { token: u64, id: RshmId },
     /// From the owner to every node: `id` is removed.
     Removed { id: RshmId },
+    /// From the creator to every node: its creation round chose `id`.
+    Established { id: RshmId },
     /// The owner's answer to `Remove`: 0 or an errno.
     RemoveDone { token: u64, error: u64 },
     /// To the owner: the pages the sender's processes wrote since its last publish.
@@ -330,6 +334,7 @@ mod tests {
                     owner: 2,
                     version: 5,
                     removed: false,
+                    established: true,
                     holders: vec![1, 2],
                     refs: vec![(1, 1)],
                 }],
