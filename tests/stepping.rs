@@ -269,3 +269,52 @@ fn other_faults_kill_with_a_message() {
     );
     assert_eq!(outcome.exit_code, 128 + 4);
 }
+
+/// Runs `a0..a2 = args; a7 = number; ecall; ebreak` and returns `a0` at the
+/// ebreak.
+fn syscall_result(number: i64, args: [u64; 3]) -> u64 {
+    let mut p = Program::new();
+    for (i, &v) in args.iter().enumerate() {
+        for inst in li64(Reg(10 + i as u8), v) {
+            p.push(inst);
+        }
+    }
+    for inst in syscall(number) {
+        p.push(inst);
+    }
+    p.push(Instruction::Ebreak);
+    let mut s = Simulator::builder()
+        .capture_output(true)
+        .stdin_bytes(b"0123456789".to_vec())
+        .build();
+    let pid = s.load_elf(&elf_of(&p, None), &["p".into()]).unwrap();
+    loop {
+        let event = s.run_until_exception().expect("reaches the ebreak");
+        if let Exception::Breakpoint { .. } = event.exception {
+            return s.register(pid, Reg::A0.index()).unwrap();
+        }
+        s.handle(event);
+    }
+}
+
+#[test]
+fn bad_syscall_arguments_are_error_codes() {
+    let efault = (-14i64) as u64;
+    // write(1, NULL, 10), write(1, unmapped, 10), read(0, code page, 10)
+    assert_eq!(syscall_result(64, [1, 0, 10]), efault);
+    assert_eq!(syscall_result(64, [1, 0x7654_3000, 10]), efault);
+    assert_eq!(
+        syscall_result(63, [0, CODE, 10]),
+        efault,
+        "code is read-only"
+    );
+    // A bad fd, an unknown call, a wild pointer as a path.
+    assert_eq!(syscall_result(64, [99, CODE, 1]), (-9i64) as u64, "EBADF");
+    assert_eq!(syscall_result(4242, [0, 0, 0]), (-38i64) as u64, "ENOSYS");
+    assert_eq!(
+        syscall_result(56, [(-100i64) as u64, u64::MAX - 3, 0]),
+        efault
+    );
+    // Lengths that wrap around the address space.
+    assert_eq!(syscall_result(64, [1, CODE, u64::MAX]), efault);
+}

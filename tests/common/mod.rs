@@ -240,7 +240,9 @@ pub fn li64(rd: Reg, value: u64) -> Vec<Instruction> {
 
 /// `ecall` with `a7 = number` (arguments set by the caller).
 pub fn syscall(number: i64) -> Vec<Instruction> {
-    vec![li(Reg::A7, number), Instruction::Ecall]
+    let mut out = li64(Reg::A7, number as u64);
+    out.push(Instruction::Ecall);
+    out
 }
 
 /// An ELF image with one code segment at `CODE` holding `program` (entry
