@@ -97,8 +97,18 @@ fn run_qemu(exe: &Path, args: &[&str], stdin: &[u8]) -> (String, i32) {
 
 /// Stdout and exit code under sim (the library, output captured).
 fn run_sim(exe: &Path, args: &[&str], stdin: &[u8]) -> (String, i32, String) {
+    run_sim_with_quantum(exe, args, stdin, sim::simulator::DEFAULT_QUANTUM)
+}
+
+fn run_sim_with_quantum(
+    exe: &Path,
+    args: &[&str],
+    stdin: &[u8],
+    quantum: u64,
+) -> (String, i32, String) {
     let elf = std::fs::read(exe).unwrap();
     let mut s = Simulator::builder()
+        .quantum(quantum)
         .capture_output(true)
         .stdin_bytes(stdin.to_vec())
         .max_instructions(MAX_INSTRUCTIONS)
@@ -249,4 +259,21 @@ fn stdin_to_stdout() {
         assert!(out.ends_with("total=1000\n"), "{out}");
     }
     differential("upcase", O2, &[], b"");
+}
+
+#[test]
+fn tiny_quanta_change_nothing_a_program_can_see() {
+    if !tools_present() {
+        return;
+    }
+    let scratch = Scratch::new("quanta");
+    for name in ["fork", "qsort"] {
+        let exe = build(name, "-O2", &scratch.0);
+        let (want_out, want_code) = run_qemu(&exe, &[], b"");
+        for quantum in [1, 7, 100] {
+            let (out, code, err) = run_sim_with_quantum(&exe, &[], b"", quantum);
+            assert_eq!(out, want_out, "{name}, quantum {quantum}: {err}");
+            assert_eq!(code, want_code, "{name}, quantum {quantum}: {err}");
+        }
+    }
 }
