@@ -362,7 +362,11 @@ impl Machine {
             let op = block::lower(inst, word, at, (at - pc) as u16, len as u8);
             ops.push(op);
             at = at.wrapping_add(len);
-            if block::is_terminator(op.kind) || at == page_end {
+            // After an instruction that straddles the page end, `at` is past
+            // `page_end`: the block ends there too (the bytes that follow
+            // are on the next page, not in `frame`).
+            let reached_page_end = at.wrapping_sub(pc) >= page_end.wrapping_sub(pc);
+            if block::is_terminator(op.kind) || reached_page_end {
                 break;
             }
         }
