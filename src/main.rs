@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgAction, Parser};
+use sim::toolchain::BuildError;
 use sim::Simulator;
 
 /// An educational OS-kernel simulator: an RV64 machine, a kernel and a C*
@@ -78,7 +79,11 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(message) => {
+        Err(BuildError::Diagnostics(text)) => {
+            eprintln!("{text}");
+            ExitCode::from(1)
+        }
+        Err(BuildError::Other(message)) => {
             eprintln!("sim: {message}");
             ExitCode::from(1)
         }
@@ -112,16 +117,20 @@ fn programs_from_args() -> Vec<Vec<String>> {
     programs
 }
 
-fn run(cli: Cli) -> Result<u8, String> {
+fn run(cli: Cli) -> Result<u8, BuildError> {
     if !cli.compile.is_empty() {
-        let output = cli.output.ok_or("-c needs -o FILE")?;
+        let output = cli
+            .output
+            .ok_or_else(|| BuildError::Other("-c needs -o FILE".into()))?;
         let elf = sim::toolchain::build_program(&cli.compile)?;
-        std::fs::write(&output, elf)
-            .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
+        write_executable(&output, &elf)
+            .map_err(|e| BuildError::Other(format!("{}: cannot write: {e}", output.display())))?;
         return Ok(0);
     }
     if cli.user.is_empty() {
-        return Err("nothing to run: give -u PROG (see sim --help)".into());
+        return Err(BuildError::Other(
+            "nothing to run: give -u PROG (see sim --help)".into(),
+        ));
     }
     let mut builder = Simulator::builder()
         .memory_mb(cli.memory)
@@ -143,4 +152,16 @@ fn run(cli: Cli) -> Result<u8, String> {
         eprint!("{}", simulator.stats_report());
     }
     Ok(outcome.exit_code.clamp(0, 255) as u8)
+}
+
+/// Writes an image and marks it executable, as a linker does (qemu-riscv64,
+/// like the kernel, refuses to run a file without the execute bit).
+fn write_executable(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::emu::{self, Access, Exception, Machine, VirtPage};
 use crate::kernel::{Console, Input, Kernel, LoadError, Next, Output, Pid, Process};
+use crate::toolchain::BuildError;
 
 /// Default instruction quantum of the round-robin scheduler.
 pub const DEFAULT_QUANTUM: u64 = 100_000;
@@ -184,10 +185,10 @@ impl Simulator {
     /// # Errors
     /// A message naming the file and what is wrong with it (unreadable, a
     /// compile or assembly error, a refused ELF).
-    pub fn load_program(&mut self, path: &Path, args: &[String]) -> Result<Pid, String> {
+    pub fn load_program(&mut self, path: &Path, args: &[String]) -> Result<Pid, BuildError> {
         let elf = crate::toolchain::build_program(&[path.to_path_buf()])?;
         self.load_elf(&elf, args)
-            .map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(|e| BuildError::Other(format!("{}: {e}", path.display())))
     }
 
     /// Runs until the next exception of any process and returns it, before

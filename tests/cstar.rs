@@ -267,15 +267,16 @@ fn main_gets_argc_and_argv() {
 fn deep_expressions_spill_temporaries() {
     // 30 levels of `x + i * (...)` keep 60 temporaries live: more than there are registers.
     let mut e = String::from("x");
-    for i in 0..30 {
+    let mut expected: u64 = 1;
+    for i in 0..30u64 {
         e = format!("(x + {i} * (x + {e}))");
+        expected = 1u64.wrapping_add(i.wrapping_mul(1 + expected));
     }
-    let src = format!("uint64_t main() {{ uint64_t x; x = 0; return {e} + id(1 + (2 + (3 + id(4)))); }}\n uint64_t id(uint64_t v) {{ return v; }}");
-    let mut expected: u64 = 0;
-    for i in 0..30 {
-        expected = i * expected;
-    }
-    expect(&src, "", ((expected + 10) % 256) as i32);
+    let src = format!(
+        "uint64_t main() {{ uint64_t x; x = 1; print_unsigned({e}); return id(1 + (2 + (3 + id(4)))); }}\n\
+         uint64_t id(uint64_t v) {{ return v; }}"
+    );
+    expect(&src, &expected.to_string(), 10);
 }
 
 #[test]
@@ -442,4 +443,65 @@ fn symbols_name_procedures_and_globals() {
 #[test]
 fn exit_code_is_mains_result() {
     expect_exit("uint64_t main() { return 256 + 9; }", 9);
+}
+
+#[test]
+fn multiplication_division_remainder_by_powers_of_two() {
+    expect(
+        "uint64_t main() { uint64_t x; x = -13; if (x * 8 != -104) return 1; if (x / 4 != 4611686018427387900) return 2;\n\
+         if (x % 16 != 3) return 3; if (x % 2048 != 2035) return 4; if (x % 4096 != 4083) return 5; if (x * 1 != x) return 6;\n\
+         if (x / 1 != x) return 7; if (x % 1 != 0) return 8; if (x / 9223372036854775808 != 1) return 9; return 0; }",
+        "",
+        0,
+    );
+}
+
+#[test]
+fn selfie_style_program_with_prototypes_and_printf() {
+    expect(
+        r#"// selfie idioms: prototypes of built-ins, char* and casts, a printf on var_arg
+#include <stdarg.h>
+void exit(uint64_t code);
+uint64_t write(uint64_t fd, uint64_t* buffer, uint64_t bytes_to_write);
+uint64_t* malloc(uint64_t size);
+uint64_t printf(char* s, ...);
+
+char* greeting = (char*) 0;
+uint64_t INT64_MIN_T = -9223372036854775808;
+
+uint64_t printf(char* s, ...) {
+  uint64_t* args;
+  uint64_t i;
+  uint64_t c;
+  var_start(args);
+  i = 0;
+  while (load_character(s, i) != 0) {
+    c = load_character(s, i);
+    if (c == '%') {
+      i = i + 1;
+      c = load_character(s, i);
+      if (c == 'd') print_signed(var_arg(args));
+      else if (c == 's') print((char*) var_arg(args));
+      else if (c == 'x') print_hex(var_arg(args), 0);
+      else print_char(c);
+    } else
+      print_char(c);
+    i = i + 1;
+  }
+  var_end(args);
+  return i;
+}
+
+int main(int argc, char** argv) {
+  char* name;
+  unsigned long n;
+  name = "C*";
+  n = printf("hello %s: %d %d %x 100%%\n", name, -7, INT64_MIN_T, 255);
+  write(1, (uint64_t*) "ok\n", 3);
+  exit(n);
+}
+"#,
+        "hello C*: -7 -9223372036854775808 ff 100%\nok\n",
+        25, // the length of the format string
+    );
 }

@@ -237,7 +237,7 @@ impl PageTable {
 }
 
 /// Number of TLB entries (a power of two).
-pub const TLB_ENTRIES: usize = 1024;
+pub const TLB_ENTRIES: usize = 256;
 
 /// Tag of an entry that matches nothing: a masked address never has all
 /// of its low 12 bits set (see `Tlb::tag_for`).

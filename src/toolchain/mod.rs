@@ -7,18 +7,94 @@ pub mod elf;
 
 use std::path::PathBuf;
 
-/// Reads the program files and returns an ELF image: ELF files as they are,
+/// What kind of file a program path names, by its extension.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SourceKind {
+    /// `.c`: C* source.
+    Cstar,
+    /// `.s` or `.S`: RV64 assembly.
+    Assembly,
+    /// Anything else: an ELF executable.
+    Elf,
+}
+
+impl SourceKind {
+    pub fn of(path: &std::path::Path) -> SourceKind {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("c") => SourceKind::Cstar,
+            Some("s" | "S") => SourceKind::Assembly,
+            _ => SourceKind::Elf,
+        }
+    }
+}
+
+/// Why a program could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// Compiler or assembler diagnostics, one per line, each starting with
+    /// `file:line:col:` (printed as they are).
+    Diagnostics(String),
+    /// Anything else (unreadable file, mixed kinds): a plain message.
+    Other(String),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::Diagnostics(s) | BuildError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Reads the program files and returns an ELF image: an ELF file as it is,
 /// `.s` files assembled, `.c` files compiled (several `.c` files form one
-/// program).
+/// program). Compiler warnings are printed to stderr.
 ///
 /// # Errors
 /// A message naming the file and what is wrong (unreadable, compile or
 /// assembly errors, one per line).
-pub fn build_program(paths: &[PathBuf]) -> Result<Vec<u8>, String> {
+pub fn build_program(paths: &[PathBuf]) -> Result<Vec<u8>, BuildError> {
+    use BuildError::Other;
     let Some(first) = paths.first() else {
-        return Err("no program file given".into());
+        return Err(Other("no program file given".into()));
     };
-    let bytes =
-        std::fs::read(first).map_err(|e| format!("{}: cannot read: {e}", first.display()))?;
-    Ok(bytes)
+    let kind = SourceKind::of(first);
+    if paths.iter().any(|p| SourceKind::of(p) != kind) {
+        return Err(Other(
+            "cannot mix C*, assembly and ELF files in one program".into(),
+        ));
+    }
+    match kind {
+        SourceKind::Cstar => match cstar::compile_files(paths) {
+            Ok(compiled) => {
+                for warning in &compiled.warnings {
+                    eprintln!("{warning}");
+                }
+                Ok(compiled.elf)
+            }
+            Err(errors) => Err(BuildError::Diagnostics(
+                errors.to_string().trim_end().to_string(),
+            )),
+        },
+        SourceKind::Assembly => {
+            if paths.len() > 1 {
+                return Err(Other("assemble one .s file at a time".into()));
+            }
+            let source = std::fs::read_to_string(first)
+                .map_err(|e| Other(format!("{}: cannot read: {e}", first.display())))?;
+            asm_build(&source, &first.display().to_string())
+        }
+        SourceKind::Elf => {
+            if paths.len() > 1 {
+                return Err(Other("an ELF executable is one file".into()));
+            }
+            std::fs::read(first)
+                .map_err(|e| Other(format!("{}: cannot read: {e}", first.display())))
+        }
+    }
+}
+
+fn asm_build(source: &str, name: &str) -> Result<Vec<u8>, BuildError> {
+    asm::assemble(source, name)
+        .map_err(|errors| BuildError::Diagnostics(errors.to_string().trim_end().to_string()))
 }

@@ -810,6 +810,18 @@ impl<'p> Gen<'p, '_> {
                 return lt;
             }
         }
+        // `* / %` by a power of two: a shift or a mask (unsigned, so exact).
+        if let (BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem, Expr::Integer(n, _)) = (op, right) {
+            if n.is_power_of_two() && (op != BinaryOp::Rem || *n <= 2048) {
+                let shift = i64::from(n.trailing_zeros());
+                match op {
+                    BinaryOp::Mul => self.op_imm(ImmOp::Slli, a, a, shift),
+                    BinaryOp::Div => self.op_imm(ImmOp::Srli, a, a, shift),
+                    _ => self.op_imm(ImmOp::Andi, a, a, *n as i64 - 1),
+                }
+                return Type::Uint64;
+            }
+        }
         let rt = self.emit_value(right);
         let b = self.top();
         let result = match op {
@@ -896,7 +908,7 @@ impl<'p> Gen<'p, '_> {
         self.data.extend_from_slice(bytes);
         // NUL-terminate and pad to a whole word.
         self.data.push(0);
-        while self.data.len() % 8 != 0 {
+        while !self.data.len().is_multiple_of(8) {
             self.data.push(0);
         }
         self.strings.insert(bytes.to_vec(), offset);
