@@ -83,10 +83,12 @@ pub fn check(
                 let want = object.frames[i % n];
                 match process.page_table.get(page) {
                     Some(pte) if pte.frame == want => {}
-                    other => return Err(format!(
+                    other => {
+                        return Err(format!(
                         "object {id}: client {pid} page {page} should map frame {want}, maps {:?}",
                         other.map(|p| p.frame)
-                    )),
+                    ))
+                    }
                 }
             }
         }
