@@ -269,7 +269,7 @@ fn a3_out_of_range_addr_einval() {
     let p = rig.pids[0];
     let id = rig.open(p, "test");
     rig.size(p, id, 2 * PAGE_SIZE);
-    for addr in [USER_END, USER_END - PAGE_SIZE, u64::MAX & !0xfff, 1 << 63] {
+    for addr in [USER_END, USER_END - PAGE_SIZE, u64::MAX - 0xfff, 1 << 63] {
         assert_eq!(rig.map(p, addr, id), e(EINVAL), "{addr:#x}");
     }
     rig.check();

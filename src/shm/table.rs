@@ -187,7 +187,7 @@ impl ShmTable {
         let start = if addr == 0 {
             find_free_range(process, pages).ok_or(ENOMEM)?
         } else {
-            if addr % PAGE_SIZE != 0 || !range_is_free(process, addr, pages) {
+            if !addr.is_multiple_of(PAGE_SIZE) || !range_is_free(process, addr, pages) {
                 return Err(EINVAL);
             }
             addr
@@ -384,6 +384,9 @@ fn range_is_free(process: &Process, addr: u64, pages: u64) -> bool {
 
 /// The lowest free range of `pages` pages in the kernel's window
 /// `SHM_BASE..STACK_BOTTOM` (see kernel/layout.rs).
+///
+/// **Extension point (coursework):** the placement policy (first fit
+/// today; best fit or a per-process hint are exercises).
 fn find_free_range(process: &Process, pages: u64) -> Option<u64> {
     let window_end = VirtPage::containing(STACK_BOTTOM).0;
     let mut candidate = VirtPage::containing(SHM_BASE).0;
