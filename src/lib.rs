@@ -2,6 +2,7 @@
 pub mod abi;
 pub mod emu;
 pub mod kernel;
+pub mod shm;
 pub mod simulator;
 pub mod toolchain;
 
