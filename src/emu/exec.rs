@@ -96,7 +96,7 @@ unsafe fn set(x: *mut u64, i: u8, v: u64) {
 
 /// Continues with the next op of the block (a tail call).
 #[inline(always)]
-unsafe fn next(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe fn next(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let n = op.add(1);
     ((*n).handler)(n, x, e)
 }
@@ -424,6 +424,14 @@ unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
     e.start_instret = e.instret;
     e.instret += count;
     ((*ops).handler)(ops, x, e)
+}
+
+/// Whether `kind` is a conditional branch.
+pub(crate) fn is_branch(kind: OpKind) -> bool {
+    matches!(
+        kind,
+        OpKind::Beq | OpKind::Bne | OpKind::Blt | OpKind::Bge | OpKind::Bltu | OpKind::Bgeu
+    )
 }
 
 /// The handler of each op kind.
