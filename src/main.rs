@@ -61,6 +61,11 @@ struct Cli {
     /// kind, page faults, frames used, per process.
     #[arg(long)]
     stats: bool,
+
+    /// Print the shared-memory list (spec/shm.md) after every shm call
+    /// that succeeded and at exit.
+    #[arg(long)]
+    dump_shm: bool,
 }
 
 fn main() -> ExitCode {
@@ -132,7 +137,8 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
         .quantum(cli.quantum)
         .trace(cli.trace)
         .trace_syscalls(cli.trace_syscalls)
-        .trace_exceptions(cli.trace_exceptions);
+        .trace_exceptions(cli.trace_exceptions)
+        .dump_shm(cli.dump_shm);
     if let Some(limit) = cli.max_instructions {
         builder = builder.max_instructions(limit);
     }

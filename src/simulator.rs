@@ -51,6 +51,7 @@ pub struct SimulatorBuilder {
     trace_exceptions: bool,
     input: Input,
     capture_output: bool,
+    dump_shm: bool,
 }
 
 impl Default for SimulatorBuilder {
@@ -64,6 +65,7 @@ impl Default for SimulatorBuilder {
             trace_exceptions: false,
             input: Input::Host,
             capture_output: false,
+            dump_shm: false,
         }
     }
 }
@@ -99,6 +101,12 @@ impl SimulatorBuilder {
         self.trace_exceptions = on;
         self
     }
+    /// Print the shm list after every successful shm call and at exit
+    /// (`--dump-shm`).
+    pub fn dump_shm(mut self, on: bool) -> Self {
+        self.dump_shm = on;
+        self
+    }
     /// Guest stdin reads these bytes instead of the host's stdin.
     pub fn stdin_bytes(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.input = Input::Bytes(bytes.into());
@@ -121,6 +129,7 @@ impl SimulatorBuilder {
         };
         let mut kernel = Kernel::new(Console::new(self.input, output(), output()));
         kernel.trace_syscalls = self.trace_syscalls;
+        kernel.dump_shm = self.dump_shm;
         Simulator {
             machine: Machine::new(self.memory_mb),
             kernel,
@@ -282,6 +291,10 @@ impl Simulator {
         while let Some(event) = self.run_until_exception() {
             self.handle(event);
         }
+        if self.kernel.dump_shm {
+            let text = format!("sim: shm at exit:\n{}", self.dump_shm());
+            self.kernel.console.write_stderr(text.as_bytes());
+        }
         self.kernel.console.flush();
         RunOutcome {
             exit_code: self.kernel.first_exit_code().unwrap_or(1),
@@ -312,6 +325,20 @@ impl Simulator {
             out.push(bytes[(addr & (emu::PAGE_SIZE - 1)) as usize]);
         }
         Some(out)
+    }
+
+    /// The kernel's shm list drawn as spec/shm.md draws it (what
+    /// `--dump-shm` prints); usable at any exception.
+    pub fn dump_shm(&self) -> String {
+        crate::shm::dump(&self.kernel.shm)
+    }
+
+    /// Checks the shm invariants of spec/shm.md now.
+    ///
+    /// # Errors
+    /// The first broken invariant, in words.
+    pub fn check_shm_invariants(&self) -> Result<(), String> {
+        self.kernel.check_shm_invariants(&self.machine)
     }
 
     /// What guests wrote to stdout (with `capture_output`).
