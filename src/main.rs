@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser};
+use std::net::SocketAddr;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
 use sim::toolchain::BuildError;
 use sim::Simulator;
 
@@ -15,13 +17,15 @@ use sim::Simulator;
     name = "sim",
     version,
     about,
-    after_help = "Examples:\n  sim -u programs/hello.s\n  sim -u programs/hello.c --stats\n  sim -u prog.elf arg1 arg2 -u other.elf\n  sim -c a.c b.c -o prog.elf"
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  sim -u programs/hello.s\n  sim -u programs/hello.c --stats\n  sim -u prog.elf arg1 arg2 -u other.elf\n  sim -c a.c b.c -o prog.elf\n  sim cluster 3 -u programs/rshm/board.c"
 )]
 struct Cli {
-    /// Run PROG (an RV64 ELF, a .s or a .c file) with ARGS as a process of
-    /// the built-in kernel; repeat -u for several processes.
-    #[arg(short = 'u', value_name = "PROG [ARGS]", num_args = 1.., action = ArgAction::Append)]
-    user: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    run: RunOptions,
 
     /// Compile (.c) or assemble (.s) the given files into one ELF (with -o).
     #[arg(short = 'c', value_name = "FILES", num_args = 1.., conflicts_with = "user")]
@@ -30,6 +34,64 @@ struct Cli {
     /// Output file for -c.
     #[arg(short = 'o', value_name = "FILE", requires = "compile")]
     output: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a node of distributed shared memory (spec/rshm.md): the programs
+    /// run on a kernel whose rshm calls reach the other nodes over TCP.
+    Node(NodeArgs),
+    /// Start N nodes on 127.0.0.1 (ports the OS assigns), each running the
+    /// given programs; output lines are prefixed `[node N]`.
+    Cluster(ClusterArgs),
+}
+
+#[derive(Args, Debug)]
+struct NodeArgs {
+    /// This node's id (also what `node_id()` returns).
+    #[arg(long, value_name = "N")]
+    id: u16,
+
+    /// Where to accept the other nodes' connections (port 0: the OS picks
+    /// one and the node prints it).
+    #[arg(long, value_name = "ADDR")]
+    listen: String,
+
+    /// Another node and where it listens; repeat for every other node.
+    #[arg(long = "peer", value_name = "ID=ADDR", value_parser = sim::rshm::node::parse_peer)]
+    peers: Vec<(u16, SocketAddr)>,
+
+    /// Print the rshm state table when the node stops.
+    #[arg(long)]
+    dump_rshm: bool,
+
+    #[command(flatten)]
+    run: RunOptions,
+}
+
+#[derive(Args, Debug)]
+struct ClusterArgs {
+    /// How many nodes (ids 1..=N).
+    #[arg(value_name = "N")]
+    nodes: u16,
+
+    /// What every node gets: `-u PROG [ARGS]` and the options of `sim node`
+    /// other than --id, --listen and --peer.
+    #[arg(
+        value_name = "NODE OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+/// The options of a run (plain `sim` and `sim node`).
+#[derive(Args, Debug)]
+struct RunOptions {
+    /// Run PROG (an RV64 ELF, a .s or a .c file) with ARGS as a process of
+    /// the built-in kernel; repeat -u for several processes.
+    #[arg(short = 'u', value_name = "PROG [ARGS]", num_args = 1.., action = ArgAction::Append)]
+    user: Vec<String>,
 
     /// Physical memory in MiB.
     #[arg(short = 'm', value_name = "MB", default_value_t = sim::simulator::DEFAULT_MEMORY_MB,
@@ -118,6 +180,11 @@ fn programs_from_args() -> Vec<Vec<String>> {
 }
 
 fn run(cli: Cli) -> Result<u8, BuildError> {
+    match cli.command {
+        Some(Command::Node(node)) => return run_node(node),
+        Some(Command::Cluster(cluster)) => return run_cluster(&cluster),
+        None => {}
+    }
     if !cli.compile.is_empty() {
         let output = cli
             .output
@@ -127,19 +194,29 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
             .map_err(|e| BuildError::Other(format!("{}: cannot write: {e}", output.display())))?;
         return Ok(0);
     }
-    if cli.user.is_empty() {
+    let mut simulator = build(&cli.run)?;
+    let outcome = simulator.run();
+    if cli.run.stats {
+        eprint!("{}", simulator.stats_report());
+    }
+    Ok(outcome.exit_code.clamp(0, 255) as u8)
+}
+
+/// A simulator with the options and the `-u` programs loaded.
+fn build(options: &RunOptions) -> Result<Simulator, BuildError> {
+    if options.user.is_empty() {
         return Err(BuildError::Other(
             "nothing to run: give -u PROG (see sim --help)".into(),
         ));
     }
     let mut builder = Simulator::builder()
-        .memory_mb(cli.memory)
-        .quantum(cli.quantum)
-        .trace(cli.trace)
-        .trace_syscalls(cli.trace_syscalls)
-        .trace_exceptions(cli.trace_exceptions)
-        .dump_shm(cli.dump_shm);
-    if let Some(limit) = cli.max_instructions {
+        .memory_mb(options.memory)
+        .quantum(options.quantum)
+        .trace(options.trace)
+        .trace_syscalls(options.trace_syscalls)
+        .trace_exceptions(options.trace_exceptions)
+        .dump_shm(options.dump_shm);
+    if let Some(limit) = options.max_instructions {
         builder = builder.max_instructions(limit);
     }
     let mut simulator = builder.build();
@@ -147,11 +224,33 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
         let path = PathBuf::from(&program[0]);
         simulator.load_program(&path, &program)?;
     }
+    Ok(simulator)
+}
+
+/// `sim node`: the programs are loaded first (a compile error stops the
+/// node before it joins), then the server starts and the kernel runs.
+fn run_node(node: NodeArgs) -> Result<u8, BuildError> {
+    let mut simulator = build(&node.run)?;
+    let client =
+        sim::rshm::node::start(node.id, &node.listen, node.peers).map_err(BuildError::Other)?;
+    simulator.attach_rshm(client);
     let outcome = simulator.run();
-    if cli.stats {
+    if let Some(table) = simulator.shutdown_rshm(node.dump_rshm) {
+        eprint!("sim: rshm at exit:\n{table}");
+    }
+    if node.run.stats {
         eprint!("{}", simulator.stats_report());
     }
     Ok(outcome.exit_code.clamp(0, 255) as u8)
+}
+
+/// `sim cluster N`: N child `sim node` processes of this executable.
+fn run_cluster(cluster: &ClusterArgs) -> Result<u8, BuildError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| BuildError::Other(format!("cluster: cannot find this executable: {e}")))?;
+    let code =
+        sim::rshm::cluster::run(&exe, cluster.nodes, &cluster.args).map_err(BuildError::Other)?;
+    Ok(code.clamp(0, 255) as u8)
 }
 
 /// Writes an image and marks it executable, as a linker does (qemu-riscv64,

@@ -206,6 +206,10 @@ impl Simulator {
         if self.limit_reached {
             return None;
         }
+        // spec/rshm.md: the server's replies and updates are taken in
+        // between two machine runs, so an update lands between two guest
+        // instructions (nothing to do without an rshm node).
+        self.kernel.poll_rshm(&mut self.machine);
         let pid = match self.kernel.current {
             Some(pid) => pid,
             None => loop {
@@ -331,6 +335,18 @@ impl Simulator {
     /// `--dump-shm` prints); usable at any exception.
     pub fn dump_shm(&self) -> String {
         crate::shm::dump(&self.kernel.shm)
+    }
+
+    /// Makes this simulator an rshm node (spec/rshm.md): its kernel talks to
+    /// the server `client` is the end of (`rshm::node::start`).
+    pub fn attach_rshm(&mut self, client: crate::rshm::RshmClient) {
+        self.kernel.rshm = Some(client);
+    }
+
+    /// After `run`: lets the node finish the calls in progress, stops its
+    /// server, and returns the state table when `dump` (`--dump-rshm`).
+    pub fn shutdown_rshm(&mut self, dump: bool) -> Option<String> {
+        self.kernel.shutdown_rshm(&mut self.machine, dump)
     }
 
     /// Checks the shm invariants of spec/shm.md now.

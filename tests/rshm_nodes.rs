@@ -273,3 +273,23 @@ fn a_bad_frame_is_dropped_and_names_the_peer() {
     drop(s);
     let _ = MemNode::start; // the node keeps running
 }
+
+#[test]
+fn a_publish_whose_owner_stops_starts_over_with_the_new_owner() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(16, 2 * PAGE_BYTES as u64).unwrap();
+    for node in n.iter_mut() {
+        node.attach(id).unwrap();
+    }
+    // The owner (node 1) stops answering, like a stopped process, just
+    // before node 3 publishes: node 3's call waits on it until node 1 is
+    // dropped, then goes to the new owner (node 2, the lowest holder).
+    n[0].send(sim::rshm::Request::Suspend(Duration::from_millis(4000)));
+    n[2].write(id, PAGE_BYTES, b"after the owner");
+    let version = n[2].publish(id).unwrap();
+    assert!(version >= 1);
+    let page = |node: &MemNode| node.copy(id).unwrap().bytes[PAGE_BYTES..PAGE_BYTES + 15].to_vec();
+    assert_eq!(page(&n[1]), b"after the owner");
+    assert!(n[2].logged("node 1 left"), "{:?}", n[2].log);
+    assert!(n[1].dump().contains("owner 2"), "{}", n[1].dump());
+}

@@ -21,12 +21,13 @@ pub mod layout;
 pub mod loader;
 pub mod paging;
 pub mod process;
-mod syscall;
+pub(crate) mod syscall;
 pub mod uaccess;
 
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::emu::{Exception, Hart, Machine, Reg};
+use crate::rshm::RshmClient;
 use crate::shm::ShmTable;
 pub use files::{Console, Input, Output};
 pub use loader::LoadError;
@@ -63,6 +64,9 @@ pub struct Kernel {
     /// Print the shm list after every shm call that succeeded
     /// (`--dump-shm`).
     pub dump_shm: bool,
+    /// The queues to this node's rshm server (spec/rshm.md), when the
+    /// kernel runs as a `sim node`; without one the rshm calls are ENOSYS.
+    pub rshm: Option<RshmClient>,
 }
 
 impl Kernel {
@@ -78,6 +82,7 @@ impl Kernel {
             id: 0,
             shm: ShmTable::new(),
             dump_shm: false,
+            rshm: None,
         }
     }
 
@@ -158,7 +163,7 @@ impl Kernel {
         self.processes.values().any(|p| !p.is_zombie())
     }
 
-    fn make_ready(&mut self, pid: Pid) {
+    pub(crate) fn make_ready(&mut self, pid: Pid) {
         if let Some(p) = self.processes.get_mut(&pid) {
             p.state = ProcessState::Ready;
             self.ready.push_back(pid);
@@ -295,6 +300,8 @@ impl Kernel {
         }
         if was_client {
             self.debug_check_shm(machine, "exit");
+            // Its rshm attachments no longer count (spec/rshm.md ref_count).
+            self.rshm_refs_changed();
         }
     }
 
@@ -317,8 +324,15 @@ impl Kernel {
     }
 
     /// Kills every blocked process when nothing can run any more (each waits
-    /// for something that cannot happen). Returns whether any was killed.
+    /// for something that cannot happen). Returns whether any was killed,
+    /// or whether the network may have woken one: a process that waits for
+    /// the rshm server is not deadlocked, so then the kernel waits a while
+    /// for the server instead (rshm/syscalls.rs `wait_rshm`).
     pub fn break_deadlock(&mut self, machine: &mut Machine) -> bool {
+        if self.waits_on_network() {
+            self.wait_rshm(machine);
+            return true;
+        }
         let blocked: Vec<Pid> = self
             .processes
             .values()

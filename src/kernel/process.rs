@@ -22,6 +22,10 @@ impl fmt::Display for Pid {
 pub enum WaitReason {
     /// `wait4` for a child (`None`: any child).
     Child(Option<Pid>),
+    /// An rshm call waiting for the node's server (spec/rshm.md): the
+    /// request's token. The reply sets `a0` and makes the process ready
+    /// (rshm/syscalls.rs), instead of re-running the `ecall`.
+    Rshm(u64),
 }
 
 /// How a process ended.

@@ -17,7 +17,7 @@ use crate::emu::{Machine, Reg, VirtPage, PAGE_SIZE};
 use crate::shm;
 
 /// The outcome of a syscall.
-enum SyscallResult {
+pub(crate) enum SyscallResult {
     /// Return this value in `a0` (an error is `error_return(errno)`).
     Value(u64),
     /// Block the process; it re-executes the `ecall` when woken.
@@ -30,7 +30,7 @@ enum SyscallResult {
 
 use SyscallResult::*;
 
-fn err(errno: u64) -> SyscallResult {
+pub(crate) fn err(errno: u64) -> SyscallResult {
     Value(error_return(errno))
 }
 
@@ -69,6 +69,12 @@ impl Kernel {
             SYS_SHM_SIZE => self.sys_shm_size(machine, pid, args[0], args[1]),
             SYS_SHM_MAP => self.sys_shm_map(pid, args[0], args[1]),
             SYS_SHM_CLOSE => self.sys_shm_close(machine, pid, args[0]),
+            SYS_RSHMGET => self.sys_rshmget(pid, args[0], args[1]),
+            SYS_RSHMAT => self.sys_rshmat(pid, args[0], args[1]),
+            SYS_RSHMDT => self.sys_rshmdt(machine, pid, args[0], args[1]),
+            SYS_RSHMCTL => self.sys_rshmctl(pid, args[0], args[1]),
+            SYS_RSHM_CHANGED => self.sys_rshm_changed(machine, pid, args[0]),
+            SYS_NODE_ID => self.sys_node_id(),
             n if (abi::HV_CREATE..=abi::HV_CHILDREN).contains(&n) => {
                 // Rule U/K-3: processes of the built-in kernel run in user mode.
                 let pc = self.processes.get(&pid).map_or(0, |p| p.hart.pc);
@@ -340,6 +346,8 @@ impl Kernel {
         if !shared.is_empty() || self.shm.is_client_anywhere(pid) {
             self.shm.fork(pid, child_pid);
             self.debug_check_shm(machine, "fork");
+            // The child is attached to the parent's rshm segments too.
+            self.rshm_refs_changed();
         }
         Value(child_pid.0)
     }

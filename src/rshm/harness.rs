@@ -120,6 +120,9 @@ impl MemNode {
                                 copies.remove(&id);
                             }
                         }
+                        // Every local write here is published at once,
+                        // so there is nothing in flight to protect.
+                        Event::Sequenced { .. } => {}
                     }
                 }
                 handle.stop();

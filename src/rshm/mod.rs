@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! guest ecall 520..525
-//!  └ kernel/rshm.rs: sys_rshm* — local work (maps, dirty pages) at once;
+//!  └ syscalls.rs: sys_rshm* — local work (maps, dirty pages) at once;
 //!    what needs the network becomes a Request with a token, and the
 //!    process blocks (WaitReason::Rshm) — only that process
 //!        └ server.rs: the node's server thread (one per node)
@@ -20,14 +20,23 @@
 //!    instructions) and acknowledged
 //! ```
 //!
-//! `cluster.rs` starts several nodes for `sim cluster` and for tests.
+//! `client.rs` is the kernel's end of the queues (`Kernel::rshm`), a local
+//! copy is a named shm object of that kernel (spec/shm.md). `node.rs`
+//! starts a node's server for `sim node`; `cluster.rs` runs N `sim node`
+//! processes for `sim cluster`. `harness.rs` drives servers without a
+//! kernel (tests, benchmarks).
 
+pub mod client;
+pub mod cluster;
 pub mod harness;
+pub mod node;
 pub mod peers;
 pub mod server;
+pub mod syscalls;
 pub mod table;
 pub mod wire;
 
+pub use client::RshmClient;
 pub use server::{Answer, Event, Log, NodeConfig, NodeHandle, Request, MAX_SEGMENTS};
 pub use table::{Segment, Table};
-pub use wire::{NodeId, Page, RshmId, MAX_FRAME, MAX_SEGMENT, PAGE_BYTES};
+pub use wire::{NodeId, Page, RshmId, MAX_FRAME, MAX_SEGMENT, MAX_SEQ, PAGE_BYTES};

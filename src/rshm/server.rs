@@ -11,8 +11,9 @@
 //! Every input is handled to the end before the next one, so the table is
 //! never seen half-changed. A call that needs other nodes becomes a
 //! `Pending` entry keyed by a token and is answered (`Event::Reply`) when
-//! the last answer arrives or the node it waits for leaves (then EHOSTDOWN
-//! where the spec says so).
+//! the last answer arrives. When the owner it waits for leaves, the call
+//! starts over with the segment's new owner (`member_left`); EHOSTDOWN
+//! only when no live node can decide.
 //!
 //! Publishing (`rshm_changed`), spec "the owner gives the update the next
 //! version number and forwards it to every node with a copy":
@@ -34,7 +35,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::peers::{write_frame, ConnId, Net};
 use super::table::{image_to_pages, ApplyOutcome, Segment, Table};
-use super::wire::{FrameError, Msg, NodeId, Page, RshmId, SegmentInfo, MAX_SEGMENT, PAGE_BYTES};
+use super::wire::{
+    FrameError, Msg, NodeId, Page, RshmId, SegmentInfo, MAX_SEGMENT, MAX_SEQ, PAGE_BYTES,
+};
 use crate::abi::{EHOSTDOWN, EIDRM, EINVAL, ENOSPC};
 
 /// Live segments one node keeps at most (rshmget ENOSPC beyond).
@@ -66,6 +69,10 @@ pub enum Request {
     Applied { id: u64, version: u64 },
     /// The state table as text (`--dump-rshm`).
     Dump { token: u64 },
+    /// Answer (`Answer::Done`) once no call and no forwarded update is
+    /// in progress here: a node whose processes all ended sends it before
+    /// it stops, so that the publishes it sequences still complete.
+    Drain { token: u64 },
     /// Test hook: stop reading and heartbeating for a while, like a
     /// stopped (SIGSTOP) process.
     Suspend(Duration),
@@ -109,6 +116,10 @@ pub enum Event {
     },
     /// The segment was removed and is attached nowhere: drop the local copy.
     Freed { id: u64 },
+    /// The owner gave the publish with this token its version: every
+    /// `Apply` after this event is of a later version (see rshm/syscalls.rs
+    /// for why the kernel cares).
+    Sequenced { token: u64 },
 }
 
 /// Where the server writes its log lines (`sim: node N: ...`).
@@ -233,6 +244,15 @@ impl NodeHandle {
         self.events.recv_timeout(timeout).ok()
     }
 
+    /// Waits up to `timeout` for the next event; `Disconnected` when the
+    /// server thread has ended (no reply will ever come).
+    ///
+    /// # Errors
+    /// `Timeout` or `Disconnected`.
+    pub fn recv_event(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
+        self.events.recv_timeout(timeout)
+    }
+
     /// Stops the server and waits for its thread.
     pub fn stop(&mut self) {
         let _ = self.inbox.send(Input::Kernel(Request::Stop));
@@ -259,13 +279,16 @@ impl Drop for NodeHandle {
     }
 }
 
-/// An incarnation from the clock: seconds, in the 24 bits a guest id has
-/// room for (a restart in the same second would reuse it; see docs/rshm.md).
+/// An incarnation from the clock, in hundredths of a second (spec: "a
+/// restarted node is a new member with a new incarnation"). A restart takes
+/// far longer than 10 ms, so a restarted node never reuses one; the
+/// counter wraps after 497 days. It only has to grow across restarts of one
+/// node id (server.rs `hello` keeps the higher incarnation).
 fn clock_incarnation() -> u32 {
-    let secs = SystemTime::now()
+    let centis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| d.as_secs());
-    ((secs % 0xff_ffff) as u32).max(1)
+        .map_or(1, |d| d.as_millis() / 10);
+    ((centis % (1 << 32)) as u32).max(1)
 }
 
 /// Everything that reaches the server thread.
@@ -323,14 +346,17 @@ enum Pending {
     Fetch {
         /// None: a gap repair, not a kernel call.
         kernel: Option<(u64, bool)>,
+        id: RshmId,
         owner: NodeId,
     },
     Remove {
         kernel: u64,
+        id: RshmId,
         owner: NodeId,
     },
     Publish {
         kernel: u64,
+        id: RshmId,
         owner: NodeId,
         pages: Vec<Page>,
     },
@@ -374,6 +400,11 @@ struct Server {
     /// (kernel token, key, size).
     awaiting: Vec<(u64, u64, u64)>,
     elections: BTreeMap<RshmId, Election>,
+    /// Calls that reached this node as the new owner before it saw the old
+    /// owner leave (see `defer_early`): when they came, from whom, what.
+    deferred: Vec<(Instant, NodeId, Msg)>,
+    /// Tokens of `Request::Drain` not answered yet.
+    draining: Vec<u64>,
     crash_next_publish: bool,
     heartbeat: Duration,
     timeout: Duration,
@@ -413,6 +444,8 @@ impl Server {
             forwarded: BTreeMap::new(),
             awaiting: Vec::new(),
             elections: BTreeMap::new(),
+            deferred: Vec::new(),
+            draining: Vec::new(),
             crash_next_publish: false,
             heartbeat: config.heartbeat,
             timeout: config.timeout,
@@ -447,12 +480,71 @@ impl Server {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             self.tick();
+            self.check_drained();
         }
         self.net.stop.store(true, Ordering::Relaxed);
         for conn in self.conns.values() {
             let _ = conn.stream.shutdown(Shutdown::Both);
         }
         self.conns.clear();
+    }
+
+    /// A call for a segment whose owner this node still believes alive
+    /// comes from a node that already dropped that owner and elected this
+    /// one (each node notices a silent peer on its own clock). Such a call
+    /// waits until this node sees the owner leave too (`member_left`), or
+    /// for one heartbeat timeout; then it is handled as it stands.
+    fn defer_early(&mut self, from: NodeId, msg: Msg) -> Option<Msg> {
+        let (Msg::Publish { id, .. } | Msg::Fetch { id, .. } | Msg::Remove { id, .. }) = &msg
+        else {
+            return Some(msg);
+        };
+        let early = self.table.get(*id).is_some_and(|seg| {
+            seg.owner != self.me
+                && seg.owner != from
+                && !seg.removed
+                && self.members.contains_key(&seg.owner)
+        });
+        if !early || self.deferred.iter().any(|d| d.2 == msg) {
+            return Some(msg);
+        }
+        self.deferred.push((Instant::now(), from, msg));
+        None
+    }
+
+    /// Handles the deferred calls again: all of them after a member left,
+    /// else those older than the timeout (handled as they stand).
+    fn retry_deferred(&mut self, all: bool) {
+        let now = Instant::now();
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|d| all || now.duration_since(d.0) > self.timeout);
+        self.deferred = keep;
+        for (at, from, msg) in due {
+            if !self.members.contains_key(&from) {
+                continue;
+            }
+            if all {
+                self.message(from, msg);
+            } else {
+                // Expired: mark it so that `defer_early` lets it through.
+                self.deferred.push((at, from, msg.clone()));
+                self.message(from, msg);
+                self.deferred.retain(|d| d.0 != at || d.1 != from);
+            }
+        }
+    }
+
+    /// Answers `Request::Drain` once nothing is in progress.
+    fn check_drained(&mut self) {
+        if self.draining.is_empty()
+            || !(self.pending.is_empty() && self.forwarded.is_empty() && self.elections.is_empty())
+        {
+            return;
+        }
+        for token in std::mem::take(&mut self.draining) {
+            self.reply(token, Ok(Answer::Done));
+        }
     }
 
     fn live(&self) -> BTreeSet<NodeId> {
@@ -484,6 +576,7 @@ impl Server {
             return;
         }
         self.last_tick = now;
+        self.retry_deferred(false);
         let silent: Vec<ConnId> = self
             .conns
             .iter()
@@ -593,8 +686,10 @@ impl Server {
                 self.send_conn(conn, &hello);
             }
             Input::DialFailed { node, .. } => {
+                // Not settled: a peer started a moment later refuses at
+                // first (`sim cluster` starts nodes side by side). Requests
+                // wait for it until `startup` ends; `tick` dials again.
                 self.dialing.remove(&node);
-                self.unsettled.remove(&node);
             }
             Input::Frame { conn, msg } => {
                 let Some(c) = self.conns.get_mut(&conn) else {
@@ -746,6 +841,7 @@ impl Server {
         let orphaned = self.table.drop_node(node);
         // Calls waiting on the node.
         let tokens: Vec<u64> = self.pending.keys().copied().collect();
+        let mut orphaned_calls = Vec::new();
         for token in tokens {
             let finished = match self.pending.get_mut(&token) {
                 Some(Pending::Create { waiting, .. }) => {
@@ -760,7 +856,7 @@ impl Server {
                 None => false,
             };
             if finished {
-                self.finish_pending(token, Err(EHOSTDOWN));
+                orphaned_calls.extend(self.pending.remove(&token));
             }
         }
         let keys: Vec<(RshmId, u64)> = self.forwarded.keys().copied().collect();
@@ -790,6 +886,24 @@ impl Server {
             }
             self.elect(id, &live);
         }
+        // The calls that waited on the node start over with the segment's
+        // new owner (EHOSTDOWN when there is none: no live node has a copy).
+        for call in orphaned_calls {
+            match call {
+                Pending::Fetch {
+                    kernel: Some((token, need_data)),
+                    id,
+                    ..
+                } => self.attach(token, id.to_guest(), need_data),
+                Pending::Remove { kernel, id, .. } => self.remove(kernel, id.to_guest()),
+                Pending::Publish {
+                    kernel, id, pages, ..
+                } => self.publish(kernel, id.to_guest(), pages),
+                // A gap repair: the new owner re-sends the whole image.
+                Pending::Fetch { kernel: None, .. } | Pending::Create { .. } => {}
+            }
+        }
+        self.retry_deferred(true);
         self.check_freeable();
         self.recheck_awaiting();
     }
@@ -924,6 +1038,7 @@ impl Server {
                 let text = self.table.dump(self.me);
                 self.reply(token, Ok(Answer::Text(text)));
             }
+            Request::Drain { token } => self.draining.push(token),
             Request::Suspend(_) => {}
             Request::CrashDuringNextPublish => self.crash_next_publish = true,
             Request::Stop => self.running = false,
@@ -949,7 +1064,7 @@ impl Server {
             self.reply(token, Err(EINVAL));
             return;
         }
-        if self.table.live_count() >= MAX_SEGMENTS || self.next_seq > 0x7fff_ffff {
+        if self.table.live_count() >= MAX_SEGMENTS || self.next_seq > MAX_SEQ {
             self.reply(token, Err(ENOSPC));
             return;
         }
@@ -1020,6 +1135,7 @@ impl Server {
             net_token,
             Pending::Fetch {
                 kernel: Some((token, need_data)),
+                id,
                 owner,
             },
         );
@@ -1056,6 +1172,7 @@ impl Server {
             net_token,
             Pending::Remove {
                 kernel: token,
+                id,
                 owner,
             },
         );
@@ -1103,7 +1220,12 @@ impl Server {
         }
         let (id, owner) = (seg.id, seg.owner);
         if owner == self.me {
-            let _ = self.forward(id, self.me, token, pages);
+            let error = self.forward(id, self.me, token, pages);
+            if error == 0 {
+                let _ = self.events.send(Event::Sequenced { token });
+            } else {
+                self.reply(token, Err(error));
+            }
             return;
         }
         if !self.members.contains_key(&owner) {
@@ -1123,6 +1245,7 @@ impl Server {
             net_token,
             Pending::Publish {
                 kernel: token,
+                id,
                 owner,
                 pages,
             },
@@ -1303,6 +1426,9 @@ impl Server {
     // ---- messages from peers ---------------------------------------------
 
     fn message(&mut self, from: NodeId, msg: Msg) {
+        let Some(msg) = self.defer_early(from, msg) else {
+            return;
+        };
         match msg {
             Msg::Hello { .. } | Msg::Heartbeat => {}
             Msg::Create { token, info } => {
@@ -1568,7 +1694,10 @@ impl Server {
             // Our own publish, sequenced: its pages are already in our
             // kernel's frames; bring the server's image up to date.
             let mine = match self.pending.get(&token) {
-                Some(Pending::Publish { pages, .. }) => pages.clone(),
+                Some(Pending::Publish { pages, kernel, .. }) => {
+                    let _ = self.events.send(Event::Sequenced { token: *kernel });
+                    pages.clone()
+                }
                 _ => Vec::new(),
             };
             let Some(seg) = self.table.get_mut(id) else {
@@ -1606,6 +1735,7 @@ impl Server {
             token,
             Pending::Fetch {
                 kernel: None,
+                id,
                 owner,
             },
         );

@@ -45,20 +45,24 @@ pub struct RshmId {
 }
 
 impl RshmId {
-    /// The value a guest sees: `node (8 bits) | incarnation (24 bits) | seq
-    /// (31 bits)`, top bit clear so that it never looks like an error.
+    /// The value a guest sees: `node (8 bits) | incarnation (32 bits) |
+    /// seq (23 bits)`, top bit clear so that it never looks like an error.
     /// Order-preserving for ids whose fields fit.
     pub fn to_guest(self) -> u64 {
         (u64::from(self.node & 0xff) << 55)
-            | (u64::from(self.incarnation & 0xff_ffff) << 31)
-            | u64::from(self.seq & 0x7fff_ffff)
+            | (u64::from(self.incarnation) << 23)
+            | u64::from(self.seq & MAX_SEQ)
     }
 
     /// Whether `to_guest` keeps every bit of this id.
     pub fn fits_guest(self) -> bool {
-        self.node <= 0xff && self.incarnation <= 0xff_ffff && self.seq <= 0x7fff_ffff
+        self.node <= 0xff && self.seq <= MAX_SEQ
     }
 }
+
+/// The largest sequence number a guest id has room for (rshmget ENOSPC
+/// beyond: a node creates at most 8 Mi segments per incarnation).
+pub const MAX_SEQ: u32 = 0x7f_ffff;
 
 impl fmt::Display for RshmId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -415,8 +419,8 @@ mod tests {
     fn guest_ids_keep_order_and_stay_positive() {
         let a = RshmId {
             node: 1,
-            incarnation: 0xff_ffff,
-            seq: 0x7fff_ffff,
+            incarnation: u32::MAX,
+            seq: MAX_SEQ,
         };
         let b = RshmId {
             node: 2,
@@ -426,6 +430,17 @@ mod tests {
         assert!(a.to_guest() < b.to_guest());
         assert!((a.to_guest() as i64) > 0);
         assert!(a.fits_guest());
+        let c = RshmId {
+            node: 255,
+            incarnation: u32::MAX,
+            seq: MAX_SEQ,
+        };
+        assert!((c.to_guest() as i64) > 0, "top bit clear");
+        assert!(!RshmId {
+            seq: MAX_SEQ + 1,
+            ..c
+        }
+        .fits_guest());
     }
 
     proptest! {

@@ -236,6 +236,54 @@ impl ShmTable {
         Ok(0)
     }
 
+    /// Unmaps the run of pages `pid` mapped onto object `id` at `addr` (one
+    /// `map` call's pages) without copying: later accesses fault. A client
+    /// with no page left leaves; an object with no client left is freed
+    /// (A.7). Used by rshmdt (spec/rshm.md), whose local copies are
+    /// objects of this table. Returns whether the object was freed.
+    ///
+    /// # Errors
+    /// `EINVAL` for an unknown id, a caller that is not a client, or an
+    /// `addr` where no run of this object starts.
+    pub fn unmap_run(
+        &mut self,
+        memory: &mut PhysMemory,
+        process: &mut Process,
+        id: u64,
+        addr: u64,
+    ) -> Result<bool, Errno> {
+        let handle = ShmId(id).handle().ok_or(EINVAL)?;
+        let object = self.objects.get_mut(handle).ok_or(EINVAL)?;
+        let n = object.frames.len();
+        let (client_handle, client) = object.client(process.pid).ok_or(EINVAL)?;
+        let first = VirtPage::containing(addr);
+        // Runs start at multiples of n in the client's pages (object.rs).
+        let run = (0..client.pages.len())
+            .step_by(n.max(1))
+            .find(|&i| client.pages[i] == first && addr.is_multiple_of(PAGE_SIZE))
+            .ok_or(EINVAL)?;
+        let Some(client) = object.clients.get_mut(client_handle) else {
+            panic!("ShmTable::unmap_run: client {} vanished", process.pid);
+        };
+        for page in client.pages.drain(run..run + n) {
+            process.page_table.unmap(page);
+        }
+        if !client.pages.is_empty() {
+            return Ok(false);
+        }
+        object.clients.remove(client_handle);
+        if !object.clients.is_empty() {
+            return Ok(false);
+        }
+        let Some(object) = self.objects.remove(handle) else {
+            panic!("ShmTable::unmap_run: object vanished on unlink");
+        };
+        for frame in object.frames {
+            memory.free(frame);
+        }
+        Ok(true)
+    }
+
     /// Rule A.5: at exit, leaves every object `pid` is a client of, in list
     /// order. Call it before freeing the process's page table: afterwards
     /// no entry of it points at an object's frame.

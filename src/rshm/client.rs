@@ -1,0 +1,98 @@
+//! The kernel's side of a node (spec/rshm.md: "the kernel and the server
+//! talk through message queues"): `RshmClient` holds the queues to the
+//! server and what the kernel remembers between a request and its reply.
+//! The calls and the event handling that use it are in syscalls.rs.
+//!
+//! ```text
+//! Kernel.rshm: Option<RshmClient>
+//!   node       NodeHandle: requests in, events out (server.rs)
+//!   waiting    token → the blocked process and what it asked
+//!   in_flight  token → pages of a publish the owner has not sequenced yet
+//!   told_refs  segment → attached processes as last told to the server
+//! ```
+//!
+//! A segment's local copy is a named shared-memory object of this kernel
+//! (spec/shm.md) called `rshm:<id in hex>`: processes of one node map the
+//! same frames, and `--dump-shm` shows it like any other object.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use super::server::NodeHandle;
+use super::wire::NodeId;
+use crate::kernel::Pid;
+
+/// What a process blocked on the server asked for.
+#[derive(Clone, Debug)]
+pub(crate) enum Call {
+    Get,
+    /// Map the segment at `addr` (0: the kernel picks) once the node holds it.
+    Attach {
+        id: u64,
+        addr: u64,
+    },
+    Remove,
+    /// The page indices this publish carries (dirty again on an error).
+    Publish {
+        id: u64,
+        pages: Vec<u32>,
+    },
+}
+
+/// A process blocked on the server.
+#[derive(Clone, Debug)]
+pub(crate) struct Waiter {
+    pub pid: Pid,
+    pub call: Call,
+    /// The syscall's number and arguments, for `--trace-syscalls`.
+    pub number: u64,
+    pub args: [u64; 2],
+}
+
+/// The kernel's queues to its node's rshm server and its pending calls.
+pub struct RshmClient {
+    pub node: NodeHandle,
+    pub(crate) waiting: BTreeMap<u64, Waiter>,
+    /// Publishes sent but not yet given a version: (segment, page indices).
+    pub(crate) in_flight: BTreeMap<u64, (u64, BTreeSet<u32>)>,
+    pub(crate) told_refs: BTreeMap<u64, u32>,
+    /// When the guests' buffered stdout was last written out (see
+    /// `Kernel::poll_rshm`).
+    pub(crate) last_flush: Instant,
+}
+
+impl RshmClient {
+    /// Wraps a started server (`NodeHandle::start`).
+    pub fn new(node: NodeHandle) -> RshmClient {
+        RshmClient {
+            node,
+            waiting: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            told_refs: BTreeMap::new(),
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// This node's id (`node_id()`).
+    pub fn id(&self) -> NodeId {
+        self.node.id
+    }
+
+    /// Whether a publish not yet sequenced carries page `index` of `id`.
+    pub(crate) fn in_flight(&self, id: u64, index: u32) -> bool {
+        self.in_flight
+            .values()
+            .any(|(seg, pages)| *seg == id && pages.contains(&index))
+    }
+}
+
+/// The name of the local shm object that holds segment `id`'s copy.
+pub fn local_name(id: u64) -> Vec<u8> {
+    format!("rshm:{id:x}").into_bytes()
+}
+
+/// The segment id a local object's name stands for.
+pub fn id_of_name(name: &[u8]) -> Option<u64> {
+    let hex = std::str::from_utf8(name.strip_prefix(b"rshm:")?).ok()?;
+    u64::from_str_radix(hex, 16).ok()
+}

@@ -1,0 +1,134 @@
+//! `sim cluster N -u PROG …` (spec/rshm.md): N nodes on 127.0.0.1 in one
+//! command, for demos and tests. Each node is a child `sim node` process
+//! of the same executable.
+//!
+//! ```text
+//! run(exe, n, args)
+//!   bind n listeners on 127.0.0.1:0, note the ports, release them
+//!   spawn `exe node --id i --listen 127.0.0.1:P_i --peer j=127.0.0.1:P_j … args`
+//!   two threads per child copy its stdout / stderr lines, prefixed `[node i] `
+//!   wait for every child; the exit code is the first non-zero one in node order
+//! ```
+//!
+//! The ports are free when the children start unless another program takes
+//! one in that instant; then that node fails to bind and says so.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread::{self, JoinHandle};
+
+/// The most nodes `sim cluster` starts (node ids are 1..=N).
+pub const MAX_NODES: u16 = 64;
+
+/// Runs `n` nodes of `exe`, each with `args` (`-u PROG …` and options),
+/// and returns the exit code.
+///
+/// # Errors
+/// A message when a port cannot be found or a child cannot be started.
+pub fn run(exe: &Path, n: u16, args: &[String]) -> Result<i32, String> {
+    if n == 0 || n > MAX_NODES {
+        return Err(format!("cluster: N must be 1..={MAX_NODES}, not {n}"));
+    }
+    let ports = free_ports(n)?;
+    let mut children: Vec<(u16, Child, Vec<JoinHandle<()>>)> = Vec::new();
+    for id in 1..=n {
+        let mut command = Command::new(exe);
+        command
+            .arg("node")
+            .arg("--id")
+            .arg(id.to_string())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", ports[usize::from(id - 1)]));
+        for peer in (1..=n).filter(|&p| p != id) {
+            command
+                .arg("--peer")
+                .arg(format!("{peer}=127.0.0.1:{}", ports[usize::from(peer - 1)]));
+        }
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cluster: cannot start node {id}: {e}"))?;
+        let mut copiers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            copiers.push(copy_prefixed(out, id, false));
+        }
+        if let Some(err) = child.stderr.take() {
+            copiers.push(copy_prefixed(err, id, true));
+        }
+        children.push((id, child, copiers));
+    }
+    let mut code = 0;
+    for (id, mut child, copiers) in children {
+        let status = child
+            .wait()
+            .map_err(|e| format!("cluster: waiting for node {id}: {e}"))?;
+        for c in copiers {
+            let _ = c.join();
+        }
+        let this = exit_code(&status);
+        if code == 0 && this != 0 {
+            code = this;
+        }
+    }
+    Ok(code)
+}
+
+/// Ports the OS assigns on 127.0.0.1, released for the children to bind.
+fn free_ports(n: u16) -> Result<Vec<u16>, String> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cluster: cannot bind 127.0.0.1:0: {e}"))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cluster: {e}"))
+}
+
+/// Copies `stream` line by line to our stdout or stderr, each line
+/// prefixed `[node id] ` (written whole, so lines of nodes never mix).
+fn copy_prefixed(stream: impl Read + Send + 'static, id: u16, to_stderr: bool) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line.last() != Some(&b'\n') {
+                line.push(b'\n');
+            }
+            let mut out = format!("[node {id}] ").into_bytes();
+            out.extend_from_slice(&line);
+            let _ = if to_stderr {
+                std::io::stderr().lock().write_all(&out)
+            } else {
+                std::io::stdout().lock().write_all(&out)
+            };
+        }
+    })
+}
+
+/// The code a shell would see: the exit code, or 128 + the signal.
+fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return 128 + signal;
+        }
+    }
+    1
+}

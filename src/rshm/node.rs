@@ -1,0 +1,59 @@
+//! Starting the rshm server of a `sim node` (spec/rshm.md, "What users can
+//! see"): bind the listening address, parse `--peer ID=ADDR`, start the
+//! server thread and hand the kernel its end of the queues.
+//!
+//! ```text
+//! main.rs `sim node` → node::start(id, listen, peers) → RshmClient
+//!   → Kernel::rshm = Some(client); Simulator::run(); Kernel::shutdown_rshm
+//! ```
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+
+use super::client::RshmClient;
+use super::server::{NodeConfig, NodeHandle};
+use super::wire::NodeId;
+
+/// Parses `--peer ID=ADDR` (ADDR as `host:port`, resolved now).
+///
+/// # Errors
+/// A message that names what is wrong.
+pub fn parse_peer(text: &str) -> Result<(NodeId, SocketAddr), String> {
+    let (id, addr) = text
+        .split_once('=')
+        .ok_or_else(|| format!("--peer {text}: expected ID=ADDR"))?;
+    let id: NodeId = id
+        .parse()
+        .map_err(|_| format!("--peer {text}: node id {id:?} is not a number 0..65535"))?;
+    let addr = resolve(addr).map_err(|e| format!("--peer {text}: {e}"))?;
+    Ok((id, addr))
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))
+}
+
+/// Binds `listen` and starts node `id`'s server, knowing `peers`. Prints
+/// `sim: node N: listening on ADDR` (with the port the OS chose for
+/// `:0`).
+///
+/// # Errors
+/// A message naming the address that could not be bound.
+pub fn start(
+    id: NodeId,
+    listen: &str,
+    peers: Vec<(NodeId, SocketAddr)>,
+) -> Result<RshmClient, String> {
+    let addr = resolve(listen).map_err(|e| format!("--listen {e}"))?;
+    let listener =
+        TcpListener::bind(addr).map_err(|e| format!("--listen {listen}: cannot bind: {e}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("--listen {listen}: {e}"))?;
+    eprintln!("sim: node {id}: listening on {bound}");
+    let handle = NodeHandle::start(NodeConfig::new(id, listener, peers))
+        .map_err(|e| format!("node {id}: cannot start the rshm server: {e}"))?;
+    Ok(RshmClient::new(handle))
+}

@@ -1,0 +1,579 @@
+//! The rshm syscalls (spec/rshm.md, numbers 520–525 in abi.rs) and the
+//! kernel's handling of its server's events.
+//!
+//! ```text
+//! ecall → kernel/syscall.rs dispatch → sys_rshm*
+//!   local work at once: rshmdt unmaps; rshm_changed collects the pages
+//!   whose dirty bit is set (PageTable::take_dirty) over every local mapping
+//!   anything that needs the server: Request with a token, the process
+//!   blocks on WaitReason::Rshm(token) — only that process
+//! run loop (simulator.rs) → Kernel::poll_rshm before every machine run:
+//!   Event::Reply  → finish the call (rshmat maps the local copy), a0 = result
+//!   Event::Apply  → copy the pages into the local object's frames, ack
+//! every process blocked on the server → break_deadlock → wait_rshm: wait
+//!   on the event queue with a timeout instead of killing anyone
+//! ```
+//!
+//! Applying between two machine runs makes an update atomic between two
+//! guest instructions (spec: "each applies it atomically"). An update
+//! never overwrites a page this node wrote and has not yet had sequenced
+//! (dirty, or in a publish the owner has not numbered yet): that write is
+//! sequenced after the update, so it wins everywhere, here too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+use super::client::{id_of_name, local_name, Call, Waiter};
+use super::server::{Answer, Event, Request};
+use super::wire::{Page, PAGE_BYTES};
+use crate::abi::{self, *};
+use crate::emu::{Machine, PteFlags, Reg, VirtPage, PAGE_SIZE};
+use crate::kernel::syscall::{err, SyscallResult};
+use crate::kernel::{Kernel, Pid, ProcessState, WaitReason};
+
+/// rshmctl's one command (System V's `IPC_RMID`).
+pub const IPC_RMID: u64 = 0;
+
+/// How long the run loop waits for the server at a time when every
+/// process waits on it.
+pub const NETWORK_WAIT: Duration = Duration::from_millis(50);
+
+/// How often a node writes out its guests' buffered stdout: nodes run
+/// side by side, so their lines should appear as they happen.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// How long a node whose processes all ended keeps serving the calls and
+/// updates still in progress before it stops (`Request::Drain`).
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(3);
+
+impl Kernel {
+    /// Sends `make(token)` to the server and blocks `pid` until the reply.
+    fn rshm_request(
+        &mut self,
+        pid: Pid,
+        call: Call,
+        number: u64,
+        args: [u64; 2],
+        make: impl FnOnce(u64) -> Request,
+    ) -> SyscallResult {
+        let Some(client) = self.rshm.as_mut() else {
+            return err(ENOSYS);
+        };
+        let token = client.node.token();
+        if !client.node.send(make(token)) {
+            return err(EHOSTDOWN);
+        }
+        client.waiting.insert(
+            token,
+            Waiter {
+                pid,
+                call,
+                number,
+                args,
+            },
+        );
+        SyscallResult::Block(WaitReason::Rshm(token))
+    }
+
+    /// rshmget(key, size) → rshmid: the server decides (table.rs, "rshmget
+    /// convergence"), at once when the key is known here.
+    pub(crate) fn sys_rshmget(&mut self, pid: Pid, key: u64, size: u64) -> SyscallResult {
+        self.rshm_request(pid, Call::Get, SYS_RSHMGET, [key, size], |token| {
+            Request::Get { token, key, size }
+        })
+    }
+
+    /// rshmat(rshmid, addr) → address. The server fetches the latest image
+    /// when this node holds no copy; the mapping is made when it answers.
+    pub(crate) fn sys_rshmat(&mut self, pid: Pid, id: u64, addr: u64) -> SyscallResult {
+        if self.rshm.is_some() && !addr.is_multiple_of(PAGE_SIZE) {
+            return err(EINVAL);
+        }
+        let need_data = self.shm.find(&local_name(id)).is_none();
+        self.rshm_request(
+            pid,
+            Call::Attach { id, addr },
+            SYS_RSHMAT,
+            [id, addr],
+            |token| Request::Attach {
+                token,
+                id,
+                need_data,
+            },
+        )
+    }
+
+    /// rshmdt(rshmid, addr) → 0: unmaps the run mapped at `addr`; later
+    /// accesses fault. No network: the new ref_count goes to the server.
+    pub(crate) fn sys_rshmdt(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        id: u64,
+        addr: u64,
+    ) -> SyscallResult {
+        if self.rshm.is_none() {
+            return err(ENOSYS);
+        }
+        let Some(object) = self.shm.find(&local_name(id)) else {
+            return err(EINVAL);
+        };
+        let shmid = object.id.0;
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        match self
+            .shm
+            .unmap_run(machine.memory_mut(), process, shmid, addr)
+        {
+            Ok(_) => {
+                self.debug_check_shm(machine, "rshmdt");
+                self.rshm_refs_changed();
+                SyscallResult::Value(0)
+            }
+            Err(e) => err(e),
+        }
+    }
+
+    /// rshmctl(rshmid, IPC_RMID) → 0: forwarded to the owner by the server.
+    pub(crate) fn sys_rshmctl(&mut self, pid: Pid, id: u64, cmd: u64) -> SyscallResult {
+        if self.rshm.is_some() && cmd != IPC_RMID {
+            return err(EINVAL);
+        }
+        self.rshm_request(pid, Call::Remove, SYS_RSHMCTL, [id, cmd], |token| {
+            Request::Remove { token, id }
+        })
+    }
+
+    /// rshm_changed(rshmid) → version: publishes the pages any process of
+    /// this node wrote since the last publish (the MMU's dirty bits, spec:
+    /// "only the pages written since the last publish").
+    pub(crate) fn sys_rshm_changed(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        id: u64,
+    ) -> SyscallResult {
+        if self.rshm.is_none() {
+            return err(ENOSYS);
+        }
+        let Some(object) = self.shm.find(&local_name(id)) else {
+            return err(EINVAL);
+        };
+        if object.client(pid).is_none() {
+            return err(EINVAL);
+        }
+        let frames = object.frames.clone();
+        let mappings: Vec<(Pid, Vec<VirtPage>)> = object
+            .clients
+            .iter()
+            .map(|(_, c)| (c.pid, c.pages.clone()))
+            .collect();
+        let n = frames.len().max(1);
+        let mut indices = BTreeSet::new();
+        for (owner, pages) in &mappings {
+            let Some(process) = self.processes.get_mut(owner) else {
+                continue;
+            };
+            let dirty: BTreeSet<VirtPage> = process
+                .page_table
+                .take_dirty(pages.iter().copied())
+                .into_iter()
+                .collect();
+            for (i, page) in pages.iter().enumerate() {
+                if dirty.contains(page) {
+                    indices.insert((i % n) as u32);
+                }
+            }
+        }
+        let pages: Vec<Page> = indices
+            .iter()
+            .map(|&i| Page {
+                index: i,
+                bytes: machine.memory().frame_bytes(frames[i as usize]).to_vec(),
+            })
+            .collect();
+        let list: Vec<u32> = indices.iter().copied().collect();
+        let result = self.rshm_request(
+            pid,
+            Call::Publish {
+                id,
+                pages: list.clone(),
+            },
+            SYS_RSHM_CHANGED,
+            [id, 0],
+            |token| Request::Publish { token, id, pages },
+        );
+        match (&result, self.rshm.as_mut()) {
+            (SyscallResult::Block(WaitReason::Rshm(token)), Some(client)) => {
+                client.in_flight.insert(*token, (id, indices));
+            }
+            _ => self.redirty(id, &list),
+        }
+        result
+    }
+
+    /// node_id() → this node's id.
+    pub(crate) fn sys_node_id(&mut self) -> SyscallResult {
+        match &self.rshm {
+            Some(client) => SyscallResult::Value(u64::from(client.id())),
+            None => err(ENOSYS),
+        }
+    }
+
+    /// Handles every event the server has queued; true if there was one.
+    /// The run loop calls it before each machine run (spec: updates are
+    /// applied "atomically between two guest instructions").
+    pub fn poll_rshm(&mut self, machine: &mut Machine) -> bool {
+        let Some(client) = self.rshm.as_mut() else {
+            return false;
+        };
+        if client.last_flush.elapsed() >= FLUSH_EVERY {
+            client.last_flush = Instant::now();
+            self.console.flush();
+        }
+        let mut any = false;
+        while let Some(event) = self.rshm.as_ref().and_then(|c| c.node.try_event()) {
+            self.rshm_event(machine, event);
+            any = true;
+        }
+        any
+    }
+
+    /// Whether some process waits for the server.
+    pub(crate) fn waits_on_network(&self) -> bool {
+        self.rshm.is_some()
+            && self
+                .processes
+                .values()
+                .any(|p| matches!(p.state, ProcessState::Blocked(WaitReason::Rshm(_))))
+    }
+
+    /// Every process waits for the server: wait up to `NETWORK_WAIT` for
+    /// an event. If the server is gone, its waiters get EHOSTDOWN.
+    pub(crate) fn wait_rshm(&mut self, machine: &mut Machine) {
+        let Some(client) = self.rshm.as_ref() else {
+            return;
+        };
+        match client.node.recv_event(NETWORK_WAIT) {
+            Ok(event) => {
+                self.rshm_event(machine, event);
+                self.poll_rshm(machine);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                let tokens: Vec<u64> = self
+                    .rshm
+                    .as_ref()
+                    .map_or_else(Vec::new, |c| c.waiting.keys().copied().collect());
+                for token in tokens {
+                    self.rshm_reply(machine, token, Err(EHOSTDOWN));
+                }
+            }
+        }
+    }
+
+    fn rshm_event(&mut self, machine: &mut Machine, event: Event) {
+        match event {
+            Event::Reply { token, result } => self.rshm_reply(machine, token, result),
+            Event::Apply {
+                id, version, pages, ..
+            } => {
+                self.apply_update(machine, id, &pages);
+                if let Some(client) = &self.rshm {
+                    client.node.send(Request::Applied { id, version });
+                }
+            }
+            Event::Sequenced { token } => {
+                if let Some(client) = self.rshm.as_mut() {
+                    client.in_flight.remove(&token);
+                }
+            }
+            Event::Freed { id } => {
+                if let Some(client) = self.rshm.as_mut() {
+                    client.told_refs.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Finishes the call waiting for `token` with the server's answer.
+    fn rshm_reply(&mut self, machine: &mut Machine, token: u64, result: Result<Answer, u64>) {
+        let Some(client) = self.rshm.as_mut() else {
+            return;
+        };
+        let Some(waiter) = client.waiting.remove(&token) else {
+            return;
+        };
+        client.in_flight.remove(&token);
+        let value = match (&waiter.call, result) {
+            (&Call::Attach { id, addr }, Ok(Answer::Attached { size, data, .. })) => {
+                if data.is_none() && self.shm.find(&local_name(id)).is_none() {
+                    // The local copy went away since the request (its last
+                    // process detached): ask again, with the image.
+                    self.reattach(token, waiter, id);
+                    return;
+                }
+                match self.attach_local(machine, waiter.pid, id, addr, size, data) {
+                    Ok(v) => v,
+                    Err(e) => error_return(e),
+                }
+            }
+            (Call::Publish { id, pages }, Err(e)) => {
+                // Nothing changed: the pages stay dirty for a retry.
+                let (id, pages) = (*id, pages.clone());
+                self.redirty(id, &pages);
+                error_return(e)
+            }
+            (_, Ok(Answer::Id(v) | Answer::Version(v))) => v,
+            (_, Ok(Answer::Done)) => 0,
+            (_, Ok(_)) => error_return(EIO),
+            (_, Err(e)) => error_return(e),
+        };
+        self.complete_rshm(&waiter, token, value);
+    }
+
+    /// Sends the attach of `waiter` again, asking for the image.
+    fn reattach(&mut self, old: u64, waiter: Waiter, id: u64) {
+        let Some(client) = self.rshm.as_mut() else {
+            return;
+        };
+        let token = client.node.token();
+        client.node.send(Request::Attach {
+            token,
+            id,
+            need_data: true,
+        });
+        let pid = waiter.pid;
+        client.waiting.insert(token, waiter);
+        if let Some(p) = self.processes.get_mut(&pid) {
+            if p.state == ProcessState::Blocked(WaitReason::Rshm(old)) {
+                p.state = ProcessState::Blocked(WaitReason::Rshm(token));
+            }
+        }
+    }
+
+    /// Maps segment `id` into `pid` at `addr`, creating the local object
+    /// from `data` when this node has none (spec/shm.md rules A.1–A.3).
+    fn attach_local(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        id: u64,
+        addr: u64,
+        size: u64,
+        data: Option<Vec<u8>>,
+    ) -> Result<u64, u64> {
+        let name = local_name(id);
+        let (shmid, was_client) = match self.shm.find(&name) {
+            Some(object) => (object.id.0, object.client(pid).is_some()),
+            None => {
+                let shmid = self.shm.open(pid, &name)?.0;
+                let created = self.shm.size(machine.memory_mut(), pid, shmid, size);
+                let frames = self.shm.find(&name).map(|o| o.frames.clone());
+                match (created, frames, data) {
+                    (Ok(_), Some(frames), Some(data)) if data.len() as u64 == size => {
+                        for (frame, bytes) in frames.iter().zip(data.chunks(PAGE_BYTES)) {
+                            machine.memory_mut().frame_bytes_mut(*frame)[..bytes.len()]
+                                .copy_from_slice(bytes);
+                        }
+                    }
+                    (created, ..) => {
+                        if let Some(process) = self.processes.get_mut(&pid) {
+                            let _ = self.shm.close(machine.memory_mut(), process, shmid);
+                        }
+                        return Err(created.err().unwrap_or(EIO));
+                    }
+                }
+                (shmid, true)
+            }
+        };
+        if !was_client {
+            self.shm.open(pid, &name)?;
+        }
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return Err(ESRCH);
+        };
+        let result = self.shm.map(process, addr, shmid);
+        if result.is_err() && !was_client {
+            let _ = self.shm.close(machine.memory_mut(), process, shmid);
+        }
+        self.debug_check_shm(machine, "rshmat");
+        if result.is_ok() {
+            self.rshm_refs_changed();
+        }
+        result
+    }
+
+    /// Wakes the process blocked on `token` with `value` in `a0`, past its
+    /// `ecall` (the call is not re-run).
+    fn complete_rshm(&mut self, waiter: &Waiter, token: u64, value: u64) {
+        let pid = waiter.pid;
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return;
+        };
+        if process.state != ProcessState::Blocked(WaitReason::Rshm(token)) {
+            return;
+        }
+        process.hart.set_reg(Reg::A0.index(), value);
+        process.hart.pc = process.hart.pc.wrapping_add(4);
+        self.make_ready(pid);
+        if self.trace_syscalls {
+            let shown = match abi::error_name(value.wrapping_neg()) {
+                Some(name) if value >= (-4095i64) as u64 => format!("-{name}"),
+                _ => format!("{value:#x}"),
+            };
+            let argc = abi::call_info(waiter.number).map_or(2, |i| usize::from(i.args));
+            let list: Vec<String> = waiter.args[..argc.min(2)]
+                .iter()
+                .map(|a| format!("{a:#x}"))
+                .collect();
+            self.report(&format!(
+                "[{pid}] {}({}) = {shown} (server replied)",
+                abi::call_name(waiter.number),
+                list.join(", ")
+            ));
+        }
+    }
+
+    /// Copies an update's pages into the local copy, except the pages this
+    /// node wrote and has not had sequenced yet (see the module doc).
+    fn apply_update(&mut self, machine: &mut Machine, id: u64, pages: &[Page]) {
+        let Some(object) = self.shm.find(&local_name(id)) else {
+            return; // no process attached here: the server's image is the copy
+        };
+        let frames = object.frames.clone();
+        let n = frames.len().max(1);
+        let mappings: Vec<(Pid, Vec<VirtPage>)> = object
+            .clients
+            .iter()
+            .map(|(_, c)| (c.pid, c.pages.clone()))
+            .collect();
+        let dirty_here = |index: usize| {
+            mappings.iter().any(|(pid, pages)| {
+                self.processes.get(pid).is_some_and(|p| {
+                    pages.iter().skip(index).step_by(n).any(|&page| {
+                        p.page_table
+                            .get(page)
+                            .is_some_and(|pte| pte.flags.has(PteFlags::DIRTY))
+                    })
+                })
+            })
+        };
+        let keep: Vec<bool> = pages
+            .iter()
+            .map(|p| {
+                let in_flight = self.rshm.as_ref().is_some_and(|c| c.in_flight(id, p.index));
+                in_flight || dirty_here(p.index as usize)
+            })
+            .collect();
+        for (page, keep) in pages.iter().zip(keep) {
+            let Some(&frame) = frames.get(page.index as usize) else {
+                continue;
+            };
+            if keep || page.bytes.len() != PAGE_BYTES {
+                continue;
+            }
+            machine
+                .memory_mut()
+                .frame_bytes_mut(frame)
+                .copy_from_slice(&page.bytes);
+        }
+    }
+
+    /// Marks `pages` of segment `id` dirty again (a publish that failed).
+    fn redirty(&mut self, id: u64, pages: &[u32]) {
+        let Some(object) = self.shm.find(&local_name(id)) else {
+            return;
+        };
+        let n = object.frames.len();
+        let Some((pid, mapped)) = object
+            .clients
+            .iter()
+            .map(|(_, c)| (c.pid, c.pages.clone()))
+            .find(|(_, pages)| pages.len() >= n)
+        else {
+            return;
+        };
+        if let Some(process) = self.processes.get_mut(&pid) {
+            for &i in pages {
+                if let Some(&page) = mapped.get(i as usize) {
+                    process.page_table.mark_dirty(page);
+                }
+            }
+        }
+    }
+
+    /// Tells the server how many processes are attached to each segment
+    /// here, where that changed (spec: "ref_count + 1 here and in the
+    /// others' tables"). Called after attach, detach, fork and exit.
+    pub(crate) fn rshm_refs_changed(&mut self) {
+        let Some(client) = self.rshm.as_mut() else {
+            return;
+        };
+        let now: BTreeMap<u64, u32> = self
+            .shm
+            .objects()
+            .iter()
+            .filter_map(|(_, o)| Some((id_of_name(&o.name)?, o.clients.len() as u32)))
+            .collect();
+        for (&id, &count) in &now {
+            if client.told_refs.get(&id) != Some(&count) {
+                client.node.send(Request::Refs { id, count });
+            }
+        }
+        for &id in client.told_refs.keys() {
+            if !now.contains_key(&id) {
+                client.node.send(Request::Refs { id, count: 0 });
+            }
+        }
+        client.told_refs = now;
+    }
+
+    /// Ends this node's part: serves the calls and updates in progress for
+    /// at most `DRAIN_LIMIT` (so that publishes this node sequences as
+    /// owner still complete), then stops the server. Returns the state
+    /// table as `--dump-rshm` prints it, when `dump`.
+    pub fn shutdown_rshm(&mut self, machine: &mut Machine, dump: bool) -> Option<String> {
+        let token = self.rshm.as_ref()?.node.token();
+        self.rshm.as_ref()?.node.send(Request::Drain { token });
+        let drained = self.rshm_wait_for(machine, token, DRAIN_LIMIT);
+        if drained.is_none() {
+            self.report("rshm: stopping with calls still in progress");
+        }
+        let text = if dump {
+            let token = self.rshm.as_ref()?.node.token();
+            self.rshm.as_ref()?.node.send(Request::Dump { token });
+            match self.rshm_wait_for(machine, token, DRAIN_LIMIT) {
+                Some(Ok(Answer::Text(t))) => Some(t),
+                _ => Some("(no answer from the rshm server)\n".to_string()),
+            }
+        } else {
+            None
+        };
+        if let Some(mut client) = self.rshm.take() {
+            client.node.stop();
+        }
+        text
+    }
+
+    /// Handles events until the reply to `token` (the kernel's own
+    /// request), at most `limit`.
+    fn rshm_wait_for(
+        &mut self,
+        machine: &mut Machine,
+        token: u64,
+        limit: Duration,
+    ) -> Option<Result<Answer, u64>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match self.rshm.as_ref()?.node.recv_event(left) {
+                Ok(Event::Reply { token: t, result }) if t == token => return Some(result),
+                Ok(event) => self.rshm_event(machine, event),
+                Err(_) => return None,
+            }
+        }
+    }
+}
