@@ -5,5 +5,6 @@ pub mod kernel;
 pub mod shm;
 pub mod simulator;
 pub mod toolchain;
+pub mod vmshm;
 
 pub use simulator::{Event, RunOutcome, Simulator, SimulatorBuilder};
