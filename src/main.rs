@@ -66,6 +66,22 @@ struct Cli {
     /// that succeeded and at exit.
     #[arg(long)]
     dump_shm: bool,
+
+    /// Size of the host shared region for inter-VM shared memory
+    /// (spec/vmshm.md) in MiB, reserved on first use.
+    #[arg(long, value_name = "MB", default_value_t = sim::vmshm::DEFAULT_HOST_SHM_MB)]
+    host_shm: u64,
+
+    /// Print every message between the VMs' client daemons and the host
+    /// daemon (spec/vmshm.md).
+    #[arg(long)]
+    trace_daemon: bool,
+
+    /// Print the host shared region (blocks, flags, counts, VMs, processes,
+    /// listen/connect state) after every vm_* call that changed it and at
+    /// exit.
+    #[arg(long)]
+    dump_vmshm: bool,
 }
 
 fn main() -> ExitCode {
@@ -138,7 +154,10 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
         .trace(cli.trace)
         .trace_syscalls(cli.trace_syscalls)
         .trace_exceptions(cli.trace_exceptions)
-        .dump_shm(cli.dump_shm);
+        .dump_shm(cli.dump_shm)
+        .host_shm_mb(cli.host_shm)
+        .trace_daemon(cli.trace_daemon)
+        .dump_vmshm(cli.dump_vmshm);
     if let Some(limit) = cli.max_instructions {
         builder = builder.max_instructions(limit);
     }

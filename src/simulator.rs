@@ -52,6 +52,7 @@ pub struct SimulatorBuilder {
     input: Input,
     capture_output: bool,
     dump_shm: bool,
+    vmshm: crate::vmshm::VmShmOptions,
 }
 
 impl Default for SimulatorBuilder {
@@ -66,6 +67,7 @@ impl Default for SimulatorBuilder {
             input: Input::Host,
             capture_output: false,
             dump_shm: false,
+            vmshm: crate::vmshm::VmShmOptions::default(),
         }
     }
 }
@@ -107,6 +109,24 @@ impl SimulatorBuilder {
         self.dump_shm = on;
         self
     }
+    /// Size of the host shared region of spec/vmshm.md in MiB
+    /// (`--host-shm`, default 4).
+    pub fn host_shm_mb(mut self, mb: u64) -> Self {
+        self.vmshm.host_shm_mb = mb;
+        self
+    }
+    /// Print every message between the client daemons and the host daemon
+    /// (`--trace-daemon`).
+    pub fn trace_daemon(mut self, on: bool) -> Self {
+        self.vmshm.trace_daemon = on;
+        self
+    }
+    /// Print the host region after every vm_* call that changed it and at
+    /// exit (`--dump-vmshm`).
+    pub fn dump_vmshm(mut self, on: bool) -> Self {
+        self.vmshm.dump_vmshm = on;
+        self
+    }
     /// Guest stdin reads these bytes instead of the host's stdin.
     pub fn stdin_bytes(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.input = Input::Bytes(bytes.into());
@@ -130,6 +150,8 @@ impl SimulatorBuilder {
         let mut kernel = Kernel::new(Console::new(self.input, output(), output()));
         kernel.trace_syscalls = self.trace_syscalls;
         kernel.dump_shm = self.dump_shm;
+        let host = crate::vmshm::HostLink::new(self.vmshm.host_shm_mb);
+        crate::vmshm::run::link_kernel(&mut kernel, &host, self.vmshm);
         Simulator {
             machine: Machine::new(self.memory_mb),
             kernel,
@@ -213,7 +235,9 @@ impl Simulator {
                     self.slice_end = None;
                     break pid;
                 }
-                if !self.kernel.break_deadlock(&mut self.machine) {
+                let killed = self.kernel.break_deadlock(&mut self.machine);
+                self.after_vmshm();
+                if !killed {
                     self.kernel.console.flush();
                     return None;
                 }
@@ -282,6 +306,7 @@ impl Simulator {
         if next == Next::Reschedule {
             self.kernel.current = None;
         }
+        self.after_vmshm();
         self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
         self.elapsed += started.elapsed();
     }
@@ -295,6 +320,7 @@ impl Simulator {
             let text = format!("sim: shm at exit:\n{}", self.dump_shm());
             self.kernel.console.write_stderr(text.as_bytes());
         }
+        self.dump_vmshm_at_exit();
         self.kernel.console.flush();
         RunOutcome {
             exit_code: self.kernel.first_exit_code().unwrap_or(1),

@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::emu::{Exception, Hart, Machine, Reg};
 use crate::shm::ShmTable;
+use crate::vmshm::ClientDaemon;
 pub use files::{Console, Input, Output};
 pub use loader::LoadError;
 pub use process::{ExitStatus, Pid, Process, ProcessState, ProcessStats, WaitReason};
@@ -63,6 +64,15 @@ pub struct Kernel {
     /// Print the shm list after every shm call that succeeded
     /// (`--dump-shm`).
     pub dump_shm: bool,
+    /// The client daemon of inter-VM shared memory (spec/vmshm.md): this
+    /// VM's side of the host daemon.
+    pub vmshm: ClientDaemon,
+    /// Set when a vm_* call succeeded or an exit closed something, so that
+    /// `--dump-vmshm` can print the region (the run loop clears it).
+    pub vmshm_changed: bool,
+    /// Print the host region after every vm_* call that changed it and at
+    /// exit (`--dump-vmshm`).
+    pub vmshm_dump: bool,
 }
 
 impl Kernel {
@@ -78,6 +88,9 @@ impl Kernel {
             id: 0,
             shm: ShmTable::new(),
             dump_shm: false,
+            vmshm: ClientDaemon::new(0),
+            vmshm_changed: false,
+            vmshm_dump: false,
         }
     }
 
@@ -188,6 +201,16 @@ impl Kernel {
                     Ok(()) => Next::Continue,
                     Err(reason) => {
                         let pc = process.hart.pc;
+                        let reason = if reason == paging::FaultReason::NotPermitted
+                            && access == crate::emu::Access::Write
+                            && self.vmshm.is_read_only(pid, vaddr)
+                        {
+                            "inter-VM shared memory opened read-only (spec/vmshm.md: a store \
+                             through a read-only mapping kills the storing process)"
+                                .to_string()
+                        } else {
+                            reason.to_string()
+                        };
                         self.kill(
                             machine,
                             pid,
@@ -268,6 +291,17 @@ impl Kernel {
             self.shm
                 .exit(machine.memory_mut(), pid, &mut process.page_table);
         }
+        // spec/vmshm.md: a process that exits closes all it opened. The
+        // host region's frames are the host daemon's: unmap them before
+        // the loop below frees what the page table maps.
+        if self.vmshm.is_user(pid) {
+            self.vmshm.exit(machine, pid, &mut process.page_table);
+            self.vmshm_changed = true;
+            self.report_vmshm();
+        }
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return;
+        };
         for (_, pte) in process.page_table.entries() {
             machine.memory_mut().free(pte.frame);
         }
@@ -295,6 +329,36 @@ impl Kernel {
         }
         if was_client {
             self.debug_check_shm(machine, "exit");
+        }
+        if !self.has_live_processes() {
+            // spec/vmshm.md: a VM that ends drops all its references.
+            self.vmshm.vm_ended(machine);
+            self.report_vmshm();
+        }
+    }
+
+    /// Prints the client daemon's messages (`--trace-daemon`).
+    pub(crate) fn report_vmshm(&mut self) {
+        for line in self.vmshm.take_log() {
+            self.report(&line);
+        }
+    }
+
+    /// The host daemon says `pid` may go on (a peer connected or closed,
+    /// or went away): a process blocked in vm_listen or vm_disconnect
+    /// becomes ready and repeats its call. Anything else ignores it (the
+    /// process ended, or it is a guest kernel's child, which retries when
+    /// its kernel switches to it).
+    pub fn vmshm_notice(&mut self, notice: crate::vmshm::Notice) {
+        if self.vmshm.trace {
+            self.report(&format!("daemon: host → {}: {notice}", notice.vm));
+        }
+        let blocked = self
+            .processes
+            .get(&notice.pid)
+            .is_some_and(|p| matches!(p.state, ProcessState::Blocked(WaitReason::VmShm(_))));
+        if blocked {
+            self.make_ready(notice.pid);
         }
     }
 

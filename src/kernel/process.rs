@@ -22,6 +22,8 @@ impl fmt::Display for Pid {
 pub enum WaitReason {
     /// `wait4` for a child (`None`: any child).
     Child(Option<Pid>),
+    /// A vm_listen or vm_disconnect waiting for the peer (spec/vmshm.md).
+    VmShm(crate::vmshm::VmWait),
 }
 
 /// How a process ended.

@@ -69,6 +69,7 @@ impl Kernel {
             SYS_SHM_SIZE => self.sys_shm_size(machine, pid, args[0], args[1]),
             SYS_SHM_MAP => self.sys_shm_map(pid, args[0], args[1]),
             SYS_SHM_CLOSE => self.sys_shm_close(machine, pid, args[0]),
+            SYS_VM_OPEN..=SYS_VM_ID => self.sys_vm(machine, pid, number, &args),
             n if (abi::HV_CREATE..=abi::HV_CHILDREN).contains(&n) => {
                 // Rule U/K-3: processes of the built-in kernel run in user mode.
                 let pc = self.processes.get(&pid).map_or(0, |p| p.hart.pc);
@@ -295,7 +296,8 @@ impl Kernel {
         };
         // Copy the address space eagerly; undo everything on ENOMEM. Rule
         // A.6: pages mapped onto an shm object are shared, not copied.
-        let shared = self.shm.shared_pages(pid);
+        let mut shared = self.shm.shared_pages(pid);
+        shared.extend(self.vmshm.shared_pages(pid));
         let mut page_table = crate::emu::PageTable::new();
         for (page, pte) in parent.page_table.entries() {
             if shared.contains(&page) {
@@ -337,6 +339,7 @@ impl Kernel {
         };
         self.processes.insert(child_pid, child);
         self.ready.push_back(child_pid);
+        self.vmshm.fork(pid, child_pid);
         if !shared.is_empty() || self.shm.is_client_anywhere(pid) {
             self.shm.fork(pid, child_pid);
             self.debug_check_shm(machine, "fork");
@@ -393,6 +396,45 @@ impl Kernel {
         };
         match self.shm.close(machine.memory_mut(), process, id) {
             Ok(v) => Value(v),
+            Err(e) => err(e),
+        }
+    }
+
+    /// The inter-VM calls 510–515 (spec/vmshm.md): the client daemon does
+    /// the work (vmshm/client.rs); a call that must wait blocks only this
+    /// process, which repeats the `ecall` when the host daemon's notice
+    /// wakes it.
+    fn sys_vm(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        number: u64,
+        args: &[u64; 6],
+    ) -> SyscallResult {
+        if number == SYS_VM_ID {
+            return Value(self.id);
+        }
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        let client = &mut self.vmshm;
+        let result = match number {
+            SYS_VM_OPEN => client.open(
+                machine, process, args[0], args[1], args[2], args[3], args[4],
+            ),
+            SYS_VM_CLOSE => client.close(machine, process, args[0], args[1], args[2]),
+            SYS_VM_LISTEN => client.listen(machine, process, args[0], args[1], args[2]),
+            SYS_VM_CONNECT => client.connect(machine, process, args[0], args[1], args[2], args[3]),
+            SYS_VM_DISCONNECT => client.disconnect(machine, process, args[0]),
+            _ => Err(ENOSYS),
+        };
+        self.report_vmshm();
+        match result {
+            Ok(crate::vmshm::Done::Value(v)) => {
+                self.vmshm_changed = true;
+                Value(v)
+            }
+            Ok(crate::vmshm::Done::Block(wait)) => Block(WaitReason::VmShm(wait)),
             Err(e) => err(e),
         }
     }
