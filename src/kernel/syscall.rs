@@ -43,8 +43,64 @@ const PATH_MAX: usize = 4096;
 impl Kernel {
     /// Handles the `ecall` of `pid`.
     pub(super) fn syscall(&mut self, machine: &mut Machine, pid: Pid) -> Next {
+        let result = self.dispatch(machine, pid);
         let Some(process) = self.processes.get_mut(&pid) else {
             return Next::Reschedule;
+        };
+        match result {
+            Value(v) => {
+                process.hart.set_reg(Reg::A0.index(), v);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                Next::Continue
+            }
+            Yield => {
+                process.hart.set_reg(Reg::A0.index(), 0);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                self.preempt(pid);
+                Next::Reschedule
+            }
+            Block(reason) => {
+                process.state = ProcessState::Blocked(reason);
+                if self.current == Some(pid) {
+                    self.current = None;
+                }
+                Next::Reschedule
+            }
+            Exited => Next::Reschedule,
+        }
+    }
+
+    /// Runs the pending `ecall` of `pid`, a child of a guest kernel, as if
+    /// it were the host's own process (`hv_forward`). Returns what
+    /// `hv_forward` returns: 0, or `-EAGAIN` when the call would block —
+    /// then the child's pc stays at its `ecall`, so that it retries the
+    /// call when its kernel switches to it again (a guest kernel's child
+    /// never blocks in the host: rule U/K-5).
+    pub(crate) fn forward_syscall(&mut self, machine: &mut Machine, pid: Pid) -> u64 {
+        let result = self.dispatch(machine, pid);
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return 0;
+        };
+        match result {
+            Value(v) => {
+                process.hart.set_reg(Reg::A0.index(), v);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                0
+            }
+            Yield => {
+                process.hart.set_reg(Reg::A0.index(), 0);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                0
+            }
+            Block(_) => error_return(EAGAIN),
+            Exited => 0,
+        }
+    }
+
+    /// Counts, runs and traces the call in `a7` of `pid`.
+    fn dispatch(&mut self, machine: &mut Machine, pid: Pid) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return Exited;
         };
         let number = process.hart.reg(Reg::A7.index());
         let args: [u64; 6] = std::array::from_fn(|i| process.hart.reg(Reg::A0.index() + i));
@@ -64,14 +120,17 @@ impl Kernel {
             SYS_SCHED_YIELD => Yield,
             SYS_CLONE => self.sys_clone(machine, pid, args[0], args[1]),
             SYS_WAIT4 => self.sys_wait4(machine, pid, args[0], args[1], args[2]),
-            n if (abi::HV_CREATE..=abi::HV_CHILDREN).contains(&n) => {
-                // Rule U/K-3: processes of the built-in kernel run in user mode.
+            n if abi::is_hypercall(n) => {
+                // Hypercalls of kernel-mode contexts never get here (the
+                // hypervisor takes them first); from a user context they
+                // break rule U/K-3.
                 let pc = self.processes.get(&pid).map_or(0, |p| p.hart.pc);
-                return self.handle(
+                let _ = self.handle(
                     machine,
                     pid,
                     crate::emu::Exception::PrivilegeViolation { pc, call: n },
                 );
+                Exited
             }
             _ => err(ENOSYS),
         };
@@ -94,29 +153,7 @@ impl Kernel {
                 list.join(", ")
             ));
         }
-        let Some(process) = self.processes.get_mut(&pid) else {
-            return Next::Reschedule;
-        };
-        match result {
-            Value(v) => {
-                process.hart.set_reg(Reg::A0.index(), v);
-                process.hart.pc = process.hart.pc.wrapping_add(4);
-                Next::Continue
-            }
-            Yield => {
-                process.hart.set_reg(Reg::A0.index(), 0);
-                process.hart.pc = process.hart.pc.wrapping_add(4);
-                self.ready.push_back(pid);
-                self.current = None;
-                Next::Reschedule
-            }
-            Block(reason) => {
-                process.state = ProcessState::Blocked(reason);
-                self.current = None;
-                Next::Reschedule
-            }
-            Exited => Next::Reschedule,
-        }
+        result
     }
 
     fn sys_exit(&mut self, machine: &mut Machine, pid: Pid, code: u64) -> SyscallResult {
@@ -316,9 +353,15 @@ impl Kernel {
                 peak_pages: parent.page_table.len() as u64,
                 ..Default::default()
             },
+            // A fork of a guest kernel's child is a child of the same guest
+            // kernel (it shows up in hv_children).
+            mode: parent.mode,
+            supervisor: parent.supervisor,
+            pending: None,
+            switched_to: None,
         };
         self.processes.insert(child_pid, child);
-        self.ready.push_back(child_pid);
+        self.enqueue(child_pid);
         Value(child_pid.0)
     }
 
