@@ -467,15 +467,21 @@ impl Simulator {
         };
         let handler = match hypervisor::handler_of(kernel, event.pid, event.exception) {
             Handler::HostKernel => "handled by the host kernel".to_string(),
-            Handler::Hypercall(call) => format!(
-                "hypercall {}, handled by the host",
-                crate::abi::call_name(call)
-            ),
+            Handler::Hypercall(_) => "hypercall, handled by the host".to_string(),
             Handler::GuestKernel(k) => format!("delivered to guest kernel {k}"),
         };
+        let what = match (event.exception, process) {
+            (Exception::Syscall, Some(p)) => {
+                format!(
+                    "syscall {}",
+                    crate::abi::call_name(p.hart.reg(emu::Reg::A7.index()))
+                )
+            }
+            (e, _) => e.to_string(),
+        };
         format!(
-            "exception: {vm_prefix}{mode}process {} (parent: {parent}) at pc {pc:#x}: {} → {handler}",
-            event.pid, event.exception
+            "exception: {vm_prefix}{mode}process {} (parent: {parent}) at pc {pc:#x}: {what} → {handler}",
+            event.pid
         )
     }
 

@@ -223,8 +223,8 @@ fn hv_map(
     perms: u64,
 ) -> HvResult {
     let child = live_child_of(kernel, caller, id)?;
-    if page_vaddr % PAGE_SIZE != 0
-        || own_vaddr % PAGE_SIZE != 0
+    if !page_vaddr.is_multiple_of(PAGE_SIZE)
+        || !own_vaddr.is_multiple_of(PAGE_SIZE)
         || perms == 0
         || perms & !(HV_PROT_READ | HV_PROT_WRITE | HV_PROT_EXEC) != 0
     {
