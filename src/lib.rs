@@ -3,6 +3,7 @@ pub mod abi;
 pub mod emu;
 pub mod hypervisor;
 pub mod kernel;
+pub mod shm;
 pub mod simulator;
 pub mod toolchain;
 

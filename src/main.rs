@@ -82,6 +82,11 @@ struct Cli {
     /// kind, page faults, frames used, per process.
     #[arg(long)]
     stats: bool,
+
+    /// Print the shared-memory list (spec/shm.md) after every shm call
+    /// that succeeded and at exit.
+    #[arg(long)]
+    dump_shm: bool,
 }
 
 fn main() -> ExitCode {
@@ -133,7 +138,8 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
         .trace(cli.trace)
         .trace_syscalls(cli.trace_syscalls)
         .trace_exceptions(cli.trace_exceptions)
-        .dump_contexts(cli.dump_contexts);
+        .dump_contexts(cli.dump_contexts)
+        .dump_shm(cli.dump_shm);
     if let Some(limit) = cli.max_instructions {
         builder = builder.max_instructions(limit);
     }

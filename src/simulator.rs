@@ -62,6 +62,7 @@ pub struct SimulatorBuilder {
     dump_contexts: bool,
     input: Input,
     capture_output: bool,
+    dump_shm: bool,
 }
 
 impl Default for SimulatorBuilder {
@@ -76,6 +77,7 @@ impl Default for SimulatorBuilder {
             dump_contexts: false,
             input: Input::Host,
             capture_output: false,
+            dump_shm: false,
         }
     }
 }
@@ -117,6 +119,12 @@ impl SimulatorBuilder {
         self.dump_contexts = on;
         self
     }
+    /// Print the shm list after every successful shm call and at exit
+    /// (`--dump-shm`).
+    pub fn dump_shm(mut self, on: bool) -> Self {
+        self.dump_shm = on;
+        self
+    }
     /// Guest stdin reads these bytes instead of the host's stdin.
     pub fn stdin_bytes(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.input = Input::Bytes(bytes.into());
@@ -139,6 +147,7 @@ impl SimulatorBuilder {
             capture_output: self.capture_output,
             host_input,
             trace_syscalls: self.trace_syscalls,
+            dump_shm: self.dump_shm,
             dump_contexts_at_exit: self.dump_contexts,
             quantum: self.quantum,
             max_instructions: self.max_instructions,
@@ -168,6 +177,7 @@ pub struct Simulator {
     capture_output: bool,
     host_input: bool,
     trace_syscalls: bool,
+    dump_shm: bool,
     dump_contexts_at_exit: bool,
     quantum: u64,
     max_instructions: Option<u64>,
@@ -217,6 +227,7 @@ impl Simulator {
         };
         let mut kernel = Kernel::new(Console::new(input, output(), output()));
         kernel.trace_syscalls = self.trace_syscalls;
+        kernel.dump_shm = self.dump_shm;
         kernel.id = self.vms.len() as u64;
         self.vms.push(kernel);
         self.vms.len() - 1
@@ -494,6 +505,10 @@ impl Simulator {
             let text = format!("sim: contexts at exit:\n{}", self.dump_contexts());
             self.vms[0].console.write_stderr(text.as_bytes());
         }
+        if self.dump_shm {
+            let text = format!("sim: shm at exit:\n{}", self.dump_shm());
+            self.vms[0].console.write_stderr(text.as_bytes());
+        }
         for kernel in &mut self.vms {
             kernel.console.flush();
         }
@@ -531,6 +546,30 @@ impl Simulator {
             out.push(bytes[(addr & (emu::PAGE_SIZE - 1)) as usize]);
         }
         Some(out)
+    }
+
+    /// The shm lists drawn as spec/shm.md draws them (what `--dump-shm`
+    /// prints); usable at any exception. Each VM has its own list; with
+    /// more than one VM, each is headed `vm N:`.
+    pub fn dump_shm(&self) -> String {
+        if self.vms.len() == 1 {
+            return crate::shm::dump(&self.vms[0].shm);
+        }
+        self.vms
+            .iter()
+            .map(|k| format!("vm {}:\n{}", k.id, crate::shm::dump(&k.shm)))
+            .collect()
+    }
+
+    /// Checks the shm invariants of spec/shm.md now, in every VM.
+    ///
+    /// # Errors
+    /// The first broken invariant, in words.
+    pub fn check_shm_invariants(&self) -> Result<(), String> {
+        for kernel in &self.vms {
+            kernel.check_shm_invariants(&self.machine)?;
+        }
+        Ok(())
     }
 
     /// What guests of VM 0 wrote to stdout (with `capture_output`).

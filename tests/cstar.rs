@@ -1,6 +1,6 @@
 //! The C* compiler, rule by rule and meaning by meaning: each test compiles
-//! a small program, runs it under qemu-riscv64 and checks stdout and the
-//! exit code (spec/cstar.md).
+//! a small program, runs it on `sim` and under qemu-riscv64 (both must
+//! agree) and checks stdout and the exit code (spec/cstar.md).
 
 #[path = "cstar/support.rs"]
 mod support;
@@ -417,7 +417,7 @@ fn several_files_make_one_program() {
         ),
     ];
     let compiled = sim::toolchain::cstar::compile(&sources).expect("compiles");
-    match support::run_qemu(&compiled.elf, &[]) {
+    match support::run_both(&compiled.elf, &[]) {
         Some((out, code)) => assert_eq!((out.as_str(), code), ("", 42)),
         None => support::skip(),
     }

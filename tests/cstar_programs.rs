@@ -61,7 +61,7 @@ fn every_program_compiles_and_runs_with_its_expected_output() {
             std::fs::read_to_string(format!("{}.out", path.display())).unwrap_or_else(|_| {
                 panic!("{}.out with the expected output is missing", path.display())
             });
-        match support::run_qemu(&compiled.elf, &args) {
+        match support::run_both(&compiled.elf, &args) {
             Some((out, status)) => {
                 assert_eq!(
                     (out.as_str(), status),
@@ -128,7 +128,7 @@ fn differential_against_native_c() {
             return;
         };
         let compiled = compile_files(std::slice::from_ref(&path)).unwrap_or_else(|e| panic!("{e}"));
-        match support::run_qemu(&compiled.elf, &args) {
+        match support::run_both(&compiled.elf, &args) {
             Some(ours) => assert_eq!(ours, native, "{program}: C* under qemu vs native C"),
             None => return support::skip(),
         }

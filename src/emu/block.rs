@@ -1,7 +1,7 @@
 //! Pre-decoded basic blocks: the executor's form of the guest's code.
 //!
-//! `lower` turns one typed `Instruction` into a compact 16-byte `Op` that
-//! the executor's `match` can run without looking at encodings again:
+//! `lower` turns one typed `Instruction` into a compact 24-byte `Op` that
+//! the executor's handlers can run without looking at encodings again:
 //! immediates are sign-extended, branch and jump targets are absolute,
 //! `addi rd,x0,imm`/`lui` become `Li`, `addi rd,rs,0` becomes `Mv`, and a
 //! destination register `x0` is replaced by the write sink `x32`, so the hot
@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 
+use super::exec::{handler_for, Handler};
 use super::instruction::*;
 use super::memory::Frame;
 
@@ -111,6 +112,8 @@ pub(crate) enum OpKind {
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub(crate) struct Op {
+    /// The executor's function for this op (exec.rs), chosen from `kind`.
+    pub handler: Handler,
     pub imm: i64,
     pub kind: OpKind,
     pub rd: u8,
@@ -122,7 +125,7 @@ pub(crate) struct Op {
     pub len: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Op>() == 16);
+const _: () = assert!(std::mem::size_of::<Op>() == 24);
 
 fn dest(rd: Reg) -> u8 {
     if rd.0 == 0 {
@@ -160,6 +163,7 @@ pub(crate) const AMO_OPS: [AmoOp; 11] = [
 pub(crate) fn lower(inst: Option<Instruction>, bits: u32, pc: u64, offset: u16, len: u8) -> Op {
     use OpKind as K;
     let op = |kind, rd: u8, rs1: Reg, rs2: Reg, imm: i64| Op {
+        handler: handler_for(kind),
         imm,
         kind,
         rd,
@@ -351,6 +355,20 @@ pub(crate) struct Block {
     pub instructions: u64,
 }
 
+/// The op that ends a block without control flow at byte `offset`.
+pub(crate) fn fallthrough(offset: u16) -> Op {
+    Op {
+        handler: handler_for(OpKind::Fallthrough),
+        imm: 0,
+        kind: OpKind::Fallthrough,
+        rd: SINK,
+        rs1: 0,
+        rs2: 0,
+        offset,
+        len: 0,
+    }
+}
+
 /// Guest instructions in a decoded op sequence.
 pub(crate) fn instruction_count(ops: &[Op]) -> u64 {
     let fallthrough = ops.last().is_some_and(|op| op.kind == OpKind::Fallthrough);
@@ -376,6 +394,7 @@ pub(crate) struct BlockCache {
 /// A jump-cache entry: the block for virtual `pc`.
 #[derive(Clone, Copy)]
 pub(crate) struct JumpEntry {
+    // (fields read by the executor's block chaining)
     /// `u64::MAX` marks an empty entry (pcs are even).
     pub pc: u64,
     pub ops: *const Op,

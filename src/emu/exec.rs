@@ -1,306 +1,474 @@
 //! The executor: runs the ops of one block. This is the emulator's hot path.
 //!
 //! How it is made fast (see shared/PERFORMANCE-NOTES.md):
-//! - the block was decoded once; each op is a 16-byte value with everything
-//!   pre-computed (absolute branch targets, sign-extended immediates);
-//! - instructions are counted per block by the caller, not here; a fault in
-//!   the middle of a block un-counts what did not run;
-//! - the register file and the op array are reached through raw pointers
-//!   hoisted into locals, so LLVM keeps them in host registers instead of
-//!   reloading through `&mut self` after every store;
+//! - **Decode once**: each op is a small value with everything pre-computed
+//!   (absolute branch targets, sign-extended immediates) and a pointer to
+//!   its handler, chosen when the block was decoded (block.rs).
+//! - **Threaded dispatch**: every handler ends by calling the next op's
+//!   handler in tail position (`next`), so each handler has its own indirect
+//!   jump and the host's branch predictor learns the guest's op sequences
+//!   far better than through one shared `match`. In an optimised build
+//!   these calls are compiled to jumps (sibling calls: the handlers keep no
+//!   stack frame on their fast path, slow paths live in `#[cold]` functions).
+//!   Correctness does not depend on it: the chain ends at the block's
+//!   terminator, which *returns* the next pc, so even without the
+//!   optimisation the depth is bounded by `MAX_BLOCK_OPS` frames.
+//! - **Counting per block**: the caller adds the block's instruction count
+//!   up front; a fault in the middle of a block un-counts what did not run.
 //! - `x0` never needs a check: ops with destination `x0` write the sink
-//!   register 32 (block.rs);
-//! - loads and stores go through the TLB with one compare (mmu.rs); misses,
+//!   register 32 (block.rs).
+//! - Loads and stores go through the TLB with one compare (mmu.rs); misses,
 //!   misaligned or page-crossing accesses, faults and stores to frames that
-//!   hold code all go to `#[cold]` functions, so the fast path stays small.
+//!   hold code go to `#[cold]` functions.
+//!
+//! A handler's result is the next pc, or `STOPPED` when the block ended
+//! early (a fault, or a store that hit decoded code): then `Exec::stop`
+//! says why and where.
 
-use super::block::{amo_pack, BlockCache, Op, OpKind, AMO_OPS};
+use super::block::{amo_pack, BlockCache, JumpEntry, Op, OpKind, AMO_OPS};
 use super::exception::Exception;
-use super::instruction::{AmoOp, AmoWidth, CSR_CYCLE, CSR_INSTRET, CSR_TIME};
-use super::machine::{Hart, Machine};
+use super::instruction::{AmoOp, AmoWidth};
+use super::machine::Machine;
 use super::memory::PAGE_SIZE;
-use super::mmu::{Access, PageTable, Tlb};
+use super::mmu::{Access, PageTable, Tlb, TlbEntry};
+
+/// The signature of every op handler: the op, the register file (33
+/// slots), the execution state. Returns the next pc or `STOPPED`.
+pub(crate) type Handler = unsafe fn(*const Op, *mut u64, &mut Exec) -> u64;
+
+/// Returned by a handler when the block stopped early (never a valid pc:
+/// pcs are even).
+pub(crate) const STOPPED: u64 = u64::MAX;
+
+/// Why a block stopped early.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Stop {
+    /// The op raised an exception; it did not retire.
+    Fault(Exception),
+    /// A store hit decoded code; the op retired, the block must be left
+    /// because its own code may have changed.
+    CodeWritten,
+}
+
+/// State shared by the handlers of one run: what the fast paths need in
+/// reach, and raw pointers for the slow paths.
+pub(crate) struct Exec {
+    pub tlb: *const TlbEntry,
+    pub machine: *mut Machine,
+    pub page_table: *mut PageTable,
+    /// Virtual address of the running block's first instruction.
+    pub block_pc: u64,
+    /// The running block's first op, to compute an op's index.
+    pub ops: *const Op,
+    /// Instructions retired before the running block.
+    pub start_instret: u64,
+    /// Instructions retired, counting the running block whole.
+    pub instret: u64,
+    /// The run ends when `instret` reaches this.
+    pub stop_at: u64,
+    /// The jump cache, for chaining from one block to the next.
+    pub jump_cache: *const JumpEntry,
+    /// How many more blocks a terminator may chain to before returning to
+    /// the run loop (bounds the native stack if tail calls are not optimised).
+    pub chain_budget: u32,
+    /// Set with `STOPPED`: why, and at which op.
+    pub stop: Option<(Stop, *const Op)>,
+}
+
+impl Exec {
+    /// Index of `op` in the running block.
+    #[inline(always)]
+    pub fn index_of(&self, op: *const Op) -> u64 {
+        // SAFETY: both point into the same block's ops.
+        (unsafe { op.offset_from(self.ops) }) as u64
+    }
+}
+
+#[inline(always)]
+unsafe fn reg(x: *mut u64, i: u8) -> u64 {
+    *x.add(i as usize)
+}
+
+#[inline(always)]
+unsafe fn set(x: *mut u64, i: u8, v: u64) {
+    *x.add(i as usize) = v;
+}
+
+/// Continues with the next op of the block (a tail call).
+#[inline(always)]
+unsafe fn next(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let n = op.add(1);
+    ((*n).handler)(n, x, e)
+}
+
+#[inline(always)]
+fn next_pc(block_pc: u64, op: &Op) -> u64 {
+    block_pc.wrapping_add(u64::from(op.offset) + u64::from(op.len))
+}
+
+/// Ends the block with an exception at `op`.
+#[cold]
+#[inline(never)]
+fn fault(op: *const Op, e: &mut Exec, exception: Exception) -> u64 {
+    e.stop = Some((Stop::Fault(exception), op));
+    STOPPED
+}
+
+// ---- ALU ops: `rd = f(rs1, rs2 or imm)` -------------------------------------
+
+macro_rules! alu {
+    ($(#[$doc:meta])* $name:ident, |$a:ident, $b:ident, $o:ident| $body:expr) => {
+        $(#[$doc])*
+        pub(crate) unsafe fn $name(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+            let $o = &*op;
+            let $a = reg(x, $o.rs1);
+            let $b = reg(x, $o.rs2);
+            set(x, $o.rd, $body);
+            next(op, x, e)
+        }
+    };
+}
+
+alu!(exec_li, |_a, _b, o| o.imm as u64);
+alu!(exec_mv, |a, _b, _o| a);
+alu!(exec_addi, |a, _b, o| a.wrapping_add(o.imm as u64));
+alu!(exec_slti, |a, _b, o| u64::from((a as i64) < o.imm));
+alu!(exec_sltiu, |a, _b, o| u64::from(a < o.imm as u64));
+alu!(exec_xori, |a, _b, o| a ^ o.imm as u64);
+alu!(exec_ori, |a, _b, o| a | o.imm as u64);
+alu!(exec_andi, |a, _b, o| a & o.imm as u64);
+alu!(exec_slli, |a, _b, o| a << (o.imm & 63));
+alu!(exec_srli, |a, _b, o| a >> (o.imm & 63));
+alu!(exec_srai, |a, _b, o| ((a as i64) >> (o.imm & 63)) as u64);
+alu!(exec_addiw, |a, _b, o| sext32(
+    a.wrapping_add(o.imm as u64) as u32
+));
+alu!(exec_slliw, |a, _b, o| sext32((a as u32) << (o.imm & 31)));
+alu!(exec_srliw, |a, _b, o| sext32((a as u32) >> (o.imm & 31)));
+alu!(exec_sraiw, |a, _b, o| ((a as i32) >> (o.imm & 31)) as i64
+    as u64);
+alu!(exec_add, |a, b, _o| a.wrapping_add(b));
+alu!(exec_sub, |a, b, _o| a.wrapping_sub(b));
+alu!(exec_sll, |a, b, _o| a << (b & 63));
+alu!(exec_slt, |a, b, _o| u64::from((a as i64) < (b as i64)));
+alu!(exec_sltu, |a, b, _o| u64::from(a < b));
+alu!(exec_xor, |a, b, _o| a ^ b);
+alu!(exec_srl, |a, b, _o| a >> (b & 63));
+alu!(exec_sra, |a, b, _o| ((a as i64) >> (b & 63)) as u64);
+alu!(exec_or, |a, b, _o| a | b);
+alu!(exec_and, |a, b, _o| a & b);
+alu!(exec_mul, |a, b, _o| a.wrapping_mul(b));
+alu!(
+    exec_mulh,
+    |a, b, _o| ((i128::from(a as i64) * i128::from(b as i64)) >> 64) as u64
+);
+alu!(
+    exec_mulhsu,
+    |a, b, _o| (i128::from(a as i64).wrapping_mul(i128::from(b)) >> 64) as u64
+);
+alu!(
+    exec_mulhu,
+    |a, b, _o| ((u128::from(a) * u128::from(b)) >> 64) as u64
+);
+alu!(exec_div, |a, b, _o| div(a as i64, b as i64) as u64);
+alu!(exec_divu, |a, b, _o| a.checked_div(b).unwrap_or(u64::MAX));
+alu!(exec_rem, |a, b, _o| rem(a as i64, b as i64) as u64);
+alu!(exec_remu, |a, b, _o| if b == 0 { a } else { a % b });
+alu!(exec_addw, |a, b, _o| sext32(a.wrapping_add(b) as u32));
+alu!(exec_subw, |a, b, _o| sext32(a.wrapping_sub(b) as u32));
+alu!(exec_sllw, |a, b, _o| sext32((a as u32) << (b & 31)));
+alu!(exec_srlw, |a, b, _o| sext32((a as u32) >> (b & 31)));
+alu!(exec_sraw, |a, b, _o| ((a as i32) >> (b & 31)) as i64 as u64);
+alu!(exec_mulw, |a, b, _o| sext32(
+    (a as u32).wrapping_mul(b as u32)
+));
+alu!(exec_divw, |a, b, _o| i64::from(div32(a as i32, b as i32))
+    as u64);
+alu!(exec_divuw, |a, b, _o| sext32(
+    (a as u32).checked_div(b as u32).unwrap_or(u32::MAX)
+));
+alu!(exec_remw, |a, b, _o| i64::from(rem32(a as i32, b as i32))
+    as u64);
+alu!(exec_remuw, |a, b, _o| {
+    let (a, b) = (a as u32, b as u32);
+    sext32(if b == 0 { a } else { a % b })
+});
+
+/// `fence` and writes to `x0` without side effects.
+pub(crate) unsafe fn exec_nop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    next(op, x, e)
+}
+
+/// Reads a counter CSR. `cycle`, `time` and `instret` all are the
+/// instruction count before this instruction (privileged spec 3.1.11:
+/// one instruction per cycle, time ticks per instruction), so every run is
+/// deterministic.
+pub(crate) unsafe fn exec_csr_read(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let count = e.start_instret + e.index_of(op);
+    set(x, (*op).rd, count);
+    next(op, x, e)
+}
+
+// ---- loads and stores --------------------------------------------------------
+
+macro_rules! load {
+    ($name:ident, $ty:ty, $extend:expr) => {
+        pub(crate) unsafe fn $name(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+            let o = &*op;
+            let addr = reg(x, o.rs1).wrapping_add(o.imm as u64);
+            let size = std::mem::size_of::<$ty>() as u64;
+            let entry = &*e.tlb.add(Tlb::index(addr));
+            let value: $ty = if entry.read_tag == Tlb::tag_for(addr, size) {
+                std::ptr::read_unaligned((addr as usize).wrapping_add(entry.addend) as *const $ty)
+            } else {
+                match load_slow(e, addr, size) {
+                    Ok(v) => v as $ty,
+                    Err(exception) => return fault(op, e, exception),
+                }
+            };
+            let extend: fn($ty) -> u64 = $extend;
+            set(x, o.rd, extend(value));
+            next(op, x, e)
+        }
+    };
+}
+
+load!(exec_lb, i8, |v| v as i64 as u64);
+load!(exec_lh, i16, |v| v as i64 as u64);
+load!(exec_lw, i32, |v| v as i64 as u64);
+load!(exec_ld, u64, |v| v);
+load!(exec_lbu, u8, u64::from);
+load!(exec_lhu, u16, u64::from);
+load!(exec_lwu, u32, u64::from);
+
+macro_rules! store {
+    ($name:ident, $ty:ty) => {
+        pub(crate) unsafe fn $name(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+            let o = &*op;
+            let addr = reg(x, o.rs1).wrapping_add(o.imm as u64);
+            let size = std::mem::size_of::<$ty>() as u64;
+            let value = reg(x, o.rs2);
+            let entry = &*e.tlb.add(Tlb::index(addr));
+            if entry.write_tag == Tlb::tag_for(addr, size) {
+                std::ptr::write_unaligned(
+                    (addr as usize).wrapping_add(entry.addend) as *mut $ty,
+                    value as $ty,
+                );
+                next(op, x, e)
+            } else {
+                store_slow_op(op, x, e, addr, size, value)
+            }
+        }
+    };
+}
+
+store!(exec_sb, u8);
+store!(exec_sh, u16);
+store!(exec_sw, u32);
+store!(exec_sd, u64);
+
+#[cold]
+#[inline(never)]
+fn load_slow(e: &mut Exec, addr: u64, size: u64) -> Result<u64, Exception> {
+    // SAFETY: the pointers in `Exec` are valid for the whole run (machine.rs).
+    unsafe { (*e.machine).load_slow(addr, size, &mut *e.page_table) }
+}
+
+/// A store that missed the fast path; leaves the block after it if it
+/// wrote decoded code (the block's own code may have changed).
+#[cold]
+#[inline(never)]
+unsafe fn store_slow_op(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    addr: u64,
+    size: u64,
+    value: u64,
+) -> u64 {
+    let machine = &mut *e.machine;
+    if let Err(exception) = machine.store_slow(addr, size, value, &mut *e.page_table) {
+        return fault(op, e, exception);
+    }
+    if machine.code_written {
+        e.stop = Some((Stop::CodeWritten, op));
+        return STOPPED;
+    }
+    next(op, x, e)
+}
+
+/// Atomics (A extension): always through the slow path; they are rare.
+pub(crate) unsafe fn exec_amo(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let machine = &mut *e.machine;
+    if let Err(exception) = machine.amo(x, &*op, &mut *e.page_table) {
+        return fault(op, e, exception);
+    }
+    if machine.code_written {
+        e.stop = Some((Stop::CodeWritten, op));
+        return STOPPED;
+    }
+    next(op, x, e)
+}
+
+// ---- terminators: they return the next pc ------------------------------------
+
+macro_rules! branch {
+    ($name:ident, |$a:ident, $b:ident| $cond:expr) => {
+        pub(crate) unsafe fn $name(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+            let o = &*op;
+            let $a = reg(x, o.rs1);
+            let $b = reg(x, o.rs2);
+            let target = if $cond {
+                o.imm as u64
+            } else {
+                next_pc(e.block_pc, o)
+            };
+            chain(target, x, e)
+        }
+    };
+}
+
+branch!(exec_beq, |a, b| a == b);
+branch!(exec_bne, |a, b| a != b);
+branch!(exec_blt, |a, b| (a as i64) < (b as i64));
+branch!(exec_bge, |a, b| (a as i64) >= (b as i64));
+branch!(exec_bltu, |a, b| a < b);
+branch!(exec_bgeu, |a, b| a >= b);
+
+pub(crate) unsafe fn exec_jal(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let o = &*op;
+    set(x, o.rd, next_pc(e.block_pc, o));
+    chain(o.imm as u64, x, e)
+}
+
+pub(crate) unsafe fn exec_jalr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let o = &*op;
+    // Read rs1 before writing rd: they may be the same register.
+    let target = reg(x, o.rs1).wrapping_add(o.imm as u64) & !1;
+    set(x, o.rd, next_pc(e.block_pc, o));
+    chain(target, x, e)
+}
+
+pub(crate) unsafe fn exec_ecall(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
+    fault(op, e, Exception::Syscall)
+}
+
+pub(crate) unsafe fn exec_ebreak(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
+    let pc = e.block_pc.wrapping_add(u64::from((*op).offset));
+    fault(op, e, Exception::Breakpoint { pc })
+}
+
+pub(crate) unsafe fn exec_illegal(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
+    let pc = e.block_pc.wrapping_add(u64::from((*op).offset));
+    fault(
+        op,
+        e,
+        Exception::IllegalInstruction {
+            pc,
+            bits: (*op).imm as u32,
+        },
+    )
+}
+
+/// End of a block that did not end in control flow.
+pub(crate) unsafe fn exec_fallthrough(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    chain(e.block_pc.wrapping_add(u64::from((*op).offset)), x, e)
+}
+
+/// Block chaining: goes on with the block at `target` directly (a tail
+/// call) if the jump cache has it and the budget allows all of it;
+/// otherwise returns `target` to the run loop, which looks it up or decodes.
+#[inline(always)]
+unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
+    let entry = *e.jump_cache.add(BlockCache::jump_index(target));
+    if entry.pc != target || entry.count > e.stop_at - e.instret || e.chain_budget == 0 {
+        return target;
+    }
+    e.chain_budget -= 1;
+    e.block_pc = target;
+    e.ops = entry.ops;
+    e.start_instret = e.instret;
+    e.instret += entry.count;
+    ((*entry.ops).handler)(entry.ops, x, e)
+}
+
+/// The handler of each op kind.
+pub(crate) fn handler_for(kind: OpKind) -> Handler {
+    use OpKind as K;
+    match kind {
+        K::Li => exec_li,
+        K::Mv => exec_mv,
+        K::Addi => exec_addi,
+        K::Slti => exec_slti,
+        K::Sltiu => exec_sltiu,
+        K::Xori => exec_xori,
+        K::Ori => exec_ori,
+        K::Andi => exec_andi,
+        K::Slli => exec_slli,
+        K::Srli => exec_srli,
+        K::Srai => exec_srai,
+        K::Addiw => exec_addiw,
+        K::Slliw => exec_slliw,
+        K::Srliw => exec_srliw,
+        K::Sraiw => exec_sraiw,
+        K::Add => exec_add,
+        K::Sub => exec_sub,
+        K::Sll => exec_sll,
+        K::Slt => exec_slt,
+        K::Sltu => exec_sltu,
+        K::Xor => exec_xor,
+        K::Srl => exec_srl,
+        K::Sra => exec_sra,
+        K::Or => exec_or,
+        K::And => exec_and,
+        K::Mul => exec_mul,
+        K::Mulh => exec_mulh,
+        K::Mulhsu => exec_mulhsu,
+        K::Mulhu => exec_mulhu,
+        K::Div => exec_div,
+        K::Divu => exec_divu,
+        K::Rem => exec_rem,
+        K::Remu => exec_remu,
+        K::Addw => exec_addw,
+        K::Subw => exec_subw,
+        K::Sllw => exec_sllw,
+        K::Srlw => exec_srlw,
+        K::Sraw => exec_sraw,
+        K::Mulw => exec_mulw,
+        K::Divw => exec_divw,
+        K::Divuw => exec_divuw,
+        K::Remw => exec_remw,
+        K::Remuw => exec_remuw,
+        K::Lb => exec_lb,
+        K::Lh => exec_lh,
+        K::Lw => exec_lw,
+        K::Ld => exec_ld,
+        K::Lbu => exec_lbu,
+        K::Lhu => exec_lhu,
+        K::Lwu => exec_lwu,
+        K::Sb => exec_sb,
+        K::Sh => exec_sh,
+        K::Sw => exec_sw,
+        K::Sd => exec_sd,
+        K::CsrRead => exec_csr_read,
+        K::Amo => exec_amo,
+        K::Nop => exec_nop,
+        K::Beq => exec_beq,
+        K::Bne => exec_bne,
+        K::Blt => exec_blt,
+        K::Bge => exec_bge,
+        K::Bltu => exec_bltu,
+        K::Bgeu => exec_bgeu,
+        K::Jal => exec_jal,
+        K::Jalr => exec_jalr,
+        K::Ecall => exec_ecall,
+        K::Ebreak => exec_ebreak,
+        K::Illegal => exec_illegal,
+        K::Fallthrough => exec_fallthrough,
+    }
+}
 
 impl Machine {
-    /// Runs the block whose ops start at `ops` and whose first instruction
-    /// is at `block_pc`, adding its `count` of instructions to `instret` up
-    /// front, and goes on with the blocks that follow as long as the jump
-    /// cache knows them and the budget (`stop_at`) allows a whole block.
-    /// Returns the pc where the jump cache missed (the caller decodes).
-    ///
-    /// # Safety
-    /// `ops` must point at a sequence of ops that ends with a terminator,
-    /// whose register fields are at most 32 (block.rs guarantees both).
-    #[inline(always)]
-    pub(crate) unsafe fn execute_block(
-        &mut self,
-        hart: &mut Hart,
-        page_table: &mut PageTable,
-        mut ops: *const Op,
-        mut block_pc: u64,
-        count: u64,
-        stop_at: u64,
-    ) -> Result<u64, Exception> {
-        // Count the whole block now; `fail` below un-counts on a fault.
-        let mut start_instret = self.instret;
-        self.instret += count;
-        let jump_cache = self.blocks.jump_cache.as_ptr();
-
-        let regs: *mut u64 = hart.regs.as_mut_ptr();
-        let tlb = self.tlb.entries.as_ptr();
-        macro_rules! x {
-            ($i:expr) => {
-                *regs.add($i as usize)
-            };
-        }
-        // Leaves the block with exception `$e` at op index `$i`: the faulting
-        // instruction and those after it did not retire.
-        macro_rules! fail {
-            ($i:expr, $op:expr, $e:expr) => {{
-                self.instret = start_instret + $i as u64;
-                hart.pc = block_pc.wrapping_add(u64::from($op.offset));
-                return Err($e);
-            }};
-        }
-        macro_rules! load {
-            ($i:expr, $op:expr, $ty:ty, $conv:expr) => {{
-                let addr = x!($op.rs1).wrapping_add($op.imm as u64);
-                let size = std::mem::size_of::<$ty>() as u64;
-                let entry = &*tlb.add(Tlb::index(addr));
-                let value: $ty = if entry.read_tag == Tlb::tag_for(addr, size) {
-                    std::ptr::read_unaligned(
-                        (addr as usize).wrapping_add(entry.addend) as *const $ty
-                    )
-                } else {
-                    match self.load_slow(addr, size, page_table) {
-                        Ok(v) => v as $ty,
-                        Err(e) => fail!($i, $op, e),
-                    }
-                };
-                x!($op.rd) = $conv(value);
-            }};
-        }
-        macro_rules! store {
-            ($i:expr, $op:expr, $ty:ty) => {{
-                let addr = x!($op.rs1).wrapping_add($op.imm as u64);
-                let size = std::mem::size_of::<$ty>() as u64;
-                let value = x!($op.rs2) as $ty;
-                let entry = &*tlb.add(Tlb::index(addr));
-                if entry.write_tag == Tlb::tag_for(addr, size) {
-                    std::ptr::write_unaligned(
-                        (addr as usize).wrapping_add(entry.addend) as *mut $ty,
-                        value,
-                    );
-                } else {
-                    if let Err(e) = self.store_slow(addr, size, value as u64, page_table) {
-                        fail!($i, $op, e);
-                    }
-                    if self.code_written {
-                        // The store may have changed code of this very block:
-                        // leave it after this instruction.
-                        self.instret = start_instret + $i as u64 + 1;
-                        return Ok(next_pc(block_pc, $op));
-                    }
-                }
-            }};
-        }
-
-        let mut i = 0usize;
-        // Block chaining: at a terminator, continue directly with the next
-        // block if the jump cache has it and the budget allows all of it.
-        macro_rules! chain {
-            ($target:expr) => {{
-                let target: u64 = $target;
-                let entry = *jump_cache.add(BlockCache::jump_index(target));
-                if entry.pc == target && entry.count <= stop_at.wrapping_sub(self.instret) {
-                    ops = entry.ops;
-                    block_pc = target;
-                    start_instret = self.instret;
-                    self.instret += entry.count;
-                    i = 0;
-                    continue;
-                }
-                return Ok(target);
-            }};
-        }
-
-        loop {
-            let op = &*ops.add(i);
-            use OpKind as K;
-            match op.kind {
-                K::Li => x!(op.rd) = op.imm as u64,
-                K::Mv => x!(op.rd) = x!(op.rs1),
-                K::Addi => x!(op.rd) = x!(op.rs1).wrapping_add(op.imm as u64),
-                K::Slti => x!(op.rd) = u64::from((x!(op.rs1) as i64) < op.imm),
-                K::Sltiu => x!(op.rd) = u64::from(x!(op.rs1) < op.imm as u64),
-                K::Xori => x!(op.rd) = x!(op.rs1) ^ op.imm as u64,
-                K::Ori => x!(op.rd) = x!(op.rs1) | op.imm as u64,
-                K::Andi => x!(op.rd) = x!(op.rs1) & op.imm as u64,
-                K::Slli => x!(op.rd) = x!(op.rs1) << (op.imm & 63),
-                K::Srli => x!(op.rd) = x!(op.rs1) >> (op.imm & 63),
-                K::Srai => x!(op.rd) = ((x!(op.rs1) as i64) >> (op.imm & 63)) as u64,
-                K::Addiw => x!(op.rd) = sext32(x!(op.rs1).wrapping_add(op.imm as u64) as u32),
-                K::Slliw => x!(op.rd) = sext32((x!(op.rs1) as u32) << (op.imm & 31)),
-                K::Srliw => x!(op.rd) = sext32((x!(op.rs1) as u32) >> (op.imm & 31)),
-                K::Sraiw => x!(op.rd) = ((x!(op.rs1) as i32) >> (op.imm & 31)) as i64 as u64,
-                K::Add => x!(op.rd) = x!(op.rs1).wrapping_add(x!(op.rs2)),
-                K::Sub => x!(op.rd) = x!(op.rs1).wrapping_sub(x!(op.rs2)),
-                K::Sll => x!(op.rd) = x!(op.rs1) << (x!(op.rs2) & 63),
-                K::Slt => x!(op.rd) = u64::from((x!(op.rs1) as i64) < (x!(op.rs2) as i64)),
-                K::Sltu => x!(op.rd) = u64::from(x!(op.rs1) < x!(op.rs2)),
-                K::Xor => x!(op.rd) = x!(op.rs1) ^ x!(op.rs2),
-                K::Srl => x!(op.rd) = x!(op.rs1) >> (x!(op.rs2) & 63),
-                K::Sra => x!(op.rd) = ((x!(op.rs1) as i64) >> (x!(op.rs2) & 63)) as u64,
-                K::Or => x!(op.rd) = x!(op.rs1) | x!(op.rs2),
-                K::And => x!(op.rd) = x!(op.rs1) & x!(op.rs2),
-                K::Mul => x!(op.rd) = x!(op.rs1).wrapping_mul(x!(op.rs2)),
-                K::Mulh => {
-                    let p = i128::from(x!(op.rs1) as i64) * i128::from(x!(op.rs2) as i64);
-                    x!(op.rd) = (p >> 64) as u64;
-                }
-                K::Mulhsu => {
-                    let p = i128::from(x!(op.rs1) as i64).wrapping_mul(i128::from(x!(op.rs2)));
-                    x!(op.rd) = (p >> 64) as u64;
-                }
-                K::Mulhu => {
-                    let p = u128::from(x!(op.rs1)) * u128::from(x!(op.rs2));
-                    x!(op.rd) = (p >> 64) as u64;
-                }
-                K::Div => x!(op.rd) = div(x!(op.rs1) as i64, x!(op.rs2) as i64) as u64,
-                K::Divu => x!(op.rd) = x!(op.rs1).checked_div(x!(op.rs2)).unwrap_or(u64::MAX),
-                K::Rem => x!(op.rd) = rem(x!(op.rs1) as i64, x!(op.rs2) as i64) as u64,
-                K::Remu => {
-                    let (a, b) = (x!(op.rs1), x!(op.rs2));
-                    x!(op.rd) = if b == 0 { a } else { a % b };
-                }
-                K::Addw => x!(op.rd) = sext32(x!(op.rs1).wrapping_add(x!(op.rs2)) as u32),
-                K::Subw => x!(op.rd) = sext32(x!(op.rs1).wrapping_sub(x!(op.rs2)) as u32),
-                K::Sllw => x!(op.rd) = sext32((x!(op.rs1) as u32) << (x!(op.rs2) & 31)),
-                K::Srlw => x!(op.rd) = sext32((x!(op.rs1) as u32) >> (x!(op.rs2) & 31)),
-                K::Sraw => x!(op.rd) = ((x!(op.rs1) as i32) >> (x!(op.rs2) & 31)) as i64 as u64,
-                K::Mulw => x!(op.rd) = sext32((x!(op.rs1) as u32).wrapping_mul(x!(op.rs2) as u32)),
-                K::Divw => {
-                    x!(op.rd) = i64::from(div32(x!(op.rs1) as i32, x!(op.rs2) as i32)) as u64;
-                }
-                K::Divuw => {
-                    let (a, b) = (x!(op.rs1) as u32, x!(op.rs2) as u32);
-                    x!(op.rd) = sext32(a.checked_div(b).unwrap_or(u32::MAX));
-                }
-                K::Remw => {
-                    x!(op.rd) = i64::from(rem32(x!(op.rs1) as i32, x!(op.rs2) as i32)) as u64;
-                }
-                K::Remuw => {
-                    let (a, b) = (x!(op.rs1) as u32, x!(op.rs2) as u32);
-                    x!(op.rd) = sext32(if b == 0 { a } else { a % b });
-                }
-                K::Lb => load!(i, op, i8, |v: i8| v as i64 as u64),
-                K::Lh => load!(i, op, i16, |v: i16| v as i64 as u64),
-                K::Lw => load!(i, op, i32, |v: i32| v as i64 as u64),
-                K::Ld => load!(i, op, u64, |v: u64| v),
-                K::Lbu => load!(i, op, u8, u64::from),
-                K::Lhu => load!(i, op, u16, u64::from),
-                K::Lwu => load!(i, op, u32, u64::from),
-                K::Sb => store!(i, op, u8),
-                K::Sh => store!(i, op, u16),
-                K::Sw => store!(i, op, u32),
-                K::Sd => store!(i, op, u64),
-                K::CsrRead => {
-                    // All three counters are the instruction count: one
-                    // instruction per cycle, and "time" ticks per instruction,
-                    // so every run is deterministic. The value is the count
-                    // before this instruction (privileged spec 3.1.11).
-                    let before = start_instret + i as u64;
-                    x!(op.rd) = match op.imm as u16 {
-                        CSR_CYCLE | CSR_TIME | CSR_INSTRET => before,
-                        _ => before,
-                    };
-                }
-                K::Amo => {
-                    if let Err(e) = self.amo(hart, op, page_table) {
-                        fail!(i, op, e);
-                    }
-                    if self.code_written {
-                        self.instret = start_instret + i as u64 + 1;
-                        return Ok(next_pc(block_pc, op));
-                    }
-                }
-                K::Nop => {}
-                K::Beq => {
-                    chain!(if x!(op.rs1) == x!(op.rs2) {
-                        op.imm as u64
-                    } else {
-                        next_pc(block_pc, op)
-                    });
-                }
-                K::Bne => {
-                    chain!(if x!(op.rs1) != x!(op.rs2) {
-                        op.imm as u64
-                    } else {
-                        next_pc(block_pc, op)
-                    });
-                }
-                K::Blt => {
-                    chain!(if (x!(op.rs1) as i64) < (x!(op.rs2) as i64) {
-                        op.imm as u64
-                    } else {
-                        next_pc(block_pc, op)
-                    });
-                }
-                K::Bge => {
-                    chain!(if (x!(op.rs1) as i64) >= (x!(op.rs2) as i64) {
-                        op.imm as u64
-                    } else {
-                        next_pc(block_pc, op)
-                    });
-                }
-                K::Bltu => {
-                    chain!(if x!(op.rs1) < x!(op.rs2) {
-                        op.imm as u64
-                    } else {
-                        next_pc(block_pc, op)
-                    });
-                }
-                K::Bgeu => {
-                    chain!(if x!(op.rs1) >= x!(op.rs2) {
-                        op.imm as u64
-                    } else {
-                        next_pc(block_pc, op)
-                    });
-                }
-                K::Jal => {
-                    x!(op.rd) = next_pc(block_pc, op);
-                    chain!(op.imm as u64)
-                }
-                K::Jalr => {
-                    // Read rs1 before writing rd: they may be the same register.
-                    let target = x!(op.rs1).wrapping_add(op.imm as u64) & !1;
-                    x!(op.rd) = next_pc(block_pc, op);
-                    chain!(target)
-                }
-                K::Ecall => fail!(i, op, Exception::Syscall),
-                K::Ebreak => {
-                    let pc = block_pc.wrapping_add(u64::from(op.offset));
-                    fail!(i, op, Exception::Breakpoint { pc })
-                }
-                K::Illegal => {
-                    let pc = block_pc.wrapping_add(u64::from(op.offset));
-                    fail!(
-                        i,
-                        op,
-                        Exception::IllegalInstruction {
-                            pc,
-                            bits: op.imm as u32
-                        }
-                    )
-                }
-                K::Fallthrough => {
-                    chain!(block_pc.wrapping_add(u64::from(op.offset)))
-                }
-            }
-            i += 1;
-        }
-    }
-
     /// A load that missed the TLB's fast path: translates (possibly byte by
     /// byte, for a misaligned access that crosses a page) and reads.
     #[cold]
@@ -311,8 +479,20 @@ impl Machine {
         size: u64,
         page_table: &mut PageTable,
     ) -> Result<u64, Exception> {
+        let phys = self.translate(addr, Access::Read, page_table)?;
+        let offset = (phys & (PAGE_SIZE - 1)) as usize;
+        if offset + size as usize <= PAGE_SIZE as usize {
+            // Within one page (a TLB miss, or merely misaligned).
+            let bytes = &self
+                .memory
+                .frame_bytes(super::memory::Frame((phys >> 12) as u32))[offset..];
+            let mut value = [0u8; 8];
+            value[..size as usize].copy_from_slice(&bytes[..size as usize]);
+            return Ok(u64::from_le_bytes(value));
+        }
+        // Crosses into the next page: byte by byte, translating that page too.
         let mut value = 0u64;
-        let mut phys = self.translate(addr, Access::Read, page_table)?;
+        let mut phys = phys;
         for k in 0..size {
             let a = addr.wrapping_add(k);
             if k > 0 && a & (PAGE_SIZE - 1) == 0 {
@@ -346,31 +526,36 @@ impl Machine {
         } else {
             None
         };
-        for k in 0..size {
-            let a = addr.wrapping_add(k);
-            let phys = match second {
-                Some(second) if (a ^ addr) & !(PAGE_SIZE - 1) != 0 => {
-                    second + (a & (PAGE_SIZE - 1))
-                }
-                _ => first + k,
-            };
-            let frame = super::memory::Frame((phys >> 12) as u32);
-            if self.memory.holds_code(frame) {
-                self.code_written = true;
-            }
-            self.memory.frame_bytes_mut(frame)[(phys & (PAGE_SIZE - 1)) as usize] =
-                (value >> (8 * k)) as u8;
+        let bytes = value.to_le_bytes();
+        let first_len = match second {
+            Some(_) => (PAGE_SIZE - (first & (PAGE_SIZE - 1))) as usize,
+            None => size as usize,
+        };
+        self.write_physical(first, &bytes[..first_len]);
+        if let Some(second) = second {
+            self.write_physical(second, &bytes[first_len..size as usize]);
         }
         Ok(())
+    }
+
+    /// Writes bytes at a physical address within one frame; notes a write
+    /// to decoded code.
+    fn write_physical(&mut self, phys: u64, bytes: &[u8]) {
+        let frame = super::memory::Frame((phys >> 12) as u32);
+        if self.memory.holds_code(frame) {
+            self.code_written = true;
+        }
+        let offset = (phys & (PAGE_SIZE - 1)) as usize;
+        self.memory.frame_bytes_mut(frame)[offset..offset + bytes.len()].copy_from_slice(bytes);
     }
 
     /// Atomics (A extension): always through the slow path; they are rare.
     /// The address must be naturally aligned (else `Misaligned`).
     #[cold]
     #[inline(never)]
-    fn amo(
+    pub(crate) unsafe fn amo(
         &mut self,
-        hart: &mut Hart,
+        x: *mut u64,
         op: &Op,
         page_table: &mut PageTable,
     ) -> Result<(), Exception> {
@@ -383,8 +568,8 @@ impl Machine {
             AmoWidth::Word => 4,
             AmoWidth::Double => 8,
         };
-        let addr = hart.regs[op.rs1 as usize];
-        let src = hart.regs[op.rs2 as usize];
+        let addr = *x.add(op.rs1 as usize);
+        let src = *x.add(op.rs2 as usize);
         let access = if amo == AmoOp::Lr {
             Access::Read
         } else {
@@ -407,15 +592,15 @@ impl Machine {
             AmoOp::Lr => {
                 let v = self.load_slow(addr, size, page_table)?;
                 self.reservation = Some(self.translate(addr, Access::Read, page_table)?);
-                hart.regs[op.rd as usize] = extend(v);
+                *x.add(op.rd as usize) = extend(v);
             }
             AmoOp::Sc => {
                 let phys = self.translate(addr, Access::Write, page_table)?;
                 if self.reservation.take() == Some(phys) {
                     self.store_slow(addr, size, src, page_table)?;
-                    hart.regs[op.rd as usize] = 0;
+                    *x.add(op.rd as usize) = 0;
                 } else {
-                    hart.regs[op.rd as usize] = 1;
+                    *x.add(op.rd as usize) = 1;
                 }
             }
             _ => {
@@ -436,17 +621,11 @@ impl Machine {
                     AmoOp::Lr | AmoOp::Sc => old,
                 };
                 self.store_slow(addr, size, new, page_table)?;
-                hart.regs[op.rd as usize] = old;
+                *x.add(op.rd as usize) = old;
             }
         }
-        hart.regs[0] = 0;
         Ok(())
     }
-}
-
-#[inline(always)]
-fn next_pc(block_pc: u64, op: &Op) -> u64 {
-    block_pc.wrapping_add(u64::from(op.offset) + u64::from(op.len))
 }
 
 #[inline(always)]

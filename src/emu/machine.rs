@@ -18,11 +18,16 @@
 //! A faulting instruction has no effect: `hart.pc` points at it and
 //! `instret` does not count it.
 
-use super::block::{self, Block, BlockCache, Op, OpKind, MAX_BLOCK_OPS};
+use super::block::{self, Block, BlockCache, Op, MAX_BLOCK_OPS};
 use super::decode;
 use super::exception::Exception;
+use super::exec::{Exec, Stop, STOPPED};
 use super::memory::{Frame, PhysMemory, PAGE_SIZE};
 use super::mmu::{Access, PageTable, Tlb, VirtPage, TLB_INVALID};
+
+/// Blocks one run-loop iteration may chain through (see exec.rs: bounds
+/// the native stack should tail calls not be optimised).
+const MAX_CHAIN: u32 = 64;
 
 /// The register file and pc of one context.
 ///
@@ -159,39 +164,92 @@ impl Machine {
         stop_at: u64,
     ) -> Exception {
         self.sync_caches(page_table, context);
+        let regs = hart.regs.as_mut_ptr();
+        let mut exec = Exec {
+            tlb: self.tlb.entries.as_ptr(),
+            machine: self,
+            page_table,
+            block_pc: 0,
+            ops: std::ptr::null(),
+            start_instret: 0,
+            instret: self.instret,
+            stop_at,
+            jump_cache: self.blocks.jump_cache.as_ptr(),
+            chain_budget: 0,
+            stop: None,
+        };
+        // From here on `self` and `page_table` are used only through the
+        // raw pointers in `exec`, which the handlers' slow paths share; the
+        // instruction count lives in `exec.instret` until the run ends.
+        let machine = exec.machine;
         let mut pc = hart.pc;
-        loop {
-            let remaining = stop_at.saturating_sub(self.instret);
+        let exception = loop {
+            // SAFETY: `machine` and `exec.page_table` come from the `&mut`
+            // arguments, which live for the whole call; nothing else uses
+            // them while the loop runs.
+            let m = unsafe { &mut *machine };
+            let remaining = stop_at.saturating_sub(exec.instret);
             if remaining == 0 {
                 hart.pc = pc;
-                return Exception::Timer;
+                break Exception::Timer;
             }
             // Fast path: the jump cache knows the block for this pc.
-            let entry = self.blocks.jump_cache[BlockCache::jump_index(pc)];
+            let entry = m.blocks.jump_cache[BlockCache::jump_index(pc)];
             let (ops, count) = if entry.pc == pc && entry.count <= remaining {
                 (entry.ops, entry.count)
             } else {
-                match self.fetch_slow(pc, page_table, remaining) {
+                match m.fetch_slow(pc, unsafe { &mut *exec.page_table }, remaining) {
                     Ok(found) => found,
                     Err(e) => {
                         hart.pc = pc;
-                        return e;
+                        break e;
                     }
                 }
             };
+            exec.block_pc = pc;
+            exec.ops = ops;
+            exec.start_instret = exec.instret;
+            // Count the whole block now; an early stop un-counts below.
+            exec.instret += count;
+            exec.chain_budget = MAX_CHAIN;
             // SAFETY: `ops` points into a live block's boxed ops (or the
             // scratch buffer), which are neither freed nor reallocated while
-            // the block runs: blocks are only removed in `sync_caches` and
-            // `fetch_slow`, never during `execute_block`.
-            match unsafe { self.execute_block(hart, page_table, ops, pc, count, stop_at) } {
-                Ok(next) => pc = next,
-                Err(e) => return e,
+            // blocks run: blocks are only removed in `sync_caches` and
+            // `fetch_slow`, never by a handler. Register fields are <= 32 and
+            // every block ends in a terminator (block.rs).
+            let next = unsafe { ((*ops).handler)(ops, regs, &mut exec) };
+            if next != STOPPED {
+                pc = next;
+                continue;
             }
-            if self.code_written {
-                // A store hit decoded code: drop the stale blocks now.
-                self.sync_caches(page_table, context);
+            // The block that stopped is the last one chained to.
+            match exec.stop.take() {
+                Some((Stop::Fault(e), op)) => {
+                    // The faulting instruction and those after it did not retire.
+                    exec.instret = exec.start_instret + exec.index_of(op);
+                    hart.pc = exec
+                        .block_pc
+                        .wrapping_add(u64::from(unsafe { (*op).offset }));
+                    break e;
+                }
+                Some((Stop::CodeWritten, op)) => {
+                    // The store retired; its block may be stale: drop the
+                    // stale blocks and go on after the store.
+                    exec.instret = exec.start_instret + exec.index_of(op) + 1;
+                    let o = unsafe { &*op };
+                    pc = exec
+                        .block_pc
+                        .wrapping_add(u64::from(o.offset) + u64::from(o.len));
+                    let m = unsafe { &mut *machine };
+                    m.sync_caches(unsafe { &*exec.page_table }, context);
+                    exec.tlb = m.tlb.entries.as_ptr();
+                }
+                None => panic!("Machine::run: a handler stopped without saying why"),
             }
-        }
+        };
+        // SAFETY: as above; the handlers are done.
+        unsafe { (*machine).instret = exec.instret };
+        exception
     }
 
     /// Runs exactly one instruction (for tracing and single-stepping).
@@ -304,20 +362,16 @@ impl Machine {
             let op = block::lower(inst, word, at, (at - pc) as u16, len as u8);
             ops.push(op);
             at = at.wrapping_add(len);
-            if block::is_terminator(op.kind) || at == page_end {
+            // After an instruction that straddles the page end, `at` is past
+            // `page_end`: the block ends there too (the bytes that follow
+            // are on the next page, not in `frame`).
+            let reached_page_end = at.wrapping_sub(pc) >= page_end.wrapping_sub(pc);
+            if block::is_terminator(op.kind) || reached_page_end {
                 break;
             }
         }
         if !block::is_terminator(ops[ops.len() - 1].kind) {
-            ops.push(Op {
-                imm: 0,
-                kind: OpKind::Fallthrough,
-                rd: block::SINK,
-                rs1: 0,
-                rs2: 0,
-                offset: (at - pc) as u16,
-                len: 0,
-            });
+            ops.push(block::fallthrough((at - pc) as u16));
         }
         for f in frames {
             if !self.memory.holds_code(f) {

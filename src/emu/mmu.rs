@@ -127,14 +127,54 @@ pub struct Pte {
 
 /// A context's page table: virtual page → PTE.
 ///
+/// Stored as a three-level radix tree like RISC-V Sv39 (privileged spec
+/// 4.4): the 27-bit virtual page number splits into three 9-bit indices,
+/// each level a table of 512 slots, so a lookup (the TLB's miss path) is
+/// three array steps, and tables exist only for the regions in use. Pages
+/// beyond 39-bit addresses (never used by the kernel's layout) live in a
+/// small side map so that every `VirtPage` is representable.
+///
 /// Every change that could leave a stale translation in the TLB (unmap,
 /// remap, permission or A/D change) bumps `generation`; the machine flushes
 /// its TLB when it sees a generation it has not cached. Adding a mapping
 /// for an unmapped page needs no flush: the TLB never caches absence.
 #[derive(Clone, Debug, Default)]
 pub struct PageTable {
-    entries: BTreeMap<VirtPage, Pte>,
+    root: Vec<Option<Box<Middle>>>,
+    far: BTreeMap<VirtPage, Pte>,
+    len: usize,
     generation: u64,
+}
+
+const LEVEL_BITS: u32 = 9;
+const FANOUT: usize = 1 << LEVEL_BITS;
+/// Pages below this go into the radix tree.
+const RADIX_PAGES: u64 = 1 << (3 * LEVEL_BITS);
+
+#[derive(Clone, Debug)]
+struct Middle {
+    leaves: Vec<Option<Box<Leaf>>>,
+}
+
+#[derive(Clone, Debug)]
+struct Leaf {
+    /// `flags` without `VALID` marks an empty slot.
+    ptes: Vec<Pte>,
+    used: usize,
+}
+
+const EMPTY_PTE: Pte = Pte {
+    frame: Frame(0),
+    flags: PteFlags(0),
+};
+
+fn split(page: VirtPage) -> (usize, usize, usize) {
+    let p = page.0 as usize;
+    (
+        p >> (2 * LEVEL_BITS),
+        (p >> LEVEL_BITS) & (FANOUT - 1),
+        p & (FANOUT - 1),
+    )
 }
 
 impl PageTable {
@@ -142,9 +182,27 @@ impl PageTable {
         PageTable::default()
     }
 
+    fn slot(&self, page: VirtPage) -> Option<&Pte> {
+        if page.0 >= RADIX_PAGES {
+            return self.far.get(&page);
+        }
+        let (a, b, c) = split(page);
+        let pte = &self.root.get(a)?.as_ref()?.leaves[b].as_ref()?.ptes[c];
+        pte.flags.has(PteFlags::VALID).then_some(pte)
+    }
+
+    fn slot_mut(&mut self, page: VirtPage) -> Option<&mut Pte> {
+        if page.0 >= RADIX_PAGES {
+            return self.far.get_mut(&page);
+        }
+        let (a, b, c) = split(page);
+        let pte = &mut self.root.get_mut(a)?.as_mut()?.leaves[b].as_mut()?.ptes[c];
+        pte.flags.has(PteFlags::VALID).then_some(pte)
+    }
+
     /// The entry for `page`, if mapped.
     pub fn get(&self, page: VirtPage) -> Option<Pte> {
-        self.entries.get(&page).copied()
+        self.slot(page).copied()
     }
 
     /// Translates `vaddr` for `access`; `None` when not mapped or not allowed.
@@ -159,18 +217,64 @@ impl PageTable {
     /// the generation if there was one). Returns the previous entry.
     pub fn map(&mut self, page: VirtPage, frame: Frame, permissions: PteFlags) -> Option<Pte> {
         let flags = PteFlags(permissions.permissions().0 | PteFlags::VALID);
-        let old = self.entries.insert(page, Pte { frame, flags });
+        let new = Pte { frame, flags };
+        let old = if page.0 >= RADIX_PAGES {
+            self.far.insert(page, new)
+        } else {
+            let (a, b, c) = split(page);
+            if self.root.len() <= a {
+                self.root.resize(a + 1, None);
+            }
+            let middle = self.root[a].get_or_insert_with(|| {
+                Box::new(Middle {
+                    leaves: vec![None; FANOUT],
+                })
+            });
+            let leaf = middle.leaves[b].get_or_insert_with(|| {
+                Box::new(Leaf {
+                    ptes: vec![EMPTY_PTE; FANOUT],
+                    used: 0,
+                })
+            });
+            let slot = &mut leaf.ptes[c];
+            let old = slot.flags.has(PteFlags::VALID).then_some(*slot);
+            *slot = new;
+            if old.is_none() {
+                leaf.used += 1;
+            }
+            old
+        };
         if old.is_some() {
             self.generation += 1;
+        } else {
+            self.len += 1;
         }
         old
     }
 
     /// Removes the mapping of `page`; returns it.
     pub fn unmap(&mut self, page: VirtPage) -> Option<Pte> {
-        let old = self.entries.remove(&page);
+        let old = if page.0 >= RADIX_PAGES {
+            self.far.remove(&page)
+        } else {
+            let (a, b, c) = split(page);
+            let middle = self.root.get_mut(a)?.as_mut()?;
+            let leaf = middle.leaves[b].as_mut()?;
+            let slot = &mut leaf.ptes[c];
+            if !slot.flags.has(PteFlags::VALID) {
+                return None;
+            }
+            let old = *slot;
+            *slot = EMPTY_PTE;
+            leaf.used -= 1;
+            if leaf.used == 0 {
+                middle.leaves[b] = None;
+            }
+            Some(old)
+        };
         if old.is_some() {
             self.generation += 1;
+            self.len -= 1;
         }
         old
     }
@@ -178,7 +282,7 @@ impl PageTable {
     /// Sets the accessed/dirty bits of `page` as the hardware does on a TLB
     /// fill (no generation bump: the TLB that did it holds the same bits).
     pub(crate) fn mark_used(&mut self, page: VirtPage, access: Access) {
-        if let Some(pte) = self.entries.get_mut(&page) {
+        if let Some(pte) = self.slot_mut(page) {
             pte.flags.0 |= PteFlags::ACCESSED;
             if access == Access::Write {
                 pte.flags.0 |= PteFlags::DIRTY;
@@ -193,12 +297,12 @@ impl PageTable {
         self.mark_used(page, Access::Write);
     }
 
-    /// Clears the dirty bit of every page in `range` and returns the pages
-    /// that had it (used to find the pages written since a point in time).
+    /// Clears the dirty bit of each of `pages` and returns those that had it
+    /// (used to find the pages written since a point in time).
     pub fn take_dirty(&mut self, pages: impl IntoIterator<Item = VirtPage>) -> Vec<VirtPage> {
         let mut dirty = Vec::new();
         for page in pages {
-            if let Some(pte) = self.entries.get_mut(&page) {
+            if let Some(pte) = self.slot_mut(page) {
                 if pte.flags.has(PteFlags::DIRTY) {
                     pte.flags.0 &= !PteFlags::DIRTY;
                     dirty.push(page);
@@ -213,16 +317,32 @@ impl PageTable {
 
     /// All entries in page order.
     pub fn entries(&self) -> impl Iterator<Item = (VirtPage, Pte)> + '_ {
-        self.entries.iter().map(|(&p, &e)| (p, e))
+        let radix = self.root.iter().enumerate().flat_map(|(a, middle)| {
+            middle.iter().flat_map(move |m| {
+                m.leaves.iter().enumerate().flat_map(move |(b, leaf)| {
+                    leaf.iter().flat_map(move |l| {
+                        l.ptes
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, p)| p.flags.has(PteFlags::VALID))
+                            .map(move |(c, p)| {
+                                let page = ((a << (2 * LEVEL_BITS)) | (b << LEVEL_BITS) | c) as u64;
+                                (VirtPage(page), *p)
+                            })
+                    })
+                })
+            })
+        });
+        radix.chain(self.far.iter().map(|(&p, &e)| (p, e)))
     }
 
     /// Number of mapped pages.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// Changes whenever a cached translation may have become stale.
@@ -232,7 +352,33 @@ impl PageTable {
 
     /// Whether any page in `[start, end)` is mapped.
     pub fn any_mapped(&self, start: VirtPage, end: VirtPage) -> bool {
-        self.entries.range(start..end).next().is_some()
+        if start >= end {
+            return false;
+        }
+        let mut page = start;
+        while page < end && page.0 < RADIX_PAGES {
+            let (a, b, _) = split(page);
+            let leaf = self
+                .root
+                .get(a)
+                .and_then(|m| m.as_ref())
+                .and_then(|m| m.leaves[b].as_ref());
+            let leaf_end = VirtPage((page.0 | (FANOUT as u64 - 1)) + 1);
+            if leaf.is_some() {
+                while page < end && page < leaf_end {
+                    if self.slot(page).is_some() {
+                        return true;
+                    }
+                    page.0 += 1;
+                }
+            } else {
+                page = leaf_end;
+            }
+        }
+        self.far
+            .range(start.max(VirtPage(RADIX_PAGES))..end.max(VirtPage(RADIX_PAGES)))
+            .next()
+            .is_some()
     }
 }
 

@@ -101,6 +101,23 @@ fn parse(bytes: &[u8]) -> Result<(Vec<LoadSegment>, u64, Option<u64>, u16), Load
     if elf.e_type != header::ET_EXEC {
         return Err(LoadError::NotExecutable(elf.e_type));
     }
+    // Say "truncated" for tables cut off by the end of the file, rather than
+    // goblin's bare "bad offset".
+    let tables = [
+        ("program headers", elf.e_phoff, elf.e_phnum, elf.e_phentsize),
+        ("section headers", elf.e_shoff, elf.e_shnum, elf.e_shentsize),
+    ];
+    for (what, offset, count, size) in tables {
+        let end = u64::from(count)
+            .checked_mul(u64::from(size))
+            .and_then(|n| n.checked_add(offset));
+        if count != 0 && end.is_none_or(|end| end > bytes.len() as u64) {
+            return Err(LoadError::NotElf(format!(
+                "truncated: {what} at offset {offset:#x} lie beyond the end of the file ({:#x} bytes)",
+                bytes.len()
+            )));
+        }
+    }
     let elf = Elf::parse(bytes).map_err(|e| LoadError::NotElf(e.to_string()))?;
     let mut segments = Vec::new();
     let mut phdr_vaddr = None;

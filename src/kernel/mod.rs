@@ -27,6 +27,7 @@ pub mod uaccess;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::emu::{Exception, Hart, Machine, Reg};
+use crate::shm::ShmTable;
 pub use files::{Console, Input, Output};
 pub use loader::LoadError;
 pub use process::{ExitStatus, Mode, Pid, Process, ProcessState, ProcessStats, WaitReason};
@@ -56,6 +57,12 @@ pub struct Kernel {
     pub first: Option<Pid>,
     /// Distinguishes this kernel's contexts from other kernels' in the TLB.
     pub id: u64,
+    /// This kernel's named shared memory (spec/shm.md): one table per
+    /// kernel, so that each VM has its own names.
+    pub shm: ShmTable,
+    /// Print the shm list after every shm call that succeeded
+    /// (`--dump-shm`).
+    pub dump_shm: bool,
 }
 
 impl Kernel {
@@ -69,6 +76,8 @@ impl Kernel {
             trace_syscalls: false,
             first: None,
             id: 0,
+            shm: ShmTable::new(),
+            dump_shm: false,
         }
     }
 
@@ -304,6 +313,14 @@ impl Kernel {
         if process.is_zombie() {
             return;
         }
+        // Rule A.5: leave every shm object first; afterwards every frame
+        // the page table maps is private to this process, so the loop
+        // below frees exactly what it owns.
+        let was_client = self.shm.is_client_anywhere(pid);
+        if was_client {
+            self.shm
+                .exit(machine.memory_mut(), pid, &mut process.page_table);
+        }
         for (_, pte) in process.page_table.entries() {
             machine.memory_mut().free(pte.frame);
         }
@@ -345,6 +362,27 @@ impl Kernel {
                         self.make_ready(parent);
                     }
                 }
+            }
+        }
+        if was_client {
+            self.debug_check_shm(machine, "exit");
+        }
+    }
+
+    /// The shm invariants of spec/shm.md (see shm/invariants.rs).
+    ///
+    /// # Errors
+    /// The first broken invariant.
+    pub fn check_shm_invariants(&self, machine: &Machine) -> Result<(), String> {
+        crate::shm::check_invariants(&self.shm, &self.processes, machine.memory())
+    }
+
+    /// In debug builds, panics when an shm invariant is broken after
+    /// `call`: that is a kernel bug, whatever the guest did.
+    pub(crate) fn debug_check_shm(&self, machine: &Machine, call: &str) {
+        if cfg!(debug_assertions) {
+            if let Err(broken) = self.check_shm_invariants(machine) {
+                panic!("{call}: shm invariant broken: {broken}");
             }
         }
     }

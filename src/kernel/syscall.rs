@@ -14,6 +14,7 @@ use super::uaccess::{copy_in, copy_out, read_c_string, write_u64};
 use super::{Kernel, Next};
 use crate::abi::{self, *};
 use crate::emu::{Machine, Reg, VirtPage, PAGE_SIZE};
+use crate::shm;
 
 /// The outcome of a syscall.
 enum SyscallResult {
@@ -120,6 +121,10 @@ impl Kernel {
             SYS_SCHED_YIELD => Yield,
             SYS_CLONE => self.sys_clone(machine, pid, args[0], args[1]),
             SYS_WAIT4 => self.sys_wait4(machine, pid, args[0], args[1], args[2]),
+            SYS_SHM_OPEN => self.sys_shm_open(machine, pid, args[0]),
+            SYS_SHM_SIZE => self.sys_shm_size(machine, pid, args[0], args[1]),
+            SYS_SHM_MAP => self.sys_shm_map(pid, args[0], args[1]),
+            SYS_SHM_CLOSE => self.sys_shm_close(machine, pid, args[0]),
             n if abi::is_hypercall(n) => {
                 // Hypercalls of kernel-mode contexts never get here (the
                 // hypervisor takes them first); from a user context they
@@ -134,6 +139,9 @@ impl Kernel {
             }
             _ => err(ENOSYS),
         };
+        if (SYS_SHM_OPEN..=SYS_SHM_CLOSE).contains(&number) {
+            self.after_shm_call(machine, pid, number, &args, &result);
+        }
         if self.trace_syscalls {
             let shown = match &result {
                 Value(v) => match abi::error_name(v.wrapping_neg()) {
@@ -322,11 +330,21 @@ impl Kernel {
         let Some(parent) = self.processes.get(&pid) else {
             return err(ESRCH);
         };
-        // Copy the address space eagerly; undo everything on ENOMEM.
+        // Copy the address space eagerly; undo everything on ENOMEM. Rule
+        // A.6: pages mapped onto an shm object are shared, not copied.
+        let shared = self.shm.shared_pages(pid);
         let mut page_table = crate::emu::PageTable::new();
         for (page, pte) in parent.page_table.entries() {
+            if shared.contains(&page) {
+                page_table.map(page, pte.frame, pte.flags);
+                continue;
+            }
             let Some(frame) = machine.memory_mut().alloc() else {
-                super::loader::free_all(machine, &page_table);
+                for (page, pte) in page_table.entries() {
+                    if !shared.contains(&page) {
+                        machine.memory_mut().free(pte.frame);
+                    }
+                }
                 return err(ENOMEM);
             };
             machine.memory_mut().copy_frame(pte.frame, frame);
@@ -362,7 +380,95 @@ impl Kernel {
         };
         self.processes.insert(child_pid, child);
         self.enqueue(child_pid);
+        if !shared.is_empty() || self.shm.is_client_anywhere(pid) {
+            self.shm.fork(pid, child_pid);
+            self.debug_check_shm(machine, "fork");
+        }
         Value(child_pid.0)
+    }
+
+    /// shm_open(name) → id (rule A.1). The name is read through uaccess;
+    /// no NUL within `NAME_SCAN` bytes means it is not a string (EINVAL).
+    fn sys_shm_open(&mut self, machine: &mut Machine, pid: Pid, name: u64) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        let name = match read_c_string(machine, process, name, shm::NAME_SCAN - 1) {
+            Ok(name) => name,
+            Err(ENAMETOOLONG) => return err(EINVAL),
+            Err(e) => return err(e),
+        };
+        match self.shm.open(pid, &name) {
+            Ok(id) => Value(id.0),
+            Err(e) => err(e),
+        }
+    }
+
+    /// shm_size(id, size) → rounded size (rule A.2).
+    fn sys_shm_size(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        id: u64,
+        size: u64,
+    ) -> SyscallResult {
+        match self.shm.size(machine.memory_mut(), pid, id, size) {
+            Ok(rounded) => Value(rounded),
+            Err(e) => err(e),
+        }
+    }
+
+    /// shm_map(addr or 0, id) → address (rule A.3).
+    fn sys_shm_map(&mut self, pid: Pid, addr: u64, id: u64) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        match self.shm.map(process, addr, id) {
+            Ok(vaddr) => Value(vaddr),
+            Err(e) => err(e),
+        }
+    }
+
+    /// shm_close(id) → 0 (rule A.4).
+    fn sys_shm_close(&mut self, machine: &mut Machine, pid: Pid, id: u64) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        match self.shm.close(machine.memory_mut(), process, id) {
+            Ok(v) => Value(v),
+            Err(e) => err(e),
+        }
+    }
+
+    /// After every shm call: the invariants (debug builds) and, with
+    /// `--dump-shm`, the list as the call left it.
+    fn after_shm_call(
+        &mut self,
+        machine: &Machine,
+        pid: Pid,
+        number: u64,
+        args: &[u64; 6],
+        result: &SyscallResult,
+    ) {
+        let name = abi::call_name(number);
+        self.debug_check_shm(machine, &name);
+        let Value(v) = result else {
+            return;
+        };
+        if self.dump_shm && *v < (-4095i64) as u64 {
+            let argc = if number == SYS_SHM_OPEN || number == SYS_SHM_CLOSE {
+                1
+            } else {
+                2
+            };
+            let list: Vec<String> = args[..argc].iter().map(|a| format!("{a:#x}")).collect();
+            let text = format!(
+                "sim: shm after [{pid}] {name}({}) = {v:#x}:\n{}",
+                list.join(", "),
+                crate::shm::dump(&self.shm)
+            );
+            self.console.write_stderr(text.as_bytes());
+        }
     }
 
     /// wait4(pid or -1, status*, options): collects an ended child.

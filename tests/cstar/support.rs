@@ -1,4 +1,5 @@
-//! Helpers shared by the C* tests: compile, run under qemu-riscv64.
+//! Helpers shared by the C* tests: compile, run on `sim` and under
+//! qemu-riscv64, and check that both agree (differential testing).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -13,6 +14,43 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 pub fn temp_path(suffix: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     std::env::temp_dir().join(format!("sim-cstar-{}-{n}{suffix}", std::process::id()))
+}
+
+/// Runs an ELF on `sim` (the library, output captured) with `args`.
+/// Returns stdout and the exit code.
+pub fn run_sim(elf: &[u8], args: &[&str]) -> (String, i32) {
+    let mut simulator = sim::Simulator::builder()
+        .capture_output(true)
+        .max_instructions(5_000_000_000)
+        .build();
+    let mut argv = vec!["prog.elf".to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    simulator.load_elf(elf, &argv).expect("sim loads the ELF");
+    let outcome = simulator.run();
+    (
+        String::from_utf8_lossy(simulator.stdout()).into_owned(),
+        outcome.exit_code,
+    )
+}
+
+/// Runs an ELF on `sim` and under qemu-riscv64 and asserts that stdout and
+/// exit code agree. Returns them; when qemu is missing, says so (failing
+/// under CI) and returns `sim`'s.
+pub fn run_both(elf: &[u8], args: &[&str]) -> Option<(String, i32)> {
+    let on_sim = run_sim(elf, args);
+    match run_qemu(elf, args) {
+        Some(on_qemu) => {
+            assert_eq!(
+                on_sim, on_qemu,
+                "sim and qemu-riscv64 disagree (left: sim, right: qemu)"
+            );
+            Some(on_qemu)
+        }
+        None => {
+            skip();
+            Some(on_sim)
+        }
+    }
 }
 
 /// Runs an ELF under qemu-riscv64 with `args`; `None` when qemu is missing.
@@ -58,14 +96,10 @@ pub fn build(source: &str) -> Compiled {
 /// Compiles and runs; `None` (after `skip`) when qemu is missing.
 pub fn run_with(source: &str, args: &[&str]) -> Option<(String, i32)> {
     let compiled = build(source);
-    let result = run_qemu(&compiled.elf, args);
-    if result.is_none() {
-        skip();
-    }
-    result
+    run_both(&compiled.elf, args)
 }
 
-/// Asserts a program's stdout and exit code (when qemu is present).
+/// Asserts a program's stdout and exit code, on `sim` and on qemu-riscv64.
 pub fn expect(source: &str, stdout: &str, code: i32) {
     if let Some((out, status)) = run_with(source, &[]) {
         assert_eq!((out.as_str(), status), (stdout, code), "source:\n{source}");

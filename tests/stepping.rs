@@ -1,0 +1,320 @@
+//! Stepping through exceptions with the library: run until the next
+//! exception, look at the process before the kernel handled it, let the
+//! kernel handle it, look again.
+
+mod common;
+
+use common::*;
+use sim::emu::{Access, Exception, Instruction, PteFlags, Reg, StoreOp, VirtPage};
+use sim::kernel::{ExitStatus, Pid};
+use sim::Simulator;
+
+const DATA_SEG: u64 = 0x10000;
+const BSS: u64 = 0x11000;
+
+/// ```text
+///   li t0, BSS
+///   li t1, 42
+///   sd t1, 0(t0)         ; page fault: fresh bss page
+///   lui t3, -3           ; t3 = -12288
+///   add t3, sp, t3
+///   sd t1, 0(t3)         ; page fault: fresh stack page
+///   li a0, 1
+///   li a1, DATA_SEG      ; "hi\n"
+///   li a2, 3
+///   li a7, 64
+///   ecall                ; write
+///   li a0, 0
+///   li a7, 93
+///   ecall                ; exit
+/// ```
+fn fault_then_write() -> Vec<u8> {
+    let (t0, t1, t3) = (Reg::T0, Reg::T1, Reg(28));
+    let mut p = Program::new();
+    for i in li64(t0, BSS) {
+        p.push(i);
+    }
+    p.push(li(t1, 42))
+        .push(Instruction::Store {
+            op: StoreOp::Sd,
+            rs1: t0,
+            rs2: t1,
+            offset: 0,
+        })
+        .push(Instruction::Lui {
+            rd: t3,
+            imm: -12288,
+        })
+        .push(Instruction::Op {
+            op: sim::emu::RegOp::Add,
+            rd: t3,
+            rs1: Reg::SP,
+            rs2: t3,
+        })
+        .push(Instruction::Store {
+            op: StoreOp::Sd,
+            rs1: t3,
+            rs2: t1,
+            offset: 0,
+        })
+        .push(li(Reg::A0, 1));
+    for i in li64(Reg::A1, DATA_SEG) {
+        p.push(i);
+    }
+    p.push(li(Reg::A2, 3));
+    for i in syscall(64) {
+        p.push(i);
+    }
+    p.push(li(Reg::A0, 0));
+    for i in syscall(93) {
+        p.push(i);
+    }
+    elf_of(&p, Some((DATA_SEG, b"hi\n".to_vec(), 0x2000)))
+}
+
+fn expect_page_fault(s: &mut Simulator, pid: Pid, vaddr: u64) {
+    let event = s.run_until_exception().expect("an exception");
+    assert_eq!(event.pid, pid);
+    assert_eq!(
+        event.exception,
+        Exception::PageFault {
+            vaddr,
+            access: Access::Write
+        }
+    );
+    let page = VirtPage::containing(vaddr);
+    let process = s.process(pid).unwrap();
+    assert!(
+        process.page_table.get(page).is_none(),
+        "not mapped before the kernel handled the fault"
+    );
+    let faults_before = process.stats.page_faults;
+    s.handle(event);
+    let process = s.process(pid).unwrap();
+    let pte = process
+        .page_table
+        .get(page)
+        .expect("mapped after the kernel handled the fault");
+    assert_eq!(pte.flags.permissions(), PteFlags::USER_RW.permissions());
+    assert!(pte.flags.has(PteFlags::VALID));
+    assert_eq!(process.stats.page_faults, faults_before + 1);
+    // A fresh page is zeroed, and the store has not happened yet.
+    assert_eq!(s.read_memory(pid, vaddr, 8), Some(vec![0; 8]));
+}
+
+#[test]
+fn step_through_page_faults_and_a_write_syscall() {
+    let mut s = Simulator::builder().capture_output(true).build();
+    let pid = s.load_elf(&fault_then_write(), &["prog".into()]).unwrap();
+    let sp = s.register(pid, Reg::SP.index()).unwrap();
+    assert_eq!(s.read_memory(pid, BSS, 1), None);
+
+    expect_page_fault(&mut s, pid, BSS);
+    expect_page_fault(&mut s, pid, sp - 12288);
+
+    let event = s.run_until_exception().unwrap();
+    assert_eq!(event.exception, Exception::Syscall);
+    assert_eq!(s.register(pid, Reg::A7.index()), Some(64));
+    assert_eq!(s.register(pid, Reg::A2.index()), Some(3));
+    // Both restarted stores went through.
+    assert_eq!(
+        s.read_memory(pid, BSS, 8),
+        Some(42u64.to_le_bytes().to_vec())
+    );
+    assert_eq!(
+        s.read_memory(pid, sp - 12288, 8),
+        Some(42u64.to_le_bytes().to_vec())
+    );
+    let pc = s.process(pid).unwrap().hart.pc;
+    assert_eq!(
+        s.stdout(),
+        b"",
+        "nothing written before the kernel handles it"
+    );
+    s.handle(event);
+    assert_eq!(s.stdout(), b"hi\n");
+    assert_eq!(s.register(pid, Reg::A0.index()), Some(3), "write returns 3");
+    assert_eq!(s.process(pid).unwrap().hart.pc, pc + 4);
+
+    let event = s.run_until_exception().unwrap();
+    assert_eq!(event.exception, Exception::Syscall);
+    assert_eq!(s.register(pid, Reg::A7.index()), Some(93));
+    s.handle(event);
+    assert_eq!(
+        s.process(pid).unwrap().exit_status(),
+        Some(ExitStatus::Exited(0))
+    );
+    assert_eq!(s.run_until_exception(), None);
+}
+
+#[test]
+fn run_gives_the_same_result_as_stepping() {
+    let mut s = Simulator::builder().capture_output(true).build();
+    s.load_elf(&fault_then_write(), &["prog".into()]).unwrap();
+    let outcome = s.run();
+    assert_eq!(outcome.exit_code, 0);
+    assert_eq!(s.stdout(), b"hi\n");
+    let p = s.process(Pid(1)).unwrap();
+    assert_eq!(p.stats.page_faults, 2);
+    assert_eq!(p.stats.syscalls.get("write"), Some(&1));
+    assert_eq!(p.stats.syscalls.get("exit"), Some(&1));
+}
+
+/// `sd zero, 0(zero)`: a store to address 0.
+fn null_store() -> Vec<u8> {
+    let p = Program::of(&[
+        li(Reg::A0, 5),
+        Instruction::Store {
+            op: StoreOp::Sd,
+            rs1: Reg::ZERO,
+            rs2: Reg::ZERO,
+            offset: 0,
+        },
+        li(Reg::A0, 6),
+    ]);
+    elf_of(&p, None)
+}
+
+#[test]
+fn a_store_to_address_0_kills_only_that_process() {
+    let mut s = Simulator::builder()
+        .capture_output(true)
+        .quantum(50)
+        .build();
+    let bad = s.load_elf(&null_store(), &["null".into()]).unwrap();
+    let good = s
+        .load_elf(&writer_elf(b'g', 1, 5, 30, 0), &["good".into()])
+        .unwrap();
+    let event = s.run_until_exception().unwrap();
+    assert_eq!(
+        event,
+        sim::Event {
+            pid: bad,
+            exception: Exception::PageFault {
+                vaddr: 0,
+                access: Access::Write
+            }
+        }
+    );
+    s.handle(event);
+    assert_eq!(
+        s.process(bad).unwrap().exit_status(),
+        Some(ExitStatus::Killed(11))
+    );
+    let outcome = s.run();
+    let stderr = String::from_utf8_lossy(s.stderr()).to_string();
+    assert!(stderr.contains("sim: "), "{stderr}");
+    assert!(stderr.contains("0x0"), "names the address: {stderr}");
+    assert!(stderr.contains("killed"), "{stderr}");
+    assert!(stderr.contains("store"), "names the access: {stderr}");
+    assert_eq!(s.stdout(), writer_output(b'g', 5).as_slice());
+    assert_eq!(
+        s.process(good).unwrap().exit_status(),
+        Some(ExitStatus::Exited(0))
+    );
+    // sim's exit code is the first process's: 128 + SIGSEGV.
+    assert_eq!(outcome.exit_code, 139);
+}
+
+#[test]
+fn other_faults_kill_with_a_message() {
+    // An illegal instruction, an ebreak and a misaligned amo each kill
+    // the process with the reason; a good process next to them finishes.
+    let illegal = {
+        let mut p = Program::new();
+        p.word(0x0000_000b);
+        elf_of(&p, None)
+    };
+    let ebreak = elf_of(&Program::of(&[Instruction::Ebreak]), None);
+    let misaligned = elf_of(
+        &Program::of(&[
+            li(Reg::A1, 0x101),
+            Instruction::Amo {
+                op: sim::emu::AmoOp::Add,
+                width: sim::emu::AmoWidth::Word,
+                aq: false,
+                rl: false,
+                rd: Reg::A0,
+                rs1: Reg::A1,
+                rs2: Reg::A0,
+            },
+        ]),
+        None,
+    );
+    let good = writer_elf(b'g', 1, 2, 0, 7);
+    let (s, outcome) = simulate(&[&illegal, &ebreak, &misaligned, &good], |b| b);
+    let stderr = String::from_utf8_lossy(s.stderr()).to_string();
+    assert!(
+        stderr.contains("illegal instruction 0x0000000b"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ebreak"), "{stderr}");
+    assert!(stderr.contains("misaligned"), "{stderr}");
+    assert!(stderr.contains("0x101"), "{stderr}");
+    assert_eq!(s.stdout(), writer_output(b'g', 2).as_slice());
+    let statuses: Vec<_> = s
+        .kernel()
+        .processes
+        .values()
+        .map(|p| p.exit_status())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            Some(ExitStatus::Killed(4)),
+            Some(ExitStatus::Killed(5)),
+            Some(ExitStatus::Killed(7)),
+            Some(ExitStatus::Exited(7))
+        ]
+    );
+    assert_eq!(outcome.exit_code, 128 + 4);
+}
+
+/// Runs `a0..a2 = args; a7 = number; ecall; ebreak` and returns `a0` at the
+/// ebreak.
+fn syscall_result(number: i64, args: [u64; 3]) -> u64 {
+    let mut p = Program::new();
+    for (i, &v) in args.iter().enumerate() {
+        for inst in li64(Reg(10 + i as u8), v) {
+            p.push(inst);
+        }
+    }
+    for inst in syscall(number) {
+        p.push(inst);
+    }
+    p.push(Instruction::Ebreak);
+    let mut s = Simulator::builder()
+        .capture_output(true)
+        .stdin_bytes(b"0123456789".to_vec())
+        .build();
+    let pid = s.load_elf(&elf_of(&p, None), &["p".into()]).unwrap();
+    loop {
+        let event = s.run_until_exception().expect("reaches the ebreak");
+        if let Exception::Breakpoint { .. } = event.exception {
+            return s.register(pid, Reg::A0.index()).unwrap();
+        }
+        s.handle(event);
+    }
+}
+
+#[test]
+fn bad_syscall_arguments_are_error_codes() {
+    let efault = (-14i64) as u64;
+    // write(1, NULL, 10), write(1, unmapped, 10), read(0, code page, 10)
+    assert_eq!(syscall_result(64, [1, 0, 10]), efault);
+    assert_eq!(syscall_result(64, [1, 0x7654_3000, 10]), efault);
+    assert_eq!(
+        syscall_result(63, [0, CODE, 10]),
+        efault,
+        "code is read-only"
+    );
+    // A bad fd, an unknown call, a wild pointer as a path.
+    assert_eq!(syscall_result(64, [99, CODE, 1]), (-9i64) as u64, "EBADF");
+    assert_eq!(syscall_result(4242, [0, 0, 0]), (-38i64) as u64, "ENOSYS");
+    assert_eq!(
+        syscall_result(56, [(-100i64) as u64, u64::MAX - 3, 0]),
+        efault
+    );
+    // Lengths that wrap around the address space.
+    assert_eq!(syscall_result(64, [1, CODE, u64::MAX]), efault);
+}
