@@ -230,6 +230,10 @@ impl Simulator {
         kernel.dump_shm = self.dump_shm;
         kernel.id = self.vms.len() as u64;
         self.vms.push(kernel);
+        let shared = self.vms.len() > 1;
+        for kernel in &mut self.vms {
+            kernel.shares_machine = shared;
+        }
         self.vms.len() - 1
     }
 

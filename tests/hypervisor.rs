@@ -30,7 +30,10 @@ fn program(rel: &str) -> Vec<u8> {
 fn build_source(name: &str, source: &str) -> Vec<u8> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hypervisor");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.c"));
+    // Two tests may build the same source at once: one file per call.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("{name}_{}_{n}.c", std::process::id()));
     std::fs::write(&path, source).unwrap();
     build(&path)
 }
@@ -97,14 +100,18 @@ fn small_bench(name: &str, from: &str, to: &str) -> Vec<u8> {
     build_source(&format!("small_{name}"), &source.replacen(from, to, 1))
 }
 
-/// Every program in programs/ that uses only standard calls, with its
-/// arguments.
+/// Every program in programs/ that uses only standard calls, and the
+/// shm programs that run alone, with their arguments.
 fn standard_programs() -> Vec<(String, Vec<u8>, Vec<String>)> {
     let mut list = Vec::new();
     for (rel, argv) in [
         ("programs/hello.c", &["hello"][..]),
         ("programs/echo.c", &["echo", "one", "two", "three"][..]),
         ("programs/fork.c", &["fork"][..]),
+        // Named shared memory works the same for a guest kernel's children.
+        ("programs/shm/example_fork.c", &["example_fork"][..]),
+        ("programs/shm/prodcons_fork.c", &["prodcons_fork"][..]),
+        ("programs/shm/diverge_fork.c", &["diverge_fork"][..]),
     ] {
         list.push((rel.to_string(), program(rel), args(argv)));
     }
@@ -596,4 +603,59 @@ fn the_command_line_runs_vms_and_guest_kernels() {
     assert!(stderr.contains("rr: child 2 exited with 0"), "{stderr}");
     assert!(stderr.contains("vm 1: host kernel"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "rr's code: its first child's");
+}
+
+#[test]
+fn two_vms_opening_shm_x_see_different_objects() {
+    // Each VM has its own shm table: the same name is a different object.
+    // The program writes argc into "x", yields so that the other VM runs
+    // (VMs take turns), and checks that nobody else wrote to it.
+    let elf = build_source(
+        "shm_x",
+        "uint64_t main(uint64_t argc, uint64_t* argv) {
+           uint64_t id;
+           uint64_t* p;
+           uint64_t i;
+           id = shm_open(\"x\");
+           if (is_error(shm_size(id, 4096))) return 3;
+           p = shm_map(0, id);
+           if (*p != 0) return 1;
+           *p = argc;
+           i = 0;
+           while (i < 10) {
+             yield();
+             i = i + 1;
+           }
+           if (*p != argc) return 2;
+           return 0;
+         }",
+    );
+    let mut s = simulator();
+    let a = s.load_elf(&elf, &args(&["x"])).unwrap();
+    let vm = s.add_vm();
+    let b = s
+        .load_elf_in(vm, &elf, &args(&["x", "two"]), Mode::User, None)
+        .unwrap();
+    // Run until both have mapped their "x"; then the objects differ.
+    let mut seen_both = false;
+    while let Some(event) = s.run_until_exception() {
+        s.handle(event);
+        let (x0, x1) = (s.kernel().shm.find(b"x"), s.vm(vm).unwrap().shm.find(b"x"));
+        if let (Some(x0), Some(x1)) = (x0, x1) {
+            if !x0.frames.is_empty() && !x1.frames.is_empty() {
+                assert_ne!(x0.frames, x1.frames);
+                seen_both = true;
+            }
+        }
+    }
+    assert!(seen_both, "both VMs had \"x\" open at the same time");
+    assert_eq!(
+        s.process(a).unwrap().exit_status(),
+        Some(ExitStatus::Exited(0))
+    );
+    assert_eq!(
+        s.process_in(vm, b).unwrap().exit_status(),
+        Some(ExitStatus::Exited(0))
+    );
+    assert_eq!(s.machine.memory().used_frames(), 0);
 }

@@ -55,8 +55,12 @@ pub struct Kernel {
     pub trace_syscalls: bool,
     /// The first process started: its exit code is `sim`'s.
     pub first: Option<Pid>,
-    /// Distinguishes this kernel's contexts from other kernels' in the TLB.
+    /// Distinguishes this kernel's contexts from other kernels' in the TLB
+    /// (the VM id).
     pub id: u64,
+    /// Other VMs' kernels use frames of the same machine (set by the
+    /// simulator): this kernel sees only its own.
+    pub shares_machine: bool,
     /// This kernel's named shared memory (spec/shm.md): one table per
     /// kernel, so that each VM has its own names.
     pub shm: ShmTable,
@@ -76,6 +80,7 @@ impl Kernel {
             trace_syscalls: false,
             first: None,
             id: 0,
+            shares_machine: false,
             shm: ShmTable::new(),
             dump_shm: false,
         }
@@ -374,7 +379,12 @@ impl Kernel {
     /// # Errors
     /// The first broken invariant.
     pub fn check_shm_invariants(&self, machine: &Machine) -> Result<(), String> {
-        crate::shm::check_invariants(&self.shm, &self.processes, machine.memory())
+        crate::shm::check_invariants(
+            &self.shm,
+            &self.processes,
+            machine.memory(),
+            self.shares_machine,
+        )
     }
 
     /// In debug builds, panics when an shm invariant is broken after
