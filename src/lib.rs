@@ -1,6 +1,7 @@
 //! `sim`: an educational OS-kernel simulator.
 pub mod abi;
 pub mod emu;
+pub mod hypervisor;
 pub mod kernel;
 pub mod shm;
 pub mod simulator;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgAction, Parser};
+use sim::hypervisor::Scenario;
 use sim::toolchain::BuildError;
 use sim::Simulator;
 
@@ -15,7 +16,7 @@ use sim::Simulator;
     name = "sim",
     version,
     about,
-    after_help = "Examples:\n  sim -u programs/hello.s\n  sim -u programs/hello.c --stats\n  sim -u prog.elf arg1 arg2 -u other.elf\n  sim -c a.c b.c -o prog.elf"
+    after_help = "Examples:\n  sim -u programs/hello.s\n  sim -u programs/hello.c --stats\n  sim -u prog.elf arg1 arg2 -u other.elf\n  sim -k programs/kernels/rr.c -u programs/hello.c -u programs/echo.c a b\n  sim -u programs/hello.c --vm -k programs/kernels/rr.c -u programs/fork.c\n  sim --scenario vms.txt\n  sim -c a.c b.c -o prog.elf\n\nWithin a VM, -k starts a guest kernel under the kernel before it (the\nhost for the first), -u loads a program under the last -k (or the host);\n--vm starts the next VM. See docs/hypervisor.md."
 )]
 struct Cli {
     /// Run PROG (an RV64 ELF, a .s or a .c file) with ARGS as a process of
@@ -23,8 +24,28 @@ struct Cli {
     #[arg(short = 'u', value_name = "PROG [ARGS]", num_args = 1.., action = ArgAction::Append)]
     user: Vec<String>,
 
+    /// Run KERNEL (a C* guest kernel, .s or ELF) in kernel mode: the -u
+    /// programs after it are its children, which it schedules through
+    /// hypercalls; a second -k nests a kernel under the first.
+    #[arg(short = 'k', value_name = "KERNEL [ARGS]", num_args = 1.., action = ArgAction::Append)]
+    kernel: Vec<String>,
+
+    /// Start the next VM: the -u/-k options after it run in a VM of their
+    /// own (own kernel, processes and pids).
+    #[arg(long = "vm", action = ArgAction::Count)]
+    vm: u8,
+
+    /// Load the VMs and programs from FILE (lines `vm`, `kernel PROG
+    /// [ARGS]`, `user PROG [ARGS]`) instead of -u/-k/--vm.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "kernel"])]
+    scenario: Option<PathBuf>,
+
+    /// Print the context tree of every VM at exit.
+    #[arg(long)]
+    dump_contexts: bool,
+
     /// Compile (.c) or assemble (.s) the given files into one ELF (with -o).
-    #[arg(short = 'c', value_name = "FILES", num_args = 1.., conflicts_with = "user")]
+    #[arg(short = 'c', value_name = "FILES", num_args = 1.., conflicts_with_all = ["user", "kernel"])]
     compile: Vec<PathBuf>,
 
     /// Output file for -c.
@@ -106,33 +127,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Splits the values of all `-u` options back into one program per
-/// occurrence: clap gives them flattened, so re-read the raw arguments.
-fn programs_from_args() -> Vec<Vec<String>> {
-    let mut programs: Vec<Vec<String>> = Vec::new();
-    let mut in_user = false;
-    for arg in std::env::args().skip(1) {
-        if arg == "-u" {
-            programs.push(Vec::new());
-            in_user = true;
-        } else if let Some(rest) = arg
-            .strip_prefix("-u")
-            .filter(|r| !r.is_empty() && !arg.starts_with("--"))
-        {
-            programs.push(vec![rest.to_string()]);
-            in_user = true;
-        } else if arg.starts_with('-') && arg.len() > 1 {
-            in_user = false;
-        } else if in_user {
-            if let Some(p) = programs.last_mut() {
-                p.push(arg);
-            }
-        }
-    }
-    programs.retain(|p| !p.is_empty());
-    programs
-}
-
 fn run(cli: Cli) -> Result<u8, BuildError> {
     if !cli.compile.is_empty() {
         let output = cli
@@ -143,9 +137,15 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
             .map_err(|e| BuildError::Other(format!("{}: cannot write: {e}", output.display())))?;
         return Ok(0);
     }
-    if cli.user.is_empty() {
+    // clap gives the values of -u and -k flattened: re-read the raw
+    // arguments to group them into programs and VMs.
+    let scenario = match &cli.scenario {
+        Some(path) => Scenario::read(path).map_err(BuildError::Other)?,
+        None => Scenario::from_args(std::env::args().skip(1)),
+    };
+    if scenario.is_empty() {
         return Err(BuildError::Other(
-            "nothing to run: give -u PROG (see sim --help)".into(),
+            "nothing to run: give -u PROG, -k KERNEL or --scenario FILE (see sim --help)".into(),
         ));
     }
     let mut builder = Simulator::builder()
@@ -154,6 +154,7 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
         .trace(cli.trace)
         .trace_syscalls(cli.trace_syscalls)
         .trace_exceptions(cli.trace_exceptions)
+        .dump_contexts(cli.dump_contexts)
         .dump_shm(cli.dump_shm)
         .host_shm_mb(cli.host_shm)
         .trace_daemon(cli.trace_daemon)
@@ -162,10 +163,7 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
         builder = builder.max_instructions(limit);
     }
     let mut simulator = builder.build();
-    for program in programs_from_args() {
-        let path = PathBuf::from(&program[0]);
-        simulator.load_program(&path, &program)?;
-    }
+    simulator.load_scenario(&scenario)?;
     let outcome = simulator.run();
     if cli.stats {
         eprint!("{}", simulator.stats_report());

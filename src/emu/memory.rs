@@ -1,6 +1,11 @@
 //! Physical memory: a pool of 4 KiB frames, bounded by `-m MB`, handed out
 //! on demand by the frame allocator.
 //!
+//! A frame may be mapped by more than one page table (a guest kernel backs
+//! its child's page with its own, `hv_map`): each allocated frame has a
+//! reference count, `share` adds a reference and `free` drops one, so the
+//! frame returns to the pool exactly once, when its last mapping goes.
+//!
 //! The pool is one host allocation made with `calloc` semantics (`vec![0;
 //! n]`), so frames the guest never touches cost no host memory. Frames are
 //! zeroed when they are allocated, never handed out twice, and remembered as
@@ -41,7 +46,8 @@ pub struct PhysMemory {
     /// are reused first (LIFO, so runs are deterministic).
     next_fresh: u32,
     free: Vec<Frame>,
-    allocated: Vec<bool>,
+    /// References to each frame; 0 = free.
+    refs: Vec<u32>,
     holds_code: Vec<bool>,
     /// Frames with decoded code that were written or freed since the block
     /// cache last looked.
@@ -58,7 +64,7 @@ impl PhysMemory {
             frame_count,
             next_fresh: 0,
             free: Vec::new(),
-            allocated: vec![false; frames as usize],
+            refs: vec![0; frames as usize],
             holds_code: vec![false; frames as usize],
             stale_code: Vec::new(),
         }
@@ -81,10 +87,24 @@ impl PhysMemory {
 
     /// Whether `frame` is allocated.
     pub fn is_allocated(&self, frame: Frame) -> bool {
-        self.allocated
-            .get(frame.0 as usize)
-            .copied()
-            .unwrap_or(false)
+        self.references(frame) > 0
+    }
+
+    /// How many page tables (or other owners) hold `frame`; 0 when free.
+    pub fn references(&self, frame: Frame) -> u32 {
+        self.refs.get(frame.0 as usize).copied().unwrap_or(0)
+    }
+
+    /// Adds a reference to an allocated frame (a second mapping of it).
+    ///
+    /// # Panics
+    /// When the frame is not allocated: the caller's bug.
+    pub fn share(&mut self, frame: Frame) {
+        assert!(
+            self.is_allocated(frame),
+            "PhysMemory::share: frame {frame} is not allocated"
+        );
+        self.refs[frame.0 as usize] += 1;
     }
 
     /// Allocates a zeroed frame, or `None` when memory is exhausted.
@@ -99,11 +119,11 @@ impl PhysMemory {
         } else {
             return None;
         };
-        self.allocated[frame.0 as usize] = true;
+        self.refs[frame.0 as usize] = 1;
         Some(frame)
     }
 
-    /// Returns a frame to the pool.
+    /// Drops one reference to a frame; the last one returns it to the pool.
     ///
     /// # Panics
     /// On a double free: that is a kernel bug, not something a guest can do.
@@ -112,7 +132,10 @@ impl PhysMemory {
             self.is_allocated(frame),
             "PhysMemory::free: frame {frame} is not allocated"
         );
-        self.allocated[frame.0 as usize] = false;
+        self.refs[frame.0 as usize] -= 1;
+        if self.refs[frame.0 as usize] > 0 {
+            return;
+        }
         self.note_write(frame);
         self.free.push(frame);
     }
@@ -168,5 +191,24 @@ impl PhysMemory {
 
     pub(crate) fn has_stale_code(&self) -> bool {
         !self.stale_code.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_frame_is_freed_once_by_its_last_owner() {
+        let mut memory = PhysMemory::new(1);
+        let frame = memory.alloc().unwrap();
+        memory.share(frame);
+        assert_eq!(memory.references(frame), 2);
+        memory.free(frame);
+        assert!(memory.is_allocated(frame), "one owner is left");
+        assert_eq!(memory.used_frames(), 1);
+        memory.free(frame);
+        assert!(!memory.is_allocated(frame));
+        assert_eq!(memory.used_frames(), 0);
     }
 }

@@ -31,7 +31,7 @@ use crate::shm::ShmTable;
 use crate::vmshm::ClientDaemon;
 pub use files::{Console, Input, Output};
 pub use loader::LoadError;
-pub use process::{ExitStatus, Pid, Process, ProcessState, ProcessStats, WaitReason};
+pub use process::{ExitStatus, Mode, Pid, Process, ProcessState, ProcessStats, WaitReason};
 
 /// What the run loop does after the kernel handled an exception.
 #[must_use]
@@ -56,8 +56,12 @@ pub struct Kernel {
     pub trace_syscalls: bool,
     /// The first process started: its exit code is `sim`'s.
     pub first: Option<Pid>,
-    /// Distinguishes this kernel's contexts from other kernels' in the TLB.
+    /// Distinguishes this kernel's contexts from other kernels' in the TLB
+    /// (the VM id).
     pub id: u64,
+    /// Other VMs' kernels use frames of the same machine (set by the
+    /// simulator): this kernel sees only its own.
+    pub shares_machine: bool,
     /// This kernel's named shared memory (spec/shm.md): one table per
     /// kernel, so that each VM has its own names.
     pub shm: ShmTable,
@@ -86,6 +90,7 @@ impl Kernel {
             trace_syscalls: false,
             first: None,
             id: 0,
+            shares_machine: false,
             shm: ShmTable::new(),
             dump_shm: false,
             vmshm: ClientDaemon::new(0),
@@ -100,13 +105,15 @@ impl Kernel {
             .write_stderr(format!("sim: {message}\n").as_bytes());
     }
 
-    fn new_pid(&mut self) -> Pid {
+    pub(crate) fn new_pid(&mut self) -> Pid {
         let pid = Pid(self.next_pid);
         self.next_pid += 1;
         pid
     }
 
-    fn context_of(&self, pid: Pid) -> u64 {
+    /// The TLB context id of `pid`: `(vm id << 32) | pid`, unique among all
+    /// contexts of the machine.
+    pub(crate) fn context_of(&self, pid: Pid) -> u64 {
         (self.id << 32) | pid.0
     }
 
@@ -120,6 +127,32 @@ impl Kernel {
         elf: &[u8],
         args: &[String],
     ) -> Result<Pid, LoadError> {
+        self.spawn_context(machine, elf, args, Mode::User, None)
+    }
+
+    /// Loads an ELF executable as a new context in `mode`, a child of
+    /// `supervisor` (a guest kernel of this kernel) or of the host (`None`).
+    ///
+    /// # Errors
+    /// Why the file was refused, or that memory ran out; also `NoSupervisor`
+    /// when `supervisor` is not a live kernel-mode process.
+    pub fn spawn_context(
+        &mut self,
+        machine: &mut Machine,
+        elf: &[u8],
+        args: &[String],
+        mode: Mode,
+        supervisor: Option<Pid>,
+    ) -> Result<Pid, LoadError> {
+        if let Some(s) = supervisor {
+            if !self
+                .processes
+                .get(&s)
+                .is_some_and(|p| p.mode == Mode::Kernel && !p.is_zombie())
+            {
+                return Err(LoadError::NoSupervisor(s.0));
+            }
+        }
         let image = loader::load(machine, elf, args)?;
         let pid = self.new_pid();
         let mut hart = Hart::default();
@@ -143,9 +176,13 @@ impl Kernel {
                 peak_pages: page_count,
                 ..Default::default()
             },
+            mode,
+            supervisor,
+            pending: None,
+            switched_to: None,
         };
         self.processes.insert(pid, process);
-        self.ready.push_back(pid);
+        self.enqueue(pid);
         self.first.get_or_insert(pid);
         Ok(pid)
     }
@@ -174,7 +211,29 @@ impl Kernel {
     fn make_ready(&mut self, pid: Pid) {
         if let Some(p) = self.processes.get_mut(&pid) {
             p.state = ProcessState::Ready;
+            self.enqueue(pid);
+        }
+    }
+
+    /// Puts `pid` at the back of the ready queue, unless a guest kernel
+    /// supervises it: such a context runs only when its kernel switches to
+    /// it (rule U/K-5).
+    pub(crate) fn enqueue(&mut self, pid: Pid) {
+        if self
+            .processes
+            .get(&pid)
+            .is_some_and(|p| p.supervisor.is_none())
+        {
             self.ready.push_back(pid);
+        }
+    }
+
+    /// Ends the time slice of the running root `pid`: it goes to the back
+    /// of the ready queue and the run loop schedules another.
+    pub fn preempt(&mut self, pid: Pid) {
+        self.enqueue(pid);
+        if self.current == Some(pid) {
+            self.current = None;
         }
     }
 
@@ -190,8 +249,7 @@ impl Kernel {
             .or_default() += 1;
         match exception {
             Exception::Timer => {
-                self.ready.push_back(pid);
-                self.current = None;
+                self.preempt(pid);
                 Next::Reschedule
             }
             Exception::Syscall => self.syscall(machine, pid),
@@ -317,6 +375,24 @@ impl Kernel {
                 child.parent = None;
             }
         }
+        // A guest kernel's contexts end with it (and only they: other VMs
+        // and the host's other processes go on).
+        let supervised: Vec<Pid> = self
+            .processes
+            .values()
+            .filter(|c| c.supervisor == Some(pid) && !c.is_zombie())
+            .map(|c| c.pid)
+            .collect();
+        for child in supervised {
+            self.exit(machine, child, ExitStatus::Killed(9));
+        }
+        if let Some(s) = self.processes.get(&pid).and_then(|p| p.supervisor) {
+            if let Some(s) = self.processes.get_mut(&s) {
+                if s.switched_to == Some(pid) {
+                    s.switched_to = None;
+                }
+            }
+        }
         if let Some(parent) = parent {
             if let Some(p) = self.processes.get(&parent) {
                 if let ProcessState::Blocked(WaitReason::Child(want)) = p.state {
@@ -367,7 +443,14 @@ impl Kernel {
     /// # Errors
     /// The first broken invariant.
     pub fn check_shm_invariants(&self, machine: &Machine) -> Result<(), String> {
-        crate::shm::check_invariants(&self.shm, &self.processes, machine.memory())
+        crate::shm::check_invariants(
+            &self.shm,
+            &self.processes,
+            machine.memory(),
+            // The host region of spec/vmshm.md is reserved from the same
+            // frames: those no process maps belong to neither side.
+            self.shares_machine || self.vmshm.region_reserved(),
+        )
     }
 
     /// In debug builds, panics when an shm invariant is broken after

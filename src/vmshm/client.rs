@@ -117,6 +117,13 @@ impl ClientDaemon {
         self.link = Some(link);
     }
 
+    /// Whether the host region has been reserved from the machine.
+    pub fn region_reserved(&self) -> bool {
+        self.link
+            .as_ref()
+            .is_some_and(|l| l.with(|h| !h.frames().is_empty()))
+    }
+
     /// The host link, if any.
     pub fn host(&self) -> Option<&HostLink> {
         self.link.as_ref()
@@ -240,7 +247,7 @@ impl ClientDaemon {
             .position(|m| m.base == base && size.div_ceil(PAGE_SIZE) == m.pages)
             .ok_or(EINVAL)?;
         let mapping = list.remove(at);
-        unmap(&mut process.page_table, &mapping);
+        unmap(machine, &mut process.page_table, &mapping);
         self.forget(machine, shmid, pid, false)?;
         Ok(Done::Value(0))
     }
@@ -382,7 +389,7 @@ impl ClientDaemon {
             // A closing side no longer maps the block (spec: "both sides
             // then unmap"); unmapping first lets the host free it as soon
             // as the second side closes.
-            unmap(&mut process.page_table, &mapping);
+            unmap(machine, &mut process.page_table, &mapping);
             self.closing.insert(key);
         } else if !self.closing.contains(&key) {
             return Err(EINVAL);
@@ -424,7 +431,7 @@ impl ClientDaemon {
                 .cloned()
                 .unwrap_or_default()
             {
-                unmap(page_table, &mapping);
+                unmap(machine, page_table, &mapping);
             }
             // Only ENOSYS (no link) can fail here, and then there is
             // nothing at a host to close.
@@ -433,7 +440,7 @@ impl ClientDaemon {
         let sides: Vec<(Pid, u64)> = self.conns.keys().filter(|k| k.0 == pid).copied().collect();
         for key in sides {
             if let Some(mapping) = self.conns.remove(&key) {
-                unmap(page_table, &mapping);
+                unmap(machine, page_table, &mapping);
             }
         }
         self.closing.retain(|k| k.0 != pid);
@@ -486,7 +493,7 @@ impl ClientDaemon {
     /// (kernel/layout.rs), or `None` when there is no such range.
     fn map(
         &self,
-        machine: &Machine,
+        machine: &mut Machine,
         process: &mut Process,
         block: BlockInfo,
         writable: bool,
@@ -506,6 +513,9 @@ impl ClientDaemon {
         };
         let first = VirtPage::containing(base).0;
         for (i, frame) in frames.into_iter().enumerate() {
+            // One reference per mapping (emu/memory.rs), so that the
+            // kernel's accounting sees who holds the frame.
+            machine.memory_mut().share(frame);
             if let Some(old) = process
                 .page_table
                 .map(VirtPage(first + i as u64), frame, flags)
@@ -558,9 +568,13 @@ fn finish(
     debug_assert_eq!(wrote, Ok(()), "finish: probed pointers became bad");
 }
 
-fn unmap(page_table: &mut PageTable, mapping: &Mapping) {
+/// Unmaps a mapping and drops its references to the host's frames (the
+/// host daemon keeps its own, so the frames never return to the pool).
+fn unmap(machine: &mut Machine, page_table: &mut PageTable, mapping: &Mapping) {
     for page in mapping.pages() {
-        page_table.unmap(page);
+        if let Some(pte) = page_table.unmap(page) {
+            machine.memory_mut().free(pte.frame);
+        }
     }
 }
 

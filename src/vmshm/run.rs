@@ -38,16 +38,16 @@ pub fn link_kernel(kernel: &mut Kernel, link: &HostLink, options: VmShmOptions) 
 
 impl Simulator {
     fn kernels(&self) -> Vec<&Kernel> {
-        vec![&self.kernel]
+        self.vms.iter().collect()
     }
 
     fn kernel_of(&mut self, vm: VmId) -> Option<&mut Kernel> {
-        (self.kernel.id == vm.0).then_some(&mut self.kernel)
+        self.vms.get_mut(usize::try_from(vm.0).ok()?)
     }
 
     /// The host daemon of this run.
     pub fn host_daemon(&self) -> Option<&HostLink> {
-        self.kernels().into_iter().find_map(|k| k.vmshm.host())
+        Some(&self.host)
     }
 
     /// The host region as `--dump-vmshm` prints it (spec/vmshm.md, "What
@@ -90,8 +90,8 @@ impl Simulator {
                 kernel.console.write_stderr(text.as_bytes());
             }
         }
-        if let Some(k) = self.kernel_of(VmId(self.kernel.id)) {
-            k.vmshm_changed = false;
+        for kernel in &mut self.vms {
+            kernel.vmshm_changed = false;
         }
     }
 
@@ -99,7 +99,7 @@ impl Simulator {
     pub(crate) fn dump_vmshm_at_exit(&mut self) {
         if self.kernels().iter().any(|k| k.vmshm_dump) {
             let text = format!("sim: vmshm at exit:\n{}", self.dump_vmshm());
-            self.kernel.console.write_stderr(text.as_bytes());
+            self.vms[0].console.write_stderr(text.as_bytes());
         }
     }
 }
