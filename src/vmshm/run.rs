@@ -62,8 +62,9 @@ impl Simulator {
 
     /// Hands the host daemon's notices to the kernels (waking processes),
     /// then prints the region for every kernel whose vm_* call changed it
-    /// (`--dump-vmshm`).
-    pub(crate) fn after_vmshm(&mut self) {
+    /// (`--dump-vmshm`). The run loop calls it after every handled
+    /// exception; tests that call `Kernel::handle` themselves call it too.
+    pub fn after_vmshm(&mut self) {
         let Some(host) = self.host_daemon().cloned() else {
             return;
         };
