@@ -23,7 +23,7 @@ pub const SIZE_AT: u64 = BASE_AT + 8;
 const IDLE: &str = "uint64_t main() { while (1) yield(); return 0; }";
 
 /// What `Rig::call` returns for a call that blocked its process.
-pub const BLOCKED: u64 = 0xb10c_ed;
+pub const BLOCKED: u64 = 0x00b1_0ced;
 
 /// `-errno` as the guest sees it in a0.
 pub fn e(errno: u64) -> u64 {
