@@ -54,7 +54,12 @@ fn time(kernel: Option<&[u8]>, program: Option<&[u8]>, runs: usize) -> (Duration
         let outcome = s.run();
         best = best.min(started.elapsed());
         instructions = outcome.instructions;
-        assert_eq!(outcome.exit_code, 0, "{}", String::from_utf8_lossy(s.stderr()));
+        assert_eq!(
+            outcome.exit_code,
+            0,
+            "{}",
+            String::from_utf8_lossy(s.stderr())
+        );
     }
     (best, instructions)
 }
