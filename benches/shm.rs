@@ -21,7 +21,11 @@ const PAGES: u64 = 1024;
 const ROUNDS: u32 = 50;
 
 fn call(sim: &mut Simulator, pid: Pid, number: u64, args: &[u64]) -> u64 {
-    let p = sim.kernel_mut().processes.get_mut(&pid).expect("live process");
+    let p = sim
+        .kernel_mut()
+        .processes
+        .get_mut(&pid)
+        .expect("live process");
     p.hart.set_reg(Reg::A7.index(), number);
     for (i, &a) in args.iter().enumerate() {
         p.hart.set_reg(Reg::A0.index() + i, a);

@@ -417,6 +417,7 @@ impl Machine {
         if !block::is_terminator(ops[ops.len() - 1].kind) {
             ops.push(block::fallthrough((at - pc) as u16));
         }
+        super::fuse::fuse(ops);
         for f in frames {
             if !self.memory.holds_code(f) {
                 self.memory.mark_code(f);
