@@ -131,7 +131,7 @@ fn main() {
     println!("getpid (1 exception, no switch):               {per_call:>8.0} ns");
     println!("hv_switch round trip (2 exceptions, 2 switches): {per_trip:>8.0} ns");
     println!(
-        "one context switch through the host (≈ (trip - 2 getpid) / 2): {:>8.0} ns",
+        "one context switch through the host, (trip - 2 getpid) / 2: {:>8.0} ns (<= 0: below the noise)",
         (per_trip - 2.0 * per_call) / 2.0
     );
 }

@@ -659,3 +659,35 @@ fn two_vms_opening_shm_x_see_different_objects() {
     );
     assert_eq!(s.machine.memory().used_frames(), 0);
 }
+
+#[test]
+fn code_a_guest_kernel_rewrites_in_its_childs_page_runs_anew() {
+    // The kernel and its child share the code page (hv_map) and take turns
+    // on the machine, whose caches of the two contexts are swapped, not
+    // flushed: a store by the kernel must still invalidate what the child
+    // decoded. Child code: addi a0, zero, K; ecall.
+    let kernel = build_source(
+        "rewrite",
+        "uint64_t main() {
+           uint64_t id;
+           uint64_t* code;
+           id = hv_create();
+           code = malloc(8192);
+           code = (uint64_t*) (((uint64_t) code + 4095) / 4096 * 4096);
+           *code = 0x0000007300100513;
+           hv_map(id, 65536, (uint64_t) code, 5);
+           hv_set_reg(id, 32, 65536);
+           hv_switch(id);
+           if (hv_get_reg(id, 10) != 1) return 1;
+           *code = 0x0000007300200513;
+           hv_set_reg(id, 32, 65536);
+           hv_switch(id);
+           if (hv_get_reg(id, 10) != 2) return 2;
+           return 0;
+         }",
+    );
+    let mut s = simulator();
+    s.load_elf_in(0, &kernel, &args(&["k"]), Mode::Kernel, None)
+        .unwrap();
+    assert_eq!(s.run().exit_code, 0);
+}

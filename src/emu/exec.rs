@@ -96,7 +96,7 @@ unsafe fn set(x: *mut u64, i: u8, v: u64) {
 
 /// Continues with the next op of the block (a tail call).
 #[inline(always)]
-unsafe fn next(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe fn next(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let n = op.add(1);
     ((*n).handler)(n, x, e)
 }
@@ -218,19 +218,41 @@ macro_rules! load {
             let addr = reg(x, o.rs1).wrapping_add(o.imm as u64);
             let size = std::mem::size_of::<$ty>() as u64;
             let entry = &*e.tlb.add(Tlb::index(addr));
-            let value: $ty = if entry.read_tag == Tlb::tag_for(addr, size) {
-                std::ptr::read_unaligned((addr as usize).wrapping_add(entry.addend) as *const $ty)
-            } else {
-                match load_slow(e, addr, size) {
-                    Ok(v) => v as $ty,
-                    Err(exception) => return fault(op, e, exception),
-                }
-            };
+            if entry.read_tag != Tlb::tag_for(addr, size) {
+                // A tail call too, so that the fast path needs no stack frame.
+                return load_miss(op, x, e, addr, size, |v| {
+                    let extend: fn($ty) -> u64 = $extend;
+                    extend(v as $ty)
+                });
+            }
+            let value =
+                std::ptr::read_unaligned((addr as usize).wrapping_add(entry.addend) as *const $ty);
             let extend: fn($ty) -> u64 = $extend;
             set(x, o.rd, extend(value));
             next(op, x, e)
         }
     };
+}
+
+/// A load that missed the TLB fast path: the slow load, then on with the
+/// block.
+#[cold]
+#[inline(never)]
+unsafe fn load_miss(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    addr: u64,
+    size: u64,
+    extend: fn(u64) -> u64,
+) -> u64 {
+    match load_slow(e, addr, size) {
+        Ok(v) => {
+            set(x, (*op).rd, extend(v));
+            next(op, x, e)
+        }
+        Err(exception) => fault(op, e, exception),
+    }
 }
 
 load!(exec_lb, i8, |v| v as i64 as u64);
@@ -380,16 +402,36 @@ pub(crate) unsafe fn exec_fallthrough(op: *const Op, x: *mut u64, e: &mut Exec) 
 /// otherwise returns `target` to the run loop, which looks it up or decodes.
 #[inline(always)]
 unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
-    let entry = *e.jump_cache.add(BlockCache::jump_index(target));
-    if entry.pc != target || entry.count > e.stop_at - e.instret || e.chain_budget == 0 {
+    if e.chain_budget == 0 {
+        return target;
+    }
+    // A loop whose body is this very block: no lookup needed.
+    let (ops, count) = if target == e.block_pc {
+        (e.ops, e.instret - e.start_instret)
+    } else {
+        let entry = *e.jump_cache.add(BlockCache::jump_index(target));
+        if entry.pc != target {
+            return target;
+        }
+        (entry.ops, entry.count)
+    };
+    if count > e.stop_at - e.instret {
         return target;
     }
     e.chain_budget -= 1;
     e.block_pc = target;
-    e.ops = entry.ops;
+    e.ops = ops;
     e.start_instret = e.instret;
-    e.instret += entry.count;
-    ((*entry.ops).handler)(entry.ops, x, e)
+    e.instret += count;
+    ((*ops).handler)(ops, x, e)
+}
+
+/// Whether `kind` is a conditional branch.
+pub(crate) fn is_branch(kind: OpKind) -> bool {
+    matches!(
+        kind,
+        OpKind::Beq | OpKind::Bne | OpKind::Blt | OpKind::Bge | OpKind::Bltu | OpKind::Bgeu
+    )
 }
 
 /// The handler of each op kind.

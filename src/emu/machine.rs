@@ -73,6 +73,18 @@ struct TlbOwner {
     generation: u64,
 }
 
+/// Caches set aside for one other context (see `Machine::switch_caches`).
+struct CacheStash {
+    /// Whose translations they are; `None`: nobody's, the boxes are spare.
+    owner: Option<TlbOwner>,
+    /// `BlockCache::removals` when they were set aside: a block removed
+    /// since may be pointed to by the stashed jump cache, which is then
+    /// dropped.
+    removals: u64,
+    tlb: Box<[super::mmu::TlbEntry; super::mmu::TLB_ENTRIES]>,
+    jump_cache: Box<[block::JumpEntry]>,
+}
+
 /// The hardware: physical memory, TLB, block cache and the instruction
 /// counter.
 pub struct Machine {
@@ -80,6 +92,10 @@ pub struct Machine {
     pub(crate) tlb: Tlb,
     pub(crate) blocks: BlockCache,
     tlb_owner: Option<TlbOwner>,
+    /// The TLB and jump cache of the context that ran before the current
+    /// one, kept so that a switch back (a guest kernel and its child take
+    /// turns on every exception) swaps them in instead of flushing.
+    stash: Option<CacheStash>,
     /// Instructions retired by all contexts since the machine started.
     pub(crate) instret: u64,
     /// Reused buffer for blocks cut short by the instruction budget.
@@ -98,6 +114,7 @@ impl Machine {
             tlb: Tlb::new(),
             blocks: BlockCache::new(),
             tlb_owner: None,
+            stash: None,
             instret: 0,
             scratch: Vec::with_capacity(MAX_BLOCK_OPS + 1),
             code_written: false,
@@ -131,6 +148,35 @@ impl Machine {
         self.tlb.flush();
         self.blocks.flush_jump_cache();
         self.tlb_owner = None;
+        if let Some(stash) = &mut self.stash {
+            stash.owner = None;
+        }
+    }
+
+    /// Makes the TLB and jump cache `owner`'s: swaps in the stashed ones if
+    /// they are `owner`'s and still valid, else starts empty; the outgoing
+    /// context's caches go to the stash. Page-table generations are part of
+    /// the owner, so a page table changed since is never served stale
+    /// translations; frames stay allocated while any page table maps them.
+    fn switch_caches(&mut self, owner: TlbOwner) {
+        let removals = self.blocks.removals;
+        let mut stash = self.stash.take().unwrap_or_else(|| CacheStash {
+            owner: None,
+            removals,
+            tlb: self.tlb.entries.clone(),
+            jump_cache: self.blocks.jump_cache.clone(),
+        });
+        let hit = stash.owner == Some(owner) && stash.removals == removals;
+        std::mem::swap(&mut self.tlb.entries, &mut stash.tlb);
+        std::mem::swap(&mut self.blocks.jump_cache, &mut stash.jump_cache);
+        if !hit {
+            self.tlb.flush();
+            self.blocks.flush_jump_cache();
+        }
+        stash.owner = self.tlb_owner;
+        stash.removals = removals;
+        self.stash = Some(stash);
+        self.tlb_owner = Some(owner);
     }
 
     fn sync_caches(&mut self, page_table: &PageTable, context: u64) {
@@ -139,9 +185,7 @@ impl Machine {
             generation: page_table.generation(),
         };
         if self.tlb_owner != Some(owner) {
-            self.tlb.flush();
-            self.blocks.flush_jump_cache();
-            self.tlb_owner = Some(owner);
+            self.switch_caches(owner);
             self.reservation = None;
         }
         if self.memory.has_stale_code() {
@@ -373,6 +417,7 @@ impl Machine {
         if !block::is_terminator(ops[ops.len() - 1].kind) {
             ops.push(block::fallthrough((at - pc) as u16));
         }
+        super::fuse::fuse(ops);
         for f in frames {
             if !self.memory.holds_code(f) {
                 self.memory.mark_code(f);
@@ -380,6 +425,11 @@ impl Machine {
                 // invalidates its blocks: drop any cached write permission.
                 for e in self.tlb.entries.iter_mut() {
                     e.write_tag = TLB_INVALID;
+                }
+                if let Some(stash) = &mut self.stash {
+                    for e in stash.tlb.iter_mut() {
+                        e.write_tag = TLB_INVALID;
+                    }
                 }
             }
         }

@@ -16,6 +16,7 @@ pub use instruction::*;
 mod block;
 pub mod exception;
 mod exec;
+mod fuse;
 pub mod machine;
 pub mod memory;
 pub mod mmu;

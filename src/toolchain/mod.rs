@@ -38,6 +38,8 @@ pub enum BuildError {
     Other(String),
 }
 
+impl std::error::Error for BuildError {}
+
 impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
