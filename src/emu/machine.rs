@@ -345,7 +345,15 @@ impl Machine {
                 return Err(e);
             }
         };
-        if cap < MAX_BLOCK_OPS && !block::is_terminator(ops[ops.len() - 1].kind) {
+        // A block that stopped because the budget did (not at control flow,
+        // a page end or the length cap) must not be cached: it would
+        // replace the whole block at this address, and every later run
+        // would leave it early.
+        let ends_without_control_flow = ops[ops.len() - 1].kind == block::OpKind::Fallthrough;
+        if cap < MAX_BLOCK_OPS
+            && ends_without_control_flow
+            && block::instruction_count(&ops) == cap as u64
+        {
             // Cut short by the budget: run once from the scratch buffer.
             let count = block::instruction_count(&ops);
             self.scratch = ops;
