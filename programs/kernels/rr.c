@@ -63,6 +63,9 @@ uint64_t* page_alloc() {
 }
 
 // The page fault handler: back the faulting page with a page of our own.
+// Extension point (coursework): a course can ask for a different policy
+// here: refuse wild addresses as the host does, share read-only pages,
+// or limit each child's pages.
 // Extension point: a course would have students check the address against
 // the child's regions (stack, heap, bss) here instead of backing any page.
 // A null-pointer access, a fetch, or a page that is already mapped (a
