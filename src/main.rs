@@ -162,7 +162,7 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
     if let Some(limit) = cli.max_instructions {
         builder = builder.max_instructions(limit);
     }
-    let mut simulator = builder.build();
+    let mut simulator = builder.try_build().map_err(BuildError::Other)?;
     simulator.load_scenario(&scenario)?;
     let outcome = simulator.run();
     if cli.stats {

@@ -157,10 +157,27 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Builds the simulator.
+    ///
+    /// # Panics
+    /// When the host cannot provide the physical memory asked for; use
+    /// `try_build` when the size comes from outside (a command line).
     pub fn build(self) -> Simulator {
+        match self.try_build() {
+            Ok(simulator) => simulator,
+            Err(e) => panic!("SimulatorBuilder::build: {e}"),
+        }
+    }
+
+    /// Builds the simulator.
+    ///
+    /// # Errors
+    /// When the host cannot provide the physical memory asked for (`-m`).
+    pub fn try_build(self) -> Result<Simulator, String> {
+        let machine = Machine::try_new(self.memory_mb)?;
         let host_input = matches!(self.input, Input::Host);
         let mut simulator = Simulator {
-            machine: Machine::new(self.memory_mb),
+            machine,
             vms: Vec::new(),
             current_vm: 0,
             next_vm: 0,
@@ -183,7 +200,7 @@ impl SimulatorBuilder {
             elapsed: Duration::ZERO,
         };
         simulator.add_vm_with_input(self.input);
-        simulator
+        Ok(simulator)
     }
 }
 

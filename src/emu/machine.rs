@@ -109,8 +109,20 @@ pub struct Machine {
 impl Machine {
     /// A machine with `megabytes` MiB of physical memory.
     pub fn new(megabytes: u64) -> Machine {
+        Machine::with_memory(PhysMemory::new(megabytes))
+    }
+
+    /// A machine with `megabytes` MiB of physical memory.
+    ///
+    /// # Errors
+    /// When the host cannot provide that much memory.
+    pub fn try_new(megabytes: u64) -> Result<Machine, String> {
+        PhysMemory::try_new(megabytes).map(Machine::with_memory)
+    }
+
+    fn with_memory(memory: PhysMemory) -> Machine {
         Machine {
-            memory: PhysMemory::new(megabytes),
+            memory,
             tlb: Tlb::new(),
             blocks: BlockCache::new(),
             tlb_owner: None,

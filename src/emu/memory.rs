@@ -40,7 +40,7 @@ impl fmt::Display for Frame {
 
 /// The physical frames of the machine and their allocator.
 pub struct PhysMemory {
-    bytes: Vec<u8>,
+    bytes: Box<[u8]>,
     frame_count: u32,
     /// Frames never handed out yet are `next_fresh..frame_count`; freed frames
     /// are reused first (LIFO, so runs are deterministic).
@@ -56,18 +56,41 @@ pub struct PhysMemory {
 
 impl PhysMemory {
     /// A pool of `megabytes` MiB (at least one frame).
+    ///
+    /// # Panics
+    /// When the host cannot reserve that much address space; use
+    /// `try_new` for sizes that come from outside.
     pub fn new(megabytes: u64) -> PhysMemory {
+        match PhysMemory::try_new(megabytes) {
+            Ok(memory) => memory,
+            Err(e) => panic!("PhysMemory::new: {e}"),
+        }
+    }
+
+    /// A pool of `megabytes` MiB (at least one frame).
+    ///
+    /// # Errors
+    /// When the host cannot reserve that much address space (the pool is
+    /// one zeroed allocation; untouched frames cost no host memory, but
+    /// the host may still refuse a size far beyond its memory).
+    pub fn try_new(megabytes: u64) -> Result<PhysMemory, String> {
         let frames = (megabytes.saturating_mul(1 << 20) / PAGE_SIZE).clamp(1, u64::from(u32::MAX));
         let frame_count = frames as u32;
-        PhysMemory {
-            bytes: vec![0; frames as usize * PAGE_SIZE as usize],
+        let len = usize::try_from(frames * PAGE_SIZE).map_err(|_| {
+            format!("{megabytes} MiB of physical memory do not fit this host's address space")
+        })?;
+        let bytes = zeroed_bytes(len).ok_or_else(|| {
+            format!("the host cannot provide {megabytes} MiB of physical memory for the machine")
+        })?;
+        Ok(PhysMemory {
+            bytes,
             frame_count,
             next_fresh: 0,
             free: Vec::new(),
             refs: vec![0; frames as usize],
             holds_code: vec![false; frames as usize],
             stale_code: Vec::new(),
-        }
+        })
     }
 
     /// Total number of frames.
@@ -210,5 +233,26 @@ mod tests {
         memory.free(frame);
         assert!(!memory.is_allocated(frame));
         assert_eq!(memory.used_frames(), 0);
+    }
+}
+
+/// A zeroed byte buffer of `len` bytes, or `None` when the allocator
+/// refuses (where `vec![0; len]` would abort the process). Zeroed
+/// allocations come from `calloc`/fresh pages, so untouched parts cost no
+/// host memory.
+fn zeroed_bytes(len: usize) -> Option<Box<[u8]>> {
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    if layout.size() == 0 {
+        return Some(Box::default());
+    }
+    // SAFETY: the layout has a non-zero size; a non-null result points at
+    // `len` zeroed bytes allocated with exactly the layout `Box<[u8]>` frees
+    // with (size `len`, align 1).
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout);
+        if ptr.is_null() {
+            return None;
+        }
+        Some(Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)))
     }
 }
