@@ -65,6 +65,7 @@ pub mod abi;
 pub mod emu;
 pub mod hypervisor;
 pub mod kernel;
+pub mod rshm;
 pub mod shm;
 pub mod simulator;
 pub mod toolchain;

@@ -1,0 +1,362 @@
+//! A stand-in for a node's kernel, for tests and benchmarks that drive the
+//! server API directly: `MemNode` keeps each segment's local copy in host
+//! memory, applies `Event::Apply` at once (under a lock, so a reader never
+//! sees half an update) and acknowledges, and turns calls into blocking
+//! functions with a timeout.
+//!
+//! ```text
+//! test thread ── MemNode::get/attach/publish ──► Requester ──► server
+//! pump thread ◄── Event ── server: Apply → copies + Applied; Reply → replies
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::server::{Answer, Event, Log, NodeConfig, NodeHandle, Request, Requester};
+use super::wire::{NodeId, Page, PAGE_BYTES};
+
+/// One local copy: version and bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Copy {
+    pub version: u64,
+    pub bytes: Vec<u8>,
+    /// Pages written locally since the last publish.
+    pub dirty: BTreeSet<u32>,
+}
+
+type Copies = Arc<Mutex<BTreeMap<u64, Copy>>>;
+
+/// How long a call waits for its answer before it counts as lost.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A node whose "kernel" is host memory.
+pub struct MemNode {
+    pub id: NodeId,
+    pub addr: SocketAddr,
+    requests: Requester,
+    replies: Receiver<(u64, Result<Answer, u64>)>,
+    copies: Copies,
+    next_token: u64,
+    stop: Arc<AtomicBool>,
+    pump: Option<JoinHandle<()>>,
+    /// The server's log lines.
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+/// Binds `n` listeners on 127.0.0.1 with OS-assigned ports.
+///
+/// # Errors
+/// When the OS refuses a socket.
+pub fn bind_loopback(n: usize) -> std::io::Result<Vec<TcpListener>> {
+    (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect()
+}
+
+impl MemNode {
+    /// Starts node `id` on `listener`, knowing `peers`.
+    ///
+    /// # Errors
+    /// When the server cannot start.
+    pub fn start(
+        id: NodeId,
+        listener: TcpListener,
+        peers: Vec<(NodeId, SocketAddr)>,
+        incarnation: Option<u32>,
+    ) -> std::io::Result<MemNode> {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut config = NodeConfig::new(id, listener, peers);
+        config.incarnation = incarnation;
+        config.timeout = Duration::from_millis(2000);
+        config.log = Log {
+            lines: Some(log.clone()),
+            stderr: std::env::var_os("RSHM_LOG").is_some(),
+        };
+        let handle = NodeHandle::start(config)?;
+        let addr = handle.addr;
+        let requests = handle.requester();
+        let copies: Copies = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (reply_tx, replies) = mpsc::channel();
+        let pump = {
+            let copies = copies.clone();
+            let stop = stop.clone();
+            let requests = requests.clone();
+            thread::spawn(move || {
+                let mut handle = handle;
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(event) = handle.wait_event(Duration::from_millis(20)) else {
+                        continue;
+                    };
+                    match event {
+                        Event::Reply { token, result } => {
+                            let _ = reply_tx.send((token, result));
+                        }
+                        Event::Apply {
+                            id,
+                            version,
+                            full,
+                            pages,
+                        } => {
+                            if let Ok(mut copies) = copies.lock() {
+                                if let Some(copy) = copies.get_mut(&id) {
+                                    if full {
+                                        copy.bytes.fill(0);
+                                    }
+                                    for p in &pages {
+                                        let at = p.index as usize * PAGE_BYTES;
+                                        copy.bytes[at..at + PAGE_BYTES].copy_from_slice(&p.bytes);
+                                    }
+                                    copy.version = version;
+                                }
+                            }
+                            requests.send(Request::Applied { id, version });
+                        }
+                        Event::Freed { id } => {
+                            if let Ok(mut copies) = copies.lock() {
+                                copies.remove(&id);
+                            }
+                        }
+                    }
+                }
+                handle.stop();
+            })
+        };
+        Ok(MemNode {
+            id,
+            addr,
+            requests,
+            replies,
+            copies,
+            next_token: 1 << 40,
+            stop,
+            pump: Some(pump),
+            log,
+        })
+    }
+
+    /// Sends a request and waits for its answer.
+    ///
+    /// # Errors
+    /// The errno, or ETIMEDOUT when no answer came within `CALL_TIMEOUT`.
+    pub fn call(&mut self, make: impl FnOnce(u64) -> Request) -> Result<Answer, u64> {
+        self.next_token += 1;
+        let token = self.next_token;
+        if !self.requests.send(make(token)) {
+            return Err(crate::abi::EHOSTDOWN);
+        }
+        let deadline = Instant::now() + CALL_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.replies.recv_timeout(left) {
+                Ok((t, result)) if t == token => return result,
+                Ok(_) => {}
+                Err(_) => return Err(crate::abi::ETIMEDOUT),
+            }
+        }
+    }
+
+    /// rshmget.
+    ///
+    /// # Errors
+    /// The errno.
+    pub fn get(&mut self, key: u64, size: u64) -> Result<u64, u64> {
+        match self.call(|token| Request::Get { token, key, size })? {
+            Answer::Id(id) => Ok(id),
+            _ => Err(crate::abi::EIO),
+        }
+    }
+
+    /// rshmat: fetches the image and counts one more attachment here.
+    ///
+    /// # Errors
+    /// The errno.
+    pub fn attach(&mut self, id: u64) -> Result<(), u64> {
+        let need_data = !self.copies.lock().map_or(false, |c| c.contains_key(&id));
+        if let Answer::Attached { version, data, .. } = self.call(|token| Request::Attach {
+            token,
+            id,
+            need_data,
+        })? {
+            if let (Some(bytes), Ok(mut copies)) = (data, self.copies.lock()) {
+                copies.insert(
+                    id,
+                    Copy {
+                        version,
+                        bytes,
+                        dirty: BTreeSet::new(),
+                    },
+                );
+            }
+        }
+        self.requests.send(Request::Refs { id, count: 1 });
+        Ok(())
+    }
+
+    /// rshmdt of the last attachment here.
+    pub fn detach(&mut self, id: u64) {
+        self.requests.send(Request::Refs { id, count: 0 });
+    }
+
+    /// rshmctl(IPC_RMID).
+    ///
+    /// # Errors
+    /// The errno.
+    pub fn remove(&mut self, id: u64) -> Result<(), u64> {
+        self.call(|token| Request::Remove { token, id }).map(|_| ())
+    }
+
+    /// Writes `bytes` at `offset` of the local copy (a local store: no network).
+    pub fn write(&self, id: u64, offset: usize, bytes: &[u8]) {
+        if let Ok(mut copies) = self.copies.lock() {
+            if let Some(c) = copies.get_mut(&id) {
+                c.bytes[offset..offset + bytes.len()].copy_from_slice(bytes);
+                let first = offset / PAGE_BYTES;
+                let last = (offset + bytes.len().max(1) - 1) / PAGE_BYTES;
+                c.dirty.extend((first..=last).map(|p| p as u32));
+            }
+        }
+    }
+
+    /// rshm_changed: publishes the pages written since the last publish.
+    ///
+    /// # Errors
+    /// The errno.
+    pub fn publish(&mut self, id: u64) -> Result<u64, u64> {
+        let pages: Vec<Page> = match self.copies.lock() {
+            Ok(mut copies) => match copies.get_mut(&id) {
+                Some(c) => std::mem::take(&mut c.dirty)
+                    .into_iter()
+                    .map(|p| Page {
+                        index: p,
+                        bytes: c.bytes[p as usize * PAGE_BYTES..(p as usize + 1) * PAGE_BYTES]
+                            .to_vec(),
+                    })
+                    .collect(),
+                None => return Err(crate::abi::EINVAL),
+            },
+            Err(_) => return Err(crate::abi::EIO),
+        };
+        match self.call(|token| Request::Publish { token, id, pages })? {
+            Answer::Version(v) => {
+                if let Some(c) = self
+                    .copies
+                    .lock()
+                    .ok()
+                    .as_mut()
+                    .and_then(|c| c.get_mut(&id))
+                {
+                    c.version = c.version.max(v);
+                }
+                Ok(v)
+            }
+            _ => Err(crate::abi::EIO),
+        }
+    }
+
+    /// The local copy of `id`.
+    pub fn copy(&self, id: u64) -> Option<Copy> {
+        self.copies.lock().ok()?.get(&id).cloned()
+    }
+
+    /// Runs `f` on the local copy under the lock updates take.
+    pub fn with_copy<T>(&self, id: u64, f: impl FnOnce(&Copy) -> T) -> Option<T> {
+        self.copies.lock().ok()?.get(&id).map(f)
+    }
+
+    /// The server's state table as text.
+    pub fn dump(&mut self) -> String {
+        match self.call(|token| Request::Dump { token }) {
+            Ok(Answer::Text(t)) => t,
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// Sends a test hook or other request without waiting.
+    pub fn send(&self, request: Request) {
+        self.requests.send(request);
+    }
+
+    /// Whether a log line contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.log
+            .lock()
+            .map_or(false, |l| l.iter().any(|line| line.contains(needle)))
+    }
+
+    /// Stops the node: the server closes its connections (peers see it leave).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(p) = self.pump.take() {
+            let _ = p.join();
+        }
+    }
+}
+
+impl Drop for MemNode {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts `n` nodes with ids 1..=n on loopback, all knowing each other, and
+/// waits until every node sees every other (or `timeout`).
+///
+/// # Errors
+/// When a socket cannot be bound or the mesh does not form in time.
+pub fn mem_cluster(n: usize, timeout: Duration) -> std::io::Result<Vec<MemNode>> {
+    let listeners = bind_loopback(n)?;
+    let addrs: Vec<(NodeId, SocketAddr)> = listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Ok(((i + 1) as NodeId, l.local_addr()?)))
+        .collect::<std::io::Result<_>>()?;
+    let mut nodes = Vec::new();
+    for (i, l) in listeners.into_iter().enumerate() {
+        nodes.push(MemNode::start((i + 1) as NodeId, l, addrs.clone(), None)?);
+    }
+    wait_mesh(&nodes, n, timeout)?;
+    Ok(nodes)
+}
+
+/// Waits until every node in `nodes` logged `want - 1` joins.
+///
+/// # Errors
+/// TimedOut.
+pub fn wait_mesh(nodes: &[MemNode], want: usize, timeout: Duration) -> std::io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let formed = nodes.iter().all(|n| {
+            n.log.lock().map_or(false, |l| {
+                let joined = l.iter().filter(|x| x.contains("joined")).count();
+                let left = l.iter().filter(|x| x.contains(" left ")).count();
+                joined.saturating_sub(left) + 1 >= want
+            })
+        });
+        if formed {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "mesh did not form",
+            ));
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Polls `cond` every few milliseconds until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    cond()
+}

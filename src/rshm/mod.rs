@@ -1,0 +1,33 @@
+//! Distributed shared memory across machines (spec/rshm.md): System V–style
+//! segments that processes on different `sim node`s share.
+//!
+//! How control flows:
+//!
+//! ```text
+//! guest ecall 520..525
+//!  └ kernel/rshm.rs: sys_rshm* — local work (maps, dirty pages) at once;
+//!    what needs the network becomes a Request with a token, and the
+//!    process blocks (WaitReason::Rshm) — only that process
+//!        └ server.rs: the node's server thread (one per node)
+//!             table.rs: the state table and its rules (convergence,
+//!                       removal, tombstones, re-election)
+//!             peers.rs: TCP mesh threads (listen, dial, read frames)
+//!             wire.rs:  the message enum and length-prefixed frames
+//!        ◄ Event::Reply / Event::Apply / Event::Freed
+//!  run loop (simulator.rs) → Kernel::poll_rshm between two machine runs:
+//!    replies wake their process with the result in a0; updates are
+//!    applied to the local copy (atomically between two guest
+//!    instructions) and acknowledged
+//! ```
+//!
+//! `cluster.rs` starts several nodes for `sim cluster` and for tests.
+
+pub mod harness;
+pub mod peers;
+pub mod server;
+pub mod table;
+pub mod wire;
+
+pub use server::{Answer, Event, Log, NodeConfig, NodeHandle, Request, MAX_SEGMENTS};
+pub use table::{Segment, Table};
+pub use wire::{NodeId, Page, RshmId, MAX_FRAME, MAX_SEGMENT, PAGE_BYTES};

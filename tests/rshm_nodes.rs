@@ -1,0 +1,275 @@
+//! Several rshm nodes in one test process over loopback TCP, driven through
+//! the server API with `MemNode` (a kernel stand-in). Every test binds
+//! 127.0.0.1:0, bounds its waits, and stops its nodes by dropping them.
+
+use std::time::Duration;
+
+use sim::abi::{EIDRM, EINVAL};
+use sim::rshm::harness::{eventually, mem_cluster, MemNode};
+use sim::rshm::PAGE_BYTES;
+
+const MESH: Duration = Duration::from_secs(10);
+const SOON: Duration = Duration::from_secs(5);
+
+#[test]
+fn three_nodes_share_a_segment() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(42, 3 * PAGE_BYTES as u64).unwrap();
+    assert_eq!(n[1].get(42, 0).unwrap(), id, "same key, same rshmid");
+    assert_eq!(n[2].get(42, 100).unwrap(), id);
+    for node in n.iter_mut() {
+        node.attach(id).unwrap();
+    }
+    n[1].write(id, PAGE_BYTES, b"node 2 was here");
+    let v = n[1].publish(id).unwrap();
+    assert_eq!(v, 1);
+    // Contract: visible everywhere once rshm_changed returned.
+    for node in &n {
+        let c = node.copy(id).unwrap();
+        assert_eq!(&c.bytes[PAGE_BYTES..PAGE_BYTES + 15], b"node 2 was here");
+        assert_eq!(c.version, 1);
+    }
+}
+
+#[test]
+fn errors_of_every_call() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    // rshmget: size 0 on create, too large, larger than existing.
+    assert_eq!(n[0].get(1, 0), Err(EINVAL));
+    assert_eq!(n[0].get(1, sim::rshm::MAX_SEGMENT + 1), Err(EINVAL));
+    let id = n[0].get(1, 5000).unwrap();
+    assert_eq!(n[1].get(1, 3 * PAGE_BYTES as u64), Err(EINVAL));
+    assert_eq!(
+        n[1].get(1, 2 * PAGE_BYTES as u64),
+        Ok(id),
+        "rounded up to pages"
+    );
+    // rshmat / rshmctl / rshm_changed on an unknown id.
+    assert_eq!(n[1].attach(12345), Err(EINVAL));
+    assert_eq!(n[1].remove(12345), Err(EINVAL));
+    assert_eq!(n[1].publish(12345), Err(EINVAL));
+    // Removed: EIDRM for attach, a second remove, publish.
+    n[1].attach(id).unwrap();
+    n[2].remove(id).unwrap();
+    assert_eq!(n[2].remove(id), Err(EIDRM));
+    assert_eq!(n[0].attach(id), Err(EIDRM));
+    n[1].write(id, 0, b"x");
+    assert_eq!(n[1].publish(id), Err(EIDRM));
+    // The key is free at once: a new segment, a new id.
+    let id2 = n[1].get(1, 4096).unwrap();
+    assert_ne!(id2, id);
+}
+
+#[test]
+fn concurrent_rshmget_converges() {
+    for round in 0..5u64 {
+        let n = mem_cluster(3, MESH).unwrap();
+        let key = 1000 + round;
+        let ids: Vec<u64> = std::thread::scope(|s| {
+            let handles: Vec<_> = n
+                .into_iter()
+                .map(|mut node| s.spawn(move || (node.get(key, 4096), node)))
+                .collect();
+            // Keep every node alive until all calls returned.
+            let done: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let ids: Vec<_> = done.iter().map(|(id, _)| *id).collect();
+            let logs: Vec<_> = done
+                .iter()
+                .map(|(_, n)| n.log.lock().unwrap().clone())
+                .collect();
+            assert!(
+                ids.iter().all(|i| i.is_ok() && *i == ids[0]),
+                "round {round}: {ids:x?} {logs:#?}"
+            );
+            ids.into_iter().map(|i| i.unwrap_or(0)).collect()
+        });
+        assert!(ids.iter().all(|&i| i == ids[0]));
+    }
+}
+
+#[test]
+fn removal_while_attached_elsewhere_frees_after_the_last_detach() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(7, 4096).unwrap();
+    n[2].attach(id).unwrap();
+    n[2].write(id, 0, b"still here");
+    // Attachments are announced without waiting; let them arrive.
+    for i in 0..2 {
+        assert!(eventually(SOON, || n[i].dump().contains("refs 3:1")));
+    }
+    n[0].remove(id).unwrap();
+    // The attached node keeps working on its copy.
+    assert_eq!(&n[2].copy(id).unwrap().bytes[..10], b"still here");
+    assert!(eventually(SOON, || n[1].dump().contains("removed")));
+    assert!(!n[1].dump().contains("tombstone"));
+    n[2].detach(id);
+    for node in n.iter_mut() {
+        assert!(eventually(SOON, || node.dump().contains("tombstone")));
+    }
+    assert!(eventually(SOON, || n[2].copy(id).is_none()));
+}
+
+#[test]
+fn disjoint_page_writers_both_keep_their_writes() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(9, 4 * PAGE_BYTES as u64).unwrap();
+    for node in n.iter_mut() {
+        node.attach(id).unwrap();
+    }
+    n[1].write(id, PAGE_BYTES, &[2; 64]);
+    n[2].write(id, 2 * PAGE_BYTES, &[3; 64]);
+    let (mut a, mut b) = (n.remove(1), n.remove(1));
+    let (va, vb) = std::thread::scope(|s| {
+        let ha = s.spawn(|| a.publish(id).unwrap());
+        let hb = s.spawn(|| b.publish(id).unwrap());
+        (ha.join().unwrap(), hb.join().unwrap())
+    });
+    assert_ne!(va, vb);
+    for node in [&n[0], &a, &b] {
+        let c = node.copy(id).unwrap();
+        assert_eq!(c.bytes[PAGE_BYTES], 2, "node {}", node.id);
+        assert_eq!(c.bytes[2 * PAGE_BYTES], 3, "node {}", node.id);
+    }
+}
+
+#[test]
+fn one_page_change_sends_about_one_page() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(11, 1 << 20).unwrap();
+    for node in n.iter_mut() {
+        node.attach(id).unwrap();
+    }
+    n[1].write(id, 5 * PAGE_BYTES, &[1; 8]);
+    n[1].publish(id).unwrap();
+    assert!(n
+        .iter()
+        .all(|x| x.copy(id).unwrap().bytes[5 * PAGE_BYTES] == 1));
+}
+
+#[test]
+fn no_torn_reads_while_updates_arrive() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let pages = 16;
+    let id = n[0].get(12, (pages * PAGE_BYTES) as u64).unwrap();
+    for node in n.iter_mut() {
+        node.attach(id).unwrap();
+    }
+    let mut writer = n.remove(1);
+    let reader = &n[1];
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for round in 1..=40u8 {
+                // Every page holds the round number: a reader that sees two
+                // different values saw half an update.
+                for p in 0..pages {
+                    writer.write(id, p * PAGE_BYTES, &[round; PAGE_BYTES]);
+                }
+                writer.publish(id).unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let torn = reader
+                .with_copy(id, |c| c.bytes.iter().any(|&b| b != c.bytes[0]))
+                .unwrap();
+            assert!(!torn, "torn read");
+            reads += 1;
+        }
+        assert!(reads > 0);
+    });
+    assert_eq!(reader.copy(id).unwrap().bytes[0], 40);
+}
+
+#[test]
+fn owner_stop_elects_the_lowest_holder_with_versions_kept() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(13, 2 * PAGE_BYTES as u64).unwrap();
+    n[1].attach(id).unwrap();
+    n[2].attach(id).unwrap();
+    n[2].write(id, 0, b"v1");
+    assert_eq!(n[2].publish(id).unwrap(), 1);
+    n[2].write(id, PAGE_BYTES, b"v2");
+    assert_eq!(n[2].publish(id).unwrap(), 2);
+    let mut owner = n.remove(0);
+    owner.stop();
+    // Node 2 becomes owner; the next publish continues the version count.
+    for node in n.iter_mut() {
+        assert!(eventually(SOON, || node
+            .dump()
+            .contains("owner 2 version 2")));
+    }
+    n[1].write(id, 0, b"v3");
+    assert_eq!(n[1].publish(id).unwrap(), 3);
+    assert_eq!(&n[0].copy(id).unwrap().bytes[..2], b"v3");
+    assert!(n[0].logged("node 1 left"));
+}
+
+#[test]
+fn node_killed_in_the_middle_of_a_publish_copies_converge() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(14, 2 * PAGE_BYTES as u64).unwrap();
+    n[1].attach(id).unwrap();
+    n[2].attach(id).unwrap();
+    n[0].attach(id).unwrap();
+    // The owner (node 1) sends the update to node 2, half a frame to node
+    // 3, and dies.
+    n[0].send(sim::rshm::Request::CrashDuringNextPublish);
+    n[0].write(id, 0, b"last words");
+    let _ = n[0].publish(id);
+    let (b, c) = (&n[1], &n[2]);
+    assert!(eventually(SOON, || {
+        let (x, y) = (b.copy(id).unwrap(), c.copy(id).unwrap());
+        x == y && x.version == 1
+    }));
+    assert_eq!(&c.copy(id).unwrap().bytes[..10], b"last words");
+    assert!(c.logged("dropped frame from node 1"), "{:?}", c.log);
+}
+
+#[test]
+fn rejoin_after_a_missed_removal_does_not_resurrect() {
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(15, 4096).unwrap();
+    n[2].attach(id).unwrap();
+    n[2].detach(id);
+    // Node 3 stops answering (like SIGSTOP) and is dropped; meanwhile the
+    // segment is removed.
+    n[2].send(sim::rshm::Request::Suspend(Duration::from_millis(3000)));
+    assert!(eventually(SOON, || n[0].logged("node 3 left")));
+    n[0].remove(id).unwrap();
+    // Node 3 comes back with its stale table and merges.
+    assert!(eventually(Duration::from_secs(12), || n[0]
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("node 3 joined"))
+        .count()
+        >= 2));
+    for node in n.iter_mut() {
+        let ok = eventually(SOON, || node.dump().contains("removed"));
+        let id = node.id;
+        assert!(ok, "node {id}: {} {:#?}", node.dump(), node.log);
+    }
+    let fresh = n[2].get(15, 4096).unwrap();
+    assert_ne!(fresh, id, "the key makes a new segment");
+}
+
+#[test]
+fn a_bad_frame_is_dropped_and_names_the_peer() {
+    use std::io::Write;
+    let n = mem_cluster(1, MESH).unwrap();
+    let mut s = std::net::TcpStream::connect(n[0].addr).unwrap();
+    s.write_all(&[5, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff])
+        .unwrap();
+    s.write_all(&u32::MAX.to_le_bytes()).unwrap();
+    assert!(
+        eventually(SOON, || n[0].logged("peer 127.0.0.1")),
+        "{:?}",
+        n[0].log
+    );
+    assert!(eventually(SOON, || n[0].logged("exceeds the limit")));
+    drop(s);
+    let _ = MemNode::start; // the node keeps running
+}
