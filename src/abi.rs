@@ -75,6 +75,38 @@ pub fn call_name(number: u64) -> String {
     call_info(number).map_or_else(|| format!("syscall_{number}"), |c| c.name.to_string())
 }
 
+/// Whether `number` is a hypercall (rule U/K-3: kernel mode only).
+pub fn is_hypercall(number: u64) -> bool {
+    (HV_CREATE..=HV_CHILDREN).contains(&number)
+}
+
+/// `hv_status` codes: what the child's pending exception is.
+pub const HV_STATUS_NONE: u64 = 0;
+pub const HV_STATUS_SYSCALL: u64 = 1;
+pub const HV_STATUS_PAGE_FAULT: u64 = 2;
+pub const HV_STATUS_ILLEGAL: u64 = 3;
+pub const HV_STATUS_TIMER: u64 = 4;
+pub const HV_STATUS_BREAKPOINT: u64 = 5;
+pub const HV_STATUS_MISALIGNED: u64 = 6;
+pub const HV_STATUS_PRIVILEGE: u64 = 7;
+pub const HV_STATUS_EXITED: u64 = 8;
+
+/// `hv_get_reg`/`hv_set_reg` register numbers beyond x0..x31.
+pub const HV_REG_PC: u64 = 32;
+/// Read only: the argument of the pending exception — the faulting
+/// address (page fault, misaligned), the instruction bits (illegal), the
+/// pc (breakpoint), the call number (syscall, privilege violation); the
+/// exit code once the child ended (128 + signal when killed).
+pub const HV_REG_ARG: u64 = 33;
+/// Read only: the access of a pending page fault or misaligned access:
+/// 0 load, 1 store, 2 fetch.
+pub const HV_REG_ACCESS: u64 = 34;
+
+/// `hv_map` permissions (as POSIX PROT_*).
+pub const HV_PROT_READ: u64 = 1;
+pub const HV_PROT_WRITE: u64 = 2;
+pub const HV_PROT_EXEC: u64 = 4;
+
 macro_rules! errors {
     ($( $konst:ident = $num:expr; )*) => {
         $( pub const $konst: u64 = $num; )*

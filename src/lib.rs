@@ -57,14 +57,18 @@
 //! - [`emu`]: decoder, encoder, disassembler, executor, MMU/TLB, memory.
 //! - [`kernel`]: processes, scheduler, syscalls, demand paging, ELF loader.
 //! - [`shm`]: named shared memory between the processes of one kernel.
+//! - [`hypervisor`]: the context tree and -u/-k rules, hypercalls, VMs
+//!   (docs/hypervisor.md).
 //! - [`toolchain`]: C* compiler, assembler, ELF writer.
 //! - [`simulator`]: the run loop and the library API.
 pub mod abi;
 pub mod emu;
+pub mod hypervisor;
 pub mod kernel;
 pub mod rshm;
 pub mod shm;
 pub mod simulator;
 pub mod toolchain;
+pub mod vmshm;
 
 pub use simulator::{Event, RunOutcome, Simulator, SimulatorBuilder};

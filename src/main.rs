@@ -1,12 +1,12 @@
 //! The `sim` command line: parse, build a `Simulator`, run, print.
 //! Everything else lives in the library.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use std::net::SocketAddr;
-
 use clap::{ArgAction, Args, Parser, Subcommand};
+use sim::hypervisor::Scenario;
 use sim::toolchain::BuildError;
 use sim::Simulator;
 
@@ -18,7 +18,7 @@ use sim::Simulator;
     version,
     about,
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  sim -u programs/hello.s\n  sim -u programs/hello.c --stats\n  sim -u prog.elf arg1 arg2 -u other.elf\n  sim -c a.c b.c -o prog.elf\n  sim cluster 3 -u programs/rshm/board.c"
+    after_help = "Examples:\n  sim -u programs/hello.s\n  sim -u programs/hello.c --stats\n  sim -u prog.elf arg1 arg2 -u other.elf\n  sim -k programs/kernels/rr.c -u programs/hello.c -u programs/echo.c a b\n  sim -u programs/hello.c --vm -k programs/kernels/rr.c -u programs/fork.c\n  sim --scenario vms.txt\n  sim -c a.c b.c -o prog.elf\n  sim cluster 3 -u programs/rshm/board.c\n\nWithin a VM, -k starts a guest kernel under the kernel before it (the\nhost for the first), -u loads a program under the last -k (or the host);\n--vm starts the next VM. See docs/hypervisor.md."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -28,7 +28,7 @@ struct Cli {
     run: RunOptions,
 
     /// Compile (.c) or assemble (.s) the given files into one ELF (with -o).
-    #[arg(short = 'c', value_name = "FILES", num_args = 1.., conflicts_with = "user")]
+    #[arg(short = 'c', value_name = "FILES", num_args = 1.., conflicts_with_all = ["user", "kernel"])]
     compile: Vec<PathBuf>,
 
     /// Output file for -c.
@@ -93,6 +93,26 @@ struct RunOptions {
     #[arg(short = 'u', value_name = "PROG [ARGS]", num_args = 1.., action = ArgAction::Append)]
     user: Vec<String>,
 
+    /// Run KERNEL (a C* guest kernel, .s or ELF) in kernel mode: the -u
+    /// programs after it are its children, which it schedules through
+    /// hypercalls; a second -k nests a kernel under the first.
+    #[arg(short = 'k', value_name = "KERNEL [ARGS]", num_args = 1.., action = ArgAction::Append)]
+    kernel: Vec<String>,
+
+    /// Start the next VM: the -u/-k options after it run in a VM of their
+    /// own (own kernel, processes and pids).
+    #[arg(long = "vm", action = ArgAction::Count)]
+    vm: u8,
+
+    /// Load the VMs and programs from FILE (lines `vm`, `kernel PROG
+    /// [ARGS]`, `user PROG [ARGS]`) instead of -u/-k/--vm.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "kernel"])]
+    scenario: Option<PathBuf>,
+
+    /// Print the context tree of every VM at exit.
+    #[arg(long)]
+    dump_contexts: bool,
+
     /// Physical memory in MiB.
     #[arg(short = 'm', value_name = "MB", default_value_t = sim::simulator::DEFAULT_MEMORY_MB,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
@@ -128,6 +148,22 @@ struct RunOptions {
     /// that succeeded and at exit.
     #[arg(long)]
     dump_shm: bool,
+
+    /// Size of the host shared region for inter-VM shared memory
+    /// (spec/vmshm.md) in MiB, reserved on first use.
+    #[arg(long, value_name = "MB", default_value_t = sim::vmshm::DEFAULT_HOST_SHM_MB)]
+    host_shm: u64,
+
+    /// Print every message between the VMs' client daemons and the host
+    /// daemon (spec/vmshm.md).
+    #[arg(long)]
+    trace_daemon: bool,
+
+    /// Print the host shared region (blocks, flags, counts, VMs, processes,
+    /// listen/connect state) after every vm_* call that changed it and at
+    /// exit.
+    #[arg(long)]
+    dump_vmshm: bool,
 }
 
 fn main() -> ExitCode {
@@ -150,33 +186,6 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// Splits the values of all `-u` options back into one program per
-/// occurrence: clap gives them flattened, so re-read the raw arguments.
-fn programs_from_args() -> Vec<Vec<String>> {
-    let mut programs: Vec<Vec<String>> = Vec::new();
-    let mut in_user = false;
-    for arg in std::env::args().skip(1) {
-        if arg == "-u" {
-            programs.push(Vec::new());
-            in_user = true;
-        } else if let Some(rest) = arg
-            .strip_prefix("-u")
-            .filter(|r| !r.is_empty() && !arg.starts_with("--"))
-        {
-            programs.push(vec![rest.to_string()]);
-            in_user = true;
-        } else if arg.starts_with('-') && arg.len() > 1 {
-            in_user = false;
-        } else if in_user {
-            if let Some(p) = programs.last_mut() {
-                p.push(arg);
-            }
-        }
-    }
-    programs.retain(|p| !p.is_empty());
-    programs
 }
 
 fn run(cli: Cli) -> Result<u8, BuildError> {
@@ -202,11 +211,17 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
     Ok(outcome.exit_code.clamp(0, 255) as u8)
 }
 
-/// A simulator with the options and the `-u` programs loaded.
+/// A simulator with the options and the programs loaded.
 fn build(options: &RunOptions) -> Result<Simulator, BuildError> {
-    if options.user.is_empty() {
+    // clap gives the values of -u and -k flattened: re-read the raw
+    // arguments to group them into programs and VMs.
+    let scenario = match &options.scenario {
+        Some(path) => Scenario::read(path).map_err(BuildError::Other)?,
+        None => Scenario::from_args(std::env::args().skip(1)),
+    };
+    if scenario.is_empty() {
         return Err(BuildError::Other(
-            "nothing to run: give -u PROG (see sim --help)".into(),
+            "nothing to run: give -u PROG, -k KERNEL or --scenario FILE (see sim --help)".into(),
         ));
     }
     let mut builder = Simulator::builder()
@@ -215,15 +230,16 @@ fn build(options: &RunOptions) -> Result<Simulator, BuildError> {
         .trace(options.trace)
         .trace_syscalls(options.trace_syscalls)
         .trace_exceptions(options.trace_exceptions)
-        .dump_shm(options.dump_shm);
+        .dump_contexts(options.dump_contexts)
+        .dump_shm(options.dump_shm)
+        .host_shm_mb(options.host_shm)
+        .trace_daemon(options.trace_daemon)
+        .dump_vmshm(options.dump_vmshm);
     if let Some(limit) = options.max_instructions {
         builder = builder.max_instructions(limit);
     }
-    let mut simulator = builder.build();
-    for program in programs_from_args() {
-        let path = PathBuf::from(&program[0]);
-        simulator.load_program(&path, &program)?;
-    }
+    let mut simulator = builder.try_build().map_err(BuildError::Other)?;
+    simulator.load_scenario(&scenario)?;
     Ok(simulator)
 }
 

@@ -159,3 +159,21 @@ fn a_killed_first_process_gives_128_plus_the_signal() {
     let err = stderr(&o);
     assert!(err.starts_with("sim:") && err.contains("0x10"), "{err}");
 }
+
+#[test]
+fn memory_the_host_cannot_give_is_an_error_not_a_crash() {
+    // 64 GiB of physical memory for the machine: more than a development
+    // machine lets one process reserve; `sim` must say so and exit 1.
+    let o = sim(&["-m", "65536", "-u", "programs/hello.s"]);
+    let err = stderr(&o);
+    if o.status.code() == Some(0) {
+        // A host that grants it runs the program as usual.
+        assert_eq!(stdout(&o), "Hello, world!\n");
+    } else {
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.starts_with("sim:") && err.contains("65536 MiB"),
+            "{err}"
+        );
+    }
+}

@@ -235,7 +235,7 @@ fn the_quantum_does_not_change_what_processes_compute() {
     assert_eq!(reference.stdout(), writer_output(b'a', 10).as_slice());
     assert_eq!(reference.stderr(), writer_output(b'b', 7).as_slice());
     let per_process = |s: &sim::Simulator| {
-        s.kernel
+        s.kernel()
             .processes
             .values()
             .map(|p| (p.stats.instructions, p.exit_status()))

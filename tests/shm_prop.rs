@@ -76,7 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// The start address of every mapping `pid` has of `name` (one per
 /// `shm_map`: every `n`-th page of its client's pages).
 fn mappings(rig: &Rig, pid: Pid, name: &str) -> Vec<u64> {
-    let Some(object) = rig.sim.kernel.shm.find(name.as_bytes()) else {
+    let Some(object) = rig.sim.kernel().shm.find(name.as_bytes()) else {
         return Vec::new();
     };
     let n = object.frames.len().max(1);
@@ -88,7 +88,7 @@ fn mappings(rig: &Rig, pid: Pid, name: &str) -> Vec<u64> {
 
 fn object_size(rig: &Rig, name: &str) -> u64 {
     rig.sim
-        .kernel
+        .kernel()
         .shm
         .find(name.as_bytes())
         .and_then(|o| o.size)

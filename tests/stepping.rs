@@ -253,7 +253,7 @@ fn other_faults_kill_with_a_message() {
     assert!(stderr.contains("0x101"), "{stderr}");
     assert_eq!(s.stdout(), writer_output(b'g', 2).as_slice());
     let statuses: Vec<_> = s
-        .kernel
+        .kernel()
         .processes
         .values()
         .map(|p| p.exit_status())

@@ -389,6 +389,9 @@ pub(crate) struct BlockCache {
     /// Direct-mapped by virtual pc; holds raw pointers into live blocks'
     /// ops, so it is flushed whenever any block is removed.
     pub jump_cache: Box<[JumpEntry]>,
+    /// Blocks removed so far: a jump cache set aside before the last
+    /// removal may point into freed ops (see `Machine::switch_caches`).
+    pub removals: u64,
 }
 
 /// A jump-cache entry: the block for virtual `pc`.
@@ -417,6 +420,7 @@ impl BlockCache {
             by_phys: HashMap::new(),
             by_frame: HashMap::new(),
             jump_cache: vec![JumpEntry::EMPTY; JUMP_CACHE_ENTRIES].into_boxed_slice(),
+            removals: 0,
         }
     }
 
@@ -479,6 +483,7 @@ impl BlockCache {
 
     fn remove(&mut self, index: u32) {
         if let Some(block) = self.blocks[index as usize].take() {
+            self.removals += 1;
             // The jump cache may point into this block's ops.
             self.flush_jump_cache();
             if self.by_phys.get(&block.phys) == Some(&index) {

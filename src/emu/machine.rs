@@ -73,6 +73,18 @@ struct TlbOwner {
     generation: u64,
 }
 
+/// Caches set aside for one other context (see `Machine::switch_caches`).
+struct CacheStash {
+    /// Whose translations they are; `None`: nobody's, the boxes are spare.
+    owner: Option<TlbOwner>,
+    /// `BlockCache::removals` when they were set aside: a block removed
+    /// since may be pointed to by the stashed jump cache, which is then
+    /// dropped.
+    removals: u64,
+    tlb: Box<[super::mmu::TlbEntry; super::mmu::TLB_ENTRIES]>,
+    jump_cache: Box<[block::JumpEntry]>,
+}
+
 /// The hardware: physical memory, TLB, block cache and the instruction
 /// counter.
 pub struct Machine {
@@ -80,6 +92,10 @@ pub struct Machine {
     pub(crate) tlb: Tlb,
     pub(crate) blocks: BlockCache,
     tlb_owner: Option<TlbOwner>,
+    /// The TLB and jump cache of the context that ran before the current
+    /// one, kept so that a switch back (a guest kernel and its child take
+    /// turns on every exception) swaps them in instead of flushing.
+    stash: Option<CacheStash>,
     /// Instructions retired by all contexts since the machine started.
     pub(crate) instret: u64,
     /// Reused buffer for blocks cut short by the instruction budget.
@@ -93,11 +109,24 @@ pub struct Machine {
 impl Machine {
     /// A machine with `megabytes` MiB of physical memory.
     pub fn new(megabytes: u64) -> Machine {
+        Machine::with_memory(PhysMemory::new(megabytes))
+    }
+
+    /// A machine with `megabytes` MiB of physical memory.
+    ///
+    /// # Errors
+    /// When the host cannot provide that much memory.
+    pub fn try_new(megabytes: u64) -> Result<Machine, String> {
+        PhysMemory::try_new(megabytes).map(Machine::with_memory)
+    }
+
+    fn with_memory(memory: PhysMemory) -> Machine {
         Machine {
-            memory: PhysMemory::new(megabytes),
+            memory,
             tlb: Tlb::new(),
             blocks: BlockCache::new(),
             tlb_owner: None,
+            stash: None,
             instret: 0,
             scratch: Vec::with_capacity(MAX_BLOCK_OPS + 1),
             code_written: false,
@@ -131,6 +160,35 @@ impl Machine {
         self.tlb.flush();
         self.blocks.flush_jump_cache();
         self.tlb_owner = None;
+        if let Some(stash) = &mut self.stash {
+            stash.owner = None;
+        }
+    }
+
+    /// Makes the TLB and jump cache `owner`'s: swaps in the stashed ones if
+    /// they are `owner`'s and still valid, else starts empty; the outgoing
+    /// context's caches go to the stash. Page-table generations are part of
+    /// the owner, so a page table changed since is never served stale
+    /// translations; frames stay allocated while any page table maps them.
+    fn switch_caches(&mut self, owner: TlbOwner) {
+        let removals = self.blocks.removals;
+        let mut stash = self.stash.take().unwrap_or_else(|| CacheStash {
+            owner: None,
+            removals,
+            tlb: self.tlb.entries.clone(),
+            jump_cache: self.blocks.jump_cache.clone(),
+        });
+        let hit = stash.owner == Some(owner) && stash.removals == removals;
+        std::mem::swap(&mut self.tlb.entries, &mut stash.tlb);
+        std::mem::swap(&mut self.blocks.jump_cache, &mut stash.jump_cache);
+        if !hit {
+            self.tlb.flush();
+            self.blocks.flush_jump_cache();
+        }
+        stash.owner = self.tlb_owner;
+        stash.removals = removals;
+        self.stash = Some(stash);
+        self.tlb_owner = Some(owner);
     }
 
     fn sync_caches(&mut self, page_table: &PageTable, context: u64) {
@@ -139,9 +197,7 @@ impl Machine {
             generation: page_table.generation(),
         };
         if self.tlb_owner != Some(owner) {
-            self.tlb.flush();
-            self.blocks.flush_jump_cache();
-            self.tlb_owner = Some(owner);
+            self.switch_caches(owner);
             self.reservation = None;
         }
         if self.memory.has_stale_code() {
@@ -301,7 +357,15 @@ impl Machine {
                 return Err(e);
             }
         };
-        if cap < MAX_BLOCK_OPS && !block::is_terminator(ops[ops.len() - 1].kind) {
+        // A block that stopped because the budget did (not at control flow,
+        // a page end or the length cap) must not be cached: it would
+        // replace the whole block at this address, and every later run
+        // would leave it early.
+        let ends_without_control_flow = ops[ops.len() - 1].kind == block::OpKind::Fallthrough;
+        if cap < MAX_BLOCK_OPS
+            && ends_without_control_flow
+            && block::instruction_count(&ops) == cap as u64
+        {
             // Cut short by the budget: run once from the scratch buffer.
             let count = block::instruction_count(&ops);
             self.scratch = ops;
@@ -381,6 +445,11 @@ impl Machine {
                 // invalidates its blocks: drop any cached write permission.
                 for e in self.tlb.entries.iter_mut() {
                     e.write_tag = TLB_INVALID;
+                }
+                if let Some(stash) = &mut self.stash {
+                    for e in stash.tlb.iter_mut() {
+                        e.write_tag = TLB_INVALID;
+                    }
                 }
             }
         }

@@ -1,6 +1,11 @@
 //! Physical memory: a pool of 4 KiB frames, bounded by `-m MB`, handed out
 //! on demand by the frame allocator.
 //!
+//! A frame may be mapped by more than one page table (a guest kernel backs
+//! its child's page with its own, `hv_map`): each allocated frame has a
+//! reference count, `share` adds a reference and `free` drops one, so the
+//! frame returns to the pool exactly once, when its last mapping goes.
+//!
 //! The pool is one host allocation made with `calloc` semantics (`vec![0;
 //! n]`), so frames the guest never touches cost no host memory. Frames are
 //! zeroed when they are allocated, never handed out twice, and remembered as
@@ -35,13 +40,14 @@ impl fmt::Display for Frame {
 
 /// The physical frames of the machine and their allocator.
 pub struct PhysMemory {
-    bytes: Vec<u8>,
+    bytes: Box<[u8]>,
     frame_count: u32,
     /// Frames never handed out yet are `next_fresh..frame_count`; freed frames
     /// are reused first (LIFO, so runs are deterministic).
     next_fresh: u32,
     free: Vec<Frame>,
-    allocated: Vec<bool>,
+    /// References to each frame; 0 = free.
+    refs: Vec<u32>,
     holds_code: Vec<bool>,
     /// Frames with decoded code that were written or freed since the block
     /// cache last looked.
@@ -50,18 +56,41 @@ pub struct PhysMemory {
 
 impl PhysMemory {
     /// A pool of `megabytes` MiB (at least one frame).
+    ///
+    /// # Panics
+    /// When the host cannot reserve that much address space; use
+    /// `try_new` for sizes that come from outside.
     pub fn new(megabytes: u64) -> PhysMemory {
+        match PhysMemory::try_new(megabytes) {
+            Ok(memory) => memory,
+            Err(e) => panic!("PhysMemory::new: {e}"),
+        }
+    }
+
+    /// A pool of `megabytes` MiB (at least one frame).
+    ///
+    /// # Errors
+    /// When the host cannot reserve that much address space (the pool is
+    /// one zeroed allocation; untouched frames cost no host memory, but
+    /// the host may still refuse a size far beyond its memory).
+    pub fn try_new(megabytes: u64) -> Result<PhysMemory, String> {
         let frames = (megabytes.saturating_mul(1 << 20) / PAGE_SIZE).clamp(1, u64::from(u32::MAX));
         let frame_count = frames as u32;
-        PhysMemory {
-            bytes: vec![0; frames as usize * PAGE_SIZE as usize],
+        let len = usize::try_from(frames * PAGE_SIZE).map_err(|_| {
+            format!("{megabytes} MiB of physical memory do not fit this host's address space")
+        })?;
+        let bytes = zeroed_bytes(len).ok_or_else(|| {
+            format!("the host cannot provide {megabytes} MiB of physical memory for the machine")
+        })?;
+        Ok(PhysMemory {
+            bytes,
             frame_count,
             next_fresh: 0,
             free: Vec::new(),
-            allocated: vec![false; frames as usize],
+            refs: vec![0; frames as usize],
             holds_code: vec![false; frames as usize],
             stale_code: Vec::new(),
-        }
+        })
     }
 
     /// Total number of frames.
@@ -81,10 +110,24 @@ impl PhysMemory {
 
     /// Whether `frame` is allocated.
     pub fn is_allocated(&self, frame: Frame) -> bool {
-        self.allocated
-            .get(frame.0 as usize)
-            .copied()
-            .unwrap_or(false)
+        self.references(frame) > 0
+    }
+
+    /// How many page tables (or other owners) hold `frame`; 0 when free.
+    pub fn references(&self, frame: Frame) -> u32 {
+        self.refs.get(frame.0 as usize).copied().unwrap_or(0)
+    }
+
+    /// Adds a reference to an allocated frame (a second mapping of it).
+    ///
+    /// # Panics
+    /// When the frame is not allocated: the caller's bug.
+    pub fn share(&mut self, frame: Frame) {
+        assert!(
+            self.is_allocated(frame),
+            "PhysMemory::share: frame {frame} is not allocated"
+        );
+        self.refs[frame.0 as usize] += 1;
     }
 
     /// Allocates a zeroed frame, or `None` when memory is exhausted.
@@ -99,11 +142,11 @@ impl PhysMemory {
         } else {
             return None;
         };
-        self.allocated[frame.0 as usize] = true;
+        self.refs[frame.0 as usize] = 1;
         Some(frame)
     }
 
-    /// Returns a frame to the pool.
+    /// Drops one reference to a frame; the last one returns it to the pool.
     ///
     /// # Panics
     /// On a double free: that is a kernel bug, not something a guest can do.
@@ -112,7 +155,10 @@ impl PhysMemory {
             self.is_allocated(frame),
             "PhysMemory::free: frame {frame} is not allocated"
         );
-        self.allocated[frame.0 as usize] = false;
+        self.refs[frame.0 as usize] -= 1;
+        if self.refs[frame.0 as usize] > 0 {
+            return;
+        }
         self.note_write(frame);
         self.free.push(frame);
     }
@@ -168,5 +214,45 @@ impl PhysMemory {
 
     pub(crate) fn has_stale_code(&self) -> bool {
         !self.stale_code.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_frame_is_freed_once_by_its_last_owner() {
+        let mut memory = PhysMemory::new(1);
+        let frame = memory.alloc().unwrap();
+        memory.share(frame);
+        assert_eq!(memory.references(frame), 2);
+        memory.free(frame);
+        assert!(memory.is_allocated(frame), "one owner is left");
+        assert_eq!(memory.used_frames(), 1);
+        memory.free(frame);
+        assert!(!memory.is_allocated(frame));
+        assert_eq!(memory.used_frames(), 0);
+    }
+}
+
+/// A zeroed byte buffer of `len` bytes, or `None` when the allocator
+/// refuses (where `vec![0; len]` would abort the process). Zeroed
+/// allocations come from `calloc`/fresh pages, so untouched parts cost no
+/// host memory.
+fn zeroed_bytes(len: usize) -> Option<Box<[u8]>> {
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    if layout.size() == 0 {
+        return Some(Box::default());
+    }
+    // SAFETY: the layout has a non-zero size; a non-null result points at
+    // `len` zeroed bytes allocated with exactly the layout `Box<[u8]>` frees
+    // with (size `len`, align 1).
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout);
+        if ptr.is_null() {
+            return None;
+        }
+        Some(Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)))
     }
 }

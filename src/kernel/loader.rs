@@ -47,6 +47,10 @@ pub enum LoadError {
     OutOfMemory(u64),
     #[error("arguments too large for the stack")]
     ArgumentsTooLarge,
+    #[error("process {0} is not a guest kernel that can take children")]
+    NoSupervisor(u64),
+    #[error("there is no VM {0}")]
+    NoVm(usize),
 }
 
 /// A program image loaded into an address space.

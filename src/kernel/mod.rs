@@ -29,9 +29,10 @@ use std::collections::{BTreeMap, VecDeque};
 use crate::emu::{Exception, Hart, Machine, Reg};
 use crate::rshm::RshmClient;
 use crate::shm::ShmTable;
+use crate::vmshm::ClientDaemon;
 pub use files::{Console, Input, Output};
 pub use loader::LoadError;
-pub use process::{ExitStatus, Pid, Process, ProcessState, ProcessStats, WaitReason};
+pub use process::{ExitStatus, Mode, Pid, Process, ProcessState, ProcessStats, WaitReason};
 
 /// What the run loop does after the kernel handled an exception.
 #[must_use]
@@ -56,14 +57,27 @@ pub struct Kernel {
     pub trace_syscalls: bool,
     /// The first process started: its exit code is `sim`'s.
     pub first: Option<Pid>,
-    /// Distinguishes this kernel's contexts from other kernels' in the TLB.
+    /// Distinguishes this kernel's contexts from other kernels' in the TLB
+    /// (the VM id).
     pub id: u64,
+    /// Other VMs' kernels use frames of the same machine (set by the
+    /// simulator): this kernel sees only its own.
+    pub shares_machine: bool,
     /// This kernel's named shared memory (spec/shm.md): one table per
     /// kernel, so that each VM has its own names.
     pub shm: ShmTable,
     /// Print the shm list after every shm call that succeeded
     /// (`--dump-shm`).
     pub dump_shm: bool,
+    /// The client daemon of inter-VM shared memory (spec/vmshm.md): this
+    /// VM's side of the host daemon.
+    pub vmshm: ClientDaemon,
+    /// Set when a vm_* call succeeded or an exit closed something, so that
+    /// `--dump-vmshm` can print the region (the run loop clears it).
+    pub vmshm_changed: bool,
+    /// Print the host region after every vm_* call that changed it and at
+    /// exit (`--dump-vmshm`).
+    pub vmshm_dump: bool,
     /// The queues to this node's rshm server (spec/rshm.md), when the
     /// kernel runs as a `sim node`; without one the rshm calls are ENOSYS.
     pub rshm: Option<RshmClient>,
@@ -80,8 +94,12 @@ impl Kernel {
             trace_syscalls: false,
             first: None,
             id: 0,
+            shares_machine: false,
             shm: ShmTable::new(),
             dump_shm: false,
+            vmshm: ClientDaemon::new(0),
+            vmshm_changed: false,
+            vmshm_dump: false,
             rshm: None,
         }
     }
@@ -92,13 +110,15 @@ impl Kernel {
             .write_stderr(format!("sim: {message}\n").as_bytes());
     }
 
-    fn new_pid(&mut self) -> Pid {
+    pub(crate) fn new_pid(&mut self) -> Pid {
         let pid = Pid(self.next_pid);
         self.next_pid += 1;
         pid
     }
 
-    fn context_of(&self, pid: Pid) -> u64 {
+    /// The TLB context id of `pid`: `(vm id << 32) | pid`, unique among all
+    /// contexts of the machine.
+    pub(crate) fn context_of(&self, pid: Pid) -> u64 {
         (self.id << 32) | pid.0
     }
 
@@ -112,6 +132,32 @@ impl Kernel {
         elf: &[u8],
         args: &[String],
     ) -> Result<Pid, LoadError> {
+        self.spawn_context(machine, elf, args, Mode::User, None)
+    }
+
+    /// Loads an ELF executable as a new context in `mode`, a child of
+    /// `supervisor` (a guest kernel of this kernel) or of the host (`None`).
+    ///
+    /// # Errors
+    /// Why the file was refused, or that memory ran out; also `NoSupervisor`
+    /// when `supervisor` is not a live kernel-mode process.
+    pub fn spawn_context(
+        &mut self,
+        machine: &mut Machine,
+        elf: &[u8],
+        args: &[String],
+        mode: Mode,
+        supervisor: Option<Pid>,
+    ) -> Result<Pid, LoadError> {
+        if let Some(s) = supervisor {
+            if !self
+                .processes
+                .get(&s)
+                .is_some_and(|p| p.mode == Mode::Kernel && !p.is_zombie())
+            {
+                return Err(LoadError::NoSupervisor(s.0));
+            }
+        }
         let image = loader::load(machine, elf, args)?;
         let pid = self.new_pid();
         let mut hart = Hart::default();
@@ -135,14 +181,24 @@ impl Kernel {
                 peak_pages: page_count,
                 ..Default::default()
             },
+            mode,
+            supervisor,
+            pending: None,
+            switched_to: None,
         };
         self.processes.insert(pid, process);
-        self.ready.push_back(pid);
+        self.enqueue(pid);
         self.first.get_or_insert(pid);
         Ok(pid)
     }
 
     /// Picks the next ready process (round robin) and makes it current.
+    ///
+    /// **Extension point (coursework):** the scheduling policy. A course
+    /// can ask for priorities, lottery or multi-level feedback scheduling
+    /// here: the ready queue, each process's statistics and the quantum
+    /// (`Simulator`'s `--quantum`) are all in reach; tests compare the
+    /// interleaving with `--quantum 1`.
     pub fn schedule(&mut self) -> Option<Pid> {
         while let Some(pid) = self.ready.pop_front() {
             if self
@@ -166,7 +222,29 @@ impl Kernel {
     pub(crate) fn make_ready(&mut self, pid: Pid) {
         if let Some(p) = self.processes.get_mut(&pid) {
             p.state = ProcessState::Ready;
+            self.enqueue(pid);
+        }
+    }
+
+    /// Puts `pid` at the back of the ready queue, unless a guest kernel
+    /// supervises it: such a context runs only when its kernel switches to
+    /// it (rule U/K-5).
+    pub(crate) fn enqueue(&mut self, pid: Pid) {
+        if self
+            .processes
+            .get(&pid)
+            .is_some_and(|p| p.supervisor.is_none())
+        {
             self.ready.push_back(pid);
+        }
+    }
+
+    /// Ends the time slice of the running root `pid`: it goes to the back
+    /// of the ready queue and the run loop schedules another.
+    pub fn preempt(&mut self, pid: Pid) {
+        self.enqueue(pid);
+        if self.current == Some(pid) {
+            self.current = None;
         }
     }
 
@@ -182,8 +260,7 @@ impl Kernel {
             .or_default() += 1;
         match exception {
             Exception::Timer => {
-                self.ready.push_back(pid);
-                self.current = None;
+                self.preempt(pid);
                 Next::Reschedule
             }
             Exception::Syscall => self.syscall(machine, pid),
@@ -193,6 +270,16 @@ impl Kernel {
                     Ok(()) => Next::Continue,
                     Err(reason) => {
                         let pc = process.hart.pc;
+                        let reason = if reason == paging::FaultReason::NotPermitted
+                            && access == crate::emu::Access::Write
+                            && self.vmshm.is_read_only(pid, vaddr)
+                        {
+                            "inter-VM shared memory opened read-only (spec/vmshm.md: a store \
+                             through a read-only mapping kills the storing process)"
+                                .to_string()
+                        } else {
+                            reason.to_string()
+                        };
                         self.kill(
                             machine,
                             pid,
@@ -273,6 +360,17 @@ impl Kernel {
             self.shm
                 .exit(machine.memory_mut(), pid, &mut process.page_table);
         }
+        // spec/vmshm.md: a process that exits closes all it opened. The
+        // host region's frames are the host daemon's: unmap them before
+        // the loop below frees what the page table maps.
+        if self.vmshm.is_user(pid) {
+            self.vmshm.exit(machine, pid, &mut process.page_table);
+            self.vmshm_changed = true;
+            self.report_vmshm();
+        }
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return;
+        };
         for (_, pte) in process.page_table.entries() {
             machine.memory_mut().free(pte.frame);
         }
@@ -286,6 +384,24 @@ impl Kernel {
         for child in self.processes.values_mut() {
             if child.parent == Some(pid) {
                 child.parent = None;
+            }
+        }
+        // A guest kernel's contexts end with it (and only they: other VMs
+        // and the host's other processes go on).
+        let supervised: Vec<Pid> = self
+            .processes
+            .values()
+            .filter(|c| c.supervisor == Some(pid) && !c.is_zombie())
+            .map(|c| c.pid)
+            .collect();
+        for child in supervised {
+            self.exit(machine, child, ExitStatus::Killed(9));
+        }
+        if let Some(s) = self.processes.get(&pid).and_then(|p| p.supervisor) {
+            if let Some(s) = self.processes.get_mut(&s) {
+                if s.switched_to == Some(pid) {
+                    s.switched_to = None;
+                }
             }
         }
         if let Some(parent) = parent {
@@ -303,6 +419,36 @@ impl Kernel {
             // Its rshm attachments no longer count (spec/rshm.md ref_count).
             self.rshm_refs_changed();
         }
+        if !self.has_live_processes() {
+            // spec/vmshm.md: a VM that ends drops all its references.
+            self.vmshm.vm_ended(machine);
+            self.report_vmshm();
+        }
+    }
+
+    /// Prints the client daemon's messages (`--trace-daemon`).
+    pub(crate) fn report_vmshm(&mut self) {
+        for line in self.vmshm.take_log() {
+            self.report(&line);
+        }
+    }
+
+    /// The host daemon says `pid` may go on (a peer connected or closed,
+    /// or went away): a process blocked in vm_listen or vm_disconnect
+    /// becomes ready and repeats its call. Anything else ignores it (the
+    /// process ended, or it is a guest kernel's child, which retries when
+    /// its kernel switches to it).
+    pub fn vmshm_notice(&mut self, notice: crate::vmshm::Notice) {
+        if self.vmshm.trace {
+            self.report(&format!("daemon: host → {}: {notice}", notice.vm));
+        }
+        let blocked = self
+            .processes
+            .get(&notice.pid)
+            .is_some_and(|p| matches!(p.state, ProcessState::Blocked(WaitReason::VmShm(_))));
+        if blocked {
+            self.make_ready(notice.pid);
+        }
     }
 
     /// The shm invariants of spec/shm.md (see shm/invariants.rs).
@@ -310,7 +456,14 @@ impl Kernel {
     /// # Errors
     /// The first broken invariant.
     pub fn check_shm_invariants(&self, machine: &Machine) -> Result<(), String> {
-        crate::shm::check_invariants(&self.shm, &self.processes, machine.memory())
+        crate::shm::check_invariants(
+            &self.shm,
+            &self.processes,
+            machine.memory(),
+            // The host region of spec/vmshm.md is reserved from the same
+            // frames: those no process maps belong to neither side.
+            self.shares_machine || self.vmshm.region_reserved(),
+        )
     }
 
     /// In debug builds, panics when an shm invariant is broken after

@@ -46,6 +46,10 @@ pub fn demand_region(process: &Process, vaddr: u64) -> Option<PteFlags> {
 /// Backs the page containing `vaddr` with a zeroed frame if it is in a
 /// demand-paged region and not mapped yet.
 ///
+/// **Extension point (coursework):** the page-fault policy: copy-on-write
+/// for fork, a page cache for files, or eviction when frames run out all
+/// start here.
+///
 /// # Errors
 /// `NotMapped` outside every region, `NotPermitted` when the page is
 /// already mapped (the fault was a permission fault), `OutOfMemory`.

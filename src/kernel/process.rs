@@ -1,5 +1,7 @@
-//! A process: one user context (registers, page table) plus what the kernel
-//! knows of it (state, parent, memory regions, open files, statistics).
+//! A process: one context (registers, page table) plus what the kernel
+//! knows of it (state, parent, memory regions, open files, statistics) and
+//! its place in the context tree of the hypervisor (mode, supervisor, the
+//! pending exception, the child it switched to; see src/hypervisor/).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +19,16 @@ impl fmt::Display for Pid {
     }
 }
 
+/// The privilege mode of a context (rule U/K-3: only kernel-mode contexts
+/// may use hypercalls).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    User,
+    /// A guest kernel (`-k`): it schedules its own children through
+    /// hypercalls.
+    Kernel,
+}
+
 /// What a blocked process waits for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum WaitReason {
@@ -26,6 +38,8 @@ pub enum WaitReason {
     /// request's token. The reply sets `a0` and makes the process ready
     /// (rshm/syscalls.rs), instead of re-running the `ecall`.
     Rshm(u64),
+    /// A vm_listen or vm_disconnect waiting for the peer (spec/vmshm.md).
+    VmShm(crate::vmshm::VmWait),
 }
 
 /// How a process ended.
@@ -105,6 +119,16 @@ pub struct Process {
     pub brk: u64,
     pub files: FdTable,
     pub stats: ProcessStats,
+    pub mode: Mode,
+    /// The guest kernel this context is a child of, which receives its
+    /// exceptions (rule U/K-2); `None`: the host kernel. A context with a
+    /// supervisor is never in the host's ready queue (rule U/K-5).
+    pub supervisor: Option<Pid>,
+    /// The exception waiting for the supervisor to read (`hv_status`).
+    pub pending: Option<crate::emu::Exception>,
+    /// For a guest kernel: the child it runs through `hv_switch` (it sits
+    /// in that `ecall` until the child's next exception).
+    pub switched_to: Option<Pid>,
 }
 
 impl Process {

@@ -44,8 +44,64 @@ const PATH_MAX: usize = 4096;
 impl Kernel {
     /// Handles the `ecall` of `pid`.
     pub(super) fn syscall(&mut self, machine: &mut Machine, pid: Pid) -> Next {
+        let result = self.dispatch(machine, pid);
         let Some(process) = self.processes.get_mut(&pid) else {
             return Next::Reschedule;
+        };
+        match result {
+            Value(v) => {
+                process.hart.set_reg(Reg::A0.index(), v);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                Next::Continue
+            }
+            Yield => {
+                process.hart.set_reg(Reg::A0.index(), 0);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                self.preempt(pid);
+                Next::Reschedule
+            }
+            Block(reason) => {
+                process.state = ProcessState::Blocked(reason);
+                if self.current == Some(pid) {
+                    self.current = None;
+                }
+                Next::Reschedule
+            }
+            Exited => Next::Reschedule,
+        }
+    }
+
+    /// Runs the pending `ecall` of `pid`, a child of a guest kernel, as if
+    /// it were the host's own process (`hv_forward`). Returns what
+    /// `hv_forward` returns: 0, or `-EAGAIN` when the call would block —
+    /// then the child's pc stays at its `ecall`, so that it retries the
+    /// call when its kernel switches to it again (a guest kernel's child
+    /// never blocks in the host: rule U/K-5).
+    pub(crate) fn forward_syscall(&mut self, machine: &mut Machine, pid: Pid) -> u64 {
+        let result = self.dispatch(machine, pid);
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return 0;
+        };
+        match result {
+            Value(v) => {
+                process.hart.set_reg(Reg::A0.index(), v);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                0
+            }
+            Yield => {
+                process.hart.set_reg(Reg::A0.index(), 0);
+                process.hart.pc = process.hart.pc.wrapping_add(4);
+                0
+            }
+            Block(_) => error_return(EAGAIN),
+            Exited => 0,
+        }
+    }
+
+    /// Counts, runs and traces the call in `a7` of `pid`.
+    fn dispatch(&mut self, machine: &mut Machine, pid: Pid) -> SyscallResult {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return Exited;
         };
         let number = process.hart.reg(Reg::A7.index());
         let args: [u64; 6] = std::array::from_fn(|i| process.hart.reg(Reg::A0.index() + i));
@@ -75,14 +131,18 @@ impl Kernel {
             SYS_RSHMCTL => self.sys_rshmctl(pid, args[0], args[1]),
             SYS_RSHM_CHANGED => self.sys_rshm_changed(machine, pid, args[0]),
             SYS_NODE_ID => self.sys_node_id(),
-            n if (abi::HV_CREATE..=abi::HV_CHILDREN).contains(&n) => {
-                // Rule U/K-3: processes of the built-in kernel run in user mode.
+            SYS_VM_OPEN..=SYS_VM_ID => self.sys_vm(machine, pid, number, &args),
+            n if abi::is_hypercall(n) => {
+                // Hypercalls of kernel-mode contexts never get here (the
+                // hypervisor takes them first); from a user context they
+                // break rule U/K-3.
                 let pc = self.processes.get(&pid).map_or(0, |p| p.hart.pc);
-                return self.handle(
+                let _ = self.handle(
                     machine,
                     pid,
                     crate::emu::Exception::PrivilegeViolation { pc, call: n },
                 );
+                Exited
             }
             _ => err(ENOSYS),
         };
@@ -108,29 +168,7 @@ impl Kernel {
                 list.join(", ")
             ));
         }
-        let Some(process) = self.processes.get_mut(&pid) else {
-            return Next::Reschedule;
-        };
-        match result {
-            Value(v) => {
-                process.hart.set_reg(Reg::A0.index(), v);
-                process.hart.pc = process.hart.pc.wrapping_add(4);
-                Next::Continue
-            }
-            Yield => {
-                process.hart.set_reg(Reg::A0.index(), 0);
-                process.hart.pc = process.hart.pc.wrapping_add(4);
-                self.ready.push_back(pid);
-                self.current = None;
-                Next::Reschedule
-            }
-            Block(reason) => {
-                process.state = ProcessState::Blocked(reason);
-                self.current = None;
-                Next::Reschedule
-            }
-            Exited => Next::Reschedule,
-        }
+        result
     }
 
     fn sys_exit(&mut self, machine: &mut Machine, pid: Pid, code: u64) -> SyscallResult {
@@ -302,9 +340,17 @@ impl Kernel {
         // Copy the address space eagerly; undo everything on ENOMEM. Rule
         // A.6: pages mapped onto an shm object are shared, not copied.
         let shared = self.shm.shared_pages(pid);
+        // Inter-VM blocks stay shared too, with one frame reference per
+        // mapping (the rollback below drops it again).
+        let vm_shared = self.vmshm.shared_pages(pid);
         let mut page_table = crate::emu::PageTable::new();
         for (page, pte) in parent.page_table.entries() {
             if shared.contains(&page) {
+                page_table.map(page, pte.frame, pte.flags);
+                continue;
+            }
+            if vm_shared.contains(&page) {
+                machine.memory_mut().share(pte.frame);
                 page_table.map(page, pte.frame, pte.flags);
                 continue;
             }
@@ -340,9 +386,16 @@ impl Kernel {
                 peak_pages: parent.page_table.len() as u64,
                 ..Default::default()
             },
+            // A fork of a guest kernel's child is a child of the same guest
+            // kernel (it shows up in hv_children).
+            mode: parent.mode,
+            supervisor: parent.supervisor,
+            pending: None,
+            switched_to: None,
         };
         self.processes.insert(child_pid, child);
-        self.ready.push_back(child_pid);
+        self.enqueue(child_pid);
+        self.vmshm.fork(pid, child_pid);
         if !shared.is_empty() || self.shm.is_client_anywhere(pid) {
             self.shm.fork(pid, child_pid);
             self.debug_check_shm(machine, "fork");
@@ -401,6 +454,45 @@ impl Kernel {
         };
         match self.shm.close(machine.memory_mut(), process, id) {
             Ok(v) => Value(v),
+            Err(e) => err(e),
+        }
+    }
+
+    /// The inter-VM calls 510–515 (spec/vmshm.md): the client daemon does
+    /// the work (vmshm/client.rs); a call that must wait blocks only this
+    /// process, which repeats the `ecall` when the host daemon's notice
+    /// wakes it.
+    fn sys_vm(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        number: u64,
+        args: &[u64; 6],
+    ) -> SyscallResult {
+        if number == SYS_VM_ID {
+            return Value(self.id);
+        }
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return err(ESRCH);
+        };
+        let client = &mut self.vmshm;
+        let result = match number {
+            SYS_VM_OPEN => client.open(
+                machine, process, args[0], args[1], args[2], args[3], args[4],
+            ),
+            SYS_VM_CLOSE => client.close(machine, process, args[0], args[1], args[2]),
+            SYS_VM_LISTEN => client.listen(machine, process, args[0], args[1], args[2]),
+            SYS_VM_CONNECT => client.connect(machine, process, args[0], args[1], args[2], args[3]),
+            SYS_VM_DISCONNECT => client.disconnect(machine, process, args[0]),
+            _ => Err(ENOSYS),
+        };
+        self.report_vmshm();
+        match result {
+            Ok(crate::vmshm::Done::Value(v)) => {
+                self.vmshm_changed = true;
+                Value(v)
+            }
+            Ok(crate::vmshm::Done::Block(wait)) => Block(WaitReason::VmShm(wait)),
             Err(e) => err(e),
         }
     }

@@ -435,7 +435,7 @@ fn range_is_free(process: &Process, addr: u64, pages: u64) -> bool {
 ///
 /// **Extension point (coursework):** the placement policy (first fit
 /// today; best fit or a per-process hint are exercises).
-fn find_free_range(process: &Process, pages: u64) -> Option<u64> {
+pub(crate) fn find_free_range(process: &Process, pages: u64) -> Option<u64> {
     let window_end = VirtPage::containing(STACK_BOTTOM).0;
     let mut candidate = VirtPage::containing(SHM_BASE).0;
     for (page, _) in process.page_table.entries() {

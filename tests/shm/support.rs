@@ -70,7 +70,7 @@ impl Rig {
     pub fn call(&mut self, pid: Pid, number: u64, args: &[u64]) -> u64 {
         let p = self
             .sim
-            .kernel
+            .kernel_mut()
             .processes
             .get_mut(&pid)
             .expect("a live process");
@@ -127,10 +127,8 @@ impl Rig {
 
     /// Writes guest memory as the kernel would (through uaccess).
     pub fn write(&mut self, pid: Pid, addr: u64, bytes: &[u8]) {
-        let Simulator {
-            machine, kernel, ..
-        } = &mut self.sim;
-        let p = kernel.processes.get_mut(&pid).expect("a live process");
+        let Simulator { machine, vms, .. } = &mut self.sim;
+        let p = vms[0].processes.get_mut(&pid).expect("a live process");
         uaccess::copy_out(machine, p, addr, bytes).expect("guest memory is writable");
     }
 
@@ -169,7 +167,7 @@ impl Rig {
     /// Names of the objects in list order.
     pub fn names(&self) -> Vec<String> {
         self.sim
-            .kernel
+            .kernel()
             .shm
             .objects()
             .iter()
@@ -180,7 +178,7 @@ impl Rig {
     /// Pids of the clients of `name`, in list order.
     pub fn clients(&self, name: &str) -> Vec<u64> {
         self.sim
-            .kernel
+            .kernel()
             .shm
             .find(name.as_bytes())
             .map(|o| o.clients.iter().map(|(_, c)| c.pid.0).collect())

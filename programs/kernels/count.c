@@ -1,0 +1,266 @@
+// count: the guest kernel of rr.c, plus bookkeeping: it counts its
+// children's syscalls by number and prints them on stderr when a child
+// ends (`count: child 2: write 3, brk 2, exit 1`), and it answers getpid
+// itself instead of forwarding it — a guest kernel observes every call of
+// its children and decides what to do with it. Run it as rr.c:
+// sim -k programs/kernels/count.c -u PROG.
+
+uint64_t MAX_CHILDREN = 64;
+uint64_t PAGE = 4096;
+uint64_t POOL_PAGES = 64;
+
+// hv_status codes (src/abi.rs, HV_STATUS_*).
+uint64_t STATUS_SYSCALL = 1;
+uint64_t STATUS_PAGE_FAULT = 2;
+uint64_t STATUS_TIMER = 4;
+uint64_t STATUS_EXITED = 8;
+
+// hv_get_reg register numbers: a0 = x10, a7 = x17, the argument of the
+// pending exception (33) and the access of a page fault (34: 2 = fetch).
+uint64_t REG_A7 = 17;
+uint64_t REG_ARG = 33;
+uint64_t REG_ACCESS = 34;
+uint64_t ACCESS_FETCH = 2;
+
+uint64_t SYS_SCHED_YIELD = 124;
+uint64_t SYS_GETPID = 172;
+uint64_t NCALLS = 600;          // counters per child: calls 0..599
+uint64_t REG_A0 = 10;
+uint64_t REG_PC = 32;
+uint64_t PROT_READ_WRITE = 3;
+
+uint64_t* children;    // ids from hv_children
+uint64_t* pool;        // next free page of the page pool
+uint64_t pool_left;    // pages left in the pool
+uint64_t first_child;  // the first child: its exit code is ours
+uint64_t first_code;
+uint64_t* digit;       // one-word buffer for eprint_unsigned
+uint64_t* slot_ids;    // the child counted in each slot (0: free)
+uint64_t* slot_counts; // each slot's NCALLS counters
+
+void eprint(uint64_t* s) {
+  write(2, s, string_length(s));
+}
+
+void eprint_unsigned(uint64_t n) {
+  if (n >= 10)
+    eprint_unsigned(n / 10);
+  *digit = '0' + n % 10;
+  write(2, digit, 1);
+}
+
+// A fresh page-aligned page of our own heap, or 0 when memory ran out.
+// Pages are never given back: a child's page stays mapped until it ends.
+uint64_t* page_alloc() {
+  uint64_t* page;
+  if (pool_left == 0) {
+    pool = malloc(PAGE * (POOL_PAGES + 1));
+    if (pool == (uint64_t*) 0)
+      return (uint64_t*) 0;
+    pool = (uint64_t*) (((uint64_t) pool + PAGE - 1) / PAGE * PAGE);
+    pool_left = POOL_PAGES;
+  }
+  page = pool;
+  pool = pool + PAGE / 8;   // pointer arithmetic counts words
+  pool_left = pool_left - 1;
+  return page;
+}
+
+// The page fault handler: back the faulting page with a page of our own.
+// Extension point: a course would have students check the address against
+// the child's regions (stack, heap, bss) here instead of backing any page.
+// A null-pointer access, a fetch, or a page that is already mapped (a
+// permission fault) goes to the host, which kills the child as it would
+// kill its own process.
+void handle_page_fault(uint64_t id) {
+  uint64_t vaddr;
+  uint64_t* page;
+  vaddr = hv_get_reg(id, REG_ARG);
+  if (vaddr < PAGE) {
+    hv_forward(id);
+    return;
+  }
+  if (hv_get_reg(id, REG_ACCESS) == ACCESS_FETCH) {
+    hv_forward(id);
+    return;
+  }
+  page = page_alloc();
+  if (page == (uint64_t*) 0) {
+    hv_forward(id);
+    return;
+  }
+  if (is_error(hv_map(id, vaddr / PAGE * PAGE, (uint64_t) page, PROT_READ_WRITE))) {
+    // Give the page back to the pool and let the host decide.
+    pool = pool - PAGE / 8;
+    pool_left = pool_left + 1;
+    hv_forward(id);
+  }
+}
+
+// The counters of child id (a free slot's on first use), or 0 when every
+// slot is taken.
+uint64_t* counts_of(uint64_t id) {
+  uint64_t i;
+  i = 0;
+  while (i < MAX_CHILDREN) {
+    if (*(slot_ids + i) == id)
+      return (uint64_t*) *(slot_counts + i);
+    i = i + 1;
+  }
+  i = 0;
+  while (i < MAX_CHILDREN) {
+    if (*(slot_ids + i) == 0) {
+      *(slot_ids + i) = id;
+      *(slot_counts + i) = (uint64_t) malloc(NCALLS * 8);
+      return (uint64_t*) *(slot_counts + i);
+    }
+    i = i + 1;
+  }
+  return (uint64_t*) 0;
+}
+
+uint64_t* name_of(uint64_t number) {
+  if (number == 56) return "openat";
+  if (number == 57) return "close";
+  if (number == 63) return "read";
+  if (number == 64) return "write";
+  if (number == 93) return "exit";
+  if (number == 94) return "exit_group";
+  if (number == 124) return "sched_yield";
+  if (number == 172) return "getpid";
+  if (number == 214) return "brk";
+  if (number == 220) return "clone";
+  if (number == 260) return "wait4";
+  return "syscall";
+}
+
+// Prints `count: child <id>: <name> <count>, ...` and frees the slot.
+void report_counts(uint64_t id) {
+  uint64_t* counts;
+  uint64_t number;
+  uint64_t first;
+  uint64_t i;
+  counts = counts_of(id);
+  if (counts == (uint64_t*) 0)
+    return;
+  eprint("count: child ");
+  eprint_unsigned(id);
+  eprint(":");
+  first = 1;
+  number = 0;
+  while (number < NCALLS) {
+    if (*(counts + number) != 0) {
+      if (first == 0)
+        eprint(",");
+      eprint(" ");
+      eprint(name_of(number));
+      if (string_compare(name_of(number), "syscall")) {
+        eprint("_");
+        eprint_unsigned(number);
+      }
+      eprint(" ");
+      eprint_unsigned(*(counts + number));
+      first = 0;
+    }
+    number = number + 1;
+  }
+  eprint("\n");
+  i = 0;
+  while (i < MAX_CHILDREN) {
+    if (*(slot_ids + i) == id)
+      *(slot_ids + i) = 0;
+    i = i + 1;
+  }
+}
+
+void report_end(uint64_t id) {
+  report_counts(id);
+  eprint("count: child ");
+  eprint_unsigned(id);
+  eprint(" exited with ");
+  eprint_unsigned(hv_get_reg(id, REG_ARG));
+  eprint("\n");
+  if (id == first_child)
+    first_code = hv_get_reg(id, REG_ARG);
+}
+
+// The syscall handler: forward the call to the host. Returns 1 to keep
+// running the child, 0 to go on to the next child (it ended, yielded, or
+// its call would block and must be retried later).
+uint64_t handle_syscall(uint64_t id) {
+  uint64_t number;
+  uint64_t result;
+  uint64_t* counts;
+  number = hv_get_reg(id, REG_A7);
+  counts = counts_of(id);
+  if (counts != (uint64_t*) 0)
+    if (number < NCALLS)
+      *(counts + number) = *(counts + number) + 1;
+  if (number == SYS_GETPID) {
+    // Decided here: the child's id is its pid. Return it and step over
+    // the ecall, as the host would.
+    hv_set_reg(id, REG_A0, id);
+    hv_set_reg(id, REG_PC, hv_get_reg(id, REG_PC) + 4);
+    return 1;
+  }
+  result = hv_forward(id);
+  if (hv_status(id) == STATUS_EXITED) {
+    report_end(id);
+    return 0;
+  }
+  if (is_error(result))
+    return 0;
+  if (number == SYS_SCHED_YIELD)
+    return 0;
+  return 1;
+}
+
+// Runs child id until its time slice ends, it yields, would block or ends.
+void run_child(uint64_t id) {
+  uint64_t status;
+  while (1) {
+    if (is_error(hv_switch(id)))
+      return;
+    status = hv_status(id);
+    if (status == STATUS_SYSCALL) {
+      if (handle_syscall(id) == 0)
+        return;
+    } else if (status == STATUS_PAGE_FAULT)
+      handle_page_fault(id);
+    else if (status == STATUS_TIMER)
+      return;
+    else {
+      // Illegal instruction, breakpoint, misaligned access, a hypercall
+      // from user mode: the host kills the child with its message.
+      hv_forward(id);
+      if (hv_status(id) == STATUS_EXITED)
+        report_end(id);
+      return;
+    }
+  }
+}
+
+uint64_t main() {
+  uint64_t n;
+  uint64_t i;
+  digit = malloc(8);
+  slot_ids = malloc(MAX_CHILDREN * 8);
+  slot_counts = malloc(MAX_CHILDREN * 8);
+  children = malloc(MAX_CHILDREN * 8);
+  n = hv_children(children, MAX_CHILDREN);
+  if (n == 0) {
+    eprint("count: no children to run\n");
+    return 0;
+  }
+  first_child = *children;
+  // Each round asks for the children again: forks join, ended ones leave.
+  while (n > 0) {
+    i = 0;
+    while (i < n) {
+      run_child(*(children + i));
+      i = i + 1;
+    }
+    n = hv_children(children, MAX_CHILDREN);
+  }
+  return first_code;
+}

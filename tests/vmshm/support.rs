@@ -1,0 +1,226 @@
+//! A rig for the vmshm tests: a simulator with several VMs, each with idle
+//! processes whose vm_* syscalls the test issues one at a time through the
+//! kernel's real dispatch (registers a7/a0.., an `ecall` exception handled
+//! by that VM's kernel, the result in a0), as a guest would. A call that
+//! blocks leaves its process `Blocked`; the test issues it again once the
+//! host daemon's notice made the process ready, as the guest's repeated
+//! `ecall` would.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use sim::abi::*;
+use sim::emu::{Exception, Reg, PAGE_SIZE};
+use sim::kernel::layout::STACK_TOP;
+use sim::kernel::{uaccess, ExitStatus, Pid, ProcessState};
+use sim::vmshm::{HostDaemon, VmId};
+use sim::Simulator;
+
+/// Where the rig keeps `base` and `size` words: a stack page.
+pub const BASE_AT: u64 = STACK_TOP - 16 * PAGE_SIZE;
+pub const SIZE_AT: u64 = BASE_AT + 8;
+
+const IDLE: &str = "uint64_t main() { while (1) yield(); return 0; }";
+
+/// What `Rig::call` returns for a call that blocked its process.
+pub const BLOCKED: u64 = 0x00b1_0ced;
+
+/// `-errno` as the guest sees it in a0.
+pub fn e(errno: u64) -> u64 {
+    errno.wrapping_neg()
+}
+
+pub fn program(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+pub struct Rig {
+    pub sim: Simulator,
+}
+
+impl Rig {
+    /// `vms` VMs with one idle process (pid 1) each; a 1 MiB host region
+    /// (256 pages).
+    pub fn new(vms: usize) -> Rig {
+        Rig::with(vms, 1, 1)
+    }
+
+    /// `vms` VMs with `processes` idle processes each.
+    pub fn with(vms: usize, processes: usize, host_shm_mb: u64) -> Rig {
+        let mut sim = Simulator::builder()
+            .capture_output(true)
+            .host_shm_mb(host_shm_mb)
+            .build();
+        let source = [("idle.c".to_string(), IDLE.to_string())];
+        let elf = match sim::toolchain::cstar::compile(&source) {
+            Ok(c) => c.elf,
+            Err(e) => panic!("idle program: {e}"),
+        };
+        for vm in 0..vms {
+            if vm > 0 {
+                sim.add_vm();
+            }
+            for i in 0..processes {
+                sim.load_elf_in(
+                    vm,
+                    &elf,
+                    &[format!("idle{vm}.{i}")],
+                    sim::kernel::Mode::User,
+                    None,
+                )
+                .expect("idle program loads");
+            }
+        }
+        Rig { sim }
+    }
+
+    /// Issues syscall `number` with `args` from process `pid` of VM `vm`;
+    /// returns a0, or `BLOCKED` if the call blocked the process.
+    pub fn call(&mut self, vm: usize, pid: u64, number: u64, args: &[u64]) -> u64 {
+        let pid = Pid(pid);
+        let Simulator { machine, vms, .. } = &mut self.sim;
+        let kernel = &mut vms[vm];
+        let p = kernel.processes.get_mut(&pid).expect("a live process");
+        p.hart.set_reg(Reg::A7.index(), number);
+        for (i, &a) in args.iter().enumerate() {
+            p.hart.set_reg(Reg::A0.index() + i, a);
+        }
+        let _ = kernel.handle(machine, pid, Exception::Syscall);
+        self.sim.after_vmshm();
+        let p = &self.sim.vms[vm].processes[&pid];
+        if matches!(p.state, ProcessState::Blocked(_)) {
+            return BLOCKED;
+        }
+        p.hart.reg(Reg::A0.index())
+    }
+
+    pub fn set_size(&mut self, vm: usize, pid: u64, size: u64) {
+        self.write_u64(vm, pid, SIZE_AT, size);
+    }
+
+    /// vm_open with `*size = size`; returns (a0, *base, *size).
+    pub fn open(
+        &mut self,
+        vm: usize,
+        pid: u64,
+        shmid: u64,
+        size: u64,
+        flags: u64,
+        perms: u64,
+    ) -> (u64, u64, u64) {
+        self.set_size(vm, pid, size);
+        self.write_u64(vm, pid, BASE_AT, 0);
+        let r = self.call(
+            vm,
+            pid,
+            SYS_VM_OPEN,
+            &[shmid, BASE_AT, SIZE_AT, flags, perms],
+        );
+        (
+            r,
+            self.read_u64(vm, pid, BASE_AT),
+            self.read_u64(vm, pid, SIZE_AT),
+        )
+    }
+
+    pub fn close(&mut self, vm: usize, pid: u64, shmid: u64, base: u64, size: u64) -> u64 {
+        self.call(vm, pid, SYS_VM_CLOSE, &[shmid, base, size])
+    }
+
+    /// vm_listen with `*size = size`; returns a0 (`BLOCKED` when it blocked).
+    pub fn listen(&mut self, vm: usize, pid: u64, shmid: u64, size: u64) -> u64 {
+        self.set_size(vm, pid, size);
+        self.call(vm, pid, SYS_VM_LISTEN, &[shmid, BASE_AT, SIZE_AT])
+    }
+
+    /// vm_connect with `*size = 0`; returns a0.
+    pub fn connect(&mut self, vm: usize, pid: u64, target: u64, shmid: u64) -> u64 {
+        self.set_size(vm, pid, 0);
+        self.call(vm, pid, SYS_VM_CONNECT, &[target, shmid, BASE_AT, SIZE_AT])
+    }
+
+    pub fn disconnect(&mut self, vm: usize, pid: u64, shmid: u64) -> u64 {
+        self.call(vm, pid, SYS_VM_DISCONNECT, &[shmid])
+    }
+
+    /// Ends process `pid` of VM `vm` as exit(0) does.
+    pub fn exit(&mut self, vm: usize, pid: u64) {
+        self.call(vm, pid, SYS_EXIT, &[0]);
+    }
+
+    /// Kills process `pid` of VM `vm` (as a fault or the deadlock breaker would).
+    pub fn kill(&mut self, vm: usize, pid: u64) {
+        let Simulator { machine, vms, .. } = &mut self.sim;
+        vms[vm].exit(machine, Pid(pid), ExitStatus::Killed(9));
+        self.sim.after_vmshm();
+    }
+
+    pub fn state(&self, vm: usize, pid: u64) -> ProcessState {
+        self.sim.vms[vm].processes[&Pid(pid)].state
+    }
+
+    pub fn is_blocked(&self, vm: usize, pid: u64) -> bool {
+        matches!(self.state(vm, pid), ProcessState::Blocked(_))
+    }
+
+    pub fn base(&mut self, vm: usize, pid: u64) -> u64 {
+        self.read_u64(vm, pid, BASE_AT)
+    }
+
+    /// Writes a word as the kernel would (through uaccess: page
+    /// permissions apply, so a read-only page is EFAULT).
+    pub fn try_write_u64(&mut self, vm: usize, pid: u64, addr: u64, value: u64) -> Result<(), u64> {
+        let Simulator { machine, vms, .. } = &mut self.sim;
+        let p = vms[vm]
+            .processes
+            .get_mut(&Pid(pid))
+            .expect("a live process");
+        uaccess::write_u64(machine, p, addr, value)
+    }
+
+    pub fn write_u64(&mut self, vm: usize, pid: u64, addr: u64, value: u64) {
+        self.try_write_u64(vm, pid, addr, value)
+            .expect("guest memory is writable");
+    }
+
+    pub fn read_u64(&mut self, vm: usize, pid: u64, addr: u64) -> u64 {
+        let Simulator { machine, vms, .. } = &mut self.sim;
+        let p = vms[vm]
+            .processes
+            .get_mut(&Pid(pid))
+            .expect("a live process");
+        uaccess::read_u64(machine, p, addr).expect("guest memory is readable")
+    }
+
+    /// Runs `f` on the host daemon.
+    pub fn host<R>(&self, f: impl FnOnce(&HostDaemon) -> R) -> R {
+        self.sim.host_daemon().expect("a host daemon").with(f)
+    }
+
+    /// VMs that have `shmid` open at level 1.
+    pub fn refs(&self, shmid: u64) -> Vec<u64> {
+        self.host(|h| {
+            h.open_blocks()
+                .get(&shmid)
+                .map(|b| b.vms.iter().map(|v: &VmId| v.0).collect())
+                .unwrap_or_default()
+        })
+    }
+
+    pub fn free_pages(&self) -> u64 {
+        self.host(|h| h.allocator().free_pages())
+    }
+
+    /// Panics with the broken invariant of any VM's kernel, if any.
+    pub fn check(&self) {
+        for kernel in &self.sim.vms {
+            if let Err(broken) = kernel.check_shm_invariants(&self.sim.machine) {
+                panic!(
+                    "vm {}: invariant broken: {broken}\n{}",
+                    kernel.id,
+                    self.sim.dump_vmshm()
+                );
+            }
+        }
+    }
+}
