@@ -299,6 +299,7 @@ impl Machine {
                     let m = unsafe { &mut *machine };
                     m.sync_caches(unsafe { &*exec.page_table }, context);
                     exec.tlb = m.tlb.entries.as_ptr();
+                    exec.jump_cache = m.blocks.jump_cache.as_ptr();
                 }
                 None => panic!("Machine::run: a handler stopped without saying why"),
             }
@@ -474,11 +475,10 @@ impl Machine {
         let page_addr = page.address();
         let host = self.memory.host_base() as usize + pte.frame.address() as usize;
         let addend = host.wrapping_sub(page_addr as usize);
-        if entry.addend != addend
-            || (entry.read_tag != page_addr
-                && entry.write_tag != page_addr
-                && entry.exec_tag != page_addr)
-        {
+        // The tags of one entry always name one page: keep them only if this
+        // is that page, mapped to the same frame.
+        let same_page = [entry.read_tag, entry.write_tag, entry.exec_tag].contains(&page_addr);
+        if !same_page || entry.addend != addend {
             *entry = super::mmu::TlbEntry {
                 read_tag: TLB_INVALID,
                 write_tag: TLB_INVALID,
@@ -495,8 +495,6 @@ impl Machine {
                 }
             }
         }
-        // Reads are allowed whenever writes are in practice (W implies R in
-        // our page tables), but cache only what was checked.
         Ok(pte.frame.address() | (vaddr & (PAGE_SIZE - 1)))
     }
 }

@@ -770,11 +770,21 @@ impl Server {
     }
 
     /// A peer's hello: a new member, a duplicate connection, or a restart.
-    fn hello(&mut self, conn: ConnId, node: NodeId, incarnation: u32, table: Vec<SegmentInfo>) {
+    fn hello(&mut self, conn: ConnId, node: NodeId, incarnation: u32, mut table: Vec<SegmentInfo>) {
         if node == self.me {
             self.log("dropped a connection from a node with my own id");
             self.close(conn, "same id");
             return;
+        }
+        // A peer's table is an allegation like any frame: a segment no node
+        // could have created (size 0 or above MAX_SEGMENT) is not merged.
+        let before = table.len();
+        table.retain(|info| info.size != 0 && info.size <= MAX_SEGMENT);
+        if table.len() != before {
+            self.log(&format!(
+                "node {node}: dropped {} impossible segment(s) from its table",
+                before - table.len()
+            ));
         }
         self.unsettled.remove(&node);
         self.conn_nodes.insert(conn, node);
