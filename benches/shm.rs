@@ -11,30 +11,16 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use sim::abi::layout::STACK_TOP;
 use sim::abi::*;
-use sim::emu::{Exception, Reg};
-use sim::kernel::layout::STACK_TOP;
-use sim::kernel::{uaccess, Pid};
-use sim::{Event, Simulator};
+use sim::kernel::Pid;
+use sim::Simulator;
 
 const PAGES: u64 = 1024;
 const ROUNDS: u32 = 50;
 
 fn call(sim: &mut Simulator, pid: Pid, number: u64, args: &[u64]) -> u64 {
-    let p = sim
-        .kernel_mut()
-        .processes
-        .get_mut(&pid)
-        .expect("live process");
-    p.hart.set_reg(Reg::A7.index(), number);
-    for (i, &a) in args.iter().enumerate() {
-        p.hart.set_reg(Reg::A0.index() + i, a);
-    }
-    sim.handle(Event {
-        pid,
-        exception: Exception::Syscall,
-    });
-    sim.register(pid, Reg::A0.index()).expect("a0")
+    sim.syscall(0, pid, number, args).expect("a0")
 }
 
 fn timed(total: &mut Duration, f: impl FnOnce() -> u64) -> u64 {
@@ -62,9 +48,7 @@ fn map_and_close() {
         let b = sim.load_elf(&elf, &["b".into()]).expect("load");
         let name_at = STACK_TOP - 0x10000;
         for pid in [a, b] {
-            let Simulator { machine, vms, .. } = &mut sim;
-            let p = vms[0].processes.get_mut(&pid).expect("process");
-            uaccess::copy_out(machine, p, name_at, b"big\0").expect("name");
+            sim.copy_to_guest(0, pid, name_at, b"big\0").expect("name");
         }
         let (mut m, mut cc, mut cl) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         let id = call(&mut sim, a, SYS_SHM_OPEN, &[name_at]);
@@ -75,7 +59,7 @@ fn map_and_close() {
         // a leaves first: 1024 private copies; b is last: keeps the frames.
         timed(&mut cc, || call(&mut sim, a, SYS_SHM_CLOSE, &[id]));
         timed(&mut cl, || call(&mut sim, b, SYS_SHM_CLOSE, &[id]));
-        assert!(sim.kernel().shm.objects().is_empty(), "round {round}");
+        assert!(sim.kernel().shm().objects().is_empty(), "round {round}");
         call(&mut sim, a, SYS_EXIT, &[0]);
         call(&mut sim, b, SYS_EXIT, &[0]);
         if round > 0 {

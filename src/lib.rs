@@ -52,23 +52,34 @@
 //! assert_eq!(sim.run().exit_code, 7);
 //! ```
 //!
-//! Modules:
-//! - [`abi`]: the one table of syscall and hypercall numbers and errors.
-//! - [`emu`]: decoder, encoder, disassembler, executor, MMU/TLB, memory.
-//! - [`kernel`]: processes, scheduler, syscalls, demand paging, ELF loader.
+//! Modules, from the bottom up (each uses only those above it in this
+//! list, and the shared-memory systems know nothing of the kernel):
+//! - [`abi`]: the guest ABI: call numbers, error numbers, the address space.
+//! - [`ids`]: `Pid` and `VmId`, the names every layer shares.
+//! - [`emu`]: the machine: decoder, encoder, disassembler, executor,
+//!   MMU/TLB, physical memory.
+//! - [`trace`]: the one `Trace` settings value (`--trace*`, `--dump-*`).
 //! - [`shm`]: named shared memory between the processes of one kernel.
-//! - [`hypervisor`]: the context tree and -u/-k rules, hypercalls, VMs
-//!   (docs/hypervisor.md).
-//! - [`toolchain`]: C* compiler, assembler, ELF writer.
+//! - [`vmshm`]: inter-VM shared memory, a VM's side: the client daemon and
+//!   the messages to the host daemon.
+//! - [`rshm`]: distributed shared memory: node server, wire protocol, peers.
+//! - [`kernel`]: processes, scheduler, the one syscall layer (syscalls,
+//!   hypercalls, the shared-memory calls), paging, ELF loader.
+//! - [`hypervisor`]: the context tree and -u/-k rules, VMs, the host daemon
+//!   of inter-VM shared memory (docs/hypervisor.md).
 //! - [`simulator`]: the run loop and the library API.
+//! - [`toolchain`]: C* compiler, assembler, ELF writer.
 pub mod abi;
 pub mod emu;
 pub mod hypervisor;
+pub mod ids;
 pub mod kernel;
 pub mod rshm;
 pub mod shm;
 pub mod simulator;
 pub mod toolchain;
+pub mod trace;
 pub mod vmshm;
 
 pub use simulator::{Event, RunOutcome, Simulator, SimulatorBuilder};
+pub use trace::Trace;

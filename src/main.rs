@@ -1,14 +1,18 @@
-//! The `sim` command line: parse, build a `Simulator`, run, print.
-//! Everything else lives in the library.
+//! The `sim` command line: parse (once, with clap), build a `Simulator`,
+//! run, print. Everything else lives in the library.
+//!
+//! clap checks every option; the order of `-u`, `-k` and `--vm`, which
+//! decides what runs in which VM under which kernel, is read from clap's
+//! own record of where each occurrence stood (`scenario_of`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
-use sim::hypervisor::Scenario;
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use sim::hypervisor::{Item, Scenario};
 use sim::toolchain::BuildError;
-use sim::Simulator;
+use sim::{Simulator, Trace};
 
 /// An educational OS-kernel simulator: an RV64 machine, a kernel and a C*
 /// toolchain in one program.
@@ -101,8 +105,12 @@ struct RunOptions {
 
     /// Start the next VM: the -u/-k options after it run in a VM of their
     /// own (own kernel, processes and pids).
-    #[arg(long = "vm", action = ArgAction::Count)]
-    vm: u8,
+    // Each occurrence is kept (Append with no value), so that its place
+    // on the command line is known (`scenario_of`); a Count would keep
+    // only the last.
+    #[arg(long = "vm", action = ArgAction::Append, num_args = 0,
+          default_missing_value = "true", value_parser = clap::value_parser!(bool))]
+    vm: Vec<bool>,
 
     /// Load the VMs and programs from FILE (lines `vm`, `kernel PROG
     /// [ARGS]`, `user PROG [ARGS]`) instead of -u/-k/--vm.
@@ -151,7 +159,7 @@ struct RunOptions {
 
     /// Size of the host shared region for inter-VM shared memory
     /// (spec/vmshm.md) in MiB, reserved on first use.
-    #[arg(long, value_name = "MB", default_value_t = sim::vmshm::DEFAULT_HOST_SHM_MB)]
+    #[arg(long, value_name = "MB", default_value_t = sim::hypervisor::DEFAULT_HOST_SHM_MB)]
     host_shm: u64,
 
     /// Print every message between the VMs' client daemons and the host
@@ -167,15 +175,18 @@ struct RunOptions {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
-    match run(cli) {
+    match run(cli, &matches) {
         Ok(code) => ExitCode::from(code),
         Err(BuildError::Diagnostics(text)) => {
             eprintln!("{text}");
@@ -188,9 +199,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<u8, BuildError> {
+fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
     match cli.command {
-        Some(Command::Node(node)) => return run_node(node),
+        Some(Command::Node(node)) => {
+            let node_matches = matches.subcommand_matches("node").unwrap_or(matches);
+            return run_node(node, node_matches);
+        }
         Some(Command::Cluster(cluster)) => return run_cluster(&cluster),
         None => {}
     }
@@ -203,7 +217,7 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
             .map_err(|e| BuildError::Other(format!("{}: cannot write: {e}", output.display())))?;
         return Ok(0);
     }
-    let mut simulator = build(&cli.run)?;
+    let mut simulator = build(&cli.run, matches)?;
     let outcome = simulator.run();
     if cli.run.stats {
         eprint!("{}", simulator.stats_report());
@@ -211,13 +225,62 @@ fn run(cli: Cli) -> Result<u8, BuildError> {
     Ok(outcome.exit_code.clamp(0, 255) as u8)
 }
 
+/// The programs of `-u`, `-k` and `--vm` in the order they were given:
+/// clap records each occurrence's values and the position of each value
+/// (or flag) on the command line, so the occurrences are sorted by where
+/// they started.
+fn scenario_of(matches: &ArgMatches) -> Scenario {
+    let mut placed: Vec<(usize, Item)> = Vec::new();
+    for (id, kernel) in [("user", false), ("kernel", true)] {
+        let (Ok(Some(occurrences)), Some(mut indices)) = (
+            matches.try_get_occurrences::<String>(id),
+            matches.indices_of(id),
+        ) else {
+            continue;
+        };
+        for occurrence in occurrences {
+            let args: Vec<String> = occurrence.cloned().collect();
+            let Some(first) = indices.next() else {
+                break;
+            };
+            // The other values of this occurrence follow its first one.
+            indices
+                .by_ref()
+                .take(args.len().saturating_sub(1))
+                .for_each(drop);
+            let item = if kernel {
+                Item::Kernel(args)
+            } else {
+                Item::User(args)
+            };
+            placed.push((first, item));
+        }
+    }
+    if let Some(indices) = matches.indices_of("vm") {
+        placed.extend(indices.map(|at| (at, Item::NextVm)));
+    }
+    placed.sort_by_key(|(at, _)| *at);
+    Scenario::from_items(placed.into_iter().map(|(_, item)| item))
+}
+
+/// The trace and dump options as one settings value.
+fn trace_of(options: &RunOptions) -> Trace {
+    Trace {
+        instructions: options.trace,
+        syscalls: options.trace_syscalls,
+        exceptions: options.trace_exceptions,
+        daemon: options.trace_daemon,
+        dump_shm: options.dump_shm,
+        dump_vmshm: options.dump_vmshm,
+        dump_contexts: options.dump_contexts,
+    }
+}
+
 /// A simulator with the options and the programs loaded.
-fn build(options: &RunOptions) -> Result<Simulator, BuildError> {
-    // clap gives the values of -u and -k flattened: re-read the raw
-    // arguments to group them into programs and VMs.
+fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildError> {
     let scenario = match &options.scenario {
         Some(path) => Scenario::read(path).map_err(BuildError::Other)?,
-        None => Scenario::from_args(std::env::args().skip(1)),
+        None => scenario_of(matches),
     };
     if scenario.is_empty() {
         return Err(BuildError::Other(
@@ -227,14 +290,8 @@ fn build(options: &RunOptions) -> Result<Simulator, BuildError> {
     let mut builder = Simulator::builder()
         .memory_mb(options.memory)
         .quantum(options.quantum)
-        .trace(options.trace)
-        .trace_syscalls(options.trace_syscalls)
-        .trace_exceptions(options.trace_exceptions)
-        .dump_contexts(options.dump_contexts)
-        .dump_shm(options.dump_shm)
-        .host_shm_mb(options.host_shm)
-        .trace_daemon(options.trace_daemon)
-        .dump_vmshm(options.dump_vmshm);
+        .trace(trace_of(options))
+        .host_shm_mb(options.host_shm);
     if let Some(limit) = options.max_instructions {
         builder = builder.max_instructions(limit);
     }
@@ -245,8 +302,8 @@ fn build(options: &RunOptions) -> Result<Simulator, BuildError> {
 
 /// `sim node`: the programs are loaded first (a compile error stops the
 /// node before it joins), then the server starts and the kernel runs.
-fn run_node(node: NodeArgs) -> Result<u8, BuildError> {
-    let mut simulator = build(&node.run)?;
+fn run_node(node: NodeArgs, matches: &ArgMatches) -> Result<u8, BuildError> {
+    let mut simulator = build(&node.run, matches)?;
     let client =
         sim::rshm::node::start(node.id, &node.listen, node.peers).map_err(BuildError::Other)?;
     simulator.attach_rshm(client);
@@ -279,4 +336,68 @@ fn write_executable(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::hypervisor::{ContextSpec, VmSpec};
+
+    fn parse(line: &str) -> Scenario {
+        let words = std::iter::once("sim").chain(line.split_whitespace());
+        let matches = Cli::command()
+            .try_get_matches_from(words)
+            .expect("the command line parses");
+        scenario_of(&matches)
+    }
+
+    fn spec(kernel: bool, line: &str) -> ContextSpec {
+        ContextSpec {
+            kernel,
+            args: line.split_whitespace().map(str::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn the_command_line_groups_programs_into_vms() {
+        let s = parse("-m 8 -u a.c x y --vm -k rr.c -u b.c --stats --vm -uc.c");
+        assert_eq!(
+            s.vms,
+            vec![
+                VmSpec {
+                    contexts: vec![spec(false, "a.c x y")]
+                },
+                VmSpec {
+                    contexts: vec![spec(true, "rr.c"), spec(false, "b.c")]
+                },
+                VmSpec {
+                    contexts: vec![spec(false, "c.c")]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn kernels_nest_in_the_order_given() {
+        let s = parse("-k k1.c -k k2.c a -u p.c -u q.c x");
+        assert_eq!(
+            s.vms,
+            vec![VmSpec {
+                contexts: vec![
+                    spec(true, "k1.c"),
+                    spec(true, "k2.c a"),
+                    spec(false, "p.c"),
+                    spec(false, "q.c x")
+                ]
+            }]
+        );
+    }
+
+    #[test]
+    fn node_options_are_read_from_the_subcommand() {
+        let words = "sim node --id 1 --listen 127.0.0.1:0 -u a.c --vm -u b.c".split(' ');
+        let matches = Cli::command().try_get_matches_from(words).expect("parses");
+        let node = matches.subcommand_matches("node").expect("node");
+        assert_eq!(scenario_of(node).vms.len(), 2);
+    }
 }

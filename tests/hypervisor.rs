@@ -140,7 +140,11 @@ fn standard_programs_behave_the_same_under_each_guest_kernel() {
             let (run, s) = under(&[k], &elf, &argv);
             assert_eq!(run, reference, "{name} under {kernel}");
             // Every frame is freed once, shared ones included.
-            assert_eq!(s.machine.memory().used_frames(), 0, "{name} under {kernel}");
+            assert_eq!(
+                s.machine().memory().used_frames(),
+                0,
+                "{name} under {kernel}"
+            );
         }
     }
 }
@@ -385,16 +389,16 @@ fn a_guest_kernel_that_faults_is_killed_without_taking_down_another_vm() {
     );
     let vm1 = s.vm(vm).unwrap();
     assert_eq!(
-        vm1.processes[&k].exit_status(),
+        vm1.process(k).unwrap().exit_status(),
         Some(ExitStatus::Killed(11))
     );
     assert_eq!(
-        vm1.processes[&child].exit_status(),
+        vm1.process(child).unwrap().exit_status(),
         Some(ExitStatus::Killed(9))
     );
     // The child's page fault went to the kernel, which did not map it.
     assert_eq!(s.vm_stdout(vm), b"");
-    assert_eq!(s.machine.memory().used_frames(), 0);
+    assert_eq!(s.machine().memory().used_frames(), 0);
 }
 
 #[test]
@@ -426,6 +430,7 @@ fn step_through_a_page_fault_delivered_to_the_guest_kernel() {
         if let Event {
             pid,
             exception: Exception::PageFault { vaddr, .. },
+            ..
         } = event
         {
             if pid == child {
@@ -466,7 +471,7 @@ fn step_through_a_page_fault_delivered_to_the_guest_kernel() {
     let page = sim::emu::VirtPage::containing(vaddr);
     let child_pte = s.process(child).unwrap().page_table.get(page).unwrap();
     assert_eq!(
-        s.machine.memory().references(child_pte.frame),
+        s.machine().memory().references(child_pte.frame),
         2,
         "shared with rr"
     );
@@ -500,7 +505,7 @@ fn two_vms_run_side_by_side_with_their_own_pids() {
     .unwrap();
     let mut s = simulator();
     s.load_scenario(&scenario).unwrap();
-    assert_eq!(s.vms.len(), 2);
+    assert_eq!(s.vm_count(), 2);
     let outcome = s.run();
     assert_eq!(outcome.exit_code, 0);
     assert_eq!(s.vm_stdout(0), b"Hello, world!\n");
@@ -571,7 +576,7 @@ fn a_guest_kernel_builds_a_child_from_nothing() {
         s.process(Pid(2)).unwrap().exit_status(),
         Some(ExitStatus::Exited(7))
     );
-    assert_eq!(s.machine.memory().used_frames(), 0);
+    assert_eq!(s.machine().memory().used_frames(), 0);
 }
 
 #[test]
@@ -640,7 +645,10 @@ fn two_vms_opening_shm_x_see_different_objects() {
     let mut seen_both = false;
     while let Some(event) = s.run_until_exception() {
         s.handle(event);
-        let (x0, x1) = (s.kernel().shm.find(b"x"), s.vm(vm).unwrap().shm.find(b"x"));
+        let (x0, x1) = (
+            s.kernel().shm().find(b"x"),
+            s.vm(vm).unwrap().shm().find(b"x"),
+        );
         if let (Some(x0), Some(x1)) = (x0, x1) {
             if !x0.frames.is_empty() && !x1.frames.is_empty() {
                 assert_ne!(x0.frames, x1.frames);
@@ -657,7 +665,7 @@ fn two_vms_opening_shm_x_see_different_objects() {
         s.process_in(vm, b).unwrap().exit_status(),
         Some(ExitStatus::Exited(0))
     );
-    assert_eq!(s.machine.memory().used_frames(), 0);
+    assert_eq!(s.machine().memory().used_frames(), 0);
 }
 
 #[test]

@@ -205,7 +205,7 @@ fn max_instructions_stops_the_simulator_at_exactly_n() {
         let (s, outcome) = simulate(&[&elf], |b| b.max_instructions(n));
         assert!(outcome.limit_reached, "limit {n}");
         assert_eq!(outcome.instructions, n);
-        assert_eq!(s.machine.instret(), n);
+        assert_eq!(s.machine().instret(), n);
         assert_eq!(outcome.exit_code, 1, "not ended: exit code 1");
         assert!(String::from_utf8_lossy(s.stderr()).contains("--max-instructions"));
     }
@@ -236,8 +236,8 @@ fn the_quantum_does_not_change_what_processes_compute() {
     assert_eq!(reference.stderr(), writer_output(b'b', 7).as_slice());
     let per_process = |s: &sim::Simulator| {
         s.kernel()
-            .processes
-            .values()
+            .processes()
+            .iter()
             .map(|p| (p.stats.instructions, p.exit_status()))
             .collect::<Vec<_>>()
     };

@@ -161,7 +161,7 @@ fn a_refused_file_leaves_no_frames_behind() {
     for _ in 0..1000 {
         assert!(s.load_elf(&elf, &["p".into()]).is_err());
     }
-    assert_eq!(s.machine.memory().used_frames(), 0);
+    assert_eq!(s.machine().memory().used_frames(), 0);
     // Too big to fit: out of memory is an error, not a host abort.
     let mut s = Simulator::builder()
         .capture_output(true)
@@ -179,7 +179,7 @@ fn a_refused_file_leaves_no_frames_behind() {
     );
     let e = s.load_elf(&big, &["big".into()]).unwrap_err();
     assert!(e.to_string().contains("out of physical memory"), "{e}");
-    assert_eq!(s.machine.memory().used_frames(), 0);
+    assert_eq!(s.machine().memory().used_frames(), 0);
 }
 
 /// Interesting values for header fields.

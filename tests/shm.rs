@@ -11,9 +11,9 @@
 #[path = "shm/support.rs"]
 mod support;
 
+use sim::abi::layout::{SHM_BASE, STACK_TOP, USER_END};
 use sim::abi::*;
 use sim::emu::{Reg, PAGE_SIZE};
-use sim::kernel::layout::{SHM_BASE, STACK_TOP, USER_END};
 use sim::kernel::{ExitStatus, Pid};
 use sim::shm::{MAX_OBJECTS, SIZE_MAX};
 use support::{e, Rig, NAME_AT};
@@ -49,7 +49,7 @@ fn a1_open_creates_at_end_of_list_without_size() {
         rig.open(p, name);
     }
     assert_eq!(rig.names(), vec!["a", "b", "c"]);
-    let obj = rig.sim.kernel().shm.find(b"c").unwrap();
+    let obj = rig.sim.kernel().shm().find(b"c").unwrap();
     assert_eq!((obj.size, obj.frames.len()), (None, 0));
 }
 
@@ -74,7 +74,7 @@ fn a1_open_name_too_long_enametoolong() {
     let mut rig = Rig::new(1);
     let p = rig.pids[0];
     let longest = "n".repeat(sim::shm::NAME_MAX);
-    assert!(rig.open(p, &longest) < e(4095));
+    assert!(rig.open(p, &longest) < e(Errno(4095)));
     assert_eq!(rig.open(p, &format!("{longest}n")), e(ENAMETOOLONG));
     assert_eq!(rig.names().len(), 1);
 }
@@ -94,11 +94,11 @@ fn a1_open_table_full_enospc() {
     let mut rig = Rig::new(1);
     let p = rig.pids[0];
     for i in 0..MAX_OBJECTS {
-        assert!(rig.open(p, &format!("o{i}")) < e(4095));
+        assert!(rig.open(p, &format!("o{i}")) < e(Errno(4095)));
     }
     assert_eq!(rig.open(p, "one more"), e(ENOSPC));
     // An existing name still opens.
-    assert!(rig.open(p, "o3") < e(4095));
+    assert!(rig.open(p, "o3") < e(Errno(4095)));
     assert_eq!(rig.names().len(), MAX_OBJECTS);
     rig.check();
 }
@@ -115,7 +115,7 @@ fn a2_size_rounds_up() {
         let obj = rig
             .sim
             .kernel()
-            .shm
+            .shm()
             .find(format!("s{asked}").as_bytes())
             .unwrap();
         assert_eq!(obj.frames.len() as u64, got / PAGE_SIZE);
@@ -130,9 +130,9 @@ fn a2_size_same_rounded_size_returns_it() {
     let id = rig.open(p1, "test");
     rig.open(p2, "test");
     assert_eq!(rig.size(p1, id, 5000), 8192);
-    let frames = rig.sim.kernel().shm.find(b"test").unwrap().frames.clone();
+    let frames = rig.sim.kernel().shm().find(b"test").unwrap().frames.clone();
     assert_eq!(rig.size(p2, id, 8000), 8192);
-    assert_eq!(rig.sim.kernel().shm.find(b"test").unwrap().frames, frames);
+    assert_eq!(rig.sim.kernel().shm().find(b"test").unwrap().frames, frames);
 }
 
 #[test]
@@ -145,7 +145,10 @@ fn a2_size_sealed_eperm() {
     assert_eq!(rig.size(p, id, 9000), e(EPERM));
     assert_eq!(rig.size(p, id, 4096), e(EPERM));
     assert_eq!(rig.free_frames(), free);
-    assert_eq!(rig.sim.kernel().shm.find(b"test").unwrap().size, Some(8192));
+    assert_eq!(
+        rig.sim.kernel().shm().find(b"test").unwrap().size,
+        Some(8192)
+    );
 }
 
 #[test]
@@ -156,7 +159,7 @@ fn a2_size_zero_too_large_overflow_einval() {
     for bad in [0, SIZE_MAX + 1, u64::MAX, u64::MAX - 100] {
         assert_eq!(rig.size(p, id, bad), e(EINVAL), "{bad:#x}");
     }
-    assert_eq!(rig.sim.kernel().shm.find(b"test").unwrap().size, None);
+    assert_eq!(rig.sim.kernel().shm().find(b"test").unwrap().size, None);
 }
 
 #[test]
@@ -174,7 +177,7 @@ fn a2_size_not_a_client_eacces() {
     let mut rig = Rig::new(2);
     let id = rig.open(rig.pids[0], "test");
     assert_eq!(rig.size(rig.pids[1], id, 4096), e(EACCES));
-    assert_eq!(rig.sim.kernel().shm.find(b"test").unwrap().size, None);
+    assert_eq!(rig.sim.kernel().shm().find(b"test").unwrap().size, None);
 }
 
 #[test]
@@ -185,7 +188,7 @@ fn a2_size_enomem_changes_nothing() {
     let free = rig.free_frames();
     assert_eq!(rig.size(p, id, u64::from(free + 1) * PAGE_SIZE), e(ENOMEM));
     assert_eq!(rig.free_frames(), free);
-    assert_eq!(rig.sim.kernel().shm.find(b"big").unwrap().size, None);
+    assert_eq!(rig.sim.kernel().shm().find(b"big").unwrap().size, None);
     // Retry with what fits.
     assert_eq!(
         rig.size(p, id, u64::from(free) * PAGE_SIZE),
@@ -206,7 +209,14 @@ fn a2_frames_zero_filled() {
     // The allocator reuses freed frames first: "clean" gets those frames.
     let id = rig.open(p2, "clean");
     rig.size(p2, id, 8 * PAGE_SIZE);
-    let frames = rig.sim.kernel().shm.find(b"clean").unwrap().frames.clone();
+    let frames = rig
+        .sim
+        .kernel()
+        .shm()
+        .find(b"clean")
+        .unwrap()
+        .frames
+        .clone();
     assert!(frames.iter().any(|f| dirty.contains(&Some(*f))));
     let addr = rig.map(p2, 0, id);
     assert_eq!(rig.read(p2, addr, 8 * PAGE_SIZE), vec![0; 8 * 4096]);
@@ -324,7 +334,7 @@ fn a3_double_map_aliases() {
     assert_eq!(rig.frame(p, first), rig.frame(p, second));
     rig.write(p, first + 100, b"alias");
     assert_eq!(rig.read(p, second + 100, 5), b"alias");
-    let obj = rig.sim.kernel().shm.find(b"test").unwrap();
+    let obj = rig.sim.kernel().shm().find(b"test").unwrap();
     assert_eq!(obj.client(p).unwrap().1.pages.len(), 2);
     rig.check();
 }
@@ -393,7 +403,7 @@ fn a4_last_client_keeps_original_frames_and_frees_name() {
     // The name is free again: a new object, a new id.
     let again = rig.open(p1, "test");
     assert_ne!(again, id);
-    assert_eq!(rig.sim.kernel().shm.find(b"test").unwrap().size, None);
+    assert_eq!(rig.sim.kernel().shm().find(b"test").unwrap().size, None);
     rig.check();
 }
 
@@ -465,13 +475,13 @@ fn a4_stale_id_after_slot_reuse() {
     let old = rig.open(p, "old");
     rig.close(p, old);
     let new = rig.open(p, "new");
-    let slot = |rig: &Rig| rig.sim.kernel().shm.objects().head().unwrap();
+    let slot = |rig: &Rig| rig.sim.kernel().shm().objects().head().unwrap();
     assert_eq!(slot(&rig).0, 0, "the freed slot is reused");
     assert_ne!(new, old);
     assert_eq!(rig.size(p, old, 4096), e(EINVAL));
     assert_eq!(rig.map(p, 0, old), e(EINVAL));
     assert_eq!(rig.close(p, old), e(EINVAL));
-    assert_eq!(rig.sim.kernel().shm.find(b"new").unwrap().size, None);
+    assert_eq!(rig.sim.kernel().shm().find(b"new").unwrap().size, None);
     assert_eq!(rig.clients("new"), vec![1]);
     rig.check();
 }
@@ -526,7 +536,7 @@ fn a5_exit_without_close() {
         rig.free_frames() > baseline,
         "the idle programs' frames came back too"
     );
-    assert_eq!(rig.sim.machine.memory().used_frames(), 0);
+    assert_eq!(rig.sim.machine().memory().used_frames(), 0);
     rig.check();
 }
 
@@ -536,8 +546,7 @@ fn a5_killed_process_leaves_too() {
     let (p1, p2) = (rig.pids[0], rig.pids[1]);
     let (id, _) = rig.open_size_map(p1, "test", 4096);
     rig.open(p2, "test");
-    let Rig { sim, .. } = &mut rig;
-    sim.vms[0].kill(&mut sim.machine, p1, 9, "test");
+    rig.sim.kill(0, p1, 9, "test");
     assert_eq!(rig.clients("test"), vec![2]);
     assert_eq!(rig.map(p2, 0, id), SHM_BASE);
     rig.check();
@@ -551,7 +560,7 @@ fn a6_fork_inherits_shared() {
     let child = Pid(rig.fork(p));
     assert_eq!(rig.clients("test"), vec![1, child.0]);
     assert_eq!(rig.frames(child, addr, 2), rig.frames(p, addr, 2));
-    let obj = rig.sim.kernel().shm.find(b"test").unwrap();
+    let obj = rig.sim.kernel().shm().find(b"test").unwrap();
     assert_eq!(
         obj.client(child).unwrap().1.pages,
         obj.client(p).unwrap().1.pages
@@ -576,7 +585,7 @@ fn a6_fork_enomem_adds_no_client() {
     let dump = rig.sim.dump_shm();
     assert_eq!(rig.fork(p), e(ENOMEM));
     assert_eq!(rig.sim.dump_shm(), dump);
-    assert_eq!(rig.sim.kernel().processes.len(), 1);
+    assert_eq!(rig.sim.kernel().processes().len(), 1);
     rig.check();
 }
 
@@ -608,7 +617,7 @@ fn list_remove_head() {
     let (mut rig, ids) = three_objects();
     rig.close(rig.pids[0], ids[0]);
     assert_eq!(rig.names(), vec!["b", "c"]);
-    rig.sim.kernel().shm.objects().check().unwrap();
+    rig.sim.kernel().shm().objects().check().unwrap();
     rig.check();
 }
 
@@ -639,7 +648,7 @@ fn list_remove_all_then_reuse() {
         rig.close(p, id);
         rig.check();
     }
-    let objects = rig.sim.kernel().shm.objects();
+    let objects = rig.sim.kernel().shm().objects();
     assert_eq!(
         (objects.head(), objects.tail(), objects.len()),
         (None, None, 0)
@@ -668,7 +677,10 @@ fn client_list_remove_head_middle_tail() {
 fn trace_syscalls_names_the_shm_calls() {
     let mut sim = sim::Simulator::builder()
         .capture_output(true)
-        .trace_syscalls(true)
+        .trace(sim::Trace {
+            syscalls: true,
+            ..sim::Trace::default()
+        })
         .build();
     let pid = sim
         .load_elf(&support::idle_elf(), &["idle".into()])
@@ -714,7 +726,7 @@ fn two_kernels_have_separate_tables() {
     let ia = a.open(a.pids[0], "test");
     a.size(a.pids[0], ia, 4096);
     let ib = b.open(b.pids[0], "test");
-    assert_eq!(b.sim.kernel().shm.find(b"test").unwrap().size, None);
+    assert_eq!(b.sim.kernel().shm().find(b"test").unwrap().size, None);
     assert_eq!(ia, ib, "ids are per table");
 }
 
@@ -751,7 +763,7 @@ fn stepping_example_shares_then_diverges() {
                             .collect()
                     };
                     assert_eq!(frames(maps[0]), frames(maps[1]), "both map the same frames");
-                    let object = sim.kernel().shm.find(b"test").unwrap();
+                    let object = sim.kernel().shm().find(b"test").unwrap();
                     assert_eq!(frames(maps[0]), object.frames);
                     insta::assert_snapshot!("example_after_second_map", sim.dump_shm());
                 }
@@ -822,7 +834,7 @@ fn programs_run_with_expected_output() {
             .unwrap_or_else(|e| panic!("{expected}: {e}"));
         assert_eq!(String::from_utf8_lossy(sim.stdout()), want, "{programs:?}");
         assert_eq!(outcome.exit_code, 0, "{programs:?}");
-        for p in sim.kernel().processes.values() {
+        for p in sim.kernel().processes().iter() {
             assert_eq!(
                 p.exit_status(),
                 Some(ExitStatus::Exited(0)),
@@ -832,7 +844,7 @@ fn programs_run_with_expected_output() {
         }
         assert_eq!(sim.dump_shm(), "shm: no objects\n");
         assert_eq!(
-            sim.machine.memory().used_frames(),
+            sim.machine().memory().used_frames(),
             0,
             "{programs:?}: frames leaked"
         );
@@ -854,7 +866,7 @@ fn programs_run_with_a_tiny_quantum() {
                 .unwrap();
         }
         sim.run();
-        for p in sim.kernel().processes.values() {
+        for p in sim.kernel().processes().iter() {
             assert_eq!(
                 p.exit_status(),
                 Some(ExitStatus::Exited(0)),
@@ -863,7 +875,7 @@ fn programs_run_with_a_tiny_quantum() {
             );
         }
         assert_eq!(
-            sim.machine.memory().used_frames(),
+            sim.machine().memory().used_frames(),
             0,
             "{programs:?}: frames leaked"
         );

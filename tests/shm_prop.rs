@@ -76,7 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// The start address of every mapping `pid` has of `name` (one per
 /// `shm_map`: every `n`-th page of its client's pages).
 fn mappings(rig: &Rig, pid: Pid, name: &str) -> Vec<u64> {
-    let Some(object) = rig.sim.kernel().shm.find(name.as_bytes()) else {
+    let Some(object) = rig.sim.kernel().shm().find(name.as_bytes()) else {
         return Vec::new();
     };
     let n = object.frames.len().max(1);
@@ -89,7 +89,7 @@ fn mappings(rig: &Rig, pid: Pid, name: &str) -> Vec<u64> {
 fn object_size(rig: &Rig, name: &str) -> u64 {
     rig.sim
         .kernel()
-        .shm
+        .shm()
         .find(name.as_bytes())
         .and_then(|o| o.size)
         .unwrap_or(0)
@@ -116,7 +116,7 @@ fn step(rig: &mut Rig, live: &mut Vec<Pid>, ids: &mut [u64; 3], op: &Op) {
     match *op {
         Op::Open { p, name } => {
             let id = rig.open(pick(p), NAMES[name]);
-            if id < e(4095) {
+            if id < e(sim::abi::Errno(4095)) {
                 ids[name] = id;
             }
         }
@@ -129,7 +129,7 @@ fn step(rig: &mut Rig, live: &mut Vec<Pid>, ids: &mut [u64; 3], op: &Op) {
         Op::Attach { p, name, pages } => {
             let pid = pick(p);
             let id = rig.open(pid, NAMES[name]);
-            if id >= e(4095) {
+            if id >= e(sim::abi::Errno(4095)) {
                 return;
             }
             ids[name] = id;
@@ -201,7 +201,7 @@ fn step(rig: &mut Rig, live: &mut Vec<Pid>, ids: &mut [u64; 3], op: &Op) {
         Op::Fork { p } => {
             if live.len() < MAX_PROCESSES {
                 let child = rig.fork(pick(p));
-                if child < e(4095) {
+                if child < e(sim::abi::Errno(4095)) {
                     live.push(Pid(child));
                 }
             }
@@ -230,6 +230,6 @@ proptest! {
             rig.check();
         }
         prop_assert_eq!(rig.sim.dump_shm(), "shm: no objects\n");
-        prop_assert_eq!(rig.sim.machine.memory().used_frames(), 0);
+        prop_assert_eq!(rig.sim.machine().memory().used_frames(), 0);
     }
 }

@@ -189,6 +189,7 @@ fn a_store_to_address_0_kills_only_that_process() {
     assert_eq!(
         event,
         sim::Event {
+            vm: 0,
             pid: bad,
             exception: Exception::PageFault {
                 vaddr: 0,
@@ -254,8 +255,8 @@ fn other_faults_kill_with_a_message() {
     assert_eq!(s.stdout(), writer_output(b'g', 2).as_slice());
     let statuses: Vec<_> = s
         .kernel()
-        .processes
-        .values()
+        .processes()
+        .iter()
         .map(|p| p.exit_status())
         .collect();
     assert_eq!(

@@ -7,7 +7,10 @@ fn trace_of_hello_s() {
     let elf = sim::toolchain::asm::assemble(&source, "hello.s").expect("assembles");
     let mut simulator = sim::Simulator::builder()
         .capture_output(true)
-        .trace(true)
+        .trace(sim::Trace {
+            instructions: true,
+            ..sim::Trace::default()
+        })
         .build();
     simulator
         .load_elf(&elf, &["hello".to_string()])

@@ -9,9 +9,9 @@
 #[path = "vmshm/support.rs"]
 mod support;
 
+use sim::abi::layout::SHM_BASE;
 use sim::abi::*;
 use sim::emu::PAGE_SIZE;
-use sim::kernel::layout::SHM_BASE;
 use sim::kernel::{Mode, ProcessState};
 use sim::vmshm::{EXCLUSIVE, MULTISHARED, READ, WRITE};
 use sim::Simulator;
@@ -98,10 +98,7 @@ fn a_store_through_a_read_only_mapping_kills_only_the_storing_process() {
         "consumer (vm 1): sum 5050\nproducer (vm 1): sent 1..100\n"
     );
     // The killed process's close at exit dropped its VM's reference.
-    assert!(sim
-        .host_daemon()
-        .unwrap()
-        .with(|h| h.open_blocks().is_empty()));
+    assert!(sim.host_daemon().open_blocks().is_empty());
 }
 
 // ----------------------------------------------------- the error table
@@ -346,7 +343,7 @@ fn a_process_that_exits_closes_all_it_opened() {
     // The host's frames were not freed by the exits.
     assert!(frames
         .iter()
-        .all(|&f| rig.sim.machine.memory().is_allocated(f)));
+        .all(|&f| rig.sim.machine().memory().is_allocated(f)));
     rig.check();
 }
 
@@ -357,7 +354,9 @@ fn exit_while_connected_does_not_block_and_the_waiting_peer_is_reset() {
     assert_eq!(rig.disconnect(1, 1, 9), BLOCKED);
     rig.exit(0, 1);
     assert!(
-        rig.sim.vms[0].processes[&sim::kernel::Pid(1)].is_zombie(),
+        rig.sim
+            .process_in(0, sim::kernel::Pid(1))
+            .is_some_and(sim::kernel::Process::is_zombie),
         "exit did not block"
     );
     assert_eq!(
@@ -453,7 +452,10 @@ fn run(scenario: &str, dump: bool) -> Simulator {
     let scenario = sim::hypervisor::Scenario::parse(scenario).expect("scenario");
     let mut sim = Simulator::builder()
         .capture_output(true)
-        .dump_vmshm(dump)
+        .trace(sim::Trace {
+            dump_vmshm: dump,
+            ..sim::Trace::default()
+        })
         .build();
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd");
     sim.load_scenario(&scenario).expect("loads");

@@ -350,6 +350,33 @@ impl PageTable {
         self.generation
     }
 
+    /// Maps a run of pages from `first` on, one per frame of `frames`, all
+    /// with `permissions`: how the kernel and the shared-memory systems
+    /// map a block of frames. The pages must be unmapped (the caller picked
+    /// a free range); a mapped one is a kernel bug.
+    ///
+    /// # Panics
+    /// When one of the pages was mapped.
+    pub fn map_run(&mut self, first: VirtPage, frames: &[Frame], permissions: PteFlags) {
+        for (i, &frame) in frames.iter().enumerate() {
+            let page = VirtPage(first.0 + i as u64);
+            if let Some(old) = self.map(page, frame, permissions) {
+                panic!(
+                    "PageTable::map_run: page {page} was mapped to frame {}",
+                    old.frame
+                );
+            }
+        }
+    }
+
+    /// Unmaps the run of `count` pages from `first` on; returns the entries
+    /// that were mapped (the caller drops its frame references).
+    pub fn unmap_run(&mut self, first: VirtPage, count: u64) -> Vec<Pte> {
+        (first.0..first.0.saturating_add(count))
+            .filter_map(|page| self.unmap(VirtPage(page)))
+            .collect()
+    }
+
     /// Whether any page in `[start, end)` is mapped.
     pub fn any_mapped(&self, start: VirtPage, end: VirtPage) -> bool {
         if start >= end {

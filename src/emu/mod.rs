@@ -13,6 +13,7 @@ pub use disasm::disassemble;
 pub use encode::{encode, EncodeError};
 pub use instruction::*;
 
+pub mod addr;
 mod block;
 pub mod exception;
 mod exec;
@@ -21,6 +22,7 @@ pub mod machine;
 pub mod memory;
 pub mod mmu;
 
+pub use addr::{PhysAddr, VirtAddr};
 pub use exception::Exception;
 pub use machine::{Hart, Machine};
 pub use memory::{Frame, PhysMemory, PAGE_SIZE};

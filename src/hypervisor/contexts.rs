@@ -11,9 +11,9 @@
 
 use std::fmt::Write;
 
-use super::hypercalls;
 use crate::abi;
 use crate::emu::{Exception, Machine, Reg};
+use crate::kernel::syscall::finish;
 use crate::kernel::{Kernel, Mode, Next, Pid, Process, ProcessState};
 
 /// Who handles an exception, for `--trace-exceptions`.
@@ -33,11 +33,11 @@ pub fn deepest(kernel: &Kernel, root: Pid) -> Pid {
     let mut at = root;
     // The chain goes strictly down the tree, so it ends; the bound guards
     // against a kernel bug turning it into a cycle.
-    for _ in 0..kernel.processes.len() {
-        let Some(next) = kernel.processes.get(&at).and_then(|p| p.switched_to) else {
+    for _ in 0..kernel.processes().len() {
+        let Some(next) = kernel.process(at).and_then(|p| p.switched_to) else {
             break;
         };
-        match kernel.processes.get(&next) {
+        match kernel.process(next) {
             Some(child) if child.supervisor == Some(at) && !child.is_zombie() => at = next,
             _ => break,
         }
@@ -62,7 +62,7 @@ fn effective(process: &Process, exception: Exception) -> Exception {
 
 /// Who will handle `exception`, raised by `pid`.
 pub fn handler_of(kernel: &Kernel, pid: Pid, exception: Exception) -> Handler {
-    let Some(process) = kernel.processes.get(&pid) else {
+    let Some(process) = kernel.process(pid) else {
         return Handler::HostKernel;
     };
     if exception == Exception::Syscall && process.mode == Mode::Kernel {
@@ -86,12 +86,13 @@ pub fn deliver(
     pid: Pid,
     exception: Exception,
 ) -> Next {
-    let Some(process) = kernel.processes.get(&pid) else {
+    let Some(process) = kernel.process(pid) else {
         return Next::Reschedule;
     };
     let exception = effective(process, exception);
-    if let Handler::Hypercall(call) = handler_of(kernel, pid, exception) {
-        return hypercalls::dispatch(kernel, machine, pid, call);
+    if let Handler::Hypercall(_) = handler_of(kernel, pid, exception) {
+        // The host's syscall layer runs hypercalls (kernel/syscall/).
+        return kernel.syscall(machine, pid);
     }
     let Some(supervisor) = process.supervisor else {
         return kernel.handle(machine, pid, exception);
@@ -115,11 +116,7 @@ fn return_to_supervisor(
     supervisor: Pid,
     exception: Exception,
 ) {
-    let Some(s) = kernel
-        .processes
-        .get_mut(&supervisor)
-        .filter(|s| !s.is_zombie())
-    else {
+    let Some(s) = kernel.process_mut(supervisor).filter(|s| !s.is_zombie()) else {
         // Kernel::exit ends a guest kernel's children with it, so a child
         // always has a live supervisor.
         debug_assert!(false, "deliver: child {child} has no live supervisor");
@@ -132,9 +129,9 @@ fn return_to_supervisor(
         "deliver: {supervisor} runs {child}"
     );
     s.switched_to = None;
-    s.hart.set_reg(Reg::A0.index(), child.0);
-    s.hart.pc = s.hart.pc.wrapping_add(4);
-    if let Some(c) = kernel.processes.get_mut(&child) {
+    // The supervisor's hv_switch returns the child's id.
+    finish(&mut s.hart, child.0);
+    if let Some(c) = kernel.process_mut(child) {
         *c.stats.exceptions.entry(exception.kind()).or_default() += 1;
         c.pending = Some(exception);
     }
@@ -148,12 +145,8 @@ fn return_to_supervisor(
 ///     2 hello.c (user mode, ready, pending: page fault)
 /// ```
 pub fn dump_contexts(kernel: &Kernel) -> String {
-    let mut out = format!("vm {}: host kernel\n", kernel.id);
-    let roots = kernel
-        .processes
-        .values()
-        .filter(|p| p.supervisor.is_none())
-        .map(|p| p.pid);
+    let mut out = format!("vm {}: host kernel\n", kernel.id());
+    let roots = kernel.processes().pids_where(|p| p.supervisor.is_none());
     for root in roots {
         dump_subtree(kernel, root, 1, &mut out);
     }
@@ -161,7 +154,7 @@ pub fn dump_contexts(kernel: &Kernel) -> String {
 }
 
 fn dump_subtree(kernel: &Kernel, pid: Pid, depth: usize, out: &mut String) {
-    let Some(p) = kernel.processes.get(&pid) else {
+    let Some(p) = kernel.process(pid) else {
         return;
     };
     let mode = match p.mode {
@@ -169,7 +162,7 @@ fn dump_subtree(kernel: &Kernel, pid: Pid, depth: usize, out: &mut String) {
         Mode::Kernel => "kernel mode",
     };
     let state = match p.state {
-        ProcessState::Ready if kernel.current == Some(pid) => "running".to_string(),
+        ProcessState::Ready if kernel.current() == Some(pid) => "running".to_string(),
         ProcessState::Ready => "ready".to_string(),
         ProcessState::Blocked(reason) => format!("blocked ({reason:?})"),
         ProcessState::Zombie(status) => format!("ended, exit code {}", status.exit_code()),
@@ -189,15 +182,10 @@ fn dump_subtree(kernel: &Kernel, pid: Pid, depth: usize, out: &mut String) {
     }
     out.push_str(")\n");
     // Bounded by the number of processes: the tree has no cycles.
-    if depth > kernel.processes.len() {
+    if depth > kernel.processes().len() {
         return;
     }
-    let children: Vec<Pid> = kernel
-        .processes
-        .values()
-        .filter(|c| c.supervisor == Some(pid))
-        .map(|c| c.pid)
-        .collect();
+    let children = kernel.processes().pids_where(|c| c.supervisor == Some(pid));
     for child in children {
         dump_subtree(kernel, child, depth + 1, out);
     }

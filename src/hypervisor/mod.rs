@@ -1,13 +1,17 @@
 //! The hypervisor (selfie's *hypster*): the context tree, the -u/-k rules
-//! of DESIGN.md, the hypercalls and the VMs.
+//! of DESIGN.md, the VMs, and the host daemon of inter-VM shared memory.
 //!
 //! Table of contents:
 //!
 //! | file | what |
 //! |---|---|
 //! | contexts.rs | the context tree: which context runs (`deepest`), where an exception goes (`deliver`, rule U/K-2), `--dump-contexts` |
-//! | hypercalls.rs | one `hv_<name>` per hypercall of spec/abi.md (400–408), for kernel-mode callers (U/K-3, U/K-4) |
 //! | vm.rs | VM groups: the `-u`/`-k`/`--vm` command line and `--scenario` files as one `Scenario` |
+//! | host_daemon/ | the host daemon of spec/vmshm.md: the host shared region, its blocks, level-1 opens and level-2 connections; `--dump-vmshm` |
+//!
+//! The hypercalls themselves (400–408) are calls like any other: the
+//! kernel's one syscall layer runs them (kernel/syscall/hypercalls.rs);
+//! this module decides that they go there.
 //!
 //! How control flows. A VM is one `Kernel` (src/kernel/) with its
 //! processes; the `Simulator` holds several and round-robins between them,
@@ -22,19 +26,24 @@
 //! run loop: root = kernel.current; ctx = deepest(root); machine.run(ctx) → E
 //! deliver(ctx, E):
 //!   E = ecall of a hypercall (a7 in 400..=408)
-//!      ctx in kernel mode  → hypercalls::dispatch (the host handles it)
+//!      ctx in kernel mode  → Kernel::syscall (the host's syscall layer)
 //!      ctx in user mode    → E := PrivilegeViolation (U/K-3), go on below
 //!   ctx has no supervisor  → Kernel::handle(E): the host kernel (U/K-2)
 //!   ctx has supervisor S   → ctx.pending = E; S.switched_to = None;
-//!                            S.a0 = ctx; S.pc += 4 (its hv_switch returns);
+//!                            S's hv_switch finishes with ctx's id;
 //!                            S runs next — or, for the Timer that ends the
 //!                            host's slice, the root is preempted and S runs
 //!                            when its root is scheduled again
 //! ```
+//!
+//! The host daemon is reached by each VM's client daemon through the
+//! `HostService` port of src/vmshm/link.rs; the simulator owns it and
+//! hands its notices to the kernels after every exception.
 
 pub mod contexts;
-pub mod hypercalls;
+pub mod host_daemon;
 pub mod vm;
 
 pub use contexts::{deepest, deliver, dump_contexts, handler_of, Handler};
-pub use vm::{ContextSpec, Scenario, ScenarioError, VmSpec};
+pub use host_daemon::{HostDaemon, DEFAULT_HOST_SHM_MB};
+pub use vm::{ContextSpec, Item, Scenario, ScenarioError, VmSpec};

@@ -49,6 +49,17 @@ pub struct Scenario {
     pub vms: Vec<VmSpec>,
 }
 
+/// One `-u`, `-k` or `--vm` of a command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// `-u PROG ARGS...`
+    User(Vec<String>),
+    /// `-k KERNEL ARGS...`
+    Kernel(Vec<String>),
+    /// `--vm`: the next VM starts.
+    NextVm,
+}
+
 /// A line of a scenario file that could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -63,47 +74,33 @@ impl fmt::Display for ScenarioError {
 }
 
 impl Scenario {
-    /// The scenario of a command line's raw arguments (without the program
-    /// name): `-u PROG ARGS...`, `-k KERNEL ARGS...` and `--vm`, in order;
-    /// other options are skipped (clap has checked them), and an option
-    /// ends the arguments of the program before it.
-    pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Scenario {
+    /// The scenario of a command line's `-u PROG ARGS...`, `-k KERNEL
+    /// ARGS...` and `--vm`, in the order they were given (the CLI reads
+    /// them with clap and hands them over as `Item`s).
+    pub fn from_items<I: IntoIterator<Item = Item>>(items: I) -> Scenario {
         let mut scenario = Scenario {
             vms: vec![VmSpec::default()],
         };
-        let mut collecting = false;
-        for arg in args {
-            let context = |kernel, args| ContextSpec { kernel, args };
-            let (kernel, inline) = if arg == "-u" || arg == "-k" {
-                (arg == "-k", None)
-            } else if let Some(rest) = (arg.starts_with("-u") || arg.starts_with("-k"))
-                .then(|| &arg[2..])
-                .filter(|r| !r.is_empty())
-            {
-                (arg.starts_with("-k"), Some(rest.to_string()))
-            } else if arg == "--vm" {
-                scenario.vms.push(VmSpec::default());
-                collecting = false;
-                continue;
-            } else if arg.starts_with('-') && arg.len() > 1 {
-                collecting = false;
-                continue;
-            } else {
-                if collecting {
-                    if let Some(c) = scenario.last_context() {
-                        c.args.push(arg);
-                    }
-                }
-                continue;
-            };
-            let vm = scenario.vms.last_mut().map(|v| &mut v.contexts);
-            if let Some(contexts) = vm {
-                contexts.push(context(kernel, inline.into_iter().collect()));
+        for item in items {
+            match item {
+                Item::NextVm => scenario.vms.push(VmSpec::default()),
+                Item::User(args) | Item::Kernel(args) if args.is_empty() => {}
+                Item::User(args) => scenario.push(ContextSpec {
+                    kernel: false,
+                    args,
+                }),
+                Item::Kernel(args) => scenario.push(ContextSpec { kernel: true, args }),
             }
-            collecting = true;
         }
         scenario.prune();
         scenario
+    }
+
+    /// Adds a context to the last VM.
+    fn push(&mut self, context: ContextSpec) {
+        if let Some(vm) = self.vms.last_mut() {
+            vm.contexts.push(context);
+        }
     }
 
     /// Parses a scenario file's text (see the module doc).
@@ -112,9 +109,7 @@ impl Scenario {
     /// The first line that is neither empty, a comment, `vm`, `user PROG
     /// [ARGS]` nor `kernel PROG [ARGS]`.
     pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
-        let mut scenario = Scenario {
-            vms: vec![VmSpec::default()],
-        };
+        let mut items = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("");
             let mut words = line.split_whitespace().map(str::to_string);
@@ -130,19 +125,18 @@ impl Scenario {
                     if let Some(extra) = words.next() {
                         return Err(error(format!("'vm' takes no arguments, found '{extra}'")));
                     }
-                    scenario.vms.push(VmSpec::default());
+                    items.push(Item::NextVm);
                 }
                 "user" | "kernel" => {
                     let args: Vec<String> = words.collect();
                     if args.is_empty() {
                         return Err(error(format!("'{keyword}' needs a program file")));
                     }
-                    if let Some(vm) = scenario.vms.last_mut() {
-                        vm.contexts.push(ContextSpec {
-                            kernel: keyword == "kernel",
-                            args,
-                        });
-                    }
+                    items.push(if keyword == "kernel" {
+                        Item::Kernel(args)
+                    } else {
+                        Item::User(args)
+                    });
                 }
                 other => {
                     return Err(error(format!(
@@ -151,8 +145,7 @@ impl Scenario {
                 }
             }
         }
-        scenario.prune();
-        Ok(scenario)
+        Ok(Scenario::from_items(items))
     }
 
     /// Reads and parses a scenario file.
@@ -168,10 +161,6 @@ impl Scenario {
     /// Whether there is nothing to run.
     pub fn is_empty(&self) -> bool {
         self.vms.iter().all(|v| v.contexts.is_empty())
-    }
-
-    fn last_context(&mut self) -> Option<&mut ContextSpec> {
-        self.vms.last_mut()?.contexts.last_mut()
     }
 
     /// Drops contexts without a program (`-u` at the end of the line) and
@@ -202,10 +191,18 @@ mod tests {
     }
 
     #[test]
-    fn the_command_line_groups_programs_into_vms() {
-        let s = Scenario::from_args(args(
-            "-m 8 -u a.c x y --vm -k rr.c -u b.c --stats --vm -uc.c",
-        ));
+    fn a_scenario_file_says_what_the_command_line_says() {
+        let text = "# two VMs\nuser a.c x y\nvm\nkernel rr.c   # guest kernel\nuser b.c\n";
+        let s = Scenario::parse(text).unwrap();
+        assert_eq!(
+            s,
+            Scenario::from_items([
+                Item::User(args("a.c x y")),
+                Item::NextVm,
+                Item::Kernel(args("rr.c")),
+                Item::User(args("b.c")),
+            ])
+        );
         assert_eq!(
             s.vms,
             vec![
@@ -215,20 +212,7 @@ mod tests {
                 VmSpec {
                     contexts: vec![spec(true, "rr.c"), spec(false, "b.c")]
                 },
-                VmSpec {
-                    contexts: vec![spec(false, "c.c")]
-                },
             ]
-        );
-    }
-
-    #[test]
-    fn a_scenario_file_says_the_same() {
-        let text = "# two VMs\nuser a.c x y\nvm\nkernel rr.c   # guest kernel\nuser b.c\n";
-        let s = Scenario::parse(text).unwrap();
-        assert_eq!(
-            s,
-            Scenario::from_args(args("-u a.c x y --vm -k rr.c -u b.c"))
         );
         let e = Scenario::parse("user a.c\nprocess b.c\n").unwrap_err();
         assert_eq!(e.line, 2);

@@ -16,8 +16,8 @@
 
 use goblin::elf::{header, program_header, Elf};
 
-use super::layout::*;
 use super::process::Region;
+use crate::abi::layout::*;
 use crate::emu::{Frame, Machine, PageTable, PteFlags, VirtPage, PAGE_SIZE};
 
 /// Why an executable was refused.

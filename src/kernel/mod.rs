@@ -1,38 +1,55 @@
-//! The built-in kernel: processes, the scheduler, syscalls and paging.
+//! The built-in kernel: processes, the scheduler, the syscall layer,
+//! paging, and the shared-memory systems it hosts.
 //!
 //! Control enters through `Kernel::handle` with the exception a process
-//! raised (the simulator's run loop calls it, rule U/K-2 for children of
-//! the host) and leaves with a `Next`: keep running the same process, or
-//! pick another with `Kernel::schedule`.
+//! raised (the hypervisor delivers it here for the host kernel's own
+//! processes, rule U/K-2, and hypercalls of kernel-mode contexts go
+//! straight to `Kernel::syscall`) and leaves with a `Next`: keep running
+//! the same process, or pick another with `Kernel::schedule`.
 //!
 //! ```text
 //! handle(pid, exception)
-//!   Syscall     → syscall.rs: sys_<name>, result in a0, pc += 4
+//!   Syscall     → syscall/: one dispatcher, sys_<name>, finish (a0, pc += 4)
 //!   PageFault   → paging.rs: back stack/heap/bss on demand, or kill
 //!   Timer       → end of quantum: back of the ready queue
 //!   other       → kill the process with a message naming pc, address, reason
 //! ```
 //!
-//! Main types: `Kernel`, `Process` (process.rs), `LoadedImage` (loader.rs).
-//! Guest pointers are only touched through uaccess.rs.
+//! | file | what |
+//! |---|---|
+//! | process.rs | `Process`: registers, page table, state, files, place in the context tree |
+//! | processes.rs | `ProcessTable`: the kernel's processes in creation order |
+//! | scheduler.rs | round-robin ready queue of the roots (U/K-5) |
+//! | lifecycle.rs | `exit` and `kill`: what ending a process frees and wakes |
+//! | syscall/ | the one syscall layer: dispatch, results, trace, one file per family |
+//! | shared.rs | `SharedMemory`: shm, vmshm and rshm as one part of the kernel |
+//! | paging.rs | demand paging and where shared mappings go |
+//! | uaccess.rs | the one choke point between guest pointers and host bytes |
+//! | loader.rs | ELF loading and the Linux initial stack |
+//! | files.rs | descriptor tables and the console |
+//!
+//! The address space a process sees is drawn once in abi/layout.rs.
 
 pub mod files;
-pub mod layout;
+pub mod lifecycle;
 pub mod loader;
 pub mod paging;
 pub mod process;
-pub(crate) mod syscall;
+pub mod processes;
+pub mod scheduler;
+pub mod shared;
+pub mod syscall;
 pub mod uaccess;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
-use crate::emu::{Exception, Hart, Machine, Reg};
-use crate::rshm::RshmClient;
-use crate::shm::ShmTable;
-use crate::vmshm::ClientDaemon;
+use crate::emu::{Exception, Machine, Reg};
+use crate::trace::Trace;
 pub use files::{Console, Input, Output};
 pub use loader::LoadError;
 pub use process::{ExitStatus, Mode, Pid, Process, ProcessState, ProcessStats, WaitReason};
+pub use processes::ProcessTable;
+pub use shared::SharedMemory;
 
 /// What the run loop does after the kernel handled an exception.
 #[must_use]
@@ -44,64 +61,104 @@ pub enum Next {
     Reschedule,
 }
 
-/// One kernel (one VM): its processes and scheduler.
+/// One kernel (one VM): its processes, scheduler and shared memory.
 pub struct Kernel {
-    pub processes: BTreeMap<Pid, Process>,
+    /// The VM id: also distinguishes this kernel's contexts from other
+    /// kernels' in the TLB (`context_of`).
+    id: u64,
+    processes: ProcessTable,
     /// Ready processes in round-robin order (the running one is not in it).
     ready: VecDeque<Pid>,
+    /// The root the machine runs now, if any.
+    current: Option<Pid>,
     next_pid: u64,
-    /// The process the machine runs now, if any.
-    pub current: Option<Pid>,
-    pub console: Console,
-    /// Print every syscall with its arguments and result (`--trace-syscalls`).
-    pub trace_syscalls: bool,
     /// The first process started: its exit code is `sim`'s.
-    pub first: Option<Pid>,
-    /// Distinguishes this kernel's contexts from other kernels' in the TLB
-    /// (the VM id).
-    pub id: u64,
+    first: Option<Pid>,
+    console: Console,
+    trace: Trace,
     /// Other VMs' kernels use frames of the same machine (set by the
     /// simulator): this kernel sees only its own.
-    pub shares_machine: bool,
-    /// This kernel's named shared memory (spec/shm.md): one table per
-    /// kernel, so that each VM has its own names.
-    pub shm: ShmTable,
-    /// Print the shm list after every shm call that succeeded
-    /// (`--dump-shm`).
-    pub dump_shm: bool,
-    /// The client daemon of inter-VM shared memory (spec/vmshm.md): this
-    /// VM's side of the host daemon.
-    pub vmshm: ClientDaemon,
-    /// Set when a vm_* call succeeded or an exit closed something, so that
-    /// `--dump-vmshm` can print the region (the run loop clears it).
-    pub vmshm_changed: bool,
-    /// Print the host region after every vm_* call that changed it and at
-    /// exit (`--dump-vmshm`).
-    pub vmshm_dump: bool,
-    /// The queues to this node's rshm server (spec/rshm.md), when the
-    /// kernel runs as a `sim node`; without one the rshm calls are ENOSYS.
-    pub rshm: Option<RshmClient>,
+    shares_machine: bool,
+    /// Named, inter-VM and distributed shared memory.
+    shared: SharedMemory,
 }
 
 impl Kernel {
-    pub fn new(console: Console) -> Kernel {
+    /// The kernel of VM `id`, with its console, printing what `trace` asks.
+    pub fn new(id: u64, console: Console, trace: Trace) -> Kernel {
         Kernel {
-            processes: BTreeMap::new(),
+            id,
+            processes: ProcessTable::default(),
             ready: VecDeque::new(),
-            next_pid: 1,
             current: None,
-            console,
-            trace_syscalls: false,
+            next_pid: 1,
             first: None,
-            id: 0,
+            console,
+            trace,
             shares_machine: false,
-            shm: ShmTable::new(),
-            dump_shm: false,
-            vmshm: ClientDaemon::new(0),
-            vmshm_changed: false,
-            vmshm_dump: false,
-            rshm: None,
+            shared: SharedMemory::new(id),
         }
+    }
+
+    /// The VM id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// A process (also after it ended, until it is reaped).
+    pub fn process(&self, pid: Pid) -> Option<&Process> {
+        self.processes.get(pid)
+    }
+
+    /// A process, for changing it (a test setting registers, a debugger).
+    pub fn process_mut(&mut self, pid: Pid) -> Option<&mut Process> {
+        self.processes.get_mut(pid)
+    }
+
+    /// A process and the console, both for changing (the instruction
+    /// trace runs the one and prints to the other).
+    pub(crate) fn process_and_console(&mut self, pid: Pid) -> Option<(&mut Process, &mut Console)> {
+        Some((self.processes.get_mut(pid)?, &mut self.console))
+    }
+
+    /// Every process, in creation order.
+    pub fn processes(&self) -> &ProcessTable {
+        &self.processes
+    }
+
+    /// The shared-memory systems of this kernel.
+    pub fn shared(&self) -> &SharedMemory {
+        &self.shared
+    }
+
+    /// The shared-memory systems, for changing them (linking a host
+    /// daemon or an rshm server).
+    pub fn shared_mut(&mut self) -> &mut SharedMemory {
+        &mut self.shared
+    }
+
+    /// This kernel's named shared memory.
+    pub fn shm(&self) -> &crate::shm::ShmTable {
+        &self.shared.shm
+    }
+
+    pub fn console(&self) -> &Console {
+        &self.console
+    }
+
+    pub fn console_mut(&mut self) -> &mut Console {
+        &mut self.console
+    }
+
+    /// What this kernel prints about itself.
+    pub fn trace(&self) -> Trace {
+        self.trace
+    }
+
+    /// Tells the kernel whether other VMs' kernels share the machine's
+    /// frames (the shm invariants then account only for its own).
+    pub(crate) fn set_shares_machine(&mut self, shared: bool) {
+        self.shares_machine = shared;
     }
 
     /// Prints a message of the simulator's own: to stderr, prefixed `sim:`.
@@ -152,7 +209,7 @@ impl Kernel {
         if let Some(s) = supervisor {
             if !self
                 .processes
-                .get(&s)
+                .get(s)
                 .is_some_and(|p| p.mode == Mode::Kernel && !p.is_zombie())
             {
                 return Err(LoadError::NoSupervisor(s.0));
@@ -160,97 +217,29 @@ impl Kernel {
         }
         let image = loader::load(machine, elf, args)?;
         let pid = self.new_pid();
-        let mut hart = Hart::default();
-        hart.pc = image.entry;
-        hart.set_reg(Reg::SP.index(), image.stack_pointer);
         let name = args.first().cloned().unwrap_or_else(|| "?".into());
-        let page_count = image.page_table.len() as u64;
-        let process = Process {
-            pid,
-            name,
-            context: self.context_of(pid),
-            hart,
-            page_table: image.page_table,
-            state: ProcessState::Ready,
-            parent: None,
-            regions: image.regions,
-            heap_start: image.heap_start,
-            brk: image.heap_start,
-            files: files::FdTable::default(),
-            stats: ProcessStats {
-                peak_pages: page_count,
-                ..Default::default()
-            },
-            mode,
-            supervisor,
-            pending: None,
-            switched_to: None,
-        };
-        self.processes.insert(pid, process);
+        let mut process = Process::new(pid, name, self.context_of(pid), mode, supervisor);
+        process.hart.pc = image.entry;
+        process.hart.set_reg(Reg::SP.index(), image.stack_pointer);
+        process.page_table = image.page_table;
+        process.regions = image.regions;
+        process.heap_start = image.heap_start;
+        process.brk = image.heap_start;
+        process.note_peak_pages();
+        self.processes.insert(process);
         self.enqueue(pid);
         self.first.get_or_insert(pid);
         Ok(pid)
     }
 
-    /// Picks the next ready process (round robin) and makes it current.
-    ///
-    /// **Extension point (coursework):** the scheduling policy. A course
-    /// can ask for priorities, lottery or multi-level feedback scheduling
-    /// here: the ready queue, each process's statistics and the quantum
-    /// (`Simulator`'s `--quantum`) are all in reach; tests compare the
-    /// interleaving with `--quantum 1`.
-    pub fn schedule(&mut self) -> Option<Pid> {
-        while let Some(pid) = self.ready.pop_front() {
-            if self
-                .processes
-                .get(&pid)
-                .is_some_and(|p| p.state == ProcessState::Ready)
-            {
-                self.current = Some(pid);
-                return Some(pid);
-            }
-        }
-        self.current = None;
-        None
-    }
-
     /// Whether some process has not ended.
     pub fn has_live_processes(&self) -> bool {
-        self.processes.values().any(|p| !p.is_zombie())
-    }
-
-    pub(crate) fn make_ready(&mut self, pid: Pid) {
-        if let Some(p) = self.processes.get_mut(&pid) {
-            p.state = ProcessState::Ready;
-            self.enqueue(pid);
-        }
-    }
-
-    /// Puts `pid` at the back of the ready queue, unless a guest kernel
-    /// supervises it: such a context runs only when its kernel switches to
-    /// it (rule U/K-5).
-    pub(crate) fn enqueue(&mut self, pid: Pid) {
-        if self
-            .processes
-            .get(&pid)
-            .is_some_and(|p| p.supervisor.is_none())
-        {
-            self.ready.push_back(pid);
-        }
-    }
-
-    /// Ends the time slice of the running root `pid`: it goes to the back
-    /// of the ready queue and the run loop schedules another.
-    pub fn preempt(&mut self, pid: Pid) {
-        self.enqueue(pid);
-        if self.current == Some(pid) {
-            self.current = None;
-        }
+        self.processes.iter().any(|p| !p.is_zombie())
     }
 
     /// Handles the exception `pid` raised.
     pub fn handle(&mut self, machine: &mut Machine, pid: Pid, exception: Exception) -> Next {
-        let Some(process) = self.processes.get_mut(&pid) else {
+        let Some(process) = self.processes.get_mut(pid) else {
             return Next::Reschedule;
         };
         *process
@@ -258,177 +247,49 @@ impl Kernel {
             .exceptions
             .entry(exception.kind())
             .or_default() += 1;
-        match exception {
+        let pc = process.hart.pc;
+        let (signal, why) = match exception {
             Exception::Timer => {
                 self.preempt(pid);
-                Next::Reschedule
+                return Next::Reschedule;
             }
-            Exception::Syscall => self.syscall(machine, pid),
+            Exception::Syscall => return self.syscall(machine, pid),
             Exception::PageFault { vaddr, access } => {
                 process.stats.page_faults += 1;
                 match paging::back_on_demand(machine, process, vaddr) {
-                    Ok(()) => Next::Continue,
+                    Ok(()) => return Next::Continue,
                     Err(reason) => {
-                        let pc = process.hart.pc;
-                        let reason = if reason == paging::FaultReason::NotPermitted
-                            && access == crate::emu::Access::Write
-                            && self.vmshm.is_read_only(pid, vaddr)
-                        {
-                            "inter-VM shared memory opened read-only (spec/vmshm.md: a store \
-                             through a read-only mapping kills the storing process)"
-                                .to_string()
-                        } else {
-                            reason.to_string()
-                        };
-                        self.kill(
-                            machine,
-                            pid,
+                        let reason = self.shared.fault_reason(pid, vaddr, access, reason);
+                        (
                             11,
-                            &format!("{access} at address {vaddr:#x} (pc {pc:#x}): {reason}"),
-                        );
-                        Next::Reschedule
+                            format!("{access} at address {vaddr:#x} (pc {pc:#x}): {reason}"),
+                        )
                     }
                 }
             }
             Exception::IllegalInstruction { pc, bits } => {
-                self.kill(
-                    machine,
-                    pid,
-                    4,
-                    &format!("illegal instruction {bits:#010x} at pc {pc:#x}"),
-                );
-                Next::Reschedule
+                (4, format!("illegal instruction {bits:#010x} at pc {pc:#x}"))
             }
-            Exception::Misaligned { vaddr, access } => {
-                let pc = process.hart.pc;
-                self.kill(
-                    machine,
-                    pid,
-                    7,
-                    &format!("misaligned atomic {access} at address {vaddr:#x} (pc {pc:#x})"),
-                );
-                Next::Reschedule
-            }
-            Exception::Breakpoint { pc } => {
-                self.kill(
-                    machine,
-                    pid,
-                    5,
-                    &format!("breakpoint (ebreak) at pc {pc:#x}"),
-                );
-                Next::Reschedule
-            }
-            Exception::PrivilegeViolation { pc, call } => {
-                self.kill(
-                    machine,
-                    pid,
-                    4,
-                    &format!(
-                        "rule U/K-3 broken: hypercall {} ({call}) from user mode at pc {pc:#x}; only kernel-mode contexts may use hypercalls",
-                        crate::abi::call_name(call)
-                    ),
-                );
-                Next::Reschedule
-            }
-        }
-    }
-
-    /// Kills `pid` with `signal`, printing why.
-    pub fn kill(&mut self, machine: &mut Machine, pid: Pid, signal: u8, why: &str) {
-        let name = self
-            .processes
-            .get(&pid)
-            .map_or_else(String::new, |p| p.name.clone());
-        self.report(&format!("process {pid} ({name}) killed: {why}"));
-        self.exit(machine, pid, ExitStatus::Killed(signal));
-    }
-
-    /// Ends `pid`: frees its memory and files, wakes a waiting parent,
-    /// orphans its children.
-    pub fn exit(&mut self, machine: &mut Machine, pid: Pid, status: ExitStatus) {
-        let Some(process) = self.processes.get_mut(&pid) else {
-            return;
+            Exception::Misaligned { vaddr, access } => (
+                7,
+                format!("misaligned atomic {access} at address {vaddr:#x} (pc {pc:#x})"),
+            ),
+            Exception::Breakpoint { pc } => (5, format!("breakpoint (ebreak) at pc {pc:#x}")),
+            Exception::PrivilegeViolation { pc, call } => (
+                4,
+                format!(
+                    "rule U/K-3 broken: hypercall {} ({call}) from user mode at pc {pc:#x}; only kernel-mode contexts may use hypercalls",
+                    crate::abi::call_name(call)
+                ),
+            ),
         };
-        if process.is_zombie() {
-            return;
-        }
-        // Rule A.5: leave every shm object first; afterwards every frame
-        // the page table maps is private to this process, so the loop
-        // below frees exactly what it owns.
-        let was_client = self.shm.is_client_anywhere(pid);
-        if was_client {
-            self.shm
-                .exit(machine.memory_mut(), pid, &mut process.page_table);
-        }
-        // spec/vmshm.md: a process that exits closes all it opened. The
-        // host region's frames are the host daemon's: unmap them before
-        // the loop below frees what the page table maps.
-        if self.vmshm.is_user(pid) {
-            self.vmshm.exit(machine, pid, &mut process.page_table);
-            self.vmshm_changed = true;
-            self.report_vmshm();
-        }
-        let Some(process) = self.processes.get_mut(&pid) else {
-            return;
-        };
-        for (_, pte) in process.page_table.entries() {
-            machine.memory_mut().free(pte.frame);
-        }
-        process.page_table = crate::emu::PageTable::new();
-        process.files = files::FdTable::default();
-        process.state = ProcessState::Zombie(status);
-        let parent = process.parent;
-        if self.current == Some(pid) {
-            self.current = None;
-        }
-        for child in self.processes.values_mut() {
-            if child.parent == Some(pid) {
-                child.parent = None;
-            }
-        }
-        // A guest kernel's contexts end with it (and only they: other VMs
-        // and the host's other processes go on).
-        let supervised: Vec<Pid> = self
-            .processes
-            .values()
-            .filter(|c| c.supervisor == Some(pid) && !c.is_zombie())
-            .map(|c| c.pid)
-            .collect();
-        for child in supervised {
-            self.exit(machine, child, ExitStatus::Killed(9));
-        }
-        if let Some(s) = self.processes.get(&pid).and_then(|p| p.supervisor) {
-            if let Some(s) = self.processes.get_mut(&s) {
-                if s.switched_to == Some(pid) {
-                    s.switched_to = None;
-                }
-            }
-        }
-        if let Some(parent) = parent {
-            if let Some(p) = self.processes.get(&parent) {
-                if let ProcessState::Blocked(WaitReason::Child(want)) = p.state {
-                    if want.is_none() || want == Some(pid) {
-                        // Let the parent retry its wait4 from the ecall.
-                        self.make_ready(parent);
-                    }
-                }
-            }
-        }
-        if was_client {
-            self.debug_check_shm(machine, "exit");
-            // Its rshm attachments no longer count (spec/rshm.md ref_count).
-            self.rshm_refs_changed();
-        }
-        if !self.has_live_processes() {
-            // spec/vmshm.md: a VM that ends drops all its references.
-            self.vmshm.vm_ended(machine);
-            self.report_vmshm();
-        }
+        self.kill(machine, pid, signal, &why);
+        Next::Reschedule
     }
 
     /// Prints the client daemon's messages (`--trace-daemon`).
     pub(crate) fn report_vmshm(&mut self) {
-        for line in self.vmshm.take_log() {
+        for line in self.shared.vmshm.take_log() {
             self.report(&line);
         }
     }
@@ -439,12 +300,12 @@ impl Kernel {
     /// process ended, or it is a guest kernel's child, which retries when
     /// its kernel switches to it).
     pub fn vmshm_notice(&mut self, notice: crate::vmshm::Notice) {
-        if self.vmshm.trace {
+        if self.shared.vmshm.traced() {
             self.report(&format!("daemon: host → {}: {notice}", notice.vm));
         }
         let blocked = self
             .processes
-            .get(&notice.pid)
+            .get(notice.pid)
             .is_some_and(|p| matches!(p.state, ProcessState::Blocked(WaitReason::VmShm(_))));
         if blocked {
             self.make_ready(notice.pid);
@@ -457,12 +318,12 @@ impl Kernel {
     /// The first broken invariant.
     pub fn check_shm_invariants(&self, machine: &Machine) -> Result<(), String> {
         crate::shm::check_invariants(
-            &self.shm,
-            &self.processes,
+            &self.shared.shm,
+            &self.processes.views(),
             machine.memory(),
             // The host region of spec/vmshm.md is reserved from the same
             // frames: those no process maps belong to neither side.
-            self.shares_machine || self.vmshm.region_reserved(),
+            self.shares_machine || self.shared.vmshm.region_reserved(),
         )
     }
 
@@ -480,18 +341,15 @@ impl Kernel {
     /// for something that cannot happen). Returns whether any was killed,
     /// or whether the network may have woken one: a process that waits for
     /// the rshm server is not deadlocked, so then the kernel waits a while
-    /// for the server instead (rshm/syscalls.rs `wait_rshm`).
+    /// for the server instead (syscall/rshm.rs `wait_rshm`).
     pub fn break_deadlock(&mut self, machine: &mut Machine) -> bool {
         if self.waits_on_network() {
             self.wait_rshm(machine);
             return true;
         }
-        let blocked: Vec<Pid> = self
+        let blocked = self
             .processes
-            .values()
-            .filter(|p| matches!(p.state, ProcessState::Blocked(_)))
-            .map(|p| p.pid)
-            .collect();
+            .pids_where(|p| matches!(p.state, ProcessState::Blocked(_)));
         for &pid in &blocked {
             self.kill(
                 machine,
@@ -503,11 +361,16 @@ impl Kernel {
         !blocked.is_empty()
     }
 
+    /// The first process started, if any.
+    pub fn first(&self) -> Option<Pid> {
+        self.first
+    }
+
     /// The exit code of the first process, once it has ended.
     pub fn first_exit_code(&self) -> Option<i32> {
         let pid = self.first?;
         self.processes
-            .get(&pid)?
+            .get(pid)?
             .exit_status()
             .map(ExitStatus::exit_code)
     }

@@ -1,11 +1,16 @@
-//! Demand paging: which faults the kernel backs with a fresh zeroed frame
-//! (stack, heap below brk, bss) and which kill the process.
+//! Paging policy: which faults the kernel backs with a fresh zeroed frame
+//! (stack, heap below brk, bss) and which kill the process, and where in
+//! an address space the kernel puts a run of shared pages (the shm window
+//! of abi/layout.rs). The three shared-memory systems get their addresses
+//! from here; mapping and unmapping a run is the page table's own
+//! (`PageTable::map_run`, `unmap_run`).
 
 use std::fmt;
 
-use super::layout::*;
 use super::process::Process;
-use crate::emu::{Machine, PteFlags, VirtPage};
+use crate::abi::layout::*;
+use crate::abi::{Errno, EINVAL, ENOMEM};
+use crate::emu::{Machine, PteFlags, VirtPage, PAGE_SIZE};
 
 /// Why an address could not be backed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -68,9 +73,71 @@ pub fn back_on_demand(
         .alloc()
         .ok_or(FaultReason::OutOfMemory)?;
     process.page_table.map(page, frame, permissions);
-    process.stats.peak_pages = process
-        .stats
-        .peak_pages
-        .max(process.page_table.len() as u64);
+    process.note_peak_pages();
     Ok(())
+}
+
+/// Whether `[addr, addr + pages * PAGE_SIZE)` lies in user space and
+/// touches no mapped page and no page the kernel reserves for demand
+/// paging: the stack, the heap's room up to `SHM_BASE` (so that a growing
+/// brk never backs, and a shrinking one never frees, a shared page), .bss
+/// regions, and the guard page above the stack (spec/shm.md, rule A.3).
+pub fn range_is_free(process: &Process, addr: u64, pages: u64) -> bool {
+    let Some(end) = pages
+        .checked_mul(PAGE_SIZE)
+        .and_then(|len| addr.checked_add(len))
+    else {
+        return false;
+    };
+    if addr < USER_START || end > USER_END {
+        return false;
+    }
+    let overlaps = |start: u64, stop: u64| addr < stop && start < end;
+    if overlaps(STACK_BOTTOM, USER_END)
+        || overlaps(process.heap_start, SHM_BASE)
+        || process.regions.iter().any(|r| overlaps(r.start, r.end))
+    {
+        return false;
+    }
+    !process
+        .page_table
+        .any_mapped(VirtPage::containing(addr), VirtPage::containing(end))
+}
+
+/// The lowest free range of `pages` pages in the kernel's window
+/// `SHM_BASE..STACK_BOTTOM` (see abi/layout.rs), for a shared-memory
+/// mapping the guest let the kernel place.
+///
+/// **Extension point (coursework):** the placement policy (first fit
+/// today; best fit or a per-process hint are exercises).
+pub fn find_free_range(process: &Process, pages: u64) -> Option<u64> {
+    let window_end = VirtPage::containing(STACK_BOTTOM).0;
+    let mut candidate = VirtPage::containing(SHM_BASE).0;
+    for (page, _) in process.page_table.entries() {
+        if page.0 < candidate {
+            continue;
+        }
+        if page.0 >= window_end || page.0 - candidate >= pages {
+            break;
+        }
+        candidate = page.0 + 1;
+    }
+    let start = VirtPage(candidate).address();
+    (candidate + pages <= window_end && range_is_free(process, start, pages)).then_some(start)
+}
+
+/// Where a mapping of `pages` pages goes: at `addr` if the guest asked for
+/// one (it must be page-aligned and free, else `EINVAL`), else at the
+/// lowest free range of the window (`ENOMEM` when there is none).
+///
+/// # Errors
+/// `EINVAL`, `ENOMEM`.
+pub fn place(process: &Process, addr: u64, pages: u64) -> Result<u64, Errno> {
+    if addr == 0 {
+        return find_free_range(process, pages).ok_or(ENOMEM);
+    }
+    if !addr.is_multiple_of(PAGE_SIZE) || !range_is_free(process, addr, pages) {
+        return Err(EINVAL);
+    }
+    Ok(addr)
 }

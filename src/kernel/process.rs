@@ -4,20 +4,11 @@
 //! pending exception, the child it switched to; see src/hypervisor/).
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use super::files::FdTable;
-use crate::emu::{Hart, PageTable, PteFlags};
-
-/// A process id. Pids start at 1 and are never reused within a run.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct Pid(pub u64);
-
-impl fmt::Display for Pid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
+use crate::emu::{Exception, Hart, PageTable, PteFlags};
+pub use crate::ids::Pid;
+use crate::vmshm::VmWait;
 
 /// The privilege mode of a context (rule U/K-3: only kernel-mode contexts
 /// may use hypercalls).
@@ -39,7 +30,7 @@ pub enum WaitReason {
     /// (rshm/syscalls.rs), instead of re-running the `ecall`.
     Rshm(u64),
     /// A vm_listen or vm_disconnect waiting for the peer (spec/vmshm.md).
-    VmShm(crate::vmshm::VmWait),
+    VmShm(VmWait),
 }
 
 /// How a process ended.
@@ -125,13 +116,50 @@ pub struct Process {
     /// supervisor is never in the host's ready queue (rule U/K-5).
     pub supervisor: Option<Pid>,
     /// The exception waiting for the supervisor to read (`hv_status`).
-    pub pending: Option<crate::emu::Exception>,
+    pub pending: Option<Exception>,
     /// For a guest kernel: the child it runs through `hv_switch` (it sits
     /// in that `ecall` until the child's next exception).
     pub switched_to: Option<Pid>,
 }
 
 impl Process {
+    /// A ready process with an empty address space, all registers 0 and the
+    /// standard descriptors (stdin, stdout, stderr). `context` is its TLB
+    /// context id (`Kernel::context_of`); `supervisor` the guest kernel it
+    /// is a child of (`None`: the host kernel).
+    pub fn new(
+        pid: Pid,
+        name: String,
+        context: u64,
+        mode: Mode,
+        supervisor: Option<Pid>,
+    ) -> Process {
+        Process {
+            pid,
+            name,
+            context,
+            hart: Hart::default(),
+            page_table: PageTable::new(),
+            state: ProcessState::Ready,
+            parent: None,
+            regions: Vec::new(),
+            heap_start: 0,
+            brk: 0,
+            files: FdTable::default(),
+            stats: ProcessStats::default(),
+            mode,
+            supervisor,
+            pending: None,
+            switched_to: None,
+        }
+    }
+
+    /// Records the size of the address space for `--stats` (call it after
+    /// mapping pages).
+    pub fn note_peak_pages(&mut self) {
+        self.stats.peak_pages = self.stats.peak_pages.max(self.page_table.len() as u64);
+    }
+
     /// Whether the process has ended.
     pub fn is_zombie(&self) -> bool {
         matches!(self.state, ProcessState::Zombie(_))

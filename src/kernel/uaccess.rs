@@ -8,8 +8,8 @@
 
 use super::paging;
 use super::process::Process;
-use crate::abi::{EFAULT, ENAMETOOLONG};
-use crate::emu::{Access, Machine, VirtPage, PAGE_SIZE};
+use crate::abi::{Errno, EFAULT, ENAMETOOLONG};
+use crate::emu::{Access, Frame, Machine, VirtPage, PAGE_SIZE};
 
 /// The physical frame and offset behind `vaddr` for `access`, backing it on
 /// demand. `Err(EFAULT)` when the address is not the process's to use.
@@ -18,7 +18,7 @@ fn resolve(
     process: &mut Process,
     vaddr: u64,
     access: Access,
-) -> Result<(crate::emu::Frame, usize), u64> {
+) -> Result<(Frame, usize), Errno> {
     let page = VirtPage::containing(vaddr);
     let pte = match process.page_table.get(page) {
         Some(pte) => pte,
@@ -36,13 +36,13 @@ fn resolve(
 /// Copies `len` guest bytes at `vaddr` into a host buffer.
 ///
 /// # Errors
-/// `EFAULT` (as a positive errno) when any byte is not readable.
+/// `EFAULT` when any byte is not readable.
 pub fn copy_in(
     machine: &mut Machine,
     process: &mut Process,
     vaddr: u64,
     len: u64,
-) -> Result<Vec<u8>, u64> {
+) -> Result<Vec<u8>, Errno> {
     vaddr.checked_add(len).ok_or(EFAULT)?;
     let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
     let mut addr = vaddr;
@@ -65,7 +65,7 @@ pub fn copy_out(
     process: &mut Process,
     vaddr: u64,
     data: &[u8],
-) -> Result<(), u64> {
+) -> Result<(), Errno> {
     vaddr.checked_add(data.len() as u64).ok_or(EFAULT)?;
     let mut pieces = Vec::new();
     let mut addr = vaddr;
@@ -98,7 +98,7 @@ pub fn read_c_string(
     process: &mut Process,
     vaddr: u64,
     max: usize,
-) -> Result<Vec<u8>, u64> {
+) -> Result<Vec<u8>, Errno> {
     let mut out = Vec::new();
     let mut addr = vaddr;
     loop {
@@ -121,7 +121,7 @@ pub fn read_c_string(
 ///
 /// # Errors
 /// `EFAULT`.
-pub fn read_u64(machine: &mut Machine, process: &mut Process, vaddr: u64) -> Result<u64, u64> {
+pub fn read_u64(machine: &mut Machine, process: &mut Process, vaddr: u64) -> Result<u64, Errno> {
     let bytes = copy_in(machine, process, vaddr, 8)?;
     let mut word = [0u8; 8];
     word.copy_from_slice(&bytes);
@@ -137,6 +137,6 @@ pub fn write_u64(
     process: &mut Process,
     vaddr: u64,
     value: u64,
-) -> Result<(), u64> {
+) -> Result<(), Errno> {
     copy_out(machine, process, vaddr, &value.to_le_bytes())
 }

@@ -1,10 +1,11 @@
 //! The kernel's side of a node (spec/rshm.md: "the kernel and the server
 //! talk through message queues"): `RshmClient` holds the queues to the
 //! server and what the kernel remembers between a request and its reply.
-//! The calls and the event handling that use it are in syscalls.rs.
+//! The calls and the event handling that use it are in the kernel's
+//! syscall layer (kernel/syscall/rshm.rs).
 //!
 //! ```text
-//! Kernel.rshm: Option<RshmClient>
+//! SharedMemory.rshm: Option<RshmClient>  (kernel/shared.rs)
 //!   node       NodeHandle: requests in, events out (server.rs)
 //!   waiting    token → the blocked process and what it asked
 //!   in_flight  token → pages of a publish the owner has not sequenced yet
@@ -20,7 +21,7 @@ use std::time::Instant;
 
 use super::server::NodeHandle;
 use super::wire::NodeId;
-use crate::kernel::Pid;
+use crate::ids::Pid;
 
 /// What a process blocked on the server asked for.
 #[derive(Clone, Debug)]

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::server::{Answer, Event, Log, NodeConfig, NodeHandle, Request, Requester};
 use super::wire::{NodeId, Page, PAGE_BYTES};
+use crate::abi::{Errno, EHOSTDOWN, EINVAL, EIO, ETIMEDOUT};
 
 /// One local copy: version and bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -145,19 +146,19 @@ impl MemNode {
     ///
     /// # Errors
     /// The errno, or ETIMEDOUT when no answer came within `CALL_TIMEOUT`.
-    pub fn call(&mut self, make: impl FnOnce(u64) -> Request) -> Result<Answer, u64> {
+    pub fn call(&mut self, make: impl FnOnce(u64) -> Request) -> Result<Answer, Errno> {
         self.next_token += 1;
         let token = self.next_token;
         if !self.requests.send(make(token)) {
-            return Err(crate::abi::EHOSTDOWN);
+            return Err(EHOSTDOWN);
         }
         let deadline = Instant::now() + CALL_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.replies.recv_timeout(left) {
-                Ok((t, result)) if t == token => return result,
+                Ok((t, result)) if t == token => return result.map_err(Errno),
                 Ok(_) => {}
-                Err(_) => return Err(crate::abi::ETIMEDOUT),
+                Err(_) => return Err(ETIMEDOUT),
             }
         }
     }
@@ -166,10 +167,10 @@ impl MemNode {
     ///
     /// # Errors
     /// The errno.
-    pub fn get(&mut self, key: u64, size: u64) -> Result<u64, u64> {
+    pub fn get(&mut self, key: u64, size: u64) -> Result<u64, Errno> {
         match self.call(|token| Request::Get { token, key, size })? {
             Answer::Id(id) => Ok(id),
-            _ => Err(crate::abi::EIO),
+            _ => Err(EIO),
         }
     }
 
@@ -177,7 +178,7 @@ impl MemNode {
     ///
     /// # Errors
     /// The errno.
-    pub fn attach(&mut self, id: u64) -> Result<(), u64> {
+    pub fn attach(&mut self, id: u64) -> Result<(), Errno> {
         let need_data = !self.copies.lock().map_or(false, |c| c.contains_key(&id));
         if let Answer::Attached { version, data, .. } = self.call(|token| Request::Attach {
             token,
@@ -208,7 +209,7 @@ impl MemNode {
     ///
     /// # Errors
     /// The errno.
-    pub fn remove(&mut self, id: u64) -> Result<(), u64> {
+    pub fn remove(&mut self, id: u64) -> Result<(), Errno> {
         self.call(|token| Request::Remove { token, id }).map(|_| ())
     }
 
@@ -228,7 +229,7 @@ impl MemNode {
     ///
     /// # Errors
     /// The errno.
-    pub fn publish(&mut self, id: u64) -> Result<u64, u64> {
+    pub fn publish(&mut self, id: u64) -> Result<u64, Errno> {
         let pages: Vec<Page> = match self.copies.lock() {
             Ok(mut copies) => match copies.get_mut(&id) {
                 Some(c) => std::mem::take(&mut c.dirty)
@@ -239,9 +240,9 @@ impl MemNode {
                             .to_vec(),
                     })
                     .collect(),
-                None => return Err(crate::abi::EINVAL),
+                None => return Err(EINVAL),
             },
-            Err(_) => return Err(crate::abi::EIO),
+            Err(_) => return Err(EIO),
         };
         match self.call(|token| Request::Publish { token, id, pages })? {
             Answer::Version(v) => {
@@ -256,7 +257,7 @@ impl MemNode {
                 }
                 Ok(v)
             }
-            _ => Err(crate::abi::EIO),
+            _ => Err(EIO),
         }
     }
 

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! guest ecall 520..525
-//!  └ syscalls.rs: sys_rshm* — local work (maps, dirty pages) at once;
+//!  └ kernel/syscall/rshm.rs: sys_rshm* — local work (maps, dirty pages) at once;
 //!    what needs the network becomes a Request with a token, and the
 //!    process blocks (WaitReason::Rshm) — only that process
 //!        └ server.rs: the node's server thread (one per node)
@@ -14,14 +14,15 @@
 //!             peers.rs: TCP mesh threads (listen, dial, read frames)
 //!             wire.rs:  the message enum and length-prefixed frames
 //!        ◄ Event::Reply / Event::Apply / Event::Freed
-//!  run loop (simulator.rs) → Kernel::poll_rshm between two machine runs:
+//!  run loop (src/simulator/) → Kernel::poll_rshm between two machine runs:
 //!    replies wake their process with the result in a0; updates are
 //!    applied to the local copy (atomically between two guest
 //!    instructions) and acknowledged
 //! ```
 //!
-//! `client.rs` is the kernel's end of the queues (`Kernel::rshm`), a local
-//! copy is a named shm object of that kernel (spec/shm.md). `node.rs`
+//! `client.rs` is the kernel's end of the queues (`SharedMemory::rshm`),
+//! a local copy is a named shm object of that kernel (spec/shm.md). This
+//! module knows nothing of the kernel: the kernel calls it. `node.rs`
 //! starts a node's server for `sim node`; `cluster.rs` runs N `sim node`
 //! processes for `sim cluster`. `harness.rs` drives servers without a
 //! kernel (tests, benchmarks).
@@ -32,7 +33,6 @@ pub mod harness;
 pub mod node;
 pub mod peers;
 pub mod server;
-pub mod syscalls;
 pub mod table;
 pub mod wire;
 

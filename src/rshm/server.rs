@@ -38,7 +38,11 @@ use super::table::{image_to_pages, ApplyOutcome, Segment, Table};
 use super::wire::{
     FrameError, Msg, NodeId, Page, RshmId, SegmentInfo, MAX_SEGMENT, MAX_SEQ, PAGE_BYTES,
 };
-use crate::abi::{EHOSTDOWN, EIDRM, EINVAL, ENOSPC};
+// Error numbers as the wire carries them (spec/abi.md).
+const EHOSTDOWN: u64 = crate::abi::EHOSTDOWN.0;
+const EIDRM: u64 = crate::abi::EIDRM.0;
+const EINVAL: u64 = crate::abi::EINVAL.0;
+const ENOSPC: u64 = crate::abi::ENOSPC.0;
 
 /// Live segments one node keeps at most (rshmget ENOSPC beyond).
 pub const MAX_SEGMENTS: usize = 256;

@@ -1,5 +1,5 @@
 //! The invariants of spec/shm.md, checked after every shm call in debug
-//! builds (`debug_assert!` in kernel/syscall.rs) and by the property tests:
+//! builds (kernel/syscall/shm.rs) and by the property tests:
 //!
 //! 1. the object list and every client list are well formed in both
 //!    directions (`List::check`);
@@ -13,24 +13,34 @@
 //!    in that process's client — and, the other way round, every recorded
 //!    page maps the frame its position says (page `i` → frame `i % n`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use super::object::ShmId;
 use super::table::ShmTable;
-use crate::emu::{Frame, PhysMemory, PAGE_SIZE};
-use crate::kernel::{Pid, Process};
+use crate::emu::{Frame, PageTable, PhysMemory, PAGE_SIZE};
+use crate::ids::Pid;
 
-/// Checks every invariant.
+/// What the checks need to know of one process of the kernel.
+#[derive(Clone, Copy)]
+pub struct ProcessView<'a> {
+    pub pid: Pid,
+    /// Not ended (a zombie may not be a client).
+    pub live: bool,
+    pub page_table: &'a PageTable,
+}
+
+/// Checks every invariant, given every process of the kernel.
 ///
 /// # Errors
 /// The first broken one, in words, naming the object, process, page or
 /// frame.
 pub fn check(
     table: &ShmTable,
-    processes: &BTreeMap<Pid, Process>,
+    processes: &[ProcessView<'_>],
     memory: &PhysMemory,
     other_vms: bool,
 ) -> Result<(), String> {
+    let by_pid: HashMap<Pid, &ProcessView<'_>> = processes.iter().map(|p| (p.pid, p)).collect();
     let objects = table.objects();
     objects.check().map_err(|e| format!("object list: {e}"))?;
     // Which object frame is which: frame → (object, index).
@@ -78,7 +88,7 @@ pub fn check(
             if !pids.insert(pid) {
                 return Err(format!("object {id}: process {pid} is a client twice"));
             }
-            let Some(process) = processes.get(&pid).filter(|p| !p.is_zombie()) else {
+            let Some(process) = by_pid.get(&pid).filter(|p| p.live) else {
                 return Err(format!("object {id}: client {pid} is not a live process"));
             };
             if client.pages.len() % n.max(1) != 0 || (n == 0 && !client.pages.is_empty()) {
@@ -99,7 +109,7 @@ pub fn check(
         }
     }
     let mut private: HashMap<Frame, u32> = HashMap::new();
-    for process in processes.values() {
+    for process in processes {
         let pid = process.pid;
         for (page, pte) in process.page_table.entries() {
             if let Some(&(id, _)) = owner.get(&pte.frame) {

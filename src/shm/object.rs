@@ -22,7 +22,7 @@ use std::fmt;
 
 use super::list::{Handle, Linked, List, Slot};
 use crate::emu::{Frame, VirtPage};
-use crate::kernel::Pid;
+use crate::ids::Pid;
 
 /// Most objects one kernel's table holds (`ENOSPC` beyond, rule A.1).
 pub const MAX_OBJECTS: usize = 64;

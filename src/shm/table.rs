@@ -4,21 +4,19 @@
 //!
 //! Every call first checks everything that can fail, then commits: on an
 //! error nothing has changed (the spec's "nothing changes on error"). The
-//! kernel's syscall layer (kernel/syscall.rs) has already turned guest
-//! pointers into bytes; this file sees only numbers, names and the calling
-//! process.
+//! kernel's syscall layer (kernel/syscall/shm.rs) has already turned guest
+//! pointers into bytes and picked where a mapping goes in the address
+//! space (kernel/paging.rs); this file sees only numbers, names, the
+//! calling process's pid and page table, and the machine's frames.
 
 use std::collections::BTreeSet;
 
 use super::list::List;
 use super::object::{Client, ShmId, ShmObject, MAX_OBJECTS, NAME_MAX};
-use crate::abi::{EACCES, EINVAL, ENAMETOOLONG, ENOMEM, ENOSPC, EPERM};
+use crate::abi::layout::{SHM_BASE, STACK_BOTTOM};
+use crate::abi::{Errno, EACCES, EINVAL, ENAMETOOLONG, ENOMEM, ENOSPC, EPERM};
 use crate::emu::{PageTable, PhysMemory, PteFlags, VirtPage, PAGE_SIZE};
-use crate::kernel::layout::{SHM_BASE, STACK_BOTTOM, USER_END, USER_START};
-use crate::kernel::{Pid, Process};
-
-/// A positive error number of spec/abi.md; the syscall layer negates it.
-pub type Errno = u64;
+use crate::ids::Pid;
 
 /// The largest object: the window the kernel picks addresses from
 /// (`SHM_BASE..STACK_BOTTOM`), so that every object fits somewhere.
@@ -169,47 +167,49 @@ impl ShmTable {
         Ok(rounded)
     }
 
-    /// Rule A.3: `shm_map(addr or 0, id) → address`.
+    /// Rule A.3, the checks of `shm_map(addr or 0, id)`: how many pages a
+    /// mapping of object `id` by `pid` takes. The kernel then picks the
+    /// address (the caller's `addr`, or a free range) and calls `map`.
     ///
     /// # Errors
-    /// `EINVAL` for an unknown id, a size not yet set, or an `addr` that is
-    /// unaligned, outside user space, or overlaps a mapped or reserved
-    /// page; `EACCES` when the caller is not a client; `ENOMEM` when no
-    /// free range is left in the kernel's window.
-    pub fn map(&mut self, process: &mut Process, addr: u64, id: u64) -> Result<u64, Errno> {
+    /// `EINVAL` for an unknown id or a size not yet set; `EACCES` when
+    /// `pid` is not a client.
+    pub fn pages_to_map(&self, pid: Pid, id: u64) -> Result<u64, Errno> {
         let handle = ShmId(id).handle().ok_or(EINVAL)?;
-        let object = self.objects.get_mut(handle).ok_or(EINVAL)?;
-        let (client, _) = object.client(process.pid).ok_or(EACCES)?;
+        let object = self.objects.get(handle).ok_or(EINVAL)?;
+        object.client(pid).ok_or(EACCES)?;
         if object.size.is_none() {
             return Err(EINVAL);
         }
-        let pages = object.frames.len() as u64;
-        let start = if addr == 0 {
-            find_free_range(process, pages).ok_or(ENOMEM)?
-        } else {
-            if !addr.is_multiple_of(PAGE_SIZE) || !range_is_free(process, addr, pages) {
-                return Err(EINVAL);
-            }
-            addr
-        };
+        Ok(object.frames.len() as u64)
+    }
+
+    /// Rule A.3: maps object `id` into `page_table` at `start`, a free run
+    /// of `pages_to_map` pages the kernel picked, and records the pages in
+    /// `pid`'s client. Returns `start`.
+    ///
+    /// # Errors
+    /// As `pages_to_map`.
+    pub fn map(
+        &mut self,
+        page_table: &mut PageTable,
+        pid: Pid,
+        id: u64,
+        start: u64,
+    ) -> Result<u64, Errno> {
+        self.pages_to_map(pid, id)?;
+        let handle = ShmId(id).handle().ok_or(EINVAL)?;
+        let object = self.objects.get_mut(handle).ok_or(EINVAL)?;
+        let (client, _) = object.client(pid).ok_or(EACCES)?;
         let first = VirtPage::containing(start);
-        let mapped: Vec<VirtPage> = (0..pages).map(|i| VirtPage(first.0 + i)).collect();
-        for (&page, &frame) in mapped.iter().zip(&object.frames) {
-            if let Some(old) = process.page_table.map(page, frame, PteFlags::USER_RW) {
-                panic!(
-                    "ShmTable::map: page {page} was mapped to frame {}",
-                    old.frame
-                );
-            }
-        }
+        page_table.map_run(first, &object.frames, PteFlags::USER_RW);
         let Some(client) = object.clients.get_mut(client) else {
-            panic!("ShmTable::map: client {} vanished", process.pid);
+            panic!("ShmTable::map: client {pid} vanished");
         };
-        client.pages.extend(mapped);
-        process.stats.peak_pages = process
-            .stats
-            .peak_pages
-            .max(process.page_table.len() as u64);
+        let pages = object.frames.len() as u64;
+        client
+            .pages
+            .extend((first.0..first.0 + pages).map(VirtPage));
         Ok(start)
     }
 
@@ -222,17 +222,12 @@ impl ShmTable {
     pub fn close(
         &mut self,
         memory: &mut PhysMemory,
-        process: &mut Process,
+        page_table: &mut PageTable,
+        pid: Pid,
         id: u64,
     ) -> Result<u64, Errno> {
         let handle = ShmId(id).handle().ok_or(EINVAL)?;
-        self.leave(
-            memory,
-            process.pid,
-            &mut process.page_table,
-            handle,
-            Leave::CopyPrivate,
-        )?;
+        self.leave(memory, pid, page_table, handle, Leave::CopyPrivate)?;
         Ok(0)
     }
 
@@ -248,14 +243,15 @@ impl ShmTable {
     pub fn unmap_run(
         &mut self,
         memory: &mut PhysMemory,
-        process: &mut Process,
+        page_table: &mut PageTable,
+        pid: Pid,
         id: u64,
         addr: u64,
     ) -> Result<bool, Errno> {
         let handle = ShmId(id).handle().ok_or(EINVAL)?;
         let object = self.objects.get_mut(handle).ok_or(EINVAL)?;
         let n = object.frames.len();
-        let (client_handle, client) = object.client(process.pid).ok_or(EINVAL)?;
+        let (client_handle, client) = object.client(pid).ok_or(EINVAL)?;
         let first = VirtPage::containing(addr);
         // Runs start at multiples of n in the client's pages (object.rs).
         let run = (0..client.pages.len())
@@ -263,11 +259,10 @@ impl ShmTable {
             .find(|&i| client.pages[i] == first && addr.is_multiple_of(PAGE_SIZE))
             .ok_or(EINVAL)?;
         let Some(client) = object.clients.get_mut(client_handle) else {
-            panic!("ShmTable::unmap_run: client {} vanished", process.pid);
+            panic!("ShmTable::unmap_run: client {pid} vanished");
         };
-        for page in client.pages.drain(run..run + n) {
-            process.page_table.unmap(page);
-        }
+        page_table.unmap_run(client.pages[run], n as u64);
+        client.pages.drain(run..run + n);
         if !client.pages.is_empty() {
             return Ok(false);
         }
@@ -401,52 +396,4 @@ fn push_client(clients: &mut List<Client>, pid: Pid, pages: Vec<VirtPage>) {
     if added.is_none() {
         panic!("push_client: the client list has no limit");
     }
-}
-
-/// Whether `[addr, addr + pages * PAGE_SIZE)` lies in user space and
-/// touches no mapped page and no page the kernel reserves for demand
-/// paging: the stack, the heap's room up to `SHM_BASE` (so that a growing
-/// brk never backs, and a shrinking one never frees, a shared page), .bss
-/// regions, and the guard page above the stack (rule A.3).
-fn range_is_free(process: &Process, addr: u64, pages: u64) -> bool {
-    let Some(end) = pages
-        .checked_mul(PAGE_SIZE)
-        .and_then(|len| addr.checked_add(len))
-    else {
-        return false;
-    };
-    if addr < USER_START || end > USER_END {
-        return false;
-    }
-    let overlaps = |start: u64, stop: u64| addr < stop && start < end;
-    if overlaps(STACK_BOTTOM, USER_END)
-        || overlaps(process.heap_start, SHM_BASE)
-        || process.regions.iter().any(|r| overlaps(r.start, r.end))
-    {
-        return false;
-    }
-    !process
-        .page_table
-        .any_mapped(VirtPage::containing(addr), VirtPage::containing(end))
-}
-
-/// The lowest free range of `pages` pages in the kernel's window
-/// `SHM_BASE..STACK_BOTTOM` (see kernel/layout.rs).
-///
-/// **Extension point (coursework):** the placement policy (first fit
-/// today; best fit or a per-process hint are exercises).
-pub(crate) fn find_free_range(process: &Process, pages: u64) -> Option<u64> {
-    let window_end = VirtPage::containing(STACK_BOTTOM).0;
-    let mut candidate = VirtPage::containing(SHM_BASE).0;
-    for (page, _) in process.page_table.entries() {
-        if page.0 < candidate {
-            continue;
-        }
-        if page.0 >= window_end || page.0 - candidate >= pages {
-            break;
-        }
-        candidate = page.0 + 1;
-    }
-    let start = VirtPage(candidate).address();
-    (candidate + pages <= window_end && range_is_free(process, start, pages)).then_some(start)
 }

@@ -1,23 +1,30 @@
 //! The client daemon: one per VM's kernel. It turns a process's vm_*
-//! syscall into a request to the host daemon, maps the block the host
-//! hands back into the process, and counts which processes of its VM have
-//! which shmid open (spec/vmshm.md).
+//! call into a request to the host daemon, maps the block the host hands
+//! back into the process, and counts which processes of its VM have which
+//! shmid open (spec/vmshm.md).
 //!
-//! How control flows:
+//! It sees plain values only: the kernel's syscall layer
+//! (kernel/syscall/vmshm.rs) reads and writes the guest's `*base`/`*size`
+//! and picks where a block goes in the address space; this file talks to
+//! the host and changes page tables. A call that can still fail after the
+//! host said yes comes in two steps, so that nothing is left half done:
 //!
 //! ```text
-//! kernel/syscall.rs  sys_vm_open(..) ─► ClientDaemon::open(machine, process, ..)
-//!   check flags/perms/shmid (EINVAL), read *size and probe *base/*size
-//!   through kernel/uaccess.rs (EFAULT)   ── nothing has changed yet
-//!   HostLink::call(Open) ─► host.rs ─► Opened(offset, size) | Error(errno)
-//!   pick a free range (the shm window), map the block's frames R or RW,
-//!   write *base, *size                   ── Ok(Done::Value(0))
-//! listen/disconnect may get `Wait`       ── Ok(Done::Block(VmWait::..)):
-//!   the process blocks and repeats its ecall when the host's Notice wakes
-//!   it (Kernel::vmshm_notice); the repeated call asks the host again.
-//! kernel exit  ─► ClientDaemon::exit: unmap everything the process had,
+//! kernel/syscall/vmshm.rs            this file                      host
+//! sys_vm_open ─ OpenRequest::new ──► (flags, perms checked: EINVAL)
+//!   read *size, probe *base (EFAULT)
+//!   ─────────────────────────────── ► open ──── Open ─────────────► Opened | Error
+//!   find_free_range(pages)
+//!     none ──────────────────────── ► give_back ─ Close (if first here)
+//!     base ──────────────────────── ► map_open: map R or RW, count it
+//!   write *base, *size
+//! sys_vm_listen/connect ─────────── ► listen/connect ─ Listen/Connect ─► Wait | Paired | Connected
+//!   Wait: the process blocks and repeats its ecall when the host's Notice
+//!   wakes it (the kernel's vmshm_notice); the repeated call asks again
+//!   base ─────────────────────────── ► map_connection  (none: give_up ─ Reset)
+//! kernel exit  ──────────────────── ► exit: unmap everything the process had,
 //!   Close what no process of this VM has open any more, ProcessExited
-//! last process of the VM ended ─► VmEnded
+//! last process of the VM ended ──── ► vm_ended ─ VmEnded
 //! ```
 //!
 //! The client keeps only what its VM knows: per shmid the processes and
@@ -27,13 +34,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::link::HostLink;
 use super::messages::*;
-use crate::abi::{EINVAL, ENOMEM, ENOSYS};
-use crate::emu::{Machine, PageTable, PteFlags, VirtPage, PAGE_SIZE};
-use crate::kernel::uaccess::{read_u64, write_u64};
-use crate::kernel::{Pid, Process};
-
-/// A positive errno of spec/abi.md.
-pub type Errno = u64;
+use crate::abi::{Errno, EINVAL, ENOSYS};
+use crate::emu::{Frame, PageTable, PhysMemory, PteFlags, VirtPage, PAGE_SIZE};
 
 /// What a blocked vm_* call waits for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -42,15 +44,6 @@ pub enum VmWait {
     Listen(u64),
     /// `vm_disconnect(shmid)`: the peer's close.
     Disconnect(u64),
-}
-
-/// A call that did not fail.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Done {
-    /// Return this in `a0`.
-    Value(u64),
-    /// Block; the process repeats its `ecall` when woken.
-    Block(VmWait),
 }
 
 /// One mapping of a block into a process.
@@ -74,13 +67,90 @@ impl Mapping {
     }
 }
 
+/// A checked `vm_open` request (spec/vmshm.md, level 1).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct OpenRequest {
+    pub shmid: u64,
+    pub sharing: Sharing,
+    /// "write alone means read/write".
+    pub writable: bool,
+}
+
+impl OpenRequest {
+    /// Checks `vm_open`'s arguments.
+    ///
+    /// # Errors
+    /// `EINVAL` for flags that are not exactly one of `EXCLUSIVE` and
+    /// `MULTISHARED`, a negative shmid, or permissions other than `READ`,
+    /// `WRITE` or both.
+    pub fn new(shmid: u64, flags: u64, perms: u64) -> Result<OpenRequest, Errno> {
+        let sharing = Sharing::from_flags(flags).ok_or(EINVAL)?;
+        check_shmid(shmid)?;
+        if perms == 0 || perms & !(READ | WRITE) != 0 {
+            return Err(EINVAL);
+        }
+        Ok(OpenRequest {
+            shmid,
+            sharing,
+            writable: perms & WRITE != 0,
+        })
+    }
+}
+
+/// `EINVAL` for a negative shmid (the spec's ids are non-negative).
+///
+/// # Errors
+/// `EINVAL`.
+pub fn check_shmid(shmid: u64) -> Result<(), Errno> {
+    if (shmid as i64) < 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// A block the host handed out for one call, not mapped yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Granted {
+    pub shmid: u64,
+    pub block: BlockInfo,
+    pub frames: Vec<Frame>,
+    /// Level 1: no process of this VM had the shmid open before this call
+    /// (so giving it back closes it at the host).
+    first_here: bool,
+}
+
+impl Granted {
+    /// Pages the block spans.
+    pub fn pages(&self) -> u64 {
+        self.block.size / PAGE_SIZE
+    }
+}
+
+/// What `vm_listen` got from the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listened {
+    /// No peer yet: the process blocks and asks again when woken.
+    Wait,
+    /// A peer of VM `peer` connected; the block is to be mapped.
+    Paired { granted: Granted, peer: VmId },
+}
+
+/// What `vm_disconnect` did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Disconnected {
+    /// Both sides have closed.
+    Done,
+    /// The peer has not closed yet: the process blocks and asks again.
+    Wait,
+}
+
 /// The client daemon of one VM.
 #[derive(Clone, Debug)]
 pub struct ClientDaemon {
     vm: VmId,
     link: Option<HostLink>,
     /// Collect the messages for `--trace-daemon`.
-    pub trace: bool,
+    trace: bool,
     log: Vec<String>,
     /// Level 1: shmid → process → its mappings (the per-process counts).
     opens: BTreeMap<u64, BTreeMap<Pid, Vec<Mapping>>>,
@@ -110,27 +180,27 @@ impl ClientDaemon {
         }
     }
 
-    /// Connects this client (of VM `vm`) to the host daemon.
-    pub fn link(&mut self, vm: u64, link: HostLink) {
+    /// Connects this client (of VM `vm`) to the host daemon; `trace`
+    /// collects every message for `--trace-daemon` (`take_log`).
+    pub fn link(&mut self, vm: u64, link: HostLink, trace: bool) {
         self.vm = VmId(vm);
+        self.trace = trace;
         link.attach(self.vm);
         self.link = Some(link);
     }
 
     /// Whether the host region has been reserved from the machine.
     pub fn region_reserved(&self) -> bool {
-        self.link
-            .as_ref()
-            .is_some_and(|l| l.with(|h| !h.frames().is_empty()))
-    }
-
-    /// The host link, if any.
-    pub fn host(&self) -> Option<&HostLink> {
-        self.link.as_ref()
+        self.link.as_ref().is_some_and(HostLink::region_reserved)
     }
 
     pub fn vm(&self) -> VmId {
         self.vm
+    }
+
+    /// Whether messages are collected for `--trace-daemon`.
+    pub fn traced(&self) -> bool {
+        self.trace
     }
 
     /// Takes the trace lines collected since the last call.
@@ -153,90 +223,113 @@ impl ClientDaemon {
         self.involved.contains(&pid) || self.opens.values().any(|m| m.contains_key(&pid))
     }
 
-    fn send(&mut self, machine: &mut Machine, request: HostRequest) -> Result<HostReply, Errno> {
+    fn send(&mut self, memory: &mut PhysMemory, request: HostRequest) -> Result<HostReply, Errno> {
         let link = self.link.as_ref().ok_or(ENOSYS)?;
-        let (reply, lines) = link.call(machine.memory_mut(), self.vm, request);
+        let (reply, lines) = link.call(memory, self.vm, request);
         if self.trace {
             self.log.extend(lines);
         }
         Ok(reply)
     }
 
-    /// `vm_open(shmid, &base, &size, flags, perms)` (level 1).
+    /// The frames of a block the host handed out, ready to map.
+    fn grant(&self, shmid: u64, block: BlockInfo, first_here: bool) -> Granted {
+        let frames = self
+            .link
+            .as_ref()
+            .map_or_else(Vec::new, |link| link.frames(block));
+        if frames.len() as u64 != block.size / PAGE_SIZE {
+            panic!("ClientDaemon::grant: the host gave {block} without its frames");
+        }
+        Granted {
+            shmid,
+            block,
+            frames,
+            first_here,
+        }
+    }
+
+    /// `vm_open`, first step: asks the host for the block of
+    /// `request.shmid` (`size` 0: an existing block of any size).
     ///
     /// # Errors
-    /// spec/vmshm.md's table: `EINVAL`, `EFAULT`, and what the host
-    /// answers (`ENOENT`, `ENOSPC`, `EBUSY`, ...); `ENOMEM` when the process
-    /// has no free range for the block.
-    #[allow(clippy::too_many_arguments)]
+    /// What the host answers (spec/vmshm.md's table: `ENOENT`, `ENOSPC`,
+    /// `EBUSY`, `EINVAL`, ...), `ENOSYS` without a host.
     pub fn open(
         &mut self,
-        machine: &mut Machine,
-        process: &mut Process,
-        shmid: u64,
-        base_ptr: u64,
-        size_ptr: u64,
-        flags: u64,
-        perms: u64,
-    ) -> Result<Done, Errno> {
-        let sharing = Sharing::from_flags(flags).ok_or(EINVAL)?;
-        if (shmid as i64) < 0 || perms == 0 || perms & !(READ | WRITE) != 0 {
-            return Err(EINVAL);
-        }
-        // "write alone means read/write".
-        let writable = perms & WRITE != 0;
-        let size = probe(machine, process, base_ptr, size_ptr)?;
-        let had = self.opens.get(&shmid).is_some_and(|m| !m.is_empty());
-        let block = match self.send(
-            machine,
+        memory: &mut PhysMemory,
+        request: OpenRequest,
+        size: u64,
+    ) -> Result<Granted, Errno> {
+        let shmid = request.shmid;
+        let first_here = !self.opens.get(&shmid).is_some_and(|m| !m.is_empty());
+        let reply = self.send(
+            memory,
             HostRequest::Open {
                 shmid,
                 size,
-                sharing,
+                sharing: request.sharing,
             },
-        )? {
-            HostReply::Opened(block) => block,
-            HostReply::Error(e) => return Err(e),
+        )?;
+        match reply {
+            HostReply::Opened(block) => Ok(self.grant(shmid, block, first_here)),
+            HostReply::Error(e) => Err(e),
             other => unexpected("open", other),
-        };
-        let Some(mapping) = self.map(machine, process, block, writable) else {
-            if !had {
-                self.send(machine, HostRequest::Close { shmid })?;
-            }
-            return Err(ENOMEM);
-        };
-        finish(
-            machine,
-            process,
-            base_ptr,
-            size_ptr,
-            mapping.base,
-            block.size,
-        );
+        }
+    }
+
+    /// `vm_open`, second step: maps the block at `base` (a free range the
+    /// kernel picked) into `page_table`, read-only or read/write, and
+    /// counts `pid` as a process of the shmid.
+    pub fn map_open(
+        &mut self,
+        memory: &mut PhysMemory,
+        page_table: &mut PageTable,
+        pid: Pid,
+        granted: &Granted,
+        base: u64,
+        writable: bool,
+    ) -> Mapping {
+        let mapping = map(memory, page_table, granted, base, writable);
         self.opens
-            .entry(shmid)
+            .entry(granted.shmid)
             .or_default()
-            .entry(process.pid)
+            .entry(pid)
             .or_default()
             .push(mapping);
-        Ok(Done::Value(0))
+        mapping
+    }
+
+    /// `vm_open` could not map what `open` granted (no free range): if no
+    /// process of this VM had the shmid open, it is closed at the host
+    /// again, so that nothing changed.
+    pub fn give_back(&mut self, memory: &mut PhysMemory, granted: &Granted) {
+        if granted.first_here {
+            // Only ENOSYS (no link) can fail, and then nothing was opened.
+            let _ = self.send(
+                memory,
+                HostRequest::Close {
+                    shmid: granted.shmid,
+                },
+            );
+        }
     }
 
     /// `vm_close(shmid, base, size)` (level 1): unmaps that mapping; the
     /// last process of this VM tells the host.
     ///
     /// # Errors
-    /// `EINVAL` when the caller has no mapping of `shmid` at `base` of
-    /// `size` bytes (rounded to pages).
+    /// `EINVAL` when `pid` has no mapping of `shmid` at `base` of `size`
+    /// bytes (rounded to pages).
     pub fn close(
         &mut self,
-        machine: &mut Machine,
-        process: &mut Process,
+        memory: &mut PhysMemory,
+        page_table: &mut PageTable,
+        pid: Pid,
         shmid: u64,
         base: u64,
         size: u64,
-    ) -> Result<Done, Errno> {
-        let pid = process.pid;
+    ) -> Result<(), Errno> {
         let list = self
             .opens
             .get_mut(&shmid)
@@ -247,9 +340,8 @@ impl ClientDaemon {
             .position(|m| m.base == base && size.div_ceil(PAGE_SIZE) == m.pages)
             .ok_or(EINVAL)?;
         let mapping = list.remove(at);
-        unmap(machine, &mut process.page_table, &mapping);
-        self.forget(machine, shmid, pid, false)?;
-        Ok(Done::Value(0))
+        unmap(memory, page_table, &mapping);
+        self.forget(memory, shmid, pid, false)
     }
 
     /// Drops `pid` from `shmid`'s processes if it has no mapping left
@@ -257,7 +349,7 @@ impl ClientDaemon {
     /// this VM is left.
     fn forget(
         &mut self,
-        machine: &mut Machine,
+        memory: &mut PhysMemory,
         shmid: u64,
         pid: Pid,
         all: bool,
@@ -270,7 +362,7 @@ impl ClientDaemon {
         }
         if processes.is_empty() {
             self.opens.remove(&shmid);
-            match self.send(machine, HostRequest::Close { shmid })? {
+            match self.send(memory, HostRequest::Close { shmid })? {
                 HostReply::Done => {}
                 other => unexpected("close", other),
             }
@@ -278,56 +370,45 @@ impl ClientDaemon {
         Ok(())
     }
 
-    /// `vm_listen(shmid, &base, &size)` (level 2): blocks until a peer
-    /// connects; then maps the block and returns the peer's VM id.
+    /// `vm_listen(shmid)` (level 2), first step: asks the host whether a
+    /// peer has connected (`size` bytes for a new listening side).
     ///
     /// # Errors
-    /// `EINVAL`, `EFAULT`, what the host answers (`EADDRINUSE`,
-    /// `ECONNRESET`, `ENOSPC`), `ENOMEM`.
+    /// What the host answers (`EADDRINUSE`, `ECONNRESET`, `ENOSPC`,
+    /// `EINVAL`), `ENOSYS` without a host.
     pub fn listen(
         &mut self,
-        machine: &mut Machine,
-        process: &mut Process,
+        memory: &mut PhysMemory,
+        pid: Pid,
         shmid: u64,
-        base_ptr: u64,
-        size_ptr: u64,
-    ) -> Result<Done, Errno> {
-        if (shmid as i64) < 0 {
-            return Err(EINVAL);
-        }
-        let size = probe(machine, process, base_ptr, size_ptr)?;
-        let pid = process.pid;
+        size: u64,
+    ) -> Result<Listened, Errno> {
         self.involved.insert(pid);
-        let (block, peer) = match self.send(machine, HostRequest::Listen { pid, shmid, size })? {
-            HostReply::Wait => return Ok(Done::Block(VmWait::Listen(shmid))),
-            HostReply::Paired { block, peer } => (block, peer),
-            HostReply::Error(e) => return Err(e),
+        match self.send(memory, HostRequest::Listen { pid, shmid, size })? {
+            HostReply::Wait => Ok(Listened::Wait),
+            HostReply::Paired { block, peer } => Ok(Listened::Paired {
+                granted: self.grant(shmid, block, false),
+                peer,
+            }),
+            HostReply::Error(e) => Err(e),
             other => unexpected("listen", other),
-        };
-        self.connected(machine, process, shmid, block, base_ptr, size_ptr)?;
-        Ok(Done::Value(peer.0))
+        }
     }
 
-    /// `vm_connect(vm_id, shmid, &base, &size)` (level 2): pairs with the
-    /// listener at once or fails.
+    /// `vm_connect(vm_id, shmid)` (level 2), first step: pairs with the
+    /// listener of VM `target` at once or fails.
     ///
     /// # Errors
-    /// `EINVAL`, `EFAULT`, what the host answers (`EHOSTUNREACH`,
-    /// `ECONNREFUSED`, `EISCONN`, `ENOSPC`), `ENOMEM`.
+    /// What the host answers (`EHOSTUNREACH`, `ECONNREFUSED`, `EISCONN`,
+    /// `ENOSPC`, `EINVAL`), `ENOSYS` without a host.
     pub fn connect(
         &mut self,
-        machine: &mut Machine,
-        process: &mut Process,
+        memory: &mut PhysMemory,
+        pid: Pid,
         target: u64,
         shmid: u64,
-        base_ptr: u64,
-        size_ptr: u64,
-    ) -> Result<Done, Errno> {
-        if (shmid as i64) < 0 {
-            return Err(EINVAL);
-        }
-        let size = probe(machine, process, base_ptr, size_ptr)?;
-        let pid = process.pid;
+        size: u64,
+    ) -> Result<Granted, Errno> {
         self.involved.insert(pid);
         let request = HostRequest::Connect {
             pid,
@@ -335,74 +416,63 @@ impl ClientDaemon {
             shmid,
             size,
         };
-        let block = match self.send(machine, request)? {
-            HostReply::Connected(block) => block,
-            HostReply::Error(e) => return Err(e),
+        match self.send(memory, request)? {
+            HostReply::Connected(block) => Ok(self.grant(shmid, block, false)),
+            HostReply::Error(e) => Err(e),
             other => unexpected("connect", other),
-        };
-        self.connected(machine, process, shmid, block, base_ptr, size_ptr)?;
-        Ok(Done::Value(0))
+        }
     }
 
-    /// Maps a connected block read/write and writes `*base`, `*size`; if no
-    /// range is free, gives the side up at the host (`Reset`).
-    fn connected(
+    /// Level 2, second step: maps the connected block read/write at `base`
+    /// (a free range the kernel picked).
+    pub fn map_connection(
         &mut self,
-        machine: &mut Machine,
-        process: &mut Process,
-        shmid: u64,
-        block: BlockInfo,
-        base_ptr: u64,
-        size_ptr: u64,
-    ) -> Result<(), Errno> {
-        let pid = process.pid;
-        let Some(mapping) = self.map(machine, process, block, true) else {
-            self.send(machine, HostRequest::Reset { pid, shmid })?;
-            return Err(ENOMEM);
-        };
-        finish(
-            machine,
-            process,
-            base_ptr,
-            size_ptr,
-            mapping.base,
-            block.size,
-        );
-        self.conns.insert((pid, shmid), mapping);
-        Ok(())
+        memory: &mut PhysMemory,
+        page_table: &mut PageTable,
+        pid: Pid,
+        granted: &Granted,
+        base: u64,
+    ) -> Mapping {
+        let mapping = map(memory, page_table, granted, base, true);
+        self.conns.insert((pid, granted.shmid), mapping);
+        mapping
+    }
+
+    /// Level 2: the kernel found no free range for a connected block: the
+    /// side is given up at the host (`Reset`), whose peer sees the reset.
+    pub fn give_up(&mut self, memory: &mut PhysMemory, pid: Pid, shmid: u64) {
+        // Only ENOSYS (no link) can fail, and then nothing was connected.
+        let _ = self.send(memory, HostRequest::Reset { pid, shmid });
     }
 
     /// `vm_disconnect(shmid)` (level 2): unmaps at once, then waits for the
     /// peer's close unless it already closed.
     ///
     /// # Errors
-    /// `EINVAL` when the caller has no side of `shmid`; `ECONNRESET` when
-    /// the peer went away while we waited.
+    /// `EINVAL` when `pid` has no side of `shmid`; `ECONNRESET` when the
+    /// peer went away while we waited.
     pub fn disconnect(
         &mut self,
-        machine: &mut Machine,
-        process: &mut Process,
+        memory: &mut PhysMemory,
+        page_table: &mut PageTable,
+        pid: Pid,
         shmid: u64,
-    ) -> Result<Done, Errno> {
-        let key = (process.pid, shmid);
+    ) -> Result<Disconnected, Errno> {
+        let key = (pid, shmid);
         if let Some(mapping) = self.conns.remove(&key) {
             // A closing side no longer maps the block (spec: "both sides
             // then unmap"); unmapping first lets the host free it as soon
             // as the second side closes.
-            unmap(machine, &mut process.page_table, &mapping);
+            unmap(memory, page_table, &mapping);
             self.closing.insert(key);
         } else if !self.closing.contains(&key) {
             return Err(EINVAL);
         }
-        let request = HostRequest::Disconnect {
-            pid: process.pid,
-            shmid,
-        };
-        match self.send(machine, request)? {
-            HostReply::Wait => Ok(Done::Block(VmWait::Disconnect(shmid))),
+        match self.send(memory, HostRequest::Disconnect { pid, shmid })? {
+            HostReply::Wait => Ok(Disconnected::Wait),
             HostReply::Done => {
                 self.closing.remove(&key);
-                Ok(Done::Value(0))
+                Ok(Disconnected::Done)
             }
             HostReply::Error(e) => {
                 self.closing.remove(&key);
@@ -416,7 +486,7 @@ impl ClientDaemon {
     /// kernel frees the page table's frames: the frames are the host's),
     /// closes at the host what no process of this VM has open any more,
     /// and tells the host the process is gone (its peers are reset).
-    pub fn exit(&mut self, machine: &mut Machine, pid: Pid, page_table: &mut PageTable) {
+    pub fn exit(&mut self, memory: &mut PhysMemory, pid: Pid, page_table: &mut PageTable) {
         let shmids: Vec<u64> = self
             .opens
             .iter()
@@ -431,29 +501,29 @@ impl ClientDaemon {
                 .cloned()
                 .unwrap_or_default()
             {
-                unmap(machine, page_table, &mapping);
+                unmap(memory, page_table, &mapping);
             }
             // Only ENOSYS (no link) can fail here, and then there is
             // nothing at a host to close.
-            let _ = self.forget(machine, shmid, pid, true);
+            let _ = self.forget(memory, shmid, pid, true);
         }
         let sides: Vec<(Pid, u64)> = self.conns.keys().filter(|k| k.0 == pid).copied().collect();
         for key in sides {
             if let Some(mapping) = self.conns.remove(&key) {
-                unmap(machine, page_table, &mapping);
+                unmap(memory, page_table, &mapping);
             }
         }
         self.closing.retain(|k| k.0 != pid);
         if self.involved.remove(&pid) {
-            let _ = self.send(machine, HostRequest::ProcessExited { pid });
+            let _ = self.send(memory, HostRequest::ProcessExited { pid });
         }
     }
 
     /// The last process of the VM ended: the host drops the VM.
-    pub fn vm_ended(&mut self, machine: &mut Machine) {
+    pub fn vm_ended(&mut self, memory: &mut PhysMemory) {
         if !self.ended && self.link.is_some() {
             self.ended = true;
-            let _ = self.send(machine, HostRequest::VmEnded);
+            let _ = self.send(memory, HostRequest::VmEnded);
         }
     }
 
@@ -488,93 +558,42 @@ impl ClientDaemon {
             .flatten()
             .any(|m| m.contains(vaddr) && !m.writable)
     }
+}
 
-    /// Maps `block` into `process` at a free range of the shm window
-    /// (kernel/layout.rs), or `None` when there is no such range.
-    fn map(
-        &self,
-        machine: &mut Machine,
-        process: &mut Process,
-        block: BlockInfo,
-        writable: bool,
-    ) -> Option<Mapping> {
-        let link = self.link.as_ref()?;
-        let pages = block.size / PAGE_SIZE;
-        let base = crate::shm::table::find_free_range(process, pages)?;
-        let frames = link.frames(block);
-        if frames.len() as u64 != pages {
-            panic!("ClientDaemon::map: the host gave {block} without frames");
-        }
-        debug_assert!(frames.iter().all(|&f| machine.memory().is_allocated(f)));
-        let flags = if writable {
-            PteFlags::USER_RW
-        } else {
-            PteFlags::USER_R
-        };
-        let first = VirtPage::containing(base).0;
-        for (i, frame) in frames.into_iter().enumerate() {
-            // One reference per mapping (emu/memory.rs), so that the
-            // kernel's accounting sees who holds the frame.
-            machine.memory_mut().share(frame);
-            if let Some(old) = process
-                .page_table
-                .map(VirtPage(first + i as u64), frame, flags)
-            {
-                panic!("ClientDaemon::map: a free range mapped frame {}", old.frame);
-            }
-        }
-        process.stats.peak_pages = process
-            .stats
-            .peak_pages
-            .max(process.page_table.len() as u64);
-        Some(Mapping {
-            base,
-            pages,
-            writable,
-            offset: block.offset,
-        })
+/// Maps `granted`'s frames at `base`, one frame reference per mapping
+/// (emu/memory.rs), so that the kernel's accounting sees who holds each
+/// frame; the host keeps its own reference, so the frames never return to
+/// the pool through a process.
+fn map(
+    memory: &mut PhysMemory,
+    page_table: &mut PageTable,
+    granted: &Granted,
+    base: u64,
+    writable: bool,
+) -> Mapping {
+    debug_assert!(granted.frames.iter().all(|&f| memory.is_allocated(f)));
+    let flags = if writable {
+        PteFlags::USER_RW
+    } else {
+        PteFlags::USER_R
+    };
+    for &frame in &granted.frames {
+        memory.share(frame);
+    }
+    page_table.map_run(VirtPage::containing(base), &granted.frames, flags);
+    Mapping {
+        base,
+        pages: granted.pages(),
+        writable,
+        offset: granted.block.offset,
     }
 }
 
-/// Reads `*size` and checks that `*base` and `*size` can be written,
-/// without changing them (each is written back with the value it has), so
-/// that a bad pointer is `EFAULT` before anything else happened.
-fn probe(
-    machine: &mut Machine,
-    process: &mut Process,
-    base_ptr: u64,
-    size_ptr: u64,
-) -> Result<u64, Errno> {
-    let size = read_u64(machine, process, size_ptr)?;
-    let base = read_u64(machine, process, base_ptr)?;
-    write_u64(machine, process, base_ptr, base)?;
-    write_u64(machine, process, size_ptr, size)?;
-    Ok(size)
-}
-
-/// Writes `*base` and `*size` after a successful call. Both were probed
-/// and nothing unmapped them since.
-fn finish(
-    machine: &mut Machine,
-    process: &mut Process,
-    base_ptr: u64,
-    size_ptr: u64,
-    base: u64,
-    size: u64,
-) {
-    let wrote = write_u64(machine, process, base_ptr, base)
-        .and_then(|()| write_u64(machine, process, size_ptr, size));
-    // `probe` made sure both words are writable; nothing unmapped them.
-    debug_assert_eq!(wrote, Ok(()), "finish: probed pointers became bad");
-}
-
-/// Unmaps a mapping and drops its references to the host's frames (the
-/// host daemon keeps its own, so the frames never return to the pool).
-fn unmap(machine: &mut Machine, page_table: &mut PageTable, mapping: &Mapping) {
-    for page in mapping.pages() {
-        if let Some(pte) = page_table.unmap(page) {
-            machine.memory_mut().free(pte.frame);
-        }
+/// Unmaps a mapping and drops its references to the host's frames.
+fn unmap(memory: &mut PhysMemory, page_table: &mut PageTable, mapping: &Mapping) {
+    let first = VirtPage::containing(mapping.base);
+    for pte in page_table.unmap_run(first, mapping.pages) {
+        memory.free(pte.frame);
     }
 }
 

@@ -16,17 +16,8 @@
 
 use std::fmt;
 
-use crate::kernel::Pid;
-
-/// A VM's id: the id of its kernel (`Kernel::id`).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct VmId(pub u64);
-
-impl fmt::Display for VmId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "vm {}", self.0)
-    }
-}
+use crate::abi::Errno;
+pub use crate::ids::{Pid, VmId};
 
 /// `vm_open`'s flags (spec/vmshm.md, level 1): exactly one of them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -129,8 +120,8 @@ pub enum HostReply {
     Wait,
     /// Done (close, disconnect, exit, VM end).
     Done,
-    /// Refused with this errno (positive; spec/vmshm.md's error table).
-    Error(u64),
+    /// Refused with this errno (spec/vmshm.md's error table).
+    Error(Errno),
 }
 
 /// The host tells a VM that its waiting process `pid` can ask again.
@@ -186,11 +177,10 @@ impl fmt::Display for HostReply {
             HostReply::Connected(b) => write!(f, "Connected {{ {b} }}"),
             HostReply::Wait => f.write_str("Wait"),
             HostReply::Done => f.write_str("Done"),
-            HostReply::Error(e) => write!(
-                f,
-                "Error({})",
-                crate::abi::error_name(e).map_or_else(|| e.to_string(), str::to_string)
-            ),
+            HostReply::Error(e) => match e.name() {
+                Some(name) => write!(f, "Error({name})"),
+                None => write!(f, "Error({})", e.number()),
+            },
         }
     }
 }

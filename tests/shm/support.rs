@@ -7,11 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
+use sim::abi::layout::STACK_TOP;
 use sim::abi::*;
-use sim::emu::{Exception, Frame, Reg, VirtPage, PAGE_SIZE};
-use sim::kernel::layout::STACK_TOP;
-use sim::kernel::{uaccess, Pid};
-use sim::{Event, Simulator};
+use sim::emu::{Frame, VirtPage, PAGE_SIZE};
+use sim::kernel::Pid;
+use sim::{Simulator, Trace};
 
 /// Where the rig writes names: a stack page below the argument strings.
 pub const NAME_AT: u64 = STACK_TOP - 16 * PAGE_SIZE;
@@ -20,8 +20,8 @@ pub const NAME_AT: u64 = STACK_TOP - 16 * PAGE_SIZE;
 const IDLE: &str = "uint64_t main() { while (1) yield(); return 0; }";
 
 /// `-errno` as the guest sees it in a0.
-pub fn e(errno: u64) -> u64 {
-    errno.wrapping_neg()
+pub fn e(errno: Errno) -> u64 {
+    errno.to_return()
 }
 
 pub fn root() -> PathBuf {
@@ -68,21 +68,7 @@ impl Rig {
 
     /// Issues syscall `number` with `args` from `pid`; returns a0.
     pub fn call(&mut self, pid: Pid, number: u64, args: &[u64]) -> u64 {
-        let p = self
-            .sim
-            .kernel_mut()
-            .processes
-            .get_mut(&pid)
-            .expect("a live process");
-        p.hart.set_reg(Reg::A7.index(), number);
-        for (i, &a) in args.iter().enumerate() {
-            p.hart.set_reg(Reg::A0.index() + i, a);
-        }
-        self.sim.handle(Event {
-            pid,
-            exception: Exception::Syscall,
-        });
-        self.sim.register(pid, Reg::A0.index()).unwrap_or(0)
+        self.sim.syscall(0, pid, number, args).unwrap_or(0)
     }
 
     /// shm_open with `name` written (NUL-terminated) to `NAME_AT`.
@@ -117,19 +103,19 @@ impl Rig {
     /// Opens, sizes and maps `name` for `pid`; returns (id, address).
     pub fn open_size_map(&mut self, pid: Pid, name: &str, size: u64) -> (u64, u64) {
         let id = self.open(pid, name);
-        assert!(id < e(4095), "open {name}: {:#x}", id);
+        assert!(id < e(Errno(4095)), "open {name}: {:#x}", id);
         let rounded = self.size(pid, id, size);
-        assert!(rounded < e(4095), "size {name}: {:#x}", rounded);
+        assert!(rounded < e(Errno(4095)), "size {name}: {:#x}", rounded);
         let addr = self.map(pid, 0, id);
-        assert!(addr < e(4095), "map {name}: {:#x}", addr);
+        assert!(addr < e(Errno(4095)), "map {name}: {:#x}", addr);
         (id, addr)
     }
 
     /// Writes guest memory as the kernel would (through uaccess).
     pub fn write(&mut self, pid: Pid, addr: u64, bytes: &[u8]) {
-        let Simulator { machine, vms, .. } = &mut self.sim;
-        let p = vms[0].processes.get_mut(&pid).expect("a live process");
-        uaccess::copy_out(machine, p, addr, bytes).expect("guest memory is writable");
+        self.sim
+            .copy_to_guest(0, pid, addr, bytes)
+            .expect("guest memory is writable");
     }
 
     pub fn read(&self, pid: Pid, addr: u64, len: u64) -> Vec<u8> {
@@ -154,7 +140,7 @@ impl Rig {
     }
 
     pub fn free_frames(&self) -> u32 {
-        self.sim.machine.memory().free_frames()
+        self.sim.machine().memory().free_frames()
     }
 
     /// Panics with the broken invariant, if any.
@@ -168,7 +154,7 @@ impl Rig {
     pub fn names(&self) -> Vec<String> {
         self.sim
             .kernel()
-            .shm
+            .shm()
             .objects()
             .iter()
             .map(|(_, o)| o.display_name())
@@ -179,7 +165,7 @@ impl Rig {
     pub fn clients(&self, name: &str) -> Vec<u64> {
         self.sim
             .kernel()
-            .shm
+            .shm()
             .find(name.as_bytes())
             .map(|o| o.clients.iter().map(|(_, c)| c.pid.0).collect())
             .unwrap_or_default()
@@ -190,7 +176,10 @@ impl Rig {
 pub fn load(names: &[&str], dump_shm: bool) -> Simulator {
     let mut sim = Simulator::builder()
         .capture_output(true)
-        .dump_shm(dump_shm)
+        .trace(Trace {
+            dump_shm,
+            ..Trace::default()
+        })
         .build();
     for name in names {
         let path: &Path = &program(name);

@@ -9,11 +9,12 @@
 
 use std::path::PathBuf;
 
+use sim::abi::layout::STACK_TOP;
 use sim::abi::*;
-use sim::emu::{Exception, Reg, PAGE_SIZE};
-use sim::kernel::layout::STACK_TOP;
-use sim::kernel::{uaccess, ExitStatus, Pid, ProcessState};
-use sim::vmshm::{HostDaemon, VmId};
+use sim::emu::PAGE_SIZE;
+use sim::hypervisor::HostDaemon;
+use sim::kernel::{ExitStatus, Pid, ProcessState};
+use sim::vmshm::VmId;
 use sim::Simulator;
 
 /// Where the rig keeps `base` and `size` words: a stack page.
@@ -26,8 +27,8 @@ const IDLE: &str = "uint64_t main() { while (1) yield(); return 0; }";
 pub const BLOCKED: u64 = 0x00b1_0ced;
 
 /// `-errno` as the guest sees it in a0.
-pub fn e(errno: u64) -> u64 {
-    errno.wrapping_neg()
+pub fn e(errno: Errno) -> u64 {
+    errno.to_return()
 }
 
 pub fn program(name: &str) -> PathBuf {
@@ -77,21 +78,14 @@ impl Rig {
     /// Issues syscall `number` with `args` from process `pid` of VM `vm`;
     /// returns a0, or `BLOCKED` if the call blocked the process.
     pub fn call(&mut self, vm: usize, pid: u64, number: u64, args: &[u64]) -> u64 {
-        let pid = Pid(pid);
-        let Simulator { machine, vms, .. } = &mut self.sim;
-        let kernel = &mut vms[vm];
-        let p = kernel.processes.get_mut(&pid).expect("a live process");
-        p.hart.set_reg(Reg::A7.index(), number);
-        for (i, &a) in args.iter().enumerate() {
-            p.hart.set_reg(Reg::A0.index() + i, a);
-        }
-        let _ = kernel.handle(machine, pid, Exception::Syscall);
-        self.sim.after_vmshm();
-        let p = &self.sim.vms[vm].processes[&pid];
-        if matches!(p.state, ProcessState::Blocked(_)) {
+        let a0 = self
+            .sim
+            .syscall(vm, Pid(pid), number, args)
+            .expect("a live process");
+        if self.is_blocked(vm, pid) {
             return BLOCKED;
         }
-        p.hart.reg(Reg::A0.index())
+        a0
     }
 
     pub fn set_size(&mut self, vm: usize, pid: u64, size: u64) {
@@ -150,13 +144,11 @@ impl Rig {
 
     /// Kills process `pid` of VM `vm` (as a fault or the deadlock breaker would).
     pub fn kill(&mut self, vm: usize, pid: u64) {
-        let Simulator { machine, vms, .. } = &mut self.sim;
-        vms[vm].exit(machine, Pid(pid), ExitStatus::Killed(9));
-        self.sim.after_vmshm();
+        self.sim.end_process(vm, Pid(pid), ExitStatus::Killed(9));
     }
 
     pub fn state(&self, vm: usize, pid: u64) -> ProcessState {
-        self.sim.vms[vm].processes[&Pid(pid)].state
+        self.sim.process_in(vm, Pid(pid)).expect("a process").state
     }
 
     pub fn is_blocked(&self, vm: usize, pid: u64) -> bool {
@@ -169,13 +161,15 @@ impl Rig {
 
     /// Writes a word as the kernel would (through uaccess: page
     /// permissions apply, so a read-only page is EFAULT).
-    pub fn try_write_u64(&mut self, vm: usize, pid: u64, addr: u64, value: u64) -> Result<(), u64> {
-        let Simulator { machine, vms, .. } = &mut self.sim;
-        let p = vms[vm]
-            .processes
-            .get_mut(&Pid(pid))
-            .expect("a live process");
-        uaccess::write_u64(machine, p, addr, value)
+    pub fn try_write_u64(
+        &mut self,
+        vm: usize,
+        pid: u64,
+        addr: u64,
+        value: u64,
+    ) -> Result<(), Errno> {
+        self.sim
+            .copy_to_guest(vm, Pid(pid), addr, &value.to_le_bytes())
     }
 
     pub fn write_u64(&mut self, vm: usize, pid: u64, addr: u64, value: u64) {
@@ -184,17 +178,16 @@ impl Rig {
     }
 
     pub fn read_u64(&mut self, vm: usize, pid: u64, addr: u64) -> u64 {
-        let Simulator { machine, vms, .. } = &mut self.sim;
-        let p = vms[vm]
-            .processes
-            .get_mut(&Pid(pid))
-            .expect("a live process");
-        uaccess::read_u64(machine, p, addr).expect("guest memory is readable")
+        let bytes = self
+            .sim
+            .copy_from_guest(vm, Pid(pid), addr, 8)
+            .expect("guest memory is readable");
+        u64::from_le_bytes(bytes.try_into().expect("8 bytes"))
     }
 
     /// Runs `f` on the host daemon.
     pub fn host<R>(&self, f: impl FnOnce(&HostDaemon) -> R) -> R {
-        self.sim.host_daemon().expect("a host daemon").with(f)
+        f(&self.sim.host_daemon())
     }
 
     /// VMs that have `shmid` open at level 1.
@@ -213,14 +206,8 @@ impl Rig {
 
     /// Panics with the broken invariant of any VM's kernel, if any.
     pub fn check(&self) {
-        for kernel in &self.sim.vms {
-            if let Err(broken) = kernel.check_shm_invariants(&self.sim.machine) {
-                panic!(
-                    "vm {}: invariant broken: {broken}\n{}",
-                    kernel.id,
-                    self.sim.dump_vmshm()
-                );
-            }
+        if let Err(broken) = self.sim.check_shm_invariants() {
+            panic!("invariant broken: {broken}\n{}", self.sim.dump_vmshm());
         }
     }
 }

@@ -15,9 +15,9 @@
 
 use std::fmt::Write;
 
-use super::client::ClientDaemon;
-use super::host::{HostDaemon, Side};
+use super::{HostDaemon, Side};
 use crate::emu::PAGE_SIZE;
+use crate::vmshm::ClientDaemon;
 
 fn plural(n: u64, word: &str) -> String {
     if n == 1 {

@@ -1,6 +1,14 @@
-//! The guest ABI in one table: syscall and hypercall numbers, their names,
-//! and the error numbers (spec/abi.md). The kernel's dispatch, the C*
-//! compiler's built-in procedures, the trace and the docs all read from here.
+//! The guest ABI in one place: syscall and hypercall numbers and their
+//! names (this file), the error numbers (errno.rs) and the address space a
+//! guest sees (layout.rs), as docs/spec/abi.md describes them. The kernel's
+//! dispatch, the C* compiler's built-in procedures, the trace and the docs
+//! all read from here; every layer may use it (it needs only the page size
+//! of `emu`).
+
+mod errno;
+pub mod layout;
+
+pub use errno::*;
 
 /// One entry of the call table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,53 +114,6 @@ pub const HV_REG_ACCESS: u64 = 34;
 pub const HV_PROT_READ: u64 = 1;
 pub const HV_PROT_WRITE: u64 = 2;
 pub const HV_PROT_EXEC: u64 = 4;
-
-macro_rules! errors {
-    ($( $konst:ident = $num:expr; )*) => {
-        $( pub const $konst: u64 = $num; )*
-        /// Every error number `sim` returns, with its name.
-        pub const ERRORS: &[(&str, u64)] = &[ $( (stringify!($konst), $num), )* ];
-    };
-}
-
-errors! {
-    EPERM = 1;
-    ENOENT = 2;
-    ESRCH = 3;
-    EINTR = 4;
-    EIO = 5;
-    EBADF = 9;
-    ECHILD = 10;
-    EAGAIN = 11;
-    ENOMEM = 12;
-    EACCES = 13;
-    EFAULT = 14;
-    EBUSY = 16;
-    EEXIST = 17;
-    EINVAL = 22;
-    EMFILE = 24;
-    ENOSPC = 28;
-    ENAMETOOLONG = 36;
-    ENOSYS = 38;
-    EIDRM = 43;
-    EADDRINUSE = 98;
-    ECONNRESET = 104;
-    EISCONN = 106;
-    ETIMEDOUT = 110;
-    ECONNREFUSED = 111;
-    EHOSTDOWN = 112;
-    EHOSTUNREACH = 113;
-}
-
-/// The value a call returns in `a0` for error `errno`: `-errno`.
-pub fn error_return(errno: u64) -> u64 {
-    errno.wrapping_neg()
-}
-
-/// The name of an error number (`"EINVAL"`), if it is one of ours.
-pub fn error_name(errno: u64) -> Option<&'static str> {
-    ERRORS.iter().find(|e| e.1 == errno).map(|e| e.0)
-}
 
 /// `openat` flags (Linux generic values), as the kernel interprets them.
 pub const O_RDONLY: u64 = 0;

@@ -1,14 +1,15 @@
-//! The rshm syscalls (spec/rshm.md, numbers 520–525 in abi.rs) and the
-//! kernel's handling of its server's events.
+//! Distributed shared memory calls (spec/rshm.md, numbers 520–525 in
+//! abi.rs) and the kernel's handling of its node server's events.
 //!
 //! ```text
-//! ecall → kernel/syscall.rs dispatch → sys_rshm*
+//! ecall → dispatch (mod.rs) → sys_rshm*
 //!   local work at once: rshmdt unmaps; rshm_changed collects the pages
 //!   whose dirty bit is set (PageTable::take_dirty) over every local mapping
 //!   anything that needs the server: Request with a token, the process
 //!   blocks on WaitReason::Rshm(token) — only that process
 //! run loop (simulator.rs) → Kernel::poll_rshm before every machine run:
-//!   Event::Reply  → finish the call (rshmat maps the local copy), a0 = result
+//!   Event::Reply  → finish the call (rshmat maps the local copy):
+//!                   finish_pending writes a0 and moves the pc
 //!   Event::Apply  → copy the pages into the local object's frames, ack
 //! every process blocked on the server → break_deadlock → wait_rshm: wait
 //!   on the event queue with a timeout instead of killing anyone
@@ -20,17 +21,18 @@
 //! (dirty, or in a publish the owner has not numbered yet): that write is
 //! sequenced after the update, so it wins everywhere, here too.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use super::client::{id_of_name, local_name, Call, Waiter};
-use super::server::{Answer, Event, Request};
-use super::wire::{Page, PAGE_BYTES};
-use crate::abi::{self, *};
-use crate::emu::{Machine, PteFlags, Reg, VirtPage, PAGE_SIZE};
-use crate::kernel::syscall::{err, SyscallResult};
-use crate::kernel::{Kernel, Pid, ProcessState, WaitReason};
+use super::{Ret, SysResult};
+use crate::abi::*;
+use crate::emu::{Machine, PteFlags, VirtPage, PAGE_SIZE};
+use crate::kernel::paging;
+use crate::kernel::process::{Pid, ProcessState, WaitReason};
+use crate::kernel::Kernel;
+use crate::rshm::client::{local_name, Call, Waiter};
+use crate::rshm::{Answer, Event, Page, Request, PAGE_BYTES};
 
 /// rshmctl's one command (System V's `IPC_RMID`).
 pub const IPC_RMID: u64 = 0;
@@ -56,13 +58,13 @@ impl Kernel {
         number: u64,
         args: [u64; 2],
         make: impl FnOnce(u64) -> Request,
-    ) -> SyscallResult {
-        let Some(client) = self.rshm.as_mut() else {
-            return err(ENOSYS);
+    ) -> SysResult {
+        let Some(client) = self.shared.rshm.as_mut() else {
+            return Err(ENOSYS);
         };
         let token = client.node.token();
         if !client.node.send(make(token)) {
-            return err(EHOSTDOWN);
+            return Err(EHOSTDOWN);
         }
         client.waiting.insert(
             token,
@@ -73,12 +75,12 @@ impl Kernel {
                 args,
             },
         );
-        SyscallResult::Block(WaitReason::Rshm(token))
+        Ok(Ret::Pending(WaitReason::Rshm(token)))
     }
 
     /// rshmget(key, size) → rshmid: the server decides (table.rs, "rshmget
     /// convergence"), at once when the key is known here.
-    pub(crate) fn sys_rshmget(&mut self, pid: Pid, key: u64, size: u64) -> SyscallResult {
+    pub(super) fn sys_rshmget(&mut self, pid: Pid, key: u64, size: u64) -> SysResult {
         self.rshm_request(pid, Call::Get, SYS_RSHMGET, [key, size], |token| {
             Request::Get { token, key, size }
         })
@@ -86,11 +88,11 @@ impl Kernel {
 
     /// rshmat(rshmid, addr) → address. The server fetches the latest image
     /// when this node holds no copy; the mapping is made when it answers.
-    pub(crate) fn sys_rshmat(&mut self, pid: Pid, id: u64, addr: u64) -> SyscallResult {
-        if self.rshm.is_some() && !addr.is_multiple_of(PAGE_SIZE) {
-            return err(EINVAL);
+    pub(super) fn sys_rshmat(&mut self, pid: Pid, id: u64, addr: u64) -> SysResult {
+        if self.shared.rshm.is_some() && !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(EINVAL);
         }
-        let need_data = self.shm.find(&local_name(id)).is_none();
+        let need_data = self.shared.shm.find(&local_name(id)).is_none();
         self.rshm_request(
             pid,
             Call::Attach { id, addr },
@@ -106,40 +108,39 @@ impl Kernel {
 
     /// rshmdt(rshmid, addr) → 0: unmaps the run mapped at `addr`; later
     /// accesses fault. No network: the new ref_count goes to the server.
-    pub(crate) fn sys_rshmdt(
+    pub(super) fn sys_rshmdt(
         &mut self,
         machine: &mut Machine,
         pid: Pid,
         id: u64,
         addr: u64,
-    ) -> SyscallResult {
-        if self.rshm.is_none() {
-            return err(ENOSYS);
+    ) -> SysResult {
+        if self.shared.rshm.is_none() {
+            return Err(ENOSYS);
         }
-        let Some(object) = self.shm.find(&local_name(id)) else {
-            return err(EINVAL);
+        let Some(object) = self.shared.shm.find(&local_name(id)) else {
+            return Err(EINVAL);
         };
         let shmid = object.id.0;
-        let Some(process) = self.processes.get_mut(&pid) else {
-            return err(ESRCH);
+        let Some(process) = self.processes.get_mut(pid) else {
+            return Err(ESRCH);
         };
-        match self
-            .shm
-            .unmap_run(machine.memory_mut(), process, shmid, addr)
-        {
-            Ok(_) => {
-                self.debug_check_shm(machine, "rshmdt");
-                self.rshm_refs_changed();
-                SyscallResult::Value(0)
-            }
-            Err(e) => err(e),
-        }
+        self.shared.shm.unmap_run(
+            machine.memory_mut(),
+            &mut process.page_table,
+            pid,
+            shmid,
+            addr,
+        )?;
+        self.debug_check_shm(machine, "rshmdt");
+        self.shared.rshm_refs_changed();
+        Ok(Ret::Value(0))
     }
 
     /// rshmctl(rshmid, IPC_RMID) → 0: forwarded to the owner by the server.
-    pub(crate) fn sys_rshmctl(&mut self, pid: Pid, id: u64, cmd: u64) -> SyscallResult {
-        if self.rshm.is_some() && cmd != IPC_RMID {
-            return err(EINVAL);
+    pub(super) fn sys_rshmctl(&mut self, pid: Pid, id: u64, cmd: u64) -> SysResult {
+        if self.shared.rshm.is_some() && cmd != IPC_RMID {
+            return Err(EINVAL);
         }
         self.rshm_request(pid, Call::Remove, SYS_RSHMCTL, [id, cmd], |token| {
             Request::Remove { token, id }
@@ -149,20 +150,20 @@ impl Kernel {
     /// rshm_changed(rshmid) → version: publishes the pages any process of
     /// this node wrote since the last publish (the MMU's dirty bits, spec:
     /// "only the pages written since the last publish").
-    pub(crate) fn sys_rshm_changed(
+    pub(super) fn sys_rshm_changed(
         &mut self,
         machine: &mut Machine,
         pid: Pid,
         id: u64,
-    ) -> SyscallResult {
-        if self.rshm.is_none() {
-            return err(ENOSYS);
+    ) -> SysResult {
+        if self.shared.rshm.is_none() {
+            return Err(ENOSYS);
         }
-        let Some(object) = self.shm.find(&local_name(id)) else {
-            return err(EINVAL);
+        let Some(object) = self.shared.shm.find(&local_name(id)) else {
+            return Err(EINVAL);
         };
         if object.client(pid).is_none() {
-            return err(EINVAL);
+            return Err(EINVAL);
         }
         let frames = object.frames.clone();
         let mappings: Vec<(Pid, Vec<VirtPage>)> = object
@@ -173,7 +174,7 @@ impl Kernel {
         let n = frames.len().max(1);
         let mut indices = BTreeSet::new();
         for (owner, pages) in &mappings {
-            let Some(process) = self.processes.get_mut(owner) else {
+            let Some(process) = self.processes.get_mut(*owner) else {
                 continue;
             };
             let dirty: BTreeSet<VirtPage> = process
@@ -205,8 +206,8 @@ impl Kernel {
             [id, 0],
             |token| Request::Publish { token, id, pages },
         );
-        match (&result, self.rshm.as_mut()) {
-            (SyscallResult::Block(WaitReason::Rshm(token)), Some(client)) => {
+        match (&result, self.shared.rshm.as_mut()) {
+            (Ok(Ret::Pending(WaitReason::Rshm(token))), Some(client)) => {
                 client.in_flight.insert(*token, (id, indices));
             }
             _ => self.redirty(id, &list),
@@ -215,10 +216,10 @@ impl Kernel {
     }
 
     /// node_id() → this node's id.
-    pub(crate) fn sys_node_id(&mut self) -> SyscallResult {
-        match &self.rshm {
-            Some(client) => SyscallResult::Value(u64::from(client.id())),
-            None => err(ENOSYS),
+    pub(super) fn sys_node_id(&mut self) -> SysResult {
+        match &self.shared.rshm {
+            Some(client) => Ok(Ret::Value(u64::from(client.id()))),
+            None => Err(ENOSYS),
         }
     }
 
@@ -226,7 +227,7 @@ impl Kernel {
     /// The run loop calls it before each machine run (spec: updates are
     /// applied "atomically between two guest instructions").
     pub fn poll_rshm(&mut self, machine: &mut Machine) -> bool {
-        let Some(client) = self.rshm.as_mut() else {
+        let Some(client) = self.shared.rshm.as_mut() else {
             return false;
         };
         if client.last_flush.elapsed() >= FLUSH_EVERY {
@@ -234,7 +235,7 @@ impl Kernel {
             self.console.flush();
         }
         let mut any = false;
-        while let Some(event) = self.rshm.as_ref().and_then(|c| c.node.try_event()) {
+        while let Some(event) = self.shared.rshm.as_ref().and_then(|c| c.node.try_event()) {
             self.rshm_event(machine, event);
             any = true;
         }
@@ -243,17 +244,17 @@ impl Kernel {
 
     /// Whether some process waits for the server.
     pub(crate) fn waits_on_network(&self) -> bool {
-        self.rshm.is_some()
+        self.shared.rshm.is_some()
             && self
                 .processes
-                .values()
+                .iter()
                 .any(|p| matches!(p.state, ProcessState::Blocked(WaitReason::Rshm(_))))
     }
 
     /// Every process waits for the server: wait up to `NETWORK_WAIT` for
     /// an event. If the server is gone, its waiters get EHOSTDOWN.
     pub(crate) fn wait_rshm(&mut self, machine: &mut Machine) {
-        let Some(client) = self.rshm.as_ref() else {
+        let Some(client) = self.shared.rshm.as_ref() else {
             return;
         };
         match client.node.recv_event(NETWORK_WAIT) {
@@ -264,11 +265,12 @@ impl Kernel {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 let tokens: Vec<u64> = self
+                    .shared
                     .rshm
                     .as_ref()
                     .map_or_else(Vec::new, |c| c.waiting.keys().copied().collect());
                 for token in tokens {
-                    self.rshm_reply(machine, token, Err(EHOSTDOWN));
+                    self.rshm_reply(machine, token, Err(EHOSTDOWN.number()));
                 }
             }
         }
@@ -281,62 +283,62 @@ impl Kernel {
                 id, version, pages, ..
             } => {
                 self.apply_update(machine, id, &pages);
-                if let Some(client) = &self.rshm {
+                if let Some(client) = &self.shared.rshm {
                     client.node.send(Request::Applied { id, version });
                 }
             }
             Event::Sequenced { token } => {
-                if let Some(client) = self.rshm.as_mut() {
+                if let Some(client) = self.shared.rshm.as_mut() {
                     client.in_flight.remove(&token);
                 }
             }
             Event::Freed { id } => {
-                if let Some(client) = self.rshm.as_mut() {
+                if let Some(client) = self.shared.rshm.as_mut() {
                     client.told_refs.remove(&id);
                 }
             }
         }
     }
 
-    /// Finishes the call waiting for `token` with the server's answer.
+    /// Finishes the call waiting for `token` with the server's answer (an
+    /// error number as the wire carries it).
     fn rshm_reply(&mut self, machine: &mut Machine, token: u64, result: Result<Answer, u64>) {
-        let Some(client) = self.rshm.as_mut() else {
+        let result = result.map_err(Errno);
+        let Some(client) = self.shared.rshm.as_mut() else {
             return;
         };
         let Some(waiter) = client.waiting.remove(&token) else {
             return;
         };
         client.in_flight.remove(&token);
-        let value = match (&waiter.call, result) {
+        let value: Result<u64, Errno> = match (&waiter.call, result) {
             (&Call::Attach { id, addr }, Ok(Answer::Attached { size, data, .. })) => {
-                if data.is_none() && self.shm.find(&local_name(id)).is_none() {
+                if data.is_none() && self.shared.shm.find(&local_name(id)).is_none() {
                     // The local copy went away since the request (its last
                     // process detached): ask again, with the image.
                     self.reattach(token, waiter, id);
                     return;
                 }
-                match self.attach_local(machine, waiter.pid, id, addr, size, data) {
-                    Ok(v) => v,
-                    Err(e) => error_return(e),
-                }
+                self.attach_local(machine, waiter.pid, id, addr, size, data)
             }
             (Call::Publish { id, pages }, Err(e)) => {
                 // Nothing changed: the pages stay dirty for a retry.
                 let (id, pages) = (*id, pages.clone());
                 self.redirty(id, &pages);
-                error_return(e)
+                Err(e)
             }
-            (_, Ok(Answer::Id(v) | Answer::Version(v))) => v,
-            (_, Ok(Answer::Done)) => 0,
-            (_, Ok(_)) => error_return(EIO),
-            (_, Err(e)) => error_return(e),
+            (_, Ok(Answer::Id(v) | Answer::Version(v))) => Ok(v),
+            (_, Ok(Answer::Done)) => Ok(0),
+            (_, Ok(_)) => Err(EIO),
+            (_, Err(e)) => Err(e),
         };
-        self.complete_rshm(&waiter, token, value);
+        let reason = WaitReason::Rshm(token);
+        self.finish_pending(waiter.pid, reason, waiter.number, &waiter.args, value);
     }
 
     /// Sends the attach of `waiter` again, asking for the image.
     fn reattach(&mut self, old: u64, waiter: Waiter, id: u64) {
-        let Some(client) = self.rshm.as_mut() else {
+        let Some(client) = self.shared.rshm.as_mut() else {
             return;
         };
         let token = client.node.token();
@@ -347,7 +349,7 @@ impl Kernel {
         });
         let pid = waiter.pid;
         client.waiting.insert(token, waiter);
-        if let Some(p) = self.processes.get_mut(&pid) {
+        if let Some(p) = self.processes.get_mut(pid) {
             if p.state == ProcessState::Blocked(WaitReason::Rshm(old)) {
                 p.state = ProcessState::Blocked(WaitReason::Rshm(token));
             }
@@ -364,14 +366,14 @@ impl Kernel {
         addr: u64,
         size: u64,
         data: Option<Vec<u8>>,
-    ) -> Result<u64, u64> {
+    ) -> Result<u64, Errno> {
         let name = local_name(id);
-        let (shmid, was_client) = match self.shm.find(&name) {
+        let (shmid, was_client) = match self.shared.shm.find(&name) {
             Some(object) => (object.id.0, object.client(pid).is_some()),
             None => {
-                let shmid = self.shm.open(pid, &name)?.0;
-                let created = self.shm.size(machine.memory_mut(), pid, shmid, size);
-                let frames = self.shm.find(&name).map(|o| o.frames.clone());
+                let shmid = self.shared.shm.open(pid, &name)?.0;
+                let created = self.shared.shm.size(machine.memory_mut(), pid, shmid, size);
+                let frames = self.shared.shm.find(&name).map(|o| o.frames.clone());
                 match (created, frames, data) {
                     (Ok(_), Some(frames), Some(data)) if data.len() as u64 == size => {
                         for (frame, bytes) in frames.iter().zip(data.chunks(PAGE_BYTES)) {
@@ -380,8 +382,10 @@ impl Kernel {
                         }
                     }
                     (created, ..) => {
-                        if let Some(process) = self.processes.get_mut(&pid) {
-                            let _ = self.shm.close(machine.memory_mut(), process, shmid);
+                        if let Some(process) = self.processes.get_mut(pid) {
+                            let page_table = &mut process.page_table;
+                            let memory = machine.memory_mut();
+                            let _ = self.shared.shm.close(memory, page_table, pid, shmid);
                         }
                         return Err(created.err().unwrap_or(EIO));
                     }
@@ -390,57 +394,31 @@ impl Kernel {
             }
         };
         if !was_client {
-            self.shm.open(pid, &name)?;
+            self.shared.shm.open(pid, &name)?;
         }
-        let Some(process) = self.processes.get_mut(&pid) else {
+        let Some(process) = self.processes.get_mut(pid) else {
             return Err(ESRCH);
         };
-        let result = self.shm.map(process, addr, shmid);
+        let shm = &mut self.shared.shm;
+        let result = shm.pages_to_map(pid, shmid).and_then(|pages| {
+            let start = paging::place(process, addr, pages)?;
+            shm.map(&mut process.page_table, pid, shmid, start)
+        });
+        process.note_peak_pages();
         if result.is_err() && !was_client {
-            let _ = self.shm.close(machine.memory_mut(), process, shmid);
+            let _ = shm.close(machine.memory_mut(), &mut process.page_table, pid, shmid);
         }
         self.debug_check_shm(machine, "rshmat");
         if result.is_ok() {
-            self.rshm_refs_changed();
+            self.shared.rshm_refs_changed();
         }
         result
-    }
-
-    /// Wakes the process blocked on `token` with `value` in `a0`, past its
-    /// `ecall` (the call is not re-run).
-    fn complete_rshm(&mut self, waiter: &Waiter, token: u64, value: u64) {
-        let pid = waiter.pid;
-        let Some(process) = self.processes.get_mut(&pid) else {
-            return;
-        };
-        if process.state != ProcessState::Blocked(WaitReason::Rshm(token)) {
-            return;
-        }
-        process.hart.set_reg(Reg::A0.index(), value);
-        process.hart.pc = process.hart.pc.wrapping_add(4);
-        self.make_ready(pid);
-        if self.trace_syscalls {
-            let shown = match abi::error_name(value.wrapping_neg()) {
-                Some(name) if value >= (-4095i64) as u64 => format!("-{name}"),
-                _ => format!("{value:#x}"),
-            };
-            let argc = abi::call_info(waiter.number).map_or(2, |i| usize::from(i.args));
-            let list: Vec<String> = waiter.args[..argc.min(2)]
-                .iter()
-                .map(|a| format!("{a:#x}"))
-                .collect();
-            self.report(&format!(
-                "[{pid}] {}({}) = {shown} (server replied)",
-                abi::call_name(waiter.number),
-                list.join(", ")
-            ));
-        }
     }
 
     /// Copies an update's pages into the local copy, except the pages this
     /// node wrote and has not had sequenced yet (see the module doc).
     fn apply_update(&mut self, machine: &mut Machine, id: u64, pages: &[Page]) {
-        let Some(object) = self.shm.find(&local_name(id)) else {
+        let Some(object) = self.shared.shm.find(&local_name(id)) else {
             return; // no process attached here: the server's image is the copy
         };
         let frames = object.frames.clone();
@@ -452,7 +430,7 @@ impl Kernel {
             .collect();
         let dirty_here = |index: usize| {
             mappings.iter().any(|(pid, pages)| {
-                self.processes.get(pid).is_some_and(|p| {
+                self.processes.get(*pid).is_some_and(|p| {
                     pages.iter().skip(index).step_by(n).any(|&page| {
                         p.page_table
                             .get(page)
@@ -464,7 +442,11 @@ impl Kernel {
         let keep: Vec<bool> = pages
             .iter()
             .map(|p| {
-                let in_flight = self.rshm.as_ref().is_some_and(|c| c.in_flight(id, p.index));
+                let in_flight = self
+                    .shared
+                    .rshm
+                    .as_ref()
+                    .is_some_and(|c| c.in_flight(id, p.index));
                 in_flight || dirty_here(p.index as usize)
             })
             .collect();
@@ -484,7 +466,7 @@ impl Kernel {
 
     /// Marks `pages` of segment `id` dirty again (a publish that failed).
     fn redirty(&mut self, id: u64, pages: &[u32]) {
-        let Some(object) = self.shm.find(&local_name(id)) else {
+        let Some(object) = self.shared.shm.find(&local_name(id)) else {
             return;
         };
         let n = object.frames.len();
@@ -496,7 +478,7 @@ impl Kernel {
         else {
             return;
         };
-        if let Some(process) = self.processes.get_mut(&pid) {
+        if let Some(process) = self.processes.get_mut(pid) {
             for &i in pages {
                 if let Some(&page) = mapped.get(i as usize) {
                     process.page_table.mark_dirty(page);
@@ -505,46 +487,28 @@ impl Kernel {
         }
     }
 
-    /// Tells the server how many processes are attached to each segment
-    /// here, where that changed (spec: "ref_count + 1 here and in the
-    /// others' tables"). Called after attach, detach, fork and exit.
-    pub(crate) fn rshm_refs_changed(&mut self) {
-        let Some(client) = self.rshm.as_mut() else {
-            return;
-        };
-        let now: BTreeMap<u64, u32> = self
-            .shm
-            .objects()
-            .iter()
-            .filter_map(|(_, o)| Some((id_of_name(&o.name)?, o.clients.len() as u32)))
-            .collect();
-        for (&id, &count) in &now {
-            if client.told_refs.get(&id) != Some(&count) {
-                client.node.send(Request::Refs { id, count });
-            }
-        }
-        for &id in client.told_refs.keys() {
-            if !now.contains_key(&id) {
-                client.node.send(Request::Refs { id, count: 0 });
-            }
-        }
-        client.told_refs = now;
-    }
-
     /// Ends this node's part: serves the calls and updates in progress for
     /// at most `DRAIN_LIMIT` (so that publishes this node sequences as
     /// owner still complete), then stops the server. Returns the state
     /// table as `--dump-rshm` prints it, when `dump`.
     pub fn shutdown_rshm(&mut self, machine: &mut Machine, dump: bool) -> Option<String> {
-        let token = self.rshm.as_ref()?.node.token();
-        self.rshm.as_ref()?.node.send(Request::Drain { token });
+        let token = self.shared.rshm.as_ref()?.node.token();
+        self.shared
+            .rshm
+            .as_ref()?
+            .node
+            .send(Request::Drain { token });
         let drained = self.rshm_wait_for(machine, token, DRAIN_LIMIT);
         if drained.is_none() {
             self.report("rshm: stopping with calls still in progress");
         }
         let text = if dump {
-            let token = self.rshm.as_ref()?.node.token();
-            self.rshm.as_ref()?.node.send(Request::Dump { token });
+            let token = self.shared.rshm.as_ref()?.node.token();
+            self.shared
+                .rshm
+                .as_ref()?
+                .node
+                .send(Request::Dump { token });
             match self.rshm_wait_for(machine, token, DRAIN_LIMIT) {
                 Some(Ok(Answer::Text(t))) => Some(t),
                 _ => Some("(no answer from the rshm server)\n".to_string()),
@@ -552,7 +516,7 @@ impl Kernel {
         } else {
             None
         };
-        if let Some(mut client) = self.rshm.take() {
+        if let Some(mut client) = self.shared.rshm.take() {
             client.node.stop();
         }
         text
@@ -569,7 +533,7 @@ impl Kernel {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
-            match self.rshm.as_ref()?.node.recv_event(left) {
+            match self.shared.rshm.as_ref()?.node.recv_event(left) {
                 Ok(Event::Reply { token: t, result }) if t == token => return Some(result),
                 Ok(event) => self.rshm_event(machine, event),
                 Err(_) => return None,

@@ -34,14 +34,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::alloc::BlockAllocator;
-use super::messages::*;
+pub mod alloc;
+pub mod dump;
+
+pub use alloc::BlockAllocator;
+pub use dump::dump;
+
 use crate::abi::{
-    EADDRINUSE, EBUSY, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EINVAL, EISCONN, ENOENT, ENOMEM,
-    ENOSPC,
+    Errno, EADDRINUSE, EBUSY, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EINVAL, EISCONN, ENOENT,
+    ENOMEM, ENOSPC,
 };
 use crate::emu::{Frame, PhysMemory, PAGE_SIZE};
-use crate::kernel::Pid;
+use crate::ids::{Pid, VmId};
+use crate::vmshm::messages::*;
+use crate::vmshm::HostService;
 
 /// Default size of the host shared region in MiB (`--host-shm`).
 pub const DEFAULT_HOST_SHM_MB: u64 = 4;
@@ -84,7 +90,7 @@ pub enum SideState {
     Closing,
     /// The wait is over: the side's next request gets this result
     /// (`None`: success, `Some(errno)`).
-    Finished(Option<u64>),
+    Finished(Option<Errno>),
     /// The side is done with the connection.
     Gone,
 }
@@ -136,7 +142,7 @@ pub struct HostDaemon {
     pub handed_out: u64,
 }
 
-type Reply = Result<HostReply, u64>;
+type Reply = Result<HostReply, Errno>;
 
 impl HostDaemon {
     /// A daemon for a region of `megabytes` MiB (not reserved yet).
@@ -248,7 +254,7 @@ impl HostDaemon {
 
     /// Takes a block of `pages` pages, reserving the region first if this
     /// is its first use, and zeroes it.
-    fn take_block(&mut self, memory: &mut PhysMemory, pages: u64) -> Result<Block, u64> {
+    fn take_block(&mut self, memory: &mut PhysMemory, pages: u64) -> Result<Block, Errno> {
         if self.frames.is_empty() {
             // Reserve lazily: runs that never share between VMs keep all
             // their memory (and their frame numbers).
@@ -518,6 +524,25 @@ impl HostDaemon {
         if gone(&conn.listener) && conn.connector.as_ref().is_none_or(gone) {
             self.conns.remove(&shmid);
         }
+    }
+}
+
+/// The client daemons reach the host through this port (vmshm/link.rs).
+impl HostService for HostDaemon {
+    fn handle(&mut self, memory: &mut PhysMemory, envelope: Envelope) -> HostReply {
+        HostDaemon::handle(self, memory, envelope)
+    }
+
+    fn block_frames(&self, block: BlockInfo) -> Vec<Frame> {
+        HostDaemon::block_frames(self, block)
+    }
+
+    fn attach(&mut self, vm: VmId) {
+        HostDaemon::attach(self, vm);
+    }
+
+    fn region_reserved(&self) -> bool {
+        !self.frames().is_empty()
     }
 }
 

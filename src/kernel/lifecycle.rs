@@ -1,0 +1,93 @@
+//! How a process ends: `exit` (its own call, a kill, the end of its guest
+//! kernel) frees what it holds and tells those who wait; `kill` says why
+//! first. The beginning of a process is `Kernel::spawn` (mod.rs), fork is
+//! syscall/process.rs, `hv_create` syscall/hypercalls.rs.
+//!
+//! ```text
+//! exit(pid, status)
+//!   SharedMemory::exit      leave every shm object and vmshm block first,
+//!                           so that every frame the page table maps is private
+//!   free those frames, drop the page table and the files; pid is a zombie
+//!   orphan its children; end the contexts of a guest kernel with it
+//!   wake a parent blocked in wait4 for it
+//!   the last process of the VM: the VM's references to the host region go
+//! ```
+
+use super::process::{ExitStatus, Pid, ProcessState, WaitReason};
+use super::Kernel;
+use crate::emu::{Machine, PageTable};
+
+impl Kernel {
+    /// Kills `pid` with `signal`, printing why.
+    pub fn kill(&mut self, machine: &mut Machine, pid: Pid, signal: u8, why: &str) {
+        let name = self
+            .processes
+            .get(pid)
+            .map_or_else(String::new, |p| p.name.clone());
+        self.report(&format!("process {pid} ({name}) killed: {why}"));
+        self.exit(machine, pid, ExitStatus::Killed(signal));
+    }
+
+    /// Ends `pid`: frees its memory and files, wakes a waiting parent,
+    /// orphans its children, ends a guest kernel's contexts with it.
+    pub fn exit(&mut self, machine: &mut Machine, pid: Pid, status: ExitStatus) {
+        let Some(process) = self.processes.get_mut(pid) else {
+            return;
+        };
+        if process.is_zombie() {
+            return;
+        }
+        let was_shm_client = self
+            .shared
+            .exit(machine.memory_mut(), pid, &mut process.page_table);
+        self.report_vmshm();
+        let Some(process) = self.processes.get_mut(pid) else {
+            return;
+        };
+        for (_, pte) in process.page_table.entries() {
+            machine.memory_mut().free(pte.frame);
+        }
+        process.page_table = PageTable::new();
+        process.files = Default::default();
+        process.state = ProcessState::Zombie(status);
+        let parent = process.parent;
+        self.descheduled(pid);
+        for child in self.processes.iter_mut() {
+            if child.parent == Some(pid) {
+                child.parent = None;
+            }
+        }
+        // A guest kernel's contexts end with it (and only they: other VMs
+        // and the host's other processes go on).
+        let supervised = self
+            .processes
+            .pids_where(|c| c.supervisor == Some(pid) && !c.is_zombie());
+        for child in supervised {
+            self.exit(machine, child, ExitStatus::Killed(9));
+        }
+        if let Some(s) = self.processes.get(pid).and_then(|p| p.supervisor) {
+            if let Some(s) = self.processes.get_mut(s) {
+                if s.switched_to == Some(pid) {
+                    s.switched_to = None;
+                }
+            }
+        }
+        if let Some(parent) = parent {
+            if let Some(p) = self.processes.get(parent) {
+                if let ProcessState::Blocked(WaitReason::Child(want)) = p.state {
+                    if want.is_none() || want == Some(pid) {
+                        // Let the parent retry its wait4 from the ecall.
+                        self.make_ready(parent);
+                    }
+                }
+            }
+        }
+        if was_shm_client {
+            self.debug_check_shm(machine, "exit");
+        }
+        if !self.has_live_processes() {
+            self.shared.vm_ended(machine.memory_mut());
+            self.report_vmshm();
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! `ProcessTable`: the processes of one kernel, in the order they were
+//! created (which is pid order: pids only grow), so that dumps, `--stats`
+//! and `hv_children` list them the same way on every run.
+
+use indexmap::IndexMap;
+
+use super::process::{Pid, Process};
+use crate::shm::ProcessView;
+
+/// The processes of one kernel, ended ones included until they are
+/// reaped.
+#[derive(Default)]
+pub struct ProcessTable {
+    by_pid: IndexMap<Pid, Process>,
+}
+
+impl ProcessTable {
+    pub fn get(&self, pid: Pid) -> Option<&Process> {
+        self.by_pid.get(&pid)
+    }
+
+    pub fn get_mut(&mut self, pid: Pid) -> Option<&mut Process> {
+        self.by_pid.get_mut(&pid)
+    }
+
+    /// Adds a new process (its pid is larger than every pid so far).
+    pub fn insert(&mut self, process: Process) {
+        debug_assert!(
+            self.by_pid
+                .last()
+                .is_none_or(|(&last, _)| last < process.pid),
+            "ProcessTable::insert: pid {} is not the newest",
+            process.pid
+        );
+        self.by_pid.insert(process.pid, process);
+    }
+
+    /// Every process, in creation order.
+    pub fn iter(&self) -> impl Iterator<Item = &Process> {
+        self.by_pid.values()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Process> {
+        self.by_pid.values_mut()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_pid.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_pid.is_empty()
+    }
+
+    /// The pids of the processes `keep` selects, in creation order.
+    pub fn pids_where(&self, keep: impl Fn(&Process) -> bool) -> Vec<Pid> {
+        self.iter().filter(|p| keep(p)).map(|p| p.pid).collect()
+    }
+
+    /// What the shm invariants need to know of every process.
+    pub fn views(&self) -> Vec<ProcessView<'_>> {
+        self.iter()
+            .map(|p| ProcessView {
+                pid: p.pid,
+                live: !p.is_zombie(),
+                page_table: &p.page_table,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,295 @@
+//! Hypercalls (spec/abi.md, 400–408): the calls a guest kernel (a
+//! kernel-mode context, `-k`) makes to create, run and inspect its
+//! children. The hypervisor (src/hypervisor/) decides who handles an
+//! exception; these are the host's handlers, one `sys_hv_<name>` each, in
+//! the same dispatch and trace as every other call.
+//!
+//! Only kernel-mode contexts get here (rule U/K-3: the dispatcher kills a
+//! user context that tries). Every id a guest kernel passes is an
+//! allegation: `child_of` checks that it names one of the caller's own
+//! children (rule U/K-4) before anything touches it, and a bad id,
+//! register number or pointer is an error in `a0`.
+//!
+//! `hv_switch` is the one call that does not return at once
+//! (`Ret::Switched`): the caller stays at its `ecall` with `switched_to`
+//! set; its `a0` and pc are set when the child's next exception is
+//! delivered to it (hypervisor/contexts.rs).
+
+use super::{Ret, SysResult};
+use crate::abi::*;
+use crate::emu::{Access, Exception, Machine, PteFlags, Reg, VirtPage, PAGE_SIZE};
+use crate::kernel::paging;
+use crate::kernel::process::{ExitStatus, Mode, Pid, Process};
+use crate::kernel::uaccess;
+use crate::kernel::Kernel;
+
+/// Most children one `hv_children` call reports.
+const MAX_CHILDREN: u64 = 4096;
+
+impl Kernel {
+    /// The caller's child `id`, live or ended (rule U/K-4: a kernel may act
+    /// only on its own children).
+    fn child_of(&self, caller: Pid, id: u64) -> Result<Pid, Errno> {
+        match self.processes.get(Pid(id)) {
+            Some(child) if child.supervisor == Some(caller) => Ok(child.pid),
+            _ => Err(ECHILD),
+        }
+    }
+
+    /// The caller's child `id`, which must not have ended.
+    fn live_child_of(&self, caller: Pid, id: u64) -> Result<Pid, Errno> {
+        let pid = self.child_of(caller, id)?;
+        if self.processes.get(pid).is_some_and(Process::is_zombie) {
+            return Err(ESRCH);
+        }
+        Ok(pid)
+    }
+
+    /// hv_create() → id: a new user-mode child with an empty address space,
+    /// all registers 0. Its kernel fills it with `hv_map` and `hv_set_reg`.
+    pub(super) fn sys_hv_create(&mut self, caller: Pid) -> SysResult {
+        let name = self
+            .processes
+            .get(caller)
+            .map_or_else(String::new, |p| format!("{}:child", p.name));
+        let pid = self.new_pid();
+        let child = Process::new(pid, name, self.context_of(pid), Mode::User, Some(caller));
+        self.processes.insert(child);
+        Ok(Ret::Value(pid.0))
+    }
+
+    /// hv_switch(id): runs the child until its next exception; `hv_switch`
+    /// then returns the child's id (hypervisor/contexts.rs). Any id that is
+    /// not a live child of the caller is refused and nothing runs (rule
+    /// U/K-4).
+    pub(super) fn sys_hv_switch(&mut self, caller: Pid, id: u64) -> SysResult {
+        let child = match self.live_child_of(caller, id) {
+            Ok(child) => child,
+            Err(e) => {
+                let name = self
+                    .processes
+                    .get(caller)
+                    .map_or_else(String::new, |p| p.name.clone());
+                self.report(&format!(
+                    "rule U/K-4: kernel {caller} ({name}) may not switch to {id}: {}",
+                    if e == ECHILD {
+                        "not its child"
+                    } else {
+                        "the child has ended"
+                    }
+                ));
+                return Err(e);
+            }
+        };
+        if let Some(c) = self.processes.get_mut(child) {
+            c.pending = None;
+        }
+        if let Some(k) = self.processes.get_mut(caller) {
+            k.switched_to = Some(child);
+        }
+        Ok(Ret::Switched(child))
+    }
+
+    /// hv_status(id) → the `HV_STATUS_*` code of the child's pending
+    /// exception (`HV_STATUS_EXITED` once it ended).
+    pub(super) fn sys_hv_status(&mut self, caller: Pid, id: u64) -> SysResult {
+        let child = self.child_of(caller, id)?;
+        let child = self.processes.get(child).ok_or(ECHILD)?;
+        if child.is_zombie() {
+            return Ok(Ret::Value(HV_STATUS_EXITED));
+        }
+        Ok(Ret::Value(match child.pending {
+            None => HV_STATUS_NONE,
+            Some(Exception::Syscall) => HV_STATUS_SYSCALL,
+            Some(Exception::PageFault { .. }) => HV_STATUS_PAGE_FAULT,
+            Some(Exception::IllegalInstruction { .. }) => HV_STATUS_ILLEGAL,
+            Some(Exception::Timer) => HV_STATUS_TIMER,
+            Some(Exception::Breakpoint { .. }) => HV_STATUS_BREAKPOINT,
+            Some(Exception::Misaligned { .. }) => HV_STATUS_MISALIGNED,
+            Some(Exception::PrivilegeViolation { .. }) => HV_STATUS_PRIVILEGE,
+        }))
+    }
+
+    /// hv_forward(id) → 0: the host handles the child's pending exception
+    /// as if the child were its own process — a syscall runs the host's
+    /// `sys_<name>` on the child (a call that would block returns `EAGAIN`
+    /// and leaves the child at its `ecall`, to retry when switched to
+    /// again), a page fault on its stack, heap or bss is backed on demand,
+    /// anything else kills the child with the host's message.
+    pub(super) fn sys_hv_forward(
+        &mut self,
+        machine: &mut Machine,
+        caller: Pid,
+        id: u64,
+    ) -> SysResult {
+        let child = self.live_child_of(caller, id)?;
+        let exception = self
+            .processes
+            .get_mut(child)
+            .and_then(|c| c.pending.take())
+            .ok_or(EINVAL)?;
+        match exception {
+            Exception::Syscall => self.forward_syscall(machine, child),
+            Exception::Timer => Ok(Ret::Value(0)),
+            other => {
+                // Not the child's root: Kernel::handle does not schedule it.
+                let _ = self.handle(machine, child, other);
+                Ok(Ret::Value(0))
+            }
+        }
+    }
+
+    /// hv_map(id, page_vaddr, own_vaddr, perms) → 0: maps the child's page
+    /// at `page_vaddr` to the frame behind the caller's page at
+    /// `own_vaddr` (backed on demand if the caller has not touched it yet),
+    /// with `perms` (`HV_PROT_*`). Both addresses must be page-aligned, the
+    /// child's page unmapped (`EEXIST`), and a writable mapping needs a
+    /// writable own page (`EACCES`): a kernel cannot give away more than it
+    /// has.
+    pub(super) fn sys_hv_map(
+        &mut self,
+        machine: &mut Machine,
+        caller: Pid,
+        id: u64,
+        page_vaddr: u64,
+        own_vaddr: u64,
+        perms: u64,
+    ) -> SysResult {
+        let child = self.live_child_of(caller, id)?;
+        if !page_vaddr.is_multiple_of(PAGE_SIZE)
+            || !own_vaddr.is_multiple_of(PAGE_SIZE)
+            || perms == 0
+            || perms & !(HV_PROT_READ | HV_PROT_WRITE | HV_PROT_EXEC) != 0
+        {
+            return Err(EINVAL);
+        }
+        let page = VirtPage::containing(page_vaddr);
+        if self
+            .processes
+            .get(child)
+            .is_some_and(|c| c.page_table.get(page).is_some())
+        {
+            return Err(EEXIST);
+        }
+        let own = self.processes.get_mut(caller).ok_or(ESRCH)?;
+        let own_page = VirtPage::containing(own_vaddr);
+        if own.page_table.get(own_page).is_none() {
+            paging::back_on_demand(machine, own, own_vaddr).map_err(|_| EFAULT)?;
+        }
+        let pte = own.page_table.get(own_page).ok_or(EFAULT)?;
+        if !pte.flags.allows(Access::Read)
+            || (perms & HV_PROT_WRITE != 0 && !pte.flags.allows(Access::Write))
+        {
+            return Err(EACCES);
+        }
+        // RISC-V has no write-only pages (privileged spec 4.3.1): W implies R.
+        let mut flags = PteFlags::VALID | PteFlags::USER | PteFlags::READ;
+        if perms & HV_PROT_WRITE != 0 {
+            flags |= PteFlags::WRITE;
+        }
+        if perms & HV_PROT_EXEC != 0 {
+            flags |= PteFlags::EXECUTE;
+        }
+        machine.memory_mut().share(pte.frame);
+        let c = self.processes.get_mut(child).ok_or(ESRCH)?;
+        c.page_table.map(page, pte.frame, PteFlags(flags));
+        c.note_peak_pages();
+        Ok(Ret::Value(0))
+    }
+
+    /// hv_delete(id) → 0: ends the child (and, if it is a guest kernel, its
+    /// own children); its frames are freed, shared ones when their last
+    /// mapping goes.
+    pub(super) fn sys_hv_delete(
+        &mut self,
+        machine: &mut Machine,
+        caller: Pid,
+        id: u64,
+    ) -> SysResult {
+        let child = self.child_of(caller, id)?;
+        self.exit(machine, child, ExitStatus::Killed(9));
+        Ok(Ret::Value(0))
+    }
+
+    /// hv_get_reg(id, reg) → x0..x31 (0–31), the pc (32), the argument of
+    /// the pending exception (33) or its access (34); see `abi::HV_REG_*`.
+    pub(super) fn sys_hv_get_reg(&mut self, caller: Pid, id: u64, reg: u64) -> SysResult {
+        let child = self.child_of(caller, id)?;
+        let child = self.processes.get(child).ok_or(ECHILD)?;
+        let value = match reg {
+            0..=31 => child.hart.reg(reg as usize),
+            HV_REG_PC => child.hart.pc,
+            HV_REG_ARG => match (child.exit_status(), child.pending) {
+                (Some(status), _) => status.exit_code() as u64,
+                (None, Some(e)) => exception_argument(child, e),
+                (None, None) => 0,
+            },
+            HV_REG_ACCESS => match child.pending {
+                Some(
+                    Exception::PageFault { access, .. } | Exception::Misaligned { access, .. },
+                ) => match access {
+                    Access::Read => 0,
+                    Access::Write => 1,
+                    Access::Execute => 2,
+                },
+                _ => 0,
+            },
+            _ => return Err(EINVAL),
+        };
+        Ok(Ret::Value(value))
+    }
+
+    /// hv_set_reg(id, reg, value) → 0: sets x1..x31 (a write to x0 is
+    /// ignored) or the pc (32).
+    pub(super) fn sys_hv_set_reg(
+        &mut self,
+        caller: Pid,
+        id: u64,
+        reg: u64,
+        value: u64,
+    ) -> SysResult {
+        let child = self.live_child_of(caller, id)?;
+        let c = self.processes.get_mut(child).ok_or(ESRCH)?;
+        match reg {
+            0..=31 => c.hart.set_reg(reg as usize, value),
+            HV_REG_PC => c.hart.pc = value,
+            _ => return Err(EINVAL),
+        }
+        Ok(Ret::Value(0))
+    }
+
+    /// hv_children(buf*, max) → count: writes the ids of the caller's live
+    /// children (in increasing order, at most `max`) to `buf`, through the
+    /// one guest-pointer choke point (uaccess::copy_out).
+    pub(super) fn sys_hv_children(
+        &mut self,
+        machine: &mut Machine,
+        caller: Pid,
+        buf: u64,
+        max: u64,
+    ) -> SysResult {
+        let ids: Vec<u8> = self
+            .processes
+            .iter()
+            .filter(|c| c.supervisor == Some(caller) && !c.is_zombie())
+            .take(max.min(MAX_CHILDREN) as usize)
+            .flat_map(|c| c.pid.0.to_le_bytes())
+            .collect();
+        let process = self.processes.get_mut(caller).ok_or(ESRCH)?;
+        uaccess::copy_out(machine, process, buf, &ids)?;
+        Ok(Ret::Value(ids.len() as u64 / 8))
+    }
+}
+
+/// The argument of a pending exception, as `hv_get_reg(id, HV_REG_ARG)`
+/// reads it.
+fn exception_argument(child: &Process, e: Exception) -> u64 {
+    match e {
+        Exception::Syscall => child.hart.reg(Reg::A7.index()),
+        Exception::PageFault { vaddr, .. } | Exception::Misaligned { vaddr, .. } => vaddr,
+        Exception::IllegalInstruction { bits, .. } => u64::from(bits),
+        Exception::Breakpoint { pc } => pc,
+        Exception::PrivilegeViolation { call, .. } => call,
+        Exception::Timer => 0,
+    }
+}

@@ -1,0 +1,278 @@
+//! The one syscall layer: every call a guest makes with `ecall` — the
+//! Linux calls, the hypercalls of guest kernels, the calls of the three
+//! shared-memory systems — goes through `dispatch`: one `match` from the
+//! number in `a7` to one `sys_<name>` function, one result type, one
+//! `finish` that writes `a0` and moves the pc past the `ecall`, one trace
+//! line format.
+//!
+//! ```text
+//! Kernel::handle(Syscall), or the hypervisor for a hypercall of a
+//! kernel-mode context (rule U/K-2)
+//!  └ Kernel::syscall(pid)
+//!     dispatch: count it (--stats); a hypercall from user mode breaks
+//!               rule U/K-3 and kills the caller
+//!               match a7 → sys_<name>(args) → SysResult = Result<Ret, Errno>
+//!               trace: "[pid] name(args) = result"   (--trace-syscalls)
+//!     complete(pid, result) → Next:
+//!       Ok(Value(v))    finish: a0 = v, pc += 4           → Continue
+//!       Err(e)          finish: a0 = -e, pc += 4          → Continue
+//!       Ok(Yield)       finish: a0 = 0, back of the queue → Reschedule
+//!       Ok(Block(r))    sleeps on r with the pc at its ecall: runs the
+//!                       call again when woken             → Reschedule
+//!       Ok(Pending(r))  sleeps on r until the answer arrives;
+//!                       `finish_pending` finishes it then → Reschedule
+//!       Ok(Switched(c)) hv_switch: the caller waits in its ecall while
+//!                       child c runs (hypervisor/contexts.rs finishes it)
+//!       Ok(Exited)      the caller is gone                → Reschedule
+//! ```
+//!
+//! Guest pointers are touched only in the `sys_` functions, through
+//! uaccess.rs; the shared-memory systems below get plain values.
+//!
+//! | file | calls |
+//! |---|---|
+//! | process.rs | exit, exit_group, getpid, sched_yield, clone (fork), wait4 |
+//! | file.rs | read, write, openat, close |
+//! | memory.rs | brk |
+//! | shm.rs | shm_open, shm_size, shm_map, shm_close (spec/shm.md) |
+//! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (spec/vmshm.md) |
+//! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (spec/rshm.md) |
+//! | hypercalls.rs | hv_create … hv_children, kernel-mode contexts only (rules U/K-3, U/K-4) |
+
+mod file;
+mod hypercalls;
+mod memory;
+mod process;
+mod rshm;
+mod shm;
+mod vmshm;
+
+pub use rshm::{DRAIN_LIMIT, FLUSH_EVERY, IPC_RMID, NETWORK_WAIT};
+
+use super::process::{Mode, Pid, ProcessState, WaitReason};
+use super::{Kernel, Next};
+use crate::abi::{self, *};
+use crate::emu::{Exception, Hart, Machine, Reg};
+
+/// What a call did, when it did not fail.
+#[must_use]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Ret {
+    /// Return this value in `a0`; the caller goes on after its `ecall`.
+    Value(u64),
+    /// The caller sleeps; woken, it runs the same `ecall` again (its pc
+    /// stays), so the call is asked again from the start.
+    Block(WaitReason),
+    /// The caller sleeps until the call's answer arrives (an rshm request
+    /// to the node's server): `Kernel::finish_pending` then writes `a0`
+    /// and moves the pc.
+    Pending(WaitReason),
+    /// `sched_yield`: `a0` = 0, and another process runs.
+    Yield,
+    /// `hv_switch`: the caller waits in its `ecall` while its child runs;
+    /// the child's next exception finishes the call (hypervisor/contexts.rs).
+    Switched(Pid),
+    /// The caller no longer runs (it exited or was killed).
+    Exited,
+}
+
+/// The result of every `sys_<name>` function.
+pub type SysResult = Result<Ret, Errno>;
+
+/// Finishes a call: its result in `a0`, the pc past the `ecall` (4 bytes:
+/// `ecall` has no compressed form). The one place the pc moves past an
+/// `ecall`.
+pub fn finish(hart: &mut Hart, a0: u64) {
+    hart.set_reg(Reg::A0.index(), a0);
+    hart.pc = hart.pc.wrapping_add(4);
+}
+
+/// The value a result leaves in `a0`, if it leaves one now.
+fn a0_of(result: SysResult) -> Option<u64> {
+    match result {
+        Ok(Ret::Value(v)) => Some(v),
+        Err(e) => Some(e.to_return()),
+        Ok(Ret::Yield) => Some(0),
+        Ok(Ret::Block(_) | Ret::Pending(_) | Ret::Switched(_) | Ret::Exited) => None,
+    }
+}
+
+impl Kernel {
+    /// Handles the `ecall` of `pid`: a syscall, or a hypercall of a
+    /// kernel-mode context.
+    pub(crate) fn syscall(&mut self, machine: &mut Machine, pid: Pid) -> Next {
+        let result = self.dispatch(machine, pid);
+        let Some(process) = self.processes.get_mut(pid) else {
+            return Next::Reschedule;
+        };
+        if process.is_zombie() {
+            return Next::Reschedule;
+        }
+        if let Some(a0) = a0_of(result) {
+            finish(&mut process.hart, a0);
+        }
+        match result {
+            Ok(Ret::Value(_)) | Err(_) | Ok(Ret::Switched(_)) => Next::Continue,
+            Ok(Ret::Yield) => {
+                self.preempt(pid);
+                Next::Reschedule
+            }
+            Ok(Ret::Block(reason) | Ret::Pending(reason)) => {
+                process.state = ProcessState::Blocked(reason);
+                self.descheduled(pid);
+                Next::Reschedule
+            }
+            Ok(Ret::Exited) => Next::Reschedule,
+        }
+    }
+
+    /// Runs the pending `ecall` of `pid`, a child of a guest kernel, as if
+    /// it were the host's own process (`hv_forward`). Returns what
+    /// `hv_forward` returns: 0, or `EAGAIN` when the call would block —
+    /// then the child's pc stays at its `ecall`, so that it retries the
+    /// call when its kernel switches to it again (a guest kernel's child
+    /// never blocks in the host: rule U/K-5).
+    pub(crate) fn forward_syscall(&mut self, machine: &mut Machine, pid: Pid) -> SysResult {
+        let result = self.dispatch(machine, pid);
+        if let Some(process) = self.processes.get_mut(pid) {
+            if let Some(a0) = a0_of(result) {
+                finish(&mut process.hart, a0);
+            }
+        }
+        match result {
+            Ok(Ret::Block(_) | Ret::Pending(_)) => Err(EAGAIN),
+            _ => Ok(Ret::Value(0)),
+        }
+    }
+
+    /// Counts, runs and traces the call in `a7` of `pid`.
+    fn dispatch(&mut self, machine: &mut Machine, pid: Pid) -> SysResult {
+        let Some(process) = self.processes.get_mut(pid) else {
+            return Ok(Ret::Exited);
+        };
+        let number = process.hart.reg(Reg::A7.index());
+        let a: [u64; 6] = std::array::from_fn(|i| process.hart.reg(Reg::A0.index() + i));
+        *process
+            .stats
+            .syscalls
+            .entry(abi::call_name(number))
+            .or_default() += 1;
+        let result = if abi::is_hypercall(number) && process.mode == Mode::User {
+            // Rule U/K-3. The hypervisor turns such an ecall into a
+            // privilege violation before it gets here; this catches the
+            // one that comes through hv_forward.
+            let pc = process.hart.pc;
+            let _ = self.handle(
+                machine,
+                pid,
+                Exception::PrivilegeViolation { pc, call: number },
+            );
+            Ok(Ret::Exited)
+        } else {
+            match number {
+                SYS_EXIT | SYS_EXIT_GROUP => self.sys_exit(machine, pid, a[0]),
+                SYS_READ => self.sys_read(machine, pid, a[0], a[1], a[2]),
+                SYS_WRITE => self.sys_write(machine, pid, a[0], a[1], a[2]),
+                SYS_OPENAT => self.sys_openat(machine, pid, a[0], a[1], a[2]),
+                SYS_CLOSE => self.sys_close(pid, a[0]),
+                SYS_BRK => self.sys_brk(machine, pid, a[0]),
+                SYS_GETPID => self.sys_getpid(pid),
+                SYS_SCHED_YIELD => self.sys_sched_yield(),
+                SYS_CLONE => self.sys_clone(machine, pid, a[0], a[1]),
+                SYS_WAIT4 => self.sys_wait4(machine, pid, a[0], a[1], a[2]),
+                SYS_SHM_OPEN => self.sys_shm_open(machine, pid, a[0]),
+                SYS_SHM_SIZE => self.sys_shm_size(machine, pid, a[0], a[1]),
+                SYS_SHM_MAP => self.sys_shm_map(pid, a[0], a[1]),
+                SYS_SHM_CLOSE => self.sys_shm_close(machine, pid, a[0]),
+                SYS_VM_OPEN => self.sys_vm_open(machine, pid, a[0], a[1], a[2], a[3], a[4]),
+                SYS_VM_CLOSE => self.sys_vm_close(machine, pid, a[0], a[1], a[2]),
+                SYS_VM_LISTEN => self.sys_vm_listen(machine, pid, a[0], a[1], a[2]),
+                SYS_VM_CONNECT => self.sys_vm_connect(machine, pid, a[0], a[1], a[2], a[3]),
+                SYS_VM_DISCONNECT => self.sys_vm_disconnect(machine, pid, a[0]),
+                SYS_VM_ID => self.sys_vm_id(),
+                SYS_RSHMGET => self.sys_rshmget(pid, a[0], a[1]),
+                SYS_RSHMAT => self.sys_rshmat(pid, a[0], a[1]),
+                SYS_RSHMDT => self.sys_rshmdt(machine, pid, a[0], a[1]),
+                SYS_RSHMCTL => self.sys_rshmctl(pid, a[0], a[1]),
+                SYS_RSHM_CHANGED => self.sys_rshm_changed(machine, pid, a[0]),
+                SYS_NODE_ID => self.sys_node_id(),
+                HV_CREATE => self.sys_hv_create(pid),
+                HV_SWITCH => self.sys_hv_switch(pid, a[0]),
+                HV_STATUS => self.sys_hv_status(pid, a[0]),
+                HV_FORWARD => self.sys_hv_forward(machine, pid, a[0]),
+                HV_MAP => self.sys_hv_map(machine, pid, a[0], a[1], a[2], a[3]),
+                HV_DELETE => self.sys_hv_delete(machine, pid, a[0]),
+                HV_GET_REG => self.sys_hv_get_reg(pid, a[0], a[1]),
+                HV_SET_REG => self.sys_hv_set_reg(pid, a[0], a[1], a[2]),
+                HV_CHILDREN => self.sys_hv_children(machine, pid, a[0], a[1]),
+                _ => Err(ENOSYS),
+            }
+        };
+        if (SYS_SHM_OPEN..=SYS_SHM_CLOSE).contains(&number) {
+            self.after_shm_call(machine, pid, number, &a, result);
+        }
+        if (SYS_VM_OPEN..=SYS_VM_ID).contains(&number) {
+            // The messages the call exchanged with the host daemon
+            // (--trace-daemon), before the call's own trace line.
+            self.report_vmshm();
+        }
+        if self.trace.syscalls {
+            let shown = describe(result);
+            self.trace_call(pid, number, &a, &shown);
+        }
+        result
+    }
+
+    /// Finishes a call that returned `Pending(reason)` with its answer:
+    /// `a0`, the pc past the `ecall`, and the caller ready again. Nothing
+    /// happens if the caller no longer waits for it (it ended).
+    pub(crate) fn finish_pending(
+        &mut self,
+        pid: Pid,
+        reason: WaitReason,
+        number: u64,
+        args: &[u64],
+        result: Result<u64, Errno>,
+    ) {
+        let Some(process) = self.processes.get_mut(pid) else {
+            return;
+        };
+        if process.state != ProcessState::Blocked(reason) {
+            return;
+        }
+        let value = result.unwrap_or_else(Errno::to_return);
+        finish(&mut process.hart, value);
+        self.make_ready(pid);
+        if self.trace.syscalls {
+            let shown = format!("{} (server replied)", describe(result.map(Ret::Value)));
+            self.trace_call(pid, number, args, &shown);
+        }
+    }
+
+    /// The trace line of every call: `[pid] name(args) = result`, with as
+    /// many arguments as the call takes (abi.rs).
+    fn trace_call(&mut self, pid: Pid, number: u64, args: &[u64], shown: &str) {
+        let argc = abi::call_info(number).map_or(args.len(), |i| usize::from(i.args));
+        let list: Vec<String> = args[..argc.min(args.len())]
+            .iter()
+            .map(|a| format!("{a:#x}"))
+            .collect();
+        self.report(&format!(
+            "[{pid}] {}({}) = {shown}",
+            abi::call_name(number),
+            list.join(", ")
+        ));
+    }
+}
+
+/// A call's result as the trace shows it.
+fn describe(result: SysResult) -> String {
+    match result {
+        Ok(Ret::Value(v)) => format!("{v:#x}"),
+        Err(e) => format!("-{e}"),
+        Ok(Ret::Block(reason) | Ret::Pending(reason)) => format!("blocked ({reason:?})"),
+        Ok(Ret::Yield) => "0 (yield)".into(),
+        Ok(Ret::Switched(child)) => format!("(runs {child})"),
+        Ok(Ret::Exited) => "exited".into(),
+    }
+}

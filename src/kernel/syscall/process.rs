@@ -1,0 +1,156 @@
+//! Process calls: exit, exit_group, getpid, sched_yield, clone (as fork)
+//! and wait4, with Linux's numbers and meanings.
+
+use super::{finish, Ret, SysResult};
+use crate::abi::{ECHILD, EINVAL, ENOMEM, ESRCH};
+use crate::emu::{Machine, PageTable};
+use crate::kernel::process::{ExitStatus, Pid, Process, WaitReason};
+use crate::kernel::uaccess::write_u64;
+use crate::kernel::Kernel;
+
+/// `clone`'s flags for a plain fork: the signal sent to the parent when
+/// the child ends.
+const SIGCHLD: u64 = 17;
+
+/// `wait4`'s option: return 0 at once when no child has ended.
+const WNOHANG: u64 = 1;
+
+impl Kernel {
+    /// exit(code) / exit_group(code): the process ends with `code & 0xff`.
+    pub(super) fn sys_exit(&mut self, machine: &mut Machine, pid: Pid, code: u64) -> SysResult {
+        self.exit(machine, pid, ExitStatus::Exited(code as u8));
+        Ok(Ret::Exited)
+    }
+
+    /// getpid() → the caller's pid.
+    pub(super) fn sys_getpid(&mut self, pid: Pid) -> SysResult {
+        Ok(Ret::Value(pid.0))
+    }
+
+    /// sched_yield() → 0; another process runs first.
+    pub(super) fn sys_sched_yield(&mut self) -> SysResult {
+        Ok(Ret::Yield)
+    }
+
+    /// clone as fork: only `flags == SIGCHLD`, with no new stack. The child
+    /// gets a copy of every private page and shares what the shared-memory
+    /// systems say is shared (kernel/shared.rs); it returns 0, the parent
+    /// the child's pid.
+    pub(super) fn sys_clone(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        flags: u64,
+        stack: u64,
+    ) -> SysResult {
+        if flags != SIGCHLD || stack != 0 {
+            return Err(EINVAL);
+        }
+        let parent = self.processes.get(pid).ok_or(ESRCH)?;
+        // Copy the address space eagerly; undo everything on ENOMEM.
+        let shared = self.shared.shared_pages(pid);
+        let memory = machine.memory_mut();
+        let mut page_table = PageTable::new();
+        for (page, pte) in parent.page_table.entries() {
+            // Rule A.6: pages mapped onto an shm object are shared, not
+            // copied; the object holds their frames.
+            if shared.objects.contains(&page) {
+                page_table.map(page, pte.frame, pte.flags);
+                continue;
+            }
+            // Inter-VM blocks stay shared too, with one frame reference
+            // per mapping (the rollback below drops it again).
+            if shared.blocks.contains(&page) {
+                memory.share(pte.frame);
+                page_table.map(page, pte.frame, pte.flags);
+                continue;
+            }
+            let Some(frame) = memory.alloc() else {
+                for (page, pte) in page_table.entries() {
+                    if !shared.objects.contains(&page) {
+                        memory.free(pte.frame);
+                    }
+                }
+                return Err(ENOMEM);
+            };
+            memory.copy_frame(pte.frame, frame);
+            page_table.map(page, frame, pte.flags);
+        }
+        let child_pid = self.new_pid();
+        let parent = self.processes.get(pid).ok_or(ESRCH)?;
+        // A fork of a guest kernel's child is a child of the same guest
+        // kernel (it shows up in hv_children).
+        let mut child = Process::new(
+            child_pid,
+            parent.name.clone(),
+            self.context_of(child_pid),
+            parent.mode,
+            parent.supervisor,
+        );
+        child.hart = parent.hart.clone();
+        // The child returns from the same ecall, with 0.
+        finish(&mut child.hart, 0);
+        child.page_table = page_table;
+        child.parent = Some(pid);
+        child.regions = parent.regions.clone();
+        child.heap_start = parent.heap_start;
+        child.brk = parent.brk;
+        child.files = parent.files.clone();
+        child.stats.peak_pages = parent.page_table.len() as u64;
+        self.processes.insert(child);
+        self.enqueue(child_pid);
+        if self.shared.fork(pid, child_pid) {
+            self.debug_check_shm(machine, "fork");
+        }
+        Ok(Ret::Value(child_pid.0))
+    }
+
+    /// wait4(pid or -1, status*, options) → the pid of an ended child,
+    /// whose status (Linux's encoding) goes to `*status`; blocks until one
+    /// ends, unless `WNOHANG`.
+    pub(super) fn sys_wait4(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        target: u64,
+        status: u64,
+        options: u64,
+    ) -> SysResult {
+        let want = if target as i64 == -1 {
+            None
+        } else {
+            Some(Pid(target))
+        };
+        let children = self
+            .processes
+            .pids_where(|p| p.parent == Some(pid) && want.is_none_or(|w| w == p.pid));
+        if children.is_empty() {
+            return Err(ECHILD);
+        }
+        let ended = children
+            .iter()
+            .copied()
+            .find(|&c| self.processes.get(c).is_some_and(Process::is_zombie));
+        let Some(child) = ended else {
+            return if options & WNOHANG != 0 {
+                Ok(Ret::Value(0))
+            } else {
+                Ok(Ret::Block(WaitReason::Child(want)))
+            };
+        };
+        let exit_status = self
+            .processes
+            .get(child)
+            .and_then(Process::exit_status)
+            .map_or(0, ExitStatus::wait_status);
+        if status != 0 {
+            let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
+            write_u64(machine, process, status, exit_status)?;
+        }
+        // Reaped: the child no longer counts as this process's child.
+        if let Some(c) = self.processes.get_mut(child) {
+            c.parent = None;
+        }
+        Ok(Ret::Value(child.0))
+    }
+}

@@ -1,0 +1,339 @@
+//! The `Simulator`: one machine and its VMs (one `Kernel` each), the host
+//! daemon they share, built from options, with the one run loop (rule
+//! U/K-1: run the current context until it raises an exception, deliver
+//! the exception, schedule, repeat).
+//!
+//! ```text
+//! run()                       ← the CLI: until every process ended
+//!  └ loop
+//!     ├ run_until_exception() ← tests: stop here and look at the machine
+//!     │    if no root runs: the next VM in turn schedules one of its roots;
+//!     │    machine.run(deepest context of the root, quantum)
+//!     └ handle(event)         ← hypervisor::deliver: the host kernel, a
+//!                               hypercall, or the guest kernel above the
+//!                               context (U/K-2); Next decides who runs;
+//!                               then the host daemon's notices wake the
+//!                               processes they name
+//! ```
+//!
+//! | file | what |
+//! |---|---|
+//! | mod.rs | `Simulator`, `SimulatorBuilder`, `Event`, `RunOutcome`; VMs and loading programs |
+//! | run.rs | the run loop: `run`, `run_until_exception`, `handle`, scheduling between VMs |
+//! | inspect.rs | what a test or a tool reads and changes between two exceptions; dumps and `--stats` |
+//! | trace.rs | `--trace`: single-stepping with each instruction printed |
+//!
+//! VM 0 exists from the start; `add_vm` adds more. The host round-robins
+//! between VMs, one time slice each in turn, and within a VM between its
+//! roots. Each VM has its own console: with `capture_output` its output is
+//! read with `vm_stdout`/`vm_stderr` (`stdout`/`stderr` are VM 0's).
+
+mod inspect;
+mod run;
+mod trace;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::emu::{Exception, Machine};
+use crate::hypervisor::{HostDaemon, Scenario, DEFAULT_HOST_SHM_MB};
+use crate::kernel::{Console, Input, Kernel, LoadError, Mode, Output, Pid};
+use crate::toolchain::BuildError;
+use crate::trace::Trace;
+use crate::vmshm::HostLink;
+
+/// Default instruction quantum of the round-robin scheduler.
+pub const DEFAULT_QUANTUM: u64 = 100_000;
+/// Default physical memory in MiB.
+pub const DEFAULT_MEMORY_MB: u64 = 64;
+
+/// An exception raised by process `pid` of VM `vm`, before it was
+/// delivered.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Event {
+    pub vm: usize,
+    pub pid: Pid,
+    pub exception: Exception,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RunOutcome {
+    /// The exit code of the first process (128 + signal if it was killed);
+    /// 1 if it had not ended when the instruction limit stopped the run.
+    pub exit_code: i32,
+    pub instructions: u64,
+    /// Whether `--max-instructions` stopped the run.
+    pub limit_reached: bool,
+}
+
+/// Builds a `Simulator`.
+pub struct SimulatorBuilder {
+    memory_mb: u64,
+    quantum: u64,
+    max_instructions: Option<u64>,
+    trace: Trace,
+    input: Input,
+    capture_output: bool,
+    host_shm_mb: u64,
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> Self {
+        SimulatorBuilder {
+            memory_mb: DEFAULT_MEMORY_MB,
+            quantum: DEFAULT_QUANTUM,
+            max_instructions: None,
+            trace: Trace::default(),
+            input: Input::Host,
+            capture_output: false,
+            host_shm_mb: DEFAULT_HOST_SHM_MB,
+        }
+    }
+}
+
+impl SimulatorBuilder {
+    /// Physical memory in MiB (`-m`).
+    pub fn memory_mb(mut self, mb: u64) -> Self {
+        self.memory_mb = mb;
+        self
+    }
+    /// Instructions per time slice (`--quantum`); at least 1.
+    pub fn quantum(mut self, instructions: u64) -> Self {
+        self.quantum = instructions.max(1);
+        self
+    }
+    /// Stop the whole run after this many instructions.
+    pub fn max_instructions(mut self, limit: u64) -> Self {
+        self.max_instructions = Some(limit);
+        self
+    }
+    /// What to print while running (`--trace`, `--trace-syscalls`,
+    /// `--dump-shm`, ...).
+    pub fn trace(mut self, trace: Trace) -> Self {
+        self.trace = trace;
+        self
+    }
+    /// Size of the host shared region of spec/vmshm.md in MiB
+    /// (`--host-shm`, default 4).
+    pub fn host_shm_mb(mut self, mb: u64) -> Self {
+        self.host_shm_mb = mb;
+        self
+    }
+    /// Guest stdin reads these bytes instead of the host's stdin.
+    pub fn stdin_bytes(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.input = Input::Bytes(bytes.into());
+        self
+    }
+    /// Collect guest stdout/stderr and the simulator's messages in memory
+    /// (`Simulator::stdout`, `Simulator::stderr`) instead of printing them.
+    pub fn capture_output(mut self, on: bool) -> Self {
+        self.capture_output = on;
+        self
+    }
+
+    /// Builds the simulator.
+    ///
+    /// # Panics
+    /// When the host cannot provide the physical memory asked for; use
+    /// `try_build` when the size comes from outside (a command line).
+    pub fn build(self) -> Simulator {
+        match self.try_build() {
+            Ok(simulator) => simulator,
+            Err(e) => panic!("SimulatorBuilder::build: {e}"),
+        }
+    }
+
+    /// Builds the simulator.
+    ///
+    /// # Errors
+    /// When the host cannot provide the physical memory asked for (`-m`).
+    pub fn try_build(self) -> Result<Simulator, String> {
+        let machine = Machine::try_new(self.memory_mb)?;
+        let host_input = matches!(self.input, Input::Host);
+        let mut simulator = Simulator {
+            machine,
+            vms: Vec::new(),
+            current_vm: 0,
+            next_vm: 0,
+            capture_output: self.capture_output,
+            host_input,
+            trace: self.trace,
+            host_daemon: Rc::new(RefCell::new(HostDaemon::new(self.host_shm_mb))),
+            quantum: self.quantum,
+            max_instructions: self.max_instructions,
+            slice_end: None,
+            limit_reached: false,
+            peak_frames: 0,
+            exceptions: BTreeMap::new(),
+            started: None,
+            elapsed: Duration::ZERO,
+        };
+        simulator.add_vm_with_input(self.input);
+        Ok(simulator)
+    }
+}
+
+/// A machine, its VMs, the host daemon, and the run loop.
+pub struct Simulator {
+    machine: Machine,
+    /// The VMs: VM `i` is the kernel with id `i`.
+    vms: Vec<Kernel>,
+    /// The VM whose root runs now (or ran last).
+    current_vm: usize,
+    /// The VM whose turn is next when a time slice ends.
+    next_vm: usize,
+    capture_output: bool,
+    host_input: bool,
+    trace: Trace,
+    /// The host daemon of spec/vmshm.md; each VM's client daemon holds a
+    /// `HostLink` to it.
+    host_daemon: Rc<RefCell<HostDaemon>>,
+    quantum: u64,
+    max_instructions: Option<u64>,
+    /// Instruction count at which the current root's slice ends.
+    slice_end: Option<u64>,
+    limit_reached: bool,
+    peak_frames: u32,
+    exceptions: BTreeMap<&'static str, u64>,
+    started: Option<Instant>,
+    elapsed: Duration,
+}
+
+impl Simulator {
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::default()
+    }
+
+    /// Loads an ELF image as a new process of VM 0 with `args` (`args[0]`
+    /// is the program name).
+    ///
+    /// # Errors
+    /// Why the file was refused.
+    pub fn load_elf(&mut self, elf: &[u8], args: &[String]) -> Result<Pid, LoadError> {
+        self.load_elf_in(0, elf, args, Mode::User, None)
+    }
+
+    /// Adds an empty VM (a new kernel with its own processes and pids) and
+    /// returns its id.
+    pub fn add_vm(&mut self) -> usize {
+        let input = if self.host_input {
+            Input::Host
+        } else {
+            Input::Bytes(Vec::new())
+        };
+        self.add_vm_with_input(input)
+    }
+
+    fn add_vm_with_input(&mut self, input: Input) -> usize {
+        let output = || {
+            if self.capture_output {
+                Output::Captured(Vec::new())
+            } else {
+                Output::Host
+            }
+        };
+        let id = self.vms.len() as u64;
+        let mut kernel = Kernel::new(id, Console::new(input, output(), output()), self.trace);
+        let link = HostLink::new(self.host_daemon.clone());
+        kernel.shared_mut().vmshm.link(id, link, self.trace.daemon);
+        self.vms.push(kernel);
+        let shared = self.vms.len() > 1;
+        for kernel in &mut self.vms {
+            kernel.set_shares_machine(shared);
+        }
+        self.vms.len() - 1
+    }
+
+    /// Loads an ELF image into VM `vm` as a context in `mode` (a guest
+    /// kernel is `Mode::Kernel`), a child of the guest kernel `supervisor`
+    /// of that VM, or of the host kernel (`None`).
+    ///
+    /// # Errors
+    /// Why the file was refused; `NoVm` or `NoSupervisor` for a VM or
+    /// supervisor that does not exist.
+    pub fn load_elf_in(
+        &mut self,
+        vm: usize,
+        elf: &[u8],
+        args: &[String],
+        mode: Mode,
+        supervisor: Option<Pid>,
+    ) -> Result<Pid, LoadError> {
+        let kernel = self.vms.get_mut(vm).ok_or(LoadError::NoVm(vm))?;
+        let pid = kernel.spawn_context(&mut self.machine, elf, args, mode, supervisor)?;
+        self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
+        Ok(pid)
+    }
+
+    /// Loads a program file (an ELF executable, assembly `.s` or C* `.c`)
+    /// as a new process of VM 0.
+    ///
+    /// # Errors
+    /// A message naming the file and what is wrong with it (unreadable, a
+    /// compile or assembly error, a refused ELF).
+    pub fn load_program(&mut self, path: &Path, args: &[String]) -> Result<Pid, BuildError> {
+        self.load_program_in(0, path, args, Mode::User, None)
+    }
+
+    /// `load_program` into VM `vm`, as `load_elf_in`.
+    ///
+    /// # Errors
+    /// As `load_program`.
+    pub fn load_program_in(
+        &mut self,
+        vm: usize,
+        path: &Path,
+        args: &[String],
+        mode: Mode,
+        supervisor: Option<Pid>,
+    ) -> Result<Pid, BuildError> {
+        let elf = crate::toolchain::build_program(&[path.to_path_buf()])?;
+        self.load_elf_in(vm, &elf, args, mode, supervisor)
+            .map_err(|e| BuildError::Other(format!("{}: {e}", path.display())))
+    }
+
+    /// Loads every context of a scenario (VM `i` of the scenario goes into
+    /// VM `i`, which is added if needed): each kernel goes under the
+    /// innermost kernel loaded before it in its VM, each user program
+    /// under the innermost kernel (see hypervisor/vm.rs).
+    ///
+    /// # Errors
+    /// As `load_program`.
+    pub fn load_scenario(&mut self, scenario: &Scenario) -> Result<(), BuildError> {
+        for (vm, spec) in scenario.vms.iter().enumerate() {
+            while self.vms.len() <= vm {
+                self.add_vm();
+            }
+            let mut innermost = None;
+            for context in &spec.contexts {
+                let path = std::path::PathBuf::from(&context.args[0]);
+                let mode = if context.kernel {
+                    Mode::Kernel
+                } else {
+                    Mode::User
+                };
+                let pid = self.load_program_in(vm, &path, &context.args, mode, innermost)?;
+                if context.kernel {
+                    innermost = Some(pid);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes this simulator an rshm node (spec/rshm.md): VM 0's kernel
+    /// talks to the server `client` is the end of (`rshm::node::start`).
+    pub fn attach_rshm(&mut self, client: crate::rshm::RshmClient) {
+        self.vms[0].shared_mut().rshm = Some(client);
+    }
+
+    /// After `run`: lets the node finish the calls in progress, stops its
+    /// server, and returns the state table when `dump` (`--dump-rshm`).
+    pub fn shutdown_rshm(&mut self, dump: bool) -> Option<String> {
+        self.vms[0].shutdown_rshm(&mut self.machine, dump)
+    }
+}

@@ -1,0 +1,237 @@
+//! The run loop: `run_until_exception` runs the current context until it
+//! raises an exception, `handle` delivers it (hypervisor/contexts.rs) and
+//! then hands the host daemon's notices to the kernels; `run` repeats the
+//! two until nothing is left to run.
+//!
+//! Scheduling has two levels: the VMs take turns (one time slice each,
+//! `schedule` here), and within a VM its kernel picks among its roots
+//! (kernel/scheduler.rs).
+
+use std::time::Instant;
+
+use super::{trace, Event, RunOutcome, Simulator};
+use crate::emu::{self, Exception};
+use crate::hypervisor::{self, Handler};
+use crate::kernel::{Mode, Next, Pid};
+
+impl Simulator {
+    /// Runs until the next exception of any process and returns it, before
+    /// the kernel handles it; `None` when no process is left to run (or the
+    /// instruction limit was reached).
+    pub fn run_until_exception(&mut self) -> Option<Event> {
+        let started = Instant::now();
+        self.started.get_or_insert(started);
+        let event = self.next_event();
+        self.elapsed += started.elapsed();
+        event
+    }
+
+    fn next_event(&mut self) -> Option<Event> {
+        if self.limit_reached {
+            return None;
+        }
+        // spec/rshm.md: the server's replies and updates are taken in
+        // between two machine runs, so an update lands between two guest
+        // instructions (nothing to do without an rshm node).
+        for kernel in &mut self.vms {
+            kernel.poll_rshm(&mut self.machine);
+        }
+        let root = match self.vms[self.current_vm].current() {
+            Some(root) => root,
+            None => self.schedule()?,
+        };
+        let vm = self.current_vm;
+        let slice_end = *self
+            .slice_end
+            .get_or_insert(self.machine.instret() + self.quantum);
+        let stop_at = self
+            .max_instructions
+            .map_or(slice_end, |m| m.min(slice_end));
+        let kernel = &mut self.vms[vm];
+        let pid = hypervisor::deepest(kernel, root);
+        let (process, console) = kernel.process_and_console(pid)?;
+        let before = self.machine.instret();
+        let exception = if self.trace.instructions {
+            trace::until_exception(&mut self.machine, process, stop_at, console)
+        } else {
+            self.machine.run(
+                &mut process.hart,
+                &mut process.page_table,
+                process.context,
+                stop_at,
+            )
+        };
+        process.stats.instructions += self.machine.instret() - before;
+        if exception == Exception::Timer
+            && self
+                .max_instructions
+                .is_some_and(|m| self.machine.instret() >= m)
+        {
+            self.limit_reached = true;
+        }
+        Some(Event { vm, pid, exception })
+    }
+
+    /// Picks the next root to run: the VMs take turns (one time slice
+    /// each), and each VM's kernel picks among its roots (round robin).
+    /// When no VM has a ready root, blocked processes that nothing can wake
+    /// are killed; `None` when nothing is left at all.
+    fn schedule(&mut self) -> Option<Pid> {
+        let n = self.vms.len();
+        loop {
+            for step in 0..n {
+                let vm = (self.next_vm + step) % n;
+                if let Some(root) = self.vms[vm].schedule() {
+                    self.current_vm = vm;
+                    self.next_vm = (vm + 1) % n;
+                    self.slice_end = None;
+                    return Some(root);
+                }
+            }
+            let mut killed = false;
+            for kernel in &mut self.vms {
+                killed |= kernel.break_deadlock(&mut self.machine);
+            }
+            self.after_vmshm();
+            if !killed {
+                for kernel in &mut self.vms {
+                    kernel.console_mut().flush();
+                }
+                return None;
+            }
+        }
+    }
+
+    /// Delivers `event` (as returned by `run_until_exception`, or made up
+    /// by a test) to its handler: the host kernel, the host as a hypercall,
+    /// or the guest kernel above the context (rule U/K-2).
+    pub fn handle(&mut self, event: Event) {
+        let started = Instant::now();
+        *self.exceptions.entry(event.exception.kind()).or_default() += 1;
+        let vm = event.vm;
+        if vm >= self.vms.len() {
+            return;
+        }
+        if self.trace.exceptions {
+            let line = self.describe(event);
+            self.vms[vm].report(&line);
+        }
+        if self.limit_reached {
+            let limit = self.max_instructions.unwrap_or(0);
+            let kernel = &mut self.vms[vm];
+            kernel.report(&format!(
+                "stopped after {limit} instructions (--max-instructions)"
+            ));
+            kernel.console_mut().flush();
+            return;
+        }
+        let kernel = &mut self.vms[vm];
+        let root = kernel.current().unwrap_or(event.pid);
+        let next = hypervisor::deliver(kernel, &mut self.machine, root, event.pid, event.exception);
+        if next == Next::Reschedule {
+            kernel.end_slice();
+        }
+        self.after_vmshm();
+        self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
+        self.elapsed += started.elapsed();
+    }
+
+    /// Runs until every process has ended (or the instruction limit).
+    pub fn run(&mut self) -> RunOutcome {
+        while let Some(event) = self.run_until_exception() {
+            self.handle(event);
+        }
+        if self.trace.dump_contexts {
+            let text = format!("sim: contexts at exit:\n{}", self.dump_contexts());
+            self.vms[0].console_mut().write_stderr(text.as_bytes());
+        }
+        if self.trace.dump_shm {
+            let text = format!("sim: shm at exit:\n{}", self.dump_shm());
+            self.vms[0].console_mut().write_stderr(text.as_bytes());
+        }
+        if self.trace.dump_vmshm {
+            let text = format!("sim: vmshm at exit:\n{}", self.dump_vmshm());
+            self.vms[0].console_mut().write_stderr(text.as_bytes());
+        }
+        for kernel in &mut self.vms {
+            kernel.console_mut().flush();
+        }
+        RunOutcome {
+            exit_code: self.vms[0].first_exit_code().unwrap_or(1),
+            instructions: self.machine.instret(),
+            limit_reached: self.limit_reached,
+        }
+    }
+
+    /// Hands the host daemon's notices to the kernels (waking processes),
+    /// then prints the host region for every kernel whose vm_* call changed
+    /// it (`--dump-vmshm`). Runs after every handled exception.
+    pub(super) fn after_vmshm(&mut self) {
+        loop {
+            let notices = self.host_daemon.borrow_mut().take_notices();
+            if notices.is_empty() {
+                break;
+            }
+            for notice in notices {
+                let vm = usize::try_from(notice.vm.0).ok();
+                if let Some(kernel) = vm.and_then(|vm| self.vms.get_mut(vm)) {
+                    kernel.vmshm_notice(notice);
+                }
+            }
+        }
+        let changed: Vec<usize> = (0..self.vms.len())
+            .filter(|&vm| self.vms[vm].shared_mut().take_vmshm_changed())
+            .collect();
+        if !self.trace.dump_vmshm {
+            return;
+        }
+        for vm in changed {
+            let text = format!("sim: vmshm after a call of vm {vm}:\n{}", self.dump_vmshm());
+            self.vms[vm].console_mut().write_stderr(text.as_bytes());
+        }
+    }
+
+    /// The `--trace-exceptions` line of `event`: the context, its parent
+    /// and who handles the exception.
+    fn describe(&self, event: Event) -> String {
+        let vm = event.vm;
+        let kernel = &self.vms[vm];
+        let process = kernel.process(event.pid);
+        let pc = process.map_or(0, |p| p.hart.pc);
+        let vm_prefix = if self.vms.len() > 1 {
+            format!("vm {vm} ")
+        } else {
+            String::new()
+        };
+        let (mode, parent) = match process {
+            Some(p) => (
+                if p.mode == Mode::Kernel {
+                    "kernel-mode "
+                } else {
+                    ""
+                },
+                p.supervisor
+                    .map_or_else(|| "host".to_string(), |s| format!("kernel {s}")),
+            ),
+            None => ("", "host".to_string()),
+        };
+        let handler = match hypervisor::handler_of(kernel, event.pid, event.exception) {
+            Handler::HostKernel => "handled by the host kernel".to_string(),
+            Handler::Hypercall(_) => "hypercall, handled by the host".to_string(),
+            Handler::GuestKernel(k) => format!("delivered to guest kernel {k}"),
+        };
+        let what = match (event.exception, process) {
+            (Exception::Syscall, Some(p)) => {
+                format!(
+                    "syscall {}",
+                    crate::abi::call_name(p.hart.reg(emu::Reg::A7.index()))
+                )
+            }
+            (e, _) => e.to_string(),
+        };
+        format!(
+            "exception: {vm_prefix}{mode}process {} (parent: {parent}) at pc {pc:#x}: {what} → {handler}",
+            event.pid
+        )
+    }
+}
