@@ -1,6 +1,6 @@
 //! TCP plumbing of the full mesh (spec/rshm.md: "every server keeps a
 //! connection to every other server"). Threads here only move bytes; every
-//! decision is the server's (server.rs).
+//! decision is the server's (server/membership.rs).
 //!
 //! ```text
 //! listener thread ──accept──┐
