@@ -22,7 +22,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::Server;
+use super::{Input, Server};
 use crate::rshm::peers::{write_frame, ConnId, Net};
 use crate::rshm::wire::{FrameError, Msg, NodeId, SegmentInfo, MAX_SEGMENT};
 
@@ -57,7 +57,7 @@ pub(super) struct Membership {
     startup: Duration,
     last_tick: Instant,
     last_dial: Instant,
-    net: Net,
+    net: Net<Input>,
 }
 
 impl Membership {
@@ -67,7 +67,7 @@ impl Membership {
         heartbeat: Duration,
         timeout: Duration,
         startup: Duration,
-        net: Net,
+        net: Net<Input>,
     ) -> Membership {
         let configured: BTreeMap<NodeId, SocketAddr> =
             peers.iter().copied().filter(|p| p.0 != me).collect();

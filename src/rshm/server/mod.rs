@@ -54,13 +54,12 @@ mod transfer;
 pub use calls::MAX_SEGMENTS;
 pub use handle::{Answer, Event, Log, NodeConfig, NodeHandle, Request, Requester};
 
-use std::net::TcpStream;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread;
 
-use super::peers::{ConnId, Net};
+use super::peers::{Net, NetInput};
 use super::table::Table;
-use super::wire::{FrameError, Msg, NodeId, Page, RshmId};
+use super::wire::{Msg, NodeId, Page, RshmId};
 use calls::Calls;
 use election::Elections;
 use membership::Membership;
@@ -69,31 +68,16 @@ use publish::Publishing;
 /// Everything that reaches the server thread.
 #[derive(Debug)]
 pub enum Input {
+    /// From the node's kernel (handle.rs).
     Kernel(Request),
-    NewConn {
-        conn: ConnId,
-        stream: TcpStream,
-        dialed: Option<NodeId>,
-        peer_addr: String,
-    },
-    DialFailed {
-        node: NodeId,
-        reason: String,
-    },
-    Frame {
-        conn: ConnId,
-        msg: Msg,
-    },
-    BadFrame {
-        conn: ConnId,
-        /// The peer's address, to name it after its connection is gone.
-        peer_addr: String,
-        error: FrameError,
-    },
-    Closed {
-        conn: ConnId,
-        reason: String,
-    },
+    /// From the network threads (peers.rs).
+    Net(NetInput),
+}
+
+impl From<NetInput> for Input {
+    fn from(input: NetInput) -> Input {
+        Input::Net(input)
+    }
 }
 
 /// One node's server: its identity, its table, one struct per concern.
@@ -111,7 +95,7 @@ struct Server {
 }
 
 impl Server {
-    fn new(config: NodeConfig, incarnation: u32, net: Net, events: Sender<Event>) -> Server {
+    fn new(config: NodeConfig, incarnation: u32, net: Net<Input>, events: Sender<Event>) -> Server {
         Server {
             me: config.id,
             incarnation,
@@ -190,20 +174,21 @@ impl Server {
                     self.calls.hold(request);
                 }
             }
-            Input::NewConn {
+            // membership.rs
+            Input::Net(NetInput::NewConn {
                 conn,
                 stream,
                 dialed,
                 peer_addr,
-            } => self.opened(conn, stream, dialed, peer_addr),
-            Input::DialFailed { node, .. } => self.dial_failed(node),
-            Input::Frame { conn, msg } => self.frame(conn, msg),
-            Input::BadFrame {
+            }) => self.opened(conn, stream, dialed, peer_addr),
+            Input::Net(NetInput::DialFailed { node, .. }) => self.dial_failed(node),
+            Input::Net(NetInput::Frame { conn, msg }) => self.frame(conn, msg),
+            Input::Net(NetInput::BadFrame {
                 conn,
                 peer_addr,
                 error,
-            } => self.bad_frame(conn, &peer_addr, &error),
-            Input::Closed { conn, reason } => self.close(conn, &reason),
+            }) => self.bad_frame(conn, &peer_addr, &error),
+            Input::Net(NetInput::Closed { conn, reason }) => self.close(conn, &reason),
         }
     }
 
