@@ -178,7 +178,7 @@ impl MemNode {
     /// # Errors
     /// The errno.
     pub fn attach(&mut self, id: u64) -> Result<(), u64> {
-        let need_data = !self.copies.lock().map_or(false, |c| c.contains_key(&id));
+        let need_data = !self.copies.lock().is_ok_and(|c| c.contains_key(&id));
         if let Answer::Attached { version, data, .. } = self.call(|token| Request::Attach {
             token,
             id,
@@ -287,7 +287,7 @@ impl MemNode {
     pub fn logged(&self, needle: &str) -> bool {
         self.log
             .lock()
-            .map_or(false, |l| l.iter().any(|line| line.contains(needle)))
+            .is_ok_and(|l| l.iter().any(|line| line.contains(needle)))
     }
 
     /// Stops the node: the server closes its connections (peers see it leave).
@@ -333,7 +333,7 @@ pub fn wait_mesh(nodes: &[MemNode], want: usize, timeout: Duration) -> std::io::
     let deadline = Instant::now() + timeout;
     loop {
         let formed = nodes.iter().all(|n| {
-            n.log.lock().map_or(false, |l| {
+            n.log.lock().is_ok_and(|l| {
                 let joined = l.iter().filter(|x| x.contains("joined")).count();
                 let left = l.iter().filter(|x| x.contains(" left ")).count();
                 joined.saturating_sub(left) + 1 >= want
