@@ -338,14 +338,9 @@ impl Server {
     // ---- rshmctl(IPC_RMID) -----------------------------------------------
 
     pub(super) fn remove(&mut self, token: u64, guest: u64) {
-        let Some(seg) = self.table.by_guest(guest) else {
-            self.reply(token, Err(EINVAL));
+        let Some(seg) = self.segment_for(token, guest) else {
             return;
         };
-        if seg.removed {
-            self.reply(token, Err(EIDRM));
-            return;
-        }
         let (id, owner) = (seg.id, seg.owner);
         if owner == self.me {
             self.remove_as_owner(id);

@@ -6,9 +6,9 @@
 //!
 //! ```text
 //! NodeHandle::start (handle.rs): spawns the listener and Server::run
-//! kernel ──Request──► ┐                       ┌──► Event ──► kernel
-//! peers.rs ─Input───► ├ inbox ─► Server::step ┤
-//! ticks (heartbeat) ─►┘    (run)              └──► frames ──► peers
+//! kernel ───Input::Kernel(Request)──► ┐                ┌──► Event ──► kernel
+//! peers.rs ─Input::Net(NetInput)────► ├ inbox ─► step ─┤
+//! run: after each input or heartbeat/2 ─► tick         └──► frames ─► peers
 //! ```
 //!
 //! `run` takes one `Input` at a time and handles it to the end before the
@@ -25,24 +25,31 @@
 //! segment's new owner (`member_left`); EHOSTDOWN only when no live node
 //! can decide.
 //!
-//! | file          | concern                                        | state         |
-//! |---------------|------------------------------------------------|---------------|
-//! | handle.rs     | the kernel's API: `Request`, `Answer`, `Event`, `NodeHandle`, `NodeConfig`, `Log` | — |
-//! | membership.rs | connections, hellos, joins and leaves, heartbeats, dials; every frame leaves here | `Membership` |
-//! | calls.rs      | rshmget (creation rounds), attach counts, rshmctl(IPC_RMID), freeing; calls in flight | `Calls` |
-//! | transfer.rs   | rshmat and gap repair: fetching whole images from the owner | — |
-//! | publish.rs    | rshm_changed: sequencing, forwarding updates, acknowledgements | `Publishing` |
-//! | election.rs   | a new owner after the owner left; calls that come early | `Elections` |
+//! | file          | concern                                   | its state     |
+//! |---------------|-------------------------------------------|---------------|
+//! | handle.rs     | the kernel's API and the thread's start   | —             |
+//! | membership.rs | connections, hellos, joins and leaves,    | `Membership`  |
+//! |               | heartbeats, dials; every frame in and out |               |
+//! | calls.rs      | rshmget (creation rounds), attach counts, | `Calls`       |
+//! |               | rshmctl(IPC_RMID), freeing; every call in |               |
+//! |               | flight                                    |               |
+//! | transfer.rs   | rshmat and gap repair: whole images       | —             |
+//! | publish.rs    | rshm_changed: sequencing, forwarding,     | `Publishing`  |
+//! |               | acknowledgements                          |               |
+//! | election.rs   | a new owner after the owner left; calls   | `Elections`   |
+//! |               | that reach it before it knows             |               |
 //!
 //! Each concern's state is a struct of its file, with fields private to
-//! that file; the other files go through its methods. The handlers are
-//! `Server` methods because most touch several concerns: a publish reads
-//! the table and membership, sends frames and records a call. Three
-//! things are shared on purpose: the `Table` (every concern reads and
-//! changes segments), `Calls` (one token space for every call in flight:
-//! a fetch, a remove and a publish all end the same way when their owner
-//! leaves), and transfer.rs has no state of its own (a fetch in flight is
-//! a `Pending::Fetch`, the holders are the table's).
+//! that file: only that file reaches into them, the others call its
+//! methods. The handlers stay `Server` methods
+//! because most of them touch several concerns: a publish reads the table
+//! and membership, sends frames and records a call. Two things are shared
+//! on purpose rather than split: the `Table` (every concern reads and
+//! changes segments; its rules are table.rs's), and `Calls`, one token
+//! space for every call in flight, because a fetch, a remove and a
+//! publish all start over the same way when their owner leaves
+//! (`calls_without`, `restart`). transfer.rs has no struct: a fetch in
+//! flight is a `Pending::Fetch`, the holders are the table's.
 
 mod calls;
 mod election;
@@ -58,8 +65,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread;
 
 use super::peers::{Net, NetInput};
-use super::table::Table;
+use super::table::{Segment, Table};
 use super::wire::{Msg, NodeId, Page, RshmId};
+use crate::abi::{EIDRM, EINVAL};
 use calls::Calls;
 use election::Elections;
 use membership::Membership;
@@ -151,6 +159,21 @@ impl Server {
 
     fn reply(&self, token: u64, result: Result<Answer, u64>) {
         self.event(Event::Reply { token, result });
+    }
+
+    /// The live segment that a kernel call names by its guest id; None
+    /// once the call is answered EINVAL (no such segment) or EIDRM
+    /// (removed).
+    fn segment_for(&self, token: u64, guest: u64) -> Option<&Segment> {
+        let Some(seg) = self.table.by_guest(guest) else {
+            self.reply(token, Err(EINVAL));
+            return None;
+        };
+        if seg.removed {
+            self.reply(token, Err(EIDRM));
+            return None;
+        }
+        Some(seg)
     }
 
     /// Tells the kernel to apply `pages` of `id` at `version`.

@@ -55,14 +55,9 @@ impl Server {
     /// The kernel's rshm_changed: sequence it here as owner, or send it to
     /// the owner.
     pub(super) fn publish(&mut self, token: u64, guest: u64, pages: Vec<Page>) {
-        let Some(seg) = self.table.by_guest(guest) else {
-            self.reply(token, Err(EINVAL));
+        let Some(seg) = self.segment_for(token, guest) else {
             return;
         };
-        if seg.removed {
-            self.reply(token, Err(EIDRM));
-            return;
-        }
         if !seg.pages_fit(&pages) {
             self.reply(token, Err(EINVAL));
             return;

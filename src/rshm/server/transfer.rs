@@ -22,14 +22,9 @@ impl Server {
     /// rshmat: answer at once when this node holds the image, else fetch
     /// it from the owner.
     pub(super) fn attach(&mut self, token: u64, guest: u64, need_data: bool) {
-        let Some(seg) = self.table.by_guest(guest) else {
-            self.reply(token, Err(EINVAL));
+        let Some(seg) = self.segment_for(token, guest) else {
             return;
         };
-        if seg.removed {
-            self.reply(token, Err(EIDRM));
-            return;
-        }
         if seg.data.is_some() {
             let answer = Answer::Attached {
                 size: seg.size,
