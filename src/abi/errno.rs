@@ -7,8 +7,11 @@
 
 use std::fmt;
 
-/// A positive error number of the ABI table below.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+/// A positive error number of the ABI table below. (It travels between
+/// rshm nodes too, as its number.)
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct Errno(pub u64);
 
 impl Errno {

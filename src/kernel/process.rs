@@ -27,7 +27,7 @@ pub enum WaitReason {
     Child(Option<Pid>),
     /// An rshm call waiting for the node's server (spec/rshm.md): the
     /// request's token. The reply sets `a0` and makes the process ready
-    /// (rshm/syscalls.rs), instead of re-running the `ecall`.
+    /// (kernel/syscall/rshm.rs), instead of re-running the `ecall`.
     Rshm(u64),
     /// A vm_listen or vm_disconnect waiting for the peer (spec/vmshm.md).
     VmShm(VmWait),

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! SharedMemory.rshm: Option<RshmClient>  (kernel/shared.rs)
-//!   node       NodeHandle: requests in, events out (server.rs)
+//!   node       NodeHandle: requests in, events out (server/)
 //!   waiting    token → the blocked process and what it asked
 //!   in_flight  token → pages of a publish the owner has not sequenced yet
 //!   told_refs  segment → attached processes as last told to the server

@@ -40,7 +40,7 @@ pub struct MemNode {
     pub id: NodeId,
     pub addr: SocketAddr,
     requests: Requester,
-    replies: Receiver<(u64, Result<Answer, u64>)>,
+    replies: Receiver<(u64, Result<Answer, Errno>)>,
     copies: Copies,
     next_token: u64,
     stop: Arc<AtomicBool>,
@@ -156,7 +156,7 @@ impl MemNode {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.replies.recv_timeout(left) {
-                Ok((t, result)) if t == token => return result.map_err(Errno),
+                Ok((t, result)) if t == token => return result,
                 Ok(_) => {}
                 Err(_) => return Err(ETIMEDOUT),
             }
@@ -179,7 +179,7 @@ impl MemNode {
     /// # Errors
     /// The errno.
     pub fn attach(&mut self, id: u64) -> Result<(), Errno> {
-        let need_data = !self.copies.lock().map_or(false, |c| c.contains_key(&id));
+        let need_data = !self.copies.lock().is_ok_and(|c| c.contains_key(&id));
         if let Answer::Attached { version, data, .. } = self.call(|token| Request::Attach {
             token,
             id,
@@ -288,7 +288,7 @@ impl MemNode {
     pub fn logged(&self, needle: &str) -> bool {
         self.log
             .lock()
-            .map_or(false, |l| l.iter().any(|line| line.contains(needle)))
+            .is_ok_and(|l| l.iter().any(|line| line.contains(needle)))
     }
 
     /// Stops the node: the server closes its connections (peers see it leave).
@@ -334,7 +334,7 @@ pub fn wait_mesh(nodes: &[MemNode], want: usize, timeout: Duration) -> std::io::
     let deadline = Instant::now() + timeout;
     loop {
         let formed = nodes.iter().all(|n| {
-            n.log.lock().map_or(false, |l| {
+            n.log.lock().is_ok_and(|l| {
                 let joined = l.iter().filter(|x| x.contains("joined")).count();
                 let left = l.iter().filter(|x| x.contains(" left ")).count();
                 joined.saturating_sub(left) + 1 >= want

@@ -8,7 +8,9 @@
 //!  └ kernel/syscall/rshm.rs: sys_rshm* — local work (maps, dirty pages) at once;
 //!    what needs the network becomes a Request with a token, and the
 //!    process blocks (WaitReason::Rshm) — only that process
-//!        └ server.rs: the node's server thread (one per node)
+//!        └ server/: the node's server thread (one per node), one file
+//!                   per concern (membership, calls, transfer, publish,
+//!                   election; server/mod.rs has the table)
 //!             table.rs: the state table and its rules (convergence,
 //!                       removal, tombstones, re-election)
 //!             peers.rs: TCP mesh threads (listen, dial, read frames)

@@ -1,17 +1,20 @@
 //! TCP plumbing of the full mesh (spec/rshm.md: "every server keeps a
 //! connection to every other server"). Threads here only move bytes; every
-//! decision is the server's (server.rs).
+//! decision is the server's (server/membership.rs).
 //!
 //! ```text
 //! listener thread ──accept──┐
-//! dial thread ──connect─────┴─► Input::NewConn(conn, stream) ─► server
-//! reader thread per connection: bytes → FrameDecoder → Input::Frame /
-//!                                Input::BadFrame / Input::Closed ─► server
+//! dial thread ──connect─────┴─► NetInput::NewConn(conn, stream) ─► server
+//! reader thread per connection: bytes → FrameDecoder → NetInput::Frame /
+//!                          NetInput::BadFrame / NetInput::Closed ─► server
 //! server thread: write_frame(conn) (blocking, with a write timeout)
 //! ```
 //!
 //! Connections are numbered (`ConnId`) when they open; the server binds a
-//! number to a node when the peer's `Hello` arrives.
+//! number to a node when the peer's `Hello` arrives. `Net` sends into the
+//! server's inbox whatever item type that inbox has (`I: From<NetInput>`),
+//! so this file needs nothing of the server's and the server's files are
+//! free to import it.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -21,7 +24,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use super::server::Input;
 use super::wire::{FrameDecoder, FrameError, Msg, NodeId};
 
 /// Numbers connections in the order they open (never reused in a run).
@@ -32,16 +34,57 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a dial may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Shared by the network threads of one node.
-#[derive(Clone)]
-pub struct Net {
-    pub inbox: Sender<Input>,
+/// What the network threads tell the server.
+#[derive(Debug)]
+pub enum NetInput {
+    NewConn {
+        conn: ConnId,
+        stream: TcpStream,
+        dialed: Option<NodeId>,
+        peer_addr: String,
+    },
+    DialFailed {
+        node: NodeId,
+        reason: String,
+    },
+    Frame {
+        conn: ConnId,
+        msg: Msg,
+    },
+    BadFrame {
+        conn: ConnId,
+        /// The peer's address, to name it after its connection is gone.
+        peer_addr: String,
+        error: FrameError,
+    },
+    Closed {
+        conn: ConnId,
+        reason: String,
+    },
+}
+
+/// Shared by the network threads of one node; `I` is the item of the
+/// server's inbox.
+pub struct Net<I> {
+    pub inbox: Sender<I>,
     pub stop: Arc<AtomicBool>,
     next_conn: Arc<AtomicU64>,
 }
 
-impl Net {
-    pub fn new(inbox: Sender<Input>) -> Net {
+// Not derived: a derive would ask for `I: Clone`, and the server's inputs
+// (which hold TcpStreams) are not.
+impl<I> Clone for Net<I> {
+    fn clone(&self) -> Self {
+        Net {
+            inbox: self.inbox.clone(),
+            stop: Arc::clone(&self.stop),
+            next_conn: Arc::clone(&self.next_conn),
+        }
+    }
+}
+
+impl<I: From<NetInput> + Send + 'static> Net<I> {
+    pub fn new(inbox: Sender<I>) -> Net<I> {
         Net {
             inbox,
             stop: Arc::new(AtomicBool::new(false)),
@@ -53,7 +96,12 @@ impl Net {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Accepts connections until `stop`; each becomes `Input::NewConn`.
+    /// Queues `input` for the server; false when the server is gone.
+    fn tell(&self, input: NetInput) -> bool {
+        self.inbox.send(input.into()).is_ok()
+    }
+
+    /// Accepts connections until `stop`; each becomes `NetInput::NewConn`.
     pub fn spawn_listener(&self, listener: TcpListener) {
         let net = self.clone();
         let _ = listener.set_nonblocking(true);
@@ -71,14 +119,14 @@ impl Net {
     }
 
     /// Dials `node` at `addr` in the background; success is
-    /// `Input::NewConn`, failure `Input::DialFailed`.
+    /// `NetInput::NewConn`, failure `NetInput::DialFailed`.
     pub fn spawn_dial(&self, node: NodeId, addr: SocketAddr) {
         let net = self.clone();
         thread::spawn(
             move || match TcpStream::connect_timeout(&addr, DIAL_TIMEOUT) {
                 Ok(stream) => net.open(stream, Some(node)),
                 Err(e) => {
-                    let _ = net.inbox.send(Input::DialFailed {
+                    net.tell(NetInput::DialFailed {
                         node,
                         reason: e.to_string(),
                     });
@@ -100,16 +148,12 @@ impl Net {
             .peer_addr()
             .map_or_else(|_| "?".to_string(), |a| a.to_string());
         let peer_addr_for_reader = peer_addr.clone();
-        if self
-            .inbox
-            .send(Input::NewConn {
-                conn,
-                stream,
-                dialed,
-                peer_addr,
-            })
-            .is_err()
-        {
+        if !self.tell(NetInput::NewConn {
+            conn,
+            stream,
+            dialed,
+            peer_addr,
+        }) {
             return;
         }
         let net = self.clone();
@@ -127,14 +171,14 @@ impl Net {
                     decoder.push(&buf[..n]);
                     while let Some(frame) = decoder.next_frame() {
                         let input = match frame {
-                            Ok(msg) => Input::Frame { conn, msg },
-                            Err(error) => Input::BadFrame {
+                            Ok(msg) => NetInput::Frame { conn, msg },
+                            Err(error) => NetInput::BadFrame {
                                 conn,
                                 peer_addr: peer_addr.clone(),
                                 error,
                             },
                         };
-                        if self.inbox.send(input).is_err() {
+                        if !self.tell(input) {
                             return;
                         }
                     }
@@ -147,14 +191,14 @@ impl Net {
             }
         };
         if let Some(error) = decoder.finish() {
-            let _ = self.inbox.send(Input::BadFrame {
+            self.tell(NetInput::BadFrame {
                 conn,
                 peer_addr,
                 error,
             });
         }
         let _ = stream.shutdown(Shutdown::Both);
-        let _ = self.inbox.send(Input::Closed { conn, reason });
+        self.tell(NetInput::Closed { conn, reason });
     }
 }
 

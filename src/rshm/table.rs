@@ -1,7 +1,7 @@
 //! The state table of one node (spec/rshm.md, "State per segment"): one
 //! `Segment` per rshmid this node knows, live or removed, and the rules
 //! that keep the tables of all nodes converging. Pure data: the server
-//! (server.rs) calls it and sends what it says; tests call it directly.
+//! (server/) calls it and sends what it says; tests call it directly.
 //!
 //! Rules decided here:
 //!
@@ -13,7 +13,7 @@
 //!   established and the creator multicasts that. Otherwise it withdraws
 //!   (removes) its candidate. A caller that finds only candidates waits
 //!   for an `Established` of the key, and asks again when every candidate
-//!   was withdrawn (server.rs `get`). So every caller returns an
+//!   was withdrawn (server/calls.rs `get`). So every caller returns an
 //!   established id, and at most one live segment per key is established.
 //! - **removal** is sticky: `removed` merges with OR, so a node that missed
 //!   a removal cannot bring the segment back (tombstones). A removed

@@ -18,8 +18,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::abi::Errno;
+
 /// Protocol version; a frame of another version is dropped.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Bytes in one page of a segment (the machine's page size).
 pub const PAGE_BYTES: usize = crate::emu::PAGE_SIZE as usize;
@@ -124,8 +126,8 @@ pub enum Msg {
         id: RshmId,
         version: u64,
         data: Vec<u8>,
-        /// Errno when the owner refused (unknown, removed).
-        error: u64,
+        /// Why the owner refused (unknown, removed).
+        error: Option<Errno>,
     },
     /// Node `node` now holds a copy of `id`.
     Holder { id: RshmId, node: NodeId },
@@ -141,8 +143,8 @@ pub enum Msg {
     Removed { id: RshmId },
     /// From the creator to every node: its creation round chose `id`.
     Established { id: RshmId },
-    /// The owner's answer to `Remove`: 0 or an errno.
-    RemoveDone { token: u64, error: u64 },
+    /// The owner's answer to `Remove`: done, or why not.
+    RemoveDone { token: u64, error: Option<Errno> },
     /// To the owner: the pages the sender's processes wrote since its last publish.
     Publish {
         token: u64,
@@ -162,11 +164,11 @@ pub enum Msg {
     },
     /// To the owner: `version` of `id` is applied here.
     Ack { id: RshmId, version: u64 },
-    /// The owner's answer to `Publish`: the version, or an errno.
+    /// The owner's answer to `Publish`: the version, or why not.
     Published {
         token: u64,
         version: u64,
-        error: u64,
+        error: Option<Errno>,
     },
     /// A new owner asks a holder for its version (re-election).
     VersionQuery { id: RshmId },
@@ -356,7 +358,7 @@ mod tests {
             Msg::Published {
                 token: 5,
                 version: 9,
-                error: 0,
+                error: None,
             },
         ]
     }

@@ -7,7 +7,7 @@
 //!   whose dirty bit is set (PageTable::take_dirty) over every local mapping
 //!   anything that needs the server: Request with a token, the process
 //!   blocks on WaitReason::Rshm(token) — only that process
-//! run loop (simulator.rs) → Kernel::poll_rshm before every machine run:
+//! run loop (src/simulator/) → Kernel::poll_rshm before every machine run:
 //!   Event::Reply  → finish the call (rshmat maps the local copy):
 //!                   finish_pending writes a0 and moves the pc
 //!   Event::Apply  → copy the pages into the local object's frames, ack
@@ -270,7 +270,7 @@ impl Kernel {
                     .as_ref()
                     .map_or_else(Vec::new, |c| c.waiting.keys().copied().collect());
                 for token in tokens {
-                    self.rshm_reply(machine, token, Err(EHOSTDOWN.number()));
+                    self.rshm_reply(machine, token, Err(EHOSTDOWN));
                 }
             }
         }
@@ -300,10 +300,8 @@ impl Kernel {
         }
     }
 
-    /// Finishes the call waiting for `token` with the server's answer (an
-    /// error number as the wire carries it).
-    fn rshm_reply(&mut self, machine: &mut Machine, token: u64, result: Result<Answer, u64>) {
-        let result = result.map_err(Errno);
+    /// Finishes the call waiting for `token` with the server's answer.
+    fn rshm_reply(&mut self, machine: &mut Machine, token: u64, result: Result<Answer, Errno>) {
         let Some(client) = self.shared.rshm.as_mut() else {
             return;
         };
@@ -529,7 +527,7 @@ impl Kernel {
         machine: &mut Machine,
         token: u64,
         limit: Duration,
-    ) -> Option<Result<Answer, u64>> {
+    ) -> Option<Result<Answer, Errno>> {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
