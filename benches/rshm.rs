@@ -117,7 +117,7 @@ fn main() {
         Msg::Published {
             token: 1,
             version: 9,
-            error: 0,
+            error: None,
         },
     ];
     let bytes: usize = frames.iter().map(|m| encode_frame(m).unwrap().len()).sum();

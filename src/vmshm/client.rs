@@ -262,7 +262,7 @@ impl ClientDaemon {
         size: u64,
     ) -> Result<Granted, Errno> {
         let shmid = request.shmid;
-        let first_here = !self.opens.get(&shmid).is_some_and(|m| !m.is_empty());
+        let first_here = self.opens.get(&shmid).is_none_or(BTreeMap::is_empty);
         let reply = self.send(
             memory,
             HostRequest::Open {
