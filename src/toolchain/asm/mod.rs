@@ -33,7 +33,11 @@
 //! (`j .`), and numeric local labels (`1:`) are referenced as `1b`/`1f`.
 
 use std::collections::HashMap;
-use std::fmt;
+
+mod errors;
+mod lexer;
+
+pub use errors::{AsmError, AsmErrors};
 
 use super::elf::{write_executable, Segment, SegmentFlags, Symbol};
 use crate::emu::disasm::{
@@ -42,6 +46,8 @@ use crate::emu::disasm::{
 };
 use crate::emu::encode::{encode, EncodeError};
 use crate::emu::instruction::*;
+use errors::{fail, Fail};
+use lexer::{tokenize, Tok, Token};
 
 /// Where `.text` is loaded (the usual base of static RISC-V Linux executables).
 pub const TEXT_BASE: u64 = 0x10000;
@@ -49,40 +55,6 @@ const PAGE: u64 = 4096;
 /// Largest section we build, so that `.zero 1000000000000` is an error
 /// rather than an allocation failure.
 const MAX_SECTION: u64 = 64 << 20;
-
-/// One diagnostic, at a 1-based line and column (in characters).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AsmError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-/// Every diagnostic of one `assemble` call, Displayed one per line as
-/// `file:line:col: message`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AsmErrors {
-    pub file_name: String,
-    pub errors: Vec<AsmError>,
-}
-
-impl fmt::Display for AsmErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.errors.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file_name, e.line, e.column, e.message
-            )?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for AsmErrors {}
 
 /// Assembles `source` into an ELF64 RISC-V executable.
 ///
@@ -109,225 +81,10 @@ pub fn assemble(source: &str, file_name: &str) -> Result<Vec<u8>, AsmErrors> {
     Ok(asm.link(&bases))
 }
 
-// ---------------------------------------------------------------------------
-// Tokens
-
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Ident(String),
-    Num(u64),
-    Char(u8),
-    Str(Vec<u8>),
-    Punct(char),
-    /// `1b` / `1f`: the nearest local label `1:` before or after (GNU as).
-    LocalRef {
-        number: u64,
-        forward: bool,
-    },
-}
-
-#[derive(Clone, Debug)]
-struct Token {
-    tok: Tok,
-    column: usize,
-}
-
-fn is_ident_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_' || c == '.' || c == '$'
-}
-
-fn is_ident_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$'
-}
-
-/// A tokenizer error: column and message.
-type LexError = (usize, String);
-
-/// Splits one line into tokens, dropping a `#` or `//` comment.
-fn tokenize(line: &str) -> Result<Vec<Token>, LexError> {
-    let chars: Vec<char> = line.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while let Some(&c) = chars.get(i) {
-        let column = i + 1;
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '#' || (c == '/' && chars.get(i + 1) == Some(&'/')) {
-            break;
-        } else if is_ident_start(c) {
-            let start = i;
-            while chars.get(i).is_some_and(|&c| is_ident_char(c)) {
-                i += 1;
-            }
-            tokens.push(Token {
-                tok: Tok::Ident(chars[start..i].iter().collect()),
-                column,
-            });
-        } else if c.is_ascii_digit() {
-            let start = i;
-            while chars.get(i).is_some_and(|&c| is_ident_char(c)) {
-                i += 1;
-            }
-            let text: String = chars[start..i].iter().collect();
-            let tok = match local_reference(&text) {
-                Some(tok) => tok,
-                None => {
-                    Tok::Num(parse_number(&text).ok_or((column, format!("bad number `{text}`")))?)
-                }
-            };
-            tokens.push(Token { tok, column });
-        } else if c == '\'' {
-            i += 1;
-            if byte_is_char(&chars, i) {
-                return Err((column, "character literal is not ASCII".into()));
-            }
-            let (byte, next) = unescape_char(&chars, i).map_err(|m| (column, m))?;
-            i = next;
-            if chars.get(i) != Some(&'\'') {
-                return Err((column, "unterminated character literal".into()));
-            }
-            i += 1;
-            tokens.push(Token {
-                tok: Tok::Char(byte),
-                column,
-            });
-        } else if c == '"' {
-            i += 1;
-            let mut bytes = Vec::new();
-            loop {
-                match chars.get(i) {
-                    None => return Err((column, "unterminated string".into())),
-                    Some('"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(_) => {
-                        let (byte, next) = unescape_char(&chars, i).map_err(|m| (column, m))?;
-                        if byte_is_char(&chars, i) {
-                            // A non-ASCII character: its UTF-8 bytes.
-                            let mut buf = [0u8; 4];
-                            bytes.extend_from_slice(chars[i].encode_utf8(&mut buf).as_bytes());
-                        } else {
-                            bytes.push(byte);
-                        }
-                        i = next;
-                    }
-                }
-            }
-            tokens.push(Token {
-                tok: Tok::Str(bytes),
-                column,
-            });
-        } else {
-            tokens.push(Token {
-                tok: Tok::Punct(c),
-                column,
-            });
-            i += 1;
-        }
-    }
-    Ok(tokens)
-}
-
-/// Whether the character at `i` is a plain non-ASCII character (not an escape).
-fn byte_is_char(chars: &[char], i: usize) -> bool {
-    chars.get(i).is_some_and(|c| !c.is_ascii())
-}
-
-/// Reads one possibly escaped character at `i`; returns its byte and the
-/// index after it. Escapes: `\n \t \r \0 \\ \' \" \a \b \f \v \xHH \NNN`.
-fn unescape_char(chars: &[char], i: usize) -> Result<(u8, usize), String> {
-    match chars.get(i) {
-        None => Err("unterminated literal".into()),
-        Some('\\') => {
-            let Some(&e) = chars.get(i + 1) else {
-                return Err("unterminated escape".into());
-            };
-            let simple = match e {
-                'n' => Some(b'\n'),
-                't' => Some(b'\t'),
-                'r' => Some(b'\r'),
-                'a' => Some(7),
-                'b' => Some(8),
-                'f' => Some(12),
-                'v' => Some(11),
-                '\\' => Some(b'\\'),
-                '\'' => Some(b'\''),
-                '"' => Some(b'"'),
-                _ => None,
-            };
-            if let Some(b) = simple {
-                return Ok((b, i + 2));
-            }
-            if e == 'x' {
-                let mut j = i + 2;
-                let mut value: u32 = 0;
-                while let Some(d) = chars.get(j).and_then(|c| c.to_digit(16)) {
-                    value = (value * 16 + d) & 0xff;
-                    j += 1;
-                }
-                if j == i + 2 {
-                    return Err("`\\x` needs hex digits".into());
-                }
-                return Ok((value as u8, j));
-            }
-            if e.is_digit(8) {
-                let mut j = i + 1;
-                let mut value: u32 = 0;
-                while j < i + 4 {
-                    match chars.get(j).and_then(|c| c.to_digit(8)) {
-                        Some(d) => value = value * 8 + d,
-                        None => break,
-                    }
-                    j += 1;
-                }
-                return Ok(((value & 0xff) as u8, j));
-            }
-            Err(format!("unknown escape `\\{e}`"))
-        }
-        Some(&c) => Ok((if c.is_ascii() { c as u8 } else { 0 }, i + 1)),
-    }
-}
-
-/// `1b`, `12f`: a reference to a numeric local label.
-fn local_reference(text: &str) -> Option<Tok> {
-    let forward = match text.chars().last()? {
-        'b' => false,
-        'f' => true,
-        _ => return None,
-    };
-    let digits = &text[..text.len() - 1];
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    Some(Tok::LocalRef {
-        number: digits.parse().ok()?,
-        forward,
-    })
-}
-
 /// Internal name of the `k`-th definition of local label `number`; the `:`
 /// keeps it apart from every name a source can spell.
 fn local_name(number: u64, k: usize) -> String {
     format!("{number}:{k}")
-}
-
-/// `123`, `0x7f`, `0b101`, `0o17`: any value that fits in 64 bits.
-fn parse_number(text: &str) -> Option<u64> {
-    let lower = text.to_ascii_lowercase();
-    let (digits, radix) = if let Some(h) = lower.strip_prefix("0x") {
-        (h, 16)
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        (b, 2)
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        (o, 8)
-    } else {
-        (lower.as_str(), 10)
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    u64::from_str_radix(digits, radix).ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -455,13 +212,6 @@ struct Assembler {
     locals: HashMap<u64, usize>,
     patches: Vec<Patch>,
     errors: Vec<AsmError>,
-}
-
-/// A diagnostic before the line number is attached.
-type Fail = (usize, String);
-
-fn fail<T>(column: usize, message: impl Into<String>) -> Result<T, Fail> {
-    Err((column, message.into()))
 }
 
 /// The operands of one statement: comma-separated token lists.
