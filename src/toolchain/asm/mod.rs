@@ -35,6 +35,7 @@
 use std::collections::HashMap;
 
 mod errors;
+mod expr;
 mod lexer;
 
 pub use errors::{AsmError, AsmErrors};
@@ -47,6 +48,7 @@ use crate::emu::disasm::{
 use crate::emu::encode::{encode, EncodeError};
 use crate::emu::instruction::*;
 use errors::{fail, Fail};
+use expr::{apply_modifier, local_name, parse_expr, sext, Expr, Modifier};
 use lexer::{tokenize, Tok, Token};
 
 /// Where `.text` is loaded (the usual base of static RISC-V Linux executables).
@@ -79,55 +81,6 @@ pub fn assemble(source: &str, file_name: &str) -> Result<Vec<u8>, AsmErrors> {
         });
     }
     Ok(asm.link(&bases))
-}
-
-/// Internal name of the `k`-th definition of local label `number`; the `:`
-/// keeps it apart from every name a source can spell.
-fn local_name(number: u64, k: usize) -> String {
-    format!("{number}:{k}")
-}
-
-// ---------------------------------------------------------------------------
-// Expressions
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Modifier {
-    /// `%hi(x)`: the 20-bit upper field that, with `%lo(x)`, adds up to x.
-    Hi,
-    /// `%lo(x)`: the sign-extended low 12 bits.
-    Lo,
-}
-
-/// `[label] + addend`, optionally wrapped in `%hi`/`%lo`.
-#[derive(Clone, Debug)]
-struct Expr {
-    label: Option<(String, usize)>,
-    addend: i64,
-    modifier: Option<Modifier>,
-    column: usize,
-}
-
-impl Expr {
-    fn constant(&self) -> Option<i64> {
-        match (&self.label, self.modifier) {
-            (None, None) => Some(self.addend),
-            (None, Some(m)) => Some(apply_modifier(self.addend, m)),
-            _ => None,
-        }
-    }
-}
-
-fn apply_modifier(value: i64, modifier: Modifier) -> i64 {
-    match modifier {
-        // RISC-V psABI: %hi(x) = (x + 0x800) >> 12, so that %lo's sign extension cancels out.
-        Modifier::Hi => (value.wrapping_add(0x800) >> 12) & 0xf_ffff,
-        Modifier::Lo => sext(value as u64, 12),
-    }
-}
-
-fn sext(value: u64, bits: u32) -> i64 {
-    let shift = 64 - bits;
-    ((value << shift) as i64) >> shift
 }
 
 // ---------------------------------------------------------------------------
@@ -429,18 +382,7 @@ impl Assembler {
 
     /// Parses an expression operand, substituting constants defined so far.
     fn expr(&self, tokens: &[Token], column: usize) -> Result<Expr, Fail> {
-        let mut parser = ExprParser {
-            tokens,
-            at: 0,
-            constants: &self.constants,
-            locals: &self.locals,
-            depth: 0,
-        };
-        let expr = parser.parse(column)?;
-        if let Some(extra) = tokens.get(parser.at) {
-            return fail(extra.column, "unexpected text after the expression");
-        }
-        Ok(expr)
+        parse_expr(tokens, column, &self.constants, &self.locals)
     }
 
     fn constant(&self, tokens: &[Token], column: usize) -> Result<i64, Fail> {
@@ -1432,161 +1374,6 @@ fn ident(tokens: &[Token], column: usize) -> Result<(String, usize), Fail> {
         }] => Ok((name.clone(), *column)),
         [first, ..] => fail(first.column, "expected a name"),
         [] => fail(column, "expected a name"),
-    }
-}
-
-/// Recursive-descent parser for `expr := [+|-] term {(+|-) term}`,
-/// `term := number | 'c' | label | %hi(expr) | %lo(expr) | (expr)`.
-struct ExprParser<'a> {
-    tokens: &'a [Token],
-    at: usize,
-    constants: &'a HashMap<String, i64>,
-    locals: &'a HashMap<u64, usize>,
-    /// Nesting of parentheses, bounded so that `((((...` cannot overflow the stack.
-    depth: usize,
-}
-
-impl ExprParser<'_> {
-    fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.at)
-    }
-
-    fn parse(&mut self, column: usize) -> Result<Expr, Fail> {
-        let start = self.peek().map_or(column, |t| t.column);
-        let mut expr = Expr {
-            label: None,
-            addend: 0,
-            modifier: None,
-            column: start,
-        };
-        let mut negative = false;
-        let mut first = true;
-        loop {
-            match self.peek().map(|t| &t.tok) {
-                Some(Tok::Punct('+')) => self.at += 1,
-                Some(Tok::Punct('-')) => {
-                    negative = true;
-                    self.at += 1;
-                }
-                _ if first => {}
-                _ => break,
-            }
-            let term = self.term(column)?;
-            if term.modifier.is_some() && !(first && self.peek().is_none()) {
-                return fail(term.column, "`%hi`/`%lo` must be the whole operand");
-            }
-            if let Some(label) = term.label {
-                if negative {
-                    return fail(label.1, format!("cannot subtract label `{}`", label.0));
-                }
-                if expr.label.is_some() {
-                    return fail(label.1, "at most one label per expression");
-                }
-                expr.label = Some(label);
-            }
-            expr.modifier = term.modifier;
-            expr.addend = if negative {
-                expr.addend.wrapping_sub(term.addend)
-            } else {
-                expr.addend.wrapping_add(term.addend)
-            };
-            negative = false;
-            first = false;
-        }
-        Ok(expr)
-    }
-
-    fn term(&mut self, column: usize) -> Result<Expr, Fail> {
-        let Some(token) = self.peek().cloned() else {
-            let at = self.tokens.last().map_or(column, |t| t.column);
-            return fail(at, "expected a value");
-        };
-        self.at += 1;
-        let value = |addend: i64| Expr {
-            label: None,
-            addend,
-            modifier: None,
-            column: token.column,
-        };
-        match token.tok {
-            Tok::Num(n) => Ok(value(n as i64)),
-            Tok::Char(c) => Ok(value(i64::from(c))),
-            Tok::Ident(name) => {
-                if let Some(&v) = self.constants.get(&name) {
-                    return Ok(value(v));
-                }
-                if Reg::parse(&name).is_some() {
-                    return fail(
-                        token.column,
-                        format!("expected a value, found register `{name}`"),
-                    );
-                }
-                Ok(Expr {
-                    label: Some((name, token.column)),
-                    addend: 0,
-                    modifier: None,
-                    column: token.column,
-                })
-            }
-            Tok::LocalRef { number, forward } => {
-                let defined = self.locals.get(&number).copied().unwrap_or(0);
-                let k = match (forward, defined.checked_sub(1)) {
-                    (true, _) => defined,
-                    (false, Some(previous)) => previous,
-                    (false, None) => {
-                        return fail(
-                            token.column,
-                            format!("no local label `{number}:` before `{number}b`"),
-                        )
-                    }
-                };
-                Ok(Expr {
-                    label: Some((local_name(number, k), token.column)),
-                    addend: 0,
-                    modifier: None,
-                    column: token.column,
-                })
-            }
-            Tok::Punct('%') => {
-                let modifier = match self.peek().map(|t| &t.tok) {
-                    Some(Tok::Ident(m)) if m == "hi" => Modifier::Hi,
-                    Some(Tok::Ident(m)) if m == "lo" => Modifier::Lo,
-                    _ => return fail(token.column, "expected `%hi(...)` or `%lo(...)`"),
-                };
-                self.at += 1;
-                let mut inner = self.parenthesized(token.column)?;
-                if inner.modifier.is_some() {
-                    return fail(token.column, "nested `%hi`/`%lo`");
-                }
-                inner.modifier = Some(modifier);
-                inner.column = token.column;
-                Ok(inner)
-            }
-            Tok::Punct('(') => {
-                self.at -= 1;
-                self.parenthesized(token.column)
-            }
-            Tok::Str(_) => fail(token.column, "unexpected string"),
-            Tok::Punct(c) => fail(token.column, format!("unexpected `{c}`")),
-        }
-    }
-
-    fn parenthesized(&mut self, column: usize) -> Result<Expr, Fail> {
-        if self.peek().map(|t| &t.tok) != Some(&Tok::Punct('(')) {
-            return fail(column, "expected `(`");
-        }
-        self.at += 1;
-        if self.depth >= 32 {
-            return fail(column, "parentheses nested too deeply");
-        }
-        self.depth += 1;
-        let inner = self.parse(column)?;
-        self.depth -= 1;
-        if self.peek().map(|t| &t.tok) != Some(&Tok::Punct(')')) {
-            return fail(column, "expected `)`");
-        }
-        self.at += 1;
-        Ok(inner)
     }
 }
 
