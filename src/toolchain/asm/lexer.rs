@@ -169,7 +169,21 @@ fn escape(chars: &[char], i: usize) -> Result<(u8, usize), String> {
     let Some(&e) = chars.get(i + 1) else {
         return Err("unterminated escape".into());
     };
-    let simple = match e {
+    if let Some(b) = simple_escape(e) {
+        return Ok((b, i + 2));
+    }
+    if e == 'x' {
+        return hex_escape(chars, i + 2);
+    }
+    if e.is_digit(8) {
+        return Ok(octal_escape(chars, i + 1));
+    }
+    Err(format!("unknown escape `\\{e}`"))
+}
+
+/// The byte of a one-letter escape: `\n` is `n`.
+fn simple_escape(e: char) -> Option<u8> {
+    match e {
         'n' => Some(b'\n'),
         't' => Some(b'\t'),
         'r' => Some(b'\r'),
@@ -181,37 +195,36 @@ fn escape(chars: &[char], i: usize) -> Result<(u8, usize), String> {
         '\'' => Some(b'\''),
         '"' => Some(b'"'),
         _ => None,
-    };
-    if let Some(b) = simple {
-        return Ok((b, i + 2));
     }
-    if e == 'x' {
-        // As many hex digits as follow, keeping the low byte (as GNU as does).
-        let mut j = i + 2;
-        let mut value: u32 = 0;
-        while let Some(d) = chars.get(j).and_then(|c| c.to_digit(16)) {
-            value = (value * 16 + d) & 0xff;
-            j += 1;
-        }
-        if j == i + 2 {
-            return Err("`\\x` needs hex digits".into());
-        }
-        return Ok((value as u8, j));
+}
+
+/// `\xHH...`: as many hex digits as follow `start`; the value keeps its
+/// low byte.
+fn hex_escape(chars: &[char], start: usize) -> Result<(u8, usize), String> {
+    let mut j = start;
+    let mut value: u32 = 0;
+    while let Some(d) = chars.get(j).and_then(|c| c.to_digit(16)) {
+        value = (value * 16 + d) & 0xff;
+        j += 1;
     }
-    if e.is_digit(8) {
-        // Up to three octal digits; `\0` is the common case.
-        let mut j = i + 1;
-        let mut value: u32 = 0;
-        while j < i + 4 {
-            match chars.get(j).and_then(|c| c.to_digit(8)) {
-                Some(d) => value = value * 8 + d,
-                None => break,
-            }
-            j += 1;
-        }
-        return Ok(((value & 0xff) as u8, j));
+    if j == start {
+        return Err("`\\x` needs hex digits".into());
     }
-    Err(format!("unknown escape `\\{e}`"))
+    Ok((value as u8, j))
+}
+
+/// `\NNN`: up to three octal digits from `start` (`\0` is the common case).
+fn octal_escape(chars: &[char], start: usize) -> (u8, usize) {
+    let mut j = start;
+    let mut value: u32 = 0;
+    while j < start + 3 {
+        match chars.get(j).and_then(|c| c.to_digit(8)) {
+            Some(d) => value = value * 8 + d,
+            None => break,
+        }
+        j += 1;
+    }
+    ((value & 0xff) as u8, j)
 }
 
 /// `1b`, `12f`: a reference to a numeric local label.
