@@ -1,17 +1,17 @@
 //! Directives: `DIRECTIVES` maps each name to its form, one function per
 //! kind:
 //!
-//! | directives                                  | function   | effect |
-//! |---------------------------------------------|------------|--------|
-//! | `.text` `.rodata` `.data` `.bss`            | `switch`   | the section of the lines after |
-//! | `.section name`                             | `section`  | the same, by name (`.rodata.str1.1` is `.rodata`) |
-//! | `.globl` `.global` `.local`                 | `symbol`   | checked, no effect: every label is a symbol |
-//! | `.type` `.size` `.file` `.ident` ...        | `ignored`  | none (compiler output has them) |
-//! | `.equ` `.set`                               | `equ`      | a constant for the lines after |
-//! | `.byte` `.half` `.word` `.dword` and aliases | `data`    | `Item::Data` per value |
-//! | `.string` `.asciz` `.ascii`                 | `string`   | `Item::Bytes` per string |
-//! | `.zero` `.space` `.skip`                    | `zero`     | `Item::Fill` |
-//! | `.align` `.p2align` `.balign`               | `align`    | `Item::Align` |
+//! | directives                                | function  | effect                                            |
+//! |-------------------------------------------|-----------|---------------------------------------------------|
+//! | `.text` `.rodata` `.data` `.bss`          | `switch`  | the section of the lines after                    |
+//! | `.section name`                           | `section` | the same, by name (`.rodata.str1.1` is `.rodata`) |
+//! | `.globl` `.global` `.local`               | `symbol`  | checked, no effect: every label is a symbol       |
+//! | `.type` `.size` `.file` `.ident` ...      | `ignored` | none (compiler output has them)                   |
+//! | `.equ` `.set`                             | `equ`     | a constant for the lines after                    |
+//! | `.byte` `.half` `.word` `.dword`, aliases | `data`    | `Item::Data` per value                            |
+//! | `.string` `.asciz` `.ascii`               | `string`  | `Item::Bytes` per string (and its zero)           |
+//! | `.zero` `.space` `.skip`                  | `zero`    | `Item::Fill`                                      |
+//! | `.align` `.p2align` `.balign`             | `align`   | `Item::Align`                                     |
 //!
 //! The parser sends every word that starts with a dot here.
 

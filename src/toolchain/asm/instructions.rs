@@ -1,18 +1,18 @@
 //! Machine instructions: one function per operand form, each reading its
 //! operands from a `Statement` and putting out one `Item::Inst`.
 //!
-//! | form     | syntax                                   | function    |
-//! |----------|------------------------------------------|-------------|
-//! | R-type   | `add rd, rs1, rs2`                       | `register`  |
-//! | I-type   | `addi rd, rs1, imm`                      | `immediate` |
-//! | load     | `ld rd, offset(rs1)`                     | `load`      |
-//! | store    | `sd rs2, offset(rs1)`                    | `store`     |
-//! | branch   | `beq rs1, rs2, target`                   | `branch`    |
-//! | CSR      | `csrrw rd, csr, rs1`, `csrrwi rd, csr, 5` | `csr`       |
-//! | atomic   | `lr.d rd, (rs1)`, `amoadd.w rd, rs2, (rs1)` | `atomic` |
-//! | U-type   | `lui rd, imm`, `auipc rd, imm`           | `lui`, `auipc` |
-//! | jumps    | `jal [rd,] target`, `jalr rd, offset(rs1)` | `jal`, `jalr` |
-//! | system   | `fence [pred, succ]`, `ecall`, `ebreak`  | `fence`, `ecall`, `ebreak` |
+//! | form   | syntax                                      | function                   |
+//! |--------|---------------------------------------------|----------------------------|
+//! | R-type | `add rd, rs1, rs2`                          | `register`                 |
+//! | I-type | `addi rd, rs1, imm`                         | `immediate`                |
+//! | load   | `ld rd, offset(rs1)`                        | `load`                     |
+//! | store  | `sd rs2, offset(rs1)`                       | `store`                    |
+//! | branch | `beq rs1, rs2, target`                      | `branch`                   |
+//! | CSR    | `csrrw rd, csr, rs1`, `csrrwi rd, csr, 5`   | `csr`                      |
+//! | atomic | `lr.d rd, (rs1)`, `amoadd.w rd, rs2, (rs1)` | `atomic`                   |
+//! | U-type | `lui rd, imm`, `auipc rd, imm`              | `lui`, `auipc`             |
+//! | jumps  | `jal [rd,] target`, `jalr rd, offset(rs1)`  | `jal`, `jalr`              |
+//! | system | `fence [pred, succ]`, `ecall`, `ebreak`     | `fence`, `ecall`, `ebreak` |
 //!
 //! The families with many mnemonics (R-type to atomics) are dispatched
 //! through the disassembler's tables (`emu::disasm`), so both spell every

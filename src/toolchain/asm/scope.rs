@@ -17,6 +17,7 @@ use super::expr::{local_name, parse_expr, Expr};
 use super::items::Section;
 use super::lexer::Token;
 
+/// The parser's memory of the lines before the current one.
 pub struct Scope {
     /// The section that statements put their items into (`.text`, `.data`, ...).
     pub section: Section,

@@ -29,6 +29,7 @@ pub fn lookup<T: Copy>(table: &[(T, &str)], word: &str) -> Option<T> {
         .map(|(value, _)| *value)
 }
 
+/// A statement being read: what a form gets.
 pub struct Statement<'a> {
     /// The mnemonic or directive, in lower case.
     pub word: String,
