@@ -107,6 +107,7 @@ fn statement(scope: &mut Scope, tokens: &[Token]) -> (Vec<Item>, Option<Fail>) {
 /// mnemonic names its form. The machine instruction families come first,
 /// with the disassembler's tables; no mnemonic is in two tables.
 fn instruction(s: &mut Statement) -> Result<(), Fail> {
+    // A copy: the forms take the statement mutably.
     let word = s.word.clone();
     let word = word.as_str();
     if let Some(op) = lookup(&REG_MNEMONICS, word) {
