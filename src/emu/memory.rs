@@ -31,6 +31,7 @@
 
 use std::fmt;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes in a page and in a frame.
 pub const PAGE_SIZE: u64 = 4096;
@@ -54,6 +55,9 @@ impl fmt::Display for Frame {
     }
 }
 
+/// The next `PhysMemory::id`.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// The physical frames of the machine and their allocator.
 pub struct PhysMemory {
     /// The pool, `frame_count * PAGE_SIZE` zeroed bytes, owned through this
@@ -67,6 +71,10 @@ pub struct PhysMemory {
     /// References to each frame; 0 = free.
     refs: Vec<u32>,
     holds_code: Vec<bool>,
+    /// Times `mark_code` was called.
+    code_marks: u64,
+    /// Unique to this pool (see `id`).
+    id: u64,
     /// Frames with decoded code that were written or freed since the block
     /// cache last looked.
     stale_code: Vec<Frame>,
@@ -107,6 +115,8 @@ impl PhysMemory {
             free: Vec::new(),
             refs: vec![0; frames as usize],
             holds_code: vec![false; frames as usize],
+            code_marks: 0,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             stale_code: Vec::new(),
         })
     }
@@ -234,14 +244,34 @@ impl PhysMemory {
         }
     }
 
-    /// Host address of the pool's first byte, for the TLB's addends.
-    pub(crate) fn host_base(&mut self) -> *mut u8 {
-        self.bytes.as_ptr()
+    /// Host address of `frame`'s first byte, for the TLB. It is derived from
+    /// the owning pointer by an offset, so it and every address the TLB
+    /// makes from it share that pointer's provenance (module doc).
+    ///
+    /// # Panics
+    /// When `frame` is not a frame of this memory (a page table that maps
+    /// one would be the kernel's bug).
+    pub(crate) fn host_frame(&mut self, frame: Frame) -> *mut u8 {
+        self.frame_ptr(frame)
     }
 
     /// Records that the block cache decoded code from `frame`.
     pub(crate) fn mark_code(&mut self, frame: Frame) {
         self.holds_code[frame.0 as usize] = true;
+        self.code_marks += 1;
+    }
+
+    /// How many times a frame started holding code: a TLB set aside while
+    /// this changed may hold write permission for such a frame.
+    pub(crate) fn code_marks(&self) -> u64 {
+        self.code_marks
+    }
+
+    /// Identifies this pool among all `PhysMemory` values ever made: the TLB
+    /// holds host pointers into one pool, and must be flushed if the machine
+    /// is given another (`*machine.memory_mut() = ...`).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     pub(crate) fn holds_code(&self, frame: Frame) -> bool {
@@ -256,6 +286,41 @@ impl PhysMemory {
     pub(crate) fn has_stale_code(&self) -> bool {
         !self.stale_code.is_empty()
     }
+}
+
+impl Drop for PhysMemory {
+    fn drop(&mut self) {
+        let len = self.frame_count as usize * PAGE_SIZE as usize;
+        // SAFETY: `bytes` came from `alloc_zeroed_bytes(len)` with this very
+        // layout (the frame count never changes) and is freed only here.
+        unsafe { std::alloc::dealloc(self.bytes.as_ptr(), bytes_layout(len)) }
+    }
+}
+
+// `PhysMemory` owns its pool exclusively, as the `Box<[u8]>` it replaces
+// did: only it frees the pool, and the only copies of the pointer (the
+// TLB's host pointers) live in the `Machine` that owns this memory, which
+// is not `Send` (its ops hold raw pointers).
+// SAFETY: so moving it to another thread is as sound as for `Box<[u8]>`,
+// and the type stays `Send + Sync` as it was.
+unsafe impl Send for PhysMemory {}
+// SAFETY: see `Send` above: through `&PhysMemory` the bytes are only read.
+unsafe impl Sync for PhysMemory {}
+
+fn bytes_layout(len: usize) -> std::alloc::Layout {
+    // `len` fitted a `usize` and stays below `isize::MAX` (checked by
+    // `alloc_zeroed_bytes` when it made the allocation).
+    std::alloc::Layout::array::<u8>(len).expect("PhysMemory: layout of a size that was allocated")
+}
+
+/// `len` (> 0) zeroed bytes, or `None` when the allocator refuses (where
+/// `vec![0; len]` would abort the process). Zeroed allocations come from
+/// `calloc`/fresh pages, so untouched parts cost no host memory.
+fn alloc_zeroed_bytes(len: usize) -> Option<NonNull<u8>> {
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    assert!(layout.size() > 0, "PhysMemory: a pool of zero bytes");
+    // SAFETY: the layout has a non-zero size, as `alloc_zeroed` requires.
+    NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })
 }
 
 #[cfg(test)]
@@ -275,39 +340,4 @@ mod tests {
         assert!(!memory.is_allocated(frame));
         assert_eq!(memory.used_frames(), 0);
     }
-}
-
-impl Drop for PhysMemory {
-    fn drop(&mut self) {
-        let len = self.frame_count as usize * PAGE_SIZE as usize;
-        // SAFETY: `bytes` came from `alloc_zeroed_bytes(len)` with this very
-        // layout (the frame count never changes) and is freed only here.
-        unsafe { std::alloc::dealloc(self.bytes.as_ptr(), bytes_layout(len)) }
-    }
-}
-
-// SAFETY: `PhysMemory` owns its pool exclusively, as the `Box<[u8]>` it
-// replaces did: only it frees the pool, and the only copies of the pointer
-// (the TLB's host pointers) live in the `Machine` that owns this memory,
-// which is not `Send` (its ops hold raw pointers). `&PhysMemory` only reads.
-// So moving it to another thread, or sharing it, is as sound as for
-// `Box<[u8]>`, and the type stays `Send + Sync` as it was.
-unsafe impl Send for PhysMemory {}
-// SAFETY: see `Send` above: through `&PhysMemory` the bytes are only read.
-unsafe impl Sync for PhysMemory {}
-
-fn bytes_layout(len: usize) -> std::alloc::Layout {
-    // `len` fitted a `usize` and stays below `isize::MAX` (checked by
-    // `alloc_zeroed_bytes` when it made the allocation).
-    std::alloc::Layout::array::<u8>(len).expect("PhysMemory: layout of a size that was allocated")
-}
-
-/// `len` (> 0) zeroed bytes, or `None` when the allocator refuses (where
-/// `vec![0; len]` would abort the process). Zeroed allocations come from
-/// `calloc`/fresh pages, so untouched parts cost no host memory.
-fn alloc_zeroed_bytes(len: usize) -> Option<NonNull<u8>> {
-    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
-    assert!(layout.size() > 0, "PhysMemory: a pool of zero bytes");
-    // SAFETY: the layout has a non-zero size, as `alloc_zeroed` requires.
-    NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })
 }

@@ -18,6 +18,22 @@
 //! has one tag per access kind and a host addend: a hit is one compare, and
 //! the host address is `vaddr + addend`. The tag compare also rejects
 //! misaligned accesses (see `Tlb::tag_for`), which then take the slow path.
+//!
+//! ## Ownership of the TLB's entries
+//!
+//! Two parties use the entries during a run: the executor's fast path
+//! (exec.rs, fuse.rs) reads them through a copy of the TLB's pointer that it
+//! keeps in `Exec`, and the slow path (bus.rs) fills them through
+//! `&mut Tlb`. Were the entries a `Box` and the copy taken from a shared
+//! borrow of it, every fill would be a write through a unique reference
+//! while a pointer derived from a shared one is still used: undefined
+//! behaviour under Rust's aliasing rules (Stacked and Tree Borrows alike).
+//! So the `Tlb` owns its entries through one raw pointer (`Box::into_raw`,
+//! freed in `Drop`), every read and write goes through that pointer or a
+//! copy of it, and no reference to an entry outlives the method that made
+//! it (`fill`, `flush`, `forbid_writes`, all under `&mut Tlb`, during which
+//! no handler runs). All the copies share one provenance, so none of them
+//! invalidates another.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -396,8 +412,11 @@ pub(crate) struct TlbEntry {
     pub read_tag: u64,
     pub write_tag: u64,
     pub exec_tag: u64,
-    /// `host address = vaddr + addend` (wrapping).
-    pub addend: usize,
+    /// `host address = addend + vaddr` (wrapping): the host address of the
+    /// frame minus the page's address. Derived from `PhysMemory`'s owning
+    /// pointer by offsets only, so a host address made from it keeps that
+    /// pointer's provenance (no integer-to-pointer cast).
+    pub addend: *mut u8,
 }
 
 impl TlbEntry {
@@ -405,20 +424,31 @@ impl TlbEntry {
         read_tag: TLB_INVALID,
         write_tag: TLB_INVALID,
         exec_tag: TLB_INVALID,
-        addend: 0,
+        addend: std::ptr::null_mut(),
     };
 }
 
-/// The software TLB.
+/// The software TLB: `TLB_ENTRIES` entries owned through one raw pointer
+/// (see "Ownership of the TLB's entries" in the module doc).
 pub(crate) struct Tlb {
-    pub entries: Box<[TlbEntry; TLB_ENTRIES]>,
+    /// From `Box::into_raw` in `new`, freed in `Drop`; every access to an
+    /// entry goes through this pointer or a copy of it.
+    entries: *mut TlbEntry,
 }
 
 impl Tlb {
     pub fn new() -> Tlb {
+        let entries = Box::into_raw(Box::new([TlbEntry::EMPTY; TLB_ENTRIES]));
         Tlb {
-            entries: Box::new([TlbEntry::EMPTY; TLB_ENTRIES]),
+            entries: entries.cast::<TlbEntry>(),
         }
+    }
+
+    /// The owning pointer, for the executor's fast path. Valid until this
+    /// `Tlb` is dropped; the stash swaps whole `Tlb`s, so the run loop takes
+    /// a fresh copy after every switch of caches.
+    pub fn as_ptr(&self) -> *const TlbEntry {
+        self.entries
     }
 
     /// Index of the entry for `vaddr`.
@@ -437,7 +467,88 @@ impl Tlb {
         vaddr & (!(PAGE_SIZE - 1) | (size - 1))
     }
 
+    /// The executor's read lookup: the host address of an aligned `size`-byte
+    /// load at `vaddr`, if the TLB has a read translation for its page.
+    ///
+    /// # Safety
+    /// `entries` is `as_ptr()` of a live `Tlb`, and no reference to its
+    /// entries is alive (there never is one outside `Tlb`'s own methods).
+    #[inline(always)]
+    pub unsafe fn read_host(entries: *const TlbEntry, vaddr: u64, size: u64) -> Option<*const u8> {
+        // SAFETY: `index` is below `TLB_ENTRIES`, so the entry is inside the
+        // allocation; it is read by value through the raw pointer, as the
+        // caller guarantees is allowed.
+        let entry = unsafe { entries.add(Tlb::index(vaddr)).read() };
+        (entry.read_tag == Tlb::tag_for(vaddr, size))
+            .then(|| entry.addend.wrapping_add(vaddr as usize).cast_const())
+    }
+
+    /// The executor's write lookup: as `read_host`, for a store.
+    ///
+    /// # Safety
+    /// As for `read_host`.
+    #[inline(always)]
+    pub unsafe fn write_host(entries: *const TlbEntry, vaddr: u64, size: u64) -> Option<*mut u8> {
+        // SAFETY: as in `read_host`.
+        let entry = unsafe { entries.add(Tlb::index(vaddr)).read() };
+        (entry.write_tag == Tlb::tag_for(vaddr, size))
+            .then(|| entry.addend.wrapping_add(vaddr as usize))
+    }
+
+    /// Caches that the page at `page_addr` is the frame at host address
+    /// `host_frame`, and that `access` to it is allowed (`None`: no tag, only
+    /// the entry's page and frame). The tags of one entry always name one
+    /// page: they are kept only if this is that page, mapped to the same
+    /// frame.
+    pub fn fill(&mut self, page_addr: u64, host_frame: *mut u8, access: Option<Access>) {
+        let addend = host_frame.wrapping_sub(page_addr as usize);
+        // A slow path may be running inside a handler, but handlers read
+        // entries only by value (`read_host`, `write_host`), never holding a
+        // reference across a call, so nothing else accesses them meanwhile.
+        // SAFETY: `index` is below `TLB_ENTRIES`; this reference is the only
+        // access to the entry while it lives (above), and dies with `fill`.
+        let entry = unsafe { &mut *self.entries.add(Tlb::index(page_addr)) };
+        let same_page = [entry.read_tag, entry.write_tag, entry.exec_tag].contains(&page_addr);
+        if !same_page || entry.addend != addend {
+            *entry = TlbEntry {
+                addend,
+                ..TlbEntry::EMPTY
+            };
+        }
+        match access {
+            Some(Access::Read) => entry.read_tag = page_addr,
+            Some(Access::Execute) => entry.exec_tag = page_addr,
+            Some(Access::Write) => entry.write_tag = page_addr,
+            None => {}
+        }
+    }
+
+    /// All entries, for the bulk updates below.
+    fn entries_mut(&mut self) -> &mut [TlbEntry; TLB_ENTRIES] {
+        // SAFETY: the pointer owns an array of `TLB_ENTRIES` entries;
+        // `&mut self` excludes every other use while the borrow lives (see
+        // `fill`), and the borrow ends before the executor reads again.
+        unsafe { &mut *self.entries.cast::<[TlbEntry; TLB_ENTRIES]>() }
+    }
+
     pub fn flush(&mut self) {
-        self.entries.fill(TlbEntry::EMPTY);
+        self.entries_mut().fill(TlbEntry::EMPTY);
+    }
+
+    /// Drops every cached write permission, so that stores take the slow
+    /// path (used when a frame starts holding decoded code).
+    pub fn forbid_writes(&mut self) {
+        for entry in self.entries_mut() {
+            entry.write_tag = TLB_INVALID;
+        }
+    }
+}
+
+impl Drop for Tlb {
+    fn drop(&mut self) {
+        // SAFETY: `entries` came from `Box::into_raw` of this array type in
+        // `new` and is freed only here; copies held by an executor are dead
+        // (an `Exec` borrows the machine that owns this `Tlb`).
+        drop(unsafe { Box::from_raw(self.entries.cast::<[TlbEntry; TLB_ENTRIES]>()) });
     }
 }
