@@ -34,20 +34,18 @@
 //!
 //! ## Ownership of the jump cache
 //!
-//! The jump cache is read by two parties: the run loop (`JumpCache::get`)
-//! and the executor's block chaining (exec.rs, `chain`), which reads it
-//! through a copy of the cache's pointer kept in `Exec`. It is written only
-//! by `fetch` (`remember_jump`) and flushed by the machine, both between
-//! runs of handlers. As with the TLB (mmu.rs), the entries are owned through
-//! one raw pointer (`Box::into_raw`, freed in `Drop`) and read and written
-//! only through it or its copies, by value or through a reference that
-//! dies in the method that made it; so a write never invalidates the copy
-//! the executor holds, which a `Box` re-borrowed for each write would.
+//! The jump cache is read by the run loop (`JumpCache::get`) and by the
+//! executor's block chaining (exec.rs, `chain`), through a copy of the
+//! cache's pointer kept in `Exec`; it is written by `fetch`
+//! (`remember_jump`) and flushed by the machine, both between runs of
+//! handlers. Its entries are `Entries` (entries.rs), owned through one raw
+//! pointer, so those writes never invalidate the executor's copy.
 
 use std::collections::HashMap;
 
 use super::bus::Bus;
 use super::decode;
+use super::entries::Entries;
 use super::exception::Exception;
 use super::exec::handler_for;
 use super::fuse::fuse;
@@ -280,57 +278,38 @@ fn instruction_count(ops: &[Op]) -> u64 {
     ops.len() as u64 - u64::from(fallthrough)
 }
 
-/// The jump cache: direct-mapped from virtual pc to block, owned through
-/// one raw pointer (see "Ownership of the jump cache" in the module doc).
+/// The jump cache: direct-mapped from virtual pc to block.
 pub(crate) struct JumpCache {
-    /// From `Box::into_raw` in `new`, freed in `Drop`; every access to an
-    /// entry goes through this pointer or a copy of it.
-    entries: *mut JumpEntry,
+    /// Owned through one raw pointer, which the executor copies (entries.rs).
+    entries: Entries<JumpEntry, JUMP_CACHE_ENTRIES>,
 }
 
 impl JumpCache {
     pub fn new() -> JumpCache {
-        let entries = Box::into_raw(Box::new([JumpEntry::EMPTY; JUMP_CACHE_ENTRIES]));
         JumpCache {
-            entries: entries.cast::<JumpEntry>(),
+            entries: Entries::new(JumpEntry::EMPTY),
         }
     }
 
-    /// The owning pointer, for the executor's block chaining. Valid until
-    /// this `JumpCache` is dropped; the machine swaps whole jump caches, so
-    /// the run loop takes a fresh copy after every switch of caches.
+    /// The owning pointer, for the executor's block chaining. The machine
+    /// swaps whole jump caches between contexts, so the run loop takes a
+    /// fresh copy after every switch of caches.
     pub fn as_ptr(&self) -> *const JumpEntry {
-        self.entries
+        self.entries.as_ptr()
     }
 
     /// The entry for virtual `pc` (which may be another pc's).
     #[inline(always)]
     pub fn get(&self, pc: u64) -> JumpEntry {
-        // SAFETY: the index is below `JUMP_CACHE_ENTRIES`, so the entry is in
-        // the allocation; it is read by value, making no reference.
-        unsafe { self.entries.add(JumpEntry::index(pc)).read() }
+        self.entries.get(JumpEntry::index(pc))
     }
 
     fn set(&mut self, entry: JumpEntry) {
-        // SAFETY: as in `get`; `&mut self` means no handler is running, so
-        // no copy of the pointer is being read meanwhile.
-        unsafe { self.entries.add(JumpEntry::index(entry.pc)).write(entry) }
+        *self.entries.get_mut(JumpEntry::index(entry.pc)) = entry;
     }
 
     pub fn flush(&mut self) {
-        // SAFETY: the pointer owns an array of `JUMP_CACHE_ENTRIES` entries;
-        // `&mut self` excludes every other use while this borrow lives.
-        let entries = unsafe { &mut *self.entries.cast::<[JumpEntry; JUMP_CACHE_ENTRIES]>() };
-        entries.fill(JumpEntry::EMPTY);
-    }
-}
-
-impl Drop for JumpCache {
-    fn drop(&mut self) {
-        // SAFETY: `entries` came from `Box::into_raw` of this array type in
-        // `new` and is freed only here; a run's copy of the pointer is dead
-        // (an `Exec` borrows the machine that owns this cache).
-        drop(unsafe { Box::from_raw(self.entries.cast::<[JumpEntry; JUMP_CACHE_ENTRIES]>()) });
+        self.entries.all_mut().fill(JumpEntry::EMPTY);
     }
 }
 

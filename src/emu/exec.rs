@@ -39,9 +39,12 @@
 //! indices are at most 32 (`x` has 33 slots), and `Exec`'s cache pointers
 //! are the live TLB's and jump cache's.
 
+use super::entries::Entries;
 use super::exception::Exception;
 use super::mmu::Tlb;
-use super::op::{amo_unpack, Exec, Handler, JumpEntry, Op, OpKind, Stop, STOPPED};
+use super::op::{
+    amo_unpack, Exec, Handler, JumpEntry, Op, OpKind, Stop, JUMP_CACHE_ENTRIES, STOPPED,
+};
 
 /// Register `i` (at most 32).
 ///
@@ -465,68 +468,22 @@ trait Word: Copy {
     fn widen(self) -> u64;
 }
 
-impl Word for i8 {
-    fn narrow(v: u64) -> i8 {
-        v as i8
-    }
-    fn widen(self) -> u64 {
-        i64::from(self) as u64
-    }
+// `narrow` truncates; `widen` goes through `i128`, which holds every
+// width, so a signed type is sign-extended and an unsigned one zero-extended.
+macro_rules! impl_word {
+    ($($t:ty),*) => {$(
+        impl Word for $t {
+            fn narrow(v: u64) -> $t {
+                v as $t
+            }
+            fn widen(self) -> u64 {
+                i128::from(self) as u64
+            }
+        }
+    )*};
 }
 
-impl Word for i16 {
-    fn narrow(v: u64) -> i16 {
-        v as i16
-    }
-    fn widen(self) -> u64 {
-        i64::from(self) as u64
-    }
-}
-
-impl Word for i32 {
-    fn narrow(v: u64) -> i32 {
-        v as i32
-    }
-    fn widen(self) -> u64 {
-        i64::from(self) as u64
-    }
-}
-
-impl Word for u8 {
-    fn narrow(v: u64) -> u8 {
-        v as u8
-    }
-    fn widen(self) -> u64 {
-        u64::from(self)
-    }
-}
-
-impl Word for u16 {
-    fn narrow(v: u64) -> u16 {
-        v as u16
-    }
-    fn widen(self) -> u64 {
-        u64::from(self)
-    }
-}
-
-impl Word for u32 {
-    fn narrow(v: u64) -> u32 {
-        v as u32
-    }
-    fn widen(self) -> u64 {
-        u64::from(self)
-    }
-}
-
-impl Word for u64 {
-    fn narrow(v: u64) -> u64 {
-        v
-    }
-    fn widen(self) -> u64 {
-        self
-    }
-}
+impl_word!(i8, i16, i32, u8, u16, u32, u64);
 
 /// What a load of a `T` puts in `rd`, from the slow path's raw bytes.
 fn widen<T: Word>(v: u64) -> u64 {
@@ -863,10 +820,8 @@ unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
     let (ops, count) = if target == e.block_pc {
         (e.ops, e.instret - e.start_instret)
     } else {
-        // Read by value through the raw pointer: no reference to the entry
-        // is made (the slow path writes entries through the same pointer's
-        // owner, see `JumpCache`).
-        let entry = e.jump_cache.add(JumpEntry::index(target)).read();
+        let entry =
+            Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
         if entry.pc != target {
             return target;
         }

@@ -31,9 +31,9 @@
 //! owning pointers for the fast paths; the block cache stays with the loop.
 //! There is no pointer to the whole `Machine`, so no handler can make a
 //! second `&mut` to anything. The copied pointers stay valid because those
-//! caches are only ever accessed through their owning raw pointers (mmu.rs,
-//! block.rs) and are swapped (`switch_caches`) only in `sync_caches`, before
-//! the next `Exec` is made with fresh copies.
+//! caches' entries are only ever accessed through their owning raw pointers
+//! (entries.rs), and the caches are swapped (`switch_caches`) only in
+//! `sync_caches`, before the next `Exec` is made with fresh copies.
 
 use super::block::{BlockCache, JumpCache};
 use super::bus::Bus;

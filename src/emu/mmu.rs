@@ -21,23 +21,17 @@
 //!
 //! ## Ownership of the TLB's entries
 //!
-//! Two parties use the entries during a run: the executor's fast path
-//! (exec.rs, fuse.rs) reads them through a copy of the TLB's pointer that it
-//! keeps in `Exec`, and the slow path (bus.rs) fills them through
-//! `&mut Tlb`. Were the entries a `Box` and the copy taken from a shared
-//! borrow of it, every fill would be a write through a unique reference
-//! while a pointer derived from a shared one is still used: undefined
-//! behaviour under Rust's aliasing rules (Stacked and Tree Borrows alike).
-//! So the `Tlb` owns its entries through one raw pointer (`Box::into_raw`,
-//! freed in `Drop`), every read and write goes through that pointer or a
-//! copy of it, and no reference to an entry outlives the method that made
-//! it (`fill`, `flush`, `forbid_writes`, all under `&mut Tlb`, during which
-//! no handler runs). All the copies share one provenance, so none of them
-//! invalidates another.
+//! The executor's fast path (exec.rs, fuse.rs) reads the entries through a
+//! copy of the TLB's pointer kept in `Exec`; the slow path (bus.rs) fills
+//! them through `&mut Tlb`, sometimes from inside a handler. That is sound
+//! because the entries are `Entries` (entries.rs): owned through one raw
+//! pointer that every access goes through, with no reference to an entry
+//! held while a copy is read.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::entries::Entries;
 use super::memory::{Frame, PAGE_SHIFT, PAGE_SIZE};
 
 /// Kind of memory access, for faults and permission checks.
@@ -428,27 +422,24 @@ impl TlbEntry {
     };
 }
 
-/// The software TLB: `TLB_ENTRIES` entries owned through one raw pointer
-/// (see "Ownership of the TLB's entries" in the module doc).
+/// The software TLB.
 pub(crate) struct Tlb {
-    /// From `Box::into_raw` in `new`, freed in `Drop`; every access to an
-    /// entry goes through this pointer or a copy of it.
-    entries: *mut TlbEntry,
+    /// Owned through one raw pointer, which the executor copies (entries.rs).
+    entries: Entries<TlbEntry, TLB_ENTRIES>,
 }
 
 impl Tlb {
     pub fn new() -> Tlb {
-        let entries = Box::into_raw(Box::new([TlbEntry::EMPTY; TLB_ENTRIES]));
         Tlb {
-            entries: entries.cast::<TlbEntry>(),
+            entries: Entries::new(TlbEntry::EMPTY),
         }
     }
 
-    /// The owning pointer, for the executor's fast path. Valid until this
-    /// `Tlb` is dropped; the stash swaps whole `Tlb`s, so the run loop takes
-    /// a fresh copy after every switch of caches.
+    /// The owning pointer, for the executor's fast path (`read_host`,
+    /// `write_host`). The machine swaps whole `Tlb`s between contexts, so
+    /// the run loop takes a fresh copy after every switch of caches.
     pub fn as_ptr(&self) -> *const TlbEntry {
-        self.entries
+        self.entries.as_ptr()
     }
 
     /// Index of the entry for `vaddr`.
@@ -471,14 +462,11 @@ impl Tlb {
     /// load at `vaddr`, if the TLB has a read translation for its page.
     ///
     /// # Safety
-    /// `entries` is `as_ptr()` of a live `Tlb`, and no reference to its
-    /// entries is alive (there never is one outside `Tlb`'s own methods).
+    /// `entries` is `as_ptr()` of a live `Tlb` (see `Entries::read`).
     #[inline(always)]
     pub unsafe fn read_host(entries: *const TlbEntry, vaddr: u64, size: u64) -> Option<*const u8> {
-        // SAFETY: `index` is below `TLB_ENTRIES`, so the entry is inside the
-        // allocation; it is read by value through the raw pointer, as the
-        // caller guarantees is allowed.
-        let entry = unsafe { entries.add(Tlb::index(vaddr)).read() };
+        // SAFETY: the caller's guarantee; `index` is below `TLB_ENTRIES`.
+        let entry = unsafe { Entries::<TlbEntry, TLB_ENTRIES>::read(entries, Tlb::index(vaddr)) };
         (entry.read_tag == Tlb::tag_for(vaddr, size))
             .then(|| entry.addend.wrapping_add(vaddr as usize).cast_const())
     }
@@ -490,7 +478,7 @@ impl Tlb {
     #[inline(always)]
     pub unsafe fn write_host(entries: *const TlbEntry, vaddr: u64, size: u64) -> Option<*mut u8> {
         // SAFETY: as in `read_host`.
-        let entry = unsafe { entries.add(Tlb::index(vaddr)).read() };
+        let entry = unsafe { Entries::<TlbEntry, TLB_ENTRIES>::read(entries, Tlb::index(vaddr)) };
         (entry.write_tag == Tlb::tag_for(vaddr, size))
             .then(|| entry.addend.wrapping_add(vaddr as usize))
     }
@@ -502,12 +490,7 @@ impl Tlb {
     /// frame.
     pub fn fill(&mut self, page_addr: u64, host_frame: *mut u8, access: Option<Access>) {
         let addend = host_frame.wrapping_sub(page_addr as usize);
-        // A slow path may be running inside a handler, but handlers read
-        // entries only by value (`read_host`, `write_host`), never holding a
-        // reference across a call, so nothing else accesses them meanwhile.
-        // SAFETY: `index` is below `TLB_ENTRIES`; this reference is the only
-        // access to the entry while it lives (above), and dies with `fill`.
-        let entry = unsafe { &mut *self.entries.add(Tlb::index(page_addr)) };
+        let entry = self.entries.get_mut(Tlb::index(page_addr));
         let same_page = [entry.read_tag, entry.write_tag, entry.exec_tag].contains(&page_addr);
         if !same_page || entry.addend != addend {
             *entry = TlbEntry {
@@ -523,32 +506,15 @@ impl Tlb {
         }
     }
 
-    /// All entries, for the bulk updates below.
-    fn entries_mut(&mut self) -> &mut [TlbEntry; TLB_ENTRIES] {
-        // SAFETY: the pointer owns an array of `TLB_ENTRIES` entries;
-        // `&mut self` excludes every other use while the borrow lives (see
-        // `fill`), and the borrow ends before the executor reads again.
-        unsafe { &mut *self.entries.cast::<[TlbEntry; TLB_ENTRIES]>() }
-    }
-
     pub fn flush(&mut self) {
-        self.entries_mut().fill(TlbEntry::EMPTY);
+        self.entries.all_mut().fill(TlbEntry::EMPTY);
     }
 
     /// Drops every cached write permission, so that stores take the slow
     /// path (used when a frame starts holding decoded code).
     pub fn forbid_writes(&mut self) {
-        for entry in self.entries_mut() {
+        for entry in self.entries.all_mut() {
             entry.write_tag = TLB_INVALID;
         }
-    }
-}
-
-impl Drop for Tlb {
-    fn drop(&mut self) {
-        // SAFETY: `entries` came from `Box::into_raw` of this array type in
-        // `new` and is freed only here; copies held by an executor are dead
-        // (an `Exec` borrows the machine that owns this `Tlb`).
-        drop(unsafe { Box::from_raw(self.entries.cast::<[TlbEntry; TLB_ENTRIES]>()) });
     }
 }

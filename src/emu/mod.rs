@@ -24,6 +24,8 @@
 //! - `mmu.rs`: `PageTable` and `Pte`; the software TLB.
 //! - `encode.rs`, `disasm.rs`: `Instruction` to machine words, to text.
 //! - `memory.rs`: `PhysMemory`, the frames and their allocator.
+//! - `entries.rs`: the entries of the TLB and jump cache, owned through one
+//!   raw pointer that the executor copies.
 //! - `instruction.rs`: `Instruction`, the typed form all of them share.
 
 mod block;
@@ -32,6 +34,7 @@ pub mod decode;
 mod decode_rvc;
 pub mod disasm;
 pub mod encode;
+mod entries;
 pub mod exception;
 mod exec;
 mod fuse;

@@ -13,9 +13,9 @@
 //! hot path never checks for `x0`: slot 0 is never written and stays zero.
 //!
 //! `Exec` also carries the two caches the fast path reads without a
-//! function call, as raw pointers: the TLB (owned by `Tlb`, mmu.rs) and the
-//! jump cache (owned by `JumpCache`, block.rs). Their module docs say why
-//! these copies stay valid while the slow paths write the same entries.
+//! function call, as raw pointers: the TLB's entries (`Tlb`, mmu.rs) and the
+//! jump cache's (`JumpCache`, block.rs). entries.rs says why these copies
+//! stay valid while the slow paths write the same entries.
 
 use super::bus::Bus;
 use super::exception::Exception;
