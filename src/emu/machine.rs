@@ -363,6 +363,7 @@ impl Machine {
         self.instret = exec.instret;
         leave
     }
+
     /// Runs exactly one instruction (for tracing and single-stepping).
     ///
     /// # Errors

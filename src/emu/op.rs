@@ -199,13 +199,13 @@ pub(crate) struct Exec<'a> {
 }
 
 impl Exec<'_> {
-    /// Index of `op` in the running block.
+    /// Index of `op` in the running block (`op` is one of its ops: handlers
+    /// only pass their own). Plain address arithmetic, so that a wrong
+    /// pointer gives a wrong number, not undefined behaviour.
     #[inline(always)]
     pub fn index_of(&self, op: *const Op) -> u64 {
-        // SAFETY: `op` is one of the running block's ops (handlers only
-        // pass their own op), so both pointers are into the same allocation
-        // and `op` is not before `self.ops`.
-        (unsafe { op.offset_from(self.ops) }) as u64
+        let bytes = op.addr().wrapping_sub(self.ops.addr());
+        (bytes / std::mem::size_of::<Op>()) as u64
     }
 }
 
