@@ -5,7 +5,9 @@
 mod common;
 
 use common::*;
-use sim::emu::{encode, BranchOp, Exception, Instruction, PteFlags, Reg, StoreOp};
+use sim::emu::{
+    encode, BranchOp, Exception, Frame, Instruction, LoadOp, PhysMemory, PteFlags, Reg, StoreOp,
+};
 
 const A0: Reg = Reg::A0;
 const A1: Reg = Reg::A1;
@@ -267,4 +269,38 @@ fn a_quantum_of_1_interleaves_the_processes() {
     let (s, _) = simulate(&[&a, &b], |b| b);
     let out = String::from_utf8_lossy(s.stdout()).to_string();
     assert!(out.starts_with("a0\na1\na2\na3\nb0"), "{out}");
+}
+
+#[test]
+fn a_physical_memory_put_in_through_memory_mut_is_the_one_the_next_run_reads() {
+    // 0x1000  ld a0, 0(a1)          a1 = DATA
+    // 0x1004  ebreak
+    let mut p = Program::of(&[Instruction::Load {
+        op: LoadOp::Ld,
+        rd: A0,
+        rs1: A1,
+        offset: 0,
+    }]);
+    p.push(Instruction::Ebreak);
+    let mut rig = Rig::new(&p);
+    rig.write_u64(DATA, 1);
+    rig.set(A1, DATA);
+    rig.run_to_ebreak();
+    assert_eq!(rig.reg(A0), 1);
+
+    // The same frames with the same contents in a new pool, but for the
+    // word at DATA. The old pool is freed: a TLB still pointing into it
+    // would read freed memory.
+    let old = rig.machine.memory();
+    let mut new = PhysMemory::new(4);
+    for f in 0..old.used_frames() {
+        assert_eq!(new.alloc(), Some(Frame(f)));
+        new.frame_bytes_mut(Frame(f))
+            .copy_from_slice(old.frame_bytes(Frame(f)));
+    }
+    *rig.machine.memory_mut() = new;
+    rig.write_u64(DATA, 2);
+    rig.hart.pc = CODE;
+    rig.run_to_ebreak();
+    assert_eq!(rig.reg(A0), 2);
 }

@@ -94,7 +94,7 @@ fn removal_while_attached_elsewhere_frees_after_the_last_detach() {
     n[2].attach(id).unwrap();
     n[2].write(id, 0, b"still here");
     // Attachments are announced without waiting; let them arrive.
-    for node in &n[..2] {
+    for node in &mut n[..2] {
         assert!(eventually(SOON, || node.dump().contains("refs 3:1")));
     }
     n[0].remove(id).unwrap();

@@ -1,12 +1,11 @@
-//! Pre-decoded basic blocks: the executor's form of the guest's code.
+//! Basic blocks: decoding the guest's code into ops (op.rs), and the
+//! caches that find a block again.
 //!
-//! `lower` turns one typed `Instruction` into a compact 24-byte `Op` that
-//! the executor's handlers can run without looking at encodings again:
-//! immediates are sign-extended, branch and jump targets are absolute,
-//! `addi rd,x0,imm`/`lui` become `Li`, `addi rd,rs,0` becomes `Mv`, and a
-//! destination register `x0` is replaced by the write sink `x32`, so the hot
-//! path never checks for `x0` (`Hart::regs` has 33 slots; slot 0 is never
-//! written and stays zero).
+//! `lower` turns one typed `Instruction` into an `Op` that the executor's
+//! handlers can run without looking at encodings again: immediates are
+//! sign-extended, branch and jump targets are absolute, `addi rd,x0,imm`/
+//! `lui` become `Li`, `addi rd,rs,0` becomes `Mv`, and a destination `x0`
+//! becomes the write sink `SINK`.
 //!
 //! A block is the straight-line run of ops starting at one pc: it ends after
 //! the first control-flow instruction (branch, jump, ecall, ebreak, illegal
@@ -14,118 +13,50 @@
 //! cached by the physical address of their first byte (the same virtual
 //! address is different code in different processes) and remember the
 //! frames they were decoded from, so that a write to such a frame drops them.
+//!
+//! The run loop asks `BlockCache::fetch` for the block at a pc when the jump
+//! cache (virtual pc → block) does not have it: `fetch` translates the pc
+//! through the bus, finds the block by physical address or decodes it
+//! (`decode_block`: decode, lower, fuse pairs, mark the frames as code), and
+//! remembers it in the jump cache.
+//!
+//! ## Pointers into blocks
+//!
+//! The executor runs ops through raw pointers (from the jump cache, or
+//! returned by `fetch`). They stay valid because a block's ops are never
+//! written after the block is made, and the `Box<[Op]>` holding them is
+//! neither moved by value nor borrowed mutably until the block is removed
+//! (the arena `Vec` may move the `Block`s, but that copies the box's
+//! pointer, not the ops). Blocks are added and removed only by `fetch` and
+//! `invalidate_frame`, which the machine calls between runs of handlers,
+//! never while one runs; a removal flushes the jump cache, so it never
+//! holds a pointer to freed ops.
+//!
+//! ## Ownership of the jump cache
+//!
+//! The jump cache is read by the run loop (`JumpCache::get`) and by the
+//! executor's block chaining (exec.rs, `chain`), through a copy of the
+//! cache's pointer kept in `Exec`; it is written by `fetch`
+//! (`remember_jump`) and flushed by the machine, both between runs of
+//! handlers. Its entries are `Entries` (entries.rs), owned through one raw
+//! pointer, so those writes never invalidate the executor's copy.
 
 use std::collections::HashMap;
 
-use super::exec::{handler_for, Handler};
+use super::addr::{PhysAddr, VirtAddr};
+use super::bus::Bus;
+use super::decode;
+use super::entries::Entries;
+use super::exception::Exception;
+use super::exec::handler_for;
+use super::fuse::fuse;
 use super::instruction::*;
-use super::memory::Frame;
-
-/// Index of the write sink register: destination `x0` is redirected here.
-pub const SINK: u8 = 32;
+use super::memory::{Frame, PAGE_SIZE};
+use super::mmu::Access;
+use super::op::{amo_pack, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES, SINK};
 
 /// Longest block; keeps the timer's overshoot small and the cache compact.
 pub const MAX_BLOCK_OPS: usize = 64;
-
-/// What an op does. Terminators (they set the pc and end the block) are
-/// the ones from `Beq` on.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub(crate) enum OpKind {
-    Li,
-    Mv,
-    Addi,
-    Slti,
-    Sltiu,
-    Xori,
-    Ori,
-    Andi,
-    Slli,
-    Srli,
-    Srai,
-    Addiw,
-    Slliw,
-    Srliw,
-    Sraiw,
-    Add,
-    Sub,
-    Sll,
-    Slt,
-    Sltu,
-    Xor,
-    Srl,
-    Sra,
-    Or,
-    And,
-    Mul,
-    Mulh,
-    Mulhsu,
-    Mulhu,
-    Div,
-    Divu,
-    Rem,
-    Remu,
-    Addw,
-    Subw,
-    Sllw,
-    Srlw,
-    Sraw,
-    Mulw,
-    Divw,
-    Divuw,
-    Remw,
-    Remuw,
-    Lb,
-    Lh,
-    Lw,
-    Ld,
-    Lbu,
-    Lhu,
-    Lwu,
-    Sb,
-    Sh,
-    Sw,
-    Sd,
-    /// Reads a counter CSR; `imm` is the CSR number.
-    CsrRead,
-    /// An atomic; `imm` packs `AmoOp` and width (see `lower`).
-    Amo,
-    Nop,
-    // Terminators.
-    Beq,
-    Bne,
-    Blt,
-    Bge,
-    Bltu,
-    Bgeu,
-    Jal,
-    Jalr,
-    Ecall,
-    Ebreak,
-    /// `imm` holds the instruction bits.
-    Illegal,
-    /// End of a block that did not end in control flow: continue at the next pc.
-    Fallthrough,
-}
-
-/// One pre-decoded instruction.
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
-pub(crate) struct Op {
-    /// The executor's function for this op (exec.rs), chosen from `kind`.
-    pub handler: Handler,
-    pub imm: i64,
-    pub kind: OpKind,
-    pub rd: u8,
-    pub rs1: u8,
-    pub rs2: u8,
-    /// Byte offset of this instruction from the block's first pc.
-    pub offset: u16,
-    /// Length of the instruction in bytes (2 or 4; 0 for `Fallthrough`).
-    pub len: u8,
-}
-
-const _: () = assert!(std::mem::size_of::<Op>() == 24);
 
 fn dest(rd: Reg) -> u8 {
     if rd.0 == 0 {
@@ -134,29 +65,6 @@ fn dest(rd: Reg) -> u8 {
         rd.0
     }
 }
-
-/// Encodes an atomic's operation and width in an op's `imm`.
-pub(crate) fn amo_pack(op: AmoOp, width: AmoWidth) -> i64 {
-    let w = match width {
-        AmoWidth::Word => 0,
-        AmoWidth::Double => 1,
-    };
-    ((op as i64) << 1) | w
-}
-
-pub(crate) const AMO_OPS: [AmoOp; 11] = [
-    AmoOp::Lr,
-    AmoOp::Sc,
-    AmoOp::Swap,
-    AmoOp::Add,
-    AmoOp::Xor,
-    AmoOp::And,
-    AmoOp::Or,
-    AmoOp::Min,
-    AmoOp::Max,
-    AmoOp::Minu,
-    AmoOp::Maxu,
-];
 
 /// Lowers an instruction at `pc` (offset `offset` in its block) to an op.
 /// `bits` is the raw encoding, kept for illegal instructions.
@@ -336,27 +244,23 @@ pub(crate) fn lower(inst: Option<Instruction>, bits: u32, pc: u64, offset: u16, 
     }
 }
 
-/// Whether an op ends its block.
-pub(crate) fn is_terminator(kind: OpKind) -> bool {
-    kind as u8 >= OpKind::Beq as u8
-}
-
 /// A decoded block.
-pub(crate) struct Block {
+struct Block {
     /// Virtual address of the first instruction.
-    pub pc: u64,
+    pc: u64,
     /// Physical address of the first instruction.
-    pub phys: u64,
-    /// The ops; the last one is a terminator.
-    pub ops: Box<[Op]>,
+    phys: u64,
+    /// The ops; the last one is a terminator. Never written after the
+    /// block is made (see "Pointers into blocks" in the module doc).
+    ops: Box<[Op]>,
     /// Frames the block's bytes came from (two if an instruction straddles).
-    pub frames: [Frame; 2],
+    frames: [Frame; 2],
     /// Guest instructions in the block (ops less a final `Fallthrough`).
-    pub instructions: u64,
+    instructions: u64,
 }
 
 /// The op that ends a block without control flow at byte `offset`.
-pub(crate) fn fallthrough(offset: u16) -> Op {
+fn fallthrough(offset: u16) -> Op {
     Op {
         handler: handler_for(OpKind::Fallthrough),
         imm: 0,
@@ -370,46 +274,63 @@ pub(crate) fn fallthrough(offset: u16) -> Op {
 }
 
 /// Guest instructions in a decoded op sequence.
-pub(crate) fn instruction_count(ops: &[Op]) -> u64 {
+fn instruction_count(ops: &[Op]) -> u64 {
     let fallthrough = ops.last().is_some_and(|op| op.kind == OpKind::Fallthrough);
     ops.len() as u64 - u64::from(fallthrough)
 }
 
-/// Number of entries of the virtual-pc jump cache (a power of two).
-pub(crate) const JUMP_CACHE_ENTRIES: usize = 4096;
+/// The jump cache: direct-mapped from virtual pc to block.
+pub(crate) struct JumpCache {
+    /// Owned through one raw pointer, which the executor copies (entries.rs).
+    entries: Entries<JumpEntry, JUMP_CACHE_ENTRIES>,
+}
+
+impl JumpCache {
+    pub fn new() -> JumpCache {
+        JumpCache {
+            entries: Entries::new(JumpEntry::EMPTY),
+        }
+    }
+
+    /// The owning pointer, for the executor's block chaining. The machine
+    /// swaps whole jump caches between contexts, so the run loop takes a
+    /// fresh copy after every switch of caches.
+    pub fn as_ptr(&self) -> *const JumpEntry {
+        self.entries.as_ptr()
+    }
+
+    /// The entry for virtual `pc` (which may be another pc's).
+    #[inline(always)]
+    pub fn get(&self, pc: u64) -> JumpEntry {
+        self.entries.get(JumpEntry::index(pc))
+    }
+
+    fn set(&mut self, entry: JumpEntry) {
+        *self.entries.get_mut(JumpEntry::index(entry.pc)) = entry;
+    }
+
+    pub fn flush(&mut self) {
+        self.entries.all_mut().fill(JumpEntry::EMPTY);
+    }
+}
 
 /// The block cache: blocks in an arena, found by physical address, and a
 /// direct-mapped jump cache from virtual pc to block that is flushed with
 /// the TLB.
 pub(crate) struct BlockCache {
-    pub blocks: Vec<Option<Block>>,
+    blocks: Vec<Option<Block>>,
     free_slots: Vec<u32>,
     by_phys: HashMap<u64, u32>,
     by_frame: HashMap<Frame, Vec<u32>>,
-    /// Direct-mapped by virtual pc; holds raw pointers into live blocks'
-    /// ops, so it is flushed whenever any block is removed.
-    pub jump_cache: Box<[JumpEntry]>,
+    /// Holds raw pointers into live blocks' ops, so it is flushed whenever
+    /// any block is removed.
+    pub jump_cache: JumpCache,
     /// Blocks removed so far: a jump cache set aside before the last
     /// removal may point into freed ops (see `Machine::switch_caches`).
     pub removals: u64,
-}
-
-/// A jump-cache entry: the block for virtual `pc`.
-#[derive(Clone, Copy)]
-pub(crate) struct JumpEntry {
-    // (fields read by the executor's block chaining)
-    /// `u64::MAX` marks an empty entry (pcs are even).
-    pub pc: u64,
-    pub ops: *const Op,
-    pub count: u64,
-}
-
-impl JumpEntry {
-    const EMPTY: JumpEntry = JumpEntry {
-        pc: u64::MAX,
-        ops: std::ptr::null(),
-        count: 0,
-    };
+    /// Reused buffer for decoding, and for running a block cut short by the
+    /// instruction budget (never cached).
+    scratch: Vec<Op>,
 }
 
 impl BlockCache {
@@ -419,22 +340,73 @@ impl BlockCache {
             free_slots: Vec::new(),
             by_phys: HashMap::new(),
             by_frame: HashMap::new(),
-            jump_cache: vec![JumpEntry::EMPTY; JUMP_CACHE_ENTRIES].into_boxed_slice(),
+            jump_cache: JumpCache::new(),
             removals: 0,
+            scratch: Vec::with_capacity(MAX_BLOCK_OPS + 1),
         }
     }
 
-    #[inline(always)]
-    pub fn jump_index(pc: u64) -> usize {
-        (pc >> 1) as usize & (JUMP_CACHE_ENTRIES - 1)
-    }
-
-    pub fn flush_jump_cache(&mut self) {
-        self.jump_cache.fill(JumpEntry::EMPTY);
+    /// Finds or decodes the block at `pc` when the jump cache missed. When
+    /// fewer than a whole block's instructions remain in the budget, decodes
+    /// just those into the scratch buffer, so that the timer fires at an
+    /// exact count. Returns the ops and the number of instructions; the ops
+    /// stay valid until the next call that changes the cache (`fetch`,
+    /// `invalidate_frame`).
+    #[cold]
+    #[inline(never)]
+    pub fn fetch(
+        &mut self,
+        bus: &mut Bus,
+        pc: u64,
+        remaining: u64,
+    ) -> Result<(*const Op, u64), Exception> {
+        let phys = bus.translate(pc, Access::Execute)?;
+        let cap = remaining.min(MAX_BLOCK_OPS as u64) as usize;
+        if let Some(index) = self.find(phys, pc) {
+            let len = self.blocks[index as usize]
+                .as_ref()
+                .map_or(0, |b| b.instructions);
+            if len <= remaining {
+                return Ok(self.remember_jump(pc, index));
+            }
+        }
+        let mut ops = std::mem::take(&mut self.scratch);
+        ops.clear();
+        let decoded = decode_block(bus, pc, phys, cap, &mut ops);
+        let frames = match decoded {
+            Ok(frames) => frames,
+            Err(e) => {
+                self.scratch = ops;
+                return Err(e);
+            }
+        };
+        // A block that stopped because the budget did (not at control flow,
+        // a page end or the length cap) must not be cached: it would
+        // replace the whole block at this address, and every later run
+        // would leave it early.
+        let ends_without_control_flow = ops[ops.len() - 1].kind == OpKind::Fallthrough;
+        if cap < MAX_BLOCK_OPS && ends_without_control_flow && instruction_count(&ops) == cap as u64
+        {
+            // Cut short by the budget: run once from the scratch buffer.
+            let count = instruction_count(&ops);
+            self.scratch = ops;
+            return Ok((self.scratch.as_ptr(), count));
+        }
+        let instructions = instruction_count(&ops);
+        let block = Block {
+            pc,
+            phys,
+            ops: ops.as_slice().into(),
+            frames,
+            instructions,
+        };
+        self.scratch = ops;
+        let index = self.insert(block);
+        Ok(self.remember_jump(pc, index))
     }
 
     /// Remembers block `index` as the one for virtual `pc`.
-    pub fn remember_jump(&mut self, pc: u64, index: u32) -> (*const Op, u64) {
+    fn remember_jump(&mut self, pc: u64, index: u32) -> (*const Op, u64) {
         let Some(block) = &self.blocks[index as usize] else {
             return (std::ptr::null(), 0);
         };
@@ -443,12 +415,12 @@ impl BlockCache {
             ops: block.ops.as_ptr(),
             count: block.instructions,
         };
-        self.jump_cache[Self::jump_index(pc)] = entry;
+        self.jump_cache.set(entry);
         (entry.ops, entry.count)
     }
 
     /// The cached block for physical address `phys` decoded at virtual `pc`.
-    pub fn find(&self, phys: u64, pc: u64) -> Option<u32> {
+    fn find(&self, phys: u64, pc: u64) -> Option<u32> {
         let index = *self.by_phys.get(&phys)?;
         match &self.blocks[index as usize] {
             Some(block) if block.pc == pc => Some(index),
@@ -457,7 +429,7 @@ impl BlockCache {
     }
 
     /// Adds a block (replacing one at the same physical address).
-    pub fn insert(&mut self, block: Block) -> u32 {
+    fn insert(&mut self, block: Block) -> u32 {
         if let Some(old) = self.by_phys.get(&block.phys).copied() {
             self.remove(old);
         }
@@ -485,7 +457,7 @@ impl BlockCache {
         if let Some(block) = self.blocks[index as usize].take() {
             self.removals += 1;
             // The jump cache may point into this block's ops.
-            self.flush_jump_cache();
+            self.jump_cache.flush();
             if self.by_phys.get(&block.phys) == Some(&index) {
                 self.by_phys.remove(&block.phys);
             }
@@ -506,4 +478,64 @@ impl BlockCache {
     pub fn len(&self) -> usize {
         self.by_phys.len()
     }
+}
+
+/// Decodes up to `cap` instructions starting at `pc` (physical `phys`)
+/// into `ops`, ending with a terminator, and fuses pairs (fuse.rs). Marks
+/// the frames read as holding code and returns them.
+fn decode_block(
+    bus: &mut Bus,
+    pc: u64,
+    phys: u64,
+    cap: usize,
+    ops: &mut Vec<Op>,
+) -> Result<[Frame; 2], Exception> {
+    let frame = PhysAddr(phys).frame();
+    let mut frames = [frame, frame];
+    let page_end = (pc | (PAGE_SIZE - 1)).wrapping_add(1);
+    let mut at = pc;
+    while ops.len() < cap {
+        let offset_in_page = VirtAddr(at).offset();
+        let bytes = bus.memory.frame_bytes(frame);
+        let low = u16::from_le_bytes([bytes[offset_in_page], bytes[offset_in_page + 1]]);
+        let len = decode::length(low);
+        let word = if len == 2 {
+            u32::from(low)
+        } else if offset_in_page + 4 <= PAGE_SIZE as usize {
+            u32::from_le_bytes([
+                bytes[offset_in_page],
+                bytes[offset_in_page + 1],
+                bytes[offset_in_page + 2],
+                bytes[offset_in_page + 3],
+            ])
+        } else if ops.is_empty() {
+            // A 4-byte instruction straddling two pages: a block of its own.
+            let next_phys = bus.translate(page_end, Access::Execute)?;
+            let next = PhysAddr(next_phys).frame();
+            frames[1] = next;
+            let high = bus.memory.frame_bytes(next);
+            u32::from(low) | (u32::from(u16::from_le_bytes([high[0], high[1]])) << 16)
+        } else {
+            break;
+        };
+        let inst = decode::decode(word).map(|(i, _)| i);
+        let op = lower(inst, word, at, (at - pc) as u16, len as u8);
+        ops.push(op);
+        at = at.wrapping_add(len);
+        // After an instruction that straddles the page end, `at` is past
+        // `page_end`: the block ends there too (the bytes that follow
+        // are on the next page, not in `frame`).
+        let reached_page_end = at.wrapping_sub(pc) >= page_end.wrapping_sub(pc);
+        if op.kind.is_terminator() || reached_page_end {
+            break;
+        }
+    }
+    if !ops[ops.len() - 1].kind.is_terminator() {
+        ops.push(fallthrough((at - pc) as u16));
+    }
+    fuse(ops);
+    for f in frames {
+        bus.mark_code(f);
+    }
+    Ok(frames)
 }

@@ -1,4 +1,9 @@
-//! The executor: runs the ops of one block. This is the emulator's hot path.
+//! The executor: one handler per op kind (`exec_addi`, `exec_ld`, ...),
+//! which runs the ops of one block. This is the emulator's hot path.
+//!
+//! Control enters from the run loop (machine.rs), which calls the handler of
+//! a block's first op; it leaves when a terminator returns the next pc, or
+//! when an op stops the block (`STOPPED`, with `Exec::stop` saying why).
 //!
 //! How it is made fast (see shared/PERFORMANCE-NOTES.md):
 //! - **Decode once**: each op is a small value with everything pre-computed
@@ -13,92 +18,70 @@
 //!   Correctness does not depend on it: the chain ends at the block's
 //!   terminator, which *returns* the next pc, so even without the
 //!   optimisation the depth is bounded by `MAX_BLOCK_OPS` frames.
+//! - **Shared shapes, inlined**: the handlers of one shape (ALU op, load,
+//!   store, branch) are one-line calls of an `#[inline(always)]` helper
+//!   (`alu`, `load`, `store`, `branch`) with the op's own arithmetic as a
+//!   closure or type, so each handler compiles to its own straight-line
+//!   code ending in its own indirect jump, and `grep 'fn exec_addi'` finds
+//!   it.
 //! - **Counting per block**: the caller adds the block's instruction count
 //!   up front; a fault in the middle of a block un-counts what did not run.
 //! - `x0` never needs a check: ops with destination `x0` write the sink
-//!   register 32 (block.rs).
+//!   register 32 (op.rs).
 //! - Loads and stores go through the TLB with one compare (mmu.rs); misses,
 //!   misaligned or page-crossing accesses, faults and stores to frames that
-//!   hold code go to `#[cold]` functions.
+//!   hold code go to `#[cold]` functions, which use the bus (bus.rs).
 //!
-//! A handler's result is the next pc, or `STOPPED` when the block ended
-//! early (a fault, or a store that hit decoded code): then `Exec::stop`
-//! says why and where.
+//! Every handler is an `unsafe fn` of type `Handler`; its `# Safety`
+//! contract is written once, on `Handler` (op.rs), and the helpers here
+//! rely on exactly that: `op` is an op of a live block ending in a
+//! terminator (so `op.add(1)` of a non-terminator is the next op), register
+//! indices are at most 32 (`x` has 33 slots), and `Exec`'s cache pointers
+//! are the live TLB's and jump cache's.
 
-use super::block::{amo_pack, BlockCache, JumpEntry, Op, OpKind, AMO_OPS};
+use super::entries::Entries;
 use super::exception::Exception;
-use super::instruction::{AmoOp, AmoWidth};
-use super::machine::Machine;
-use super::memory::PAGE_SIZE;
-use super::mmu::{Access, PageTable, Tlb, TlbEntry};
+use super::mmu::Tlb;
+use super::op::{
+    amo_unpack, Exec, Handler, JumpEntry, Op, OpKind, Stop, JUMP_CACHE_ENTRIES, STOPPED,
+};
 
-/// The signature of every op handler: the op, the register file (33
-/// slots), the execution state. Returns the next pc or `STOPPED`.
-pub(crate) type Handler = unsafe fn(*const Op, *mut u64, &mut Exec) -> u64;
-
-/// Returned by a handler when the block stopped early (never a valid pc:
-/// pcs are even).
-pub(crate) const STOPPED: u64 = u64::MAX;
-
-/// Why a block stopped early.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Stop {
-    /// The op raised an exception; it did not retire.
-    Fault(Exception),
-    /// A store hit decoded code; the op retired, the block must be left
-    /// because its own code may have changed.
-    CodeWritten,
-}
-
-/// State shared by the handlers of one run: what the fast paths need in
-/// reach, and raw pointers for the slow paths.
-pub(crate) struct Exec {
-    pub tlb: *const TlbEntry,
-    pub machine: *mut Machine,
-    pub page_table: *mut PageTable,
-    /// Virtual address of the running block's first instruction.
-    pub block_pc: u64,
-    /// The running block's first op, to compute an op's index.
-    pub ops: *const Op,
-    /// Instructions retired before the running block.
-    pub start_instret: u64,
-    /// Instructions retired, counting the running block whole.
-    pub instret: u64,
-    /// The run ends when `instret` reaches this.
-    pub stop_at: u64,
-    /// The jump cache, for chaining from one block to the next.
-    pub jump_cache: *const JumpEntry,
-    /// How many more blocks a terminator may chain to before returning to
-    /// the run loop (bounds the native stack if tail calls are not optimised).
-    pub chain_budget: u32,
-    /// Set with `STOPPED`: why, and at which op.
-    pub stop: Option<(Stop, *const Op)>,
-}
-
-impl Exec {
-    /// Index of `op` in the running block.
-    #[inline(always)]
-    pub fn index_of(&self, op: *const Op) -> u64 {
-        // SAFETY: both point into the same block's ops.
-        (unsafe { op.offset_from(self.ops) }) as u64
-    }
-}
-
+/// Register `i` (at most 32).
+///
+/// # Safety
+/// `x` is the 33-slot register file of the `Handler` contract, `i` <= 32.
 #[inline(always)]
-unsafe fn reg(x: *mut u64, i: u8) -> u64 {
+pub(crate) unsafe fn reg(x: *mut u64, i: u8) -> u64 {
     *x.add(i as usize)
 }
 
+/// Sets register `i` (at most 32; 32 is the sink).
+///
+/// # Safety
+/// As for `reg`.
 #[inline(always)]
-unsafe fn set(x: *mut u64, i: u8, v: u64) {
+pub(crate) unsafe fn set(x: *mut u64, i: u8, v: u64) {
     *x.add(i as usize) = v;
 }
 
 /// Continues with the next op of the block (a tail call).
+///
+/// # Safety
+/// The `Handler` contract, and `op` is not a terminator, so the next op
+/// exists (every block ends in one).
 #[inline(always)]
 pub(crate) unsafe fn next(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let n = op.add(1);
     ((*n).handler)(n, x, e)
+}
+
+/// The address a load or store op accesses: `rs1 + imm`.
+///
+/// # Safety
+/// As for `reg`: `o` is an op of a live block, `x` the register file.
+#[inline(always)]
+pub(crate) unsafe fn address(x: *mut u64, o: &Op) -> u64 {
+    reg(x, o.rs1).wrapping_add(o.imm as u64)
 }
 
 #[inline(always)]
@@ -114,87 +97,351 @@ fn fault(op: *const Op, e: &mut Exec, exception: Exception) -> u64 {
     STOPPED
 }
 
-// ---- ALU ops: `rd = f(rs1, rs2 or imm)` -------------------------------------
-
-macro_rules! alu {
-    ($(#[$doc:meta])* $name:ident, |$a:ident, $b:ident, $o:ident| $body:expr) => {
-        $(#[$doc])*
-        pub(crate) unsafe fn $name(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-            let $o = &*op;
-            let $a = reg(x, $o.rs1);
-            let $b = reg(x, $o.rs2);
-            set(x, $o.rd, $body);
-            next(op, x, e)
-        }
-    };
+/// The shape of every ALU op: `rd = f(rs1, rs2, op)`, then the next op.
+/// An op that uses no `rs2` (or no `rs1`) has it at 0, and the unused read
+/// is optimised away.
+///
+/// # Safety
+/// The `Handler` contract; `op` is not a terminator.
+#[inline(always)]
+unsafe fn alu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    f: impl FnOnce(u64, u64, &Op) -> u64,
+) -> u64 {
+    let o = &*op;
+    set(x, o.rd, f(reg(x, o.rs1), reg(x, o.rs2), o));
+    next(op, x, e)
 }
 
-alu!(exec_li, |_a, _b, o| o.imm as u64);
-alu!(exec_mv, |a, _b, _o| a);
-alu!(exec_addi, |a, _b, o| a.wrapping_add(o.imm as u64));
-alu!(exec_slti, |a, _b, o| u64::from((a as i64) < o.imm));
-alu!(exec_sltiu, |a, _b, o| u64::from(a < o.imm as u64));
-alu!(exec_xori, |a, _b, o| a ^ o.imm as u64);
-alu!(exec_ori, |a, _b, o| a | o.imm as u64);
-alu!(exec_andi, |a, _b, o| a & o.imm as u64);
-alu!(exec_slli, |a, _b, o| a << (o.imm & 63));
-alu!(exec_srli, |a, _b, o| a >> (o.imm & 63));
-alu!(exec_srai, |a, _b, o| ((a as i64) >> (o.imm & 63)) as u64);
-alu!(exec_addiw, |a, _b, o| sext32(
-    a.wrapping_add(o.imm as u64) as u32
-));
-alu!(exec_slliw, |a, _b, o| sext32((a as u32) << (o.imm & 31)));
-alu!(exec_srliw, |a, _b, o| sext32((a as u32) >> (o.imm & 31)));
-alu!(exec_sraiw, |a, _b, o| ((a as i32) >> (o.imm & 31)) as i64
-    as u64);
-alu!(exec_add, |a, b, _o| a.wrapping_add(b));
-alu!(exec_sub, |a, b, _o| a.wrapping_sub(b));
-alu!(exec_sll, |a, b, _o| a << (b & 63));
-alu!(exec_slt, |a, b, _o| u64::from((a as i64) < (b as i64)));
-alu!(exec_sltu, |a, b, _o| u64::from(a < b));
-alu!(exec_xor, |a, b, _o| a ^ b);
-alu!(exec_srl, |a, b, _o| a >> (b & 63));
-alu!(exec_sra, |a, b, _o| ((a as i64) >> (b & 63)) as u64);
-alu!(exec_or, |a, b, _o| a | b);
-alu!(exec_and, |a, b, _o| a & b);
-alu!(exec_mul, |a, b, _o| a.wrapping_mul(b));
-alu!(
-    exec_mulh,
-    |a, b, _o| ((i128::from(a as i64) * i128::from(b as i64)) >> 64) as u64
-);
-alu!(
-    exec_mulhsu,
-    |a, b, _o| (i128::from(a as i64).wrapping_mul(i128::from(b)) >> 64) as u64
-);
-alu!(
-    exec_mulhu,
-    |a, b, _o| ((u128::from(a) * u128::from(b)) >> 64) as u64
-);
-alu!(exec_div, |a, b, _o| div(a as i64, b as i64) as u64);
-alu!(exec_divu, |a, b, _o| a.checked_div(b).unwrap_or(u64::MAX));
-alu!(exec_rem, |a, b, _o| rem(a as i64, b as i64) as u64);
-alu!(exec_remu, |a, b, _o| if b == 0 { a } else { a % b });
-alu!(exec_addw, |a, b, _o| sext32(a.wrapping_add(b) as u32));
-alu!(exec_subw, |a, b, _o| sext32(a.wrapping_sub(b) as u32));
-alu!(exec_sllw, |a, b, _o| sext32((a as u32) << (b & 31)));
-alu!(exec_srlw, |a, b, _o| sext32((a as u32) >> (b & 31)));
-alu!(exec_sraw, |a, b, _o| ((a as i32) >> (b & 31)) as i64 as u64);
-alu!(exec_mulw, |a, b, _o| sext32(
-    (a as u32).wrapping_mul(b as u32)
-));
-alu!(exec_divw, |a, b, _o| i64::from(div32(a as i32, b as i32))
-    as u64);
-alu!(exec_divuw, |a, b, _o| sext32(
-    (a as u32).checked_div(b as u32).unwrap_or(u32::MAX)
-));
-alu!(exec_remw, |a, b, _o| i64::from(rem32(a as i32, b as i32))
-    as u64);
-alu!(exec_remuw, |a, b, _o| {
-    let (a, b) = (a as u32, b as u32);
-    sext32(if b == 0 { a } else { a % b })
-});
+// ---- ALU ops: `rd = f(rs1, rs2 or imm)` -------------------------------------
 
-/// `fence` and writes to `x0` without side effects.
+/// `li`: `rd = imm` (`lui`, `auipc` and `addi rd, x0, imm`, pre-computed).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_li(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |_, _, o| o.imm as u64)
+}
+
+/// `mv`: `rd = rs1` (`addi rd, rs, 0` and `add` with `x0`).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_mv(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| a)
+}
+
+/// `addi`: `rd = rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_addi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a.wrapping_add(o.imm as u64))
+}
+
+/// `slti`: `rd = rs1 <s imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_slti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| u64::from((a as i64) < o.imm))
+}
+
+/// `sltiu`: `rd = rs1 <u imm` (imm sign-extended first).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sltiu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| u64::from(a < o.imm as u64))
+}
+
+/// `xori`: `rd = rs1 ^ imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_xori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a ^ o.imm as u64)
+}
+
+/// `ori`: `rd = rs1 | imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_ori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a | o.imm as u64)
+}
+
+/// `andi`: `rd = rs1 & imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_andi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a & o.imm as u64)
+}
+
+/// `slli`: `rd = rs1 << shamt`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_slli(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a << (o.imm & 63))
+}
+
+/// `srli`: `rd = rs1 >> shamt` (logical).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_srli(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a >> (o.imm & 63))
+}
+
+/// `srai`: `rd = rs1 >> shamt` (arithmetic).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_srai(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| ((a as i64) >> (o.imm & 63)) as u64)
+}
+
+/// `addiw`: `rd = sext32(rs1 + imm)`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_addiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| {
+        sext32(a.wrapping_add(o.imm as u64) as u32)
+    })
+}
+
+/// `slliw`: `rd = sext32(rs1 << shamt)`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_slliw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| sext32((a as u32) << (o.imm & 31)))
+}
+
+/// `srliw`: `rd = sext32(rs1[31:0] >> shamt)` (logical).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_srliw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| sext32((a as u32) >> (o.imm & 31)))
+}
+
+/// `sraiw`: `rd = sext32(rs1[31:0] >> shamt)` (arithmetic).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sraiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| {
+        ((a as i32) >> (o.imm & 31)) as i64 as u64
+    })
+}
+
+/// `add`: `rd = rs1 + rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a.wrapping_add(b))
+}
+
+/// `sub`: `rd = rs1 - rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sub(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a.wrapping_sub(b))
+}
+
+/// `sll`: `rd = rs1 << rs2[5:0]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sll(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a << (b & 63))
+}
+
+/// `slt`: `rd = rs1 <s rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_slt(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| u64::from((a as i64) < (b as i64)))
+}
+
+/// `sltu`: `rd = rs1 <u rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sltu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| u64::from(a < b))
+}
+
+/// `xor`: `rd = rs1 ^ rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_xor(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a ^ b)
+}
+
+/// `srl`: `rd = rs1 >> rs2[5:0]` (logical).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_srl(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a >> (b & 63))
+}
+
+/// `sra`: `rd = rs1 >> rs2[5:0]` (arithmetic).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sra(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| ((a as i64) >> (b & 63)) as u64)
+}
+
+/// `or`: `rd = rs1 | rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_or(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a | b)
+}
+
+/// `and`: `rd = rs1 & rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_and(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a & b)
+}
+
+/// `mul`: `rd = (rs1 * rs2)[63:0]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_mul(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a.wrapping_mul(b))
+}
+
+/// `mulh`: `rd = (rs1 *s rs2)[127:64]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_mulh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        ((i128::from(a as i64) * i128::from(b as i64)) >> 64) as u64
+    })
+}
+
+/// `mulhsu`: `rd = (rs1 *s rs2 unsigned)[127:64]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_mulhsu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        (i128::from(a as i64).wrapping_mul(i128::from(b)) >> 64) as u64
+    })
+}
+
+/// `mulhu`: `rd = (rs1 *u rs2)[127:64]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_mulhu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        ((u128::from(a) * u128::from(b)) >> 64) as u64
+    })
+}
+
+/// `div`: `rd = rs1 /s rs2` (see `div`).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_div(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| div(a as i64, b as i64) as u64)
+}
+
+/// `divu`: `rd = rs1 /u rs2`; by zero: all ones.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_divu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a.checked_div(b).unwrap_or(u64::MAX))
+}
+
+/// `rem`: `rd = rs1 %s rs2` (see `rem`).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_rem(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| rem(a as i64, b as i64) as u64)
+}
+
+/// `remu`: `rd = rs1 %u rs2`; by zero: `rs1`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_remu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| if b == 0 { a } else { a % b })
+}
+
+/// `addw`: `rd = sext32(rs1 + rs2)`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_addw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| sext32(a.wrapping_add(b) as u32))
+}
+
+/// `subw`: `rd = sext32(rs1 - rs2)`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_subw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| sext32(a.wrapping_sub(b) as u32))
+}
+
+/// `sllw`: `rd = sext32(rs1 << rs2[4:0])`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sllw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| sext32((a as u32) << (b & 31)))
+}
+
+/// `srlw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (logical).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_srlw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| sext32((a as u32) >> (b & 31)))
+}
+
+/// `sraw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (arithmetic).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sraw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| ((a as i32) >> (b & 31)) as i64 as u64)
+}
+
+/// `mulw`: `rd = sext32(rs1 * rs2)`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_mulw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        sext32((a as u32).wrapping_mul(b as u32))
+    })
+}
+
+/// `divw`: `rd = sext32(rs1[31:0] /s rs2[31:0])`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_divw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        i64::from(div32(a as i32, b as i32)) as u64
+    })
+}
+
+/// `divuw`: `rd = sext32(rs1[31:0] /u rs2[31:0])`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_divuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        sext32((a as u32).checked_div(b as u32).unwrap_or(u32::MAX))
+    })
+}
+
+/// `remw`: `rd = sext32(rs1[31:0] %s rs2[31:0])`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_remw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        i64::from(rem32(a as i32, b as i32)) as u64
+    })
+}
+
+/// `remuw`: `rd = sext32(rs1[31:0] %u rs2[31:0])`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_remuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        let (a, b) = (a as u32, b as u32);
+        sext32(if b == 0 { a } else { a % b })
+    })
+}
+
+/// `nop`: `fence`, and ALU ops that write `x0` (no side effects).
+/// # Safety
+/// The `Handler` contract (op.rs).
 pub(crate) unsafe fn exec_nop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     next(op, x, e)
 }
@@ -203,6 +450,8 @@ pub(crate) unsafe fn exec_nop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// instruction count before this instruction (privileged spec 3.1.11:
 /// one instruction per cycle, time ticks per instruction), so every run is
 /// deterministic.
+/// # Safety
+/// The `Handler` contract (op.rs).
 pub(crate) unsafe fn exec_csr_read(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let count = e.start_instret + e.index_of(op);
     set(x, (*op).rd, count);
@@ -211,31 +460,61 @@ pub(crate) unsafe fn exec_csr_read(op: *const Op, x: *mut u64, e: &mut Exec) -> 
 
 // ---- loads and stores --------------------------------------------------------
 
-macro_rules! load {
-    ($name:ident, $ty:ty, $extend:expr) => {
-        pub(crate) unsafe fn $name(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-            let o = &*op;
-            let addr = reg(x, o.rs1).wrapping_add(o.imm as u64);
-            let size = std::mem::size_of::<$ty>() as u64;
-            let entry = &*e.tlb.add(Tlb::index(addr));
-            if entry.read_tag != Tlb::tag_for(addr, size) {
-                // A tail call too, so that the fast path needs no stack frame.
-                return load_miss(op, x, e, addr, size, |v| {
-                    let extend: fn($ty) -> u64 = $extend;
-                    extend(v as $ty)
-                });
+/// A value loads and stores move: how a store narrows a register to it, and
+/// how a load widens it to 64 bits (sign- or zero-extending by type, RISC-V
+/// unprivileged spec 4.3).
+trait Word: Copy {
+    fn narrow(v: u64) -> Self;
+    fn widen(self) -> u64;
+}
+
+// `narrow` truncates; `widen` goes through `i128`, which holds every
+// width, so a signed type is sign-extended and an unsigned one zero-extended.
+macro_rules! impl_word {
+    ($($t:ty),*) => {$(
+        impl Word for $t {
+            fn narrow(v: u64) -> $t {
+                v as $t
             }
-            let value =
-                std::ptr::read_unaligned((addr as usize).wrapping_add(entry.addend) as *const $ty);
-            let extend: fn($ty) -> u64 = $extend;
-            set(x, o.rd, extend(value));
-            next(op, x, e)
+            fn widen(self) -> u64 {
+                i128::from(self) as u64
+            }
         }
+    )*};
+}
+
+impl_word!(i8, i16, i32, u8, u16, u32, u64);
+
+/// What a load of a `T` puts in `rd`, from the slow path's raw bytes.
+fn widen<T: Word>(v: u64) -> u64 {
+    T::narrow(v).widen()
+}
+
+/// The shape of every load: `rd = widen(mem[rs1 + imm])`. The fast path is
+/// a TLB hit for an aligned access; everything else is `load_miss`.
+///
+/// # Safety
+/// The `Handler` contract; `op` is not a terminator.
+#[inline(always)]
+unsafe fn load<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let o = &*op;
+    let addr = address(x, o);
+    let size = std::mem::size_of::<T>() as u64;
+    let Some(host) = Tlb::read_host(e.tlb, addr, size) else {
+        // A tail call too, so that the fast path needs no stack frame.
+        return load_miss(op, x, e, addr, size, widen::<T>);
     };
+    // SAFETY (of the read): a hit means the entry was filled from a mapped
+    // frame of guest memory, and an aligned access stays within its page.
+    set(x, o.rd, host.cast::<T>().read_unaligned().widen());
+    next(op, x, e)
 }
 
 /// A load that missed the TLB fast path: the slow load, then on with the
 /// block.
+///
+/// # Safety
+/// The `Handler` contract; `op` is a load.
 #[cold]
 #[inline(never)]
 unsafe fn load_miss(
@@ -244,63 +523,124 @@ unsafe fn load_miss(
     e: &mut Exec,
     addr: u64,
     size: u64,
-    extend: fn(u64) -> u64,
+    widen: fn(u64) -> u64,
 ) -> u64 {
-    match load_slow(e, addr, size) {
+    match e.bus.load(addr, size) {
         Ok(v) => {
-            set(x, (*op).rd, extend(v));
+            set(x, (*op).rd, widen(v));
             next(op, x, e)
         }
         Err(exception) => fault(op, e, exception),
     }
 }
 
-load!(exec_lb, i8, |v| v as i64 as u64);
-load!(exec_lh, i16, |v| v as i64 as u64);
-load!(exec_lw, i32, |v| v as i64 as u64);
-load!(exec_ld, u64, |v| v);
-load!(exec_lbu, u8, u64::from);
-load!(exec_lhu, u16, u64::from);
-load!(exec_lwu, u32, u64::from);
+/// `lb`: `rd` = the byte, sign-extended, at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_lb(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    load::<i8>(op, x, e)
+}
 
-macro_rules! store {
-    ($name:ident, $ty:ty) => {
-        pub(crate) unsafe fn $name(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-            let o = &*op;
-            let addr = reg(x, o.rs1).wrapping_add(o.imm as u64);
-            let size = std::mem::size_of::<$ty>() as u64;
-            let value = reg(x, o.rs2);
-            let entry = &*e.tlb.add(Tlb::index(addr));
-            if entry.write_tag == Tlb::tag_for(addr, size) {
-                std::ptr::write_unaligned(
-                    (addr as usize).wrapping_add(entry.addend) as *mut $ty,
-                    value as $ty,
-                );
-                next(op, x, e)
-            } else {
-                store_slow_op(op, x, e, addr, size, value)
-            }
+/// `lh`: `rd` = the halfword, sign-extended, at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_lh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    load::<i16>(op, x, e)
+}
+
+/// `lw`: `rd` = the word, sign-extended, at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_lw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    load::<i32>(op, x, e)
+}
+
+/// `ld`: `rd` = the doubleword, at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    load::<u64>(op, x, e)
+}
+
+/// `lbu`: `rd` = the byte, zero-extended, at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_lbu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    load::<u8>(op, x, e)
+}
+
+/// `lhu`: `rd` = the halfword, zero-extended, at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_lhu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    load::<u16>(op, x, e)
+}
+
+/// `lwu`: `rd` = the word, zero-extended, at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_lwu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    load::<u32>(op, x, e)
+}
+
+/// The shape of every store: `mem[rs1 + imm] = narrow(rs2)`. The fast path
+/// is a TLB hit with write permission (never given for a frame that holds
+/// decoded code) for an aligned access; everything else is `store_miss`.
+///
+/// # Safety
+/// As for `load`.
+#[inline(always)]
+unsafe fn store<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let o = &*op;
+    let addr = address(x, o);
+    let size = std::mem::size_of::<T>() as u64;
+    let value = reg(x, o.rs2);
+    match Tlb::write_host(e.tlb, addr, size) {
+        Some(host) => {
+            // SAFETY (of the write): as for a load's read; write tags are
+            // only given for pages the page table lets the guest write.
+            host.cast::<T>().write_unaligned(T::narrow(value));
+            next(op, x, e)
         }
-    };
+        None => store_miss(op, x, e, addr, size, value),
+    }
 }
 
-store!(exec_sb, u8);
-store!(exec_sh, u16);
-store!(exec_sw, u32);
-store!(exec_sd, u64);
-
-#[cold]
-#[inline(never)]
-fn load_slow(e: &mut Exec, addr: u64, size: u64) -> Result<u64, Exception> {
-    // SAFETY: the pointers in `Exec` are valid for the whole run (machine.rs).
-    unsafe { (*e.machine).load_slow(addr, size, &mut *e.page_table) }
+/// `sb`: stores the low byte of `rs2` at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sb(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    store::<u8>(op, x, e)
 }
 
-/// A store that missed the fast path; leaves the block after it if it
-/// wrote decoded code (the block's own code may have changed).
+/// `sh`: stores the low halfword of `rs2` at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    store::<u16>(op, x, e)
+}
+
+/// `sw`: stores the low word of `rs2` at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    store::<u32>(op, x, e)
+}
+
+/// `sd`: stores the doubleword of `rs2` at `rs1 + imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    store::<u64>(op, x, e)
+}
+
+/// A store that missed the fast path.
+///
+/// # Safety
+/// The `Handler` contract; `op` is a store.
 #[cold]
 #[inline(never)]
-unsafe fn store_slow_op(
+unsafe fn store_miss(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
@@ -308,61 +648,116 @@ unsafe fn store_slow_op(
     size: u64,
     value: u64,
 ) -> u64 {
-    let machine = &mut *e.machine;
-    if let Err(exception) = machine.store_slow(addr, size, value, &mut *e.page_table) {
+    if let Err(exception) = e.bus.store(addr, size, value) {
         return fault(op, e, exception);
     }
-    if machine.code_written {
+    after_store(op, x, e)
+}
+
+/// After a store (or atomic) that retired: leaves the block if it wrote
+/// decoded code (the block's own code may have changed), else goes on.
+///
+/// # Safety
+/// The `Handler` contract; `op` is not a terminator.
+unsafe fn after_store(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    if e.bus.code_written {
         e.stop = Some((Stop::CodeWritten, op));
         return STOPPED;
     }
     next(op, x, e)
 }
 
-/// Atomics (A extension): always through the slow path; they are rare.
+/// `amo*`, `lr`, `sc` (A extension): always through the bus; they are
+/// rare. `rd` is written only if the atomic did not fault.
+/// # Safety
+/// The `Handler` contract (op.rs).
 pub(crate) unsafe fn exec_amo(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    let machine = &mut *e.machine;
-    if let Err(exception) = machine.amo(x, &*op, &mut *e.page_table) {
-        return fault(op, e, exception);
+    let o = &*op;
+    let (amo, width) = amo_unpack(o.imm);
+    match e.bus.amo(amo, width, reg(x, o.rs1), reg(x, o.rs2)) {
+        Ok(value) => set(x, o.rd, value),
+        Err(exception) => return fault(op, e, exception),
     }
-    if machine.code_written {
-        e.stop = Some((Stop::CodeWritten, op));
-        return STOPPED;
-    }
-    next(op, x, e)
+    after_store(op, x, e)
 }
 
 // ---- terminators: they return the next pc ------------------------------------
 
-macro_rules! branch {
-    ($name:ident, |$a:ident, $b:ident| $cond:expr) => {
-        pub(crate) unsafe fn $name(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-            let o = &*op;
-            let $a = reg(x, o.rs1);
-            let $b = reg(x, o.rs2);
-            let target = if $cond {
-                o.imm as u64
-            } else {
-                next_pc(e.block_pc, o)
-            };
-            chain(target, x, e)
-        }
+/// The shape of every conditional branch: to the absolute target in `imm`
+/// if `taken(rs1, rs2)`, else to the next instruction.
+///
+/// # Safety
+/// The `Handler` contract.
+#[inline(always)]
+unsafe fn branch(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    taken: impl FnOnce(u64, u64) -> bool,
+) -> u64 {
+    let o = &*op;
+    let target = if taken(reg(x, o.rs1), reg(x, o.rs2)) {
+        o.imm as u64
+    } else {
+        next_pc(e.block_pc, o)
     };
+    chain(target, x, e)
 }
 
-branch!(exec_beq, |a, b| a == b);
-branch!(exec_bne, |a, b| a != b);
-branch!(exec_blt, |a, b| (a as i64) < (b as i64));
-branch!(exec_bge, |a, b| (a as i64) >= (b as i64));
-branch!(exec_bltu, |a, b| a < b);
-branch!(exec_bgeu, |a, b| a >= b);
+/// `beq`: to `imm` (an absolute target) if rs1 == rs2.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_beq(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    branch(op, x, e, |a, b| a == b)
+}
 
+/// `bne`: to `imm` (an absolute target) if rs1 != rs2.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bne(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    branch(op, x, e, |a, b| a != b)
+}
+
+/// `blt`: to `imm` (an absolute target) if rs1 <s rs2.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_blt(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    branch(op, x, e, |a, b| (a as i64) < (b as i64))
+}
+
+/// `bge`: to `imm` (an absolute target) if rs1 >=s rs2.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bge(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    branch(op, x, e, |a, b| (a as i64) >= (b as i64))
+}
+
+/// `bltu`: to `imm` (an absolute target) if rs1 <u rs2.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bltu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    branch(op, x, e, |a, b| a < b)
+}
+
+/// `bgeu`: to `imm` (an absolute target) if rs1 >=u rs2.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bgeu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    branch(op, x, e, |a, b| a >= b)
+}
+
+/// `jal`: `rd = pc + len`, then to the absolute target in `imm`.
+/// # Safety
+/// The `Handler` contract (op.rs).
 pub(crate) unsafe fn exec_jal(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     set(x, o.rd, next_pc(e.block_pc, o));
     chain(o.imm as u64, x, e)
 }
 
+/// `jalr`: `rd = pc + len`, then to `(rs1 + imm) & !1`.
+/// # Safety
+/// The `Handler` contract (op.rs).
 pub(crate) unsafe fn exec_jalr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     // Read rs1 before writing rd: they may be the same register.
@@ -371,15 +766,24 @@ pub(crate) unsafe fn exec_jalr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
     chain(target, x, e)
 }
 
+/// `ecall`: a `Syscall` exception, for the kernel.
+/// # Safety
+/// The `Handler` contract (op.rs).
 pub(crate) unsafe fn exec_ecall(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
     fault(op, e, Exception::Syscall)
 }
 
+/// `ebreak`: a `Breakpoint` exception.
+/// # Safety
+/// The `Handler` contract (op.rs).
 pub(crate) unsafe fn exec_ebreak(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
     let pc = e.block_pc.wrapping_add(u64::from((*op).offset));
     fault(op, e, Exception::Breakpoint { pc })
 }
 
+/// An encoding that is no instruction here: `IllegalInstruction`.
+/// # Safety
+/// The `Handler` contract (op.rs).
 pub(crate) unsafe fn exec_illegal(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
     let pc = e.block_pc.wrapping_add(u64::from((*op).offset));
     fault(
@@ -392,7 +796,9 @@ pub(crate) unsafe fn exec_illegal(op: *const Op, _x: *mut u64, e: &mut Exec) -> 
     )
 }
 
-/// End of a block that did not end in control flow.
+/// End of a block that did not end in control flow: on at the next pc.
+/// # Safety
+/// The `Handler` contract (op.rs).
 pub(crate) unsafe fn exec_fallthrough(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     chain(e.block_pc.wrapping_add(u64::from((*op).offset)), x, e)
 }
@@ -400,6 +806,11 @@ pub(crate) unsafe fn exec_fallthrough(op: *const Op, x: *mut u64, e: &mut Exec) 
 /// Block chaining: goes on with the block at `target` directly (a tail
 /// call) if the jump cache has it and the budget allows all of it;
 /// otherwise returns `target` to the run loop, which looks it up or decodes.
+/// A jump-cache entry points to a live block's ops: the cache is flushed
+/// whenever a block is removed (block.rs).
+///
+/// # Safety
+/// The `Handler` contract.
 #[inline(always)]
 unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
     if e.chain_budget == 0 {
@@ -409,7 +820,8 @@ unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
     let (ops, count) = if target == e.block_pc {
         (e.ops, e.instret - e.start_instret)
     } else {
-        let entry = *e.jump_cache.add(BlockCache::jump_index(target));
+        let entry =
+            Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
         if entry.pc != target {
             return target;
         }
@@ -424,14 +836,6 @@ unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
     e.start_instret = e.instret;
     e.instret += count;
     ((*ops).handler)(ops, x, e)
-}
-
-/// Whether `kind` is a conditional branch.
-pub(crate) fn is_branch(kind: OpKind) -> bool {
-    matches!(
-        kind,
-        OpKind::Beq | OpKind::Bne | OpKind::Blt | OpKind::Bge | OpKind::Bltu | OpKind::Bgeu
-    )
 }
 
 /// The handler of each op kind.
@@ -507,166 +911,6 @@ pub(crate) fn handler_for(kind: OpKind) -> Handler {
         K::Ebreak => exec_ebreak,
         K::Illegal => exec_illegal,
         K::Fallthrough => exec_fallthrough,
-    }
-}
-
-impl Machine {
-    /// A load that missed the TLB's fast path: translates (possibly byte by
-    /// byte, for a misaligned access that crosses a page) and reads.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn load_slow(
-        &mut self,
-        addr: u64,
-        size: u64,
-        page_table: &mut PageTable,
-    ) -> Result<u64, Exception> {
-        let phys = self.translate(addr, Access::Read, page_table)?;
-        let offset = (phys & (PAGE_SIZE - 1)) as usize;
-        if offset + size as usize <= PAGE_SIZE as usize {
-            // Within one page (a TLB miss, or merely misaligned).
-            let bytes = &self
-                .memory
-                .frame_bytes(super::memory::Frame((phys >> 12) as u32))[offset..];
-            let mut value = [0u8; 8];
-            value[..size as usize].copy_from_slice(&bytes[..size as usize]);
-            return Ok(u64::from_le_bytes(value));
-        }
-        // Crosses into the next page: byte by byte, translating that page too.
-        let mut value = 0u64;
-        let mut phys = phys;
-        for k in 0..size {
-            let a = addr.wrapping_add(k);
-            if k > 0 && a & (PAGE_SIZE - 1) == 0 {
-                phys = self.translate(a, Access::Read, page_table)?;
-            } else if k > 0 {
-                phys += 1;
-            }
-            let frame = super::memory::Frame((phys >> 12) as u32);
-            let byte = self.memory.frame_bytes(frame)[(phys & (PAGE_SIZE - 1)) as usize];
-            value |= u64::from(byte) << (8 * k);
-        }
-        Ok(value)
-    }
-
-    /// A store that missed the TLB's fast path. Translates every page the
-    /// store touches before writing anything, so a fault leaves memory as
-    /// it was. Writing a frame with decoded code sets `code_written`.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn store_slow(
-        &mut self,
-        addr: u64,
-        size: u64,
-        value: u64,
-        page_table: &mut PageTable,
-    ) -> Result<(), Exception> {
-        let first = self.translate(addr, Access::Write, page_table)?;
-        let last_addr = addr.wrapping_add(size - 1);
-        let second = if (last_addr ^ addr) & !(PAGE_SIZE - 1) != 0 {
-            Some(self.translate(last_addr & !(PAGE_SIZE - 1), Access::Write, page_table)?)
-        } else {
-            None
-        };
-        let bytes = value.to_le_bytes();
-        let first_len = match second {
-            Some(_) => (PAGE_SIZE - (first & (PAGE_SIZE - 1))) as usize,
-            None => size as usize,
-        };
-        self.write_physical(first, &bytes[..first_len]);
-        if let Some(second) = second {
-            self.write_physical(second, &bytes[first_len..size as usize]);
-        }
-        Ok(())
-    }
-
-    /// Writes bytes at a physical address within one frame; notes a write
-    /// to decoded code.
-    fn write_physical(&mut self, phys: u64, bytes: &[u8]) {
-        let frame = super::memory::Frame((phys >> 12) as u32);
-        if self.memory.holds_code(frame) {
-            self.code_written = true;
-        }
-        let offset = (phys & (PAGE_SIZE - 1)) as usize;
-        self.memory.frame_bytes_mut(frame)[offset..offset + bytes.len()].copy_from_slice(bytes);
-    }
-
-    /// Atomics (A extension): always through the slow path; they are rare.
-    /// The address must be naturally aligned (else `Misaligned`).
-    #[cold]
-    #[inline(never)]
-    pub(crate) unsafe fn amo(
-        &mut self,
-        x: *mut u64,
-        op: &Op,
-        page_table: &mut PageTable,
-    ) -> Result<(), Exception> {
-        let (amo, width) = AMO_OPS
-            .iter()
-            .flat_map(|&a| [(a, AmoWidth::Word), (a, AmoWidth::Double)])
-            .find(|&(a, w)| amo_pack(a, w) == op.imm)
-            .unwrap_or((AmoOp::Lr, AmoWidth::Double));
-        let size = match width {
-            AmoWidth::Word => 4,
-            AmoWidth::Double => 8,
-        };
-        let addr = *x.add(op.rs1 as usize);
-        let src = *x.add(op.rs2 as usize);
-        let access = if amo == AmoOp::Lr {
-            Access::Read
-        } else {
-            Access::Write
-        };
-        if addr % size != 0 {
-            return Err(Exception::Misaligned {
-                vaddr: addr,
-                access,
-            });
-        }
-        let extend = |v: u64| {
-            if size == 4 {
-                v as u32 as i32 as i64 as u64
-            } else {
-                v
-            }
-        };
-        match amo {
-            AmoOp::Lr => {
-                let v = self.load_slow(addr, size, page_table)?;
-                self.reservation = Some(self.translate(addr, Access::Read, page_table)?);
-                *x.add(op.rd as usize) = extend(v);
-            }
-            AmoOp::Sc => {
-                let phys = self.translate(addr, Access::Write, page_table)?;
-                if self.reservation.take() == Some(phys) {
-                    self.store_slow(addr, size, src, page_table)?;
-                    *x.add(op.rd as usize) = 0;
-                } else {
-                    *x.add(op.rd as usize) = 1;
-                }
-            }
-            _ => {
-                // Check write permission first, so a fault has no effect.
-                self.translate(addr, Access::Write, page_table)?;
-                let old = extend(self.load_slow(addr, size, page_table)?);
-                let src = extend(src);
-                let new = match amo {
-                    AmoOp::Swap => src,
-                    AmoOp::Add => old.wrapping_add(src),
-                    AmoOp::Xor => old ^ src,
-                    AmoOp::And => old & src,
-                    AmoOp::Or => old | src,
-                    AmoOp::Min => (old as i64).min(src as i64) as u64,
-                    AmoOp::Max => (old as i64).max(src as i64) as u64,
-                    AmoOp::Minu => old.min(src),
-                    AmoOp::Maxu => old.max(src),
-                    AmoOp::Lr | AmoOp::Sc => old,
-                };
-                self.store_slow(addr, size, new, page_table)?;
-                *x.add(op.rd as usize) = old;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -18,9 +18,9 @@
 //! | `sd v,o(b); ld v,o(b)` | storing then reloading a local | same base, offset and register: the load is a no-op |
 //! | `ld t,..; b<cond> ..` | loop tests | — |
 
-use super::block::{Op, OpKind};
-use super::exec::{self, Exec, Handler};
+use super::exec::{self, address, next, reg, set};
 use super::mmu::Tlb;
+use super::op::{Exec, Handler, Op, OpKind};
 
 /// Replaces the handler of the first op of each fusable pair in `ops`.
 pub(crate) fn fuse(ops: &mut [Op]) {
@@ -36,7 +36,7 @@ pub(crate) fn fuse(ops: &mut [Op]) {
             {
                 Some(exec_sd_reload)
             }
-            (OpKind::Ld, k) if exec::is_branch(k) => Some(exec_ld_branch),
+            (OpKind::Ld, k) if k.is_branch() => Some(exec_ld_branch),
             _ => None,
         };
         if let Some(handler) = fused {
@@ -48,78 +48,76 @@ pub(crate) fn fuse(ops: &mut [Op]) {
     }
 }
 
-#[inline(always)]
-unsafe fn reg(x: *mut u64, i: u8) -> u64 {
-    *x.add(i as usize)
-}
+// Every fused handler below is a `Handler` whose `op` is the first of a
+// pair fused by `fuse`: `op.add(1)` is the second op of the pair, and the
+// pair's conditions (the table above) hold. Each reads the TLB like the
+// plain `ld`/`sd` (mmu.rs: `read_host`, `write_host`) and falls back to the
+// first op's plain handler on a miss.
 
-#[inline(always)]
-unsafe fn set(x: *mut u64, i: u8, v: u64) {
-    *x.add(i as usize) = v;
-}
-
-/// The host address of an 8-byte load at `addr`, if the TLB has it.
-#[inline(always)]
-unsafe fn read_host(e: &Exec, addr: u64) -> Option<*const u64> {
-    let entry = &*e.tlb.add(Tlb::index(addr));
-    (entry.read_tag == Tlb::tag_for(addr, 8))
-        .then(|| (addr as usize).wrapping_add(entry.addend) as *const u64)
-}
-
-/// The host address of an 8-byte store at `addr`, if the TLB has it.
-#[inline(always)]
-unsafe fn write_host(e: &Exec, addr: u64) -> Option<*mut u64> {
-    let entry = &*e.tlb.add(Tlb::index(addr));
-    (entry.write_tag == Tlb::tag_for(addr, 8))
-        .then(|| (addr as usize).wrapping_add(entry.addend) as *mut u64)
-}
-
+/// `ld a, o1(b1); ld c, o2(b2)` with `b2 != a`: both loads hit the TLB.
+/// # Safety
+/// The `Handler` contract (op.rs), for an op fused by `fuse`.
 unsafe fn exec_ld_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let (a, b) = (&*op, &*op.add(1));
-    let first = read_host(e, reg(x, a.rs1).wrapping_add(a.imm as u64));
-    let second = read_host(e, reg(x, b.rs1).wrapping_add(b.imm as u64));
+    let first = Tlb::read_host(e.tlb, address(x, a), 8);
+    // `b`'s base is not `a`'s destination, so it can be read before `a`
+    // has written it.
+    let second = Tlb::read_host(e.tlb, address(x, b), 8);
     let (Some(first), Some(second)) = (first, second) else {
         return exec::exec_ld(op, x, e);
     };
-    set(x, a.rd, first.read_unaligned());
-    set(x, b.rd, second.read_unaligned());
-    exec::next(op.add(1), x, e)
+    set(x, a.rd, first.cast::<u64>().read_unaligned());
+    set(x, b.rd, second.cast::<u64>().read_unaligned());
+    next(op.add(1), x, e)
 }
 
+/// `slli t, s, k; add d, y, z`: a scaled index and the add that uses it.
+/// # Safety
+/// The `Handler` contract (op.rs), for an op fused by `fuse`.
 unsafe fn exec_slli_add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let (a, b) = (&*op, &*op.add(1));
     set(x, a.rd, reg(x, a.rs1) << (a.imm & 63));
     set(x, b.rd, reg(x, b.rs1).wrapping_add(reg(x, b.rs2)));
-    exec::next(op.add(1), x, e)
+    next(op.add(1), x, e)
 }
 
+/// `li t, imm; sd v, o(b)` with `b != t`: the store hits the TLB.
+/// # Safety
+/// The `Handler` contract (op.rs), for an op fused by `fuse`.
 unsafe fn exec_li_sd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let (a, b) = (&*op, &*op.add(1));
-    let Some(host) = write_host(e, reg(x, b.rs1).wrapping_add(b.imm as u64)) else {
+    let Some(host) = Tlb::write_host(e.tlb, address(x, b), 8) else {
         return exec::exec_li(op, x, e);
     };
     set(x, a.rd, a.imm as u64);
-    host.write_unaligned(reg(x, b.rs2));
-    exec::next(op.add(1), x, e)
+    // After `li`: `v` may be `t`.
+    host.cast::<u64>().write_unaligned(reg(x, b.rs2));
+    next(op.add(1), x, e)
 }
 
+/// `sd v, o(b); ld v, o(b)` with `b != v`: the store hits the TLB.
+/// # Safety
+/// The `Handler` contract (op.rs), for an op fused by `fuse`.
 unsafe fn exec_sd_reload(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let a = &*op;
-    let Some(host) = write_host(e, reg(x, a.rs1).wrapping_add(a.imm as u64)) else {
+    let Some(host) = Tlb::write_host(e.tlb, address(x, a), 8) else {
         return exec::exec_sd(op, x, e);
     };
     // The reload reads back the value just stored into the register that
     // already holds it: nothing more to do.
-    host.write_unaligned(reg(x, a.rs2));
-    exec::next(op.add(1), x, e)
+    host.cast::<u64>().write_unaligned(reg(x, a.rs2));
+    next(op.add(1), x, e)
 }
 
+/// `ld t, o(b); b<cond> ...`: the load hits the TLB; the branch's own
+/// handler follows without a dispatch through the run loop.
+/// # Safety
+/// The `Handler` contract (op.rs), for an op fused by `fuse`.
 unsafe fn exec_ld_branch(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let a = &*op;
-    let Some(host) = read_host(e, reg(x, a.rs1).wrapping_add(a.imm as u64)) else {
+    let Some(host) = Tlb::read_host(e.tlb, address(x, a), 8) else {
         return exec::exec_ld(op, x, e);
     };
-    set(x, a.rd, host.read_unaligned());
-    let b = op.add(1);
-    ((*b).handler)(b, x, e)
+    set(x, a.rd, host.cast::<u64>().read_unaligned());
+    next(op, x, e)
 }

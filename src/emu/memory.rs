@@ -13,8 +13,25 @@
 //! them: a write to such a frame (by the guest or by the kernel) and freeing
 //! it queue the frame for invalidation, which the machine applies before it
 //! next runs (see `Machine::run`).
+//!
+//! ## Ownership of the bytes
+//!
+//! The emulator's fast path reads and writes guest memory through host
+//! pointers it keeps in the TLB (`host = vaddr + addend`, mmu.rs) while the
+//! kernel and the slow paths use `frame_bytes`/`frame_bytes_mut` slices.
+//! For both to be sound, the pool is owned through one raw pointer
+//! (`bytes`, made by `alloc_zeroed` and freed in `Drop`) rather than a
+//! `Box<[u8]>`: every slice and every TLB pointer is derived from that raw
+//! pointer, so making a fresh `&mut [u8]` for a frame never invalidates the
+//! host pointers the TLB holds (as re-borrowing a `Box` would). The rule
+//! that keeps the two kinds of access apart: a slice borrows the
+//! `PhysMemory`, and guest code only runs while the machine holds the
+//! `PhysMemory` mutably, so no slice is alive while a TLB pointer is used,
+//! and no TLB pointer is used while a slice is alive.
 
 use std::fmt;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes in a page and in a frame.
 pub const PAGE_SIZE: u64 = 4096;
@@ -38,9 +55,14 @@ impl fmt::Display for Frame {
     }
 }
 
+/// The next `PhysMemory::id`.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// The physical frames of the machine and their allocator.
 pub struct PhysMemory {
-    bytes: Box<[u8]>,
+    /// The pool, `frame_count * PAGE_SIZE` zeroed bytes, owned through this
+    /// pointer (see "Ownership of the bytes" above).
+    bytes: NonNull<u8>,
     frame_count: u32,
     /// Frames never handed out yet are `next_fresh..frame_count`; freed frames
     /// are reused first (LIFO, so runs are deterministic).
@@ -49,6 +71,10 @@ pub struct PhysMemory {
     /// References to each frame; 0 = free.
     refs: Vec<u32>,
     holds_code: Vec<bool>,
+    /// Times `mark_code` was called.
+    code_marks: u64,
+    /// Unique to this pool (see `id`).
+    id: u64,
     /// Frames with decoded code that were written or freed since the block
     /// cache last looked.
     stale_code: Vec<Frame>,
@@ -79,7 +105,7 @@ impl PhysMemory {
         let len = usize::try_from(frames * PAGE_SIZE).map_err(|_| {
             format!("{megabytes} MiB of physical memory do not fit this host's address space")
         })?;
-        let bytes = zeroed_bytes(len).ok_or_else(|| {
+        let bytes = alloc_zeroed_bytes(len).ok_or_else(|| {
             format!("the host cannot provide {megabytes} MiB of physical memory for the machine")
         })?;
         Ok(PhysMemory {
@@ -89,6 +115,8 @@ impl PhysMemory {
             free: Vec::new(),
             refs: vec![0; frames as usize],
             holds_code: vec![false; frames as usize],
+            code_marks: 0,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             stale_code: Vec::new(),
         })
     }
@@ -163,25 +191,48 @@ impl PhysMemory {
         self.free.push(frame);
     }
 
+    /// Host address of `frame`'s first byte.
+    ///
+    /// # Panics
+    /// When `frame` is not a frame of this memory: the caller's bug.
+    fn frame_ptr(&self, frame: Frame) -> *mut u8 {
+        assert!(
+            frame.0 < self.frame_count,
+            "PhysMemory: frame {frame} is beyond the last frame ({})",
+            self.frame_count - 1
+        );
+        // SAFETY: `frame.0 < frame_count`, so the offset is within the
+        // `frame_count * PAGE_SIZE` bytes the pointer owns.
+        unsafe { self.bytes.as_ptr().add(frame.address() as usize) }
+    }
+
     /// The bytes of a frame.
     pub fn frame_bytes(&self, frame: Frame) -> &[u8] {
-        let start = frame.address() as usize;
-        &self.bytes[start..start + PAGE_SIZE as usize]
+        let start = self.frame_ptr(frame);
+        // SAFETY: `start` begins a whole frame inside the pool; the slice
+        // borrows `self`, so no guest code writes the frame while it lives
+        // (guest code runs only under `&mut PhysMemory`, see the module doc).
+        unsafe { std::slice::from_raw_parts(start, PAGE_SIZE as usize) }
     }
 
     /// The bytes of a frame, for writing. Marks the frame's decoded code (if
     /// any) stale.
     pub fn frame_bytes_mut(&mut self, frame: Frame) -> &mut [u8] {
         self.note_write(frame);
-        let start = frame.address() as usize;
-        &mut self.bytes[start..start + PAGE_SIZE as usize]
+        let start = self.frame_ptr(frame);
+        // SAFETY: as in `frame_bytes`; the slice borrows `self` mutably, so
+        // it is the only access to the frame while it lives.
+        unsafe { std::slice::from_raw_parts_mut(start, PAGE_SIZE as usize) }
     }
 
     /// Copies one frame's contents into another.
     pub fn copy_frame(&mut self, from: Frame, to: Frame) {
         self.note_write(to);
-        let (from, to) = (from.address() as usize, to.address() as usize);
-        self.bytes.copy_within(from..from + PAGE_SIZE as usize, to);
+        let (from, to) = (self.frame_ptr(from), self.frame_ptr(to));
+        // SAFETY: both are whole frames inside the pool (`frame_ptr`
+        // checked); `copy` allows `from == to`; `&mut self` excludes any
+        // other access while it runs.
+        unsafe { std::ptr::copy(from, to, PAGE_SIZE as usize) }
     }
 
     fn note_write(&mut self, frame: Frame) {
@@ -193,14 +244,34 @@ impl PhysMemory {
         }
     }
 
-    /// Host address of the frame's first byte, for the TLB's addend.
-    pub(crate) fn host_base(&mut self) -> *mut u8 {
-        self.bytes.as_mut_ptr()
+    /// Host address of `frame`'s first byte, for the TLB. It is derived from
+    /// the owning pointer by an offset, so it and every address the TLB
+    /// makes from it share that pointer's provenance (module doc).
+    ///
+    /// # Panics
+    /// When `frame` is not a frame of this memory (a page table that maps
+    /// one would be the kernel's bug).
+    pub(crate) fn host_frame(&mut self, frame: Frame) -> *mut u8 {
+        self.frame_ptr(frame)
     }
 
     /// Records that the block cache decoded code from `frame`.
     pub(crate) fn mark_code(&mut self, frame: Frame) {
         self.holds_code[frame.0 as usize] = true;
+        self.code_marks += 1;
+    }
+
+    /// How many times a frame started holding code: a TLB set aside while
+    /// this changed may hold write permission for such a frame.
+    pub(crate) fn code_marks(&self) -> u64 {
+        self.code_marks
+    }
+
+    /// Identifies this pool among all `PhysMemory` values ever made: the TLB
+    /// holds host pointers into one pool, and must be flushed if the machine
+    /// is given another (`*machine.memory_mut() = ...`).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     pub(crate) fn holds_code(&self, frame: Frame) -> bool {
@@ -215,6 +286,41 @@ impl PhysMemory {
     pub(crate) fn has_stale_code(&self) -> bool {
         !self.stale_code.is_empty()
     }
+}
+
+impl Drop for PhysMemory {
+    fn drop(&mut self) {
+        let len = self.frame_count as usize * PAGE_SIZE as usize;
+        // SAFETY: `bytes` came from `alloc_zeroed_bytes(len)` with this very
+        // layout (the frame count never changes) and is freed only here.
+        unsafe { std::alloc::dealloc(self.bytes.as_ptr(), bytes_layout(len)) }
+    }
+}
+
+// `PhysMemory` owns its pool exclusively, as the `Box<[u8]>` it replaces
+// did: only it frees the pool, and the only copies of the pointer (the
+// TLB's host pointers) live in the `Machine` that owns this memory, which
+// is not `Send` (its ops hold raw pointers).
+// SAFETY: so moving it to another thread is as sound as for `Box<[u8]>`,
+// and the type stays `Send + Sync` as it was.
+unsafe impl Send for PhysMemory {}
+// SAFETY: see `Send` above: through `&PhysMemory` the bytes are only read.
+unsafe impl Sync for PhysMemory {}
+
+fn bytes_layout(len: usize) -> std::alloc::Layout {
+    // `len` fitted a `usize` and stays below `isize::MAX` (checked by
+    // `alloc_zeroed_bytes` when it made the allocation).
+    std::alloc::Layout::array::<u8>(len).expect("PhysMemory: layout of a size that was allocated")
+}
+
+/// `len` (> 0) zeroed bytes, or `None` when the allocator refuses (where
+/// `vec![0; len]` would abort the process). Zeroed allocations come from
+/// `calloc`/fresh pages, so untouched parts cost no host memory.
+fn alloc_zeroed_bytes(len: usize) -> Option<NonNull<u8>> {
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    assert!(layout.size() > 0, "PhysMemory: a pool of zero bytes");
+    // SAFETY: the layout has a non-zero size, as `alloc_zeroed` requires.
+    NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })
 }
 
 #[cfg(test)]
@@ -233,26 +339,5 @@ mod tests {
         memory.free(frame);
         assert!(!memory.is_allocated(frame));
         assert_eq!(memory.used_frames(), 0);
-    }
-}
-
-/// A zeroed byte buffer of `len` bytes, or `None` when the allocator
-/// refuses (where `vec![0; len]` would abort the process). Zeroed
-/// allocations come from `calloc`/fresh pages, so untouched parts cost no
-/// host memory.
-fn zeroed_bytes(len: usize) -> Option<Box<[u8]>> {
-    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
-    if layout.size() == 0 {
-        return Some(Box::default());
-    }
-    // SAFETY: the layout has a non-zero size; a non-null result points at
-    // `len` zeroed bytes allocated with exactly the layout `Box<[u8]>` frees
-    // with (size `len`, align 1).
-    unsafe {
-        let ptr = std::alloc::alloc_zeroed(layout);
-        if ptr.is_null() {
-            return None;
-        }
-        Some(Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)))
     }
 }

@@ -18,10 +18,21 @@
 //! has one tag per access kind and a host addend: a hit is one compare, and
 //! the host address is `vaddr + addend`. The tag compare also rejects
 //! misaligned accesses (see `Tlb::tag_for`), which then take the slow path.
+//!
+//! ## Ownership of the TLB's entries
+//!
+//! The executor's fast path (exec.rs, fuse.rs) reads the entries through a
+//! copy of the TLB's pointer kept in `Exec`; the slow path (bus.rs) fills
+//! them through `&mut Tlb`, sometimes from inside a handler. That is sound
+//! because the entries are `Entries` (entries.rs): owned through one raw
+//! pointer that every access goes through, with no reference to an entry
+//! held while a copy is read.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::addr::{PhysAddr, VirtAddr};
+use super::entries::Entries;
 use super::memory::{Frame, PAGE_SHIFT, PAGE_SIZE};
 
 /// Kind of memory access, for faults and permission checks.
@@ -210,7 +221,7 @@ impl PageTable {
         let pte = self.get(VirtPage::containing(vaddr))?;
         pte.flags
             .allows(access)
-            .then(|| pte.frame.address() | (vaddr & (PAGE_SIZE - 1)))
+            .then(|| PhysAddr::new(pte.frame, VirtAddr(vaddr).offset()).0)
     }
 
     /// Maps `page` to `frame`, replacing any previous mapping (and bumping
@@ -423,8 +434,11 @@ pub(crate) struct TlbEntry {
     pub read_tag: u64,
     pub write_tag: u64,
     pub exec_tag: u64,
-    /// `host address = vaddr + addend` (wrapping).
-    pub addend: usize,
+    /// `host address = addend + vaddr` (wrapping): the host address of the
+    /// frame minus the page's address. Derived from `PhysMemory`'s owning
+    /// pointer by offsets only, so a host address made from it keeps that
+    /// pointer's provenance (no integer-to-pointer cast).
+    pub addend: *mut u8,
 }
 
 impl TlbEntry {
@@ -432,20 +446,28 @@ impl TlbEntry {
         read_tag: TLB_INVALID,
         write_tag: TLB_INVALID,
         exec_tag: TLB_INVALID,
-        addend: 0,
+        addend: std::ptr::null_mut(),
     };
 }
 
 /// The software TLB.
 pub(crate) struct Tlb {
-    pub entries: Box<[TlbEntry; TLB_ENTRIES]>,
+    /// Owned through one raw pointer, which the executor copies (entries.rs).
+    entries: Entries<TlbEntry, TLB_ENTRIES>,
 }
 
 impl Tlb {
     pub fn new() -> Tlb {
         Tlb {
-            entries: Box::new([TlbEntry::EMPTY; TLB_ENTRIES]),
+            entries: Entries::new(TlbEntry::EMPTY),
         }
+    }
+
+    /// The owning pointer, for the executor's fast path (`read_host`,
+    /// `write_host`). The machine swaps whole `Tlb`s between contexts, so
+    /// the run loop takes a fresh copy after every switch of caches.
+    pub fn as_ptr(&self) -> *const TlbEntry {
+        self.entries.as_ptr()
     }
 
     /// Index of the entry for `vaddr`.
@@ -464,7 +486,63 @@ impl Tlb {
         vaddr & (!(PAGE_SIZE - 1) | (size - 1))
     }
 
+    /// The executor's read lookup: the host address of an aligned `size`-byte
+    /// load at `vaddr`, if the TLB has a read translation for its page.
+    ///
+    /// # Safety
+    /// `entries` is `as_ptr()` of a live `Tlb` (see `Entries::read`).
+    #[inline(always)]
+    pub unsafe fn read_host(entries: *const TlbEntry, vaddr: u64, size: u64) -> Option<*const u8> {
+        // SAFETY: the caller's guarantee; `index` is below `TLB_ENTRIES`.
+        let entry = unsafe { Entries::<TlbEntry, TLB_ENTRIES>::read(entries, Tlb::index(vaddr)) };
+        (entry.read_tag == Tlb::tag_for(vaddr, size))
+            .then(|| entry.addend.wrapping_add(vaddr as usize).cast_const())
+    }
+
+    /// The executor's write lookup: as `read_host`, for a store.
+    ///
+    /// # Safety
+    /// As for `read_host`.
+    #[inline(always)]
+    pub unsafe fn write_host(entries: *const TlbEntry, vaddr: u64, size: u64) -> Option<*mut u8> {
+        // SAFETY: as in `read_host`.
+        let entry = unsafe { Entries::<TlbEntry, TLB_ENTRIES>::read(entries, Tlb::index(vaddr)) };
+        (entry.write_tag == Tlb::tag_for(vaddr, size))
+            .then(|| entry.addend.wrapping_add(vaddr as usize))
+    }
+
+    /// Caches that the page at `page_addr` is the frame at host address
+    /// `host_frame`, and that `access` to it is allowed (`None`: no tag, only
+    /// the entry's page and frame). The tags of one entry always name one
+    /// page: they are kept only if this is that page, mapped to the same
+    /// frame.
+    pub fn fill(&mut self, page_addr: u64, host_frame: *mut u8, access: Option<Access>) {
+        let addend = host_frame.wrapping_sub(page_addr as usize);
+        let entry = self.entries.get_mut(Tlb::index(page_addr));
+        let same_page = [entry.read_tag, entry.write_tag, entry.exec_tag].contains(&page_addr);
+        if !same_page || entry.addend != addend {
+            *entry = TlbEntry {
+                addend,
+                ..TlbEntry::EMPTY
+            };
+        }
+        match access {
+            Some(Access::Read) => entry.read_tag = page_addr,
+            Some(Access::Execute) => entry.exec_tag = page_addr,
+            Some(Access::Write) => entry.write_tag = page_addr,
+            None => {}
+        }
+    }
+
     pub fn flush(&mut self) {
-        self.entries.fill(TlbEntry::EMPTY);
+        self.entries.all_mut().fill(TlbEntry::EMPTY);
+    }
+
+    /// Drops every cached write permission, so that stores take the slow
+    /// path (used when a frame starts holding decoded code).
+    pub fn forbid_writes(&mut self) {
+        for entry in self.entries.all_mut() {
+            entry.write_tag = TLB_INVALID;
+        }
     }
 }

@@ -1,29 +1,58 @@
 //! The machine (selfie's *mipster*): an RV64IMAC hart with paged memory.
 //!
-//! Types: `Instruction` (decode.rs, encode.rs, disasm.rs) is the typed
-//! instruction.
+//! Control enters through `Machine::run(hart, page_table, context, stop_at)`
+//! (or `Machine::step`), called by the kernel: it runs the context's
+//! instructions until one raises an exception (a syscall, a page fault, an
+//! illegal instruction, ...) or the instruction counter reaches `stop_at`
+//! (`Exception::Timer`), and leaves by returning that exception as a value,
+//! with the hart's pc at the instruction that raised it. The kernel handles
+//! it and calls `run` again; emu never calls out.
+//!
+//! The files, top to bottom: each uses only files below it.
+//!
+//! - `machine.rs`: `Machine`, `Hart`; the run loop, and the switching of
+//!   caches between contexts.
+//! - `block.rs`: decoding guest code into blocks of ops; the block cache and
+//!   the jump cache.
+//! - `fuse.rs`: superinstructions, handlers that run two adjacent ops.
+//! - `exec.rs`: one handler per op kind (`exec_addi`, ...): the hot path.
+//! - `op.rs`: `Op`, the `Handler` contract, and `Exec`, what handlers get.
+//! - `bus.rs`: memory access off the fast path: translation and TLB fill,
+//!   misses, atomics.
+//! - `exception.rs`: `Exception`, how a run ends.
+//! - `decode.rs`, `decode_rvc.rs`: machine words to `Instruction`.
+//! - `mmu.rs`: `PageTable` and `Pte`; the software TLB.
+//! - `encode.rs`, `disasm.rs`: `Instruction` to machine words, to text.
+//! - `memory.rs`: `PhysMemory`, the frames and their allocator.
+//! - `entries.rs`: the entries of the TLB and jump cache, owned through one
+//!   raw pointer that the executor copies.
+//! - `addr.rs`: `VirtAddr` and `PhysAddr`: an address as its page and
+//!   offset, split in one place.
+//! - `instruction.rs`: `Instruction`, the typed form all of them share.
+
+pub mod addr;
+mod block;
+mod bus;
 pub mod decode;
 mod decode_rvc;
 pub mod disasm;
 pub mod encode;
-pub mod instruction;
-
-pub use decode::{decode, decode16, decode32};
-pub use disasm::disassemble;
-pub use encode::{encode, EncodeError};
-pub use instruction::*;
-
-pub mod addr;
-mod block;
+mod entries;
 pub mod exception;
 mod exec;
 mod fuse;
+pub mod instruction;
 pub mod machine;
 pub mod memory;
 pub mod mmu;
+mod op;
 
 pub use addr::{PhysAddr, VirtAddr};
+pub use decode::{decode, decode16, decode32};
+pub use disasm::disassemble;
+pub use encode::{encode, EncodeError};
 pub use exception::Exception;
+pub use instruction::*;
 pub use machine::{Hart, Machine};
 pub use memory::{Frame, PhysMemory, PAGE_SIZE};
 pub use mmu::{Access, PageTable, Pte, PteFlags, VirtPage};

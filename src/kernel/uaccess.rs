@@ -9,7 +9,7 @@
 use super::paging;
 use super::process::Process;
 use crate::abi::{Errno, EFAULT, ENAMETOOLONG};
-use crate::emu::{Access, Frame, Machine, VirtPage, PAGE_SIZE};
+use crate::emu::{Access, Frame, Machine, VirtAddr, VirtPage, PAGE_SIZE};
 
 /// The physical frame and offset behind `vaddr` for `access`, backing it on
 /// demand. `Err(EFAULT)` when the address is not the process's to use.
@@ -30,7 +30,7 @@ fn resolve(
     if !pte.flags.allows(access) {
         return Err(EFAULT);
     }
-    Ok((pte.frame, (vaddr & (PAGE_SIZE - 1)) as usize))
+    Ok((pte.frame, VirtAddr(vaddr).offset()))
 }
 
 /// Copies `len` guest bytes at `vaddr` into a host buffer.

@@ -1,0 +1,271 @@
+//! What the executor runs and what it runs with: the `Op` (one pre-decoded
+//! instruction), the `Handler` signature every op's function has, and
+//! `Exec`, the state a handler is given.
+//!
+//! An op is a compact 24-byte value: what it does (`OpKind`), its registers,
+//! one pre-computed immediate and, first, the function that runs it. The
+//! block decoder (block.rs) makes ops from typed `Instruction`s and picks
+//! each one's handler (exec.rs, fuse.rs); the run loop (machine.rs) calls
+//! the first op's handler, and each handler calls the next op's.
+//!
+//! Registers: `rd`, `rs1` and `rs2` index the hart's 33-slot register file.
+//! A destination `x0` is replaced by the write sink `SINK` (slot 32), so the
+//! hot path never checks for `x0`: slot 0 is never written and stays zero.
+//!
+//! `Exec` also carries the two caches the fast path reads without a
+//! function call, as raw pointers: the TLB's entries (`Tlb`, mmu.rs) and the
+//! jump cache's (`JumpCache`, block.rs). entries.rs says why these copies
+//! stay valid while the slow paths write the same entries.
+
+use super::bus::Bus;
+use super::exception::Exception;
+use super::instruction::{AmoOp, AmoWidth};
+use super::mmu::TlbEntry;
+
+/// Index of the write sink register: destination `x0` is redirected here.
+pub const SINK: u8 = 32;
+
+/// What an op does. Terminators (they set the pc and end the block) are
+/// the ones from `Beq` on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum OpKind {
+    Li,
+    Mv,
+    Addi,
+    Slti,
+    Sltiu,
+    Xori,
+    Ori,
+    Andi,
+    Slli,
+    Srli,
+    Srai,
+    Addiw,
+    Slliw,
+    Srliw,
+    Sraiw,
+    Add,
+    Sub,
+    Sll,
+    Slt,
+    Sltu,
+    Xor,
+    Srl,
+    Sra,
+    Or,
+    And,
+    Mul,
+    Mulh,
+    Mulhsu,
+    Mulhu,
+    Div,
+    Divu,
+    Rem,
+    Remu,
+    Addw,
+    Subw,
+    Sllw,
+    Srlw,
+    Sraw,
+    Mulw,
+    Divw,
+    Divuw,
+    Remw,
+    Remuw,
+    Lb,
+    Lh,
+    Lw,
+    Ld,
+    Lbu,
+    Lhu,
+    Lwu,
+    Sb,
+    Sh,
+    Sw,
+    Sd,
+    /// Reads a counter CSR; `imm` is the CSR number.
+    CsrRead,
+    /// An atomic; `imm` packs `AmoOp` and width (`amo_pack`).
+    Amo,
+    Nop,
+    // Terminators.
+    Beq,
+    Bne,
+    Blt,
+    Bge,
+    Bltu,
+    Bgeu,
+    Jal,
+    Jalr,
+    Ecall,
+    Ebreak,
+    /// `imm` holds the instruction bits.
+    Illegal,
+    /// End of a block that did not end in control flow: continue at the next pc.
+    Fallthrough,
+}
+
+impl OpKind {
+    /// Whether an op of this kind ends its block.
+    pub fn is_terminator(self) -> bool {
+        self as u8 >= OpKind::Beq as u8
+    }
+
+    /// Whether this is a conditional branch.
+    pub fn is_branch(self) -> bool {
+        matches!(
+            self,
+            OpKind::Beq | OpKind::Bne | OpKind::Blt | OpKind::Bge | OpKind::Bltu | OpKind::Bgeu
+        )
+    }
+}
+
+/// One pre-decoded instruction.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct Op {
+    /// The executor's function for this op (exec.rs, or fuse.rs for the
+    /// first op of a fused pair).
+    pub handler: Handler,
+    pub imm: i64,
+    pub kind: OpKind,
+    pub rd: u8,
+    pub rs1: u8,
+    pub rs2: u8,
+    /// Byte offset of this instruction from the block's first pc.
+    pub offset: u16,
+    /// Length of the instruction in bytes (2 or 4; 0 for `Fallthrough`).
+    pub len: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Op>() == 24);
+
+/// The signature of every op handler: the op, the register file (33
+/// slots), the execution state. Returns the next pc or `STOPPED`.
+///
+/// Handlers are called by the run loop (machine.rs) and by each other
+/// (the next op, a chained block); the contract below is what every
+/// handler and every helper in exec.rs and fuse.rs relies on. `lower`
+/// (block.rs) makes every register field at most 32, and blocks are added
+/// and removed only between runs of handlers, which keeps the first part
+/// true while a chain of handlers runs.
+///
+/// # Safety
+/// `op` is in a live block's ops: unchanged while handlers run, registers
+/// <= 32, the last a terminator. `x` is 33 registers nothing else uses
+/// meanwhile. `Exec`'s `tlb` and `jump_cache` point to the caches in use.
+pub(crate) type Handler = unsafe fn(*const Op, *mut u64, &mut Exec<'_>) -> u64;
+
+/// Returned by a handler when the block stopped early (never a valid pc:
+/// pcs are even).
+pub(crate) const STOPPED: u64 = u64::MAX;
+
+/// Why a block stopped early.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Stop {
+    /// The op raised an exception; it did not retire.
+    Fault(Exception),
+    /// A store hit decoded code; the op retired, the block must be left
+    /// because its own code may have changed.
+    CodeWritten,
+}
+
+/// State shared by the handlers of one run: what the fast paths need in
+/// reach, and the bus for the slow paths.
+pub(crate) struct Exec<'a> {
+    /// The TLB's entries (`Tlb::as_ptr`), read by the fast path.
+    pub tlb: *const TlbEntry,
+    /// The jump cache's entries (`JumpCache::as_ptr`), for chaining from one
+    /// block to the next.
+    pub jump_cache: *const JumpEntry,
+    /// Virtual address of the running block's first instruction.
+    pub block_pc: u64,
+    /// The running block's first op, to compute an op's index.
+    pub ops: *const Op,
+    /// Instructions retired before the running block.
+    pub start_instret: u64,
+    /// Instructions retired, counting the running block whole.
+    pub instret: u64,
+    /// The run ends when `instret` reaches this.
+    pub stop_at: u64,
+    /// How many more blocks a terminator may chain to before returning to
+    /// the run loop (bounds the native stack if tail calls are not optimised).
+    pub chain_budget: u32,
+    /// Set with `STOPPED`: why, and at which op.
+    pub stop: Option<(Stop, *const Op)>,
+    /// Memory for the slow paths: translation, misses, atomics.
+    pub bus: Bus<'a>,
+}
+
+impl Exec<'_> {
+    /// Index of `op` in the running block (`op` is one of its ops: handlers
+    /// only pass their own). Plain address arithmetic, so that a wrong
+    /// pointer gives a wrong number, not undefined behaviour.
+    #[inline(always)]
+    pub fn index_of(&self, op: *const Op) -> u64 {
+        let bytes = op.addr().wrapping_sub(self.ops.addr());
+        (bytes / std::mem::size_of::<Op>()) as u64
+    }
+}
+
+/// A jump-cache entry: the block for virtual `pc`.
+#[derive(Clone, Copy)]
+pub(crate) struct JumpEntry {
+    /// `u64::MAX` marks an empty entry (pcs are even).
+    pub pc: u64,
+    /// The block's first op.
+    pub ops: *const Op,
+    /// The block's instruction count.
+    pub count: u64,
+}
+
+/// Number of entries of the virtual-pc jump cache (a power of two).
+pub(crate) const JUMP_CACHE_ENTRIES: usize = 4096;
+
+impl JumpEntry {
+    pub const EMPTY: JumpEntry = JumpEntry {
+        pc: u64::MAX,
+        ops: std::ptr::null(),
+        count: 0,
+    };
+
+    /// Index of the entry for virtual `pc` (direct-mapped).
+    #[inline(always)]
+    pub fn index(pc: u64) -> usize {
+        (pc >> 1) as usize & (JUMP_CACHE_ENTRIES - 1)
+    }
+}
+
+/// The atomics, in the order `amo_pack` numbers them.
+const AMO_OPS: [AmoOp; 11] = [
+    AmoOp::Lr,
+    AmoOp::Sc,
+    AmoOp::Swap,
+    AmoOp::Add,
+    AmoOp::Xor,
+    AmoOp::And,
+    AmoOp::Or,
+    AmoOp::Min,
+    AmoOp::Max,
+    AmoOp::Minu,
+    AmoOp::Maxu,
+];
+
+/// Encodes an atomic's operation and width in an op's `imm`.
+pub(crate) fn amo_pack(op: AmoOp, width: AmoWidth) -> i64 {
+    let w = match width {
+        AmoWidth::Word => 0,
+        AmoWidth::Double => 1,
+    };
+    ((op as i64) << 1) | w
+}
+
+/// The inverse of `amo_pack`.
+pub(crate) fn amo_unpack(imm: i64) -> (AmoOp, AmoWidth) {
+    AMO_OPS
+        .iter()
+        .flat_map(|&a| [(a, AmoWidth::Word), (a, AmoWidth::Double)])
+        .find(|&(a, w)| amo_pack(a, w) == imm)
+        .unwrap_or((AmoOp::Lr, AmoWidth::Double))
+}
