@@ -193,7 +193,7 @@ fn count_observes_its_childrens_syscalls_and_answers_getpid_itself() {
     assert!(stderr.contains("clone 1"), "{stderr}");
     assert!(stderr.contains("getpid"), "{stderr}");
     // count answered getpid without the host: the host never saw it.
-    let host_saw = s.process(Pid(2)).unwrap().stats.syscalls.get("getpid");
+    let host_saw = s.process(Pid(2)).unwrap().stats.syscall_count("getpid");
     assert_eq!(host_saw, None);
 }
 

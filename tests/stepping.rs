@@ -156,8 +156,8 @@ fn run_gives_the_same_result_as_stepping() {
     assert_eq!(s.stdout(), b"hi\n");
     let p = s.process(Pid(1)).unwrap();
     assert_eq!(p.stats.page_faults, 2);
-    assert_eq!(p.stats.syscalls.get("write"), Some(&1));
-    assert_eq!(p.stats.syscalls.get("exit"), Some(&1));
+    assert_eq!(p.stats.syscall_count("write"), Some(1));
+    assert_eq!(p.stats.syscall_count("exit"), Some(1));
 }
 
 /// `sd zero, 0(zero)`: a store to address 0.

@@ -83,7 +83,8 @@ pub struct Region {
 #[derive(Clone, Debug, Default)]
 pub struct ProcessStats {
     pub instructions: u64,
-    pub syscalls: BTreeMap<String, u64>,
+    /// Calls made, by number (`syscall_count` looks one up by name).
+    pub syscalls: BTreeMap<u64, u64>,
     pub exceptions: BTreeMap<&'static str, u64>,
     pub page_faults: u64,
     pub peak_pages: u64,
@@ -120,6 +121,25 @@ pub struct Process {
     /// For a guest kernel: the child it runs through `hv_switch` (it sits
     /// in that `ecall` until the child's next exception).
     pub switched_to: Option<Pid>,
+}
+
+impl ProcessStats {
+    /// How often the call named `name` (as abi.rs names it, or
+    /// `syscall_<n>`) was made; `None` if never.
+    pub fn syscall_count(&self, name: &str) -> Option<u64> {
+        self.syscalls
+            .iter()
+            .find(|(&number, _)| crate::abi::call_name(number) == name)
+            .map(|(_, &count)| count)
+    }
+
+    /// The calls made, by name, in name order (`--stats`).
+    pub fn syscalls_by_name(&self) -> BTreeMap<String, u64> {
+        self.syscalls
+            .iter()
+            .map(|(&number, &count)| (crate::abi::call_name(number), count))
+            .collect()
+    }
 }
 
 impl Process {

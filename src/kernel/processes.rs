@@ -3,15 +3,21 @@
 //! and `hv_children` list them the same way on every run.
 
 use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 
 use super::process::{Pid, Process};
 use crate::shm::ProcessView;
 
 /// The processes of one kernel, ended ones included until they are
 /// reaped.
+///
+/// Hashed with FxHash rather than the default SipHash: the table is looked
+/// up several times per syscall (a guest kernel's hypercalls touch the
+/// caller and its child), pids are not attacker-chosen keys that need
+/// flooding protection, and SipHash made half of a hypercall's host time.
 #[derive(Default)]
 pub struct ProcessTable {
-    by_pid: IndexMap<Pid, Process>,
+    by_pid: IndexMap<Pid, Process, FxBuildHasher>,
 }
 
 impl ProcessTable {

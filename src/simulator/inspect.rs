@@ -265,12 +265,6 @@ impl Simulator {
             u64::from(self.peak_frames) * 4,
             self.machine.cached_blocks()
         );
-        let list = |m: &BTreeMap<_, u64>| {
-            m.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let _ = writeln!(s, "sim: stats: exceptions: {}", list(&self.exceptions));
         let processes = self
             .vms
@@ -292,14 +286,18 @@ impl Simulator {
                 "sim: stats: {vm}process {} ({}): {status}, {} instructions, {} page faults, {} pages peak",
                 p.pid, p.name, p.stats.instructions, p.stats.page_faults, p.stats.peak_pages
             );
-            let syscalls: BTreeMap<&str, u64> = p
-                .stats
-                .syscalls
-                .iter()
-                .map(|(k, v)| (k.as_str(), *v))
-                .collect();
+            let syscalls = p.stats.syscalls_by_name();
             let _ = writeln!(s, "sim: stats:   syscalls: {}", list(&syscalls));
         }
         s
     }
+}
+
+/// `name count, name count, ...` for `--stats`.
+fn list<K: std::fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
+    counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

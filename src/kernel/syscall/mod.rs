@@ -152,11 +152,7 @@ impl Kernel {
         };
         let number = process.hart.reg(Reg::A7.index());
         let a: [u64; 6] = std::array::from_fn(|i| process.hart.reg(Reg::A0.index() + i));
-        *process
-            .stats
-            .syscalls
-            .entry(abi::call_name(number))
-            .or_default() += 1;
+        *process.stats.syscalls.entry(number).or_default() += 1;
         let result = if abi::is_hypercall(number) && process.mode == Mode::User {
             // Rule U/K-3. The hypervisor turns such an ecall into a
             // privilege violation before it gets here; this catches the
