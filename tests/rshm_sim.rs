@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,15 @@ const BOARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/rshm/board.c"
 /// Generous: the machine is small and shared; a node gives up on a
 /// missing peer after ~10 M yields.
 const DEADLINE: Duration = Duration::from_secs(90);
+
+/// One scenario at a time: each starts three `sim node` processes, and
+/// five scenarios at once (the test harness's threads) overload the small
+/// CI machine until nodes miss each other's deadlines. A failed scenario
+/// poisons the lock; the next one runs anyway.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static SCENARIO: Mutex<()> = Mutex::new(());
+    SCENARIO.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Ports the OS assigns on 127.0.0.1, released for the nodes to bind.
 fn free_ports(n: usize) -> Vec<u16> {
@@ -115,6 +124,7 @@ fn expected_reads(me: usize, nodes: usize) -> Vec<String> {
 
 #[test]
 fn board_on_three_sim_nodes() {
+    let _scenario = one_at_a_time();
     let ports = free_ports(3);
     let mut children: Vec<Running> = (1..=3).map(|id| node(id, &ports, &[])).collect();
     let deadline = Instant::now() + DEADLINE;
@@ -135,6 +145,7 @@ fn board_on_three_sim_nodes() {
 
 #[test]
 fn sim_cluster_3_runs_the_board() {
+    let _scenario = one_at_a_time();
     // `sim cluster` waits for its nodes; a node left behind by a failure
     // ends when its program gives up on the others (board.c's bound).
     let mut cluster = spawn(Command::new(SIM).args(["cluster", "3", "-u", BOARD, "--dump-rshm"]));
@@ -156,6 +167,7 @@ fn sim_cluster_3_runs_the_board() {
 
 #[test]
 fn sim_cluster_exit_code_is_the_first_failure() {
+    let _scenario = one_at_a_time();
     // One node of a board for 2 nodes expects ids 1..2: with 3 nodes,
     // node 3 refuses (exit 100) while 1 and 2 succeed.
     let mut cluster = spawn(Command::new(SIM).args(["cluster", "3", "-u", BOARD, "2"]));
@@ -204,6 +216,7 @@ fn wait_line(rx: &mpsc::Receiver<String>, needle: &str, deadline: Instant) -> Ve
 
 #[test]
 fn killing_a_node_leaves_the_others_working() {
+    let _scenario = one_at_a_time();
     // Node 1 publishes and stays; node 2 publishes and waits for node 3.
     // Node 1 is killed (it may own the segment: then node 2 takes over),
     // and only then does node 3 start: it joins node 2, fetches the board
@@ -244,6 +257,7 @@ fn killing_a_node_leaves_the_others_working() {
 
 #[test]
 fn no_torn_reads_while_updates_arrive() {
+    let _scenario = one_at_a_time();
     // programs/rshm/torn.c: node 1 publishes 200 rounds of two pages
     // filled with the round number; nodes 2 and 3 scan both pages after
     // every yield and count scans that mix two rounds.
