@@ -152,6 +152,47 @@ fn one_page_change_sends_about_one_page() {
     assert!(n
         .iter()
         .all(|x| x.copy(id).unwrap().bytes[5 * PAGE_BYTES] == 1));
+    // Only the 8 changed bytes travel, not the page.
+    let sent: usize = n[1].last_runs.iter().map(|r| r.bytes.len()).sum();
+    assert_eq!(sent, 8);
+}
+
+#[test]
+fn concurrent_writers_of_different_bytes_of_one_page_keep_every_write() {
+    // The case: node 2 changes word 1 and node 3 word 2 of the
+    // same page, and both publish at once, many times over.
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(17, PAGE_BYTES as u64).unwrap();
+    for node in n.iter_mut() {
+        node.attach(id).unwrap();
+    }
+    let (mut a, mut b) = (n.remove(1), n.remove(1));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for v in 1..=50u64 {
+                a.write(id, 8, &v.to_le_bytes());
+                a.publish(id).unwrap();
+            }
+        });
+        s.spawn(|| {
+            for v in 1..=50u64 {
+                b.write(id, 16, &(1000 + v).to_le_bytes());
+                b.publish(id).unwrap();
+            }
+        });
+    });
+    for node in [&n[0], &a, &b] {
+        let ok = eventually(SOON, || {
+            let c = node.copy(id).unwrap();
+            c.bytes[8..16] == 50u64.to_le_bytes() && c.bytes[16..24] == 1050u64.to_le_bytes()
+        });
+        assert!(
+            ok,
+            "node {}: {:?}",
+            node.id,
+            &node.copy(id).unwrap().bytes[..24]
+        );
+    }
 }
 
 #[test]
@@ -306,4 +347,35 @@ fn a_publish_whose_owner_stops_starts_over_with_the_new_owner() {
     assert_eq!(page(&n[1]), b"after the owner");
     assert!(n[2].logged("node 1 left"), "{:?}", n[2].log);
     assert!(n[1].dump().contains("owner 2"), "{}", n[1].dump());
+}
+
+#[test]
+fn create_remove_churn_keeps_a_flat_per_call_cost() {
+    // 100,000 segment lifetimes (rshmget creates, rshmctl removes): removed
+    // rows are collected, lookups are indexed, so the last thousand cost
+    // about what the first thousand did.
+    let mut n = mem_cluster(1, MESH).unwrap();
+    let batch = |n: &mut MemNode, first: u64| {
+        let t = std::time::Instant::now();
+        for key in first..first + 1000 {
+            let id = n.get(key, 4096).unwrap();
+            n.remove(id).unwrap();
+        }
+        t.elapsed()
+    };
+    let early = batch(&mut n[0], 0);
+    for round in 1..99 {
+        batch(&mut n[0], round * 1000);
+    }
+    let late = batch(&mut n[0], 99_000);
+    let dump = n[0].dump();
+    assert!(
+        dump.starts_with("rshm table of node 1: 0 segments, 1 collected"),
+        "{dump}"
+    );
+    // Generous for a loaded machine: a linear cost would be ~100 times.
+    assert!(
+        late < early * 4 + Duration::from_millis(200),
+        "first 1000 lifetimes {early:?}, last 1000 {late:?}"
+    );
 }

@@ -368,6 +368,23 @@ impl Table {
         live.find(|s| s.established).or(Some(lowest))
     }
 
+    /// Like `resolve`, but a candidate whose creator is not in `live` does
+    /// not count (its round cannot end while its creator is away: nobody
+    /// waits for it).
+    pub fn resolve_among(&self, key: u64, live: &BTreeSet<NodeId>) -> Option<&Segment> {
+        let ids = self.by_key.get(&key)?;
+        let usable: Vec<&Segment> = ids
+            .iter()
+            .filter_map(|id| self.segments.get(id))
+            .filter(|s| s.established || live.contains(&s.id.node))
+            .collect();
+        usable
+            .iter()
+            .find(|s| s.established)
+            .or(usable.first())
+            .copied()
+    }
+
     /// Live (not removed) segments.
     pub fn live_count(&self) -> usize {
         self.live

@@ -265,6 +265,9 @@ pub enum Msg {
         version: u64,
         holder: bool,
     },
+    /// A new owner's claim is settled: it sequences `id` in `epoch` (to
+    /// the members that hold no copy; holders get the whole image).
+    Owner { id: RshmId, epoch: u64 },
     /// A new owner asks the holder with the highest version for its image.
     ImageQuery { id: RshmId, epoch: u64 },
     /// A holder's answer: its version and image (None: it has none).
@@ -300,6 +303,7 @@ impl Msg {
             Msg::Published { .. } => "Published",
             Msg::Takeover { .. } => "Takeover",
             Msg::TakeoverAck { .. } => "TakeoverAck",
+            Msg::Owner { .. } => "Owner",
             Msg::ImageQuery { .. } => "ImageQuery",
             Msg::ImageIs { .. } => "ImageIs",
         }

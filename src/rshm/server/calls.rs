@@ -188,7 +188,8 @@ impl Server {
     // ---- rshmget: a creation round ---------------------------------------
 
     pub(super) fn get(&mut self, token: u64, key: u64, size: u64, deadline: Instant) {
-        if let Some(seg) = self.table.resolve(key) {
+        let live = self.live();
+        if let Some(seg) = self.table.resolve_among(key, &live) {
             if !seg.established {
                 // Another node's creation round is open: its outcome decides.
                 self.calls.awaiting.push((token, key, size, deadline));
@@ -263,13 +264,17 @@ impl Server {
             return;
         }
         self.table.insert_announced(&info);
-        let Some(winner) = self.table.resolve(info.key) else {
-            return;
+        // Always answered: a round must not wait for this node in vain
+        // (the candidate itself when it resolves to nothing here).
+        let live = self.live();
+        let (winner, established) = match self.table.resolve_among(info.key, &live) {
+            Some(w) => (w.info(), w.established),
+            None => (info, false),
         };
         let reply = Msg::CreateAck {
             token,
-            winner: winner.info(),
-            established: winner.established,
+            winner,
+            established,
         };
         self.send(from, &reply);
     }
@@ -378,8 +383,9 @@ impl Server {
     /// Answers the rshmget calls whose key now has an established
     /// segment, and asks again for those whose candidates all went away.
     pub(super) fn recheck_awaiting(&mut self) {
+        let live = self.live();
         for (token, key, size, deadline) in std::mem::take(&mut self.calls.awaiting) {
-            match self.table.resolve(key) {
+            match self.table.resolve_among(key, &live) {
                 Some(seg) if !seg.established => {
                     self.calls.awaiting.push((token, key, size, deadline));
                 }
@@ -388,15 +394,16 @@ impl Server {
         }
     }
 
-    /// A candidate whose creator is not a member can never be established
-    /// (its creation round died with it, or it is a stale row of a hello):
-    /// withdraw it, so that nobody waits for it.
-    pub(super) fn withdraw_orphan_candidates(&mut self) {
-        let live = self.live();
+    /// The candidates of `node`, which left, can never be established
+    /// (their creation round died with it): withdrawn, so that nobody
+    /// waits for them. (A candidate in a hello whose creator is not a
+    /// member yet stays: it may be joining; `resolve_among` keeps rshmget
+    /// from waiting for it meanwhile.)
+    pub(super) fn withdraw_candidates_of(&mut self, node: NodeId) {
         let orphans: Vec<RshmId> = self
             .table
             .segments()
-            .filter(|s| !s.established && !s.removed() && !live.contains(&s.id.node))
+            .filter(|s| !s.established && !s.removed() && s.id.node == node)
             .map(|s| s.id)
             .collect();
         for id in orphans {

@@ -88,7 +88,11 @@ impl Server {
             || seg.removed()
             || seg.data.is_none()
             || self.elections.running.contains_key(&id)
+            || !self.membership.settled()
         {
+            // A node that has not heard from its peers yet (it started or
+            // rejoined) has no view to claim with: `retry_elections` asks
+            // again.
             return;
         }
         let mut holders: BTreeSet<NodeId> = seg
@@ -181,7 +185,7 @@ impl Server {
         self.log(&format!(
             "owner of {id} in epoch {epoch}: re-sending version {version} to its holders"
         ));
-        for h in holders {
+        for &h in &holders {
             self.send(
                 h,
                 &Msg::Update {
@@ -193,6 +197,12 @@ impl Server {
                     runs: runs.clone(),
                 },
             );
+        }
+        // The members without a copy waited for the claim too.
+        for n in self.membership.nodes() {
+            if !holders.contains(&n) {
+                self.send(n, &Msg::Owner { id, epoch });
+            }
         }
         self.retry_parked();
         self.retry_deferred(true);
@@ -371,6 +381,22 @@ impl Server {
             }
             self.maybe_elected(id);
         }
+    }
+
+    /// A claim settled: the claimant owns `id` in `epoch` now (this node
+    /// holds no copy, so it took no image).
+    pub(super) fn on_owner(&mut self, from: NodeId, id: RshmId, epoch: u64) {
+        let Some(seg) = self.table.get_mut(id) else {
+            return;
+        };
+        let same = seg.owner == from && seg.epoch == epoch;
+        if !same && !seg.outranked_by(epoch, from) {
+            return;
+        }
+        seg.owner = from;
+        seg.epoch = epoch;
+        seg.settled = true;
+        self.retry_parked();
     }
 
     pub(super) fn on_image_query(&mut self, from: NodeId, id: RshmId, epoch: u64) {

@@ -606,7 +606,6 @@ impl Server {
         let live = self.live();
         self.table.merge(node, table, collected, &live);
         self.keep_claims_unsettled();
-        self.withdraw_orphan_candidates();
         self.check_freeable();
         self.recheck_awaiting();
         self.retry_parked();
@@ -628,7 +627,7 @@ impl Server {
         for id in orphaned {
             self.owner_left(id);
         }
-        self.withdraw_orphan_candidates();
+        self.withdraw_candidates_of(node);
         self.restart(orphaned_calls);
         self.retry_deferred(true);
         self.check_freeable();
@@ -660,6 +659,11 @@ impl Server {
         }
         self.membership.members.clear();
         self.membership.dialing.clear();
+        // As at start: the configured peers are asked again, and until they
+        // answered (or the startup period passed) this node claims nothing
+        // and its kernel's calls wait.
+        self.membership.started = Instant::now();
+        self.membership.unsettled = self.membership.configured.keys().copied().collect();
         self.abandon_forwarded();
         self.abandon_elections();
         let mut orphaned_calls = Vec::new();

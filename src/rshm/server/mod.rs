@@ -398,6 +398,7 @@ impl Server {
                 version,
                 holder,
             } => self.on_takeover_ack(from, id, epoch, accepted, owner, version, holder),
+            Msg::Owner { id, epoch } => self.on_owner(from, id, epoch),
             Msg::ImageQuery { id, epoch } => self.on_image_query(from, id, epoch),
             Msg::ImageIs {
                 id,
