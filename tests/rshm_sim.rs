@@ -263,3 +263,24 @@ fn no_torn_reads_while_updates_arrive() {
         assert!(line.ends_with(", 0 torn scans"), "{line}");
     }
 }
+
+#[test]
+fn node_ids_outside_the_supported_range_are_refused_at_start() {
+    for id in ["0", "1024", "65535"] {
+        let mut node = spawn(Command::new(SIM).args([
+            "node",
+            "--id",
+            id,
+            "--listen",
+            "127.0.0.1:0",
+            "-u",
+            BOARD,
+        ]));
+        let (code, out, err) = finish(&mut node, Instant::now() + DEADLINE);
+        assert_ne!(code, Some(0), "node {id} started:\n{out}\n{err}");
+        assert!(
+            err.contains("outside the supported range 1..=1023"),
+            "node {id}:\n{err}"
+        );
+    }
+}

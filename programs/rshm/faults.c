@@ -7,9 +7,10 @@
 //   sim cluster 3 -u programs/rshm/faults.c 200 0
 //
 // Arguments: ROUNDS, START (the counter begins after it: a restarted
-// node is given a larger START so that its values keep growing), and
-// "nostop" to exit after "done" without waiting for the stop word (for
-// timing publishes: docs/PERFORMANCE.md).
+// node is given a larger START so that its values keep growing), and N:
+// instead of waiting for the stop word, each node raises its done flag
+// (page 1, word NODE) and exits once N nodes raised theirs (for timing
+// publishes with `sim cluster N`: docs/PERFORMANCE.md).
 // Prints one line per publish: "ack NODE VALUE VERSION" when rshm_changed
 // returned (the publish is acknowledged: every live copy has it), or
 // "err NODE VALUE ERRNO" when it failed (the value goes out again with the
@@ -54,17 +55,18 @@ uint64_t main(uint64_t argc, uint64_t* argv) {
   uint64_t version;
   uint64_t i;
   uint64_t tries;
-  uint64_t nostop;
+  uint64_t nodes;
+  uint64_t raised;
 
   rounds = 200;
   start = 0;
-  nostop = 0;
+  nodes = 0;
   if (argc > 1)
     rounds = parse_number((uint64_t*) *(argv + 1));
   if (argc > 2)
     start = parse_number((uint64_t*) *(argv + 2));
   if (argc > 3)
-    nostop = string_compare((uint64_t*) *(argv + 3), "nostop");
+    nodes = parse_number((uint64_t*) *(argv + 3));
   me = node_id();
   if (is_error(me))
     return 100;
@@ -109,8 +111,23 @@ uint64_t main(uint64_t argc, uint64_t* argv) {
   }
   say("ack", me, value, version);
   say("done", me, value, 0);
-  if (nostop)
+  if (nodes) {
+    *(p + PAGE_WORDS + me) = 1;
+    version = rshm_changed(id);
+    while (is_error(version))
+      version = rshm_changed(id);
+    raised = 0;
+    while (raised < nodes) {
+      yield();
+      raised = 0;
+      i = 1;
+      while (i <= nodes) {
+        raised = raised + *(p + PAGE_WORDS + i);
+        i = i + 1;
+      }
+    }
     return 0;
+  }
   while (*(p + PAGE_WORDS) == 0)
     yield();
   print("final ");

@@ -247,7 +247,7 @@ impl Server {
         let bad = info.id.node != from
             || info.size > MAX_SEGMENT
             || info.size == 0
-            || info.size % PAGE_BYTES as u64 != 0
+            || !info.size.is_multiple_of(PAGE_BYTES as u64)
             || !info.id.fits_guest();
         if bad {
             self.log_peer(
@@ -289,11 +289,13 @@ impl Server {
         // A winner that is removed (or collected) here does not count.
         let known_removed = self.table.is_collected(winner.id)
             || self.table.get(winner.id).is_some_and(Segment::removed);
-        if !known_removed && winner.id.fits_guest() && winner.size <= MAX_SEGMENT && winner.size > 0
+        let possible = winner.id.fits_guest() && winner.size <= MAX_SEGMENT && winner.size > 0;
+        if !known_removed
+            && possible
+            && self.table.get(winner.id).is_none()
+            && self.table.len() < MAX_TABLE_ROWS
         {
-            if self.table.get(winner.id).is_none() && self.table.len() < MAX_TABLE_ROWS {
-                self.table.insert_announced(&winner);
-            }
+            self.table.insert_announced(&winner);
         }
         let counts = !known_removed && self.table.get(winner.id).is_some();
         if let Some(Pending::Create {

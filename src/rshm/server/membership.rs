@@ -580,7 +580,7 @@ impl Server {
             }
             info.size != 0
                 && info.size <= MAX_SEGMENT
-                && info.size % crate::rshm::PAGE_BYTES as u64 == 0
+                && info.size.is_multiple_of(crate::rshm::PAGE_BYTES as u64)
                 && info.id.fits_guest()
                 && *count <= MAX_SEGMENTS
         });
