@@ -112,13 +112,7 @@ struct Cluster {
 }
 
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    sim::rshm::harness::free_ports(n).unwrap()
 }
 
 impl Cluster {

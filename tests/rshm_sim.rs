@@ -4,7 +4,6 @@
 //! child is killed if it outlives its deadline, so no test hangs.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -18,13 +17,7 @@ const DEADLINE: Duration = Duration::from_secs(90);
 
 /// Ports the OS assigns on 127.0.0.1, released for the nodes to bind.
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    sim::rshm::harness::free_ports(n).unwrap()
 }
 
 /// A child `sim` process, killed when dropped (also when a test fails

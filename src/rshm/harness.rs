@@ -90,6 +90,18 @@ pub struct MemNode {
     pub last_runs: Vec<Run>,
 }
 
+/// `n` ports the OS assigns on 127.0.0.1, released for nodes (or `sim
+/// node` processes) to bind.
+///
+/// # Errors
+/// When the OS refuses a socket.
+pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    bind_loopback(n)?
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
+}
+
 /// Binds `n` listeners on 127.0.0.1 with OS-assigned ports.
 ///
 /// # Errors
@@ -301,14 +313,9 @@ impl MemNode {
         let sent = runs.clone();
         let answer = self.call(|token| Request::Publish { token, id, runs });
         if answer.is_err() {
-            // Not acknowledged: the bytes go out again next time.
-            if let Some(c) = self
-                .copies
-                .lock()
-                .ok()
-                .as_mut()
-                .and_then(|c| c.get_mut(&id))
-            {
+            // Not acknowledged: the bytes go out again next time (the twin
+            // takes their complement, so they differ from the copy).
+            self.with_copy_mut(id, |c| {
                 for r in &sent {
                     let at = r.offset as usize;
                     for k in at..at + r.bytes.len() {
@@ -316,19 +323,11 @@ impl MemNode {
                     }
                 }
                 c.dirty.extend(pages);
-            }
+            });
         }
         match answer? {
             Answer::Version(v) => {
-                if let Some(c) = self
-                    .copies
-                    .lock()
-                    .ok()
-                    .as_mut()
-                    .and_then(|c| c.get_mut(&id))
-                {
-                    c.version = c.version.max(v);
-                }
+                self.with_copy_mut(id, |c| c.version = c.version.max(v));
                 Ok(v)
             }
             _ => Err(EIO),
@@ -343,6 +342,10 @@ impl MemNode {
     /// Runs `f` on the local copy under the lock updates take.
     pub fn with_copy<T>(&self, id: u64, f: impl FnOnce(&Copy) -> T) -> Option<T> {
         self.copies.lock().ok()?.get(&id).map(f)
+    }
+
+    fn with_copy_mut<T>(&self, id: u64, f: impl FnOnce(&mut Copy) -> T) -> Option<T> {
+        self.copies.lock().ok()?.get_mut(&id).map(f)
     }
 
     /// The server's state table as text.
