@@ -458,6 +458,15 @@ impl Cluster {
     }
 }
 
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // The key file's folder is this test's own.
+        if let Some(dir) = self.key_file.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 fn summary(name: &str, started: Instant, (acked, lost): (usize, usize)) {
     eprintln!(
         "rshm fault scenario {name}: {acked} acknowledged publishes, {lost} lost, {:.1} s",
