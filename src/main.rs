@@ -69,6 +69,12 @@ struct NodeArgs {
     #[arg(long)]
     dump_rshm: bool,
 
+    /// The cluster's shared secret (a file of at least 16 bytes, e.g. the
+    /// one `sim cluster` makes): peers without it are dropped after their
+    /// first frame. Without it any peer that speaks the protocol may join.
+    #[arg(long, value_name = "FILE")]
+    cluster_key: Option<PathBuf>,
+
     #[command(flatten)]
     run: RunOptions,
 }
@@ -304,8 +310,13 @@ fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildE
 /// node before it joins), then the server starts and the kernel runs.
 fn run_node(node: NodeArgs, matches: &ArgMatches) -> Result<u8, BuildError> {
     let mut simulator = build(&node.run, matches)?;
-    let client =
-        sim::rshm::node::start(node.id, &node.listen, node.peers).map_err(BuildError::Other)?;
+    let client = sim::rshm::node::start(
+        node.id,
+        &node.listen,
+        node.peers,
+        node.cluster_key.as_deref(),
+    )
+    .map_err(BuildError::Other)?;
     simulator.attach_rshm(client);
     let outcome = simulator.run();
     if let Some(table) = simulator.shutdown_rshm(node.dump_rshm) {

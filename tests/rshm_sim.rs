@@ -4,7 +4,6 @@
 //! child is killed if it outlives its deadline, so no test hangs.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread;
@@ -27,13 +26,7 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 
 /// Ports the OS assigns on 127.0.0.1, released for the nodes to bind.
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    sim::rshm::harness::free_ports(n).unwrap()
 }
 
 /// A child `sim` process, killed when dropped (also when a test fails
@@ -275,5 +268,26 @@ fn no_torn_reads_while_updates_arrive() {
             .find(|l| l.starts_with(&format!("[node {id}] node {id}: saw round 200")))
             .unwrap_or_else(|| panic!("node {id} did not finish:\n{out}\n{err}"));
         assert!(line.ends_with(", 0 torn scans"), "{line}");
+    }
+}
+
+#[test]
+fn node_ids_outside_the_supported_range_are_refused_at_start() {
+    for id in ["0", "1024", "65535"] {
+        let mut node = spawn(Command::new(SIM).args([
+            "node",
+            "--id",
+            id,
+            "--listen",
+            "127.0.0.1:0",
+            "-u",
+            BOARD,
+        ]));
+        let (code, out, err) = finish(&mut node, Instant::now() + DEADLINE);
+        assert_ne!(code, Some(0), "node {id} started:\n{out}\n{err}");
+        assert!(
+            err.contains("outside the supported range 1..=1023"),
+            "node {id}:\n{err}"
+        );
     }
 }

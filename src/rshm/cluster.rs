@@ -5,9 +5,13 @@
 //! ```text
 //! run(exe, n, args)
 //!   bind n listeners on 127.0.0.1:0, note the ports, release them
-//!   spawn `exe node --id i --listen 127.0.0.1:P_i --peer j=127.0.0.1:P_j … args`
+//!   write a fresh cluster key to a file only this user can read (unless
+//!   args name one with --cluster-key)
+//!   spawn `exe node --id i --listen 127.0.0.1:P_i --peer j=127.0.0.1:P_j
+//!          --cluster-key KEY … args`
 //!   two threads per child copy its stdout / stderr lines, prefixed `[node i] `
 //!   wait for every child; the exit code is the first non-zero one in node order
+//!   remove the key file
 //! ```
 //!
 //! The ports are free when the children start unless another program takes
@@ -15,7 +19,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::{self, JoinHandle};
 
@@ -32,6 +36,14 @@ pub fn run(exe: &Path, n: u16, args: &[String]) -> Result<i32, String> {
         return Err(format!("cluster: N must be 1..={MAX_NODES}, not {n}"));
     }
     let ports = free_ports(n)?;
+    let given_key = args
+        .iter()
+        .any(|a| a == "--cluster-key" || a.starts_with("--cluster-key="));
+    let key = if given_key {
+        None
+    } else {
+        Some(KeyFile::new()?)
+    };
     let mut children: Vec<(u16, Child, Vec<JoinHandle<()>>)> = Vec::new();
     for id in 1..=n {
         let mut command = Command::new(exe);
@@ -45,6 +57,9 @@ pub fn run(exe: &Path, n: u16, args: &[String]) -> Result<i32, String> {
             command
                 .arg("--peer")
                 .arg(format!("{peer}=127.0.0.1:{}", ports[usize::from(peer - 1)]));
+        }
+        if let Some(key) = &key {
+            command.arg("--cluster-key").arg(&key.0);
         }
         command
             .args(args)
@@ -77,6 +92,38 @@ pub fn run(exe: &Path, n: u16, args: &[String]) -> Result<i32, String> {
         }
     }
     Ok(code)
+}
+
+/// A cluster key file for one run, removed when dropped.
+struct KeyFile(PathBuf);
+
+impl KeyFile {
+    fn new() -> Result<KeyFile, String> {
+        let path = std::env::temp_dir().join(format!(
+            "sim-cluster-{}-{:x}.key",
+            std::process::id(),
+            u64::from_le_bytes(super::auth::nonce()[..8].try_into().unwrap_or([0; 8]))
+        ));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(&path)
+            .map_err(|e| format!("cluster: cannot write a key file {}: {e}", path.display()))?;
+        file.write_all(super::auth::new_key_text().as_bytes())
+            .map_err(|e| format!("cluster: cannot write a key file {}: {e}", path.display()))?;
+        Ok(KeyFile(path))
+    }
+}
+
+impl Drop for KeyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Ports the OS assigns on 127.0.0.1, released for the children to bind.

@@ -1,8 +1,9 @@
 //! A stand-in for a node's kernel, for tests and benchmarks that drive the
-//! server API directly: `MemNode` keeps each segment's local copy in host
-//! memory, applies `Event::Apply` at once (under a lock, so a reader never
-//! sees half an update) and acknowledges, and turns calls into blocking
-//! functions with a timeout.
+//! server API directly: `MemNode` keeps each segment's local copy and its
+//! twin in host memory, publishes diffs like the kernel (diff.rs), merges
+//! `Event::Apply` at once (under a lock, so a reader never sees half an
+//! update) and acknowledges, and turns calls into blocking functions with
+//! a timeout.
 //!
 //! ```text
 //! test thread ── MemNode::get/attach/publish ──► Requester ──► server
@@ -17,8 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::auth::ClusterKey;
+use super::diff;
 use super::server::{Answer, Event, Log, NodeConfig, NodeHandle, Request, Requester};
-use super::wire::{NodeId, Page, PAGE_BYTES};
+use super::wire::{NodeId, Run, PAGE_BYTES};
 use crate::abi::{Errno, EHOSTDOWN, EINVAL, EIO, ETIMEDOUT};
 
 /// One local copy: version and bytes.
@@ -26,14 +29,50 @@ use crate::abi::{Errno, EHOSTDOWN, EINVAL, EIO, ETIMEDOUT};
 pub struct Copy {
     pub version: u64,
     pub bytes: Vec<u8>,
+    /// The bytes as of the last sequenced update (diff.rs).
+    pub twin: Vec<u8>,
     /// Pages written locally since the last publish.
     pub dirty: BTreeSet<u32>,
 }
 
+impl Copy {
+    fn new(version: u64, bytes: Vec<u8>) -> Copy {
+        Copy {
+            version,
+            twin: bytes.clone(),
+            bytes,
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// Merges an update (diff.rs `merge`).
+    fn merge(&mut self, full: bool, runs: &[Run]) {
+        if full {
+            let mut image = vec![0u8; self.bytes.len()];
+            diff::apply_runs(&mut image, runs);
+            diff::merge(&mut self.bytes, &mut self.twin, &image);
+            return;
+        }
+        for r in runs {
+            let (at, len) = (r.offset as usize, r.bytes.len());
+            if at + len <= self.bytes.len() {
+                diff::merge(
+                    &mut self.bytes[at..at + len],
+                    &mut self.twin[at..at + len],
+                    &r.bytes,
+                );
+            }
+        }
+    }
+}
+
 type Copies = Arc<Mutex<BTreeMap<u64, Copy>>>;
 
-/// How long a call waits for its answer before it counts as lost.
+/// How long a call waits for its answer before it counts as lost (the
+/// server answers ETIMEDOUT within `SERVER_CALL_TIMEOUT`).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The servers' own call timeout here.
+pub const SERVER_CALL_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// A node whose "kernel" is host memory.
 pub struct MemNode {
@@ -47,6 +86,20 @@ pub struct MemNode {
     pump: Option<JoinHandle<()>>,
     /// The server's log lines.
     pub log: Arc<Mutex<Vec<String>>>,
+    /// The runs the last `publish` sent (tests measure them).
+    pub last_runs: Vec<Run>,
+}
+
+/// `n` ports the OS assigns on 127.0.0.1, released for nodes (or `sim
+/// node` processes) to bind.
+///
+/// # Errors
+/// When the OS refuses a socket.
+pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    bind_loopback(n)?
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
 }
 
 /// Binds `n` listeners on 127.0.0.1 with OS-assigned ports.
@@ -68,10 +121,26 @@ impl MemNode {
         peers: Vec<(NodeId, SocketAddr)>,
         incarnation: Option<u32>,
     ) -> std::io::Result<MemNode> {
+        MemNode::start_with_key(id, listener, peers, incarnation, ClusterKey::open())
+    }
+
+    /// Starts node `id` like `start`, sealing its frames with `key`.
+    ///
+    /// # Errors
+    /// When the server cannot start.
+    pub fn start_with_key(
+        id: NodeId,
+        listener: TcpListener,
+        peers: Vec<(NodeId, SocketAddr)>,
+        incarnation: Option<u32>,
+        key: ClusterKey,
+    ) -> std::io::Result<MemNode> {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut config = NodeConfig::new(id, listener, peers);
         config.incarnation = incarnation;
         config.timeout = Duration::from_millis(2000);
+        config.call_timeout = SERVER_CALL_TIMEOUT;
+        config.key = key;
         config.log = Log {
             lines: Some(log.clone()),
             stderr: std::env::var_os("RSHM_LOG").is_some(),
@@ -100,18 +169,15 @@ impl MemNode {
                             id,
                             version,
                             full,
-                            pages,
+                            runs,
                         } => {
                             if let Ok(mut copies) = copies.lock() {
                                 if let Some(copy) = copies.get_mut(&id) {
+                                    copy.merge(full, &runs);
+                                    copy.version = copy.version.max(version);
                                     if full {
-                                        copy.bytes.fill(0);
+                                        copy.version = version;
                                     }
-                                    for p in &pages {
-                                        let at = p.index as usize * PAGE_BYTES;
-                                        copy.bytes[at..at + PAGE_BYTES].copy_from_slice(&p.bytes);
-                                    }
-                                    copy.version = version;
                                 }
                             }
                             requests.send(Request::Applied { id, version });
@@ -121,9 +187,6 @@ impl MemNode {
                                 copies.remove(&id);
                             }
                         }
-                        // Every local write here is published at once,
-                        // so there is nothing in flight to protect.
-                        Event::Sequenced { .. } => {}
                     }
                 }
                 handle.stop();
@@ -139,6 +202,7 @@ impl MemNode {
             stop,
             pump: Some(pump),
             log,
+            last_runs: Vec::new(),
         })
     }
 
@@ -186,14 +250,7 @@ impl MemNode {
             need_data,
         })? {
             if let (Some(bytes), Ok(mut copies)) = (data, self.copies.lock()) {
-                copies.insert(
-                    id,
-                    Copy {
-                        version,
-                        bytes,
-                        dirty: BTreeSet::new(),
-                    },
-                );
+                copies.insert(id, Copy::new(version, bytes));
             }
         }
         self.requests.send(Request::Refs { id, count: 1 });
@@ -225,36 +282,52 @@ impl MemNode {
         }
     }
 
-    /// rshm_changed: publishes the pages written since the last publish.
+    /// rshm_changed: publishes the bytes written since the last publish
+    /// (the dirty pages, diffed against the twin).
     ///
     /// # Errors
     /// The errno.
     pub fn publish(&mut self, id: u64) -> Result<u64, Errno> {
-        let pages: Vec<Page> = match self.copies.lock() {
+        let (runs, pages) = match self.copies.lock() {
             Ok(mut copies) => match copies.get_mut(&id) {
-                Some(c) => std::mem::take(&mut c.dirty)
-                    .into_iter()
-                    .map(|p| Page {
-                        index: p,
-                        bytes: c.bytes[p as usize * PAGE_BYTES..(p as usize + 1) * PAGE_BYTES]
-                            .to_vec(),
-                    })
-                    .collect(),
+                Some(c) => {
+                    let pages = std::mem::take(&mut c.dirty);
+                    let runs: Vec<Run> = pages
+                        .iter()
+                        .flat_map(|&p| {
+                            let at = p as usize * PAGE_BYTES;
+                            diff::diff_page(
+                                p,
+                                &c.twin[at..at + PAGE_BYTES],
+                                &c.bytes[at..at + PAGE_BYTES],
+                            )
+                        })
+                        .collect();
+                    (runs, pages)
+                }
                 None => return Err(EINVAL),
             },
             Err(_) => return Err(EIO),
         };
-        match self.call(|token| Request::Publish { token, id, pages })? {
-            Answer::Version(v) => {
-                if let Some(c) = self
-                    .copies
-                    .lock()
-                    .ok()
-                    .as_mut()
-                    .and_then(|c| c.get_mut(&id))
-                {
-                    c.version = c.version.max(v);
+        self.last_runs = runs.clone();
+        let sent = runs.clone();
+        let answer = self.call(|token| Request::Publish { token, id, runs });
+        if answer.is_err() {
+            // Not acknowledged: the bytes go out again next time (the twin
+            // takes their complement, so they differ from the copy).
+            self.with_copy_mut(id, |c| {
+                for r in &sent {
+                    let at = r.offset as usize;
+                    for k in at..at + r.bytes.len() {
+                        c.twin[k] = !c.bytes[k];
+                    }
                 }
+                c.dirty.extend(pages);
+            });
+        }
+        match answer? {
+            Answer::Version(v) => {
+                self.with_copy_mut(id, |c| c.version = c.version.max(v));
                 Ok(v)
             }
             _ => Err(EIO),
@@ -269,6 +342,10 @@ impl MemNode {
     /// Runs `f` on the local copy under the lock updates take.
     pub fn with_copy<T>(&self, id: u64, f: impl FnOnce(&Copy) -> T) -> Option<T> {
         self.copies.lock().ok()?.get(&id).map(f)
+    }
+
+    fn with_copy_mut<T>(&self, id: u64, f: impl FnOnce(&mut Copy) -> T) -> Option<T> {
+        self.copies.lock().ok()?.get_mut(&id).map(f)
     }
 
     /// The server's state table as text.

@@ -12,14 +12,18 @@
 //!                   per concern (membership, calls, transfer, publish,
 //!                   election; server/mod.rs has the table)
 //!             table.rs: the state table and its rules (convergence,
-//!                       removal, tombstones, re-election)
-//!             peers.rs: TCP mesh threads (listen, dial, read frames)
+//!                       removal, collection, ownership epochs)
+//!             peers.rs: TCP mesh threads (listen, dial, read frames,
+//!                       check their tags)
+//!             auth.rs:  the cluster key, greetings, sealed frames
 //!             wire.rs:  the message enum and length-prefixed frames
+//!             diff.rs:  twins and byte runs (what a publish sends)
 //!        ◄ Event::Reply / Event::Apply / Event::Freed
 //!  run loop (src/simulator/) → Kernel::poll_rshm between two machine runs:
 //!    replies wake their process with the result in a0; updates are
-//!    applied to the local copy (atomically between two guest
-//!    instructions) and acknowledged
+//!    merged into the local copy (atomically between two guest
+//!    instructions, byte by byte against the twin: diff.rs) and
+//!    acknowledged
 //! ```
 //!
 //! `client.rs` is the kernel's end of the queues (`SharedMemory::rshm`),
@@ -29,8 +33,10 @@
 //! processes for `sim cluster`. `harness.rs` drives servers without a
 //! kernel (tests, benchmarks).
 
+pub mod auth;
 pub mod client;
 pub mod cluster;
+pub mod diff;
 pub mod harness;
 pub mod node;
 pub mod peers;
@@ -38,7 +44,12 @@ pub mod server;
 pub mod table;
 pub mod wire;
 
+pub use auth::ClusterKey;
 pub use client::RshmClient;
-pub use server::{Answer, Event, Log, NodeConfig, NodeHandle, Request, MAX_SEGMENTS};
+pub use server::{
+    Answer, Event, Log, NodeConfig, NodeHandle, Request, MAX_SEGMENTS, MAX_TABLE_ROWS,
+};
 pub use table::{Segment, Table};
-pub use wire::{NodeId, Page, RshmId, MAX_FRAME, MAX_SEGMENT, MAX_SEQ, PAGE_BYTES};
+pub use wire::{
+    NodeId, Page, RshmId, Run, MAX_FRAME, MAX_NODE, MAX_SEGMENT, MAX_SEQ, MIN_NODE, PAGE_BYTES,
+};

@@ -3,15 +3,17 @@
 //! server thread and hand the kernel its end of the queues.
 //!
 //! ```text
-//! main.rs `sim node` → node::start(id, listen, peers) → RshmClient
+//! main.rs `sim node` → node::start(id, listen, peers, key) → RshmClient
 //!   → Kernel::rshm = Some(client); Simulator::run(); Kernel::shutdown_rshm
 //! ```
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::Path;
 
+use super::auth::ClusterKey;
 use super::client::RshmClient;
 use super::server::{NodeConfig, NodeHandle};
-use super::wire::NodeId;
+use super::wire::{check_node_id, NodeId};
 
 /// Parses `--peer ID=ADDR` (ADDR as `host:port`, resolved now).
 ///
@@ -24,6 +26,7 @@ pub fn parse_peer(text: &str) -> Result<(NodeId, SocketAddr), String> {
     let id: NodeId = id
         .parse()
         .map_err(|_| format!("--peer {text}: node id {id:?} is not a number 0..65535"))?;
+    check_node_id(id).map_err(|e| format!("--peer {text}: {e}"))?;
     let addr = resolve(addr).map_err(|e| format!("--peer {text}: {e}"))?;
     Ok((id, addr))
 }
@@ -35,17 +38,30 @@ fn resolve(addr: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{addr}: no address"))
 }
 
-/// Binds `listen` and starts node `id`'s server, knowing `peers`. Prints
-/// `sim: node N: listening on ADDR` (with the port the OS chose for
-/// `:0`).
+/// Binds `listen` and starts node `id`'s server, knowing `peers`, with
+/// the cluster key read from `key_file` (none: peers are not
+/// authenticated, and the node says so). Prints `sim: node N: listening on
+/// ADDR` (with the port the OS chose for `:0`).
 ///
 /// # Errors
-/// A message naming the address that could not be bound.
+/// A message naming what is wrong: a node id outside the supported range,
+/// an unreadable key file, an address that could not be bound.
 pub fn start(
     id: NodeId,
     listen: &str,
     peers: Vec<(NodeId, SocketAddr)>,
+    key_file: Option<&Path>,
 ) -> Result<RshmClient, String> {
+    check_node_id(id).map_err(|e| format!("--id {id}: {e}"))?;
+    let key = match key_file {
+        Some(path) => ClusterKey::from_file(path)?,
+        None => {
+            eprintln!(
+                "sim: node {id}: no --cluster-key: any peer that speaks the protocol may join"
+            );
+            ClusterKey::open()
+        }
+    };
     let addr = resolve(listen).map_err(|e| format!("--listen {e}"))?;
     let listener =
         TcpListener::bind(addr).map_err(|e| format!("--listen {listen}: cannot bind: {e}"))?;
@@ -53,7 +69,9 @@ pub fn start(
         .local_addr()
         .map_err(|e| format!("--listen {listen}: {e}"))?;
     eprintln!("sim: node {id}: listening on {bound}");
-    let handle = NodeHandle::start(NodeConfig::new(id, listener, peers))
+    let mut config = NodeConfig::new(id, listener, peers);
+    config.key = key;
+    let handle = NodeHandle::start(config)
         .map_err(|e| format!("node {id}: cannot start the rshm server: {e}"))?;
     Ok(RshmClient::new(handle))
 }

@@ -3,23 +3,29 @@
 //!
 //! ```text
 //! ecall → dispatch (mod.rs) → sys_rshm*
-//!   local work at once: rshmdt unmaps; rshm_changed collects the pages
-//!   whose dirty bit is set (PageTable::take_dirty) over every local mapping
+//!   local work at once: rshmdt unmaps; rshm_changed takes the pages whose
+//!   dirty bit is set (PageTable::take_dirty) over every local mapping and
+//!   diffs each against the segment's twin (rshm/diff.rs): only the bytes
+//!   that changed go out
 //!   anything that needs the server: Request with a token, the process
 //!   blocks on WaitReason::Rshm(token) — only that process
 //! run loop (src/simulator/) → Kernel::poll_rshm before every machine run:
 //!   Event::Reply  → finish the call (rshmat maps the local copy):
 //!                   finish_pending writes a0 and moves the pc
-//!   Event::Apply  → copy the pages into the local object's frames, ack
+//!   Event::Apply  → merge the runs into the local object's frames and the
+//!                   twin, ack
+//!   a call past its deadline (the server's timeout and a backstop) →
+//!                   ETIMEDOUT
 //! every process blocked on the server → break_deadlock → wait_rshm: wait
 //!   on the event queue with a timeout instead of killing anyone
 //! ```
 //!
 //! Applying between two machine runs makes an update atomic between two
 //! guest instructions (spec: "each applies it atomically"). An update
-//! never overwrites a page this node wrote and has not yet had sequenced
-//! (dirty, or in a publish the owner has not numbered yet): that write is
-//! sequenced after the update, so it wins everywhere, here too.
+//! never overwrites a byte this node wrote and has not yet had sequenced
+//! (it differs from the twin): that write is sent again with the next
+//! publish, is sequenced after the update, and so wins everywhere, here
+//! too. Writes to other bytes of the same page are taken as they come.
 
 use std::collections::BTreeSet;
 use std::sync::mpsc::RecvTimeoutError;
@@ -27,12 +33,13 @@ use std::time::{Duration, Instant};
 
 use super::{Ret, SysResult};
 use crate::abi::*;
-use crate::emu::{Machine, PteFlags, VirtPage, PAGE_SIZE};
+use crate::emu::{Machine, VirtPage, PAGE_SIZE};
 use crate::kernel::paging;
 use crate::kernel::process::{Pid, ProcessState, WaitReason};
 use crate::kernel::Kernel;
 use crate::rshm::client::{local_name, Call, Waiter};
-use crate::rshm::{Answer, Event, Page, Request, PAGE_BYTES};
+use crate::rshm::diff;
+use crate::rshm::{Answer, Event, Request, Run, PAGE_BYTES};
 
 /// rshmctl's one command (System V's `IPC_RMID`).
 pub const IPC_RMID: u64 = 0;
@@ -66,6 +73,7 @@ impl Kernel {
         if !client.node.send(make(token)) {
             return Err(EHOSTDOWN);
         }
+        let deadline = Instant::now() + client.call_limit;
         client.waiting.insert(
             token,
             Waiter {
@@ -73,6 +81,7 @@ impl Kernel {
                 call,
                 number,
                 args,
+                deadline,
             },
         );
         Ok(Ret::Pending(WaitReason::Rshm(token)))
@@ -147,9 +156,10 @@ impl Kernel {
         })
     }
 
-    /// rshm_changed(rshmid) → version: publishes the pages any process of
-    /// this node wrote since the last publish (the MMU's dirty bits, spec:
-    /// "only the pages written since the last publish").
+    /// rshm_changed(rshmid) → version: publishes the bytes any process of
+    /// this node wrote since the last publish: the pages the MMU's dirty
+    /// bits name (spec: "only the pages written since the last publish"),
+    /// diffed against the twin.
     pub(super) fn sys_rshm_changed(
         &mut self,
         machine: &mut Machine,
@@ -188,14 +198,21 @@ impl Kernel {
                 }
             }
         }
-        let pages: Vec<Page> = indices
+        let zeros = [0u8; PAGE_BYTES];
+        let twin = self.shared.rshm.as_ref().and_then(|c| c.twins.get(&id));
+        let runs: Vec<Run> = indices
             .iter()
-            .map(|&i| Page {
-                index: i,
-                bytes: machine.memory().frame_bytes(frames[i as usize]).to_vec(),
+            .flat_map(|&i| {
+                let at = i as usize * PAGE_BYTES;
+                // Without a twin (never expected) every byte counts.
+                let base = twin
+                    .and_then(|t| t.get(at..at + PAGE_BYTES))
+                    .unwrap_or(&zeros);
+                diff::diff_page(i, base, machine.memory().frame_bytes(frames[i as usize]))
             })
             .collect();
         let list: Vec<u32> = indices.iter().copied().collect();
+        let sent = runs.clone();
         let result = self.rshm_request(
             pid,
             Call::Publish {
@@ -204,13 +221,13 @@ impl Kernel {
             },
             SYS_RSHM_CHANGED,
             [id, 0],
-            |token| Request::Publish { token, id, pages },
+            |token| Request::Publish { token, id, runs },
         );
         match (&result, self.shared.rshm.as_mut()) {
             (Ok(Ret::Pending(WaitReason::Rshm(token))), Some(client)) => {
-                client.in_flight.insert(*token, (id, indices));
+                client.in_flight.insert(*token, (id, sent));
             }
-            _ => self.redirty(id, &list),
+            _ => self.publish_failed(machine, id, &list, &sent),
         }
         result
     }
@@ -235,6 +252,11 @@ impl Kernel {
             self.console.flush();
         }
         let mut any = false;
+        let overdue = client.overdue(Instant::now());
+        for token in overdue {
+            self.rshm_reply(machine, token, Err(ETIMEDOUT));
+            any = true;
+        }
         while let Some(event) = self.shared.rshm.as_ref().and_then(|c| c.node.try_event()) {
             self.rshm_event(machine, event);
             any = true;
@@ -262,7 +284,9 @@ impl Kernel {
                 self.rshm_event(machine, event);
                 self.poll_rshm(machine);
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                self.poll_rshm(machine);
+            }
             Err(RecvTimeoutError::Disconnected) => {
                 let tokens: Vec<u64> = self
                     .shared
@@ -280,21 +304,20 @@ impl Kernel {
         match event {
             Event::Reply { token, result } => self.rshm_reply(machine, token, result),
             Event::Apply {
-                id, version, pages, ..
+                id,
+                version,
+                full,
+                runs,
             } => {
-                self.apply_update(machine, id, &pages);
+                self.apply_update(machine, id, full, &runs);
                 if let Some(client) = &self.shared.rshm {
                     client.node.send(Request::Applied { id, version });
-                }
-            }
-            Event::Sequenced { token } => {
-                if let Some(client) = self.shared.rshm.as_mut() {
-                    client.in_flight.remove(&token);
                 }
             }
             Event::Freed { id } => {
                 if let Some(client) = self.shared.rshm.as_mut() {
                     client.told_refs.remove(&id);
+                    client.twins.remove(&id);
                 }
             }
         }
@@ -308,7 +331,7 @@ impl Kernel {
         let Some(waiter) = client.waiting.remove(&token) else {
             return;
         };
-        client.in_flight.remove(&token);
+        let runs = client.in_flight.remove(&token).map(|f| f.1);
         let value: Result<u64, Errno> = match (&waiter.call, result) {
             (&Call::Attach { id, addr }, Ok(Answer::Attached { size, data, .. })) => {
                 if data.is_none() && self.shared.shm.find(&local_name(id)).is_none() {
@@ -320,9 +343,10 @@ impl Kernel {
                 self.attach_local(machine, waiter.pid, id, addr, size, data)
             }
             (Call::Publish { id, pages }, Err(e)) => {
-                // Nothing changed: the pages stay dirty for a retry.
+                // Not acknowledged: its bytes go out again with the next
+                // publish.
                 let (id, pages) = (*id, pages.clone());
-                self.redirty(id, &pages);
+                self.publish_failed(machine, id, &pages, runs.as_deref().unwrap_or(&[]));
                 Err(e)
             }
             (_, Ok(Answer::Id(v) | Answer::Version(v))) => Ok(v),
@@ -345,6 +369,8 @@ impl Kernel {
             id,
             need_data: true,
         });
+        let mut waiter = waiter;
+        waiter.deadline = Instant::now() + client.call_limit;
         let pid = waiter.pid;
         client.waiting.insert(token, waiter);
         if let Some(p) = self.processes.get_mut(pid) {
@@ -377,6 +403,10 @@ impl Kernel {
                         for (frame, bytes) in frames.iter().zip(data.chunks(PAGE_BYTES)) {
                             machine.memory_mut().frame_bytes_mut(*frame)[..bytes.len()]
                                 .copy_from_slice(bytes);
+                        }
+                        // The image is the last sequenced state: the twin.
+                        if let Some(client) = self.shared.rshm.as_mut() {
+                            client.twins.insert(id, data);
                         }
                     }
                     (created, ..) => {
@@ -413,53 +443,81 @@ impl Kernel {
         result
     }
 
-    /// Copies an update's pages into the local copy, except the pages this
-    /// node wrote and has not had sequenced yet (see the module doc).
-    fn apply_update(&mut self, machine: &mut Machine, id: u64, pages: &[Page]) {
+    /// Merges an update's runs into the local copy and its twin (diff.rs
+    /// `merge`: bytes written here and not yet sequenced stay). `full`:
+    /// the runs rebuild the whole segment from zeros.
+    fn apply_update(&mut self, machine: &mut Machine, id: u64, full: bool, runs: &[Run]) {
         let Some(object) = self.shared.shm.find(&local_name(id)) else {
-            return; // no process attached here: the server's image is the copy
+            // No process attached here: the server's image is the copy.
+            if let Some(client) = self.shared.rshm.as_mut() {
+                client.twins.remove(&id);
+            }
+            return;
         };
         let frames = object.frames.clone();
-        let n = frames.len().max(1);
-        let mappings: Vec<(Pid, Vec<VirtPage>)> = object
-            .clients
-            .iter()
-            .map(|(_, c)| (c.pid, c.pages.clone()))
-            .collect();
-        let dirty_here = |index: usize| {
-            mappings.iter().any(|(pid, pages)| {
-                self.processes.get(*pid).is_some_and(|p| {
-                    pages.iter().skip(index).step_by(n).any(|&page| {
-                        p.page_table
-                            .get(page)
-                            .is_some_and(|pte| pte.flags.has(PteFlags::DIRTY))
-                    })
-                })
-            })
+        let Some(twin) = self.shared.rshm.as_mut().and_then(|c| c.twins.get_mut(&id)) else {
+            return;
         };
-        let keep: Vec<bool> = pages
-            .iter()
-            .map(|p| {
-                let in_flight = self
-                    .shared
-                    .rshm
-                    .as_ref()
-                    .is_some_and(|c| c.in_flight(id, p.index));
-                in_flight || dirty_here(p.index as usize)
-            })
-            .collect();
-        for (page, keep) in pages.iter().zip(keep) {
-            let Some(&frame) = frames.get(page.index as usize) else {
-                continue;
-            };
-            if keep || page.bytes.len() != PAGE_BYTES {
-                continue;
-            }
-            machine
-                .memory_mut()
-                .frame_bytes_mut(frame)
-                .copy_from_slice(&page.bytes);
+        let size = frames.len() * PAGE_BYTES;
+        if twin.len() != size {
+            twin.resize(size, 0);
         }
+        let memory = machine.memory_mut();
+        let mut merge_piece = |page: usize, at: usize, values: &[u8]| {
+            let Some(&frame) = frames.get(page) else {
+                return;
+            };
+            let start = page * PAGE_BYTES + at;
+            let copy = &mut memory.frame_bytes_mut(frame)[at..at + values.len()];
+            diff::merge(copy, &mut twin[start..start + values.len()], values);
+        };
+        if full {
+            let mut image = vec![0u8; size];
+            diff::apply_runs(&mut image, runs);
+            for (page, values) in image.chunks(PAGE_BYTES).enumerate() {
+                merge_piece(page, 0, values);
+            }
+        } else {
+            for run in runs {
+                if run.offset as usize + run.bytes.len() <= size {
+                    diff::for_each_piece(run, &mut merge_piece);
+                }
+            }
+        }
+    }
+
+    /// A publish was not acknowledged: its pages are marked dirty again and
+    /// its bytes made to differ from the twin, so that the next publish
+    /// sends them (whatever happened to this one).
+    fn publish_failed(&mut self, machine: &Machine, id: u64, pages: &[u32], runs: &[Run]) {
+        let frames = self
+            .shared
+            .shm
+            .find(&local_name(id))
+            .map(|o| o.frames.clone());
+        if let (Some(frames), Some(twin)) = (
+            frames,
+            self.shared.rshm.as_mut().and_then(|c| c.twins.get_mut(&id)),
+        ) {
+            let memory = machine.memory();
+            for run in runs {
+                diff::for_each_piece(run, |page, at, values| {
+                    let Some(&frame) = frames.get(page) else {
+                        return;
+                    };
+                    let start = page * PAGE_BYTES + at;
+                    let copy = &memory.frame_bytes(frame)[at..at + values.len()];
+                    if let Some(t) = twin.get_mut(start..start + values.len()) {
+                        // The complement of the copy's byte differs from it,
+                        // whatever the copy holds.
+                        for (t, c) in t.iter_mut().zip(copy) {
+                            *t = !*c;
+                        }
+                    }
+                });
+            }
+        }
+        self.redirty(id, pages);
     }
 
     /// Marks `pages` of segment `id` dirty again (a publish that failed).

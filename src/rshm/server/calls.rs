@@ -1,7 +1,8 @@
 //! The kernel's calls that make, count and end segments — rshmget (a
-//! creation round), attach counts, rshmctl(IPC_RMID) and freeing — at both
-//! ends, and `Calls`: every call of this node waiting on the network,
-//! whichever concern started it (`Pending`).
+//! creation round), attach counts, rshmctl(IPC_RMID) and collection — at
+//! both ends, and `Calls`: every call of this node waiting on the network,
+//! whichever concern started it (`Pending`), the calls parked until a
+//! segment has a settled owner (`Parked`), and their deadlines.
 //!
 //! ```text
 //! kernel: Get ─► get ─┬► the key resolves: Answer::Id, or wait (awaiting)
@@ -11,24 +12,34 @@
 //!                        lost: withdraw it and wait like any caller
 //! kernel: Refs ─► refs ─Refs─► every member: on_refs
 //! kernel: Remove ─► remove ─┬► owner here: remove_as_owner ─Removed─►
-//!                           └► ─Remove─► owner: on_remove ─RemoveDone─►
-//!                              on_remove_done ─► the caller's reply
-//! removed and attached nowhere ─► check_freeable ─► Event::Freed
+//!                           ├► ─Remove─► owner: on_remove ─RemoveDone─►
+//!                           │  on_remove_done ─► the caller's reply
+//!                           └► no settled owner yet: parked
+//! removed and attached nowhere ─► check_freeable ─► Event::Freed, the row
+//!                                 is collected (table.rs)
+//! tick ─► expire_calls (ETIMEDOUT), retry_parked
 //! ```
 //!
 //! A call waits under a token of this server (`Calls::start`); the answer
 //! of a peer carries it back. When the node it waits on leaves,
-//! `calls_without` takes the call back and `restart` asks again.
+//! `calls_without` takes the call back and `restart` asks again, with the
+//! call's first deadline.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 use super::{Answer, Event, Request, Server};
-use crate::abi::{Errno, EHOSTDOWN, EIDRM, EINVAL, ENOSPC};
+use crate::abi::{Errno, EAGAIN, EIDRM, EINVAL, ENOSPC, ETIMEDOUT};
 use crate::rshm::table::Segment;
-use crate::rshm::wire::{Msg, NodeId, Page, RshmId, SegmentInfo, MAX_SEGMENT, MAX_SEQ, PAGE_BYTES};
+use crate::rshm::wire::{Msg, NodeId, RshmId, Run, SegmentInfo, MAX_SEGMENT, MAX_SEQ, PAGE_BYTES};
 
-/// Live segments one node keeps at most (rshmget ENOSPC beyond).
+/// Live segments one node creates at most, and the most any peer may
+/// announce as its own (rshmget ENOSPC beyond).
 pub const MAX_SEGMENTS: usize = 256;
+
+/// Rows (live and removed, not yet collected) a table keeps at most: what
+/// peers announce beyond is dropped with a log line.
+pub const MAX_TABLE_ROWS: usize = 8192;
 
 /// A call of this node's kernel waiting on the network.
 pub(super) enum Pending {
@@ -39,23 +50,57 @@ pub(super) enum Pending {
         waiting: BTreeSet<NodeId>,
         lowest: RshmId,
         established: Option<RshmId>,
+        deadline: Instant,
     },
     Fetch {
         /// None: a gap repair, not a kernel call.
         kernel: Option<(u64, bool)>,
         id: RshmId,
         owner: NodeId,
+        deadline: Instant,
     },
     Remove {
         kernel: u64,
         id: RshmId,
         owner: NodeId,
+        deadline: Instant,
     },
     Publish {
         kernel: u64,
         id: RshmId,
         owner: NodeId,
-        pages: Vec<Page>,
+        runs: Vec<Run>,
+        deadline: Instant,
+    },
+}
+
+impl Pending {
+    fn deadline(&self) -> Instant {
+        match self {
+            Pending::Create { deadline, .. }
+            | Pending::Fetch { deadline, .. }
+            | Pending::Remove { deadline, .. }
+            | Pending::Publish { deadline, .. } => *deadline,
+        }
+    }
+}
+
+/// A kernel call that waits for a segment to have a settled owner that is
+/// a member (a takeover in progress, or an owner that asked to retry).
+pub(super) enum Parked {
+    Attach {
+        token: u64,
+        guest: u64,
+        need_data: bool,
+    },
+    Remove {
+        token: u64,
+        guest: u64,
+    },
+    Publish {
+        token: u64,
+        guest: u64,
+        runs: Vec<Run>,
     },
 }
 
@@ -69,8 +114,10 @@ pub(super) struct Calls {
     /// Kernel requests held until the first hellos arrived.
     held: Vec<Request>,
     /// rshmget calls waiting for a creation round of their key to end:
-    /// (kernel token, key, size).
-    awaiting: Vec<(u64, u64, u64)>,
+    /// (kernel token, key, size, deadline).
+    awaiting: Vec<(u64, u64, u64, Instant)>,
+    /// Calls waiting for an owner, with their deadlines.
+    parked: Vec<(Parked, Instant)>,
     /// Tokens of `Request::Drain` not answered yet.
     draining: Vec<u64>,
 }
@@ -83,6 +130,7 @@ impl Calls {
             next_seq: 0,
             held: Vec::new(),
             awaiting: Vec::new(),
+            parked: Vec::new(),
             draining: Vec::new(),
         }
     }
@@ -93,19 +141,11 @@ impl Calls {
         self.next_token
     }
 
-    pub(super) fn insert(&mut self, token: u64, call: Pending) {
-        self.pending.insert(token, call);
-    }
-
     /// Records `call` under a fresh token.
     pub(super) fn start(&mut self, call: Pending) -> u64 {
         let token = self.token();
-        self.insert(token, call);
+        self.pending.insert(token, call);
         token
-    }
-
-    pub(super) fn get(&self, token: u64) -> Option<&Pending> {
-        self.pending.get(&token)
     }
 
     /// Ends the call with this token, whatever it was.
@@ -114,7 +154,7 @@ impl Calls {
     }
 
     pub(super) fn is_idle(&self) -> bool {
-        self.pending.is_empty()
+        self.pending.is_empty() && self.parked.is_empty()
     }
 
     pub(super) fn hold(&mut self, request: Request) {
@@ -127,6 +167,11 @@ impl Calls {
 
     pub(super) fn drain(&mut self, token: u64) {
         self.draining.push(token);
+    }
+
+    /// Waits for an owner until `deadline`.
+    pub(super) fn park(&mut self, call: Parked, deadline: Instant) {
+        self.parked.push((call, deadline));
     }
 }
 
@@ -142,11 +187,12 @@ fn set_refs(seg: &mut Segment, node: NodeId, count: u32) {
 impl Server {
     // ---- rshmget: a creation round ---------------------------------------
 
-    pub(super) fn get(&mut self, token: u64, key: u64, size: u64) {
-        if let Some(seg) = self.table.resolve(key) {
+    pub(super) fn get(&mut self, token: u64, key: u64, size: u64, deadline: Instant) {
+        let live = self.live();
+        if let Some(seg) = self.table.resolve_among(key, &live) {
             if !seg.established {
                 // Another node's creation round is open: its outcome decides.
-                self.calls.awaiting.push((token, key, size));
+                self.calls.awaiting.push((token, key, size, deadline));
                 return;
             }
             let result = if size <= seg.size {
@@ -161,7 +207,10 @@ impl Server {
             self.reply(token, Err(EINVAL));
             return;
         }
-        if self.table.live_count() >= MAX_SEGMENTS || self.calls.next_seq > MAX_SEQ {
+        if self.table.live_count() >= MAX_SEGMENTS
+            || self.table.len() >= MAX_TABLE_ROWS
+            || self.calls.next_seq > MAX_SEQ
+        {
             self.reply(token, Err(ENOSPC));
             return;
         }
@@ -174,7 +223,7 @@ impl Server {
         self.calls.next_seq += 1;
         let seg = Segment::new(id, key, size);
         let info = seg.info();
-        self.table.segments.insert(id, seg);
+        self.table.insert(seg);
         let waiting: BTreeSet<NodeId> = self.membership.nodes().into_iter().collect();
         let net_token = self.calls.start(Pending::Create {
             kernel: token,
@@ -183,6 +232,7 @@ impl Server {
             waiting,
             lowest: id,
             established: None,
+            deadline,
         });
         self.multicast(&Msg::Create {
             token: net_token,
@@ -194,18 +244,37 @@ impl Server {
     /// A member announces its candidate: answer with our resolution of
     /// the key.
     pub(super) fn on_create(&mut self, from: NodeId, token: u64, info: SegmentInfo) {
-        if info.id.node != from || info.size > MAX_SEGMENT || info.size == 0 {
-            self.log(&format!("dropped frame from node {from}: bad Create"));
+        let bad = info.id.node != from
+            || info.size > MAX_SEGMENT
+            || info.size == 0
+            || !info.size.is_multiple_of(PAGE_BYTES as u64)
+            || !info.id.fits_guest();
+        if bad {
+            self.log_peer(
+                &format!("node {from}"),
+                &format!("dropped frame from node {from}: bad Create"),
+            );
+            return;
+        }
+        if self.table.live_created_by(from) >= MAX_SEGMENTS || self.table.len() >= MAX_TABLE_ROWS {
+            self.log_peer(
+                &format!("node {from}"),
+                &format!("dropped frame from node {from}: Create beyond its quota of {MAX_SEGMENTS} segments"),
+            );
             return;
         }
         self.table.insert_announced(&info);
-        let Some(winner) = self.table.resolve(info.key) else {
-            return;
+        // Always answered: a round must not wait for this node in vain
+        // (the candidate itself when it resolves to nothing here).
+        let live = self.live();
+        let (winner, established) = match self.table.resolve_among(info.key, &live) {
+            Some(w) => (w.info(), w.established),
+            None => (info, false),
         };
         let reply = Msg::CreateAck {
             token,
-            winner: winner.info(),
-            established: winner.established,
+            winner,
+            established,
         };
         self.send(from, &reply);
     }
@@ -217,7 +286,18 @@ impl Server {
         winner: SegmentInfo,
         established: bool,
     ) {
-        self.table.insert_announced(&winner);
+        // A winner that is removed (or collected) here does not count.
+        let known_removed = self.table.is_collected(winner.id)
+            || self.table.get(winner.id).is_some_and(Segment::removed);
+        let possible = winner.id.fits_guest() && winner.size <= MAX_SEGMENT && winner.size > 0;
+        if !known_removed
+            && possible
+            && self.table.get(winner.id).is_none()
+            && self.table.len() < MAX_TABLE_ROWS
+        {
+            self.table.insert_announced(&winner);
+        }
+        let counts = !known_removed && self.table.get(winner.id).is_some();
         if let Some(Pending::Create {
             waiting,
             lowest,
@@ -226,9 +306,11 @@ impl Server {
         }) = self.calls.pending.get_mut(&token)
         {
             waiting.remove(&from);
-            *lowest = (*lowest).min(winner.id);
-            if established {
-                *est = Some(winner.id);
+            if counts {
+                *lowest = (*lowest).min(winner.id);
+                if established {
+                    *est = Some(winner.id);
+                }
             }
         }
         self.maybe_created(token);
@@ -262,9 +344,12 @@ impl Server {
                 size,
                 lowest,
                 established,
+                deadline,
                 ..
             } => {
                 if let Err(e) = outcome {
+                    // Withdraw the candidate: nobody waits for it forever.
+                    self.remove_as_owner(id);
                     self.reply(kernel, Err(e));
                     return;
                 }
@@ -280,9 +365,8 @@ impl Server {
                 }
                 // Lost the round: withdraw ours and wait like any caller
                 // for the key's established segment.
-                self.calls
-                    .awaiting
-                    .push((kernel, self.table.get(id).map_or(0, |s| s.key), size));
+                let key = self.table.get(id).map_or(0, |s| s.key);
+                self.calls.awaiting.push((kernel, key, size, deadline));
                 self.remove_as_owner(id);
             }
             Pending::Fetch { kernel, .. } => {
@@ -301,11 +385,34 @@ impl Server {
     /// Answers the rshmget calls whose key now has an established
     /// segment, and asks again for those whose candidates all went away.
     pub(super) fn recheck_awaiting(&mut self) {
-        for (token, key, size) in std::mem::take(&mut self.calls.awaiting) {
-            match self.table.resolve(key) {
-                Some(seg) if !seg.established => self.calls.awaiting.push((token, key, size)),
-                _ => self.get(token, key, size),
+        let live = self.live();
+        for (token, key, size, deadline) in std::mem::take(&mut self.calls.awaiting) {
+            match self.table.resolve_among(key, &live) {
+                Some(seg) if !seg.established => {
+                    self.calls.awaiting.push((token, key, size, deadline));
+                }
+                _ => self.get(token, key, size, deadline),
             }
+        }
+    }
+
+    /// The candidates of `node`, which left, can never be established
+    /// (their creation round died with it): withdrawn, so that nobody
+    /// waits for them. (A candidate in a hello whose creator is not a
+    /// member yet stays: it may be joining; `resolve_among` keeps rshmget
+    /// from waiting for it meanwhile.)
+    pub(super) fn withdraw_candidates_of(&mut self, node: NodeId) {
+        let orphans: Vec<RshmId> = self
+            .table
+            .segments()
+            .filter(|s| !s.established && !s.removed() && s.id.node == node)
+            .map(|s| s.id)
+            .collect();
+        for id in orphans {
+            self.table.mark_removed(id);
+        }
+        if !self.calls.awaiting.is_empty() {
+            self.recheck_awaiting();
         }
     }
 
@@ -328,7 +435,11 @@ impl Server {
         self.check_freeable();
     }
 
-    pub(super) fn on_refs(&mut self, id: RshmId, node: NodeId, count: u32) {
+    pub(super) fn on_refs(&mut self, from: NodeId, id: RshmId, node: NodeId, count: u32) {
+        // A node counts its own processes only.
+        if node != from {
+            return;
+        }
         if let Some(seg) = self.table.get_mut(id) {
             set_refs(seg, node, count);
         }
@@ -337,24 +448,25 @@ impl Server {
 
     // ---- rshmctl(IPC_RMID) -----------------------------------------------
 
-    pub(super) fn remove(&mut self, token: u64, guest: u64) {
+    pub(super) fn remove(&mut self, token: u64, guest: u64, deadline: Instant) {
         let Some(seg) = self.segment_for(token, guest) else {
             return;
         };
-        let (id, owner) = (seg.id, seg.owner);
-        if owner == self.me {
+        let (id, owner, settled) = (seg.id, seg.owner, seg.settled);
+        if owner == self.me && settled {
             self.remove_as_owner(id);
             self.reply(token, Ok(Answer::Done));
             return;
         }
-        if !self.membership.is_member(owner) {
-            self.reply(token, Err(EHOSTDOWN));
+        if !settled || !self.membership.is_member(owner) {
+            self.calls.park(Parked::Remove { token, guest }, deadline);
             return;
         }
         let net_token = self.calls.start(Pending::Remove {
             kernel: token,
             id,
             owner,
+            deadline,
         });
         self.send(
             owner,
@@ -365,10 +477,8 @@ impl Server {
         );
     }
 
-    fn remove_as_owner(&mut self, id: RshmId) {
-        if let Some(seg) = self.table.get_mut(id) {
-            seg.removed = true;
-        }
+    pub(super) fn remove_as_owner(&mut self, id: RshmId) {
+        self.table.mark_removed(id);
         self.multicast(&Msg::Removed { id });
         self.check_freeable();
         self.recheck_awaiting();
@@ -377,9 +487,10 @@ impl Server {
     /// As owner, a member's rshmctl(IPC_RMID).
     pub(super) fn on_remove(&mut self, from: NodeId, token: u64, id: RshmId) {
         let error = match self.table.get(id) {
-            Some(seg) if seg.removed => Some(EIDRM),
-            Some(seg) if seg.owner == self.me => None,
-            Some(_) => Some(EHOSTDOWN),
+            Some(seg) if seg.removed() => Some(EIDRM),
+            Some(seg) if seg.owner == self.me && seg.settled => None,
+            Some(_) => Some(EAGAIN),
+            None if self.table.is_collected(id) => Some(EIDRM),
             None => Some(EINVAL),
         };
         if error.is_none() {
@@ -389,28 +500,103 @@ impl Server {
     }
 
     pub(super) fn on_remove_done(&mut self, token: u64, error: Option<Errno>) {
-        if let Some(Pending::Remove { kernel, .. }) = self.calls.take(token) {
+        if let Some(Pending::Remove {
+            kernel,
+            id,
+            deadline,
+            ..
+        }) = self.calls.take(token)
+        {
+            if error == Some(EAGAIN) {
+                // Not the owner (any more): wait for the settled one.
+                let guest = id.to_guest();
+                self.calls.park(
+                    Parked::Remove {
+                        token: kernel,
+                        guest,
+                    },
+                    deadline,
+                );
+                return;
+            }
             self.reply(kernel, error.map_or(Ok(Answer::Done), Err));
         }
     }
 
-    pub(super) fn on_removed(&mut self, id: RshmId) {
-        if let Some(seg) = self.table.get_mut(id) {
-            seg.removed = true;
+    pub(super) fn on_removed(&mut self, from: NodeId, id: RshmId) {
+        // Only the owner, or the creator withdrawing its candidate, removes.
+        let allowed = self
+            .table
+            .get(id)
+            .is_some_and(|s| s.owner == from || (id.node == from && !s.established));
+        if !allowed {
+            return;
         }
+        self.table.mark_removed(id);
         self.check_freeable();
         self.recheck_awaiting();
     }
 
-    /// Drops the data of removed segments attached nowhere.
+    /// Collects removed segments attached nowhere: the kernel drops its
+    /// local copy, the table keeps only the id.
     pub(super) fn check_freeable(&mut self) {
-        for id in self.table.freeable() {
-            self.table.free(id);
+        for id in self.table.collect_freeable() {
             self.event(Event::Freed { id: id.to_guest() });
         }
     }
 
-    // ---- draining and members that leave ---------------------------------
+    // ---- deadlines, parked calls, draining, members that leave -----------
+
+    /// Answers ETIMEDOUT to every call past its deadline.
+    pub(super) fn expire_calls(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<u64> = self
+            .calls
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline() <= now)
+            .map(|(&t, _)| t)
+            .collect();
+        for token in expired {
+            self.finish_pending(token, Err(ETIMEDOUT));
+        }
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.calls.awaiting)
+            .into_iter()
+            .partition(|a| a.3 <= now);
+        self.calls.awaiting = keep;
+        for (token, ..) in due {
+            self.reply(token, Err(ETIMEDOUT));
+        }
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.calls.parked)
+            .into_iter()
+            .partition(|p| p.1 <= now);
+        self.calls.parked = keep;
+        for (call, _) in due {
+            let token = match call {
+                Parked::Attach { token, .. }
+                | Parked::Remove { token, .. }
+                | Parked::Publish { token, .. } => token,
+            };
+            self.reply(token, Err(ETIMEDOUT));
+        }
+    }
+
+    /// Tries the parked calls again (an owner may have settled).
+    pub(super) fn retry_parked(&mut self) {
+        for (call, deadline) in std::mem::take(&mut self.calls.parked) {
+            match call {
+                Parked::Attach {
+                    token,
+                    guest,
+                    need_data,
+                } => self.attach(token, guest, need_data, deadline),
+                Parked::Remove { token, guest } => self.remove(token, guest, deadline),
+                Parked::Publish { token, guest, runs } => {
+                    self.publish(token, guest, runs, deadline);
+                }
+            }
+        }
+    }
 
     /// Answers `Request::Drain` once nothing is in progress.
     pub(super) fn check_drained(&mut self) {
@@ -451,23 +637,42 @@ impl Server {
     }
 
     /// The calls that waited on an owner that left start over with the
-    /// segment's new owner (EHOSTDOWN when there is none: no live node has
-    /// a copy).
+    /// segment's new owner (parked until it settles), keeping their
+    /// deadlines.
     pub(super) fn restart(&mut self, calls: Vec<Pending>) {
         for call in calls {
             match call {
                 Pending::Fetch {
                     kernel: Some((token, need_data)),
                     id,
+                    deadline,
                     ..
-                } => self.attach(token, id.to_guest(), need_data),
-                Pending::Remove { kernel, id, .. } => self.remove(kernel, id.to_guest()),
+                } => self.attach(token, id.to_guest(), need_data, deadline),
+                Pending::Remove {
+                    kernel,
+                    id,
+                    deadline,
+                    ..
+                } => self.remove(kernel, id.to_guest(), deadline),
                 Pending::Publish {
-                    kernel, id, pages, ..
-                } => self.publish(kernel, id.to_guest(), pages),
+                    kernel,
+                    id,
+                    runs,
+                    deadline,
+                    ..
+                } => self.publish(kernel, id.to_guest(), runs, deadline),
                 // A gap repair: the new owner re-sends the whole image.
                 Pending::Fetch { kernel: None, .. } | Pending::Create { .. } => {}
             }
         }
+    }
+
+    /// No live node holds a copy of `id`: a call that needs one cannot
+    /// wait for it (EHOSTDOWN).
+    pub(super) fn no_live_holder(&self, id: RshmId) -> bool {
+        let live = self.live();
+        self.table
+            .get(id)
+            .is_none_or(|s| s.data.is_none() && !s.holders.iter().any(|h| live.contains(h)))
     }
 }

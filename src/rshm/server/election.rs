@@ -1,229 +1,490 @@
 //! Ownership after an owner leaves (spec/rshm.md: "if the owner stops, the
 //! remaining node with a copy and the lowest id becomes the owner, takes
-//! the highest version among the copies, and sends it to the others").
-//! `Elections` holds the re-elections this node runs as the new owner and
-//! the calls that reached it before it knew it owns the segment.
+//! the highest version among the copies, and sends it to the others"),
+//! decided once per *epoch* and acknowledged by every member.
 //!
 //! ```text
-//! member_left ─► elect ─► VersionQuery ─► holders
-//!   holders: on_version_query ─► VersionIs{version}
-//! on_version_is ─► maybe_elected ─┬► ImageQuery ─► best holder
-//!                                 │    on_image_query ─► VersionIs{data}
-//!                                 └► Update{full} ─► every holder
-//! Server::message ─► defer_early: a call for a segment whose owner is
-//!                    still live here waits ─► retry_deferred (tick,
-//!                    member_left)
+//! member_left ─► owner_left: the segment is unsettled; the lowest live
+//!   holder (this node's view) ─► claim: epoch+1 ─Takeover─► every member
+//! members: on_takeover: a higher epoch, or the same epoch from a lower
+//!   node, is accepted (a lower holder contests with its own claim)
+//!   ─TakeoverAck{accepted, version, holder}─► claimant: on_takeover_ack
+//! all answered (or the deadline) ─► maybe_elected ─┬► ImageQuery ─► best
+//!                                                  │  holder ─ImageIs─►
+//!                                                  └► settle: Update{full,
+//!                                                     epoch} ─► holders
+//! Server::message ─► defer_early: a call or claim about a segment whose
+//!   owner is still live here waits ─► retry_deferred (tick, member_left)
 //! ```
+//!
+//! Why this loses no acknowledged publish: a publish is acknowledged only
+//! once every live holder applied it, and the new owner is a live holder
+//! (or became one after it, from an image that had it), so its own image
+//! has every acknowledged version; asking the others only keeps versions
+//! that reached some holders and were never acknowledged. A claimant that
+//! sees a better claim (higher epoch, or same epoch and lower id) gives
+//! up; a claim that stalls is made again in a later epoch; a node that
+//! rejoins gives up all of its claims (membership.rs `rejoin`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::Server;
-use crate::rshm::table::{image_to_pages, ApplyOutcome};
-use crate::rshm::wire::{Msg, NodeId, RshmId};
+use crate::rshm::table::ApplyOutcome;
+use crate::rshm::wire::{Msg, NodeId, RshmId, Run};
 
-/// A re-election this node runs as the new owner.
-struct Election {
+/// A claim this node makes as the new owner.
+struct Claim {
+    epoch: u64,
     waiting: BTreeSet<NodeId>,
     /// The highest version heard of, and who holds it.
     best: (u64, NodeId),
+    /// Asking `best` for its image.
+    fetching: bool,
+    deadline: Instant,
 }
 
-/// The re-elections in progress here and the calls deferred until this
-/// node sees the old owner leave.
+/// The claims in progress here and the messages deferred until this node
+/// sees the old owner leave.
 #[derive(Default)]
 pub(super) struct Elections {
-    running: BTreeMap<RshmId, Election>,
-    /// Calls that reached this node as the new owner before it saw the old
-    /// owner leave (see `defer_early`): when they came, from whom, what.
+    running: BTreeMap<RshmId, Claim>,
+    /// Messages that reached this node before it saw the old owner leave
+    /// (see `defer_early`): when they came, from whom, what.
     deferred: Vec<(Instant, NodeId, Msg)>,
 }
 
 impl Elections {
-    /// No re-election waits for an answer.
+    /// No claim waits for an answer.
     pub(super) fn is_idle(&self) -> bool {
         self.running.is_empty()
     }
 }
 
 impl Server {
-    /// `id`'s owner left: the table names the new one. When that is this
-    /// node, ask every live holder for its version.
-    pub(super) fn elect(&mut self, id: RshmId, live: &BTreeSet<NodeId>) {
-        let Some(new_owner) = self.table.elect(id, live) else {
-            return;
-        };
+    /// `id`'s owner left: unsettled until a claim settles; this node
+    /// claims when it is the lowest live holder it knows of.
+    pub(super) fn owner_left(&mut self, id: RshmId) {
         let Some(seg) = self.table.get_mut(id) else {
             return;
         };
-        seg.owner = new_owner;
-        if new_owner != self.me || seg.freed {
+        if seg.removed() {
+            // A removed segment needs no sequencing: nobody waits on it.
+            seg.settled = true;
             return;
         }
-        let version = seg.version;
-        let waiting: BTreeSet<NodeId> = seg
+        seg.settled = false;
+        self.consider_claim(id);
+    }
+
+    /// Claims `id` if this node is the lowest live holder and nobody
+    /// claimed it in a newer epoch.
+    fn consider_claim(&mut self, id: RshmId) {
+        let live = self.live();
+        let Some(seg) = self.table.get(id) else {
+            return;
+        };
+        if seg.settled
+            || seg.removed()
+            || seg.data.is_none()
+            || self.elections.running.contains_key(&id)
+            || !self.membership.settled()
+        {
+            // A node that has not heard from its peers yet (it started or
+            // rejoined) has no view to claim with: `retry_elections` asks
+            // again.
+            return;
+        }
+        let mut holders: BTreeSet<NodeId> = seg
             .holders
             .iter()
             .copied()
-            .filter(|&h| h != self.me && live.contains(&h))
+            .filter(|h| live.contains(h))
             .collect();
+        holders.insert(self.me);
+        // The owner may be live (a claim of it is in progress elsewhere).
+        if seg.owner != self.me && live.contains(&seg.owner) {
+            return;
+        }
+        if holders.first() == Some(&self.me) {
+            let epoch = seg.epoch + 1;
+            self.claim(id, epoch);
+        }
+    }
+
+    /// Claims `id` in `epoch`: every member is asked to accept.
+    fn claim(&mut self, id: RshmId, epoch: u64) {
+        let Some(seg) = self.table.get_mut(id) else {
+            return;
+        };
+        seg.owner = self.me;
+        seg.epoch = epoch;
+        seg.settled = false;
+        let version = seg.version;
+        let waiting: BTreeSet<NodeId> = self.membership.nodes().into_iter().collect();
         self.log(&format!(
-            "owner of {id} now (version {version}), asking {} holders for theirs",
+            "claiming {id} in epoch {epoch} (version {version}), asking {} members",
             waiting.len()
         ));
-        for &h in &waiting {
-            self.send(h, &Msg::VersionQuery { id });
+        for &n in &waiting {
+            self.send(n, &Msg::Takeover { id, epoch });
         }
+        let deadline = Instant::now() + self.membership.timeout();
         self.elections.running.insert(
             id,
-            Election {
+            Claim {
+                epoch,
                 waiting,
                 best: (version, self.me),
+                fetching: false,
+                deadline,
             },
         );
         self.maybe_elected(id);
     }
 
+    /// Claims stay unsettled until their own decision (a hello that agrees
+    /// with the claim does not settle it).
+    pub(super) fn keep_claims_unsettled(&mut self) {
+        let ids: Vec<RshmId> = self.elections.running.keys().copied().collect();
+        for id in ids {
+            if let Some(seg) = self.table.get_mut(id) {
+                seg.settled = false;
+            }
+        }
+    }
+
     fn maybe_elected(&mut self, id: RshmId) {
-        let Some(e) = self.elections.running.get(&id) else {
+        let Some(c) = self.elections.running.get(&id) else {
             return;
         };
-        if !e.waiting.is_empty() {
+        if !c.waiting.is_empty() {
             return;
         }
-        let (version, from) = e.best;
-        if from != self.me {
-            // Wait for its image (answered with VersionIs { data }).
-            self.send(from, &Msg::ImageQuery { id });
-            if let Some(e) = self.elections.running.get_mut(&id) {
-                e.waiting.insert(from);
+        let (version, from, epoch) = (c.best.0, c.best.1, c.epoch);
+        if from != self.me && !c.fetching {
+            // Wait for its image (answered with ImageIs).
+            self.send(from, &Msg::ImageQuery { id, epoch });
+            if let Some(c) = self.elections.running.get_mut(&id) {
+                c.waiting.insert(from);
+                c.fetching = true;
             }
             return;
         }
         self.elections.running.remove(&id);
-        let Some(seg) = self.table.get(id) else {
+        let Some(seg) = self.table.get_mut(id) else {
             return;
         };
-        let pages = seg.image_pages();
+        seg.settled = true;
+        seg.stale = false;
+        let runs = seg.image_runs();
+        let version = seg.version.max(version);
+        seg.version = version;
+        let me = self.me;
+        let holders: Vec<NodeId> = seg.holders.iter().copied().filter(|&h| h != me).collect();
         self.log(&format!(
-            "re-sending {id} at version {version} to its holders"
+            "owner of {id} in epoch {epoch}: re-sending version {version} to its holders"
         ));
-        let holders: Vec<NodeId> = seg
-            .holders
-            .iter()
-            .copied()
-            .filter(|&h| h != self.me)
-            .collect();
-        for h in holders {
+        for &h in &holders {
             self.send(
                 h,
                 &Msg::Update {
                     id,
+                    epoch,
                     version,
                     full: true,
                     echo: None,
-                    pages: pages.clone(),
+                    runs: runs.clone(),
                 },
             );
         }
+        // The members without a copy waited for the claim too.
+        for n in self.membership.nodes() {
+            if !holders.contains(&n) {
+                self.send(n, &Msg::Owner { id, epoch });
+            }
+        }
+        self.retry_parked();
+        self.retry_deferred(true);
     }
 
-    /// `node` left: the elections stop waiting for it, and one that counted
-    /// on its image falls back to this node's.
+    /// `node` left: the claims stop waiting for it, and one that counted
+    /// on its image falls back to this node's. Segments a claimant that
+    /// left was settling are considered again.
     pub(super) fn elections_without(&mut self, node: NodeId) {
         let ids: Vec<RshmId> = self.elections.running.keys().copied().collect();
         for id in ids {
-            if let Some(e) = self.elections.running.get_mut(&id) {
-                e.waiting.remove(&node);
-                if e.best.1 == node {
-                    e.best = (0, self.me);
+            if let Some(c) = self.elections.running.get_mut(&id) {
+                c.waiting.remove(&node);
+                if c.best.1 == node {
+                    let mine = self.table.get(id).map_or(0, |s| s.version);
+                    c.best = (mine, self.me);
+                    c.fetching = false;
                 }
             }
             self.maybe_elected(id);
         }
     }
 
-    // ---- a new owner's questions, at the holders ------------------------
+    /// Claims past their deadline go on with the answers they have (every
+    /// acknowledged version is in this node's image already); unsettled
+    /// segments nobody claims are considered again.
+    pub(super) fn retry_elections(&mut self) {
+        let now = Instant::now();
+        let due: Vec<RshmId> = self
+            .elections
+            .running
+            .iter()
+            .filter(|(_, c)| c.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in due {
+            if let Some(c) = self.elections.running.get_mut(&id) {
+                c.waiting.clear();
+                if c.fetching {
+                    let mine = self.table.get(id).map_or(0, |s| s.version);
+                    c.best = (mine, self.me);
+                }
+            }
+            self.maybe_elected(id);
+        }
+        let live = self.live();
+        let unsettled: Vec<RshmId> = self
+            .table
+            .segments()
+            .filter(|s| !s.settled && !s.removed() && s.data.is_some() && !live.contains(&s.owner))
+            .map(|s| s.id)
+            .collect();
+        for id in unsettled {
+            self.consider_claim(id);
+        }
+    }
 
-    pub(super) fn on_version_query(&mut self, from: NodeId, id: RshmId) {
-        let version = self.table.get(id).map_or(0, |s| s.version);
+    /// This node rejoins as a new member: it claims nothing any more.
+    pub(super) fn abandon_elections(&mut self) {
+        self.elections.running.clear();
+        self.elections.deferred.clear();
+    }
+
+    // ---- claims, at every member -----------------------------------------
+
+    pub(super) fn on_takeover(&mut self, from: NodeId, id: RshmId, epoch: u64) {
+        let Some(seg) = self.table.get(id) else {
+            return;
+        };
+        let better = seg.outranked_by(epoch, from);
+        let holds = seg.data.is_some() && !seg.removed();
+        let (cur_owner, cur_epoch, version) = (seg.owner, seg.epoch, seg.version);
+        if better
+            && holds
+            && self.me < from
+            && epoch == cur_epoch + 1
+            && !self.elections.running.contains_key(&id)
+            && cur_owner != self.me
+        {
+            // This node holds a copy and has the lower id: it contests in
+            // the same epoch, and its claim wins everywhere.
+            self.claim(id, epoch);
+            self.send(
+                from,
+                &Msg::TakeoverAck {
+                    id,
+                    epoch,
+                    accepted: false,
+                    owner: self.me,
+                    version,
+                    holder: true,
+                },
+            );
+            return;
+        }
+        if !better {
+            self.send(
+                from,
+                &Msg::TakeoverAck {
+                    id,
+                    epoch: cur_epoch,
+                    accepted: false,
+                    owner: cur_owner,
+                    version,
+                    holder: holds,
+                },
+            );
+            return;
+        }
+        // Accepted: a claim of ours in an older epoch or from a higher id
+        // gives way.
+        self.elections.running.remove(&id);
+        if let Some(seg) = self.table.get_mut(id) {
+            seg.owner = from;
+            seg.epoch = epoch;
+            seg.settled = false;
+        }
         self.send(
             from,
-            &Msg::VersionIs {
+            &Msg::TakeoverAck {
                 id,
+                epoch,
+                accepted: true,
+                owner: from,
                 version,
-                data: None,
+                holder: holds,
             },
         );
     }
 
-    pub(super) fn on_image_query(&mut self, from: NodeId, id: RshmId) {
-        let (version, data) = self
-            .table
-            .get(id)
-            .map_or((0, None), |s| (s.version, s.data.clone()));
-        self.send(from, &Msg::VersionIs { id, version, data });
-    }
-
-    // ---- their answers, at the new owner ---------------------------------
-
-    pub(super) fn on_version_is(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_takeover_ack(
         &mut self,
         from: NodeId,
         id: RshmId,
+        epoch: u64,
+        accepted: bool,
+        owner: NodeId,
         version: u64,
-        data: Option<Vec<u8>>,
+        holder: bool,
     ) {
-        let Some(e) = self.elections.running.get_mut(&id) else {
+        let Some(c) = self.elections.running.get_mut(&id) else {
             return;
         };
-        e.waiting.remove(&from);
-        if let Some(data) = data {
-            // The image of the best holder: take it as ours.
-            let pages = image_to_pages(&data);
+        if accepted && epoch == c.epoch {
+            c.waiting.remove(&from);
+            if holder && version > c.best.0 {
+                c.best = (version, from);
+            }
+            self.maybe_elected(id);
+            return;
+        }
+        if accepted {
+            return;
+        }
+        // Refused: a better claim (or owner) exists — give way to it.
+        let outranked = self
+            .table
+            .get(id)
+            .is_some_and(|s| s.outranked_by(epoch, owner) || (epoch == c.epoch && owner < self.me));
+        if outranked && owner != self.me {
+            self.elections.running.remove(&id);
             if let Some(seg) = self.table.get_mut(id) {
-                if data.len() as u64 == seg.size
-                    && seg.apply(version, true, &pages) == ApplyOutcome::Applied
-                {
-                    self.apply_event(id, version, true, pages);
+                seg.owner = owner;
+                seg.epoch = epoch;
+                seg.settled = false;
+            }
+            self.log(&format!(
+                "gave up claiming {id}: node {owner} owns it in epoch {epoch}"
+            ));
+        } else if let Some(c) = self.elections.running.get_mut(&id) {
+            // It follows a claim ours outranks: count it as an answer.
+            c.waiting.remove(&from);
+            if holder && version > c.best.0 {
+                c.best = (version, from);
+            }
+            self.maybe_elected(id);
+        }
+    }
+
+    /// A claim settled: the claimant owns `id` in `epoch` now (this node
+    /// holds no copy, so it took no image).
+    pub(super) fn on_owner(&mut self, from: NodeId, id: RshmId, epoch: u64) {
+        let Some(seg) = self.table.get_mut(id) else {
+            return;
+        };
+        let same = seg.owner == from && seg.epoch == epoch;
+        if !same && !seg.outranked_by(epoch, from) {
+            return;
+        }
+        seg.owner = from;
+        seg.epoch = epoch;
+        seg.settled = true;
+        self.retry_parked();
+    }
+
+    pub(super) fn on_image_query(&mut self, from: NodeId, id: RshmId, epoch: u64) {
+        let (version, runs) = match self.table.get(id) {
+            Some(s) if s.owner == from && s.epoch == epoch => {
+                (s.version, s.data.as_ref().map(|_| s.image_runs()))
+            }
+            Some(s) => (s.version, None),
+            None => (0, None),
+        };
+        self.send(
+            from,
+            &Msg::ImageIs {
+                id,
+                epoch,
+                version,
+                runs,
+            },
+        );
+    }
+
+    /// The best holder's image: taken as ours, then the claim settles.
+    pub(super) fn on_image_is(
+        &mut self,
+        from: NodeId,
+        id: RshmId,
+        epoch: u64,
+        version: u64,
+        runs: Option<Vec<Run>>,
+    ) {
+        let Some(c) = self.elections.running.get_mut(&id) else {
+            return;
+        };
+        if epoch != c.epoch || !c.fetching {
+            return;
+        }
+        c.waiting.remove(&from);
+        let mine = self.table.get(id).map_or(0, |s| s.version);
+        c.best = (mine, self.me);
+        if let (Some(runs), Some(seg)) = (runs, self.table.get_mut(id)) {
+            if version > seg.version && seg.apply(version, true, &runs) == ApplyOutcome::Applied {
+                if let Some(c) = self.elections.running.get_mut(&id) {
+                    c.best = (version, self.me);
                 }
+                self.apply_event(id, version, true, runs);
             }
-            if let Some(e) = self.elections.running.get_mut(&id) {
-                e.best = (version, self.me);
-            }
-        } else if version > e.best.0 {
-            e.best = (version, from);
         }
         self.maybe_elected(id);
     }
 
     // ---- calls that come before this node knows it owns ------------------
 
-    /// A call for a segment whose owner this node still believes alive
-    /// comes from a node that already dropped that owner and elected this
-    /// one (each node notices a silent peer on its own clock). Such a call
-    /// waits until this node sees the owner leave too (`member_left`), or
-    /// for one heartbeat timeout; then it is handled as it stands.
+    /// A call or claim about a segment whose owner this node still
+    /// believes alive comes from a node that already dropped that owner
+    /// (each node notices a silent peer on its own clock). It waits until
+    /// this node sees the owner leave too (`member_left`), or for one
+    /// heartbeat timeout; then it is handled as it stands. A publish that
+    /// reaches this node while it settles a claim waits for the claim.
     pub(super) fn defer_early(&mut self, from: NodeId, msg: Msg) -> Option<Msg> {
-        let (Msg::Publish { id, .. } | Msg::Fetch { id, .. } | Msg::Remove { id, .. }) = &msg
+        let (Msg::Publish { id, .. }
+        | Msg::Fetch { id, .. }
+        | Msg::Remove { id, .. }
+        | Msg::Takeover { id, .. }) = &msg
         else {
             return Some(msg);
         };
-        let early = self.table.get(*id).is_some_and(|seg| {
-            seg.owner != self.me
-                && seg.owner != from
-                && !seg.removed
-                && self.membership.is_member(seg.owner)
-        });
+        let claiming =
+            self.elections.running.contains_key(id) && !matches!(msg, Msg::Takeover { .. });
+        let early = claiming
+            || self.table.get(*id).is_some_and(|seg| {
+                seg.owner != self.me
+                    && seg.owner != from
+                    && !seg.removed()
+                    && self.membership.is_member(seg.owner)
+            });
         if !early || self.elections.deferred.iter().any(|d| d.2 == msg) {
+            return Some(msg);
+        }
+        if self.elections.deferred.len() >= 4096 {
             return Some(msg);
         }
         self.elections.deferred.push((Instant::now(), from, msg));
         None
     }
 
-    /// Handles the deferred calls again: all of them after a member left,
-    /// else those older than the timeout (handled as they stand).
+    /// Handles the deferred messages again: all of them after a member
+    /// left or a claim settled, else those older than the timeout
+    /// (handled as they stand).
     pub(super) fn retry_deferred(&mut self, all: bool) {
         let now = Instant::now();
         let timeout = self.membership.timeout();
@@ -235,13 +496,14 @@ impl Server {
             if !self.membership.is_member(from) {
                 continue;
             }
-            if all {
-                self.message(from, msg);
-            } else {
-                // Expired: mark it so that `defer_early` lets it through.
+            let expired = now.duration_since(at) > timeout;
+            if expired {
+                // Mark it so that `defer_early` lets it through.
                 self.elections.deferred.push((at, from, msg.clone()));
                 self.message(from, msg);
                 self.elections.deferred.retain(|d| d.0 != at || d.1 != from);
+            } else {
+                self.message(from, msg);
             }
         }
     }

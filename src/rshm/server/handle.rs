@@ -17,8 +17,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Input, Server};
 use crate::abi::Errno;
+use crate::rshm::auth::ClusterKey;
 use crate::rshm::peers::Net;
-use crate::rshm::wire::{NodeId, Page};
+use crate::rshm::wire::{check_node_id, NodeId, Run};
 
 /// What the kernel asks of its server. Ids are the values guests see.
 #[derive(Debug)]
@@ -36,12 +37,8 @@ pub enum Request {
     Refs { id: u64, count: u32 },
     /// rshmctl(IPC_RMID).
     Remove { token: u64, id: u64 },
-    /// rshm_changed: the pages written since the last publish.
-    Publish {
-        token: u64,
-        id: u64,
-        pages: Vec<Page>,
-    },
+    /// rshm_changed: the bytes written since the last publish (diff.rs).
+    Publish { token: u64, id: u64, runs: Vec<Run> },
     /// The kernel applied `Event::Apply` of this version.
     Applied { id: u64, version: u64 },
     /// The state table as text (`--dump-rshm`).
@@ -83,20 +80,19 @@ pub enum Event {
         token: u64,
         result: Result<Answer, Errno>,
     },
-    /// Apply these pages to the local copy between two guest instructions,
-    /// then send `Request::Applied`.
+    /// Apply these runs to the local copy between two guest instructions
+    /// (diff.rs `merge`: bytes written here and not yet sequenced stay),
+    /// then send `Request::Applied`. `full`: the runs rebuild the whole
+    /// segment from zeros. Updates come in version order, this node's own
+    /// publishes among them.
     Apply {
         id: u64,
         version: u64,
         full: bool,
-        pages: Vec<Page>,
+        runs: Vec<Run>,
     },
     /// The segment was removed and is attached nowhere: drop the local copy.
     Freed { id: u64 },
-    /// The owner gave the publish with this token its version: every
-    /// `Apply` after this event is of a later version (see kernel/syscall/rshm.rs
-    /// for why the kernel cares).
-    Sequenced { token: u64 },
 }
 
 /// Where the server writes its log lines (`sim: node N: ...`).
@@ -121,6 +117,9 @@ impl Log {
     }
 }
 
+/// How long a kernel call may wait for the network by default.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How to start a node.
 pub struct NodeConfig {
     pub id: NodeId,
@@ -135,6 +134,11 @@ pub struct NodeConfig {
     pub timeout: Duration,
     /// Requests wait at most this long at start for the first hellos.
     pub startup: Duration,
+    /// A call of the kernel is answered (ETIMEDOUT at the latest) within
+    /// this long.
+    pub call_timeout: Duration,
+    /// Seals every frame (`--cluster-key`; `ClusterKey::open()` without).
+    pub key: ClusterKey,
     pub log: Log,
 }
 
@@ -148,6 +152,8 @@ impl NodeConfig {
             heartbeat: Duration::from_millis(100),
             timeout: Duration::from_millis(1000),
             startup: Duration::from_secs(2),
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            key: ClusterKey::open(),
             log: Log {
                 lines: None,
                 stderr: true,
@@ -161,6 +167,8 @@ pub struct NodeHandle {
     pub id: NodeId,
     pub incarnation: u32,
     pub addr: SocketAddr,
+    /// The server answers every call within this long.
+    pub call_timeout: Duration,
     inbox: Sender<Input>,
     events: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
@@ -171,16 +179,20 @@ impl NodeHandle {
     /// Starts the server thread.
     ///
     /// # Errors
-    /// When the listener's address cannot be read.
+    /// When the node id is outside the supported range, the listener's
+    /// address cannot be read or a thread cannot be spawned.
     pub fn start(config: NodeConfig) -> std::io::Result<NodeHandle> {
+        check_node_id(config.id)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let addr = config.listener.local_addr()?;
         let (inbox, inputs) = mpsc::channel();
         let (events_tx, events) = mpsc::channel();
-        let incarnation = config.incarnation.unwrap_or_else(clock_incarnation);
-        let net = Net::new(inbox.clone());
+        let incarnation = config.incarnation.unwrap_or_else(|| clock_incarnation(0));
+        let net = Net::new(inbox.clone(), config.key.clone());
         let id = config.id;
+        let call_timeout = config.call_timeout;
         let listener = config.listener.try_clone()?;
-        net.spawn_listener(listener);
+        net.spawn_listener(listener)?;
         let mut server = Server::new(config, incarnation, net, events_tx);
         let thread = thread::Builder::new()
             .name(format!("rshm-node-{id}"))
@@ -189,6 +201,7 @@ impl NodeHandle {
             id,
             incarnation,
             addr,
+            call_timeout,
             inbox,
             events,
             thread: Some(thread),
@@ -256,14 +269,18 @@ impl Drop for NodeHandle {
     }
 }
 
-/// An incarnation from the clock, in hundredths of a second (spec: "a
-/// restarted node is a new member with a new incarnation"). A restart takes
-/// far longer than 10 ms, so a restarted node never reuses one; the
-/// counter wraps after 497 days. It only has to grow across restarts of one
-/// node id (membership.rs `on_hello` keeps the higher incarnation).
-fn clock_incarnation() -> u32 {
+/// An incarnation from the clock, in hundredths of a second, and above
+/// `after` (spec: "a restarted node is a new member with a new
+/// incarnation"). A restart takes far longer than 10 ms, so a restarted
+/// node never reuses one; a node that rejoins after a pause takes the next
+/// one at least (membership.rs `rejoin`). The counter wraps after 497
+/// days. It only has to grow across restarts of one node id
+/// (membership.rs `on_hello` keeps the higher incarnation).
+pub(super) fn clock_incarnation(after: u32) -> u32 {
     let centis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_millis() / 10);
-    ((centis % (1 << 32)) as u32).max(1)
+    ((centis % (1 << 32)) as u32)
+        .max(1)
+        .max(after.saturating_add(1))
 }

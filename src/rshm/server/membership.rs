@@ -5,36 +5,57 @@
 //! leaves.
 //!
 //! ```text
-//! peers.rs ─NewConn─► opened ─► Hello ─► peer
+//! peers.rs ─NewConn─► opened (no frame goes out before the peer greets)
+//!          ─Greeted─► greeted ─► Hello (sealed) ─► peer
 //!          ─Frame───► frame ─┬► on_hello ─► member joins: merge its table
+//!                            │   (a dropped incarnation ─Rejoin─► it)
+//!                            ├► Rejoin: this node was dropped ─► rejoin
 //!                            └► Server::message (mod.rs), once a member
 //!          ─Closed──► close ─► member_left ─► every concern lets go of it
-//! run loop ─────────► tick: held requests, heartbeats, silent peers, dials
+//! run loop ─────────► tick: held requests, heartbeats, silent and
+//!                     unidentified peers, dials, deadlines
+//! run loop: paused ─► rejoin: new incarnation, every connection closed,
+//!                     no ownership kept, copies refreshed once back
 //! send / multicast / send_conn ─► write_frame ─► peer (a failed write
 //!                                                closes, as above)
 //! ```
 //!
 //! A member leaves only through `close`, so `member_left` is the one place
-//! where calls, publishes and elections learn that a node is gone.
+//! where calls, publishes and elections learn that a node is gone. A node
+//! dropped once may only come back as a new member (a higher incarnation):
+//! its old incarnation is *fenced* (`expelled`), so a node that was paused
+//! cannot resume with its stale view and act on it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::calls::{MAX_SEGMENTS, MAX_TABLE_ROWS};
+use super::handle::clock_incarnation;
 use super::{Input, Server};
+use crate::rshm::auth::Sealer;
 use crate::rshm::peers::{write_frame, ConnId, Net};
-use crate::rshm::wire::{FrameError, Msg, NodeId, SegmentInfo, MAX_SEGMENT};
+use crate::rshm::wire::{
+    check_node_id, CollectedRange, FrameError, Msg, NodeId, SegmentInfo, MAX_SEGMENT,
+};
+
+/// Collected id ranges a hello carries at most (the newest kept): the
+/// hello must stay far below the frame limit.
+const MAX_HELLO_RANGES: usize = 32_768;
 
 /// One open connection.
 struct Conn {
     stream: TcpStream,
+    /// Set once the peer greeted: frames to it are sealed with it.
+    sealer: Option<Sealer>,
     /// Set by the peer's hello.
     node: Option<NodeId>,
     incarnation: u32,
     /// Who dialed: decides which of two simultaneous connections survives.
     dialer: Option<NodeId>,
     peer_addr: String,
+    opened: Instant,
     last_heard: Instant,
 }
 
@@ -47,6 +68,9 @@ pub(super) struct Membership {
     conn_nodes: BTreeMap<ConnId, NodeId>,
     /// Live members: node → its connection.
     members: BTreeMap<NodeId, ConnId>,
+    /// The highest incarnation of each node this node dropped: that one
+    /// and older ones are refused (`Rejoin`).
+    expelled: HashMap<NodeId, u32>,
     configured: BTreeMap<NodeId, SocketAddr>,
     dialing: BTreeSet<NodeId>,
     /// Configured peers not heard from (hello or failed dial) since start.
@@ -69,13 +93,17 @@ impl Membership {
         startup: Duration,
         net: Net<Input>,
     ) -> Membership {
-        let configured: BTreeMap<NodeId, SocketAddr> =
-            peers.iter().copied().filter(|p| p.0 != me).collect();
+        let configured: BTreeMap<NodeId, SocketAddr> = peers
+            .iter()
+            .copied()
+            .filter(|p| p.0 != me && check_node_id(p.0).is_ok())
+            .collect();
         let now = Instant::now();
         Membership {
             conns: BTreeMap::new(),
             conn_nodes: BTreeMap::new(),
             members: BTreeMap::new(),
+            expelled: HashMap::new(),
             unsettled: configured.keys().copied().collect(),
             configured,
             dialing: BTreeSet::new(),
@@ -100,6 +128,13 @@ impl Membership {
     /// Silence after which a peer counts as stopped.
     pub(super) fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// A stop of the server thread this long may have let the peers drop
+    /// this node: they drop a peer after `timeout` of silence, and it
+    /// last wrote at most a heartbeat and a half before it stopped.
+    pub(super) fn pause_limit(&self) -> Duration {
+        (self.timeout / 2).max(self.timeout.saturating_sub(self.heartbeat * 2))
     }
 
     /// Every configured peer answered (or the startup period is over):
@@ -138,17 +173,23 @@ impl Membership {
         }
     }
 
-    /// Writes one frame on `conn` (a no-op when it is closed already);
-    /// `limit` cuts it short for the crash test hook.
+    /// Writes one frame on `conn` (a no-op when it is closed already or
+    /// the peer has not greeted yet); `limit` cuts it short for the crash
+    /// test hook.
     pub(super) fn write(
         &mut self,
         conn: ConnId,
+        incarnation: u32,
         msg: &Msg,
         limit: Option<usize>,
     ) -> Result<(), String> {
         match self.conns.get_mut(&conn) {
-            Some(c) => write_frame(&mut c.stream, msg, limit).map(|_| ()),
-            None => Ok(()),
+            Some(Conn {
+                stream,
+                sealer: Some(sealer),
+                ..
+            }) => write_frame(stream, sealer, incarnation, msg, limit).map(|_| ()),
+            _ => Ok(()),
         }
     }
 
@@ -217,16 +258,30 @@ impl Server {
             return;
         }
         m.last_tick = now;
+        self.check_paused();
         self.retry_deferred(false);
         let m = &self.membership;
-        let silent: Vec<ConnId> = m
+        // Silent members, and connections that never said who they are
+        // (a peer without the key, or one that only greets).
+        let silent: Vec<(ConnId, &str)> = m
             .conns
             .iter()
-            .filter(|(_, c)| now.duration_since(c.last_heard) > m.timeout)
-            .map(|(&id, _)| id)
+            .filter_map(|(&id, c)| {
+                if now.duration_since(c.last_heard) > m.timeout {
+                    Some((id, "no heartbeat within the timeout"))
+                } else if c.node.is_none() && now.duration_since(c.opened) > m.timeout {
+                    Some((id, "no hello within the timeout"))
+                } else {
+                    None
+                }
+            })
             .collect();
-        for conn in silent {
-            self.close(conn, "no heartbeat within the timeout");
+        let silent: Vec<(ConnId, String)> = silent
+            .into_iter()
+            .map(|(c, r)| (c, r.to_string()))
+            .collect();
+        for (conn, reason) in silent {
+            self.close(conn, &reason);
         }
         // Not to half-closed duplicates: their writes would fail.
         let m = &self.membership;
@@ -243,12 +298,17 @@ impl Server {
         if now.duration_since(m.last_dial) > m.heartbeat * 2 {
             m.dial_missing(self.me);
         }
+        self.expire_calls();
+        self.expire_forwarded();
+        self.retry_parked();
+        self.retry_elections();
+        self.refresh_stale_copies();
     }
 
     // ---- sending ---------------------------------------------------------
 
     pub(super) fn send_conn(&mut self, conn: ConnId, msg: &Msg) {
-        if let Err(e) = self.membership.write(conn, msg, None) {
+        if let Err(e) = self.membership.write(conn, self.incarnation, msg, None) {
             self.close(conn, &format!("write failed: {e}"));
         }
     }
@@ -266,16 +326,22 @@ impl Server {
     }
 
     fn hello_msg(&self) -> Msg {
+        let mut collected = self.table.collected().ranges();
+        if collected.len() > MAX_HELLO_RANGES {
+            collected.drain(..collected.len() - MAX_HELLO_RANGES);
+        }
         Msg::Hello {
             node: self.me,
             incarnation: self.incarnation,
             table: self.table.infos(),
+            collected,
         }
     }
 
     // ---- inputs from the network threads ---------------------------------
 
-    /// A connection opened (we dialed `dialed`, or accepted): greet it.
+    /// A connection opened (we dialed `dialed`, or accepted); our greeting
+    /// is on its way (peers.rs), our hello follows the peer's greeting.
     pub(super) fn opened(
         &mut self,
         conn: ConnId,
@@ -286,17 +352,29 @@ impl Server {
         if let Some(n) = dialed {
             self.membership.dialing.remove(&n);
         }
+        let now = Instant::now();
         self.membership.conns.insert(
             conn,
             Conn {
                 stream,
+                sealer: None,
                 node: None,
                 incarnation: 0,
                 dialer: dialed.map(|_| self.me),
                 peer_addr,
-                last_heard: Instant::now(),
+                opened: now,
+                last_heard: now,
             },
         );
+    }
+
+    /// The peer greeted: our frames to it can be sealed; the first is our
+    /// hello.
+    pub(super) fn greeted(&mut self, conn: ConnId, sealer: Sealer) {
+        let Some(c) = self.membership.conns.get_mut(&conn) else {
+            return;
+        };
+        c.sealer = Some(sealer);
         let hello = self.hello_msg();
         self.send_conn(conn, &hello);
     }
@@ -308,29 +386,62 @@ impl Server {
         self.membership.dialing.remove(&node);
     }
 
-    pub(super) fn frame(&mut self, conn: ConnId, msg: Msg) {
+    pub(super) fn frame(&mut self, conn: ConnId, incarnation: u32, msg: Msg) {
         let Some(c) = self.membership.conns.get_mut(&conn) else {
             return;
         };
         c.last_heard = Instant::now();
-        match (c.node, msg) {
+        let (node, conn_incarnation) = (c.node, c.incarnation);
+        match (node, msg) {
             (
                 _,
                 Msg::Hello {
                     node,
-                    incarnation,
+                    incarnation: hello_incarnation,
                     table,
+                    collected,
                 },
-            ) => self.on_hello(conn, node, incarnation, table),
+            ) => {
+                if hello_incarnation != incarnation {
+                    let who = self.membership.conn_name(conn);
+                    self.log_peer(
+                        &who,
+                        &format!("dropped frame from {who}: hello of another incarnation"),
+                    );
+                    return;
+                }
+                self.on_hello(conn, node, incarnation, table, collected);
+            }
+            (Some(from), _) if incarnation != conn_incarnation => {
+                let who = self.membership.conn_name(conn);
+                self.log_peer(
+                    &who,
+                    &format!("dropped frame from {who}: incarnation {incarnation}, node {from} greeted as {conn_incarnation}"),
+                );
+            }
+            (
+                Some(_),
+                Msg::Rejoin {
+                    incarnation: dropped,
+                },
+            ) => {
+                if dropped >= self.incarnation {
+                    let who = self.membership.conn_name(conn);
+                    self.rejoin(&format!("{who} dropped incarnation {dropped}"));
+                }
+            }
             // Also a duplicate connection's frames: the peer may have sent
             // them before it learnt which one survives.
             (Some(from), msg) if self.membership.is_current(from, conn) => {
                 self.message(from, msg);
             }
             (Some(_), _) => {} // a duplicate connection on its way out
-            (None, _) => {
+            (None, msg) => {
                 let who = self.membership.conn_name(conn);
-                self.log(&format!("dropped frame from {who}: message before hello"));
+                self.log_peer(
+                    &who,
+                    &format!("dropped frame from {who}: {} before hello", msg.name()),
+                );
             }
         }
     }
@@ -342,7 +453,7 @@ impl Server {
             (None, Some(n)) => format!("node {n} ({peer_addr})"),
             (None, None) => format!("peer {peer_addr}"),
         };
-        self.log(&format!("dropped frame from {who}: {error}"));
+        self.log_peer(peer_addr, &format!("dropped frame from {who}: {error}"));
     }
 
     /// Closes a connection; if it was a member's, the member leaves.
@@ -354,6 +465,8 @@ impl Server {
         if let Some(node) = c.node {
             if self.membership.members.get(&node) == Some(&conn) {
                 self.membership.members.remove(&node);
+                let fenced = self.membership.expelled.entry(node).or_insert(0);
+                *fenced = (*fenced).max(c.incarnation);
                 self.log(&format!(
                     "node {node} left (incarnation {}): {reason}",
                     c.incarnation
@@ -370,22 +483,40 @@ impl Server {
         node: NodeId,
         incarnation: u32,
         mut table: Vec<SegmentInfo>,
+        collected: Vec<CollectedRange>,
     ) {
-        if node == self.me {
-            self.log("dropped a connection from a node with my own id");
-            self.close(conn, "same id");
+        if node == self.me || check_node_id(node).is_err() {
+            let who = self.membership.conn_name(conn);
+            self.log_peer(
+                &who,
+                &format!("dropped a connection from {who}: it says it is node {node}"),
+            );
+            self.close(conn, "impossible node id");
             return;
         }
-        // A peer's table is an allegation like any frame: a segment no node
-        // could have created (size 0 or above MAX_SEGMENT) is not merged.
-        let before = table.len();
-        table.retain(|info| info.size != 0 && info.size <= MAX_SEGMENT);
-        if table.len() != before {
-            self.log(&format!(
-                "node {node}: dropped {} impossible segment(s) from its table",
-                before - table.len()
-            ));
+        if self
+            .membership
+            .expelled
+            .get(&node)
+            .is_some_and(|&dropped| incarnation <= dropped)
+        {
+            // It was dropped (silent too long): it may only come back as a
+            // new member. Tell it so, on this connection, and close it.
+            let dropped = self.membership.expelled[&node];
+            if let Some(c) = self.membership.conns.get_mut(&conn) {
+                c.node = Some(node);
+                c.incarnation = incarnation;
+            }
+            self.send_conn(
+                conn,
+                &Msg::Rejoin {
+                    incarnation: dropped,
+                },
+            );
+            self.close(conn, "a dropped incarnation");
+            return;
         }
+        self.limit_table(node, &mut table);
         let m = &mut self.membership;
         m.unsettled.remove(&node);
         m.conn_nodes.insert(conn, node);
@@ -398,7 +529,7 @@ impl Server {
             let old_inc = m.conns.get(&old).map_or(0, |c| c.incarnation);
             if old == conn {
                 // The peer's table as of its join (see below): merge it.
-                self.merge_table(node, &table);
+                self.merge_table(node, &table, &collected);
                 return;
             }
             if incarnation == old_inc {
@@ -428,21 +559,57 @@ impl Server {
         }
         self.membership.members.insert(node, conn);
         self.log(&format!("node {node} joined (incarnation {incarnation})"));
-        // Our first hello left when the connection opened, maybe long
-        // before the peer answered; what changed since (a removal it
-        // missed) goes in a second one.
+        // Our first hello left when the peer greeted, maybe long before
+        // it answered; what changed since (a removal it missed) goes in a
+        // second one.
         let hello = self.hello_msg();
         self.send_conn(conn, &hello);
-        self.merge_table(node, &table);
+        self.merge_table(node, &table, &collected);
+    }
+
+    /// Keeps a peer's table within what one node could have: rows of
+    /// possible sizes, at most `MAX_SEGMENTS` live ones per creator and
+    /// `MAX_TABLE_ROWS` in all.
+    fn limit_table(&mut self, node: NodeId, table: &mut Vec<SegmentInfo>) {
+        let before = table.len();
+        let mut per_creator: HashMap<NodeId, usize> = HashMap::new();
+        table.retain(|info| {
+            let count = per_creator.entry(info.id.node).or_insert(0);
+            if !info.removed {
+                *count += 1;
+            }
+            info.size != 0
+                && info.size <= MAX_SEGMENT
+                && info.size.is_multiple_of(crate::rshm::PAGE_BYTES as u64)
+                && info.id.fits_guest()
+                && *count <= MAX_SEGMENTS
+        });
+        table.truncate(
+            MAX_TABLE_ROWS
+                .saturating_sub(self.table.len())
+                .max(MAX_SEGMENTS),
+        );
+        if table.len() != before {
+            self.log_peer(
+                &format!("node {node}"),
+                &format!(
+                    "node {node}: dropped {} impossible or excess segment(s) from its table",
+                    before - table.len()
+                ),
+            );
+        }
     }
 
     /// Merges a member's table into ours; what it changed may free
-    /// segments and settle rshmget calls.
-    fn merge_table(&mut self, node: NodeId, table: &[SegmentInfo]) {
+    /// segments, settle owners and settle rshmget calls.
+    fn merge_table(&mut self, node: NodeId, table: &[SegmentInfo], collected: &[CollectedRange]) {
         let live = self.live();
-        self.table.merge(node, table, &live);
+        self.table.merge(node, table, collected, &live);
+        self.keep_claims_unsettled();
         self.check_freeable();
         self.recheck_awaiting();
+        self.retry_parked();
+        self.refresh_stale_copies();
     }
 
     // ---- a member leaves -------------------------------------------------
@@ -457,19 +624,61 @@ impl Server {
         let orphaned_calls = self.calls_without(node);
         self.publishes_without(node);
         self.elections_without(node);
-        let live = self.live();
         for id in orphaned {
-            // A candidate whose creator died can never be established.
-            if let Some(seg) = self.table.get_mut(id) {
-                if !seg.established && id.node == node {
-                    seg.removed = true;
-                }
-            }
-            self.elect(id, &live);
+            self.owner_left(id);
         }
+        self.withdraw_candidates_of(node);
         self.restart(orphaned_calls);
         self.retry_deferred(true);
         self.check_freeable();
         self.recheck_awaiting();
+    }
+
+    // ---- this node was dropped -------------------------------------------
+
+    /// This node was stopped long enough to be dropped, or a peer says it
+    /// was: it comes back as a new member. It takes a new incarnation,
+    /// closes every connection (without electing itself anything: its view
+    /// is stale), gives up every ownership and takeover, answers the calls
+    /// it sequenced as owner with ETIMEDOUT, and refreshes each copy it
+    /// holds from the segment's owner once it knows it
+    /// (`refresh_stale_copies`).
+    pub(super) fn rejoin(&mut self, why: &str) {
+        let old = self.incarnation;
+        self.incarnation = clock_incarnation(old);
+        self.log(&format!(
+            "rejoining as a new member (incarnation {} after {old}): {why}",
+            self.incarnation
+        ));
+        let conns: Vec<ConnId> = self.membership.conns.keys().copied().collect();
+        let members: Vec<NodeId> = self.membership.members.keys().copied().collect();
+        for conn in conns {
+            if let Some(c) = self.membership.conns.remove(&conn) {
+                let _ = c.stream.shutdown(Shutdown::Both);
+            }
+        }
+        self.membership.members.clear();
+        self.membership.dialing.clear();
+        // As at start: the configured peers are asked again, and until they
+        // answered (or the startup period passed) this node claims nothing
+        // and its kernel's calls wait.
+        self.membership.started = Instant::now();
+        self.membership.unsettled = self.membership.configured.keys().copied().collect();
+        self.abandon_forwarded();
+        self.abandon_elections();
+        let mut orphaned_calls = Vec::new();
+        for node in members {
+            self.table.drop_node(node);
+            orphaned_calls.extend(self.calls_without(node));
+        }
+        for id in self.table.ids() {
+            if let Some(seg) = self.table.get_mut(id) {
+                seg.settled = false;
+                seg.stale = seg.data.is_some();
+                seg.holders.retain(|&h| h == self.me);
+            }
+        }
+        self.restart(orphaned_calls);
+        self.membership.dial_missing(self.me);
     }
 }

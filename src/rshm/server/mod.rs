@@ -9,6 +9,7 @@
 //! kernel ───Input::Kernel(Request)──► ┐                ┌──► Event ──► kernel
 //! peers.rs ─Input::Net(NetInput)────► ├ inbox ─► step ─┤
 //! run: after each input or heartbeat/2 ─► tick         └──► frames ─► peers
+//! run: a gap longer than the pause limit ─► rejoin (membership.rs)
 //! ```
 //!
 //! `run` takes one `Input` at a time and handles it to the end before the
@@ -20,24 +21,27 @@
 //! `multicast` (to peers, membership.rs).
 //!
 //! A call that needs other nodes becomes a `Pending` entry keyed by a
-//! token and is answered (`Event::Reply`) when the last answer arrives.
-//! When the owner it waits for leaves, the call starts over with the
-//! segment's new owner (`member_left`); EHOSTDOWN only when no live node
-//! can decide.
+//! token and is answered (`Event::Reply`) when the last answer arrives;
+//! one that needs an owner nobody has settled yet is *parked* and tried
+//! again when an owner settles. Every call has a deadline
+//! (`NodeConfig::call_timeout`): then it is answered `ETIMEDOUT`. When
+//! the owner it waits for leaves, the call starts over with the segment's
+//! new owner (`member_left`).
 //!
 //! | file          | concern                                   | its state     |
 //! |---------------|-------------------------------------------|---------------|
 //! | handle.rs     | the kernel's API and the thread's start   | —             |
-//! | membership.rs | connections, hellos, joins and leaves,    | `Membership`  |
-//! |               | heartbeats, dials; every frame in and out |               |
+//! | membership.rs | connections, greetings, hellos, joins and | `Membership`  |
+//! |               | leaves, heartbeats, dials, rejoining after|               |
+//! |               | a pause, limits; every frame in and out   |               |
 //! | calls.rs      | rshmget (creation rounds), attach counts, | `Calls`       |
 //! |               | rshmctl(IPC_RMID), freeing; every call in |               |
-//! |               | flight                                    |               |
+//! |               | flight, parked calls, deadlines           |               |
 //! | transfer.rs   | rshmat and gap repair: whole images       | —             |
 //! | publish.rs    | rshm_changed: sequencing, forwarding,     | `Publishing`  |
 //! |               | acknowledgements                          |               |
-//! | election.rs   | a new owner after the owner left; calls   | `Elections`   |
-//! |               | that reach it before it knows             |               |
+//! | election.rs   | a new owner after the owner left: claims  | `Elections`   |
+//! |               | in epochs; calls that reach it early      |               |
 //!
 //! Each concern's state is a struct of its file, with fields private to
 //! that file: only that file reaches into them, the others call its
@@ -58,15 +62,17 @@ mod membership;
 mod publish;
 mod transfer;
 
-pub use calls::MAX_SEGMENTS;
+pub use calls::{MAX_SEGMENTS, MAX_TABLE_ROWS};
 pub use handle::{Answer, Event, Log, NodeConfig, NodeHandle, Request, Requester};
 
+use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use super::peers::{Net, NetInput};
 use super::table::{Segment, Table};
-use super::wire::{Msg, NodeId, Page, RshmId};
+use super::wire::{Msg, NodeId, RshmId, Run};
 use crate::abi::{Errno, EIDRM, EINVAL};
 use calls::Calls;
 use election::Elections;
@@ -88,6 +94,40 @@ impl From<NetInput> for Input {
     }
 }
 
+/// Log lines about one peer per second at most; the rest are counted and
+/// the count is logged with the next line that gets through.
+const PEER_LINES_PER_SECOND: u32 = 20;
+
+/// Keeps a flood of bad frames from flooding the log.
+#[derive(Default)]
+struct LogLimiter {
+    /// Peer → (the second it is counting, lines in it, lines suppressed).
+    peers: HashMap<String, (Instant, u32, u64)>,
+}
+
+impl LogLimiter {
+    /// Whether a line about `peer` may be written now, and how many were
+    /// suppressed before it.
+    fn allow(&mut self, peer: &str) -> Option<u64> {
+        let now = Instant::now();
+        if self.peers.len() > 1024 {
+            self.peers
+                .retain(|_, (since, _, _)| now.duration_since(*since) < Duration::from_secs(1));
+        }
+        let entry = self.peers.entry(peer.to_string()).or_insert((now, 0, 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(1) {
+            entry.0 = now;
+            entry.1 = 0;
+        }
+        if entry.1 >= PEER_LINES_PER_SECOND {
+            entry.2 += 1;
+            return None;
+        }
+        entry.1 += 1;
+        Some(std::mem::take(&mut entry.2))
+    }
+}
+
 /// One node's server: its identity, its table, one struct per concern.
 struct Server {
     me: NodeId,
@@ -99,6 +139,10 @@ struct Server {
     elections: Elections,
     events: Sender<Event>,
     log: Log,
+    limiter: LogLimiter,
+    call_timeout: Duration,
+    /// When the loop last came round (`check_paused`).
+    last_alive: Instant,
     running: bool,
 }
 
@@ -121,12 +165,29 @@ impl Server {
             elections: Elections::default(),
             events,
             log: config.log,
+            limiter: LogLimiter::default(),
+            call_timeout: config.call_timeout,
+            last_alive: Instant::now(),
             running: true,
         }
     }
 
     fn log(&self, text: &str) {
         self.log.write(format!("sim: node {}: {text}", self.me));
+    }
+
+    /// A line about what peer `peer` sent: at most
+    /// `PEER_LINES_PER_SECOND` a second per peer.
+    fn log_peer(&mut self, peer: &str, text: &str) {
+        if let Some(suppressed) = self.limiter.allow(peer) {
+            if suppressed > 0 {
+                self.log(&format!(
+                    "{text} ({suppressed} earlier lines about {peer} suppressed)"
+                ));
+            } else {
+                self.log(text);
+            }
+        }
     }
 
     fn run(&mut self, inputs: Receiver<Input>) {
@@ -137,9 +198,12 @@ impl Server {
         ));
         self.membership.dial_missing(self.me);
         while self.running {
-            match inputs.recv_timeout(self.membership.heartbeat() / 2) {
+            let input = inputs.recv_timeout(self.membership.heartbeat() / 2);
+            self.check_paused();
+            match input {
                 Ok(Input::Kernel(Request::Suspend(d))) => {
                     thread::sleep(d);
+                    self.check_paused();
                 }
                 Ok(input) => self.step(input),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -147,8 +211,22 @@ impl Server {
             }
             self.tick();
             self.check_drained();
+            self.last_alive = Instant::now();
         }
         self.membership.stop();
+    }
+
+    /// A gap this long since the loop last came round means this thread
+    /// was stopped (SIGSTOP, a test's Suspend, a stalled write): the peers
+    /// may have dropped this node, so it comes back as a new member before
+    /// it handles anything that arrived meanwhile or judges anyone silent
+    /// (their frames waited in the inbox).
+    fn check_paused(&mut self) {
+        let gap = self.last_alive.elapsed();
+        if gap > self.membership.pause_limit() {
+            self.rejoin(&format!("this node was paused for {} ms", gap.as_millis()));
+        }
+        self.last_alive = Instant::now();
     }
 
     // ---- what leaves for the kernel --------------------------------------
@@ -161,28 +239,34 @@ impl Server {
         self.event(Event::Reply { token, result });
     }
 
+    /// A deadline for a call that starts now.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.call_timeout
+    }
+
     /// The live segment that a kernel call names by its guest id; None
     /// once the call is answered EINVAL (no such segment) or EIDRM
     /// (removed).
     fn segment_for(&self, token: u64, guest: u64) -> Option<&Segment> {
         let Some(seg) = self.table.by_guest(guest) else {
-            self.reply(token, Err(EINVAL));
+            let removed = RshmId::from_guest(guest).is_some_and(|id| self.table.is_collected(id));
+            self.reply(token, Err(if removed { EIDRM } else { EINVAL }));
             return None;
         };
-        if seg.removed {
+        if seg.removed() {
             self.reply(token, Err(EIDRM));
             return None;
         }
         Some(seg)
     }
 
-    /// Tells the kernel to apply `pages` of `id` at `version`.
-    fn apply_event(&self, id: RshmId, version: u64, full: bool, pages: Vec<Page>) {
+    /// Tells the kernel to apply `runs` of `id` at `version`.
+    fn apply_event(&self, id: RshmId, version: u64, full: bool, runs: Vec<Run>) {
         self.event(Event::Apply {
             id: id.to_guest(),
             version,
             full,
-            pages,
+            runs,
         });
     }
 
@@ -204,33 +288,42 @@ impl Server {
                 dialed,
                 peer_addr,
             }) => self.opened(conn, stream, dialed, peer_addr),
+            Input::Net(NetInput::Greeted { conn, sealer }) => self.greeted(conn, sealer),
             Input::Net(NetInput::DialFailed { node, .. }) => self.dial_failed(node),
-            Input::Net(NetInput::Frame { conn, msg }) => self.frame(conn, msg),
+            Input::Net(NetInput::Frame {
+                conn,
+                incarnation,
+                msg,
+            }) => self.frame(conn, incarnation, msg),
             Input::Net(NetInput::BadFrame {
                 conn,
                 peer_addr,
                 error,
             }) => self.bad_frame(conn, &peer_addr, &error),
             Input::Net(NetInput::Closed { conn, reason }) => self.close(conn, &reason),
+            Input::Net(NetInput::Refused { peer_addr, reason }) => {
+                self.log_peer(&peer_addr, &format!("refused peer {peer_addr}: {reason}"));
+            }
         }
     }
 
     /// A request of this node's kernel.
     fn kernel(&mut self, request: Request) {
+        let deadline = self.deadline();
         match request {
             // calls.rs
-            Request::Get { token, key, size } => self.get(token, key, size),
+            Request::Get { token, key, size } => self.get(token, key, size, deadline),
             Request::Refs { id, count } => self.refs(id, count),
-            Request::Remove { token, id } => self.remove(token, id),
+            Request::Remove { token, id } => self.remove(token, id, deadline),
             Request::Drain { token } => self.calls.drain(token),
             // transfer.rs
             Request::Attach {
                 token,
                 id,
                 need_data,
-            } => self.attach(token, id, need_data),
+            } => self.attach(token, id, need_data, deadline),
             // publish.rs
-            Request::Publish { token, id, pages } => self.publish(token, id, pages),
+            Request::Publish { token, id, runs } => self.publish(token, id, runs, deadline),
             Request::Applied { id, version } => self.applied(id, version),
             Request::CrashDuringNextPublish => self.publishing.crash_next_publish(),
             // here
@@ -250,7 +343,7 @@ impl Server {
         };
         match msg {
             // membership.rs reads these before they get here.
-            Msg::Hello { .. } | Msg::Heartbeat => {}
+            Msg::Greeting { .. } | Msg::Hello { .. } | Msg::Heartbeat | Msg::Rejoin { .. } => {}
             // calls.rs
             Msg::Create { token, info } => self.on_create(from, token, info),
             Msg::CreateAck {
@@ -259,39 +352,60 @@ impl Server {
                 established,
             } => self.on_create_ack(from, token, winner, established),
             Msg::Established { id } => self.on_established(id),
-            Msg::Refs { id, node, count } => self.on_refs(id, node, count),
+            Msg::Refs { id, node, count } => self.on_refs(from, id, node, count),
             Msg::Remove { token, id } => self.on_remove(from, token, id),
             Msg::RemoveDone { token, error } => self.on_remove_done(token, error),
-            Msg::Removed { id } => self.on_removed(id),
+            Msg::Removed { id } => self.on_removed(from, id),
             // transfer.rs
             Msg::Fetch { token, id } => self.on_fetch(from, token, id),
             Msg::Image {
                 token,
                 id,
+                epoch,
                 version,
-                data,
+                runs,
                 error,
-            } => self.on_image(token, id, version, data, error),
-            Msg::Holder { id, node } => self.on_holder(id, node),
+            } => self.on_image(from, token, id, epoch, version, runs, error),
+            Msg::Holder { id, node } => self.on_holder(from, id, node),
             // publish.rs
-            Msg::Publish { token, id, pages } => self.on_publish(from, token, id, pages),
+            Msg::Publish {
+                token,
+                id,
+                epoch,
+                runs,
+            } => self.on_publish(from, token, id, epoch, runs),
             Msg::Update {
                 id,
+                epoch,
                 version,
                 full,
-                echo,
-                pages,
-            } => self.on_update(from, id, version, full, echo, pages),
-            Msg::Ack { id, version } => self.ack_from(from, id, version),
+                echo: _,
+                runs,
+            } => self.on_update(from, id, epoch, version, full, runs),
+            Msg::Ack { id, version, .. } => self.ack_from(from, id, version),
             Msg::Published {
                 token,
                 version,
                 error,
             } => self.on_published(token, version, error),
             // election.rs
-            Msg::VersionQuery { id } => self.on_version_query(from, id),
-            Msg::ImageQuery { id } => self.on_image_query(from, id),
-            Msg::VersionIs { id, version, data } => self.on_version_is(from, id, version, data),
+            Msg::Takeover { id, epoch } => self.on_takeover(from, id, epoch),
+            Msg::TakeoverAck {
+                id,
+                epoch,
+                accepted,
+                owner,
+                version,
+                holder,
+            } => self.on_takeover_ack(from, id, epoch, accepted, owner, version, holder),
+            Msg::Owner { id, epoch } => self.on_owner(from, id, epoch),
+            Msg::ImageQuery { id, epoch } => self.on_image_query(from, id, epoch),
+            Msg::ImageIs {
+                id,
+                epoch,
+                version,
+                runs,
+            } => self.on_image_is(from, id, epoch, version, runs),
         }
     }
 }

@@ -1,31 +1,36 @@
-//! Whole images: a node that has no copy of a segment, or missed a
-//! version, fetches the owner's image and becomes a holder. No state of
-//! its own: a fetch in flight is a `Pending::Fetch` of the calls table
-//! (calls.rs), the holders are the table's.
+//! Whole images: a node that has no copy of a segment, missed a version,
+//! or rejoined with a copy from before, fetches the owner's image and
+//! becomes a holder. No state of its own: a fetch in flight is a
+//! `Pending::Fetch` of the calls table (calls.rs), the holders are the
+//! table's.
 //!
 //! ```text
 //! kernel: Request::Attach ─► attach ─┬► the image is here: Answer::Attached
-//!                                    └► fetch ─Fetch─► owner
-//! on_update finds a gap ─► repair ─► fetch ─Fetch─► owner
+//!                                    ├► fetch ─Fetch─► owner
+//!                                    └► no settled owner yet: parked
+//! on_update finds a gap, rejoin left a stale copy ─► repair ─► fetch
 //! owner: on_fetch ─Image─► the asker, ─Holder─► every member
+//!        (not the settled owner: Image { error: EAGAIN }, the asker parks)
 //! asker: on_image ─► apply ─► Answer::Attached (attach) or Event::Apply
 //!                             (repair)
 //! ```
 
-use super::calls::Pending;
+use std::time::Instant;
+
+use super::calls::{Parked, Pending};
 use super::{Answer, Server};
-use crate::abi::{Errno, EHOSTDOWN, EIDRM, EINVAL};
-use crate::rshm::table::{image_to_pages, ApplyOutcome};
-use crate::rshm::wire::{Msg, NodeId, RshmId};
+use crate::abi::{Errno, EAGAIN, EHOSTDOWN, EIDRM, EINVAL};
+use crate::rshm::table::ApplyOutcome;
+use crate::rshm::wire::{Msg, NodeId, RshmId, Run};
 
 impl Server {
     /// rshmat: answer at once when this node holds the image, else fetch
     /// it from the owner.
-    pub(super) fn attach(&mut self, token: u64, guest: u64, need_data: bool) {
+    pub(super) fn attach(&mut self, token: u64, guest: u64, need_data: bool, deadline: Instant) {
         let Some(seg) = self.segment_for(token, guest) else {
             return;
         };
-        if seg.data.is_some() {
+        if seg.data.is_some() && !seg.stale {
             let answer = Answer::Attached {
                 size: seg.size,
                 version: seg.version,
@@ -34,44 +39,86 @@ impl Server {
             self.reply(token, Ok(answer));
             return;
         }
-        let (id, owner) = (seg.id, seg.owner);
-        if !self.membership.is_member(owner) {
+        let (id, owner, settled) = (seg.id, seg.owner, seg.settled);
+        if self.no_live_holder(id) {
             self.reply(token, Err(EHOSTDOWN));
             return;
         }
-        self.fetch(Some((token, need_data)), id, owner);
+        if !settled || !self.membership.is_member(owner) {
+            self.calls.park(
+                Parked::Attach {
+                    token,
+                    guest,
+                    need_data,
+                },
+                deadline,
+            );
+            return;
+        }
+        self.fetch(Some((token, need_data)), id, owner, deadline);
     }
 
     /// Fetches a whole image after a missing version.
     pub(super) fn repair(&mut self, id: RshmId, owner: NodeId) {
-        self.fetch(None, id, owner);
+        let deadline = self.deadline();
+        self.fetch(None, id, owner, deadline);
+    }
+
+    /// Copies that predate this node's rejoin are fetched again once their
+    /// owner is a settled member (or kept when this node is the owner).
+    pub(super) fn refresh_stale_copies(&mut self) {
+        let stale: Vec<(RshmId, NodeId)> = self
+            .table
+            .segments()
+            .filter(|s| s.stale && s.settled && !s.removed())
+            .map(|s| (s.id, s.owner))
+            .collect();
+        for (id, owner) in stale {
+            if owner != self.me && !self.membership.is_member(owner) {
+                continue;
+            }
+            if let Some(seg) = self.table.get_mut(id) {
+                seg.stale = false;
+            }
+            if owner != self.me {
+                self.repair(id, owner);
+            }
+        }
     }
 
     /// Asks `owner` for the image of `id`; `kernel` is the attach call
     /// waiting for it (None: a gap repair).
-    fn fetch(&mut self, kernel: Option<(u64, bool)>, id: RshmId, owner: NodeId) {
-        let token = self.calls.start(Pending::Fetch { kernel, id, owner });
+    fn fetch(&mut self, kernel: Option<(u64, bool)>, id: RshmId, owner: NodeId, deadline: Instant) {
+        let token = self.calls.start(Pending::Fetch {
+            kernel,
+            id,
+            owner,
+            deadline,
+        });
         self.send(owner, &Msg::Fetch { token, id });
     }
 
     /// As owner: send the image, and tell every member that `from` holds
     /// a copy now.
     pub(super) fn on_fetch(&mut self, from: NodeId, token: u64, id: RshmId) {
-        let (version, data, error) = match self.table.get(id) {
-            Some(seg) if seg.owner == self.me && !seg.removed => match &seg.data {
-                Some(d) => (seg.version, d.clone(), None),
-                None => (0, Vec::new(), Some(EHOSTDOWN)),
+        let (epoch, version, runs, error) = match self.table.get(id) {
+            Some(seg) if seg.removed() => (0, 0, Vec::new(), Some(EIDRM)),
+            Some(seg) if seg.owner == self.me && seg.settled => match &seg.data {
+                Some(_) => (seg.epoch, seg.version, seg.image_runs(), None),
+                None => (0, 0, Vec::new(), Some(EHOSTDOWN)),
             },
-            Some(seg) if seg.removed => (0, Vec::new(), Some(EIDRM)),
-            _ => (0, Vec::new(), Some(EINVAL)),
+            Some(_) => (0, 0, Vec::new(), Some(EAGAIN)),
+            None if self.table.is_collected(id) => (0, 0, Vec::new(), Some(EIDRM)),
+            None => (0, 0, Vec::new(), Some(EINVAL)),
         };
         self.send(
             from,
             &Msg::Image {
                 token,
                 id,
+                epoch,
                 version,
-                data,
+                runs,
                 error,
             },
         );
@@ -83,46 +130,75 @@ impl Server {
         }
     }
 
-    pub(super) fn on_holder(&mut self, id: RshmId, node: NodeId) {
+    pub(super) fn on_holder(&mut self, from: NodeId, id: RshmId, node: NodeId) {
+        let live = self.live();
         if let Some(seg) = self.table.get_mut(id) {
-            if !seg.freed {
+            // The owner says who fetched from it; a node may say it of itself.
+            if (seg.owner == from || node == from) && live.contains(&node) {
                 seg.holders.insert(node);
             }
         }
     }
 
     /// The owner's answer to `fetch`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_image(
         &mut self,
+        from: NodeId,
         token: u64,
         id: RshmId,
+        epoch: u64,
         version: u64,
-        data: Vec<u8>,
+        runs: Vec<Run>,
         error: Option<Errno>,
     ) {
-        let Some(Pending::Fetch { kernel, .. }) = self.calls.take(token) else {
+        let Some(Pending::Fetch {
+            kernel, deadline, ..
+        }) = self.calls.take(token)
+        else {
             return;
         };
         if let Some(error) = error {
-            if let Some((k, _)) = kernel {
-                self.reply(k, Err(error));
+            match (kernel, error) {
+                (Some((k, need_data)), EAGAIN) => self.calls.park(
+                    Parked::Attach {
+                        token: k,
+                        guest: id.to_guest(),
+                        need_data,
+                    },
+                    deadline,
+                ),
+                (Some((k, _)), e) => self.reply(k, Err(e)),
+                // A repair the owner could not serve: try when it settles.
+                (None, _) => {
+                    if let Some(seg) = self.table.get_mut(id) {
+                        seg.stale = seg.data.is_some();
+                    }
+                }
             }
             return;
         }
         let Some(seg) = self.table.get_mut(id) else {
             return;
         };
-        if data.len() as u64 != seg.size {
-            self.log(&format!("dropped image of {id}: wrong size"));
+        if seg.outranked_by(epoch, from) || (seg.owner == from && seg.epoch == epoch) {
+            seg.owner = from;
+            seg.epoch = epoch;
+            seg.settled = true;
+        }
+        let outcome = seg.apply(version, true, &runs);
+        if outcome == ApplyOutcome::Malformed {
+            self.log_peer(
+                &format!("node {from}"),
+                &format!("dropped image of {id} from node {from}: runs do not fit"),
+            );
             if let Some((k, _)) = kernel {
                 self.reply(k, Err(EHOSTDOWN));
             }
             return;
         }
-        let pages = image_to_pages(&data);
-        let outcome = seg.apply(version, true, &pages);
         seg.holders.insert(self.me);
-        let (size, version_now, owner) = (seg.size, seg.version, seg.owner);
+        let (size, version_now) = (seg.size, seg.version);
         match kernel {
             Some((k, need_data)) => {
                 let data = need_data.then(|| seg.data.clone()).flatten();
@@ -134,15 +210,14 @@ impl Server {
                         data,
                     }),
                 );
-            }
-            None => {
-                // A gap repair: the kernel's copy gets the whole image.
-                if outcome == ApplyOutcome::Applied {
-                    self.apply_event(id, version, true, pages);
-                } else {
-                    self.acked(id, version_now, owner);
+                // The kernel may hold an older local copy (its processes
+                // stayed attached): it takes the image too.
+                if !need_data {
+                    self.apply_event(id, version_now, true, runs);
                 }
             }
+            // A repair: the kernel's copy gets the whole image.
+            None => self.apply_event(id, version_now, true, runs),
         }
     }
 }
