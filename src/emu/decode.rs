@@ -13,7 +13,7 @@ use super::instruction::*;
 
 /// Length in bytes of the instruction whose low 16 bits are `low_half`
 /// (RISC-V unprivileged spec, 1.5: the two lowest bits are `11` for 32-bit
-/// instructions). Longer encodings do not exist in RV64IMAC; they are
+/// instructions). Longer encodings do not exist in RV64GC; they are
 /// reported as 4 and then fail to decode.
 pub fn length(low_half: u16) -> u64 {
     if low_half & 3 == 3 {

@@ -72,8 +72,18 @@ impl Rounding {
     }
 }
 
-/// A binary interchange format: its field widths.
+/// A binary interchange format: its field widths, and the host's type of
+/// the same format for the fast path (`fast_add`, `fast_mul`).
 pub trait Format {
+    /// The host's `f32` or `f64`.
+    type Host: Copy
+        + PartialEq
+        + std::ops::Add<Output = Self::Host>
+        + std::ops::Sub<Output = Self::Host>
+        + std::ops::Mul<Output = Self::Host>;
+    const HOST_ZERO: Self::Host;
+    fn to_host(bits: u64) -> Self::Host;
+    fn from_host(v: Self::Host) -> u64;
     /// Fraction bits (23 or 52).
     const FRAC: u32;
     /// Exponent bits (8 or 11).
@@ -97,13 +107,98 @@ pub struct F32;
 pub struct F64;
 
 impl Format for F32 {
+    type Host = f32;
+    const HOST_ZERO: f32 = 0.0;
     const FRAC: u32 = 23;
     const EXP: u32 = 8;
+    fn to_host(bits: u64) -> f32 {
+        f32::from_bits(bits as u32)
+    }
+    fn from_host(v: f32) -> u64 {
+        u64::from(v.to_bits())
+    }
 }
 
 impl Format for F64 {
+    type Host = f64;
+    const HOST_ZERO: f64 = 0.0;
     const FRAC: u32 = 52;
     const EXP: u32 = 11;
+    fn to_host(bits: u64) -> f64 {
+        f64::from_bits(bits)
+    }
+    fn from_host(v: f64) -> u64 {
+        v.to_bits()
+    }
+}
+
+// ---- the fast path ------------------------------------------------------------
+//
+// Rounding to nearest, ties to even, is what the host's `+`, `-` and `*`
+// do (IEEE 754 requires it, and Rust's `f32`/`f64` are IEEE 754 on every
+// host), and it is the mode nearly every program runs in. So for ordinary
+// operands the host computes the result; only the flags need care, and
+// they are derived exactly:
+//
+// - `a + b` with both magnitudes below 2^(EMAX-1): no overflow anywhere, so
+//   the rounding error `e = (a + b) - r` is itself a float that Knuth's
+//   TwoSum computes exactly (six additions); NX iff `e != 0`. A sum cannot
+//   underflow: a sum below the smallest normal is a multiple of the
+//   smallest subnormal, so exact.
+// - `a * b` of two normal numbers whose rounded product `r` is normal and
+//   at least twice the smallest normal: no OF (r is finite), no UF (the
+//   exact product is above the smallest normal, so not tiny), and NX iff
+//   the exact product of the significands, an integer of at most 2p bits,
+//   has more than p significant bits.
+//
+// Everything else (NaNs, infinities, subnormal products, values near the
+// ends of the range, other rounding modes) takes the software path. The
+// unit tests check that both paths agree on every operand they try.
+
+/// The biased exponent field.
+fn exponent_field<F: Format>(bits: u64) -> i32 {
+    ((bits >> F::FRAC) as i32) & F::EXP_MAX
+}
+
+/// `a + b` in round-to-nearest-even by the host, when provably exact to
+/// the software path (see above).
+#[inline(always)]
+fn fast_add<F: Format>(a: u64, b: u64, flags: &mut u8) -> Option<u64> {
+    if exponent_field::<F>(a) >= F::EXP_MAX - 2 || exponent_field::<F>(b) >= F::EXP_MAX - 2 {
+        return None;
+    }
+    let (x, y) = (F::to_host(a), F::to_host(b));
+    let r = x + y;
+    // TwoSum: r + err == x + y exactly.
+    let y_part = r - x;
+    let x_part = r - y_part;
+    let err = (x - x_part) + (y - y_part);
+    if err != F::HOST_ZERO {
+        *flags |= NX;
+    }
+    Some(F::from_host(r))
+}
+
+/// `a * b` in round-to-nearest-even by the host, when provably exact to
+/// the software path (see above).
+#[inline(always)]
+fn fast_mul<F: Format>(a: u64, b: u64, flags: &mut u8) -> Option<u64> {
+    let (ea, eb) = (exponent_field::<F>(a), exponent_field::<F>(b));
+    if ea == 0 || ea == F::EXP_MAX || eb == 0 || eb == F::EXP_MAX {
+        return None;
+    }
+    let r = F::from_host(F::to_host(a) * F::to_host(b));
+    let er = exponent_field::<F>(r);
+    if er < 2 || er == F::EXP_MAX {
+        return None;
+    }
+    let hidden = 1u64 << F::FRAC;
+    let p = u128::from((a & F::FRAC_MASK) | hidden) * u128::from((b & F::FRAC_MASK) | hidden);
+    let significant = 128 - p.leading_zeros() - p.trailing_zeros();
+    if significant > F::FRAC + 1 {
+        *flags |= NX;
+    }
+    Some(r)
 }
 
 /// What an operand is.
@@ -312,6 +407,16 @@ fn widen(sign: bool, exp: i32, sig: u64) -> (bool, i32, u128) {
 
 /// `a + b`.
 pub fn add<F: Format>(a: u64, b: u64, rm: Rounding, flags: &mut u8) -> u64 {
+    if rm == Rounding::NearestEven {
+        if let Some(r) = fast_add::<F>(a, b, flags) {
+            return r;
+        }
+    }
+    soft_add::<F>(a, b, rm, flags)
+}
+
+/// `a + b` in software, for every operand and mode.
+fn soft_add<F: Format>(a: u64, b: u64, rm: Rounding, flags: &mut u8) -> u64 {
     let (sa, sb) = (sign_of::<F>(a), sign_of::<F>(b));
     match (classify::<F>(a), classify::<F>(b)) {
         (ca, cb) if is_nan(ca) || is_nan(cb) => nan_result::<F>(&[ca, cb], flags),
@@ -345,6 +450,16 @@ fn product<F: Format>(sign: bool, (ea, ga): (i32, u64), (eb, gb): (i32, u64)) ->
 
 /// `a * b`.
 pub fn mul<F: Format>(a: u64, b: u64, rm: Rounding, flags: &mut u8) -> u64 {
+    if rm == Rounding::NearestEven {
+        if let Some(r) = fast_mul::<F>(a, b, flags) {
+            return r;
+        }
+    }
+    soft_mul::<F>(a, b, rm, flags)
+}
+
+/// `a * b` in software, for every operand and mode.
+fn soft_mul<F: Format>(a: u64, b: u64, rm: Rounding, flags: &mut u8) -> u64 {
     let sign = sign_of::<F>(a) != sign_of::<F>(b);
     match (classify::<F>(a), classify::<F>(b)) {
         (ca, cb) if is_nan(ca) || is_nan(cb) => nan_result::<F>(&[ca, cb], flags),
@@ -863,6 +978,83 @@ mod tests {
             from_int::<F64>(-5i64 as u64, IntType::I32, RNE, &mut f),
             d(-5.0)
         );
+    }
+
+    /// Operands that reach the fast path and its edges: random bits with
+    /// exponents spread over the whole range and clustered near the ends.
+    fn interesting(seed: &mut u64, frac_bits: u32, exp_max: u64) -> u64 {
+        // xorshift64*
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        let r = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let exp = match r % 4 {
+            0 => (r >> 8) % (exp_max + 1),
+            1 => (r >> 8) % 4,
+            2 => exp_max - (r >> 8) % 4,
+            _ => exp_max / 2 + (r >> 8) % 8,
+        };
+        let frac = (r >> 16) & ((1 << frac_bits) - 1);
+        // Few significant bits now and then, so that products are exact.
+        let frac = if r & 0x30 == 0 {
+            frac & !((1 << (frac_bits / 2)) - 1)
+        } else {
+            frac
+        };
+        ((r >> 63) << (frac_bits + if frac_bits == 52 { 11 } else { 8 }))
+            | (exp << frac_bits)
+            | frac
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_software_path() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut fast = 0;
+        for _ in 0..200_000 {
+            let (a, b) = (
+                interesting(&mut seed, 52, 0x7ff),
+                interesting(&mut seed, 52, 0x7ff),
+            );
+            let (mut f1, mut f2) = (0, 0);
+            if let Some(r) = fast_add::<F64>(a, b, &mut f1) {
+                fast += 1;
+                assert_eq!(
+                    (r, f1),
+                    (soft_add::<F64>(a, b, RNE, &mut f2), f2),
+                    "{a:#x} + {b:#x}"
+                );
+            }
+            let (mut f1, mut f2) = (0, 0);
+            if let Some(r) = fast_mul::<F64>(a, b, &mut f1) {
+                fast += 1;
+                assert_eq!(
+                    (r, f1),
+                    (soft_mul::<F64>(a, b, RNE, &mut f2), f2),
+                    "{a:#x} * {b:#x}"
+                );
+            }
+            let (a, b) = (
+                interesting(&mut seed, 23, 0xff),
+                interesting(&mut seed, 23, 0xff),
+            );
+            let (mut f1, mut f2) = (0, 0);
+            if let Some(r) = fast_add::<F32>(a, b, &mut f1) {
+                assert_eq!(
+                    (r, f1),
+                    (soft_add::<F32>(a, b, RNE, &mut f2), f2),
+                    "{a:#x} + {b:#x}"
+                );
+            }
+            let (mut f1, mut f2) = (0, 0);
+            if let Some(r) = fast_mul::<F32>(a, b, &mut f1) {
+                assert_eq!(
+                    (r, f1),
+                    (soft_mul::<F32>(a, b, RNE, &mut f2), f2),
+                    "{a:#x} * {b:#x}"
+                );
+            }
+        }
+        assert!(fast > 100_000, "the fast path was taken {fast} times");
     }
 
     #[test]
