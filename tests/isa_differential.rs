@@ -24,8 +24,8 @@ use std::process::Command;
 use common::{li64, Program};
 use proptest::prelude::*;
 use sim::emu::{
-    CsrOp, FReg, FpArithOp, FpCompareOp, FpSignOp, FpWidth, FusedOp, ImmOp, Instruction, IntWidth,
-    Reg, RegOp, Rm, StoreOp, UnaryOp, CSR_FCSR, CSR_FFLAGS, CSR_FRM,
+    CsrOp, FReg, FpArithOp, FpWidth, FusedOp, ImmOp, Instruction, Reg, RegOp, Rm, StoreOp, UnaryOp,
+    CSR_FCSR, CSR_FFLAGS, CSR_FRM,
 };
 use sim::toolchain::elf::{write_executable, Segment, SegmentFlags};
 
@@ -307,101 +307,17 @@ fn compare(name: &str, cases: &[Case]) {
 // ---- the instructions ---------------------------------------------------------
 
 /// Every floating-point instruction of `width` (with destination `ft3` or
-/// `a1`, sources `ft0`..`ft2` or `a0`) in rounding mode `rm`.
+/// `a1`, sources `ft0`..`ft2` or `a0`; loads read the case's operands,
+/// stores write its result) in rounding mode `rm`.
 fn instructions(width: FpWidth, rm: Rm) -> Vec<Instruction> {
-    use Instruction::*;
-    let (rd, rs1, rs2, rs3) = (FT3, FT0, FT1, FT2);
-    let mut all = vec![
-        FpSqrt { width, rd, rs1, rm },
-        FpConvert { width, rd, rs1, rm },
-        FpClass {
-            width,
-            rd: Reg::A1,
-            rs1,
-        },
-        FpMoveToInt {
-            width,
-            rd: Reg::A1,
-            rs1,
-        },
-        FpMoveFromInt {
-            width,
-            rd,
-            rs1: Reg::A0,
-        },
-        fp_mem(true, width, rd, Reg::S0, 0),
-        fp_mem(false, width, rs1, Reg::S1, 0),
-    ];
-    for op in [
-        FpArithOp::Add,
-        FpArithOp::Sub,
-        FpArithOp::Mul,
-        FpArithOp::Div,
-    ] {
-        all.push(FpArith {
-            op,
-            width,
-            rd,
-            rs1,
-            rs2,
-            rm,
-        });
-    }
-    for op in [FpSignOp::Sgnj, FpSignOp::Sgnjn, FpSignOp::Sgnjx] {
-        all.push(FpSign {
-            op,
-            width,
-            rd,
-            rs1,
-            rs2,
-        });
-    }
-    for max in [false, true] {
-        all.push(FpMinMax {
-            max,
-            width,
-            rd,
-            rs1,
-            rs2,
-        });
-    }
-    for op in [FpCompareOp::Eq, FpCompareOp::Lt, FpCompareOp::Le] {
-        all.push(FpCompare {
-            op,
-            width,
-            rd: Reg::A1,
-            rs1,
-            rs2,
-        });
-    }
-    for int in IntWidth::ALL {
-        all.push(FpToInt {
-            int,
-            width,
-            rd: Reg::A1,
-            rs1,
-            rm,
-        });
-        all.push(IntToFp {
-            int,
-            width,
-            rd,
-            rs1: Reg::A0,
-            rm,
-        });
-    }
-    for op in [FusedOp::Madd, FusedOp::Msub, FusedOp::Nmsub, FusedOp::Nmadd] {
-        all.push(FpFused {
-            op,
-            width,
-            rd,
-            rs1,
-            rs2,
-            rs3,
-            rm,
-        });
-    }
-    all
+    sim::emu::fp_instructions(width, rm, [FT3, FT0, FT1, FT2], [Reg::A1, Reg::A0])
+        .into_iter()
+        .map(|inst| match inst {
+            Instruction::FpLoad { .. } => fp_mem(true, width, FT3, Reg::S0, 0),
+            Instruction::FpStore { .. } => fp_mem(false, width, FT0, Reg::S1, 0),
+            other => other,
+        })
+        .collect()
 }
 
 /// Every rounding mode: the five static ones and `dyn`.

@@ -654,3 +654,104 @@ pub enum Instruction {
         rm: Rm,
     },
 }
+
+/// Every floating-point instruction of format `width` (loads and stores
+/// included), each once, with rounding mode `rm` where it has one. The
+/// registers: `f = [rd, rs1, rs2, rs3]` where they are floating-point
+/// ones, `x = [rd, rs1]` where integer ones (a load's or store's base is
+/// `x[1]`, offset 0). The assembler finds mnemonics in this list, the
+/// tests run all of it.
+pub fn fp_instructions(width: FpWidth, rm: Rm, f: [FReg; 4], x: [Reg; 2]) -> Vec<Instruction> {
+    use Instruction::*;
+    let [rd, rs1, rs2, rs3] = f;
+    let [xd, xs] = x;
+    let mut all = vec![
+        FpLoad {
+            width,
+            rd,
+            rs1: xs,
+            offset: 0,
+        },
+        FpStore {
+            width,
+            rs1: xs,
+            rs2: rs1,
+            offset: 0,
+        },
+        FpSqrt { width, rd, rs1, rm },
+        FpConvert { width, rd, rs1, rm },
+        FpClass { width, rd: xd, rs1 },
+        FpMoveToInt { width, rd: xd, rs1 },
+        FpMoveFromInt { width, rd, rs1: xs },
+    ];
+    for op in [
+        FpArithOp::Add,
+        FpArithOp::Sub,
+        FpArithOp::Mul,
+        FpArithOp::Div,
+    ] {
+        all.push(FpArith {
+            op,
+            width,
+            rd,
+            rs1,
+            rs2,
+            rm,
+        });
+    }
+    for op in [FpSignOp::Sgnj, FpSignOp::Sgnjn, FpSignOp::Sgnjx] {
+        all.push(FpSign {
+            op,
+            width,
+            rd,
+            rs1,
+            rs2,
+        });
+    }
+    for max in [false, true] {
+        all.push(FpMinMax {
+            max,
+            width,
+            rd,
+            rs1,
+            rs2,
+        });
+    }
+    for op in [FpCompareOp::Eq, FpCompareOp::Lt, FpCompareOp::Le] {
+        all.push(FpCompare {
+            op,
+            width,
+            rd: xd,
+            rs1,
+            rs2,
+        });
+    }
+    for int in IntWidth::ALL {
+        all.push(FpToInt {
+            int,
+            width,
+            rd: xd,
+            rs1,
+            rm,
+        });
+        all.push(IntToFp {
+            int,
+            width,
+            rd,
+            rs1: xs,
+            rm,
+        });
+    }
+    for op in [FusedOp::Madd, FusedOp::Msub, FusedOp::Nmsub, FusedOp::Nmadd] {
+        all.push(FpFused {
+            op,
+            width,
+            rd,
+            rs1,
+            rs2,
+            rs3,
+            rm,
+        });
+    }
+    all
+}

@@ -20,7 +20,7 @@
 //! through the disassembler's tables (`emu::disasm`), so both spell every
 //! instruction the same way; the floating-point ones through
 //! `fp_template`, which finds the instruction whose disassembled mnemonic
-//! is the word; the rest through `FORMS`. A rounding mode left out is the
+//! is the word among `emu::fp_instructions`; the rest through `FORMS`. A rounding mode left out is the
 //! one the disassembler leaves out (`disasm::default_rm`). The parser
 //! (`parser::instruction`) picks the form. There are no compressed forms:
 //! every instruction is 4 bytes, which the layout pass relies on.
@@ -183,132 +183,15 @@ pub fn unary_op(s: &mut Statement, op: UnaryOp) -> Result<(), Fail> {
     s.fixed(Instruction::Unary { op, rd, rs1 })
 }
 
-/// Every floating-point instruction, once per format, with register
-/// zero and the default rounding mode: what `fp_template` searches.
-fn fp_templates() -> Vec<Instruction> {
-    use Instruction::*;
-    let (f, x) = (FReg(0), Reg(0));
-    let mut all = Vec::new();
-    for width in [FpWidth::Single, FpWidth::Double] {
-        let rm = Rm::Dyn;
-        all.push(FpLoad {
-            width,
-            rd: f,
-            rs1: x,
-            offset: 0,
-        });
-        all.push(FpStore {
-            width,
-            rs1: x,
-            rs2: f,
-            offset: 0,
-        });
-        for op in [
-            FpArithOp::Add,
-            FpArithOp::Sub,
-            FpArithOp::Mul,
-            FpArithOp::Div,
-        ] {
-            all.push(FpArith {
-                op,
-                width,
-                rd: f,
-                rs1: f,
-                rs2: f,
-                rm,
-            });
-        }
-        all.push(FpSqrt {
-            width,
-            rd: f,
-            rs1: f,
-            rm,
-        });
-        for op in [FpSignOp::Sgnj, FpSignOp::Sgnjn, FpSignOp::Sgnjx] {
-            all.push(FpSign {
-                op,
-                width,
-                rd: f,
-                rs1: f,
-                rs2: f,
-            });
-        }
-        for max in [false, true] {
-            all.push(FpMinMax {
-                max,
-                width,
-                rd: f,
-                rs1: f,
-                rs2: f,
-            });
-        }
-        all.push(FpConvert {
-            width,
-            rd: f,
-            rs1: f,
-            rm,
-        });
-        for op in [FpCompareOp::Eq, FpCompareOp::Lt, FpCompareOp::Le] {
-            all.push(FpCompare {
-                op,
-                width,
-                rd: x,
-                rs1: f,
-                rs2: f,
-            });
-        }
-        all.push(FpClass {
-            width,
-            rd: x,
-            rs1: f,
-        });
-        all.push(FpMoveToInt {
-            width,
-            rd: x,
-            rs1: f,
-        });
-        all.push(FpMoveFromInt {
-            width,
-            rd: f,
-            rs1: x,
-        });
-        for int in IntWidth::ALL {
-            all.push(FpToInt {
-                int,
-                width,
-                rd: x,
-                rs1: f,
-                rm,
-            });
-            all.push(IntToFp {
-                int,
-                width,
-                rd: f,
-                rs1: x,
-                rm,
-            });
-        }
-        for op in [FusedOp::Madd, FusedOp::Msub, FusedOp::Nmsub, FusedOp::Nmadd] {
-            all.push(FpFused {
-                op,
-                width,
-                rd: f,
-                rs1: f,
-                rs2: f,
-                rs3: f,
-                rm,
-            });
-        }
-    }
-    all
-}
-
 /// The floating-point instruction spelled `word` (`fadd.d`), if any.
 pub fn fp_template(word: &str) -> Option<Instruction> {
     if !word.starts_with('f') {
         return None;
     }
-    fp_templates().into_iter().find(|t| mnemonic(t) == word)
+    [FpWidth::Single, FpWidth::Double]
+        .into_iter()
+        .flat_map(|width| fp_instructions(width, Rm::Dyn, [FReg(0); 4], [Reg(0); 2]))
+        .find(|t| mnemonic(t) == word)
 }
 
 /// A floating-point instruction: the operands of `template`'s variant,
