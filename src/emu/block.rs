@@ -15,10 +15,16 @@
 //! frames they were decoded from, so that a write to such a frame drops them.
 //!
 //! The run loop asks `BlockCache::fetch` for the block at a pc when the jump
-//! cache (virtual pc → block) does not have it: `fetch` translates the pc
-//! through the bus, finds the block by physical address or decodes it
-//! (`decode_block`: decode, lower, fuse pairs, mark the frames as code), and
-//! remembers it in the jump cache.
+//! cache (virtual pc → block) does not have it: `fetch` refuses an odd pc
+//! (instruction-address-misaligned), translates the pc through the bus,
+//! finds the block by physical address or decodes it (`decode_block`:
+//! decode, lower, fuse pairs, mark the frames as code), and remembers it in
+//! the jump cache. A 4-byte instruction that straddles a page end is a
+//! block of its own, and a fetch fault on its second page is reported at
+//! that page.
+//!
+//! `Lowering` holds the machine's choices that change how code is lowered
+//! (selfie's division-by-zero trap); changing them drops every block.
 //!
 //! ## Pointers into blocks
 //!

@@ -14,6 +14,7 @@
 //!               ├─ instret == stop_at      → Exception::Timer
 //!               ├─ find the block for pc   (jump cache → block cache → decode)
 //!               │    a fetch fault         → Exception::PageFault{Execute}
+//!               │    an odd pc             → Exception::Misaligned{Execute}
 //!               ├─ instret += block length (counted per block, not per op)
 //!               └─ run its ops (exec.rs)   → next pc / exception /
 //!                                            a store wrote code: back to sync
