@@ -1,5 +1,5 @@
 //! `sim`: an educational OS-kernel simulator — at once the hardware (an
-//! RV64IMAC machine, [`emu`]), the operating system that runs guest programs
+//! RV64GC machine, [`emu`]), the operating system that runs guest programs
 //! on it ([`kernel`], [`shm`]) and the toolchain that builds them
 //! ([`toolchain`]: a C* compiler, an assembler, an ELF writer).
 //!

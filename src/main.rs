@@ -137,9 +137,14 @@ struct RunOptions {
           value_parser = clap::value_parser!(u64).range(1..))]
     quantum: u64,
 
-    /// Print every instruction executed, disassembled, with the register it changed.
+    /// Print every instruction executed, disassembled, with the registers it changed.
     #[arg(long)]
     trace: bool,
+
+    /// selfie's machine semantics: a division or remainder by zero kills the
+    /// process (SIGFPE) instead of giving RISC-V's result.
+    #[arg(long)]
+    trap_division_by_zero: bool,
 
     /// Print every syscall with its arguments and result.
     #[arg(long)]
@@ -297,7 +302,8 @@ fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildE
         .memory_mb(options.memory)
         .quantum(options.quantum)
         .trace(trace_of(options))
-        .host_shm_mb(options.host_shm);
+        .host_shm_mb(options.host_shm)
+        .trap_division_by_zero(options.trap_division_by_zero);
     if let Some(limit) = options.max_instructions {
         builder = builder.max_instructions(limit);
     }

@@ -471,7 +471,8 @@ fn check_image(image: &[u8]) {
 
 fn round_trip_word() -> impl Strategy<Value = u32> {
     let opcodes = [
-        0x03u32, 0x0f, 0x13, 0x17, 0x1b, 0x23, 0x2f, 0x33, 0x37, 0x3b, 0x63, 0x67, 0x6f, 0x73,
+        0x03u32, 0x07, 0x0f, 0x13, 0x17, 0x1b, 0x23, 0x27, 0x2f, 0x33, 0x37, 0x3b, 0x43, 0x47,
+        0x4b, 0x4f, 0x53, 0x63, 0x67, 0x6f, 0x73,
     ];
     (any::<u32>(), 0..opcodes.len()).prop_map(move |(high, i)| (high & !0x7f) | opcodes[i])
 }
@@ -518,6 +519,8 @@ proptest! {
         Just("4096"), Just("0xffffffffffffffff"), Just("9223372036854775807"),
         Just("-9223372036854775808"), Just("'a'"), Just("'\\"), Just("\"s\\x\""), Just("\n"),
         Just("#"), Just("//"), Just("cycle"), Just("1:"), Just("1b"), Just("1f"), Just("."), Just("12"), Just(":"),
+        Just("fadd.d"), Just("fld"), Just("fcvt.w.s"), Just("fmadd.s"), Just("fmv.d"), Just("fsrmi"),
+        Just("fa0"), Just("ft11"), Just("f31"), Just("rtz"), Just("dyn"), Just("fcsr"), Just("clz"),
     ], 0..40)) {
         let source = tokens.join(" ");
         if let Ok(image) = assemble(&source, "soup.s") {
@@ -550,4 +553,83 @@ fn errors_display_one_per_line() {
 fn deep_nesting_is_an_error_not_a_crash() {
     let source = format!("li a0, {}1{}\n", "(".repeat(100_000), ")".repeat(100_000));
     assert!(errors(&source).contains("nested too deeply"));
+}
+
+/// Words of GNU as (`-march=rv64g_zba_zbb_zbs`) for the F, D and Zb*
+/// syntax the disassembler prints, with rounding modes and the pseudo
+/// forms.
+#[test]
+fn assembles_floating_point_and_bit_manipulation() {
+    let cases: &[(&str, u32)] = &[
+        ("fadd.d fa0,fa1,fa2", 0x02c5f553),
+        ("fadd.d fa0,fa1,fa2,rne", 0x02c58553),
+        ("fadd.s fa0,fa1,fa2,rmm", 0x00c5c553),
+        ("fsqrt.d fa0,fa1", 0x5a05f553),
+        ("fcvt.d.s fa0,fa1", 0x42058553),
+        ("fcvt.d.w fa0,a0", 0xd2050553),
+        ("fcvt.w.d a0,fa0,rtz", 0xc2051553),
+        ("fcvt.lu.s a0,fa0,rmm", 0xc0354553),
+        ("feq.d a0,fa0,fa1", 0xa2b52553),
+        ("fclass.d a0,fa0", 0xe2051553),
+        ("fmv.x.w a0,fa0", 0xe0050553),
+        ("fmv.d.x fa0,a0", 0xf2050553),
+        ("fmsub.s fa0,fa1,fa2,fa3,rtz", 0x68c59547),
+        ("fnmsub.d ft11,fs11,fa7,ft8", 0xe31dffcb),
+        ("flw fa0,8(sp)", 0x00812507),
+        ("fsd fs11,2040(t6)", 0x7fbfbc27),
+        ("fmv.d fa0,fa1", 0x22b58553),
+        ("fneg.d fa0,fa1", 0x22b59553),
+        ("fabs.s fa0,fa1", 0x20b5a553),
+        ("frcsr a0", 0x00302573),
+        ("fscsr a0,a1", 0x00359573),
+        ("fsrmi 2", 0x00215073),
+        ("fsflagsi a0,3", 0x0011d573),
+        ("frflags a0", 0x00102573),
+        ("csrrw a0,frm,a1", 0x00259573),
+        ("fld f8,-16(x10)", 0xff053407),
+        ("sh1add a0,a1,a2", 0x20c5a533),
+        ("add.uw a0,a1,a2", 0x08c5853b),
+        ("slli.uw a0,a1,5", 0x0855951b),
+        ("clz a0,a1", 0x60059513),
+        ("rev8 a0,a1", 0x6b85d513),
+        ("orc.b a0,a1", 0x2875d513),
+        ("zext.h a0,a1", 0x0805c53b),
+        ("rori a0,a1,63", 0x63f5d513),
+        ("roriw a0,a1,31", 0x61f5d51b),
+        ("bseti a0,a1,63", 0x2bf59513),
+        ("sext.b a0,a1", 0x60459513),
+    ];
+    for &(text, word) in cases {
+        assert_eq!(words(text), vec![word], "{text}");
+    }
+    // The disassembler prints what it reads back.
+    assert_eq!(listing("fmv.d fa0,fa1"), vec!["fsgnj.d fa0,fa1,fa1"]);
+    assert_eq!(
+        listing("fcvt.d.s fa0,fa1,dyn"),
+        vec!["fcvt.d.s fa0,fa1,dyn"]
+    );
+    assert_eq!(
+        listing("fadd.d fa0,fa1,fa2,dyn"),
+        vec!["fadd.d fa0,fa1,fa2"]
+    );
+}
+
+#[test]
+fn floating_point_operand_errors() {
+    let e = errors("fadd.d a0, fa1, fa2\n");
+    assert!(
+        e.contains("bad.s:1:8: unknown floating-point register `a0` (an integer register"),
+        "{e}"
+    );
+    let e = errors("fcvt.w.d fa0, fa1\n");
+    assert!(
+        e.contains("unknown register `fa0` (a floating-point register"),
+        "{e}"
+    );
+    let e = errors("fadd.d fa0, fa1, fa2, up\n");
+    assert!(e.contains("unknown rounding mode `up`"), "{e}");
+    let e = errors("fsgnj.d fa0, fa1, fa2, rtz\n");
+    assert!(e.contains("takes 3 operands, found 4"), "{e}");
+    let e = errors("fsrmi 32\n");
+    assert!(e.contains("csr immediate 32 out of range"), "{e}");
 }

@@ -46,15 +46,25 @@ fn tools_present() -> bool {
     gcc && qemu
 }
 
+/// The integer target of most test programs.
+const RV64IMAC: &[&str] = &["-march=rv64imac", "-mabi=lp64"];
+/// gcc's default target, with the F and D extensions (and no errno from
+/// `__builtin_sqrt`, so that it is one `fsqrt.d`).
+const RV64GC: &[&str] = &["-march=rv64gc", "-mabi=lp64d", "-fno-math-errno"];
+
 /// Compiles tests/c/<name>.c with start.S at optimization `opt` into `dir`.
 fn build(name: &str, opt: &str, dir: &Path) -> PathBuf {
+    build_for(name, opt, RV64IMAC, dir)
+}
+
+/// `build` for the target `arch` (`RV64IMAC`, `RV64GC`).
+fn build_for(name: &str, opt: &str, arch: &[&str], dir: &Path) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c");
     let exe = dir.join(format!("{name}{opt}"));
     let out = Command::new(GCC)
         .arg(opt)
+        .args(arch)
         .args([
-            "-march=rv64imac",
-            "-mabi=lp64",
             "-static",
             "-nostdlib",
             "-ffreestanding",
@@ -129,13 +139,24 @@ fn run_sim_with_quantum(
 /// Builds `name` at each optimization level and compares sim with qemu.
 /// Returns the (common) stdout of the last build, for extra checks.
 fn differential(name: &str, opts: &[&str], args: &[&str], stdin: &[u8]) -> Option<String> {
+    differential_for(name, RV64IMAC, opts, args, stdin)
+}
+
+/// `differential` for the target `arch`.
+fn differential_for(
+    name: &str,
+    arch: &[&str],
+    opts: &[&str],
+    args: &[&str],
+    stdin: &[u8],
+) -> Option<String> {
     if !tools_present() {
         return None;
     }
     let scratch = Scratch::new(name);
     let mut last = None;
     for opt in opts {
-        let exe = build(name, opt, &scratch.0);
+        let exe = build_for(name, opt, arch, &scratch.0);
         let (want_out, want_code) = run_qemu(&exe, args, stdin);
         let (out, code, err) = run_sim(&exe, args, stdin);
         assert_eq!(
@@ -259,6 +280,20 @@ fn stdin_to_stdout() {
         assert!(out.ends_with("total=1000\n"), "{out}");
     }
     differential("upcase", O2, &[], b"");
+}
+
+#[test]
+fn floating_point_n_body() {
+    // Double-precision n-body, a single-precision sum under every rounding
+    // mode, and the accrued flags: bit for bit as on qemu.
+    if let Some(out) = differential_for("nbody", RV64GC, ALL, &["2000"], b"") {
+        assert!(
+            out.starts_with("energy before=0xbfc5a441459acc23 -0.169075164\n"),
+            "{out}"
+        );
+        assert!(out.contains("harmonic(1000) rm=1: 0x40ef8724\n"), "{out}");
+        assert!(out.ends_with("fflags=1\n"), "{out}");
+    }
 }
 
 #[test]

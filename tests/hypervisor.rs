@@ -669,6 +669,48 @@ fn two_vms_opening_shm_x_see_different_objects() {
 }
 
 #[test]
+fn a_child_pc_at_a_pages_last_byte_is_a_misaligned_fetch_for_its_kernel() {
+    // hv_set_reg(child, pc, page + 0xfff) used to panic the host (the block
+    // decoder read past the page). Now the child raises
+    // instruction-address-misaligned: status 6, the pc as argument, access
+    // 2 (execute); the kernel goes on.
+    let kernel = build_source(
+        "odd_pc",
+        "uint64_t main() {
+           uint64_t id;
+           uint64_t* code;
+           id = hv_create();
+           code = malloc(8192);
+           code = (uint64_t*) (((uint64_t) code + 4095) / 4096 * 4096);
+           *code = 0x0000007300100513;
+           hv_map(id, 65536, (uint64_t) code, 5);
+           if (hv_set_reg(id, 32, 65536 + 4095) != 0) return 1;
+           if (hv_switch(id) != id) return 2;
+           if (hv_status(id) != 6) return 3;
+           if (hv_get_reg(id, 33) != 65536 + 4095) return 4;
+           if (hv_get_reg(id, 34) != 2) return 5;
+           hv_set_reg(id, 32, 65536 + 1);
+           hv_switch(id);
+           if (hv_status(id) != 6) return 6;
+           hv_set_reg(id, 32, 65536);
+           hv_switch(id);
+           if (hv_get_reg(id, 10) != 1) return 7;
+           return 0;
+         }",
+    );
+    let mut s = simulator();
+    s.load_elf_in(0, &kernel, &args(&["k"]), Mode::Kernel, None)
+        .unwrap();
+    let outcome = s.run();
+    assert_eq!(
+        outcome.exit_code,
+        0,
+        "{}",
+        String::from_utf8_lossy(s.stderr())
+    );
+}
+
+#[test]
 fn code_a_guest_kernel_rewrites_in_its_childs_page_runs_anew() {
     // The kernel and its child share the code page (hv_map) and take turns
     // on the machine, whose caches of the two contexts are swapped, not

@@ -98,6 +98,8 @@ pub const HV_STATUS_BREAKPOINT: u64 = 5;
 pub const HV_STATUS_MISALIGNED: u64 = 6;
 pub const HV_STATUS_PRIVILEGE: u64 = 7;
 pub const HV_STATUS_EXITED: u64 = 8;
+/// Only under selfie's semantics (`--trap-division-by-zero`).
+pub const HV_STATUS_DIVISION_BY_ZERO: u64 = 9;
 
 /// `hv_get_reg`/`hv_set_reg` register numbers beyond x0..x31.
 pub const HV_REG_PC: u64 = 32;

@@ -15,10 +15,16 @@
 //! frames they were decoded from, so that a write to such a frame drops them.
 //!
 //! The run loop asks `BlockCache::fetch` for the block at a pc when the jump
-//! cache (virtual pc → block) does not have it: `fetch` translates the pc
-//! through the bus, finds the block by physical address or decodes it
-//! (`decode_block`: decode, lower, fuse pairs, mark the frames as code), and
-//! remembers it in the jump cache.
+//! cache (virtual pc → block) does not have it: `fetch` refuses an odd pc
+//! (instruction-address-misaligned), translates the pc through the bus,
+//! finds the block by physical address or decodes it (`decode_block`:
+//! decode, lower, fuse pairs, mark the frames as code), and remembers it in
+//! the jump cache. A 4-byte instruction that straddles a page end is a
+//! block of its own, and a fetch fault on its second page is reported at
+//! that page.
+//!
+//! `Lowering` holds the machine's choices that change how code is lowered
+//! (selfie's division-by-zero trap); changing them drops every block.
 //!
 //! ## Pointers into blocks
 //!
@@ -53,7 +59,9 @@ use super::fuse::fuse;
 use super::instruction::*;
 use super::memory::{Frame, PAGE_SIZE};
 use super::mmu::Access;
-use super::op::{amo_pack, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES, SINK};
+use super::op::{
+    amo_pack, csr_pack, FpFields, JumpEntry, Op, OpKind, DIVISIONS, JUMP_CACHE_ENTRIES, SINK,
+};
 
 /// Longest block; keeps the timer's overshoot small and the cache compact.
 pub const MAX_BLOCK_OPS: usize = 64;
@@ -66,9 +74,25 @@ fn dest(rd: Reg) -> u8 {
     }
 }
 
+/// Choices of the machine that change how instructions are lowered.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Lowering {
+    /// selfie's machine semantics: a division or remainder by zero traps
+    /// (`Exception::DivisionByZero`) instead of giving RISC-V's result.
+    /// Off by default; when off, divisions cost nothing extra.
+    pub trap_division_by_zero: bool,
+}
+
 /// Lowers an instruction at `pc` (offset `offset` in its block) to an op.
 /// `bits` is the raw encoding, kept for illegal instructions.
-pub(crate) fn lower(inst: Option<Instruction>, bits: u32, pc: u64, offset: u16, len: u8) -> Op {
+pub(crate) fn lower(
+    inst: Option<Instruction>,
+    bits: u32,
+    pc: u64,
+    offset: u16,
+    len: u8,
+    lowering: Lowering,
+) -> Op {
     use OpKind as K;
     let op = |kind, rd: u8, rs1: Reg, rs2: Reg, imm: i64| Op {
         handler: handler_for(kind),
@@ -165,6 +189,13 @@ pub(crate) fn lower(inst: Option<Instruction>, bits: u32, pc: u64, offset: u16, 
                 ImmOp::Slliw => K::Slliw,
                 ImmOp::Srliw => K::Srliw,
                 ImmOp::Sraiw => K::Sraiw,
+                ImmOp::SlliUw => K::SlliUw,
+                ImmOp::Rori => K::Rori,
+                ImmOp::Roriw => K::Roriw,
+                ImmOp::Bclri => K::Bclri,
+                ImmOp::Bexti => K::Bexti,
+                ImmOp::Binvi => K::Binvi,
+                ImmOp::Bseti => K::Bseti,
             };
             op(kind, rd.0, rs1, z, imm)
         }
@@ -208,8 +239,56 @@ pub(crate) fn lower(inst: Option<Instruction>, bits: u32, pc: u64, offset: u16, 
                 RegOp::Divuw => K::Divuw,
                 RegOp::Remw => K::Remw,
                 RegOp::Remuw => K::Remuw,
+                RegOp::Sh1add => K::Sh1add,
+                RegOp::Sh2add => K::Sh2add,
+                RegOp::Sh3add => K::Sh3add,
+                RegOp::AddUw => K::AddUw,
+                RegOp::Sh1addUw => K::Sh1addUw,
+                RegOp::Sh2addUw => K::Sh2addUw,
+                RegOp::Sh3addUw => K::Sh3addUw,
+                RegOp::Andn => K::Andn,
+                RegOp::Orn => K::Orn,
+                RegOp::Xnor => K::Xnor,
+                RegOp::Max => K::Max,
+                RegOp::Maxu => K::Maxu,
+                RegOp::Min => K::Min,
+                RegOp::Minu => K::Minu,
+                RegOp::Rol => K::Rol,
+                RegOp::Ror => K::Ror,
+                RegOp::Rolw => K::Rolw,
+                RegOp::Rorw => K::Rorw,
+                RegOp::Bclr => K::Bclr,
+                RegOp::Bext => K::Bext,
+                RegOp::Binv => K::Binv,
+                RegOp::Bset => K::Bset,
             };
+            // With selfie's semantics a division by zero traps: only then
+            // does a division get the op that checks its divisor.
+            if let Some(index) = DIVISIONS.iter().position(|&d| d == kind) {
+                if lowering.trap_division_by_zero {
+                    return op(K::DivTrap, rd.0, rs1, rs2, index as i64);
+                }
+            }
             op(kind, rd.0, rs1, rs2, 0)
+        }
+        Instruction::Unary { op: u, rd, rs1 } => {
+            if rd.0 == 0 {
+                return op(K::Nop, SINK, z, z, 0);
+            }
+            let kind = match u {
+                UnaryOp::Clz => K::Clz,
+                UnaryOp::Ctz => K::Ctz,
+                UnaryOp::Cpop => K::Cpop,
+                UnaryOp::Clzw => K::Clzw,
+                UnaryOp::Ctzw => K::Ctzw,
+                UnaryOp::Cpopw => K::Cpopw,
+                UnaryOp::SextB => K::SextB,
+                UnaryOp::SextH => K::SextH,
+                UnaryOp::ZextH => K::ZextH,
+                UnaryOp::OrcB => K::OrcB,
+                UnaryOp::Rev8 => K::Rev8,
+            };
+            op(kind, rd.0, rs1, z, 0)
         }
         Instruction::Fence => op(K::Nop, SINK, z, z, 0),
         Instruction::Ecall => op(K::Ecall, SINK, z, z, 0),
@@ -227,7 +306,12 @@ pub(crate) fn lower(inst: Option<Instruction>, bits: u32, pc: u64, offset: u16, 
                 c,
                 CsrOp::Csrrs | CsrOp::Csrrc | CsrOp::Csrrsi | CsrOp::Csrrci
             ) && rs1.0 == 0;
-            if read_only && matches!(csr, CSR_CYCLE | CSR_TIME | CSR_INSTRET) {
+            if matches!(csr, CSR_FFLAGS | CSR_FRM | CSR_FCSR) {
+                // The floating-point CSRs are read and written (F, 11.2).
+                let immediate = matches!(c, CsrOp::Csrrwi | CsrOp::Csrrsi | CsrOp::Csrrci);
+                let (source, uimm) = if immediate { (z, rs1.0) } else { (rs1, 0) };
+                op(K::CsrFp, dest(rd), source, z, csr_pack(c, csr, uimm))
+            } else if read_only && matches!(csr, CSR_CYCLE | CSR_TIME | CSR_INSTRET) {
                 op(K::CsrRead, dest(rd), z, z, i64::from(csr))
             } else {
                 op(K::Illegal, SINK, z, z, i64::from(bits))
@@ -241,6 +325,177 @@ pub(crate) fn lower(inst: Option<Instruction>, bits: u32, pc: u64, offset: u16, 
             rs2,
             ..
         } => op(K::Amo, dest(rd), rs1, rs2, amo_pack(a, width)),
+        _ => lower_fp(inst, bits, offset, len),
+    }
+}
+
+/// Lowers a floating-point instruction (F and D). Floating-point register
+/// numbers go into the op as they are (`f0` is a register like any other);
+/// an integer destination `x0` becomes the sink as everywhere.
+fn lower_fp(inst: Instruction, bits: u32, offset: u16, len: u8) -> Op {
+    use Instruction as I;
+    use OpKind as K;
+    let op = |kind, rd: u8, rs1: u8, rs2: u8, imm: i64| Op {
+        handler: handler_for(kind),
+        imm,
+        kind,
+        rd,
+        rs1,
+        rs2,
+        offset,
+        len,
+    };
+    let fields = |rm: Option<Rm>, rs3: u8, sub: u8| {
+        FpFields {
+            rm: rm.map_or(0, |rm| rm.bits() as u8),
+            rs3,
+            sub,
+            bits,
+        }
+        .pack()
+    };
+    let by_width = |width: FpWidth, single: OpKind, double: OpKind| match width {
+        FpWidth::Single => single,
+        FpWidth::Double => double,
+    };
+    match inst {
+        I::FpLoad {
+            width,
+            rd,
+            rs1,
+            offset: o,
+        } => op(by_width(width, K::Flw, K::Fld), rd.0, rs1.0, 0, o),
+        I::FpStore {
+            width,
+            rs1,
+            rs2,
+            offset: o,
+        } => op(by_width(width, K::Fsw, K::Fsd), SINK, rs1.0, rs2.0, o),
+        I::FpArith {
+            op: a,
+            width,
+            rd,
+            rs1,
+            rs2,
+            rm,
+        } => {
+            let kind = match a {
+                FpArithOp::Add => by_width(width, K::FaddS, K::FaddD),
+                FpArithOp::Sub => by_width(width, K::FsubS, K::FsubD),
+                FpArithOp::Mul => by_width(width, K::FmulS, K::FmulD),
+                FpArithOp::Div => by_width(width, K::FdivS, K::FdivD),
+            };
+            op(kind, rd.0, rs1.0, rs2.0, fields(Some(rm), 0, 0))
+        }
+        I::FpSqrt { width, rd, rs1, rm } => op(
+            by_width(width, K::FsqrtS, K::FsqrtD),
+            rd.0,
+            rs1.0,
+            0,
+            fields(Some(rm), 0, 0),
+        ),
+        I::FpSign {
+            op: s,
+            width,
+            rd,
+            rs1,
+            rs2,
+        } => op(
+            by_width(width, K::FsgnjS, K::FsgnjD),
+            rd.0,
+            rs1.0,
+            rs2.0,
+            fields(None, 0, s as u8),
+        ),
+        I::FpMinMax {
+            max,
+            width,
+            rd,
+            rs1,
+            rs2,
+        } => op(
+            by_width(width, K::FminmaxS, K::FminmaxD),
+            rd.0,
+            rs1.0,
+            rs2.0,
+            fields(None, 0, u8::from(max)),
+        ),
+        I::FpConvert { width, rd, rs1, rm } => op(
+            by_width(width, K::FcvtSD, K::FcvtDS),
+            rd.0,
+            rs1.0,
+            0,
+            fields(Some(rm), 0, 0),
+        ),
+        I::FpCompare {
+            op: c,
+            width,
+            rd,
+            rs1,
+            rs2,
+        } => op(
+            by_width(width, K::FcmpS, K::FcmpD),
+            dest(rd),
+            rs1.0,
+            rs2.0,
+            fields(None, 0, c as u8),
+        ),
+        I::FpClass { width, rd, rs1 } => op(
+            by_width(width, K::FclassS, K::FclassD),
+            dest(rd),
+            rs1.0,
+            0,
+            0,
+        ),
+        I::FpMoveToInt { width, rd, rs1 } => {
+            op(by_width(width, K::FmvXW, K::FmvXD), dest(rd), rs1.0, 0, 0)
+        }
+        I::FpMoveFromInt { width, rd, rs1 } => {
+            op(by_width(width, K::FmvWX, K::FmvDX), rd.0, rs1.0, 0, 0)
+        }
+        I::FpToInt {
+            int,
+            width,
+            rd,
+            rs1,
+            rm,
+        } => op(
+            by_width(width, K::FcvtToIntS, K::FcvtToIntD),
+            dest(rd),
+            rs1.0,
+            0,
+            fields(Some(rm), 0, int as u8),
+        ),
+        I::IntToFp {
+            int,
+            width,
+            rd,
+            rs1,
+            rm,
+        } => op(
+            by_width(width, K::FcvtFromIntS, K::FcvtFromIntD),
+            rd.0,
+            rs1.0,
+            0,
+            fields(Some(rm), 0, int as u8),
+        ),
+        I::FpFused {
+            op: f,
+            width,
+            rd,
+            rs1,
+            rs2,
+            rs3,
+            rm,
+        } => op(
+            by_width(width, K::FusedS, K::FusedD),
+            rd.0,
+            rs1.0,
+            rs2.0,
+            fields(Some(rm), rs3.0, f as u8),
+        ),
+        // Every other instruction is lowered by `lower`.
+        _ => op(K::Illegal, SINK, 0, 0, i64::from(bits)),
     }
 }
 
@@ -331,6 +586,8 @@ pub(crate) struct BlockCache {
     /// Reused buffer for decoding, and for running a block cut short by the
     /// instruction budget (never cached).
     scratch: Vec<Op>,
+    /// How instructions are lowered (the machine's options).
+    lowering: Lowering,
 }
 
 impl BlockCache {
@@ -343,6 +600,21 @@ impl BlockCache {
             jump_cache: JumpCache::new(),
             removals: 0,
             scratch: Vec::with_capacity(MAX_BLOCK_OPS + 1),
+            lowering: Lowering::default(),
+        }
+    }
+
+    /// Changes how instructions are lowered: drops every block decoded the
+    /// old way.
+    pub fn set_lowering(&mut self, lowering: Lowering) {
+        if lowering != self.lowering {
+            self.lowering = lowering;
+            let live: Vec<u32> = self.by_phys.values().copied().collect();
+            for index in live {
+                self.remove(index);
+            }
+            self.by_frame.clear();
+            self.jump_cache.flush();
         }
     }
 
@@ -360,6 +632,16 @@ impl BlockCache {
         pc: u64,
         remaining: u64,
     ) -> Result<(*const Op, u64), Exception> {
+        // Instructions are 2-byte aligned (C extension: IALIGN = 16): an
+        // odd pc is an instruction-address-misaligned fault, never a fetch.
+        // Only here, off the hot path: no block, and so no jump-cache
+        // entry, ever has an odd pc.
+        if pc & 1 != 0 {
+            return Err(Exception::Misaligned {
+                vaddr: pc,
+                access: Access::Execute,
+            });
+        }
         let phys = bus.translate(pc, Access::Execute)?;
         let cap = remaining.min(MAX_BLOCK_OPS as u64) as usize;
         if let Some(index) = self.find(phys, pc) {
@@ -372,7 +654,7 @@ impl BlockCache {
         }
         let mut ops = std::mem::take(&mut self.scratch);
         ops.clear();
-        let decoded = decode_block(bus, pc, phys, cap, &mut ops);
+        let decoded = decode_block(bus, pc, phys, cap, self.lowering, &mut ops);
         let frames = match decoded {
             Ok(frames) => frames,
             Err(e) => {
@@ -488,6 +770,7 @@ fn decode_block(
     pc: u64,
     phys: u64,
     cap: usize,
+    lowering: Lowering,
     ops: &mut Vec<Op>,
 ) -> Result<[Frame; 2], Exception> {
     let frame = PhysAddr(phys).frame();
@@ -519,7 +802,7 @@ fn decode_block(
             break;
         };
         let inst = decode::decode(word).map(|(i, _)| i);
-        let op = lower(inst, word, at, (at - pc) as u16, len as u8);
+        let op = lower(inst, word, at, (at - pc) as u16, len as u8, lowering);
         ops.push(op);
         at = at.wrapping_add(len);
         // After an instruction that straddles the page end, `at` is past

@@ -1,4 +1,4 @@
-//! The decoder: machine words → `Instruction`. It is the single source of
+//! The decoder: machine words → `Instruction` (RV64GC, Zba, Zbb, Zbs). It is the single source of
 //! truth for what bits mean; the executor's pre-decoder, the disassembler and
 //! the trace all start here.
 //!
@@ -13,7 +13,7 @@ use super::instruction::*;
 
 /// Length in bytes of the instruction whose low 16 bits are `low_half`
 /// (RISC-V unprivileged spec, 1.5: the two lowest bits are `11` for 32-bit
-/// instructions). Longer encodings do not exist in RV64IMAC; they are
+/// instructions). Longer encodings do not exist in RV64GC; they are
 /// reported as 4 and then fail to decode.
 pub fn length(low_half: u16) -> u64 {
     if low_half & 3 == 3 {
@@ -144,78 +144,12 @@ pub fn decode32(w: u32) -> Option<Instruction> {
                 offset: imm_s(w),
             }
         }
-        OPCODE_OP_IMM => {
-            let shamt = i64::from((w >> 20) & 0x3f);
-            let op = match (f3, w >> 26) {
-                (0, _) => ImmOp::Addi,
-                (2, _) => ImmOp::Slti,
-                (3, _) => ImmOp::Sltiu,
-                (4, _) => ImmOp::Xori,
-                (6, _) => ImmOp::Ori,
-                (7, _) => ImmOp::Andi,
-                (1, 0x00) => {
-                    return Some(OpImm {
-                        op: ImmOp::Slli,
-                        rd: rd(w),
-                        rs1: rs1(w),
-                        imm: shamt,
-                    })
-                }
-                (5, 0x00) => {
-                    return Some(OpImm {
-                        op: ImmOp::Srli,
-                        rd: rd(w),
-                        rs1: rs1(w),
-                        imm: shamt,
-                    })
-                }
-                (5, 0x10) => {
-                    return Some(OpImm {
-                        op: ImmOp::Srai,
-                        rd: rd(w),
-                        rs1: rs1(w),
-                        imm: shamt,
-                    })
-                }
-                _ => return None,
-            };
-            OpImm {
-                op,
-                rd: rd(w),
-                rs1: rs1(w),
-                imm: imm_i(w),
-            }
-        }
-        OPCODE_OP_IMM_32 => {
-            let shamt = i64::from((w >> 20) & 0x1f);
-            match (f3, f7) {
-                (0, _) => OpImm {
-                    op: ImmOp::Addiw,
-                    rd: rd(w),
-                    rs1: rs1(w),
-                    imm: imm_i(w),
-                },
-                (1, 0x00) => OpImm {
-                    op: ImmOp::Slliw,
-                    rd: rd(w),
-                    rs1: rs1(w),
-                    imm: shamt,
-                },
-                (5, 0x00) => OpImm {
-                    op: ImmOp::Srliw,
-                    rd: rd(w),
-                    rs1: rs1(w),
-                    imm: shamt,
-                },
-                (5, 0x20) => OpImm {
-                    op: ImmOp::Sraiw,
-                    rd: rd(w),
-                    rs1: rs1(w),
-                    imm: shamt,
-                },
-                _ => return None,
-            }
-        }
+        OPCODE_OP_IMM | OPCODE_OP_IMM_32 => return decode_op_imm(w, opcode),
+        OPCODE_OP_32 if f7 == 0x04 && f3 == 4 && rs2(w) == Reg(0) => Unary {
+            op: UnaryOp::ZextH,
+            rd: rd(w),
+            rs1: rs1(w),
+        },
         OPCODE_OP | OPCODE_OP_32 => {
             let op = REG_OPS
                 .iter()
@@ -275,15 +209,252 @@ pub fn decode32(w: u32) -> Option<Instruction> {
                 rs2: rs2(w),
             }
         }
+        OPCODE_LOAD_FP | OPCODE_STORE_FP => return decode_fp_memory(w, opcode),
+        OPCODE_OP_FP => return decode_op_fp(w),
+        OPCODE_MADD | OPCODE_MSUB | OPCODE_NMSUB | OPCODE_NMADD => {
+            let op = match opcode {
+                OPCODE_MADD => FusedOp::Madd,
+                OPCODE_MSUB => FusedOp::Msub,
+                OPCODE_NMSUB => FusedOp::Nmsub,
+                _ => FusedOp::Nmadd,
+            };
+            FpFused {
+                op,
+                width: fp_width(w)?,
+                rd: frd(w),
+                rs1: frs1(w),
+                rs2: frs2(w),
+                rs3: FReg((w >> 27) as u8),
+                rm: Rm::from_bits(f3)?,
+            }
+        }
         _ => return None,
     })
 }
 
-const REG_OPS: [RegOp; 28] = {
+/// OP-IMM and OP-IMM-32: the immediate ALU operations, the shifts (base,
+/// Zba, Zbb, Zbs) and Zbb's one-source operations.
+fn decode_op_imm(w: u32, opcode: u32) -> Option<Instruction> {
+    use Instruction::*;
+    let f3 = funct3(w);
+    // One-source operations: the 12 bits above rs1 select them.
+    if let Some(op) = UNARY_OPS
+        .iter()
+        .copied()
+        .find(|&op| unary_fields(op) == (opcode, f3, w >> 20))
+    {
+        return Some(Unary {
+            op,
+            rd: rd(w),
+            rs1: rs1(w),
+        });
+    }
+    let (rd, rs1) = (rd(w), rs1(w));
+    let shift = SHIFT_OPS.iter().copied().find(|&op| {
+        let Some((o, f, top)) = shift_fields(op) else {
+            return false;
+        };
+        // A shift amount of five bits for the `w` forms: bit 25 is then
+        // part of the top bits, and must be zero.
+        let top_bits = if shift_bits(op) == 32 {
+            w >> 25
+        } else {
+            w >> 26
+        };
+        let top = if shift_bits(op) == 32 { top << 1 } else { top };
+        (o, f, top) == (opcode, f3, top_bits)
+    });
+    if let Some(op) = shift {
+        let mask = if shift_bits(op) == 32 { 0x1f } else { 0x3f };
+        return Some(OpImm {
+            op,
+            rd,
+            rs1,
+            imm: i64::from((w >> 20) & mask),
+        });
+    }
+    let op = match (opcode, f3) {
+        (OPCODE_OP_IMM, 0) => ImmOp::Addi,
+        (OPCODE_OP_IMM, 2) => ImmOp::Slti,
+        (OPCODE_OP_IMM, 3) => ImmOp::Sltiu,
+        (OPCODE_OP_IMM, 4) => ImmOp::Xori,
+        (OPCODE_OP_IMM, 6) => ImmOp::Ori,
+        (OPCODE_OP_IMM, 7) => ImmOp::Andi,
+        (OPCODE_OP_IMM_32, 0) => ImmOp::Addiw,
+        _ => return None,
+    };
+    Some(OpImm {
+        op,
+        rd,
+        rs1,
+        imm: imm_i(w),
+    })
+}
+
+fn frd(w: u32) -> FReg {
+    FReg(((w >> 7) & 31) as u8)
+}
+fn frs1(w: u32) -> FReg {
+    FReg(((w >> 15) & 31) as u8)
+}
+fn frs2(w: u32) -> FReg {
+    FReg(((w >> 20) & 31) as u8)
+}
+
+/// The `fmt` field: S or D (H and Q do not exist here).
+fn fp_width(w: u32) -> Option<FpWidth> {
+    match (w >> 25) & 3 {
+        0 => Some(FpWidth::Single),
+        1 => Some(FpWidth::Double),
+        _ => None,
+    }
+}
+
+/// `flw`, `fld`, `fsw`, `fsd`.
+fn decode_fp_memory(w: u32, opcode: u32) -> Option<Instruction> {
+    let width = match funct3(w) {
+        2 => FpWidth::Single,
+        3 => FpWidth::Double,
+        _ => return None,
+    };
+    Some(if opcode == OPCODE_LOAD_FP {
+        Instruction::FpLoad {
+            width,
+            rd: frd(w),
+            rs1: rs1(w),
+            offset: imm_i(w),
+        }
+    } else {
+        Instruction::FpStore {
+            width,
+            rs1: rs1(w),
+            rs2: frs2(w),
+            offset: imm_s(w),
+        }
+    })
+}
+
+/// OP-FP: funct5 (bits 31:27) selects the operation, `fmt` the format,
+/// funct3 the rounding mode or a sub-operation, and for some `rs2` too.
+fn decode_op_fp(w: u32) -> Option<Instruction> {
+    use Instruction::*;
+    let width = fp_width(w)?;
+    let f3 = funct3(w);
+    let rm = Rm::from_bits(f3);
+    let rs2_bits = (w >> 20) & 31;
+    let (frd, frs1, frs2) = (frd(w), frs1(w), frs2(w));
+    let int = IntWidth::ALL.get(rs2_bits as usize).copied();
+    Some(match w >> 27 {
+        f @ 0x00..=0x03 => FpArith {
+            op: [
+                FpArithOp::Add,
+                FpArithOp::Sub,
+                FpArithOp::Mul,
+                FpArithOp::Div,
+            ][f as usize],
+            width,
+            rd: frd,
+            rs1: frs1,
+            rs2: frs2,
+            rm: rm?,
+        },
+        FUNCT5_SQRT if rs2_bits == 0 => FpSqrt {
+            width,
+            rd: frd,
+            rs1: frs1,
+            rm: rm?,
+        },
+        FUNCT5_SGNJ => FpSign {
+            op: match f3 {
+                0 => FpSignOp::Sgnj,
+                1 => FpSignOp::Sgnjn,
+                2 => FpSignOp::Sgnjx,
+                _ => return None,
+            },
+            width,
+            rd: frd,
+            rs1: frs1,
+            rs2: frs2,
+        },
+        FUNCT5_MINMAX if f3 <= 1 => FpMinMax {
+            max: f3 == 1,
+            width,
+            rd: frd,
+            rs1: frs1,
+            rs2: frs2,
+        },
+        FUNCT5_CONVERT if rs2_bits == fmt_bits(width.other()) => FpConvert {
+            width,
+            rd: frd,
+            rs1: frs1,
+            rm: rm?,
+        },
+        FUNCT5_COMPARE => FpCompare {
+            op: match f3 {
+                0 => FpCompareOp::Le,
+                1 => FpCompareOp::Lt,
+                2 => FpCompareOp::Eq,
+                _ => return None,
+            },
+            width,
+            rd: rd(w),
+            rs1: frs1,
+            rs2: frs2,
+        },
+        FUNCT5_TO_INT => FpToInt {
+            int: int?,
+            width,
+            rd: rd(w),
+            rs1: frs1,
+            rm: rm?,
+        },
+        FUNCT5_FROM_INT => IntToFp {
+            int: int?,
+            width,
+            rd: frd,
+            rs1: rs1(w),
+            rm: rm?,
+        },
+        FUNCT5_MOVE_TO_INT if rs2_bits == 0 && f3 == 0 => FpMoveToInt {
+            width,
+            rd: rd(w),
+            rs1: frs1,
+        },
+        FUNCT5_MOVE_TO_INT if rs2_bits == 0 && f3 == 1 => FpClass {
+            width,
+            rd: rd(w),
+            rs1: frs1,
+        },
+        FUNCT5_MOVE_FROM_INT if rs2_bits == 0 && f3 == 0 => FpMoveFromInt {
+            width,
+            rd: frd,
+            rs1: rs1(w),
+        },
+        _ => return None,
+    })
+}
+
+const REG_OPS: [RegOp; 50] = {
     use RegOp::*;
     [
         Add, Sub, Sll, Slt, Sltu, Xor, Srl, Sra, Or, And, Mul, Mulh, Mulhsu, Mulhu, Div, Divu, Rem,
-        Remu, Addw, Subw, Sllw, Srlw, Sraw, Mulw, Divw, Divuw, Remw, Remuw,
+        Remu, Addw, Subw, Sllw, Srlw, Sraw, Mulw, Divw, Divuw, Remw, Remuw, Sh1add, Sh2add, Sh3add,
+        AddUw, Sh1addUw, Sh2addUw, Sh3addUw, Andn, Orn, Xnor, Max, Maxu, Min, Minu, Rol, Ror, Rolw,
+        Rorw, Bclr, Bext, Binv, Bset,
+    ]
+};
+
+const SHIFT_OPS: [ImmOp; 13] = {
+    use ImmOp::*;
+    [
+        Slli, Srli, Srai, Slliw, Srliw, Sraiw, SlliUw, Rori, Roriw, Bclri, Bexti, Binvi, Bseti,
+    ]
+};
+
+const UNARY_OPS: [UnaryOp; 11] = {
+    use UnaryOp::*;
+    [
+        Clz, Ctz, Cpop, Clzw, Ctzw, Cpopw, SextB, SextH, ZextH, OrcB, Rev8,
     ]
 };
 

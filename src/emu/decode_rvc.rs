@@ -5,8 +5,9 @@
 //! (bits 15:13); each arm gathers the scattered immediate bits of its format
 //! and returns the `Instruction` of the 32-bit instruction it stands for, so
 //! that the executor never sees a compressed form. Everything the spec marks
-//! *reserved* and every floating-point form returns `None` (an illegal
-//! instruction for the caller). *HINT* encodings (for example `c.li x0, 5`)
+//! *reserved* returns `None` (an illegal instruction for the caller). The
+//! floating-point forms of RV64 are the double-precision loads and stores
+//! (C.FLD, C.FSD, C.FLDSP, C.FSDSP); C.FLW and friends are RV32 only. *HINT* encodings (for example `c.li x0, 5`)
 //! are legal instructions whose expansion writes `x0` or changes nothing;
 //! they expand like their non-HINT neighbours.
 
@@ -68,6 +69,16 @@ fn cl_double_offset(h: u16) -> i64 {
     i64::from((bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6))
 }
 
+/// C.LDSP/C.FLDSP offset: uimm[5] = bit 12, uimm[4:3|8:6] = bits 6:5|4:2.
+fn ldsp_offset(h: u16) -> i64 {
+    i64::from(bit_to(h, 12, 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6))
+}
+
+/// C.SDSP/C.FSDSP offset: uimm[5:3|8:6] = bits 12:10|9:7.
+fn sdsp_offset(h: u16) -> i64 {
+    i64::from((bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6))
+}
+
 /// C.J offset: [11|4|9:8|10|6|7|3:1|5] = bits 12|11|10:9|8|7|6|5:3|2.
 fn cj_offset(h: u16) -> i64 {
     let v = bit_to(h, 12, 11)
@@ -91,8 +102,8 @@ fn cb_offset(h: u16) -> i64 {
     sext(v, 9)
 }
 
-/// Expands one 16-bit instruction; `None` when illegal, reserved, a
-/// floating-point form, or not compressed at all (bits 1:0 = `11`).
+/// Expands one 16-bit instruction; `None` when illegal, reserved, or not
+/// compressed at all (bits 1:0 = `11`).
 pub fn expand(h: u16) -> Option<Instruction> {
     match h & 3 {
         0 => quadrant0(h),
@@ -127,6 +138,13 @@ fn quadrant0(h: u16) -> Option<Instruction> {
             rs1: creg_hi(h),
             offset: cl_word_offset(h),
         }),
+        // C.FLD
+        1 => Some(FpLoad {
+            width: FpWidth::Double,
+            rd: FReg(creg_lo(h).0),
+            rs1: creg_hi(h),
+            offset: cl_double_offset(h),
+        }),
         // C.LD (RV64; C.FLW in RV32)
         3 => Some(Load {
             op: LoadOp::Ld,
@@ -141,6 +159,13 @@ fn quadrant0(h: u16) -> Option<Instruction> {
             rs2: creg_lo(h),
             offset: cl_word_offset(h),
         }),
+        // C.FSD
+        5 => Some(FpStore {
+            width: FpWidth::Double,
+            rs1: creg_hi(h),
+            rs2: FReg(creg_lo(h).0),
+            offset: cl_double_offset(h),
+        }),
         // C.SD
         7 => Some(Store {
             op: StoreOp::Sd,
@@ -148,7 +173,7 @@ fn quadrant0(h: u16) -> Option<Instruction> {
             rs2: creg_lo(h),
             offset: cl_double_offset(h),
         }),
-        // 1 C.FLD, 5 C.FSD: no floating point; 4 is reserved.
+        // 4 is reserved.
         _ => None,
     }
 }
@@ -305,17 +330,23 @@ fn quadrant2(h: u16) -> Option<Instruction> {
                 offset: i64::from(offset),
             })
         }
-        // C.LDSP: uimm[5] = bit 12, uimm[4:3|8:6] = bits 6:5|4:2; rd = 0 is reserved.
+        // C.FLDSP: as C.LDSP, and f0 is a register like any other.
+        1 => Some(FpLoad {
+            width: FpWidth::Double,
+            rd: FReg(rd.0),
+            rs1: Reg::SP,
+            offset: ldsp_offset(h),
+        }),
+        // C.LDSP: rd = 0 is reserved.
         3 => {
             if rd == Reg::ZERO {
                 return None;
             }
-            let offset = bit_to(h, 12, 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6);
             Some(Load {
                 op: LoadOp::Ld,
                 rd,
                 rs1: Reg::SP,
-                offset: i64::from(offset),
+                offset: ldsp_offset(h),
             })
         }
         4 => match (bits(h, 12, 12), rd, rs2) {
@@ -358,17 +389,20 @@ fn quadrant2(h: u16) -> Option<Instruction> {
                 offset: i64::from(offset),
             })
         }
-        // C.SDSP: uimm[5:3|8:6] = bits 12:10|9:7.
-        7 => {
-            let offset = (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6);
-            Some(Store {
-                op: StoreOp::Sd,
-                rs1: Reg::SP,
-                rs2,
-                offset: i64::from(offset),
-            })
-        }
-        // 1 C.FLDSP, 5 C.FSDSP: no floating point.
+        // C.FSDSP: as C.SDSP.
+        5 => Some(FpStore {
+            width: FpWidth::Double,
+            rs1: Reg::SP,
+            rs2: FReg(rs2.0),
+            offset: sdsp_offset(h),
+        }),
+        // C.SDSP
+        7 => Some(Store {
+            op: StoreOp::Sd,
+            rs1: Reg::SP,
+            rs2,
+            offset: sdsp_offset(h),
+        }),
         _ => None,
     }
 }
@@ -462,6 +496,10 @@ mod tests {
         (0xe406, 0x00113423), // c.sdsp ra,8(sp)
         (0xffee, 0x1fb13c23), // c.sdsp s11,504(sp)
         (0xe22a, 0x10a13023), // c.sdsp a0,256(sp)
+        (0x2588, 0x0085b507), // c.fld fa0,8(a1)
+        (0xbfe0, 0x0e87bc27), // c.fsd fs0,248(a5)
+        (0x2422, 0x00813407), // c.fldsp fs0,8(sp)
+        (0xbfaa, 0x1ea13c27), // c.fsdsp fa0,504(sp)
     ];
 
     #[test]
@@ -474,12 +512,10 @@ mod tests {
     }
 
     #[test]
-    fn reserved_and_floating_point_encodings_are_illegal() {
+    fn reserved_encodings_are_illegal() {
         let illegal: &[(u16, &str)] = &[
             (0x0000, "all-zero halfword (C.ADDI4SPN, nzuimm = 0)"),
             (0x0004, "C.ADDI4SPN a1, nzuimm = 0"),
-            (0x2000, "C.FLD"),
-            (0xa000, "C.FSD"),
             (0x8000, "quadrant 0, funct3 100"),
             (0x6101, "C.ADDI16SP, nzimm = 0"),
             (0x6501, "C.LUI a0, nzimm = 0"),
@@ -487,8 +523,6 @@ mod tests {
             (0x4002, "C.LWSP x0"),
             (0x6002, "C.LDSP x0"),
             (0x8002, "C.JR x0"),
-            (0x2002, "C.FLDSP"),
-            (0xa002, "C.FSDSP"),
             (0x9c41, "C.* reserved (bit 12 = 1, bits 6:5 = 10)"),
             (0x9c61, "C.* reserved (bit 12 = 1, bits 6:5 = 11)"),
             (0x0003, "not compressed"),
@@ -510,9 +544,9 @@ mod tests {
                 assert_eq!(decode32(word), Some(inst), "{half:04x} → {word:08x}");
             }
         }
-        // 49152 non-32-bit halfwords, less 8192 floating-point ones and 2409
-        // reserved ones (counted with objdump, see `agrees_with_objdump`).
-        assert_eq!(legal, 38_551);
+        // 49152 non-32-bit halfwords, less 2409 reserved ones (counted with
+        // objdump, see `agrees_with_objdump`).
+        assert_eq!(legal, 46_743);
     }
 
     /// Rewrites objdump's `-M no-aliases` text of a compressed instruction
@@ -530,8 +564,10 @@ mod tests {
         let base = mnemonic.trim_start_matches("c.");
         match (mnemonic, &ops[..]) {
             ("c.addi4spn", [rd, sp, imm]) => format!("addi {rd},{sp},{imm}"),
-            ("c.lw" | "c.ld" | "c.sw" | "c.sd", [r, mem]) => format!("{base} {r},{mem}"),
-            ("c.lwsp" | "c.ldsp" | "c.swsp" | "c.sdsp", [r, mem]) => {
+            ("c.lw" | "c.ld" | "c.sw" | "c.sd" | "c.fld" | "c.fsd", [r, mem]) => {
+                format!("{base} {r},{mem}")
+            }
+            ("c.lwsp" | "c.ldsp" | "c.swsp" | "c.sdsp" | "c.fldsp" | "c.fsdsp", [r, mem]) => {
                 format!("{} {r},{mem}", base.trim_end_matches("sp"))
             }
             ("c.nop", []) => "addi zero,zero,0".into(),
@@ -602,7 +638,7 @@ mod tests {
             let half = halves[offset / 2];
             let mnemonic = fields[2].trim();
             let objdump_legal = match mnemonic {
-                ".2byte" | "c.unimp" | "c.fld" | "c.fsd" | "c.fldsp" | "c.fsdsp" => false,
+                ".2byte" | "c.unimp" => false,
                 // objdump accepts nzimm = 0, which the spec reserves.
                 "c.addi16sp" => half & 0x107c != 0,
                 _ => true,

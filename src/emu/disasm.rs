@@ -42,7 +42,7 @@ pub const STORE_MNEMONICS: [(StoreOp, &str); 4] = [
     (StoreOp::Sd, "sd"),
 ];
 
-pub const IMM_MNEMONICS: [(ImmOp, &str); 13] = [
+pub const IMM_MNEMONICS: [(ImmOp, &str); 20] = [
     (ImmOp::Addi, "addi"),
     (ImmOp::Slti, "slti"),
     (ImmOp::Sltiu, "sltiu"),
@@ -56,9 +56,16 @@ pub const IMM_MNEMONICS: [(ImmOp, &str); 13] = [
     (ImmOp::Slliw, "slliw"),
     (ImmOp::Srliw, "srliw"),
     (ImmOp::Sraiw, "sraiw"),
+    (ImmOp::SlliUw, "slli.uw"),
+    (ImmOp::Rori, "rori"),
+    (ImmOp::Roriw, "roriw"),
+    (ImmOp::Bclri, "bclri"),
+    (ImmOp::Bexti, "bexti"),
+    (ImmOp::Binvi, "binvi"),
+    (ImmOp::Bseti, "bseti"),
 ];
 
-pub const REG_MNEMONICS: [(RegOp, &str); 28] = [
+pub const REG_MNEMONICS: [(RegOp, &str); 50] = [
     (RegOp::Add, "add"),
     (RegOp::Sub, "sub"),
     (RegOp::Sll, "sll"),
@@ -87,6 +94,70 @@ pub const REG_MNEMONICS: [(RegOp, &str); 28] = [
     (RegOp::Divuw, "divuw"),
     (RegOp::Remw, "remw"),
     (RegOp::Remuw, "remuw"),
+    (RegOp::Sh1add, "sh1add"),
+    (RegOp::Sh2add, "sh2add"),
+    (RegOp::Sh3add, "sh3add"),
+    (RegOp::AddUw, "add.uw"),
+    (RegOp::Sh1addUw, "sh1add.uw"),
+    (RegOp::Sh2addUw, "sh2add.uw"),
+    (RegOp::Sh3addUw, "sh3add.uw"),
+    (RegOp::Andn, "andn"),
+    (RegOp::Orn, "orn"),
+    (RegOp::Xnor, "xnor"),
+    (RegOp::Max, "max"),
+    (RegOp::Maxu, "maxu"),
+    (RegOp::Min, "min"),
+    (RegOp::Minu, "minu"),
+    (RegOp::Rol, "rol"),
+    (RegOp::Ror, "ror"),
+    (RegOp::Rolw, "rolw"),
+    (RegOp::Rorw, "rorw"),
+    (RegOp::Bclr, "bclr"),
+    (RegOp::Bext, "bext"),
+    (RegOp::Binv, "binv"),
+    (RegOp::Bset, "bset"),
+];
+
+pub const UNARY_MNEMONICS: [(UnaryOp, &str); 11] = [
+    (UnaryOp::Clz, "clz"),
+    (UnaryOp::Ctz, "ctz"),
+    (UnaryOp::Cpop, "cpop"),
+    (UnaryOp::Clzw, "clzw"),
+    (UnaryOp::Ctzw, "ctzw"),
+    (UnaryOp::Cpopw, "cpopw"),
+    (UnaryOp::SextB, "sext.b"),
+    (UnaryOp::SextH, "sext.h"),
+    (UnaryOp::ZextH, "zext.h"),
+    (UnaryOp::OrcB, "orc.b"),
+    (UnaryOp::Rev8, "rev8"),
+];
+
+/// Base mnemonics of the floating-point families; the format suffix
+/// (`.s`/`.d`) follows.
+pub const FP_ARITH_MNEMONICS: [(FpArithOp, &str); 4] = [
+    (FpArithOp::Add, "fadd"),
+    (FpArithOp::Sub, "fsub"),
+    (FpArithOp::Mul, "fmul"),
+    (FpArithOp::Div, "fdiv"),
+];
+
+pub const FP_SIGN_MNEMONICS: [(FpSignOp, &str); 3] = [
+    (FpSignOp::Sgnj, "fsgnj"),
+    (FpSignOp::Sgnjn, "fsgnjn"),
+    (FpSignOp::Sgnjx, "fsgnjx"),
+];
+
+pub const FP_COMPARE_MNEMONICS: [(FpCompareOp, &str); 3] = [
+    (FpCompareOp::Eq, "feq"),
+    (FpCompareOp::Lt, "flt"),
+    (FpCompareOp::Le, "fle"),
+];
+
+pub const FUSED_MNEMONICS: [(FusedOp, &str); 4] = [
+    (FusedOp::Madd, "fmadd"),
+    (FusedOp::Msub, "fmsub"),
+    (FusedOp::Nmsub, "fnmsub"),
+    (FusedOp::Nmadd, "fnmadd"),
 ];
 
 pub const CSR_MNEMONICS: [(CsrOp, &str); 6] = [
@@ -114,8 +185,12 @@ pub const AMO_MNEMONICS: [(AmoOp, &str); 11] = [
     (AmoOp::Maxu, "amomaxu"),
 ];
 
-/// CSRs printed by name (Zicntr); every other CSR number prints in hex.
-pub const CSR_NAMES: [(u16, &str); 3] = [
+/// CSRs printed by name (the floating-point CSRs and Zicntr); every other
+/// CSR number prints in hex.
+pub const CSR_NAMES: [(u16, &str); 6] = [
+    (CSR_FFLAGS, "fflags"),
+    (CSR_FRM, "frm"),
+    (CSR_FCSR, "fcsr"),
     (CSR_CYCLE, "cycle"),
     (CSR_TIME, "time"),
     (CSR_INSTRET, "instret"),
@@ -159,6 +234,56 @@ pub fn mnemonic(inst: &Instruction) -> String {
             };
             format!("{}.{width}{order}", name(&AMO_MNEMONICS, op))
         }
+        Unary { op, .. } => name(&UNARY_MNEMONICS, op).into(),
+        FpLoad { width, .. } => format!("fl{}", fp_memory_letter(width)),
+        FpStore { width, .. } => format!("fs{}", fp_memory_letter(width)),
+        FpArith { op, width, .. } => {
+            format!("{}.{}", name(&FP_ARITH_MNEMONICS, op), width.suffix())
+        }
+        FpSqrt { width, .. } => format!("fsqrt.{}", width.suffix()),
+        FpSign { op, width, .. } => format!("{}.{}", name(&FP_SIGN_MNEMONICS, op), width.suffix()),
+        FpMinMax { max, width, .. } => {
+            format!("{}.{}", if max { "fmax" } else { "fmin" }, width.suffix())
+        }
+        FpConvert { width, .. } => {
+            format!("fcvt.{}.{}", width.suffix(), width.other().suffix())
+        }
+        FpCompare { op, width, .. } => {
+            format!("{}.{}", name(&FP_COMPARE_MNEMONICS, op), width.suffix())
+        }
+        FpClass { width, .. } => format!("fclass.{}", width.suffix()),
+        FpMoveToInt { width, .. } => format!("fmv.x.{}", fp_memory_letter(width)),
+        FpMoveFromInt { width, .. } => format!("fmv.{}.x", fp_memory_letter(width)),
+        FpToInt { int, width, .. } => format!("fcvt.{}.{}", int.name(), width.suffix()),
+        IntToFp { int, width, .. } => format!("fcvt.{}.{}", width.suffix(), int.name()),
+        FpFused { op, width, .. } => format!("{}.{}", name(&FUSED_MNEMONICS, op), width.suffix()),
+    }
+}
+
+/// `w` or `d`: the letter of `flw`/`fld`, `fmv.x.w`/`fmv.x.d`.
+pub fn fp_memory_letter(width: FpWidth) -> &'static str {
+    match width {
+        FpWidth::Single => "w",
+        FpWidth::Double => "d",
+    }
+}
+
+/// The rounding mode an assembler puts in when none is written, which the
+/// disassembler then leaves out: `rne` for the conversions that are always
+/// exact (`fcvt.d.s`, `fcvt.d.w`, `fcvt.d.wu`, as GNU as does), `dyn` for
+/// every other instruction that rounds.
+pub fn default_rm(inst: &Instruction) -> Rm {
+    match *inst {
+        Instruction::FpConvert {
+            width: FpWidth::Double,
+            ..
+        }
+        | Instruction::IntToFp {
+            int: IntWidth::W | IntWidth::Wu,
+            width: FpWidth::Double,
+            ..
+        } => Rm::Rne,
+        _ => Rm::Dyn,
     }
 }
 
@@ -229,6 +354,57 @@ fn write_inst(f: &mut fmt::Formatter<'_>, inst: &Instruction, target: Target) ->
             ..
         } => write!(f, "{m} {rd},({rs1})"),
         Amo { rd, rs1, rs2, .. } => write!(f, "{m} {rd},{rs2},({rs1})"),
+        Unary { rd, rs1, .. } => write!(f, "{m} {rd},{rs1}"),
+        FpLoad {
+            rd, rs1, offset, ..
+        } => write!(f, "{m} {rd},{offset}({rs1})"),
+        FpStore {
+            rs1, rs2, offset, ..
+        } => write!(f, "{m} {rs2},{offset}({rs1})"),
+        FpArith {
+            rd, rs1, rs2, rm, ..
+        } => {
+            write!(f, "{m} {rd},{rs1},{rs2}")?;
+            write_rm(f, inst, rm)
+        }
+        FpSqrt { rd, rs1, rm, .. } | FpConvert { rd, rs1, rm, .. } => {
+            write!(f, "{m} {rd},{rs1}")?;
+            write_rm(f, inst, rm)
+        }
+        FpSign { rd, rs1, rs2, .. } | FpMinMax { rd, rs1, rs2, .. } => {
+            write!(f, "{m} {rd},{rs1},{rs2}")
+        }
+        FpCompare { rd, rs1, rs2, .. } => write!(f, "{m} {rd},{rs1},{rs2}"),
+        FpClass { rd, rs1, .. } | FpMoveToInt { rd, rs1, .. } => write!(f, "{m} {rd},{rs1}"),
+        FpMoveFromInt { rd, rs1, .. } => write!(f, "{m} {rd},{rs1}"),
+        FpToInt { rd, rs1, rm, .. } => {
+            write!(f, "{m} {rd},{rs1}")?;
+            write_rm(f, inst, rm)
+        }
+        IntToFp { rd, rs1, rm, .. } => {
+            write!(f, "{m} {rd},{rs1}")?;
+            write_rm(f, inst, rm)
+        }
+        FpFused {
+            rd,
+            rs1,
+            rs2,
+            rs3,
+            rm,
+            ..
+        } => {
+            write!(f, "{m} {rd},{rs1},{rs2},{rs3}")?;
+            write_rm(f, inst, rm)
+        }
+    }
+}
+
+/// `,rtz` after the operands, unless the mode is the default one.
+fn write_rm(f: &mut fmt::Formatter<'_>, inst: &Instruction, rm: Rm) -> fmt::Result {
+    if rm == default_rm(inst) {
+        Ok(())
+    } else {
+        write!(f, ",{}", rm.name())
     }
 }
 

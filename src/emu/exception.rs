@@ -17,8 +17,13 @@ pub enum Exception {
     /// An encoding the machine does not implement.
     IllegalInstruction { pc: u64, bits: u32 },
     /// A misaligned atomic (ordinary loads and stores may be misaligned,
-    /// as under Linux).
+    /// as under Linux), or with `Access::Execute` a fetch at an odd pc
+    /// (RISC-V's instruction-address-misaligned; `vaddr` is the pc).
     Misaligned { vaddr: u64, access: Access },
+    /// A division or remainder by zero, under selfie's machine semantics
+    /// only (`Lowering::trap_division_by_zero`, `--trap-division-by-zero`):
+    /// RISC-V itself defines a result and never traps.
+    DivisionByZero { pc: u64 },
     /// `ebreak`.
     Breakpoint { pc: u64 },
     /// The instruction budget (quantum or run limit) is used up.
@@ -36,6 +41,7 @@ impl Exception {
             Exception::PageFault { .. } => "page fault",
             Exception::IllegalInstruction { .. } => "illegal instruction",
             Exception::Misaligned { .. } => "misaligned access",
+            Exception::DivisionByZero { .. } => "division by zero",
             Exception::Breakpoint { .. } => "breakpoint",
             Exception::Timer => "timer",
             Exception::PrivilegeViolation { .. } => "privilege violation",
@@ -53,9 +59,14 @@ impl fmt::Display for Exception {
             Exception::IllegalInstruction { pc, bits } => {
                 write!(f, "illegal instruction {bits:#010x} at pc {pc:#x}")
             }
+            Exception::Misaligned {
+                vaddr,
+                access: Access::Execute,
+            } => write!(f, "misaligned instruction fetch at pc {vaddr:#x}"),
             Exception::Misaligned { vaddr, access } => {
                 write!(f, "misaligned {access} at address {vaddr:#x}")
             }
+            Exception::DivisionByZero { pc } => write!(f, "division by zero at pc {pc:#x}"),
             Exception::Breakpoint { pc } => write!(f, "breakpoint at pc {pc:#x}"),
             Exception::Timer => write!(f, "timer"),
             Exception::PrivilegeViolation { pc, call } => {

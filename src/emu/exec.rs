@@ -41,9 +41,10 @@
 
 use super::entries::Entries;
 use super::exception::Exception;
+use super::exec_fp::*;
 use super::mmu::Tlb;
 use super::op::{
-    amo_unpack, Exec, Handler, JumpEntry, Op, OpKind, Stop, JUMP_CACHE_ENTRIES, STOPPED,
+    amo_unpack, Exec, Handler, JumpEntry, Op, OpKind, Stop, DIVISIONS, JUMP_CACHE_ENTRIES, STOPPED,
 };
 
 /// Register `i` (at most 32).
@@ -92,7 +93,7 @@ fn next_pc(block_pc: u64, op: &Op) -> u64 {
 /// Ends the block with an exception at `op`.
 #[cold]
 #[inline(never)]
-fn fault(op: *const Op, e: &mut Exec, exception: Exception) -> u64 {
+pub(crate) fn fault(op: *const Op, e: &mut Exec, exception: Exception) -> u64 {
     e.stop = Some((Stop::Fault(exception), op));
     STOPPED
 }
@@ -439,6 +440,330 @@ pub(crate) unsafe fn exec_remuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
     })
 }
 
+// ---- Zba, Zbb, Zbs: address generation and bit manipulation ----------------
+
+/// `sh1add`: `rd = (rs1 << 1) + rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sh1add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| (a << 1).wrapping_add(b))
+}
+
+/// `sh2add`: `rd = (rs1 << 2) + rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sh2add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| (a << 2).wrapping_add(b))
+}
+
+/// `sh3add`: `rd = (rs1 << 3) + rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sh3add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| (a << 3).wrapping_add(b))
+}
+
+/// `add.uw`: `rd = zext32(rs1) + rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| u64::from(a as u32).wrapping_add(b))
+}
+
+/// `sh1add.uw`: `rd = (zext32(rs1) << 1) + rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sh1add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        (u64::from(a as u32) << 1).wrapping_add(b)
+    })
+}
+
+/// `sh2add.uw`: `rd = (zext32(rs1) << 2) + rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sh2add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        (u64::from(a as u32) << 2).wrapping_add(b)
+    })
+}
+
+/// `sh3add.uw`: `rd = (zext32(rs1) << 3) + rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sh3add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        (u64::from(a as u32) << 3).wrapping_add(b)
+    })
+}
+
+/// `andn`: `rd = rs1 & !rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_andn(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a & !b)
+}
+
+/// `orn`: `rd = rs1 | !rs2`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_orn(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a | !b)
+}
+
+/// `xnor`: `rd = !(rs1 ^ rs2)`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_xnor(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| !(a ^ b))
+}
+
+/// `max`: the signed maximum.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_max(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| (a as i64).max(b as i64) as u64)
+}
+
+/// `maxu`: the unsigned maximum.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_maxu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a.max(b))
+}
+
+/// `min`: the signed minimum.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_min(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| (a as i64).min(b as i64) as u64)
+}
+
+/// `minu`: the unsigned minimum.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_minu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a.min(b))
+}
+
+/// `rol`: rotate left by `rs2[5:0]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_rol(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a.rotate_left((b & 63) as u32))
+}
+
+/// `ror`: rotate right by `rs2[5:0]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_ror(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a.rotate_right((b & 63) as u32))
+}
+
+/// `rolw`: rotate the low word left by `rs2[4:0]`, sign-extended.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_rolw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        sext32((a as u32).rotate_left((b & 31) as u32))
+    })
+}
+
+/// `rorw`: rotate the low word right by `rs2[4:0]`, sign-extended.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_rorw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| {
+        sext32((a as u32).rotate_right((b & 31) as u32))
+    })
+}
+
+/// `bclr`: clears bit `rs2[5:0]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bclr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a & !(1 << (b & 63)))
+}
+
+/// `bext`: bit `rs2[5:0]` of `rs1`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bext(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| (a >> (b & 63)) & 1)
+}
+
+/// `binv`: inverts bit `rs2[5:0]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_binv(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a ^ (1 << (b & 63)))
+}
+
+/// `bset`: sets bit `rs2[5:0]`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bset(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, b, _| a | (1 << (b & 63)))
+}
+
+/// `slli.uw`: `rd = zext32(rs1) << shamt`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_slli_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| u64::from(a as u32) << (o.imm & 63))
+}
+
+/// `rori`: rotate right by `shamt`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_rori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a.rotate_right((o.imm & 63) as u32))
+}
+
+/// `roriw`: rotate the low word right by `shamt`, sign-extended.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_roriw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| {
+        sext32((a as u32).rotate_right((o.imm & 31) as u32))
+    })
+}
+
+/// `bclri`: clears bit `shamt`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bclri(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a & !(1 << (o.imm & 63)))
+}
+
+/// `bexti`: bit `shamt` of `rs1`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bexti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| (a >> (o.imm & 63)) & 1)
+}
+
+/// `binvi`: inverts bit `shamt`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_binvi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a ^ (1 << (o.imm & 63)))
+}
+
+/// `bseti`: sets bit `shamt`.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_bseti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, o| a | (1 << (o.imm & 63)))
+}
+
+/// `clz`: leading zero bits (64 for zero).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_clz(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| u64::from(a.leading_zeros()))
+}
+
+/// `ctz`: trailing zero bits (64 for zero).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_ctz(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| u64::from(a.trailing_zeros()))
+}
+
+/// `cpop`: one bits.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_cpop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| u64::from(a.count_ones()))
+}
+
+/// `clzw`: leading zero bits of the low word (32 for zero).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_clzw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| u64::from((a as u32).leading_zeros()))
+}
+
+/// `ctzw`: trailing zero bits of the low word (32 for zero).
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_ctzw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| u64::from((a as u32).trailing_zeros()))
+}
+
+/// `cpopw`: one bits of the low word.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_cpopw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| u64::from((a as u32).count_ones()))
+}
+
+/// `sext.b`: the low byte, sign-extended.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sext_b(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| a as i8 as i64 as u64)
+}
+
+/// `sext.h`: the low halfword, sign-extended.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_sext_h(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| a as i16 as i64 as u64)
+}
+
+/// `zext.h`: the low halfword, zero-extended.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_zext_h(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| a & 0xffff)
+}
+
+/// `orc.b`: each byte becomes 0xff if it is not zero, else stays 0.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_orc_b(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| {
+        let bytes = a.to_le_bytes().map(|b| if b == 0 { 0 } else { 0xff });
+        u64::from_le_bytes(bytes)
+    })
+}
+
+/// `rev8`: the bytes in reverse order.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_rev8(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    alu(op, x, e, |a, _, _| a.swap_bytes())
+}
+
+/// A division or remainder under selfie's semantics
+/// (`--trap-division-by-zero`): a zero divisor (its low word for the `w`
+/// forms) raises `DivisionByZero`, any other runs the plain handler of
+/// the op it stands for (`DIVISIONS[imm]`). Lowered only when the option
+/// is on, so RISC-V's divisions never pay for the check.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe fn exec_div_trap(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let o = &*op;
+    let kind = DIVISIONS[(o.imm as usize) % DIVISIONS.len()];
+    let divisor = reg(x, o.rs2);
+    let word = matches!(
+        kind,
+        OpKind::Divw | OpKind::Divuw | OpKind::Remw | OpKind::Remuw
+    );
+    let zero = if word {
+        divisor as u32 == 0
+    } else {
+        divisor == 0
+    };
+    if zero {
+        let pc = e.block_pc.wrapping_add(u64::from(o.offset));
+        return fault(op, e, Exception::DivisionByZero { pc });
+    }
+    (handler_for(kind))(op, x, e)
+}
+
 /// `nop`: `fence`, and ALU ops that write `x0` (no side effects).
 /// # Safety
 /// The `Handler` contract (op.rs).
@@ -640,7 +965,7 @@ pub(crate) unsafe fn exec_sd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// The `Handler` contract; `op` is a store.
 #[cold]
 #[inline(never)]
-unsafe fn store_miss(
+pub(crate) unsafe fn store_miss(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
@@ -899,6 +1224,82 @@ pub(crate) fn handler_for(kind: OpKind) -> Handler {
         K::CsrRead => exec_csr_read,
         K::Amo => exec_amo,
         K::Nop => exec_nop,
+        K::Sh1add => exec_sh1add,
+        K::Sh2add => exec_sh2add,
+        K::Sh3add => exec_sh3add,
+        K::AddUw => exec_add_uw,
+        K::Sh1addUw => exec_sh1add_uw,
+        K::Sh2addUw => exec_sh2add_uw,
+        K::Sh3addUw => exec_sh3add_uw,
+        K::Andn => exec_andn,
+        K::Orn => exec_orn,
+        K::Xnor => exec_xnor,
+        K::Max => exec_max,
+        K::Maxu => exec_maxu,
+        K::Min => exec_min,
+        K::Minu => exec_minu,
+        K::Rol => exec_rol,
+        K::Ror => exec_ror,
+        K::Rolw => exec_rolw,
+        K::Rorw => exec_rorw,
+        K::Bclr => exec_bclr,
+        K::Bext => exec_bext,
+        K::Binv => exec_binv,
+        K::Bset => exec_bset,
+        K::SlliUw => exec_slli_uw,
+        K::Rori => exec_rori,
+        K::Roriw => exec_roriw,
+        K::Bclri => exec_bclri,
+        K::Bexti => exec_bexti,
+        K::Binvi => exec_binvi,
+        K::Bseti => exec_bseti,
+        K::Clz => exec_clz,
+        K::Ctz => exec_ctz,
+        K::Cpop => exec_cpop,
+        K::Clzw => exec_clzw,
+        K::Ctzw => exec_ctzw,
+        K::Cpopw => exec_cpopw,
+        K::SextB => exec_sext_b,
+        K::SextH => exec_sext_h,
+        K::ZextH => exec_zext_h,
+        K::OrcB => exec_orc_b,
+        K::Rev8 => exec_rev8,
+        K::DivTrap => exec_div_trap,
+        K::Flw => exec_flw,
+        K::Fld => exec_fld,
+        K::Fsw => exec_fsw,
+        K::Fsd => exec_fsd,
+        K::FaddS => exec_fadd_s,
+        K::FaddD => exec_fadd_d,
+        K::FsubS => exec_fsub_s,
+        K::FsubD => exec_fsub_d,
+        K::FmulS => exec_fmul_s,
+        K::FmulD => exec_fmul_d,
+        K::FdivS => exec_fdiv_s,
+        K::FdivD => exec_fdiv_d,
+        K::FsqrtS => exec_fsqrt_s,
+        K::FsqrtD => exec_fsqrt_d,
+        K::FsgnjS => exec_fsgnj_s,
+        K::FsgnjD => exec_fsgnj_d,
+        K::FminmaxS => exec_fminmax_s,
+        K::FminmaxD => exec_fminmax_d,
+        K::FcvtSD => exec_fcvt_s_d,
+        K::FcvtDS => exec_fcvt_d_s,
+        K::FcmpS => exec_fcmp_s,
+        K::FcmpD => exec_fcmp_d,
+        K::FclassS => exec_fclass_s,
+        K::FclassD => exec_fclass_d,
+        K::FmvXW => exec_fmv_x_w,
+        K::FmvXD => exec_fmv_x_d,
+        K::FmvWX => exec_fmv_w_x,
+        K::FmvDX => exec_fmv_d_x,
+        K::FcvtToIntS => exec_fcvt_to_int_s,
+        K::FcvtToIntD => exec_fcvt_to_int_d,
+        K::FcvtFromIntS => exec_fcvt_from_int_s,
+        K::FcvtFromIntD => exec_fcvt_from_int_d,
+        K::FusedS => exec_fused_s,
+        K::FusedD => exec_fused_d,
+        K::CsrFp => exec_csr_fp,
         K::Beq => exec_beq,
         K::Bne => exec_bne,
         K::Blt => exec_blt,
@@ -915,7 +1316,7 @@ pub(crate) fn handler_for(kind: OpKind) -> Handler {
 }
 
 #[inline(always)]
-fn sext32(v: u32) -> u64 {
+pub(crate) fn sext32(v: u32) -> u64 {
     v as i32 as i64 as u64
 }
 

@@ -14,6 +14,7 @@
 //!               ├─ instret == stop_at      → Exception::Timer
 //!               ├─ find the block for pc   (jump cache → block cache → decode)
 //!               │    a fetch fault         → Exception::PageFault{Execute}
+//!               │    an odd pc             → Exception::Misaligned{Execute}
 //!               ├─ instret += block length (counted per block, not per op)
 //!               └─ run its ops (exec.rs)   → next pc / exception /
 //!                                            a store wrote code: back to sync
@@ -35,9 +36,10 @@
 //! (entries.rs), and the caches are swapped (`switch_caches`) only in
 //! `sync_caches`, before the next `Exec` is made with fresh copies.
 
-use super::block::{BlockCache, JumpCache};
+use super::block::{BlockCache, JumpCache, Lowering};
 use super::bus::Bus;
 use super::exception::Exception;
+use super::exec_fp::Fpu;
 use super::memory::PhysMemory;
 use super::mmu::{PageTable, Tlb};
 use super::op::{Exec, Stop, STOPPED};
@@ -46,7 +48,8 @@ use super::op::{Exec, Stop, STOPPED};
 /// the native stack should tail calls not be optimised).
 const MAX_CHAIN: u32 = 64;
 
-/// The register file and pc of one context.
+/// The registers and pc of one context: everything a context switch saves
+/// and a fork copies.
 ///
 /// `regs[0]` is `x0` and stays zero; `regs[32]` is the write sink that
 /// instructions with destination `x0` write to (see op.rs).
@@ -54,6 +57,12 @@ const MAX_CHAIN: u32 = 64;
 pub struct Hart {
     pub regs: [u64; 33],
     pub pc: u64,
+    /// The floating-point registers `f0`..`f31` (F and D), 64 bits each; a
+    /// single-precision value is NaN-boxed (upper 32 bits all ones).
+    pub f: [u64; 32],
+    /// `fcsr`: the rounding mode `frm` in bits 7:5, the accrued exception
+    /// flags `fflags` (NV DZ OF UF NX) in bits 4:0.
+    pub fcsr: u32,
 }
 
 impl Default for Hart {
@@ -61,6 +70,8 @@ impl Default for Hart {
         Hart {
             regs: [0; 33],
             pc: 0,
+            f: [0; 32],
+            fcsr: 0,
         }
     }
 }
@@ -80,6 +91,51 @@ impl Hart {
         if i != 0 {
             self.regs[i & 31] = value;
         }
+    }
+
+    /// Floating-point register `f<i>` (`i` < 32), its 64 bits as they are.
+    pub fn fp_reg(&self, i: usize) -> u64 {
+        self.f[i & 31]
+    }
+
+    /// Sets `f<i>` to raw bits (NaN-box a single yourself:
+    /// `0xffff_ffff_0000_0000 | bits`).
+    pub fn set_fp_reg(&mut self, i: usize, bits: u64) {
+        self.f[i & 31] = bits;
+    }
+
+    /// Every register as text, for dumps: pc, the non-zero integer
+    /// registers, the non-zero floating-point registers with their value
+    /// (as a single when NaN-boxed, else as a double), and `fcsr` when not
+    /// zero.
+    pub fn dump(&self) -> String {
+        use super::instruction::{FReg, Reg};
+        use std::fmt::Write;
+        let mut out = format!("pc={:#x}", self.pc);
+        for i in 1..32 {
+            if self.regs[i] != 0 {
+                let _ = write!(out, " {}={:#x}", Reg(i as u8), self.regs[i]);
+            }
+        }
+        for i in 0..32 {
+            if self.f[i] != 0 {
+                let _ = write!(out, " {}={}", FReg(i as u8), fp_text(self.f[i]));
+            }
+        }
+        if self.fcsr != 0 {
+            let _ = write!(out, " fcsr={:#x}", self.fcsr);
+        }
+        out
+    }
+}
+
+/// A floating-point register's bits and what they hold: `0x3ff0000000000000
+/// (1)`, or for a NaN-boxed single `0xffffffff3fc00000 (1.5f)`.
+pub fn fp_text(bits: u64) -> String {
+    if bits >> 32 == 0xffff_ffff {
+        format!("{bits:#x} ({}f)", f32::from_bits(bits as u32))
+    } else {
+        format!("{bits:#x} ({})", f64::from_bits(bits))
     }
 }
 
@@ -177,6 +233,12 @@ impl Machine {
         self.instret
     }
 
+    /// Changes how instructions are lowered (selfie's semantics where they
+    /// differ from RISC-V's); blocks decoded the old way are dropped.
+    pub fn set_lowering(&mut self, lowering: Lowering) {
+        self.blocks.set_lowering(lowering);
+    }
+
     /// Number of blocks in the decoded-code cache.
     pub fn cached_blocks(&self) -> usize {
         self.blocks.len()
@@ -262,7 +324,11 @@ impl Machine {
         let mut pc = hart.pc;
         loop {
             self.sync_caches(page_table, context);
-            match self.run_blocks(&mut hart.regs, page_table, pc, stop_at) {
+            let fpu = Fpu {
+                f: &mut hart.f,
+                fcsr: &mut hart.fcsr,
+            };
+            match self.run_blocks(&mut hart.regs, fpu, page_table, pc, stop_at) {
                 Leave::Exception(exception, at) => {
                     hart.pc = at;
                     return exception;
@@ -281,6 +347,7 @@ impl Machine {
     fn run_blocks(
         &mut self,
         regs: &mut [u64; 33],
+        fpu: Fpu<'_>,
         page_table: &mut PageTable,
         pc: u64,
         stop_at: u64,
@@ -303,6 +370,7 @@ impl Machine {
                 page_table,
                 &mut self.reservation,
             ),
+            fpu,
         };
         let mut pc = pc;
         let leave = loop {

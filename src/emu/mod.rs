@@ -1,4 +1,5 @@
-//! The machine (selfie's *mipster*): an RV64IMAC hart with paged memory.
+//! The machine (selfie's *mipster*): an RV64GC hart (RV64IMAFDC, Zicsr,
+//! and the bit-manipulation extensions Zba, Zbb, Zbs) with paged memory.
 //!
 //! Control enters through `Machine::run(hart, page_table, context, stop_at)`
 //! (or `Machine::step`), called by the kernel: it runs the context's
@@ -15,11 +16,14 @@
 //! - `block.rs`: decoding guest code into blocks of ops; the block cache and
 //!   the jump cache.
 //! - `fuse.rs`: superinstructions, handlers that run two adjacent ops.
-//! - `exec.rs`: one handler per op kind (`exec_addi`, ...): the hot path.
+//! - `exec.rs`: one handler per op kind (`exec_addi`, ...): the hot path;
+//!   `exec_fp.rs` the floating-point ones (`exec_fadd_d`, ...).
 //! - `op.rs`: `Op`, the `Handler` contract, and `Exec`, what handlers get.
 //! - `bus.rs`: memory access off the fast path: translation and TLB fill,
 //!   misses, atomics.
 //! - `exception.rs`: `Exception`, how a run ends.
+//! - `softfloat.rs`: IEEE 754 arithmetic in software, bit-exact to RISC-V
+//!   (rounding modes, flags, canonical NaNs), for exec_fp.rs.
 //! - `decode.rs`, `decode_rvc.rs`: machine words to `Instruction`.
 //! - `mmu.rs`: `PageTable` and `Pte`; the software TLB.
 //! - `encode.rs`, `disasm.rs`: `Instruction` to machine words, to text.
@@ -40,14 +44,17 @@ pub mod encode;
 mod entries;
 pub mod exception;
 mod exec;
+mod exec_fp;
 mod fuse;
 pub mod instruction;
 pub mod machine;
 pub mod memory;
 pub mod mmu;
 mod op;
+pub mod softfloat;
 
 pub use addr::{PhysAddr, VirtAddr};
+pub use block::Lowering;
 pub use decode::{decode, decode16, decode32};
 pub use disasm::disassemble;
 pub use encode::{encode, EncodeError};

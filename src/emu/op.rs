@@ -19,7 +19,8 @@
 
 use super::bus::Bus;
 use super::exception::Exception;
-use super::instruction::{AmoOp, AmoWidth};
+use super::exec_fp::Fpu;
+use super::instruction::{AmoOp, AmoWidth, CsrOp};
 use super::mmu::TlbEntry;
 
 /// Index of the write sink register: destination `x0` is redirected here.
@@ -89,6 +90,99 @@ pub(crate) enum OpKind {
     /// An atomic; `imm` packs `AmoOp` and width (`amo_pack`).
     Amo,
     Nop,
+    // Zba, Zbb, Zbs: shifts by an immediate have it in `imm`.
+    Sh1add,
+    Sh2add,
+    Sh3add,
+    AddUw,
+    Sh1addUw,
+    Sh2addUw,
+    Sh3addUw,
+    Andn,
+    Orn,
+    Xnor,
+    Max,
+    Maxu,
+    Min,
+    Minu,
+    Rol,
+    Ror,
+    Rolw,
+    Rorw,
+    Bclr,
+    Bext,
+    Binv,
+    Bset,
+    SlliUw,
+    Rori,
+    Roriw,
+    Bclri,
+    Bexti,
+    Binvi,
+    Bseti,
+    Clz,
+    Ctz,
+    Cpop,
+    Clzw,
+    Ctzw,
+    Cpopw,
+    SextB,
+    SextH,
+    ZextH,
+    OrcB,
+    Rev8,
+    /// A division or remainder that traps when the divisor is zero
+    /// (`--trap-division-by-zero`); `imm` indexes `DIVISIONS`.
+    DivTrap,
+    // F and D (exec_fp.rs). `rd`, `rs1`, `rs2` are floating-point register
+    // numbers where the instruction names one. Loads and stores have the
+    // offset in `imm`; the others pack `fp_pack`'s fields into it.
+    Flw,
+    Fld,
+    Fsw,
+    Fsd,
+    FaddS,
+    FaddD,
+    FsubS,
+    FsubD,
+    FmulS,
+    FmulD,
+    FdivS,
+    FdivD,
+    FsqrtS,
+    FsqrtD,
+    /// Sign injection; the `FpSignOp` in the sub-operation field.
+    FsgnjS,
+    FsgnjD,
+    /// fmin/fmax; sub-operation 1 for fmax.
+    FminmaxS,
+    FminmaxD,
+    /// fcvt.s.d and fcvt.d.s.
+    FcvtSD,
+    FcvtDS,
+    /// feq/flt/fle; the `FpCompareOp` in the sub-operation field.
+    FcmpS,
+    FcmpD,
+    FclassS,
+    FclassD,
+    /// fmv.x.w, fmv.x.d, fmv.w.x, fmv.d.x.
+    FmvXW,
+    FmvXD,
+    FmvWX,
+    FmvDX,
+    /// fcvt to an integer; the `IntWidth` in the sub-operation field.
+    FcvtToIntS,
+    FcvtToIntD,
+    /// fcvt from an integer; the `IntWidth` in the sub-operation field.
+    FcvtFromIntS,
+    FcvtFromIntD,
+    /// The fused multiply-adds; `FusedOp` in the sub-operation field,
+    /// `rs3` in its own.
+    FusedS,
+    FusedD,
+    /// csrrw/csrrs/csrrc (and the immediate forms) on fflags, frm, fcsr;
+    /// `imm` packs them (`csr_pack`).
+    CsrFp,
     // Terminators.
     Beq,
     Bne,
@@ -196,6 +290,8 @@ pub(crate) struct Exec<'a> {
     pub stop: Option<(Stop, *const Op)>,
     /// Memory for the slow paths: translation, misses, atomics.
     pub bus: Bus<'a>,
+    /// The floating-point registers and `fcsr` (exec_fp.rs).
+    pub fpu: Fpu<'a>,
 }
 
 impl Exec<'_> {
@@ -235,6 +331,71 @@ impl JumpEntry {
     pub fn index(pc: u64) -> usize {
         (pc >> 1) as usize & (JUMP_CACHE_ENTRIES - 1)
     }
+}
+
+/// The divisions and remainders `DivTrap` stands for, by `imm`.
+pub(crate) const DIVISIONS: [OpKind; 8] = [
+    OpKind::Div,
+    OpKind::Divu,
+    OpKind::Rem,
+    OpKind::Remu,
+    OpKind::Divw,
+    OpKind::Divuw,
+    OpKind::Remw,
+    OpKind::Remuw,
+];
+
+/// The `imm` of a floating-point op other than a load or store: the
+/// instruction's own bits in the upper half (for the illegal-instruction
+/// exception of a dynamic rounding mode that `frm` does not allow), and
+/// below them the fields the handler needs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct FpFields {
+    /// The `rm` field (0..=4, or 7 for dynamic).
+    pub rm: u8,
+    /// `rs3` of a fused multiply-add.
+    pub rs3: u8,
+    /// Which operation of a family (a sign injection, a comparison, an
+    /// integer width, a fused multiply-add).
+    pub sub: u8,
+    pub bits: u32,
+}
+
+impl FpFields {
+    pub fn pack(self) -> i64 {
+        (i64::from(self.bits) << 32)
+            | (i64::from(self.sub) << 16)
+            | (i64::from(self.rs3 & 31) << 8)
+            | i64::from(self.rm & 7)
+    }
+
+    pub fn unpack(imm: i64) -> FpFields {
+        FpFields {
+            rm: (imm & 7) as u8,
+            rs3: ((imm >> 8) & 31) as u8,
+            sub: ((imm >> 16) & 0xff) as u8,
+            bits: (imm >> 32) as u32,
+        }
+    }
+}
+
+/// The `imm` of a `CsrFp` op: the CSR, the operation, and for the
+/// immediate forms the 5-bit immediate (their `rs1` field).
+pub(crate) fn csr_pack(op: CsrOp, csr: u16, uimm: u8) -> i64 {
+    i64::from(csr & 0xfff) | ((op as i64) << 16) | (i64::from(uimm & 31) << 24)
+}
+
+/// The inverse of `csr_pack`.
+pub(crate) fn csr_unpack(imm: i64) -> (CsrOp, u16, u64) {
+    let op = match (imm >> 16) & 0xff {
+        0 => CsrOp::Csrrw,
+        1 => CsrOp::Csrrs,
+        2 => CsrOp::Csrrc,
+        3 => CsrOp::Csrrwi,
+        4 => CsrOp::Csrrsi,
+        _ => CsrOp::Csrrci,
+    };
+    (op, (imm & 0xfff) as u16, ((imm >> 24) & 31) as u64)
 }
 
 /// The atomics, in the order `amo_pack` numbers them.

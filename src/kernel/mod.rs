@@ -43,7 +43,7 @@ pub mod uaccess;
 
 use std::collections::VecDeque;
 
-use crate::emu::{Exception, Machine, Reg};
+use crate::emu::{Access, Exception, Machine, Reg};
 use crate::trace::Trace;
 pub use files::{Console, Input, Output};
 pub use loader::LoadError;
@@ -270,9 +270,26 @@ impl Kernel {
             Exception::IllegalInstruction { pc, bits } => {
                 (4, format!("illegal instruction {bits:#010x} at pc {pc:#x}"))
             }
+            // Linux reports both as SIGBUS (BUS_ADRALN).
+            Exception::Misaligned {
+                vaddr,
+                access: Access::Execute,
+            } => (
+                7,
+                format!(
+                    "misaligned instruction fetch at pc {vaddr:#x}: instructions start at even addresses (RISC-V: instruction-address-misaligned)"
+                ),
+            ),
             Exception::Misaligned { vaddr, access } => (
                 7,
                 format!("misaligned atomic {access} at address {vaddr:#x} (pc {pc:#x})"),
+            ),
+            // SIGFPE, as Linux reports an arithmetic fault.
+            Exception::DivisionByZero { pc } => (
+                8,
+                format!(
+                    "division by zero at pc {pc:#x} (selfie's machine traps it: --trap-division-by-zero; RISC-V would give a result)"
+                ),
             ),
             Exception::Breakpoint { pc } => (5, format!("breakpoint (ebreak) at pc {pc:#x}")),
             Exception::PrivilegeViolation { pc, call } => (

@@ -77,6 +77,35 @@ impl Simulator {
         self.process(pid).map(|p| p.hart.reg(reg))
     }
 
+    /// Floating-point register `f<reg>` of a process of VM 0: its 64 bits
+    /// as they are (a single is NaN-boxed: `bits as u32` is its value).
+    pub fn fp_register(&self, pid: Pid, reg: usize) -> Option<u64> {
+        self.process(pid).map(|p| p.hart.fp_reg(reg))
+    }
+
+    /// `fcsr` of a process of VM 0: `frm` in bits 7:5, `fflags` in 4:0.
+    pub fn fcsr(&self, pid: Pid) -> Option<u32> {
+        self.process(pid).map(|p| p.hart.fcsr)
+    }
+
+    /// Sets floating-point register `f<reg>` of process `pid` of VM `vm`
+    /// to raw bits. Returns whether the process exists.
+    pub fn set_fp_register(&mut self, vm: usize, pid: Pid, reg: usize, bits: u64) -> bool {
+        match self.vms.get_mut(vm).and_then(|k| k.process_mut(pid)) {
+            Some(p) => {
+                p.hart.set_fp_reg(reg, bits);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The registers of process `pid` of VM `vm` as text: pc, the non-zero
+    /// integer and floating-point registers, `fcsr` (`Hart::dump`).
+    pub fn dump_registers(&self, vm: usize, pid: Pid) -> Option<String> {
+        self.process_in(vm, pid).map(|p| p.hart.dump())
+    }
+
     /// Sets register `x<reg>` of process `pid` of VM `vm` (writes to `x0`
     /// are ignored). Returns whether the process exists.
     pub fn set_register(&mut self, vm: usize, pid: Pid, reg: usize, value: u64) -> bool {

@@ -79,6 +79,7 @@ pub struct SimulatorBuilder {
     input: Input,
     capture_output: bool,
     host_shm_mb: u64,
+    lowering: crate::emu::Lowering,
 }
 
 impl Default for SimulatorBuilder {
@@ -91,6 +92,7 @@ impl Default for SimulatorBuilder {
             input: Input::Host,
             capture_output: false,
             host_shm_mb: DEFAULT_HOST_SHM_MB,
+            lowering: crate::emu::Lowering::default(),
         }
     }
 }
@@ -135,6 +137,20 @@ impl SimulatorBuilder {
         self
     }
 
+    /// selfie's machine semantics where they differ from RISC-V's
+    /// (`--trap-division-by-zero`): a division or remainder by zero traps
+    /// (`Exception::DivisionByZero`; the kernel kills the process with
+    /// SIGFPE) instead of giving RISC-V's result (all ones, or the
+    /// dividend). Off by default.
+    ///
+    /// **Extension point (coursework):** a place for other differences
+    /// between selfie's mipster and RISC-V, each a `Lowering` choice made
+    /// when code is decoded, so that it costs nothing when off.
+    pub fn trap_division_by_zero(mut self, on: bool) -> Self {
+        self.lowering.trap_division_by_zero = on;
+        self
+    }
+
     /// Builds the simulator.
     ///
     /// # Panics
@@ -152,7 +168,8 @@ impl SimulatorBuilder {
     /// # Errors
     /// When the host cannot provide the physical memory asked for (`-m`).
     pub fn try_build(self) -> Result<Simulator, String> {
-        let machine = Machine::try_new(self.memory_mb)?;
+        let mut machine = Machine::try_new(self.memory_mb)?;
+        machine.set_lowering(self.lowering);
         let host_input = matches!(self.input, Input::Host);
         let mut simulator = Simulator {
             machine,

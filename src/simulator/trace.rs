@@ -1,8 +1,12 @@
 //! `--trace`: runs a context one instruction at a time and prints each
-//! instruction, disassembled, with the register it changed:
+//! instruction, disassembled, with the registers it changed (a
+//! floating-point one with its value, and `fcsr` when its flags or
+//! rounding mode changed):
 //!
 //! ```text
-//! [1] 0x100b0: addi a0, zero, 1  a0=0x1
+//! [1] 0x100b0: addi a0,zero,1  a0=0x1
+//! [1] 0x100b4: fcvt.d.w fa0,a0  fa0=0x3ff0000000000000 (1)
+//! [1] 0x100b8: fdiv.d fa1,fa0,fa2  fa1=0x3fd5555555555555 (0.3333333333333333)  fcsr=0x1
 //! [1] 0x100c4: ecall  → syscall
 //! ```
 
@@ -23,12 +27,9 @@ pub(super) fn until_exception(
         }
         let pc = process.hart.pc;
         let text = fetch_for_trace(machine, process, pc);
-        let before = process.hart.regs;
+        let before = process.hart.clone();
         let result = machine.step(&mut process.hart, &mut process.page_table, process.context);
-        let changed = (1..32)
-            .find(|&r| process.hart.regs[r] != before[r])
-            .map(|r| format!("  {}={:#x}", emu::Reg(r as u8), process.hart.regs[r]))
-            .unwrap_or_default();
+        let changed = changes(&before, &process.hart);
         match result {
             Ok(()) => console
                 .write_stderr(format!("[{}] {pc:#x}: {text}{changed}\n", process.pid).as_bytes()),
@@ -39,6 +40,26 @@ pub(super) fn until_exception(
             }
         }
     }
+}
+
+/// What one instruction changed: `  a0=0x1`, `  fa0=0x... (1.5)`,
+/// `  fcsr=0x1`.
+fn changes(before: &emu::Hart, after: &emu::Hart) -> String {
+    let mut out = String::new();
+    if let Some(r) = (1..32).find(|&r| after.regs[r] != before.regs[r]) {
+        out += &format!("  {}={:#x}", emu::Reg(r as u8), after.regs[r]);
+    }
+    if let Some(r) = (0..32).find(|&r| after.f[r] != before.f[r]) {
+        out += &format!(
+            "  {}={}",
+            emu::FReg(r as u8),
+            emu::machine::fp_text(after.f[r])
+        );
+    }
+    if after.fcsr != before.fcsr {
+        out += &format!("  fcsr={:#x}", after.fcsr);
+    }
+    out
 }
 
 /// The disassembled instruction at `pc`, read without side effects.

@@ -107,6 +107,7 @@ impl Kernel {
             Some(Exception::Breakpoint { .. }) => HV_STATUS_BREAKPOINT,
             Some(Exception::Misaligned { .. }) => HV_STATUS_MISALIGNED,
             Some(Exception::PrivilegeViolation { .. }) => HV_STATUS_PRIVILEGE,
+            Some(Exception::DivisionByZero { .. }) => HV_STATUS_DIVISION_BY_ZERO,
         }))
     }
 
@@ -288,7 +289,7 @@ fn exception_argument(child: &Process, e: Exception) -> u64 {
         Exception::Syscall => child.hart.reg(Reg::A7.index()),
         Exception::PageFault { vaddr, .. } | Exception::Misaligned { vaddr, .. } => vaddr,
         Exception::IllegalInstruction { bits, .. } => u64::from(bits),
-        Exception::Breakpoint { pc } => pc,
+        Exception::Breakpoint { pc } | Exception::DivisionByZero { pc } => pc,
         Exception::PrivilegeViolation { call, .. } => call,
         Exception::Timer => 0,
     }

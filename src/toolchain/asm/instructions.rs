@@ -10,13 +10,18 @@
 //! | branch | `beq rs1, rs2, target`                      | `branch`                   |
 //! | CSR    | `csrrw rd, csr, rs1`, `csrrwi rd, csr, 5`   | `csr`                      |
 //! | atomic | `lr.d rd, (rs1)`, `amoadd.w rd, rs2, (rs1)` | `atomic`                   |
+//! | unary  | `clz rd, rs1` (Zbb)                         | `unary_op`                 |
+//! | FP     | `fadd.d fd, fs1, fs2[, rm]`, `fld fd, 8(sp)`, `fcvt.w.d rd, fs1, rtz`, ... | `floating` |
 //! | U-type | `lui rd, imm`, `auipc rd, imm`              | `lui`, `auipc`             |
 //! | jumps  | `jal [rd,] target`, `jalr rd, offset(rs1)`  | `jal`, `jalr`              |
 //! | system | `fence [pred, succ]`, `ecall`, `ebreak`     | `fence`, `ecall`, `ebreak` |
 //!
 //! The families with many mnemonics (R-type to atomics) are dispatched
 //! through the disassembler's tables (`emu::disasm`), so both spell every
-//! instruction the same way; the rest through `FORMS`. The parser
+//! instruction the same way; the floating-point ones through
+//! `fp_template`, which finds the instruction whose disassembled mnemonic
+//! is the word among `emu::fp_instructions`; the rest through `FORMS`. A rounding mode left out is the
+//! one the disassembler leaves out (`disasm::default_rm`). The parser
 //! (`parser::instruction`) picks the form. There are no compressed forms:
 //! every instruction is 4 bytes, which the layout pass relies on.
 //!
@@ -27,7 +32,7 @@ use super::errors::{fail, Fail};
 use super::expr::Expr;
 use super::items::Fix;
 use super::statement::{lookup, Form, Statement};
-use crate::emu::disasm::AMO_MNEMONICS;
+use crate::emu::disasm::{default_rm, mnemonic, AMO_MNEMONICS};
 use crate::emu::instruction::*;
 
 /// The forms that are not a family of their own.
@@ -169,6 +174,155 @@ pub fn atomic(s: &mut Statement, atomic: Atomic) -> Result<(), Fail> {
         rs1,
         rs2,
     })
+}
+
+/// `clz rd, rs1` and the other one-source operations (Zbb).
+pub fn unary_op(s: &mut Statement, op: UnaryOp) -> Result<(), Fail> {
+    s.expect(&[2])?;
+    let (rd, rs1) = (s.reg(0)?, s.reg(1)?);
+    s.fixed(Instruction::Unary { op, rd, rs1 })
+}
+
+/// The floating-point instruction spelled `word` (`fadd.d`), if any.
+pub fn fp_template(word: &str) -> Option<Instruction> {
+    if !word.starts_with('f') {
+        return None;
+    }
+    [FpWidth::Single, FpWidth::Double]
+        .into_iter()
+        .flat_map(|width| fp_instructions(width, Rm::Dyn, [FReg(0); 4], [Reg(0); 2]))
+        .find(|t| mnemonic(t) == word)
+}
+
+/// A floating-point instruction: the operands of `template`'s variant,
+/// then an optional rounding mode for those that round.
+pub fn floating(s: &mut Statement, template: Instruction) -> Result<(), Fail> {
+    use Instruction::*;
+    // The operands before the rounding mode, and whether one may follow.
+    let (registers, rounds) = match template {
+        FpLoad { .. } | FpStore { .. } => (2, false),
+        FpArith { .. } => (3, true),
+        FpSqrt { .. } | FpConvert { .. } | FpToInt { .. } | IntToFp { .. } => (2, true),
+        FpSign { .. } | FpMinMax { .. } | FpCompare { .. } => (3, false),
+        FpClass { .. } | FpMoveToInt { .. } | FpMoveFromInt { .. } => (2, false),
+        FpFused { .. } => (4, true),
+        _ => (0, false),
+    };
+    if rounds {
+        s.expect(&[registers, registers + 1])?;
+    } else {
+        s.expect(&[registers])?;
+    }
+    let rm = if s.count() > registers {
+        s.rm(registers)?
+    } else {
+        default_rm(&template)
+    };
+    let inst = match template {
+        FpLoad { width, .. } => {
+            let rd = s.freg(0)?;
+            let (expr, rs1) = s.mem(1)?;
+            let inst = FpLoad {
+                width,
+                rd,
+                rs1,
+                offset: 0,
+            };
+            return s.inst(inst, Some(expr), Fix::Value);
+        }
+        FpStore { width, .. } => {
+            let rs2 = s.freg(0)?;
+            let (expr, rs1) = s.mem(1)?;
+            let inst = FpStore {
+                width,
+                rs1,
+                rs2,
+                offset: 0,
+            };
+            return s.inst(inst, Some(expr), Fix::Value);
+        }
+        FpArith { op, width, .. } => FpArith {
+            op,
+            width,
+            rd: s.freg(0)?,
+            rs1: s.freg(1)?,
+            rs2: s.freg(2)?,
+            rm,
+        },
+        FpSqrt { width, .. } => FpSqrt {
+            width,
+            rd: s.freg(0)?,
+            rs1: s.freg(1)?,
+            rm,
+        },
+        FpConvert { width, .. } => FpConvert {
+            width,
+            rd: s.freg(0)?,
+            rs1: s.freg(1)?,
+            rm,
+        },
+        FpSign { op, width, .. } => FpSign {
+            op,
+            width,
+            rd: s.freg(0)?,
+            rs1: s.freg(1)?,
+            rs2: s.freg(2)?,
+        },
+        FpMinMax { max, width, .. } => FpMinMax {
+            max,
+            width,
+            rd: s.freg(0)?,
+            rs1: s.freg(1)?,
+            rs2: s.freg(2)?,
+        },
+        FpCompare { op, width, .. } => FpCompare {
+            op,
+            width,
+            rd: s.reg(0)?,
+            rs1: s.freg(1)?,
+            rs2: s.freg(2)?,
+        },
+        FpClass { width, .. } => FpClass {
+            width,
+            rd: s.reg(0)?,
+            rs1: s.freg(1)?,
+        },
+        FpMoveToInt { width, .. } => FpMoveToInt {
+            width,
+            rd: s.reg(0)?,
+            rs1: s.freg(1)?,
+        },
+        FpMoveFromInt { width, .. } => FpMoveFromInt {
+            width,
+            rd: s.freg(0)?,
+            rs1: s.reg(1)?,
+        },
+        FpToInt { int, width, .. } => FpToInt {
+            int,
+            width,
+            rd: s.reg(0)?,
+            rs1: s.freg(1)?,
+            rm,
+        },
+        IntToFp { int, width, .. } => IntToFp {
+            int,
+            width,
+            rd: s.freg(0)?,
+            rs1: s.reg(1)?,
+            rm,
+        },
+        FpFused { op, width, .. } => FpFused {
+            op,
+            width,
+            rd: s.freg(0)?,
+            rs1: s.freg(1)?,
+            rs2: s.freg(2)?,
+            rs3: s.freg(3)?,
+            rm,
+        },
+        other => other,
+    };
+    s.fixed(inst)
 }
 
 /// `lui rd, imm20` (or `%hi(label)`)

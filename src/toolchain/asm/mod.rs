@@ -1,4 +1,5 @@
-//! The assembler: RV64IMAC assembly text → ELF64 executable.
+//! The assembler: RV64 assembly text (RV64IMAFD, Zicsr, Zba, Zbb, Zbs;
+//! no compressed forms) → ELF64 executable.
 //!
 //! It accepts exactly the syntax the disassembler prints (`emu::disasm`),
 //! so a trace line can be pasted back, plus labels, comments (`#`, `//`),

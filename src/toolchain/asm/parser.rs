@@ -18,6 +18,7 @@ use super::scope::Scope;
 use super::statement::{lookup, Statement};
 use crate::emu::disasm::{
     BRANCH_MNEMONICS, CSR_MNEMONICS, IMM_MNEMONICS, LOAD_MNEMONICS, REG_MNEMONICS, STORE_MNEMONICS,
+    UNARY_MNEMONICS,
 };
 
 /// Parses line `number`, whose tokens are `tokens`, in `scope`, which it
@@ -131,6 +132,12 @@ fn instruction(s: &mut Statement) -> Result<(), Fail> {
     if let Some(atomic) = instructions::parse_amo(word) {
         return instructions::atomic(s, atomic);
     }
+    if let Some(op) = lookup(&UNARY_MNEMONICS, word) {
+        return instructions::unary_op(s, op);
+    }
+    if let Some(template) = instructions::fp_template(word) {
+        return instructions::floating(s, template);
+    }
     if let Some(form) = lookup(&instructions::FORMS, word) {
         return form(s);
     }
@@ -145,6 +152,15 @@ fn instruction(s: &mut Statement) -> Result<(), Fail> {
     }
     if let Some(csr) = lookup(&pseudo::COUNTERS, word) {
         return pseudo::read_counter(s, csr);
+    }
+    if let Some(op) = lookup(&pseudo::FP_UNARY, word) {
+        return pseudo::fp_unary(s, op);
+    }
+    if let Some(csr) = lookup(&pseudo::FP_CSR_READS, word) {
+        return pseudo::read_counter(s, csr);
+    }
+    if let Some((csr, immediate)) = lookup(&pseudo::FP_CSR_WRITES, word) {
+        return pseudo::write_fp_csr(s, csr, immediate);
     }
     if let Some(form) = lookup(&pseudo::FORMS, word) {
         return form(s);

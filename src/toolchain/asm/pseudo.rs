@@ -73,6 +73,66 @@ pub const BRANCH_SWAPPED: [(BranchOp, &str); 4] = [
     (BranchOp::Bgeu, "bleu"),
 ];
 
+/// `fmv.d rd, rs` and friends: sign injection with `rs` twice (F, 11.6).
+pub const FP_UNARY: [((FpSignOp, FpWidth), &str); 6] = [
+    ((FpSignOp::Sgnj, FpWidth::Single), "fmv.s"),
+    ((FpSignOp::Sgnj, FpWidth::Double), "fmv.d"),
+    ((FpSignOp::Sgnjn, FpWidth::Single), "fneg.s"),
+    ((FpSignOp::Sgnjn, FpWidth::Double), "fneg.d"),
+    ((FpSignOp::Sgnjx, FpWidth::Single), "fabs.s"),
+    ((FpSignOp::Sgnjx, FpWidth::Double), "fabs.d"),
+];
+
+/// `frcsr rd` and friends: `csrrs rd, csr, zero`.
+pub const FP_CSR_READS: [(u16, &str); 3] = [
+    (CSR_FCSR, "frcsr"),
+    (CSR_FRM, "frrm"),
+    (CSR_FFLAGS, "frflags"),
+];
+
+/// `fscsr [rd,] rs` and friends: `csrrw rd, csr, rs` (`rd` is `zero` when
+/// left out); the `i` forms take a 5-bit immediate (`csrrwi`).
+pub const FP_CSR_WRITES: [((u16, bool), &str); 5] = [
+    ((CSR_FCSR, false), "fscsr"),
+    ((CSR_FRM, false), "fsrm"),
+    ((CSR_FFLAGS, false), "fsflags"),
+    ((CSR_FRM, true), "fsrmi"),
+    ((CSR_FFLAGS, true), "fsflagsi"),
+];
+
+/// `fmv.d rd, rs` and the other `FP_UNARY` forms.
+pub fn fp_unary(s: &mut Statement, (op, width): (FpSignOp, FpWidth)) -> Result<(), Fail> {
+    s.expect(&[2])?;
+    let (rd, rs) = (s.freg(0)?, s.freg(1)?);
+    s.fixed(Instruction::FpSign {
+        op,
+        width,
+        rd,
+        rs1: rs,
+        rs2: rs,
+    })
+}
+
+/// `fscsr [rd,] rs`, `fsrmi [rd,] imm` and the other `FP_CSR_WRITES`.
+pub fn write_fp_csr(s: &mut Statement, csr: u16, immediate: bool) -> Result<(), Fail> {
+    s.expect(&[1, 2])?;
+    let (rd, source) = if s.count() == 2 {
+        (s.reg(0)?, 1)
+    } else {
+        (Reg::ZERO, 0)
+    };
+    let (op, rs1) = if immediate {
+        let v = s.constant(source)?;
+        if !(0..=31).contains(&v) {
+            return fail(s.column, format!("csr immediate {v} out of range 0..=31"));
+        }
+        (CsrOp::Csrrwi, Reg(v as u8))
+    } else {
+        (CsrOp::Csrrw, s.reg(source)?)
+    };
+    s.fixed(Instruction::Csr { op, rd, rs1, csr })
+}
+
 /// `rdcycle rd` and friends: the counter CSR each reads.
 pub const COUNTERS: [(u16, &str); 3] = [
     (CSR_CYCLE, "rdcycle"),

@@ -199,6 +199,20 @@ fn set_immediate(inst: Instruction, value: i64) -> Instruction {
             rs1,
             imm: value,
         },
+        FpLoad { width, rd, rs1, .. } => FpLoad {
+            width,
+            rd,
+            rs1,
+            offset: value,
+        },
+        FpStore {
+            width, rs1, rs2, ..
+        } => FpStore {
+            width,
+            rs1,
+            rs2,
+            offset: value,
+        },
         other => other,
     }
 }

@@ -15,7 +15,7 @@ use super::items::{Fix, Item, Section};
 use super::lexer::{Tok, Token};
 use super::scope::Scope;
 use crate::emu::disasm::CSR_NAMES;
-use crate::emu::instruction::{Instruction, Reg};
+use crate::emu::instruction::{FReg, Instruction, Reg, Rm};
 
 /// How one mnemonic or directive reads its operands.
 pub type Form = fn(&mut Statement) -> Result<(), Fail>;
@@ -86,6 +86,41 @@ impl<'a> Statement<'a> {
 
     pub fn reg(&self, i: usize) -> Result<Reg, Fail> {
         reg(&self.operands[i], self.column)
+    }
+
+    /// A floating-point register (`fa0`, `f10`).
+    pub fn freg(&self, i: usize) -> Result<FReg, Fail> {
+        match &self.operands[i][..] {
+            [Token {
+                tok: Tok::Ident(name),
+                column,
+            }] => FReg::parse(name).ok_or_else(|| {
+                let hint = if Reg::parse(name).is_some() {
+                    " (an integer register; this operand is a floating-point one)"
+                } else {
+                    ""
+                };
+                (
+                    *column,
+                    format!("unknown floating-point register `{name}`{hint}"),
+                )
+            }),
+            [first, ..] => fail(first.column, "expected a floating-point register"),
+            [] => fail(self.column, "expected a floating-point register"),
+        }
+    }
+
+    /// A rounding mode: `rne`, `rtz`, `rdn`, `rup`, `rmm` or `dyn`.
+    pub fn rm(&self, i: usize) -> Result<Rm, Fail> {
+        let (name, column) = self.ident(i)?;
+        Rm::ALL
+            .iter()
+            .find(|(_, _, n)| *n == name)
+            .map(|(rm, _, _)| *rm)
+            .ok_or((
+                column,
+                format!("unknown rounding mode `{name}` (rne, rtz, rdn, rup, rmm, dyn)"),
+            ))
     }
 
     /// A name: `(name, column)`.
@@ -203,7 +238,14 @@ fn reg(tokens: &[Token], column: usize) -> Result<Reg, Fail> {
         [Token {
             tok: Tok::Ident(name),
             column,
-        }] => Reg::parse(name).ok_or((*column, format!("unknown register `{name}`"))),
+        }] => Reg::parse(name).ok_or_else(|| {
+            let hint = if FReg::parse(name).is_some() {
+                " (a floating-point register; this operand is an integer one)"
+            } else {
+                ""
+            };
+            (*column, format!("unknown register `{name}`{hint}"))
+        }),
         [first, ..] => fail(first.column, "expected a register"),
         [] => fail(column, "expected a register"),
     }
