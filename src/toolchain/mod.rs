@@ -1,8 +1,9 @@
-//! The toolchain (selfie's *starc*): the ELF writer, the assembler and the
-//! C* compiler, and `build_program`, which turns any program file `sim`
+//! The toolchain (selfie's *starc*): the ELF writer (with the DWARF debug
+//! information of `dwarf`), the assembler and the C* compiler, and `build_program`, which turns any program file `sim`
 //! accepts into an ELF image.
 pub mod asm;
 pub mod cstar;
+pub mod dwarf;
 pub mod elf;
 
 use std::path::PathBuf;
