@@ -2,7 +2,7 @@
 // it builds unchanged both with a C compiler (boot level 0: the C library's
 // printf, as `cc -D'uint64_t=unsigned long' selfie_style.c`) and with the
 // C* compiler (boot level 1: its own printf, built on the var_* macros).
-// Both print the same; see docs/selfie.md.
+// Both print the same; see docs/cstar.md, "Compiling selfie".
 //
 // Constructs (selfie's grammar.md plus what selfie.c needs beyond it):
 // built-in prototypes with C spellings, a variadic prototype, an unnamed

@@ -440,3 +440,142 @@ fn frame_table(info: &DebugInfo) -> Result<FrameTable, String> {
     }
     Ok(table)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gimli::read::{self, UnwindSection};
+
+    type R<'a> = gimli::EndianSlice<'a, LittleEndian>;
+
+    const LOW: u64 = 0x10000;
+    const EPILOGUE: u64 = LOW + 0x2c;
+    const HIGH: u64 = LOW + 0x40;
+
+    fn example() -> DebugInfo {
+        let var = |name: &str, ty, location| Variable {
+            name: name.to_string(),
+            ty,
+            decl_line: 5,
+            location,
+        };
+        DebugInfo {
+            comp_dir: Some("/work".to_string()),
+            producer: "test".to_string(),
+            units: vec![CompileUnit {
+                name: "f.c".to_string(),
+                functions: vec![Function {
+                    name: "f".to_string(),
+                    low_pc: LOW,
+                    high_pc: HIGH,
+                    decl_line: 5,
+                    returns: Some(ValueType::Uint64),
+                    params: vec![var("n", ValueType::Uint64, Location::Frame(16))],
+                    locals: vec![var("s", ValueType::CharPointer, Location::Frame(-8))],
+                    // Line 7 twice in a row: one row.
+                    lines: vec![(LOW, 5), (LOW + 0x14, 7), (LOW + 0x20, 7), (EPILOGUE, 9)],
+                    frame: Frame::FramePointer { epilogue: EPILOGUE },
+                }],
+                globals: vec![var(
+                    "g",
+                    ValueType::Uint64Pointer,
+                    Location::Static(0x11000),
+                )],
+            }],
+            leaves: vec![(HIGH, HIGH + 16)],
+        }
+    }
+
+    fn section<'a>(sections: &'a [DebugSection], name: &str) -> R<'a> {
+        let data = sections
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&[][..], |(_, d)| d.as_slice());
+        gimli::EndianSlice::new(data, LittleEndian)
+    }
+
+    #[test]
+    fn lines_and_the_subprogram_read_back() {
+        let sections = sections(&example()).expect("writes");
+        let dwarf = read::Dwarf::load(|id| -> Result<R, gimli::Error> {
+            Ok(section(&sections, id.name()))
+        })
+        .expect("loads");
+        let header = dwarf.units().next().expect("reads").expect("one unit");
+        let unit = dwarf.unit(header).expect("unit");
+        let program = unit.line_program.clone().expect("lines");
+        let mut rows = program.rows();
+        let mut seen = Vec::new();
+        while let Some((_, row)) = rows.next_row().expect("row") {
+            seen.push((
+                row.address(),
+                row.line().map_or(0, |l| l.get()),
+                row.end_sequence(),
+            ));
+        }
+        assert_eq!(
+            seen,
+            [
+                (LOW, 5, false),
+                (LOW + 0x14, 7, false),
+                (EPILOGUE, 9, false),
+                (HIGH, 9, true)
+            ]
+        );
+        let mut entries = unit.entries();
+        let mut subprogram = None;
+        while let Some(entry) = entries.next_dfs().expect("entry") {
+            if entry.tag() == gimli::DW_TAG_subprogram {
+                let low = entry.attr_value(gimli::DW_AT_low_pc);
+                let length = entry
+                    .attr_value(gimli::DW_AT_high_pc)
+                    .and_then(|v| v.udata_value());
+                subprogram = Some((low, length));
+            }
+        }
+        assert_eq!(
+            subprogram,
+            Some((Some(read::AttributeValue::Addr(LOW)), Some(HIGH - LOW)))
+        );
+    }
+
+    /// The CFA (register, offset) at `address`.
+    fn cfa_at(frame: &read::DebugFrame<R>, address: u64) -> (u16, i64) {
+        let bases = read::BaseAddresses::default();
+        let mut context = read::UnwindContext::new();
+        let row = frame
+            .unwind_info_for_address(
+                &bases,
+                &mut context,
+                address,
+                read::DebugFrame::cie_from_offset,
+            )
+            .expect("an FDE covers the address");
+        match row.cfa() {
+            read::CfaRule::RegisterAndOffset { register, offset } => (register.0, *offset),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_frame_follows_the_prologue_and_epilogue() {
+        let sections = sections(&example()).expect("writes");
+        let mut frame = read::DebugFrame::from(section(&sections, ".debug_frame"));
+        frame.set_address_size(8);
+        assert_eq!(cfa_at(&frame, LOW), (2, 0)); // sp, on entry
+        assert_eq!(cfa_at(&frame, LOW + 4), (2, 16)); // after addi sp,sp,-16
+        assert_eq!(cfa_at(&frame, LOW + 0x14), (8, 16)); // the body: s0 + 16
+        assert_eq!(cfa_at(&frame, EPILOGUE + 8), (8, 16)); // after ld ra
+        assert_eq!(cfa_at(&frame, EPILOGUE + 12), (2, 16)); // after ld s0
+        assert_eq!(cfa_at(&frame, EPILOGUE + 16), (2, 0)); // at the ret
+        assert_eq!(cfa_at(&frame, HIGH + 8), (2, 0)); // a leaf
+    }
+
+    #[test]
+    fn names_with_nul_or_nothing_do_not_panic() {
+        let mut info = example();
+        info.units[0].name = String::new();
+        info.comp_dir = Some("a\0b".to_string());
+        assert!(sections(&info).is_ok());
+    }
+}

@@ -300,3 +300,56 @@ pub fn compile_files(paths: &[PathBuf]) -> Result<Compiled, CompileErrors> {
         .map(|dir| dir.display().to_string());
     compile_in(&sources, comp_dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emu::{decode32, disassemble};
+
+    /// The call-frame information (toolchain::dwarf, `Frame::FramePointer`)
+    /// describes this prologue and epilogue instruction by instruction:
+    /// if codegen changes them, this test says so.
+    #[test]
+    fn prologue_and_epilogue_are_what_the_frame_information_describes() {
+        let source = "uint64_t f(uint64_t a) { uint64_t b; b = a; if (b) return 1; return b; }\n\
+                      uint64_t main() { return f(2); }";
+        let mut diags = Diagnostics::new(vec!["f.c".to_string(), "prelude.c".to_string()]);
+        let program = parser::parse(&scanner::scan(source, 0, &mut diags), &mut diags);
+        let prelude = parser::parse(&scanner::scan(PRELUDE, 1, &mut diags), &mut diags);
+        let generated = codegen::generate(&[program], &prelude, &mut diags);
+        assert!(!diags.has_errors());
+        let f = generated
+            .procedures
+            .iter()
+            .find(|p| p.name == "f")
+            .expect("f was emitted");
+        let (start, epilogue) = (f.start, f.source.as_ref().expect("C*").epilogue);
+        let code = generated.emitter.finish(|_| 0x20000).expect("lays out");
+        let at = |offset: u64, n: usize| -> Vec<String> {
+            (0..n)
+                .map(|i| {
+                    let word = code.words[(offset / 4) as usize + i];
+                    let inst = decode32(word).expect("decodes");
+                    disassemble(&inst, 0)
+                })
+                .collect()
+        };
+        let prologue = at(code.offset(start), 4);
+        let epilogue = at(code.offset(epilogue), 5);
+        let expected_prologue = [
+            "addi sp,sp,-16",
+            "sd ra,8(sp)",
+            "sd s0,0(sp)",
+            "addi s0,sp,0",
+        ];
+        let expected_epilogue = [
+            "addi sp,s0,0",
+            "ld ra,8(sp)",
+            "ld s0,0(sp)",
+            "addi sp,sp,16",
+            "jalr zero,0(ra)",
+        ];
+        assert_eq!(prologue, expected_prologue);
+        assert_eq!(epilogue, expected_epilogue);
+    }
+}
