@@ -26,9 +26,9 @@
 //! Register Numbers"): `ra` = 1, `sp` = 2, `s0` = 8.
 
 use gimli::write::{
-    Address, AttributeValue, CallFrameInstruction, CommonInformationEntry, DebugFrame, EndianVec,
-    Expression, FileId, FrameDescriptionEntry, FrameTable, LineProgram, LineString, Range,
-    RangeList, Sections, Unit, UnitEntryId,
+    Address, AttributeValue, CallFrameInstruction, CommonInformationEntry, DebugFrame,
+    DebuggingInformationEntry, EndianVec, Expression, FileId, FrameDescriptionEntry, FrameTable,
+    LineProgram, LineString, Range, RangeList, Sections, Unit, UnitEntryId,
 };
 use gimli::{constants, Encoding, Format, LineEncoding, LittleEndian, Register};
 
@@ -317,6 +317,22 @@ fn line_sequence(lines: &mut LineProgram, file: FileId, f: &Function) {
     lines.end_sequence(f.high_pc.saturating_sub(f.low_pc));
 }
 
+/// The name and the place of the declaration of an entry.
+fn declare(entry: &mut DebuggingInformationEntry, name: &str, file: FileId, line: u32) {
+    entry.set(
+        constants::DW_AT_name,
+        AttributeValue::String(name.as_bytes().to_vec()),
+    );
+    entry.set(
+        constants::DW_AT_decl_file,
+        AttributeValue::FileIndex(Some(file)),
+    );
+    entry.set(
+        constants::DW_AT_decl_line,
+        AttributeValue::Udata(u64::from(line)),
+    );
+}
+
 fn add_variable(
     unit: &mut Unit,
     parent: UnitEntryId,
@@ -327,18 +343,7 @@ fn add_variable(
 ) -> UnitEntryId {
     let id = unit.add(parent, tag);
     let entry = unit.get_mut(id);
-    entry.set(
-        constants::DW_AT_name,
-        AttributeValue::String(var.name.as_bytes().to_vec()),
-    );
-    entry.set(
-        constants::DW_AT_decl_file,
-        AttributeValue::FileIndex(Some(file)),
-    );
-    entry.set(
-        constants::DW_AT_decl_line,
-        AttributeValue::Udata(u64::from(var.decl_line)),
-    );
+    declare(entry, &var.name, file, var.decl_line);
     entry.set(
         constants::DW_AT_type,
         AttributeValue::UnitRef(types.of(var.ty)),
@@ -356,20 +361,9 @@ fn add_function(unit: &mut Unit, f: &Function, file: FileId, types: &Types) -> R
     let root = unit.root();
     let id = unit.add(root, constants::DW_TAG_subprogram);
     let entry = unit.get_mut(id);
-    entry.set(
-        constants::DW_AT_name,
-        AttributeValue::String(f.name.as_bytes().to_vec()),
-    );
+    declare(entry, &f.name, file, f.decl_line);
     entry.set(constants::DW_AT_external, AttributeValue::FlagPresent);
     entry.set(constants::DW_AT_prototyped, AttributeValue::FlagPresent);
-    entry.set(
-        constants::DW_AT_decl_file,
-        AttributeValue::FileIndex(Some(file)),
-    );
-    entry.set(
-        constants::DW_AT_decl_line,
-        AttributeValue::Udata(u64::from(f.decl_line)),
-    );
     if let Some(ty) = f.returns {
         entry.set(constants::DW_AT_type, AttributeValue::UnitRef(types.of(ty)));
     }

@@ -68,30 +68,14 @@ fn compile_in(
     let data_base = |code_size: u64| (CODE_BASE + code_size + PAGE - 1) & !(PAGE - 1);
     let code = match generated.emitter.finish(data_base) {
         Ok(code) => code,
-        Err(message) => {
-            diags.error(
-                Pos {
-                    file: 0,
-                    line: 1,
-                    column: 1,
-                },
-                message,
-            );
-            return Err(fail(diags));
-        }
+        Err(message) => return Err(program_error(diags, message)),
     };
     let code_bytes: Vec<u8> = code.words.iter().flat_map(|w| w.to_le_bytes()).collect();
     let data_addr = data_base(code_bytes.len() as u64);
 
     let symbols = symbols(&generated.procedures, &generated.globals, &code, data_addr);
-    let debug = DebugInfo {
-        comp_dir,
-        producer: format!("sim {} C* compiler", env!("CARGO_PKG_VERSION")),
-        units: Vec::new(),
-        leaves: Vec::new(),
-    };
     let debug = debug_info(
-        debug,
+        comp_dir,
         &diags,
         &generated.procedures,
         &generated.globals,
@@ -100,17 +84,7 @@ fn compile_in(
     );
     let debug_sections = match dwarf::sections(&debug) {
         Ok(sections) => sections,
-        Err(message) => {
-            diags.error(
-                Pos {
-                    file: 0,
-                    line: 1,
-                    column: 1,
-                },
-                message,
-            );
-            return Err(fail(diags));
-        }
+        Err(message) => return Err(program_error(diags, message)),
     };
     let data_len = generated.data.len() as u64;
     let segments = [
@@ -180,15 +154,20 @@ fn value_type(var: &Variable) -> ValueType {
 /// last), each procedure with its lines, parameters and locals (at the
 /// frame offsets of codegen's convention), each global at its address.
 fn debug_info(
-    mut info: DebugInfo,
+    comp_dir: Option<String>,
     diags: &Diagnostics,
     procedures: &[ProcedureCode],
     globals: &[GlobalData],
     code: &Code,
     data_addr: u64,
 ) -> DebugInfo {
-    let files = diags.file_count();
-    info.units = (0..files)
+    let mut info = DebugInfo {
+        comp_dir,
+        producer: format!("sim {} C* compiler", env!("CARGO_PKG_VERSION")),
+        units: Vec::new(),
+        leaves: Vec::new(),
+    };
+    info.units = (0..diags.file_count())
         .map(|file| dwarf::CompileUnit {
             name: diags.file_name(file as u32).to_string(),
             functions: Vec::new(),
@@ -261,6 +240,18 @@ fn debug_info(
         }
     }
     info
+}
+
+/// An error about the program as a whole (too large to lay out or to
+/// describe), reported at its first file's start.
+fn program_error(mut diags: Diagnostics, message: String) -> CompileErrors {
+    let start = Pos {
+        file: 0,
+        line: 1,
+        column: 1,
+    };
+    diags.error(start, message);
+    fail(diags)
 }
 
 fn fail(diags: Diagnostics) -> CompileErrors {
