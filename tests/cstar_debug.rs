@@ -382,3 +382,50 @@ fn gdb_steps_a_running_program_under_qemu() {
         );
     }
 }
+
+#[test]
+fn each_file_is_a_compile_unit_with_its_own_procedures() {
+    let sources = [
+        (
+            "a.c".to_string(),
+            "uint64_t twice(uint64_t x);\nuint64_t main() { return twice(21); }\n".to_string(),
+        ),
+        (
+            "b.c".to_string(),
+            "uint64_t unused;\nuint64_t twice(uint64_t x) {\n  return x * 2;\n}\n".to_string(),
+        ),
+    ];
+    let compiled = compile(&sources).expect("compiles");
+    let elf = Elf::parse(&compiled.elf).expect("parses");
+    let dwarf = dwarf_of(&elf, &compiled.elf);
+    let mut units = Vec::new();
+    let mut headers = dwarf.units();
+    while let Some(header) = headers.next().expect("reads") {
+        let unit = dwarf.unit(header).expect("unit");
+        let name = String::from_utf8_lossy(unit.name.expect("name").slice()).into_owned();
+        let mut entries = unit.entries();
+        let mut names = Vec::new();
+        while let Some(entry) = entries.next_dfs().expect("entry") {
+            let top = matches!(
+                entry.tag(),
+                gimli::DW_TAG_subprogram | gimli::DW_TAG_variable
+            ) && entry.attr_value(gimli::DW_AT_external).is_some();
+            if let (true, Some(gimli::AttributeValue::String(n))) =
+                (top, entry.attr_value(gimli::DW_AT_name))
+            {
+                names.push(String::from_utf8_lossy(n.slice()).into_owned());
+            }
+        }
+        units.push((name, names));
+    }
+    assert_eq!(units.len(), 3, "{units:?}");
+    assert_eq!(units[0], ("a.c".to_string(), vec!["main".to_string()]));
+    assert_eq!(
+        units[1],
+        (
+            "b.c".to_string(),
+            vec!["unused".to_string(), "twice".to_string()]
+        )
+    );
+    assert_eq!(units[2].0, "prelude.c");
+}
