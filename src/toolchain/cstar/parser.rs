@@ -255,9 +255,12 @@ impl Parser<'_> {
         })
     }
 
-    // type = "uint64_t" [ "*" ] .
+    // type = [ "const" ] ( "uint64_t" | "int" | "char" | "void"
+    //                    | ( "unsigned" | "long" ) { "long" | "int" | "char" } )
+    //        [ "const" ] { "*" } .
     //
-    // As selfie does, `int`, `char`, `unsigned long`, `unsigned int`,
+    // selfie's `type = "uint64_t" [ "*" ]`, spelled as C spells it: as
+    // selfie does, `int`, `char`, `unsigned long`, `unsigned int`,
     // `long`, `const` and `void*` read as `uint64_t` (or `uint64_t*`), and
     // more than one `*` reads as one, so that files written for a C
     // compiler parse.
