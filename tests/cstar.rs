@@ -505,3 +505,89 @@ int main(int argc, char** argv) {
         25, // the length of the format string
     );
 }
+
+// ---- selfie's constructs beyond grammar.md (docs/cstar.md, "selfie.c") ----
+
+#[test]
+fn unnamed_parameters_in_prototypes() {
+    // selfie.c: `void* malloc(unsigned long);`
+    expect(
+        "void* malloc(unsigned long);\n uint64_t add(uint64_t, uint64_t*);\n\
+         uint64_t main() { uint64_t* p; p = malloc(8); *p = 2; return add(40, p); }\n\
+         uint64_t add(uint64_t a, uint64_t* b) { return a + *b; }",
+        "",
+        42,
+    );
+}
+
+#[test]
+fn line_file_and_func_are_replaced() {
+    expect(
+        "uint64_t line = __LINE__;\n\
+         void show(uint64_t n, char* where) { print(where); print_char(':'); print_unsigned(n); println(); }\n\
+         uint64_t answer() {\n  show(__LINE__, __func__);\n  return __LINE__; }\n\
+         uint64_t main() { show(line, __FILE__); return answer(); }",
+        "test.c:1\nanswer:4\n",
+        5,
+    );
+}
+
+#[test]
+fn printf_family_is_bootstrapped_from_non_0_boot_level() {
+    // selfie.c declares the C library's printf and defines its own as
+    // non_0_boot_level_printf, which is printf for the C* compiler.
+    expect(
+        "int printf(const char* format, ...);\n int sprintf(char* str, const char* format, ...);\n\
+         int dprintf(int fd, const char* format, ...);\n\
+         uint64_t out(uint64_t fd, char* buffer, char* format, uint64_t* args) {\n\
+           uint64_t i; i = 0;\n\
+           while (load_character(format, i) != 0) {\n\
+             if (load_character(format, i) == '%') { print_unsigned(var_arg(args)); i = i + 2; }\n\
+             else { print_char(load_character(format, i)); i = i + 1; } }\n\
+           return fd * 100 + (uint64_t) buffer + i; }\n\
+         uint64_t non_0_boot_level_printf(char* format, ...) { uint64_t* args; uint64_t n;\n\
+           var_start(args); n = out(1, (char*) 0, format, args); var_end(args); return n; }\n\
+         uint64_t non_0_boot_level_dprintf(uint64_t fd, char* format, ...) { uint64_t* args;\n\
+           var_start(args); return out(fd, (char*) 0, format, args); }\n\
+         uint64_t main() { return printf(\"%d+%d\\n\", 1, 2) + dprintf(2, \"%d\\n\", 7); }",
+        "1+2\n7\n",
+        (106 + 203) % 256, // fd * 100 + the length of each format
+    );
+}
+
+#[test]
+fn var_macros_win_over_their_dummy_definitions() {
+    // selfie.c defines var_start/var_arg/var_end for a C compiler's sake;
+    // the C* compiler expands them as macros all the same.
+    expect(
+        "void  var_start(uint64_t* args);\n char* var_arg(uint64_t* args);\n void  var_end(uint64_t* args);\n\
+         void  var_start(uint64_t* args) { *args = *args; }\n\
+         char* var_arg(uint64_t* args)   { *args = *args; return \"\"; }\n\
+         void  var_end(uint64_t* args)   { *args = *args; }\n\
+         uint64_t sum(uint64_t n, ...) { uint64_t* args; uint64_t s; args = (uint64_t*) 0;\n\
+           var_start(args); s = 0;\n\
+           while (n > 0) { s = s + (uint64_t) var_arg(args); n = n - 1; } var_end(args); return s; }\n\
+         uint64_t main() { return sum(4, 1, 2, 3, 4); }",
+        "",
+        10,
+    );
+}
+
+#[test]
+fn var_arg_has_the_type_of_its_prototype_and_zero_is_a_null_pointer() {
+    // No warnings: var_arg is declared char*, and 0 fits any pointer as
+    // C's null pointer constant does.
+    let compiled = build(
+        "char* var_arg(uint64_t* args);\n void show(char* s) { print(s); }\n\
+         uint64_t* nothing() { return 0; }\n\
+         void each(uint64_t n, ...) { uint64_t* args; uint64_t* p; var_start(args); p = 0;\n\
+           while (n > 0) { show(var_arg(args)); n = n - 1; } }\n\
+         uint64_t main() { each(2, \"a\", \"b\"); show(0 + 0); return (uint64_t) nothing(); }",
+    );
+    let warnings: Vec<String> = compiled.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        ["test.c:6:45: warning: argument 1 of 'show': expected uint64_t*, found uint64_t"],
+        "only the non-literal 0 + 0 warns"
+    );
+}

@@ -80,15 +80,21 @@ fn every_program_compiles_and_runs_with_its_expected_output() {
 /// Builds `program` natively and returns its stdout and exit code; `None`
 /// when there is no C compiler.
 fn run_native(program: &Path, args: &[&str]) -> Option<(String, i32)> {
+    run_native_with(program, args, true)
+}
+
+/// As `run_native`; `with_shim`: with the prelude in C
+/// (tests/cstar/native_shim.h), else as selfie's Makefile builds selfie.c
+/// (the program declares what it uses from the C library itself).
+fn run_native_with(program: &Path, args: &[&str], with_shim: bool) -> Option<(String, i32)> {
     let exe = support::temp_path(".native");
     let shim = root().join("tests/cstar/native_shim.h");
-    let built = Command::new("cc")
-        .args(["-O1", "-D", "uint64_t=unsigned long", "-w", "-include"])
-        .arg(&shim)
-        .arg(program)
-        .arg("-o")
-        .arg(&exe)
-        .output();
+    let mut cc = Command::new("cc");
+    cc.args(["-O1", "-D", "uint64_t=unsigned long", "-w"]);
+    if with_shim {
+        cc.arg("-include").arg(&shim);
+    }
+    let built = cc.arg(program).arg("-o").arg(&exe).output();
     match built {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => panic!("cannot run cc: {e}"),
@@ -132,5 +138,29 @@ fn differential_against_native_c() {
             Some(ours) => assert_eq!(ours, native, "{program}: C* under qemu vs native C"),
             None => return support::skip(),
         }
+    }
+}
+
+#[test]
+fn a_selfie_style_program_prints_the_same_with_a_c_compiler() {
+    // At boot level 0 (cc) printf is the C library's; in C* it is the
+    // program's own non_0_boot_level_printf on the var_* macros.
+    let path = root().join("programs/selfie/selfie_style.c");
+    let Some(native) = run_native_with(&path, &[], false) else {
+        eprintln!("SKIP: cc not found");
+        return;
+    };
+    let compiled = compile_files(std::slice::from_ref(&path)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        compiled.warnings.is_empty(),
+        "selfie_style.c compiles without warnings: {:?}",
+        compiled.warnings
+    );
+    match support::run_both(&compiled.elf, &[]) {
+        Some(ours) => {
+            assert_eq!(ours, native, "C* under qemu vs native C");
+            assert!(ours.0.contains("sum of 1..5 is 15\n"), "{}", ours.0);
+        }
+        None => support::skip(),
     }
 }

@@ -8,8 +8,10 @@
 //! 0x0040  program headers, one PT_LOAD per segment (56 bytes each)
 //! ....    each segment's bytes, at a file offset congruent to its vaddr
 //!         modulo 4096 (what the Linux loader, and qemu, require)
+//! ....    extra sections that are not loaded (the DWARF .debug_*)
 //! ....    .symtab, .strtab, .shstrtab
-//! ....    section headers (null, one per segment, .bss parts, symtab, strtab, shstrtab)
+//! ....    section headers (null, one per segment, .bss parts, the extra
+//!         sections, symtab, strtab, shstrtab)
 //! ```
 
 use goblin::elf::header::{EM_RISCV, ET_EXEC};
@@ -99,10 +101,28 @@ struct SectionHeader {
     entsize: u64,
 }
 
+/// A section that is not loaded (debug information): its name and bytes.
+#[derive(Clone, Debug)]
+pub struct Section {
+    pub name: String,
+    pub data: Vec<u8>,
+}
+
 /// Writes an executable with the given entry point, segments and symbols.
 /// Segments must not overlap (the caller lays them out); they are written
 /// in the order given.
 pub fn write_executable(entry: u64, segments: &[Segment], symbols: &[Symbol]) -> Vec<u8> {
+    write_executable_with(entry, segments, symbols, &[])
+}
+
+/// As `write_executable`, plus `extra` sections that are not loaded (the
+/// DWARF debug information), in the order given.
+pub fn write_executable_with(
+    entry: u64,
+    segments: &[Segment],
+    symbols: &[Symbol],
+    extra: &[Section],
+) -> Vec<u8> {
     const EHDR: u64 = 64;
     const PHDR: u64 = 56;
     let phoff = EHDR;
@@ -213,6 +233,24 @@ pub fn write_executable(entry: u64, segments: &[Segment], symbols: &[Symbol]) ->
         push_u16(&mut symtab, section_of(sym.value));
         push_u64(&mut symtab, sym.value);
         push_u64(&mut symtab, sym.size);
+    }
+
+    for section in extra {
+        let name = add_name(&mut shstrtab, &section.name);
+        let offset = out.len() as u64;
+        out.extend_from_slice(&section.data);
+        sections.push(SectionHeader {
+            name,
+            kind: 1, // SHT_PROGBITS, without SHF_ALLOC: not loaded
+            flags: 0,
+            addr: 0,
+            offset,
+            size: section.data.len() as u64,
+            link: 0,
+            info: 0,
+            align: 1,
+            entsize: 0,
+        });
     }
 
     let symtab_index = sections.len() as u32;

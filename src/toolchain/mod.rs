@@ -1,8 +1,9 @@
-//! The toolchain (selfie's *starc*): the ELF writer, the assembler and the
-//! C* compiler, and `build_program`, which turns any program file `sim`
+//! The toolchain (selfie's *starc*): the ELF writer (with the DWARF debug
+//! information of `dwarf`), the assembler and the C* compiler, and `build_program`, which turns any program file `sim`
 //! accepts into an ELF image.
 pub mod asm;
 pub mod cstar;
+pub mod dwarf;
 pub mod elf;
 
 use std::path::PathBuf;
@@ -10,7 +11,8 @@ use std::path::PathBuf;
 /// What kind of file a program path names, by its extension.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SourceKind {
-    /// `.c`: C* source.
+    /// `.c`: C* source; also `.h`, as in selfie's `selfie -c selfie.h
+    /// prog.c` (selfie.c with `main` renamed, used as a library).
     Cstar,
     /// `.s` or `.S`: RV64 assembly.
     Assembly,
@@ -21,7 +23,7 @@ pub enum SourceKind {
 impl SourceKind {
     pub fn of(path: &std::path::Path) -> SourceKind {
         match path.extension().and_then(|e| e.to_str()) {
-            Some("c") => SourceKind::Cstar,
+            Some("c" | "h") => SourceKind::Cstar,
             Some("s" | "S") => SourceKind::Assembly,
             _ => SourceKind::Elf,
         }
@@ -99,4 +101,21 @@ pub fn build_program(paths: &[PathBuf]) -> Result<Vec<u8>, BuildError> {
 fn asm_build(source: &str, name: &str) -> Result<Vec<u8>, BuildError> {
     asm::assemble(source, name)
         .map_err(|errors| BuildError::Diagnostics(errors.to_string().trim_end().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceKind;
+    use std::path::Path;
+
+    #[test]
+    fn kinds_by_extension() {
+        let kind = |name: &str| SourceKind::of(Path::new(name));
+        assert_eq!(kind("prog.c"), SourceKind::Cstar);
+        assert_eq!(kind("selfie.h"), SourceKind::Cstar);
+        assert_eq!(kind("boot.s"), SourceKind::Assembly);
+        assert_eq!(kind("boot.S"), SourceKind::Assembly);
+        assert_eq!(kind("selfie.m"), SourceKind::Elf);
+        assert_eq!(kind("prog"), SourceKind::Elf);
+    }
 }

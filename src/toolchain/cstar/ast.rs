@@ -29,8 +29,13 @@ pub enum Returns {
 
 #[derive(Clone, Debug)]
 pub struct Variable {
+    /// Empty for an unnamed parameter of a prototype.
     pub name: String,
     pub ty: Type,
+    /// Spelled `char*` (or `const char*`): a `uint64_t*` to bytes packed
+    /// eight to a word, which in memory is a C string. Only the debug
+    /// information uses it, so that a debugger shows the string.
+    pub char_pointer: bool,
     pub pos: Pos,
 }
 
@@ -55,6 +60,8 @@ pub struct Procedure {
 pub struct Body {
     pub locals: Vec<Variable>,
     pub statements: Vec<Statement>,
+    /// The closing `}` (the line of the epilogue in the debug information).
+    pub end: Pos,
 }
 
 #[derive(Clone, Debug)]
@@ -68,16 +75,35 @@ pub enum Statement {
         cond: Expr,
         then: Vec<Statement>,
         otherwise: Vec<Statement>,
+        pos: Pos,
     },
     While {
         cond: Expr,
         body: Vec<Statement>,
+        pos: Pos,
     },
     Call(Call),
     Return {
         value: Option<Expr>,
         pos: Pos,
     },
+}
+
+impl Statement {
+    /// Where the statement starts (its line is the statement's line in
+    /// the debug information).
+    pub fn pos(&self) -> Pos {
+        match self {
+            Statement::Assign { target, .. } => match target {
+                Target::Variable(_, p) => *p,
+                Target::Deref(e) => e.pos(),
+            },
+            Statement::If { pos, .. }
+            | Statement::While { pos, .. }
+            | Statement::Return { pos, .. } => *pos,
+            Statement::Call(call) => call.pos,
+        }
+    }
 }
 
 /// The left side of an assignment.

@@ -69,10 +69,41 @@ const TEMPS: [Reg; 24] = [
 pub struct Generated {
     pub emitter: Emitter,
     pub data: Vec<u8>,
-    /// Procedure symbols: name, first instruction, end.
-    pub procedures: Vec<(String, Label, Label)>,
-    /// Global symbols: name, offset in the data segment.
-    pub globals: Vec<(String, u64)>,
+    /// Every procedure emitted, in address order.
+    pub procedures: Vec<ProcedureCode>,
+    /// Every global, in data-segment order.
+    pub globals: Vec<GlobalData>,
+}
+
+/// One procedure's code, for the symbol table and the debug information.
+pub struct ProcedureCode {
+    pub name: String,
+    /// Its first instruction.
+    pub start: Label,
+    /// Just after its last instruction.
+    pub end: Label,
+    /// `None` for `_start` and the built-in stubs, which have no source.
+    pub source: Option<ProcedureSource>,
+}
+
+/// A procedure compiled from C*, as a debugger sees it.
+pub struct ProcedureSource {
+    /// Where its declaration starts.
+    pub pos: Pos,
+    pub returns: Returns,
+    /// Parameter i lives at `s0 + 16 + 8*i`.
+    pub params: Vec<Variable>,
+    /// Local j lives at `s0 - 8*(j+1)`.
+    pub locals: Vec<Variable>,
+    /// The epilogue: `mv sp, s0; ld ra, 8(sp); ld s0, 0(sp); addi sp, sp,
+    /// 16; ret` (the prologue is the mirror image, see `emit_procedure`).
+    pub epilogue: Label,
+}
+
+/// A global variable and its offset in the data segment.
+pub struct GlobalData {
+    pub var: Variable,
+    pub offset: u64,
 }
 
 /// What a procedure name refers to.
@@ -102,10 +133,10 @@ struct Gen<'p, 'd> {
     entry_labels: HashMap<String, Label>,
     queue: VecDeque<String>,
     globals: HashMap<String, (Type, u64)>,
-    global_symbols: Vec<(String, u64)>,
+    global_symbols: Vec<GlobalData>,
     data: Vec<u8>,
     strings: HashMap<Vec<u8>, u64>,
-    symbols: Vec<(String, Label, Label)>,
+    symbols: Vec<ProcedureCode>,
     // The procedure being generated.
     vars: HashMap<String, (Type, i64)>,
     current: Option<&'p Procedure>,
@@ -216,7 +247,10 @@ impl<'p> Gen<'p, '_> {
         let offset = self.data.len() as u64;
         self.data.extend_from_slice(&g.init.to_le_bytes());
         self.globals.insert(g.var.name.clone(), (g.var.ty, offset));
-        self.global_symbols.push((g.var.name.clone(), offset));
+        self.global_symbols.push(GlobalData {
+            var: g.var.clone(),
+            offset,
+        });
     }
 
     fn declare_procedure(&mut self, p: &'p Procedure, user: bool) {
@@ -379,8 +413,12 @@ impl<'p> Gen<'p, '_> {
         None
     }
 
-    fn warn_mix(&mut self, expected: Type, found: Type, pos: Pos, what: &str) {
-        if expected != found {
+    /// Warns when a value of type `found` goes where `expected` is
+    /// wanted; the literal 0 fits a pointer without a cast, as C's null
+    /// pointer constant does (C11 6.3.2.3).
+    fn warn_mix(&mut self, expected: Type, found: Type, value: &Expr, pos: Pos, what: &str) {
+        let null = expected == Type::Uint64Star && matches!(value, Expr::Integer(0, _));
+        if expected != found && !null {
             self.diags.warning(
                 pos,
                 format!(
@@ -439,7 +477,12 @@ impl<'p> Gen<'p, '_> {
         self.e.load_immediate(Reg::A7, abi::SYS_EXIT as i64);
         self.e.emit(Instruction::Ecall);
         self.e.bind(end);
-        self.symbols.push(("_start".to_string(), start, end));
+        self.symbols.push(ProcedureCode {
+            name: "_start".to_string(),
+            start,
+            end,
+            source: None,
+        });
     }
 
     fn emit_builtin(&mut self, b: &Builtin) {
@@ -461,7 +504,12 @@ impl<'p> Gen<'p, '_> {
             offset: 0,
         });
         self.e.bind(end);
-        self.symbols.push((b.name.to_string(), start, end));
+        self.symbols.push(ProcedureCode {
+            name: b.name.to_string(),
+            start,
+            end,
+            source: None,
+        });
     }
 
     fn emit_procedure(&mut self, p: &'p Procedure) {
@@ -479,7 +527,10 @@ impl<'p> Gen<'p, '_> {
             self.declare_local(local, -8 * (j as i64 + 1));
         }
 
+        // The prologue (its layout is what the call-frame information of
+        // toolchain::dwarf describes: keep the two in step).
         self.e.bind(start);
+        self.e.mark_line(p.pos);
         self.op_imm(ImmOp::Addi, Reg::SP, Reg::SP, -16);
         self.e.emit(Instruction::Store {
             op: StoreOp::Sd,
@@ -498,6 +549,7 @@ impl<'p> Gen<'p, '_> {
             .add_immediate(Reg::SP, Reg::SP, -8 * body.locals.len() as i64);
 
         self.emit_statements(&body.statements, true);
+        self.e.mark_line(body.end);
         if !matches!(body.statements.last(), Some(Statement::Return { .. })) {
             // Falling off the end returns 0, so that exit codes are deterministic.
             self.mv(Reg::A0, Reg::ZERO);
@@ -523,7 +575,18 @@ impl<'p> Gen<'p, '_> {
             offset: 0,
         });
         self.e.bind(end);
-        self.symbols.push((p.name.clone(), start, end));
+        self.symbols.push(ProcedureCode {
+            name: p.name.clone(),
+            start,
+            end,
+            source: Some(ProcedureSource {
+                pos: p.pos,
+                returns: p.returns,
+                params: p.params.clone(),
+                locals: body.locals.clone(),
+                epilogue: self.epilogue,
+            }),
+        });
         self.current = None;
     }
 
@@ -554,12 +617,14 @@ impl<'p> Gen<'p, '_> {
     }
 
     fn emit_statement(&mut self, s: &Statement, last: bool) {
+        self.e.mark_line(s.pos());
         match s {
             Statement::Assign { target, value, pos } => self.emit_assignment(target, value, *pos),
             Statement::If {
                 cond,
                 then,
                 otherwise,
+                ..
             } => {
                 let else_label = self.e.new_label();
                 self.emit_branch(cond, false, else_label);
@@ -574,7 +639,7 @@ impl<'p> Gen<'p, '_> {
                     self.e.bind(end);
                 }
             }
-            Statement::While { cond, body } => {
+            Statement::While { cond, body, pos } => {
                 // Test at the bottom: one branch per iteration.
                 let test = self.e.new_label();
                 let top = self.e.new_label();
@@ -582,6 +647,7 @@ impl<'p> Gen<'p, '_> {
                 self.e.bind(top);
                 self.emit_statements(body, false);
                 self.e.bind(test);
+                self.e.mark_line(*pos);
                 self.emit_branch(cond, true, top);
             }
             Statement::Call(call) => {
@@ -598,7 +664,7 @@ impl<'p> Gen<'p, '_> {
                                 .error(*pos, format!("void procedure '{name}' returns a value"));
                         }
                         Returns::Value(expected) => {
-                            self.warn_mix(expected, ty, value.pos(), "return value")
+                            self.warn_mix(expected, ty, value, value.pos(), "return value")
                         }
                     }
                     let r = self.top();
@@ -618,7 +684,7 @@ impl<'p> Gen<'p, '_> {
                 let ty = self.emit_value(value);
                 let r = self.top();
                 if let Some((var_ty, base, offset)) = self.variable(name, *var_pos) {
-                    self.warn_mix(var_ty, ty, pos, &format!("assignment to '{name}'"));
+                    self.warn_mix(var_ty, ty, value, pos, &format!("assignment to '{name}'"));
                     self.store(r, base, offset);
                 }
                 self.pop_temp();
@@ -627,7 +693,7 @@ impl<'p> Gen<'p, '_> {
                 // Address first, then value: left to right.
                 let (base, offset) = self.emit_address(address);
                 let ty = self.emit_value(value);
-                self.warn_mix(Type::Uint64, ty, pos, "assignment through a pointer");
+                self.warn_mix(Type::Uint64, ty, value, pos, "assignment through a pointer");
                 let r = self.top();
                 self.store(r, base, offset);
                 self.pop_temp();
@@ -915,7 +981,18 @@ impl<'p> Gen<'p, '_> {
         offset
     }
 
+    /// What a call of `name` calls. `var_start`, `var_arg` and `var_end`
+    /// are macros and win over everything: selfie.c defines dummy
+    /// procedures of these names for a C compiler's sake, which a call
+    /// must not reach (as in selfie's compiler, macros are looked up first).
+    /// Then the program's (or prelude's) definition, then a built-in.
     fn resolve(&self, name: &str) -> Result<Callee<'p>, String> {
+        match name {
+            "var_start" => return Ok(Callee::VarStart),
+            "var_arg" => return Ok(Callee::VarArg),
+            "var_end" => return Ok(Callee::VarEnd),
+            _ => {}
+        }
         if let Some(entry) = self.table.get(name) {
             if let Some(def) = entry.def {
                 return Ok(Callee::Procedure(def));
@@ -923,12 +1000,6 @@ impl<'p> Gen<'p, '_> {
         }
         if let Some(b) = self.builtins.iter().find(|b| b.name == name) {
             return Ok(Callee::Builtin(b.clone()));
-        }
-        match name {
-            "var_start" => return Ok(Callee::VarStart),
-            "var_arg" => return Ok(Callee::VarArg),
-            "var_end" => return Ok(Callee::VarEnd),
-            _ => {}
         }
         match self.table.get(name) {
             Some(entry) if entry.user => {
@@ -1008,6 +1079,7 @@ impl<'p> Gen<'p, '_> {
                 self.warn_mix(
                     *expected,
                     ty,
+                    arg,
                     arg.pos(),
                     &format!("argument {} of '{}'", i + 1, call.name),
                 );
@@ -1094,7 +1166,14 @@ impl<'p> Gen<'p, '_> {
                 if !want_value {
                     self.pop_temp();
                 }
-                return Some(Type::Uint64);
+                // The type of C's `va_arg(args, type)` is named at each
+                // use; ours is that of a `var_arg` prototype when the
+                // program has one (selfie.c: `char* var_arg(uint64_t* args)`).
+                let declared = self.table.get("var_arg").map(|entry| entry.decl.returns);
+                return Some(match declared {
+                    Some(Returns::Value(ty)) => ty,
+                    _ => Type::Uint64,
+                });
             }
             _ => None,
         };

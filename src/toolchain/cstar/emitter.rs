@@ -6,7 +6,12 @@
 //! not reach its label it switches that item to a long form (an inverted
 //! branch over a `jal`, or `auipc`+`jalr`) and lays out again until
 //! nothing changes (items only grow, so this ends). Then it encodes.
+//!
+//! Alongside the items it keeps the source line each run of items comes
+//! from (`mark_line`), which `finish` turns into byte offsets for the
+//! debug information's line table.
 
+use super::errors::Pos;
 use crate::emu::{encode, BranchOp, ImmOp, Instruction, Reg};
 
 /// A place in the code, bound to an item index once known.
@@ -41,6 +46,9 @@ pub const SCRATCH: Reg = Reg(27); // s11
 pub struct Emitter {
     items: Vec<Item>,
     labels: Vec<Option<usize>>,
+    /// (index of the first item, source position) for each run of items
+    /// from one place in the sources, in item order.
+    lines: Vec<(usize, Pos)>,
 }
 
 impl Code {
@@ -55,6 +63,9 @@ pub struct Code {
     pub words: Vec<u32>,
     /// Byte offset of every label, indexed by label.
     pub label_offsets: Vec<u64>,
+    /// (byte offset, source position): from that offset on, the code
+    /// comes from that place, in ascending order of offsets.
+    pub lines: Vec<(u64, Pos)>,
 }
 
 fn fits(value: i64, bits: u32) -> bool {
@@ -91,6 +102,17 @@ impl Emitter {
     pub fn new_label(&mut self) -> Label {
         self.labels.push(None);
         Label(self.labels.len() - 1)
+    }
+
+    /// The items emitted from now on come from `pos` (a statement, a
+    /// procedure's prologue or epilogue).
+    pub fn mark_line(&mut self, pos: Pos) {
+        let here = self.items.len();
+        match self.lines.last_mut() {
+            // Nothing was emitted since the last mark: it did not happen.
+            Some(last) if last.0 == here => last.1 = pos,
+            _ => self.lines.push((here, pos)),
+        }
     }
 
     pub fn bind(&mut self, label: Label) {
@@ -323,9 +345,15 @@ impl Emitter {
         for label in &self.labels {
             label_offsets.push(label.map_or(0, |i| offsets[i]));
         }
+        let lines = self
+            .lines
+            .iter()
+            .map(|&(item, pos)| (offsets[item.min(n)], pos))
+            .collect();
         Ok(Code {
             words,
             label_offsets,
+            lines,
         })
     }
 }

@@ -131,6 +131,16 @@ impl Diagnostics {
 }
 
 impl Diagnostics {
+    /// How many files there are (the sources and the prelude).
+    pub fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
+    /// The name of file `file` ("" when there is no such file).
+    pub fn file_name(&self, file: u32) -> &str {
+        self.files.get(file as usize).map_or("", |f| f.as_str())
+    }
+
     /// `file:line:col` of a position, for messages that point elsewhere.
     pub fn describe(&self, pos: Pos) -> String {
         let file = self

@@ -1,5 +1,7 @@
 //! The C* compiler (selfie's *starc*): C* source files → an ELF64 RISC-V
-//! executable. The language is spec/cstar.md; the user guide docs/cstar.md.
+//! executable with a symbol table and DWARF debug information. The
+//! language and its grammar are in docs/cstar.md; it accepts selfie.c as
+//! published (docs/cstar.md, "Compiling selfie").
 //!
 //! How control flows through `compile`:
 //!
@@ -11,15 +13,21 @@
 //!  codegen::generate: procedure table, _start, user procedures, then what
 //!        │            they call from the prelude and the built-ins (builtins.rs)
 //!        ▼
-//!  emitter::Emitter::finish: layout, long branches where needed, encode
+//!  emitter::Emitter::finish: layout, long branches where needed, encode;
+//!        │            the statements' line marks become byte offsets
 //!        ▼
-//!  toolchain::elf::write_executable: code at 0x10000, data on the next page
+//!  driver: symbols, and toolchain::dwarf::sections for the debug
+//!        │ information (lines, procedures, variables, frames)
+//!        ▼
+//!  toolchain::elf::write_executable_with: code at 0x10000, data on the
+//!                   next page, .debug_* sections, .symtab
 //! ```
 //!
 //! Every stage reports into one `errors::Diagnostics` and carries on, so
 //! one run reports as many errors as it can; no input panics.
 //! Preprocessor lines (`#include ...`) are skipped, so that the same file
-//! also builds with a C compiler.
+//! also builds with a C compiler; `__LINE__`, `__FILE__` and `__func__`
+//! are replaced as a C compiler would (scanner, parser).
 
 mod ast;
 mod builtins;

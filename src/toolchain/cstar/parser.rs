@@ -23,6 +23,22 @@ struct Parser<'a> {
     at: usize,
     depth: u32,
     diags: &'a mut Diagnostics,
+    /// The procedure whose body is being parsed (the value of `__func__`).
+    procedure: Option<String>,
+}
+
+/// selfie's bootstrapping of the printf family: selfie.c defines its own
+/// `printf` as `non_0_boot_level_printf` (so that a C compiler, at boot
+/// level 0, keeps the C library's), and selfie's compiler, which is where
+/// boot levels above 0 come from, defines it under the short name. So do
+/// we: a declaration or definition of `non_0_boot_level_X` declares `X`.
+fn bootstrap_name(name: String) -> String {
+    match name.as_str() {
+        "non_0_boot_level_printf" | "non_0_boot_level_sprintf" | "non_0_boot_level_dprintf" => {
+            name["non_0_boot_level_".len()..].to_string()
+        }
+        _ => name,
+    }
 }
 
 /// Parses one file's tokens (which end with `Token::End`).
@@ -32,6 +48,7 @@ pub fn parse(tokens: &[(Token, Pos)], diags: &mut Diagnostics) -> Program {
         at: 0,
         depth: 0,
         diags,
+        procedure: None,
     };
     parser.parse_program()
 }
@@ -164,10 +181,10 @@ impl Parser<'_> {
     /// two share their start (a type and a name).
     fn parse_declaration(&mut self, program: &mut Program) -> Option<()> {
         let pos = self.pos();
-        let returns = self.parse_type_or_void()?;
+        let (returns, char_pointer) = self.parse_type_or_void()?;
         let (name, name_pos) = self.identifier("the name of a variable or procedure")?;
         if self.at(&Token::LParen) {
-            let procedure = self.parse_procedure(returns, name, pos)?;
+            let procedure = self.parse_procedure(returns, bootstrap_name(name), pos)?;
             program.procedures.push(procedure);
             return Some(());
         }
@@ -188,6 +205,7 @@ impl Parser<'_> {
             var: Variable {
                 name,
                 ty,
+                char_pointer,
                 pos: name_pos,
             },
             init,
@@ -197,22 +215,65 @@ impl Parser<'_> {
 
     // variable = type identifier .
     fn parse_variable(&mut self) -> Option<Variable> {
-        let ty = self.parse_type()?;
+        let (ty, char_pointer) = self.parse_type_spelled()?;
         let (name, pos) = self.identifier("the name of a variable")?;
-        Some(Variable { name, ty, pos })
+        Some(Variable {
+            name,
+            ty,
+            char_pointer,
+            pos,
+        })
     }
 
-    // type = "uint64_t" [ "*" ] .
+    // parameter = type [ identifier ] .
     //
-    // As selfie does, `int`, `char`, `unsigned long`, `unsigned int`,
+    // A prototype may leave a parameter unnamed, as C allows (selfie.c's
+    // `void* malloc(unsigned long);`); it is then named "".
+    fn parse_parameter(&mut self) -> Option<Variable> {
+        let pos = self.pos();
+        let (ty, char_pointer) = self.parse_type_spelled()?;
+        let name = match self.token() {
+            Token::Identifier(name) => name.clone(),
+            Token::Comma | Token::RParen => String::new(),
+            _ => {
+                self.expected("the name of a parameter, ',' or ')'");
+                return None;
+            }
+        };
+        let pos = if name.is_empty() {
+            pos
+        } else {
+            let at = self.pos();
+            self.advance();
+            at
+        };
+        Some(Variable {
+            name,
+            ty,
+            char_pointer,
+            pos,
+        })
+    }
+
+    // type = [ "const" ] ( "uint64_t" | "int" | "char" | "void"
+    //                    | ( "unsigned" | "long" ) { "long" | "int" | "char" } )
+    //        [ "const" ] { "*" } .
+    //
+    // selfie's `type = "uint64_t" [ "*" ]`, spelled as C spells it: as
+    // selfie does, `int`, `char`, `unsigned long`, `unsigned int`,
     // `long`, `const` and `void*` read as `uint64_t` (or `uint64_t*`), and
     // more than one `*` reads as one, so that files written for a C
     // compiler parse.
     fn parse_type(&mut self) -> Option<Type> {
+        self.parse_type_spelled().map(|(ty, _)| ty)
+    }
+
+    /// `type`, and whether it was spelled `char*` (see `Variable`).
+    fn parse_type_spelled(&mut self) -> Option<(Type, bool)> {
         let pos = self.pos();
         match self.parse_type_or_void()? {
-            Returns::Value(ty) => Some(ty),
-            Returns::Void => {
+            (Returns::Value(ty), char_pointer) => Some((ty, char_pointer)),
+            (Returns::Void, _) => {
                 self.diags.error(
                     pos,
                     "'void' is not a type of a value: expected 'uint64_t' or 'uint64_t*'",
@@ -222,9 +283,11 @@ impl Parser<'_> {
         }
     }
 
-    /// `type`, or `void` (not followed by `*`) for a procedure's return type.
-    fn parse_type_or_void(&mut self) -> Option<Returns> {
+    /// `type`, or `void` (not followed by `*`) for a procedure's return
+    /// type; and whether it was spelled `char*`.
+    fn parse_type_or_void(&mut self) -> Option<(Returns, bool)> {
         self.accept(&Token::Const);
+        let char_word = self.at(&Token::Char);
         let void = match self.token() {
             Token::Uint64 | Token::Int | Token::Char => {
                 self.advance();
@@ -251,11 +314,12 @@ impl Parser<'_> {
         while self.accept(&Token::Star) {
             stars += 1;
         }
-        Some(match (void, stars) {
+        let returns = match (void, stars) {
             (true, 0) => Returns::Void,
             (_, 0) => Returns::Value(Type::Uint64),
             _ => Returns::Value(Type::Uint64Star),
-        })
+        };
+        Some((returns, char_word && stars == 1))
     }
 
     // initialize = "=" [ cast ] [ "-" ] value .
@@ -294,7 +358,7 @@ impl Parser<'_> {
     }
 
     // procedure = ( type | "void" ) identifier
-    //             "(" [ variable { "," variable } [ "," "..." ] ] ")"
+    //             "(" [ parameter { "," parameter } [ "," "..." ] ] ")"
     //             ( ";" | "{" { variable ";" } { statement } "}" ) .
     fn parse_procedure(&mut self, returns: Returns, name: String, pos: Pos) -> Option<Procedure> {
         self.expect(Token::LParen)?;
@@ -313,7 +377,7 @@ impl Parser<'_> {
                     variadic = true;
                     break;
                 }
-                params.push(self.parse_variable()?);
+                params.push(self.parse_parameter()?);
                 if !self.accept(&Token::Comma) {
                     break;
                 }
@@ -329,6 +393,17 @@ impl Parser<'_> {
                 body: None,
                 pos,
             });
+        }
+        for (i, param) in params.iter().enumerate() {
+            if param.name.is_empty() {
+                self.diags.error(
+                    param.pos,
+                    format!(
+                        "parameter {} of '{name}' has no name: only a prototype (ending in ';') may leave parameters unnamed",
+                        i + 1
+                    ),
+                );
+            }
         }
         if !self.at(&Token::LBrace) {
             self.expected("';' or '{' after the parameters");
@@ -354,14 +429,21 @@ impl Parser<'_> {
                 None => self.synchronize(),
             }
         }
+        self.procedure = Some(name.clone());
         let statements = self.parse_statements();
+        self.procedure = None;
+        let end = self.pos();
         self.expect(Token::RBrace)?;
         Some(Procedure {
             name,
             returns,
             params,
             variadic,
-            body: Some(Body { locals, statements }),
+            body: Some(Body {
+                locals,
+                statements,
+                end,
+            }),
             pos,
         })
     }
@@ -444,6 +526,7 @@ impl Parser<'_> {
 
     // if = "if" "(" expression ")" body [ "else" body ] .
     fn parse_if(&mut self) -> Option<Statement> {
+        let pos = self.pos();
         self.expect(Token::If)?;
         self.expect(Token::LParen)?;
         let cond = self.parse_expression()?;
@@ -458,17 +541,19 @@ impl Parser<'_> {
             cond,
             then,
             otherwise,
+            pos,
         })
     }
 
     // while = "while" "(" expression ")" body .
     fn parse_while(&mut self) -> Option<Statement> {
+        let pos = self.pos();
         self.expect(Token::While)?;
         self.expect(Token::LParen)?;
         let cond = self.parse_expression()?;
         self.expect(Token::RParen)?;
         let body = self.parse_body()?;
-        Some(Statement::While { cond, body })
+        Some(Statement::While { cond, body, pos })
     }
 
     // body = statement | "{" { statement } "}" .
@@ -618,7 +703,7 @@ impl Parser<'_> {
                 self.expect(Token::RParen)?;
                 Expr::Sizeof(pos)
             }
-            Token::Integer(_) | Token::Str(_) => self.parse_literal()?,
+            Token::Integer(_) | Token::Str(_) | Token::Func => self.parse_literal()?,
             Token::Identifier(_) if *self.lookahead(1) == Token::LParen => {
                 Expr::Call(self.parse_call()?)
             }
@@ -667,10 +752,19 @@ impl Parser<'_> {
         )
     }
 
-    // literal = value | string .
+    // literal = value | string | "__func__" .
     fn parse_literal(&mut self) -> Option<Expr> {
         let pos = self.pos();
         match self.token() {
+            Token::Func => {
+                self.advance();
+                let Some(name) = self.procedure.clone() else {
+                    self.diags
+                        .error(pos, "'__func__' used outside of a procedure body");
+                    return None;
+                };
+                Some(Expr::Str(name.into_bytes(), pos))
+            }
             Token::Str(bytes) => {
                 let bytes = bytes.clone();
                 self.advance();

@@ -5,6 +5,12 @@
 //! `#include`), so that files written for a C compiler scan unchanged.
 //! Malformed tokens are reported and skipped; the token list always ends
 //! with `Token::End`.
+//!
+//! Three predefined names of C are replaced here, as a C preprocessor
+//! would: `__LINE__` becomes the integer of its line, `__FILE__` the
+//! string of the file's name, and `__func__` the token `Func`, which the
+//! parser turns into the name of the procedure it is in (selfie's
+//! `assert(..., __LINE__, __func__)`).
 
 use super::errors::{Diagnostics, Pos};
 
@@ -36,6 +42,8 @@ pub enum Token {
     Semicolon,
     Comma,
     Ellipsis,
+    /// `__func__`: the name of the enclosing procedure, as a string.
+    Func,
     Assign,
     Eq,
     NotEq,
@@ -84,6 +92,7 @@ impl Token {
             Token::Semicolon => ";",
             Token::Comma => ",",
             Token::Ellipsis => "...",
+            Token::Func => "__func__",
             Token::Assign => "=",
             Token::Eq => "==",
             Token::NotEq => "!=",
@@ -121,6 +130,8 @@ fn keyword(word: &str) -> Option<Token> {
 
 struct Scanner<'a> {
     text: &'a [u8],
+    /// The file's name, for `__FILE__`.
+    name: &'a str,
     at: usize,
     line: u32,
     column: u32,
@@ -286,7 +297,13 @@ impl Scanner<'_> {
                     self.bump();
                 }
                 let word = String::from_utf8_lossy(&self.text[start..self.at]).into_owned();
-                return (keyword(&word).unwrap_or(Token::Identifier(word)), pos);
+                let token = match word.as_str() {
+                    "__LINE__" => Token::Integer(u64::from(pos.line)),
+                    "__FILE__" => Token::Str(self.name.as_bytes().to_vec()),
+                    "__func__" => Token::Func,
+                    _ => keyword(&word).unwrap_or(Token::Identifier(word)),
+                };
+                return (token, pos);
             }
             if c.is_ascii_digit() {
                 return (self.number(diags, pos), pos);
@@ -385,8 +402,10 @@ impl Scanner<'_> {
 
 /// Scans one file. `file` is its index in the diagnostics' file list.
 pub fn scan(text: &str, file: u32, diags: &mut Diagnostics) -> Vec<(Token, Pos)> {
+    let name = diags.file_name(file).to_string();
     let mut scanner = Scanner {
         text: text.as_bytes(),
+        name: &name,
         at: 0,
         line: 1,
         column: 1,
