@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sim::hypervisor::{Item, Scenario};
 use sim::toolchain::BuildError;
@@ -172,6 +173,41 @@ struct RunOptions {
     /// exit.
     #[arg(long)]
     dump_vmshm: bool,
+
+    /// The directory guest paths are resolved in: absolute paths start
+    /// there, and no path (.., symlinks, /proc) leads out. `--root /` gives
+    /// the host's whole file system, as qemu-riscv64 does. Default: the
+    /// working directory.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    /// Refuse every guest open that could write, create or truncate a file
+    /// (EROFS).
+    #[arg(long)]
+    read_only: bool,
+
+    /// Most processes one kernel (VM) holds at once, ended ones not yet
+    /// reaped included; a fork beyond fails with EAGAIN.
+    #[arg(long, value_name = "N", default_value_t = sim::kernel::limits::DEFAULT_MAX_PROCESSES,
+          value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    max_processes: usize,
+
+    /// Most contexts one guest kernel holds at once; hv_create beyond
+    /// fails with EAGAIN.
+    #[arg(long, value_name = "N", default_value_t = sim::kernel::limits::DEFAULT_MAX_CONTEXTS,
+          value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    max_contexts: usize,
+
+    /// Most descriptors one process has open; openat beyond fails with
+    /// EMFILE.
+    #[arg(long, value_name = "N", default_value_t = sim::kernel::files::DEFAULT_MAX_FDS,
+          value_parser = clap::value_parser!(u64).range(3..).map(|n| n as usize))]
+    max_open_files: usize,
+
+    /// Most VMs (--vm, scenario files).
+    #[arg(long, value_name = "N", default_value_t = sim::simulator::DEFAULT_MAX_VMS,
+          value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    max_vms: usize,
 }
 
 fn main() -> ExitCode {
@@ -291,7 +327,15 @@ fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildE
         .memory_mb(options.memory)
         .quantum(options.quantum)
         .trace(trace_of(options))
-        .host_shm_mb(options.host_shm);
+        .host_shm_mb(options.host_shm)
+        .read_only(options.read_only)
+        .max_processes(options.max_processes)
+        .max_contexts(options.max_contexts)
+        .max_open_files(options.max_open_files)
+        .max_vms(options.max_vms);
+    if let Some(root) = &options.root {
+        builder = builder.root(root);
+    }
     if let Some(limit) = options.max_instructions {
         builder = builder.max_instructions(limit);
     }

@@ -22,7 +22,9 @@ const DEADLINE: Duration = Duration::from_secs(90);
 /// poisons the lock; the next one runs anyway.
 fn one_at_a_time() -> MutexGuard<'static, ()> {
     static SCENARIO: Mutex<()> = Mutex::new(());
-    SCENARIO.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SCENARIO
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Ports the OS assigns on 127.0.0.1, released for the nodes to bind.

@@ -92,8 +92,10 @@ impl Simulator {
     /// Makes process `pid` of VM `vm` issue syscall `number` with `args`
     /// (as if its `ecall` had trapped) and lets the kernel handle it.
     /// Returns `a0` afterwards: the result, unless the call blocked or the
-    /// process ended.
+    /// process ended (then 0 if the process left the table, see
+    /// `Kernel::release`); `None` when there is no such process.
     pub fn syscall(&mut self, vm: usize, pid: Pid, number: u64, args: &[u64]) -> Option<u64> {
+        self.process_in(vm, pid)?;
         self.set_register(vm, pid, emu::Reg::A7.index(), number);
         for (i, &a) in args.iter().enumerate().take(6) {
             self.set_register(vm, pid, emu::Reg::A0.index() + i, a);
@@ -103,8 +105,10 @@ impl Simulator {
             pid,
             exception: Exception::Syscall,
         });
-        self.process_in(vm, pid)
-            .map(|p| p.hart.reg(emu::Reg::A0.index()))
+        Some(
+            self.process_in(vm, pid)
+                .map_or(0, |p| p.hart.reg(emu::Reg::A0.index())),
+        )
     }
 
     /// Ends process `pid` of VM `vm` with `status`, as a fault or the

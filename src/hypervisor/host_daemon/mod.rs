@@ -269,8 +269,28 @@ impl HostDaemon {
             }
         }
         let first = self.alloc.alloc(pages).ok_or(ENOSPC)?;
-        // Scrub: a block never shows a previous user's data.
         let range = first as usize..(first + pages) as usize;
+        // Frame ownership (emu/memory.rs): a block's frames are handed out
+        // again only when the region alone holds them. A frame something
+        // else still maps (which no call allows: a kernel bug) is left to
+        // that mapping, and the region takes a fresh frame in its place.
+        for i in range.clone() {
+            if memory.references(self.frames[i]) == 1 {
+                continue;
+            }
+            debug_assert!(
+                false,
+                "HostDaemon::take_block: region frame {} is still mapped",
+                self.frames[i]
+            );
+            let Some(fresh) = memory.alloc() else {
+                self.alloc.free(first, pages);
+                return Err(ENOMEM);
+            };
+            memory.free(self.frames[i]);
+            self.frames[i] = fresh;
+        }
+        // Scrub: a block never shows a previous user's data.
         for &frame in &self.frames[range] {
             memory.frame_bytes_mut(frame).fill(0);
         }

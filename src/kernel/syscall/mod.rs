@@ -47,6 +47,7 @@ mod rshm;
 mod shm;
 mod vmshm;
 
+pub use file::{PendingOpen, MAX_RW_COUNT};
 pub use rshm::{DRAIN_LIMIT, FLUSH_EVERY, IPC_RMID, NETWORK_WAIT};
 
 use super::process::{Mode, Pid, ProcessState, WaitReason};
@@ -119,6 +120,9 @@ impl Kernel {
             }
             Ok(Ret::Block(reason) | Ret::Pending(reason)) => {
                 process.state = ProcessState::Blocked(reason);
+                if let WaitReason::HostIo(_) = reason {
+                    self.io_waiters.push(pid);
+                }
                 self.descheduled(pid);
                 Next::Reschedule
             }
@@ -169,7 +173,7 @@ impl Kernel {
                 SYS_EXIT | SYS_EXIT_GROUP => self.sys_exit(machine, pid, a[0]),
                 SYS_READ => self.sys_read(machine, pid, a[0], a[1], a[2]),
                 SYS_WRITE => self.sys_write(machine, pid, a[0], a[1], a[2]),
-                SYS_OPENAT => self.sys_openat(machine, pid, a[0], a[1], a[2]),
+                SYS_OPENAT => self.sys_openat(machine, pid, [a[0], a[1], a[2], a[3]]),
                 SYS_CLOSE => self.sys_close(pid, a[0]),
                 SYS_BRK => self.sys_brk(machine, pid, a[0]),
                 SYS_GETPID => self.sys_getpid(pid),

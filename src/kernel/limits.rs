@@ -1,0 +1,37 @@
+//! Bounds on what the guests of one kernel may make the host hold, so that
+//! no guest can grow the simulator's own memory without limit (`-m`
+//! bounds only the guests' frames). Each limit fails the call that would
+//! pass it with Linux's errno for it, and has a builder and a CLI option.
+//!
+//! | limit | default | beyond it | option |
+//! |---|---|---|---|
+//! | processes of one kernel (VM), ended ones not yet reaped included | 4096 | `fork`: `EAGAIN` (as Linux at `RLIMIT_NPROC`); loading a program: an error | `--max-processes` |
+//! | contexts of one guest kernel (`hv_create`, its children's forks), ended ones not yet deleted included | 1024 | `hv_create`: `EAGAIN` | `--max-contexts` |
+//! | open descriptors of one process | 1024 | `openat`: `EMFILE` (as Linux at `RLIMIT_NOFILE`) | `--max-open-files` |
+//! | VMs of one simulator | 64 (simulator/mod.rs) | `add_vm`: an error | `--max-vms` |
+
+/// Default of `Limits::processes`.
+pub const DEFAULT_MAX_PROCESSES: usize = 4096;
+/// Default of `Limits::contexts_per_kernel`.
+pub const DEFAULT_MAX_CONTEXTS: usize = 1024;
+
+/// The limits of one kernel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Limits {
+    /// Processes in the table at once.
+    pub processes: usize,
+    /// Children one guest kernel may have at once.
+    pub contexts_per_kernel: usize,
+    /// Descriptors one process may have open.
+    pub open_files: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            processes: DEFAULT_MAX_PROCESSES,
+            contexts_per_kernel: DEFAULT_MAX_CONTEXTS,
+            open_files: super::files::DEFAULT_MAX_FDS,
+        }
+    }
+}
