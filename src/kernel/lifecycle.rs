@@ -88,14 +88,14 @@ impl Kernel {
                 }
             }
         }
-        if was_shm_client {
-            self.debug_check_shm(machine, "exit");
-        }
         if !self.has_live_processes() {
             self.shared.vm_ended(machine.memory_mut());
             self.report_vmshm();
         }
         self.release(pid);
+        if was_shm_client {
+            self.debug_check(machine, "exit");
+        }
     }
 
     /// Removes the ended process `pid` from the table once nobody can ask

@@ -28,6 +28,7 @@
 //! | loader.rs | ELF loading and the Linux initial stack |
 //! | files.rs | descriptor tables, open-file descriptions and the console |
 //! | fs.rs | the root directory every guest path is resolved in (`--root`, cap-std) |
+//! | invariants.rs | every kind of sharing and the process table, checked after every call in debug builds |
 //! | hostio.rs | reader threads for host input that may block (stdin, FIFOs) |
 //! | limits.rs | how many processes, contexts and files the guests may make the host hold |
 //!
@@ -36,6 +37,7 @@
 pub mod files;
 pub mod fs;
 pub mod hostio;
+pub mod invariants;
 pub mod lifecycle;
 pub mod limits;
 pub mod loader;
@@ -385,14 +387,10 @@ impl Kernel {
         )
     }
 
-    /// In debug builds, panics when an shm invariant is broken after
-    /// `call`: that is a kernel bug, whatever the guest did.
+    /// In debug builds, panics when an invariant is broken after `call`
+    /// (the shm ones and all others: invariants.rs).
     pub(crate) fn debug_check_shm(&self, machine: &Machine, call: &str) {
-        if cfg!(debug_assertions) {
-            if let Err(broken) = self.check_shm_invariants(machine) {
-                panic!("{call}: shm invariant broken: {broken}");
-            }
-        }
+        self.debug_check(machine, call);
     }
 
     /// Kills every blocked process when nothing can run any more (each waits

@@ -210,15 +210,31 @@ impl Simulator {
         hypervisor::host_daemon::dump(&self.host_daemon.borrow(), &clients)
     }
 
-    /// Checks the shm invariants of spec/shm.md now, in every VM.
+    /// Checks every invariant now: each VM's kernel (spec/shm.md's, the
+    /// inter-VM mappings, the process table: kernel/invariants.rs) and
+    /// the frame-ownership rule over the whole machine (emu/memory.rs).
+    ///
+    /// # Errors
+    /// The first broken invariant, in words.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for kernel in &self.vms {
+            kernel.check_invariants(&self.machine)?;
+        }
+        let region = self.host_daemon.borrow().frames().to_vec();
+        crate::kernel::invariants::check_frame_references(
+            &self.vms,
+            &region,
+            self.machine.memory(),
+        )
+    }
+
+    /// Checks the invariants: all of them (`check_invariants`), of which
+    /// spec/shm.md's are a part.
     ///
     /// # Errors
     /// The first broken invariant, in words.
     pub fn check_shm_invariants(&self) -> Result<(), String> {
-        for kernel in &self.vms {
-            kernel.check_shm_invariants(&self.machine)?;
-        }
-        Ok(())
+        self.check_invariants()
     }
 
     /// What guests of VM 0 wrote to stdout (with `capture_output`).

@@ -134,6 +134,13 @@ impl Simulator {
             kernel.end_slice();
         }
         self.after_vmshm();
+        if cfg!(debug_assertions) && event.exception == Exception::Syscall {
+            // The frame-ownership rule over every VM (each kernel checked
+            // its own invariants after the call).
+            if let Err(broken) = self.check_invariants() {
+                panic!("after a call of process {} of VM {vm}: {broken}", event.pid);
+            }
+        }
         self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
         self.elapsed += started.elapsed();
     }

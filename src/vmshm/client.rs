@@ -191,6 +191,11 @@ impl ClientDaemon {
         self.link = Some(link);
     }
 
+    /// The host region's frames (empty until reserved, or without a host).
+    pub fn region_frames(&self) -> Vec<Frame> {
+        self.link.as_ref().map_or_else(Vec::new, HostLink::region_frames)
+    }
+
     /// Whether the host region has been reserved from the machine.
     pub fn region_reserved(&self) -> bool {
         self.link.as_ref().is_some_and(HostLink::region_reserved)

@@ -564,6 +564,10 @@ impl HostService for HostDaemon {
     fn region_reserved(&self) -> bool {
         !self.frames().is_empty()
     }
+
+    fn region_frames(&self) -> Vec<Frame> {
+        self.frames().to_vec()
+    }
 }
 
 /// The peer of a side that went away: a wait it is in ends with

@@ -209,7 +209,11 @@ impl Kernel {
             }
         };
         if (SYS_SHM_OPEN..=SYS_SHM_CLOSE).contains(&number) {
-            self.after_shm_call(machine, pid, number, &a, result);
+            self.after_shm_call(pid, number, &a, result);
+        }
+        if cfg!(debug_assertions) {
+            // Every kind of sharing, after every call (invariants.rs).
+            self.debug_check(machine, &abi::call_name(number));
         }
         if (SYS_VM_OPEN..=SYS_VM_ID).contains(&number) {
             // The messages the call exchanged with the host daemon
