@@ -405,7 +405,10 @@ impl Kernel {
         }
         if self.waits_on_host_io() {
             // Input may still come (a user typing, a FIFO's writer): wait
-            // a little and look again, as for the network above.
+            // a little and look again, as for the network above. What the
+            // guests wrote so far is shown first: the user may be waiting
+            // for it before typing.
+            self.console.flush();
             std::thread::sleep(HOST_IO_POLL);
             self.poll_host_io();
             return true;
