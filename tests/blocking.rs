@@ -115,7 +115,12 @@ impl Run {
             self.seen.extend(chunk);
         }
         let mut stderr = String::new();
-        let _ = self.child.stderr.take().unwrap().read_to_string(&mut stderr);
+        let _ = self
+            .child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr);
         (
             status.code(),
             String::from_utf8_lossy(&self.seen).into_owned(),
@@ -161,7 +166,14 @@ fn max_instructions_ends_a_run_whose_reader_waits() {
         "uint64_t main() { print(\"spinning\\n\"); while (1) { } return 0; }",
     );
     let mut run = Run::start(
-        &["--max-instructions", "3000000", "-u", &reader, "-u", &spinner],
+        &[
+            "--max-instructions",
+            "3000000",
+            "-u",
+            &reader,
+            "-u",
+            &spinner,
+        ],
         Stdio::piped(),
         &scratch.0,
     );

@@ -40,7 +40,9 @@ impl Rig {
     }
 
     fn put(&mut self, vm: usize, pid: Pid, at: u64, bytes: &[u8]) {
-        self.sim.copy_to_guest(vm, pid, at, bytes).expect("writable");
+        self.sim
+            .copy_to_guest(vm, pid, at, bytes)
+            .expect("writable");
     }
 
     fn word(&mut self, vm: usize, pid: Pid, at: u64) -> u64 {
@@ -138,9 +140,17 @@ fn a_guest_kernel_cannot_give_its_child_a_page_of_a_named_shm_object() {
     let (mut rig, kernel, child, _) = two_vms();
     rig.put(0, kernel, NAME_AT, b"obj\0");
     let id = rig.call(0, kernel, SYS_SHM_OPEN, &[NAME_AT]);
-    assert_eq!(rig.call(0, kernel, SYS_SHM_SIZE, &[id, PAGE_SIZE]), PAGE_SIZE);
+    assert_eq!(
+        rig.call(0, kernel, SYS_SHM_SIZE, &[id, PAGE_SIZE]),
+        PAGE_SIZE
+    );
     let addr = rig.call(0, kernel, SYS_SHM_MAP, &[0, id]);
-    let r = rig.call(0, kernel, HV_MAP, &[child.0, CHILD_PAGE, addr, HV_PROT_READ]);
+    let r = rig.call(
+        0,
+        kernel,
+        HV_MAP,
+        &[child.0, CHILD_PAGE, addr, HV_PROT_READ],
+    );
     assert_eq!(r, EPERM.to_return(), "hv_map of an shm page");
     assert!(rig
         .sim

@@ -67,14 +67,20 @@ fn rss_kib() -> u64 {
 fn reaped_children_leave_the_process_table() {
     let elf = compile(FORK_LOOP);
     let mut s = Simulator::builder().capture_output(true).build();
-    s.load_elf(&elf, &["forkloop".into(), "2000".into()]).unwrap();
+    s.load_elf(&elf, &["forkloop".into(), "2000".into()])
+        .unwrap();
     s.run();
     let warm = rss_kib();
     let mut s = Simulator::builder().capture_output(true).build();
-    s.load_elf(&elf, &["forkloop".into(), "10000".into()]).unwrap();
+    s.load_elf(&elf, &["forkloop".into(), "10000".into()])
+        .unwrap();
     let outcome = s.run();
     assert_eq!(outcome.exit_code, 0);
-    assert_eq!(s.kernel().processes().len(), 1, "only the host's process is left");
+    assert_eq!(
+        s.kernel().processes().len(),
+        1,
+        "only the host's process is left"
+    );
     let grown = rss_kib().saturating_sub(warm);
     assert!(grown < 20 * 1024, "the host grew by {grown} KiB");
     assert_eq!(s.machine().memory().used_frames(), 0);
@@ -92,10 +98,19 @@ fn orphans_leave_the_table_when_they_end() {
     assert!(s.process(grandchild).is_some(), "its parent may still wait");
     s.syscall(0, child, SYS_EXIT, &[0]);
     assert!(s.process(grandchild).is_none(), "orphaned: gone");
-    assert!(s.process(child).is_some(), "the host's process may still wait");
-    assert_eq!(s.syscall(0, parent, SYS_WAIT4, &[u64::MAX, 0, 0]), Some(child.0));
+    assert!(
+        s.process(child).is_some(),
+        "the host's process may still wait"
+    );
+    assert_eq!(
+        s.syscall(0, parent, SYS_WAIT4, &[u64::MAX, 0, 0]),
+        Some(child.0)
+    );
     assert!(s.process(child).is_none(), "reaped: gone");
-    assert_eq!(s.syscall(0, parent, SYS_WAIT4, &[u64::MAX, 0, 0]), Some(ECHILD.to_return()));
+    assert_eq!(
+        s.syscall(0, parent, SYS_WAIT4, &[u64::MAX, 0, 0]),
+        Some(ECHILD.to_return())
+    );
     s.check_invariants().unwrap();
 }
 
@@ -154,7 +169,10 @@ fn open_files_beyond_the_limit_are_emfile() {
     let at = STACK_TOP - 16 * PAGE_SIZE;
     s.copy_to_guest(0, pid, at, b"f\0").unwrap();
     let fds: Vec<u64> = (0..3)
-        .map(|_| s.syscall(0, pid, SYS_OPENAT, &[AT_FDCWD, at, O_RDONLY, 0]).unwrap())
+        .map(|_| {
+            s.syscall(0, pid, SYS_OPENAT, &[AT_FDCWD, at, O_RDONLY, 0])
+                .unwrap()
+        })
         .collect();
     assert_eq!(fds, vec![3, 4, EMFILE.to_return()]);
     let _ = std::fs::remove_dir_all(&dir);
@@ -163,10 +181,7 @@ fn open_files_beyond_the_limit_are_emfile() {
 /// Finding 5: VMs beyond `max_vms` are an error, not host memory.
 #[test]
 fn vms_beyond_the_limit_are_refused() {
-    let mut s = Simulator::builder()
-        .capture_output(true)
-        .max_vms(3)
-        .build();
+    let mut s = Simulator::builder().capture_output(true).max_vms(3).build();
     assert_eq!(s.try_add_vm(), Ok(1));
     assert_eq!(s.try_add_vm(), Ok(2));
     let e = s.try_add_vm().unwrap_err();
@@ -226,7 +241,10 @@ fn out_of_memory_while_loading_says_how_many_frames() {
         }],
         &[],
     );
-    let mut s = Simulator::builder().capture_output(true).memory_mb(1).build();
+    let mut s = Simulator::builder()
+        .capture_output(true)
+        .memory_mb(1)
+        .build();
     let e = s.load_elf(&big, &["big".into()]).unwrap_err().to_string();
     // 300 pages of code and one of stack; 256 frames in 1 MiB.
     assert!(e.contains("301 frames needed, 256 free"), "{e}");
@@ -265,24 +283,73 @@ fn a_regular_file_is_read_in_full() {
     std::fs::create_dir_all(&dir).unwrap();
     let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(dir.join("big"), &content).unwrap();
-    let mut s = Simulator::builder()
-        .capture_output(true)
-        .root(&dir)
-        .build();
+    let mut s = Simulator::builder().capture_output(true).root(&dir).build();
     let pid = s.load_elf(&idle(), &["idle".into()]).unwrap();
     let path = STACK_TOP - 16 * PAGE_SIZE;
     let buf = STACK_TOP - 2048 * PAGE_SIZE;
     s.copy_to_guest(0, pid, path, b"/big\0").unwrap();
-    let fd = s.syscall(0, pid, SYS_OPENAT, &[AT_FDCWD, path, O_RDONLY, 0]).unwrap();
+    let fd = s
+        .syscall(0, pid, SYS_OPENAT, &[AT_FDCWD, path, O_RDONLY, 0])
+        .unwrap();
     assert_eq!(s.syscall(0, pid, SYS_READ, &[fd, buf, 1]), Some(1));
-    assert_eq!(s.syscall(0, pid, SYS_READ, &[fd, buf + 1, 250_000]), Some(250_000));
-    assert_eq!(s.syscall(0, pid, SYS_READ, &[fd, buf + 250_001, 100_000]), Some(49_999));
+    assert_eq!(
+        s.syscall(0, pid, SYS_READ, &[fd, buf + 1, 250_000]),
+        Some(250_000)
+    );
+    assert_eq!(
+        s.syscall(0, pid, SYS_READ, &[fd, buf + 250_001, 100_000]),
+        Some(49_999)
+    );
     assert_eq!(s.syscall(0, pid, SYS_READ, &[fd, buf, 100]), Some(0));
     assert_eq!(s.read_memory(pid, buf + 1, 299_999).unwrap(), &content[1..]);
     // A buffer that is not the guest's: EFAULT, and no byte is lost.
-    let fd = s.syscall(0, pid, SYS_OPENAT, &[AT_FDCWD, path, O_RDONLY, 0]).unwrap();
-    assert_eq!(s.syscall(0, pid, SYS_READ, &[fd, 8, 10]), Some(EFAULT.to_return()));
+    let fd = s
+        .syscall(0, pid, SYS_OPENAT, &[AT_FDCWD, path, O_RDONLY, 0])
+        .unwrap();
+    assert_eq!(
+        s.syscall(0, pid, SYS_READ, &[fd, 8, 10]),
+        Some(EFAULT.to_return())
+    );
     assert_eq!(s.syscall(0, pid, SYS_READ, &[fd, buf, 3]), Some(3));
     assert_eq!(s.read_memory(pid, buf, 3).unwrap(), &content[..3]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Finding 5, a sibling: a shared mapping takes no frame, so mapping one
+/// page again and again grew the host's page tables without bound (on
+/// main, `hv_map` of one private page into a million child pages was
+/// accepted). Now a process maps at most `max_mapped_pages` pages.
+#[test]
+fn mapped_pages_per_process_are_bounded() {
+    const MAX_MAPPED_PAGES: u64 = 3000;
+    let mut s = Simulator::builder()
+        .capture_output(true)
+        .max_mapped_pages(MAX_MAPPED_PAGES)
+        .build();
+    let k = s
+        .load_elf_in(0, &idle(), &["kernel".into()], Mode::Kernel, None)
+        .unwrap();
+    let child = s.syscall(0, k, HV_CREATE, &[]).unwrap();
+    let own = STACK_TOP - 32 * PAGE_SIZE;
+    let mut mapped = 0;
+    let last = loop {
+        let r = s
+            .syscall(
+                0,
+                k,
+                HV_MAP,
+                &[child, 0x10_0000 + mapped * PAGE_SIZE, own, HV_PROT_READ],
+            )
+            .unwrap();
+        if r != 0 || mapped > MAX_MAPPED_PAGES {
+            break r;
+        }
+        mapped += 1;
+    };
+    assert_eq!(last, ENOMEM.to_return());
+    assert_eq!(mapped, MAX_MAPPED_PAGES);
+    // Outside user space: refused before anything else.
+    let r = s.syscall(0, k, HV_MAP, &[child, u64::MAX & !0xfff, own, HV_PROT_READ]);
+    assert_eq!(r, Some(EINVAL.to_return()));
+    s.check_invariants().unwrap();
 }

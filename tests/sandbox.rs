@@ -42,8 +42,7 @@ struct Tree(PathBuf);
 
 impl Tree {
     fn new(name: &str) -> Tree {
-        let base =
-            std::env::temp_dir().join(format!("sim-sandbox-{}-{name}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("sim-sandbox-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(base.join("outside")).unwrap();
         std::fs::create_dir_all(base.join("root/sub")).unwrap();
@@ -137,7 +136,12 @@ fn paths_resolve_inside_the_root() {
     let tree = Tree::new("inside");
     let mut rig = Rig::new(&tree.root(), false);
     // Relative and absolute names of the same file inside.
-    for path in ["inside.txt", "/inside.txt", "//sub/../inside.txt", "./sub/../inside.txt"] {
+    for path in [
+        "inside.txt",
+        "/inside.txt",
+        "//sub/../inside.txt",
+        "./sub/../inside.txt",
+    ] {
         let fd = rig.open(path, O_RDONLY);
         assert!(fd < 100, "{path}: {:#x}", fd);
         assert_eq!(rig.read(fd, 100).1, b"inside\n", "{path}");
@@ -181,7 +185,11 @@ fn dot_dot_and_symlinks_do_not_lead_out() {
         "{stderr}"
     );
     // /proc and /dev are not inside the root.
-    for path in ["/proc/self/root/etc/passwd", "/proc/self/environ", "/dev/fd/0"] {
+    for path in [
+        "/proc/self/root/etc/passwd",
+        "/proc/self/environ",
+        "/dev/fd/0",
+    ] {
         assert_eq!(rig.open(path, O_RDONLY), e(ENOENT), "{path}");
     }
 }
@@ -215,7 +223,10 @@ fn a_directory_descriptor_does_not_lead_out() {
     assert!(fd < 100, "{:#x}", fd);
     assert_eq!(rig.read(fd, 100).1, b"inside\n");
     // Out of the root through the directory: refused.
-    assert_eq!(rig.openat(dir, "../../outside/secret", O_RDONLY, 0), e(EACCES));
+    assert_eq!(
+        rig.openat(dir, "../../outside/secret", O_RDONLY, 0),
+        e(EACCES)
+    );
     // A directory is not read, and a file is not a directory.
     assert_eq!(rig.read(dir, 10).0, e(EISDIR));
     assert_eq!(rig.openat(fd, "x", O_RDONLY, 0), e(ENOTDIR));
@@ -264,11 +275,18 @@ fn read_only_refuses_writes_creates_and_truncates() {
     }
     assert_eq!(rig.open("fresh.txt", O_WRONLY | O_CREAT), e(EROFS));
     assert!(!tree.root().join("fresh.txt").exists());
-    assert_eq!(std::fs::read(tree.root().join("inside.txt")).unwrap(), b"inside\n");
+    assert_eq!(
+        std::fs::read(tree.root().join("inside.txt")).unwrap(),
+        b"inside\n"
+    );
     // Reading still works.
     let fd = rig.open("inside.txt", O_RDONLY);
     assert_eq!(rig.read(fd, 100).1, b"inside\n");
-    assert!(rig.stderr().contains("read-only (--read-only)"), "{}", rig.stderr());
+    assert!(
+        rig.stderr().contains("read-only (--read-only)"),
+        "{}",
+        rig.stderr()
+    );
 }
 
 #[test]
@@ -323,7 +341,11 @@ fn the_cli_takes_root_and_read_only() {
     assert_eq!((code, out.as_str()), (Some(1), "refused\n"), "{err}");
     assert!(err.contains("outside the root directory"), "{err}");
     let (code, out, err) = run(&["--root", &root, "--read-only"], "inside.txt");
-    assert_eq!((code, out.as_str()), (Some(2), "inside\nno write\n"), "{err}");
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(2), "inside\nno write\n"),
+        "{err}"
+    );
     let (code, _, err) = run(&["--root", "/nonexistent/dir"], "x");
     assert_eq!(code, Some(1));
     assert!(err.contains("--root /nonexistent/dir"), "{err}");

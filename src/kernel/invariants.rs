@@ -45,7 +45,8 @@ impl Kernel {
         if region.is_empty() {
             return Ok(());
         }
-        let index: HashMap<Frame, usize> = region.iter().enumerate().map(|(i, &f)| (f, i)).collect();
+        let index: HashMap<Frame, usize> =
+            region.iter().enumerate().map(|(i, &f)| (f, i)).collect();
         for process in self.processes.iter() {
             let pid = process.pid;
             let mut recorded = HashMap::new();
@@ -91,19 +92,33 @@ impl Kernel {
             let pid = p.pid;
             if let Some(parent) = p.parent {
                 if self.processes.get(parent).is_none() {
-                    return Err(format!("process {pid}: parent {parent} is not in the table"));
+                    return Err(format!(
+                        "process {pid}: parent {parent} is not in the table"
+                    ));
                 }
             }
             if let Some(s) = p.supervisor {
                 match self.processes.get(s) {
                     Some(k) if k.mode == Mode::Kernel => {}
-                    Some(_) => return Err(format!("process {pid}: supervisor {s} is not a guest kernel")),
-                    None => return Err(format!("process {pid}: supervisor {s} is not in the table")),
+                    Some(_) => {
+                        return Err(format!(
+                            "process {pid}: supervisor {s} is not a guest kernel"
+                        ))
+                    }
+                    None => {
+                        return Err(format!("process {pid}: supervisor {s} is not in the table"))
+                    }
                 }
             }
             if let Some(child) = p.switched_to {
-                if self.processes.get(child).is_none_or(|c| c.supervisor != Some(pid)) {
-                    return Err(format!("process {pid}: switched to {child}, not a child of it"));
+                if self
+                    .processes
+                    .get(child)
+                    .is_none_or(|c| c.supervisor != Some(pid))
+                {
+                    return Err(format!(
+                        "process {pid}: switched to {child}, not a child of it"
+                    ));
                 }
             }
             let kept = p.parent.is_some() || p.supervisor.is_some() || p.started_by_host;
@@ -168,9 +183,10 @@ pub fn check_frame_references(
             }
         }
     }
-    for n in 0..memory.frame_count() {
-        let frame = Frame(n);
-        let want = owners.get(&frame).copied().unwrap_or(0);
+    // Each owned frame has exactly its owners' references ...
+    let mut owned: Vec<(&Frame, &u32)> = owners.iter().collect();
+    owned.sort();
+    for (&frame, &want) in owned {
         let have = memory.references(frame);
         if have != want {
             return Err(format!(
@@ -178,6 +194,15 @@ pub fn check_frame_references(
                  shm objects, the host region)"
             ));
         }
+    }
+    // ... and no other frame is allocated (a frame without an owner would
+    // never return to the pool).
+    let used = memory.used_frames() as usize;
+    if used != owners.len() {
+        return Err(format!(
+            "{used} frames are allocated, but only {} have an owner",
+            owners.len()
+        ));
     }
     Ok(())
 }

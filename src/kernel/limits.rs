@@ -9,6 +9,15 @@
 //! | contexts of one guest kernel (`hv_create`, its children's forks), ended ones not yet deleted included | 1024 | `hv_create`: `EAGAIN` | `--max-contexts` |
 //! | open descriptors of one process | 1024 | `openat`: `EMFILE` (as Linux at `RLIMIT_NOFILE`) | `--max-open-files` |
 //! | VMs of one simulator | 64 (simulator/mod.rs) | `add_vm`: an error | `--max-vms` |
+//! | pages mapped by one process | 262,144 (1 GiB) | `shm_map`, `vm_open`, `vm_listen`, `vm_connect`, `rshmat`, `hv_map`: `ENOMEM` | `SimulatorBuilder::max_mapped_pages` |
+
+/// Default of `Limits::mapped_pages`: most pages one process has mapped
+/// at once (1 GiB): a shared mapping
+/// (`shm_map`, `vm_open`, `rshmat`, `hv_map`) takes no frame of its own,
+/// so without this bound mapping one object again and again would grow
+/// the host's page tables without limit. Beyond it those calls fail with
+/// `ENOMEM` (demand-paged private pages are bounded by `-m` already).
+pub const DEFAULT_MAX_MAPPED_PAGES: u64 = 1 << 18;
 
 /// Default of `Limits::processes`.
 pub const DEFAULT_MAX_PROCESSES: usize = 4096;
@@ -24,6 +33,8 @@ pub struct Limits {
     pub contexts_per_kernel: usize,
     /// Descriptors one process may have open.
     pub open_files: usize,
+    /// Pages one process may have mapped (`Process::max_mapped_pages`).
+    pub mapped_pages: u64,
 }
 
 impl Default for Limits {
@@ -32,6 +43,7 @@ impl Default for Limits {
             processes: DEFAULT_MAX_PROCESSES,
             contexts_per_kernel: DEFAULT_MAX_CONTEXTS,
             open_files: super::files::DEFAULT_MAX_FDS,
+            mapped_pages: DEFAULT_MAX_MAPPED_PAGES,
         }
     }
 }

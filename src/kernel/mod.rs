@@ -286,6 +286,7 @@ impl Kernel {
     ) -> Process {
         let mut process = Process::new(pid, name, self.context_of(pid), mode, supervisor);
         process.files = files::FdTable::with_limit(self.limits.open_files);
+        process.max_mapped_pages = self.limits.mapped_pages;
         if let Some(fs) = &self.fs {
             process.cwd = fs.start_cwd().to_path_buf();
         }

@@ -123,6 +123,9 @@ pub struct Process {
     /// status stays in the table after it ended, for sim's exit code and
     /// `--stats` (lifecycle.rs). Other ended processes go once reaped.
     pub started_by_host: bool,
+    /// Most pages it may have mapped (kernel/limits.rs): shm, vmshm, rshm
+    /// and hv_map fail with `ENOMEM` beyond.
+    pub max_mapped_pages: u64,
     pub stats: ProcessStats,
     pub mode: Mode,
     /// The guest kernel this context is a child of, which receives its
@@ -182,6 +185,7 @@ impl Process {
             cwd: Default::default(),
             pending_open: None,
             started_by_host: false,
+            max_mapped_pages: super::limits::DEFAULT_MAX_MAPPED_PAGES,
             stats: ProcessStats::default(),
             mode,
             supervisor,

@@ -221,11 +221,7 @@ impl Simulator {
             kernel.check_invariants(&self.machine)?;
         }
         let region = self.host_daemon.borrow().frames().to_vec();
-        crate::kernel::invariants::check_frame_references(
-            &self.vms,
-            &region,
-            self.machine.memory(),
-        )
+        crate::kernel::invariants::check_frame_references(&self.vms, &region, self.machine.memory())
     }
 
     /// Checks the invariants: all of them (`check_invariants`), of which

@@ -166,6 +166,12 @@ impl SimulatorBuilder {
         self.limits.open_files = n;
         self
     }
+    /// Most pages one process has mapped (default 262,144, 1 GiB):
+    /// `shm_map`, `vm_open`, `hv_map`, ... beyond fail with `ENOMEM`.
+    pub fn max_mapped_pages(mut self, n: u64) -> Self {
+        self.limits.mapped_pages = n;
+        self
+    }
     /// Most VMs (`--max-vms`); `try_add_vm` beyond fails.
     pub fn max_vms(mut self, n: usize) -> Self {
         self.max_vms = n.max(1);

@@ -193,7 +193,9 @@ impl ClientDaemon {
 
     /// The host region's frames (empty until reserved, or without a host).
     pub fn region_frames(&self) -> Vec<Frame> {
-        self.link.as_ref().map_or_else(Vec::new, HostLink::region_frames)
+        self.link
+            .as_ref()
+            .map_or_else(Vec::new, HostLink::region_frames)
     }
 
     /// Whether the host region has been reserved from the machine.

@@ -755,7 +755,11 @@ mod tests {
         let fresh = h.frames()[0];
         assert_ne!(fresh, stale, "the still-mapped frame was reused");
         assert_eq!(m.references(stale), 1, "left to its mapping alone");
-        assert_eq!(m.frame_bytes(stale)[0], 0x5A, "not scrubbed under its owner");
+        assert_eq!(
+            m.frame_bytes(stale)[0],
+            0x5A,
+            "not scrubbed under its owner"
+        );
         assert_eq!(m.references(fresh), 1);
     }
 

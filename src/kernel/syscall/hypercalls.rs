@@ -16,6 +16,7 @@
 //! delivered to it (hypervisor/contexts.rs).
 
 use super::{Ret, SysResult};
+use crate::abi::layout::{USER_END, USER_START};
 use crate::abi::*;
 use crate::emu::{Access, Exception, Machine, PteFlags, Reg, VirtPage, PAGE_SIZE};
 use crate::kernel::paging;
@@ -178,13 +179,17 @@ impl Kernel {
         {
             return Err(EINVAL);
         }
+        // The child's page must be a user page (abi/layout.rs).
+        if !(USER_START..USER_END).contains(&page_vaddr) {
+            return Err(EINVAL);
+        }
         let page = VirtPage::containing(page_vaddr);
-        if self
-            .processes
-            .get(child)
-            .is_some_and(|c| c.page_table.get(page).is_some())
-        {
+        let c = self.processes.get(child).ok_or(ESRCH)?;
+        if c.page_table.get(page).is_some() {
             return Err(EEXIST);
+        }
+        if !paging::has_room(c, 1) {
+            return Err(ENOMEM);
         }
         let own_page = VirtPage::containing(own_vaddr);
         if let Some(what) = self.shared.sharing_at(caller, own_page) {
