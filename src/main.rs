@@ -45,7 +45,7 @@ struct Cli {
 enum Command {
     /// Run a node of distributed shared memory (spec/rshm.md): the programs
     /// run on a kernel whose rshm calls reach the other nodes over TCP.
-    Node(NodeArgs),
+    Node(Box<NodeArgs>),
     /// Start N nodes on 127.0.0.1 (ports the OS assigns), each running the
     /// given programs; output lines are prefixed `[node N]`.
     Cluster(ClusterArgs),
@@ -239,7 +239,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
     match cli.command {
         Some(Command::Node(node)) => {
             let node_matches = matches.subcommand_matches("node").unwrap_or(matches);
-            return run_node(node, node_matches);
+            return run_node(*node, node_matches);
         }
         Some(Command::Cluster(cluster)) => return run_cluster(&cluster),
         None => {}

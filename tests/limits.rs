@@ -128,6 +128,11 @@ fn fork_beyond_the_process_limit_is_eagain() {
         .collect();
     assert_eq!(&results[3..], &[EAGAIN.to_return()], "{results:?}");
     assert!(results[..3].iter().all(|&r| r < 100), "{results:?}");
+    let stderr = String::from_utf8_lossy(s.stderr()).into_owned();
+    assert!(
+        stderr.contains("process 1 (idle): fork refused: the limit of 4 (--max-processes)"),
+        "{stderr}"
+    );
     let e = s.load_elf(&idle(), &["more".into()]).unwrap_err();
     assert!(e.to_string().contains("--max-processes"), "{e}");
     s.check_invariants().unwrap();
@@ -349,7 +354,7 @@ fn mapped_pages_per_process_are_bounded() {
     assert_eq!(last, ENOMEM.to_return());
     assert_eq!(mapped, MAX_MAPPED_PAGES);
     // Outside user space: refused before anything else.
-    let r = s.syscall(0, k, HV_MAP, &[child, u64::MAX & !0xfff, own, HV_PROT_READ]);
+    let r = s.syscall(0, k, HV_MAP, &[child, !0xfff, own, HV_PROT_READ]);
     assert_eq!(r, Some(EINVAL.to_return()));
     s.check_invariants().unwrap();
 }

@@ -19,6 +19,31 @@
 /// `ENOMEM` (demand-paged private pages are bounded by `-m` already).
 pub const DEFAULT_MAX_MAPPED_PAGES: u64 = 1 << 18;
 
+impl super::Kernel {
+    /// Says, once per kernel and limit, that a call of `pid` ran into the
+    /// limit `option`: the call fails with its errno either way, and a
+    /// fork bomb should not fill the terminal.
+    pub(crate) fn report_limit(
+        &mut self,
+        pid: super::Pid,
+        call: &str,
+        option: &'static str,
+        limit: u64,
+    ) {
+        if !self.limits_reported.insert(option) {
+            return;
+        }
+        let name = self
+            .processes
+            .get(pid)
+            .map_or_else(String::new, |p| p.name.clone());
+        self.report(&format!(
+            "process {pid} ({name}): {call} refused: the limit of {limit} ({option}) is reached \
+             (reported once)"
+        ));
+    }
+}
+
 /// Default of `Limits::processes`.
 pub const DEFAULT_MAX_PROCESSES: usize = 4096;
 /// Default of `Limits::contexts_per_kernel`.

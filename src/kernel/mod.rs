@@ -102,6 +102,8 @@ pub struct Kernel {
     /// Processes that slept on host input (`WaitReason::HostIo`), for
     /// `poll_host_io`.
     io_waiters: Vec<Pid>,
+    /// The limits a call ran into already (each is reported once).
+    limits_reported: std::collections::BTreeSet<&'static str>,
 }
 
 impl Kernel {
@@ -121,6 +123,7 @@ impl Kernel {
             fs: None,
             limits: Limits::default(),
             io_waiters: Vec::new(),
+            limits_reported: Default::default(),
         }
     }
 

@@ -207,6 +207,11 @@ impl Kernel {
             self.report_refused(pid, &shown, "the file system is read-only (--read-only)");
             return Err(EROFS);
         }
+        if process.files.len() >= self.limits.open_files {
+            let limit = self.limits.open_files as u64;
+            self.report_limit(pid, "openat", "--max-open-files", limit);
+            return Err(EMFILE);
+        }
         let opened = open_path(&fs, &path, flags, mode, readable, writable);
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
         match opened {

@@ -51,9 +51,14 @@ impl Kernel {
     /// `EAGAIN` when the caller has `--max-contexts` children already, or
     /// the kernel `--max-processes` processes (limits.rs).
     pub(super) fn sys_hv_create(&mut self, caller: Pid) -> SysResult {
-        if self.processes.len() >= self.limits.processes
-            || self.contexts_of(caller) >= self.limits.contexts_per_kernel
-        {
+        if self.processes.len() >= self.limits.processes {
+            let limit = self.limits.processes as u64;
+            self.report_limit(caller, "hv_create", "--max-processes", limit);
+            return Err(EAGAIN);
+        }
+        if self.contexts_of(caller) >= self.limits.contexts_per_kernel {
+            let limit = self.limits.contexts_per_kernel as u64;
+            self.report_limit(caller, "hv_create", "--max-contexts", limit);
             return Err(EAGAIN);
         }
         let name = self

@@ -49,13 +49,20 @@ impl Kernel {
         let parent = self.processes.get(pid).ok_or(ESRCH)?;
         // Linux's fork fails with EAGAIN at RLIMIT_NPROC (fork(2)); so
         // does the fork of a guest kernel's child beyond its contexts.
-        if self.processes.len() >= self.limits.processes
-            || parent
-                .supervisor
-                .is_some_and(|s| self.contexts_of(s) >= self.limits.contexts_per_kernel)
-        {
+        if self.processes.len() >= self.limits.processes {
+            let limit = self.limits.processes as u64;
+            self.report_limit(pid, "fork", "--max-processes", limit);
             return Err(EAGAIN);
         }
+        if parent
+            .supervisor
+            .is_some_and(|s| self.contexts_of(s) >= self.limits.contexts_per_kernel)
+        {
+            let limit = self.limits.contexts_per_kernel as u64;
+            self.report_limit(pid, "fork", "--max-contexts", limit);
+            return Err(EAGAIN);
+        }
+        let parent = self.processes.get(pid).ok_or(ESRCH)?;
         // Copy the address space eagerly; undo everything on ENOMEM.
         let shared = self.shared.shared_pages(pid);
         let memory = machine.memory_mut();
