@@ -29,25 +29,10 @@ fn idle() -> Vec<u8> {
 }
 
 /// fork, exit and wait `n` times (n from argv[1]).
-const FORK_LOOP: &str = "
-uint64_t main(uint64_t argc, uint64_t* argv) {
-  uint64_t i; uint64_t n; uint64_t pid; uint64_t* status; uint64_t* digits;
-  status = malloc(8);
-  digits = (uint64_t*) *(argv + 1);
-  n = 0; i = 0;
-  while (load_character(digits, i) != 0) {
-    n = n * 10 + load_character(digits, i) - '0';
-    i = i + 1;
-  }
-  i = 0;
-  while (i < n) {
-    pid = fork();
-    if (pid == 0) exit(0);
-    if (wait(status) != pid) return 1;
-    i = i + 1;
-  }
-  return 0;
-}";
+fn fork_loop() -> Vec<u8> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/bench/forkloop.c");
+    compile(&std::fs::read_to_string(path).expect("programs/bench/forkloop.c"))
+}
 
 /// The host's resident set of this test process, in KiB.
 fn rss_kib() -> u64 {
@@ -65,7 +50,7 @@ fn rss_kib() -> u64 {
 /// figures are in docs/RELIABILITY.md.
 #[test]
 fn reaped_children_leave_the_process_table() {
-    let elf = compile(FORK_LOOP);
+    let elf = fork_loop();
     let mut s = Simulator::builder().capture_output(true).build();
     s.load_elf(&elf, &["forkloop".into(), "2000".into()])
         .unwrap();

@@ -121,7 +121,7 @@ impl Kernel {
                     ));
                 }
             }
-            let kept = p.parent.is_some() || p.supervisor.is_some() || p.started_by_host;
+            let kept = p.parent.is_some() || p.kept_for_its_kernel() || p.started_by_host;
             if let ProcessState::Zombie(_) = p.state {
                 if !kept {
                     return Err(format!(

@@ -103,16 +103,18 @@ impl Kernel {
     /// someone may still collect (and the host's memory stays bounded):
     ///
     /// - a parent may still `wait4` for it: it stays until reaped;
-    /// - its guest kernel may still ask (`hv_status` says
-    ///   `HV_STATUS_EXITED`): it stays until `hv_delete` or the guest
-    ///   kernel's own removal (`remove_context`);
+    /// - a context a guest kernel made itself (`hv_create`, a `-u` under
+    ///   `-k`): the guest kernel may still ask (`hv_status` says
+    ///   `HV_STATUS_EXITED`, `hv_get_reg` the exit code), so it stays until
+    ///   `hv_delete` or the guest kernel's own removal (`remove_context`);
     /// - the host started it (`-u`, `-k`, `load_elf`): it stays, for sim's
     ///   exit code, `--stats` and the tests that look at it after the run.
     ///
-    /// Anything else — reaped, or an orphan that ended — goes now.
+    /// Anything else — reaped, or an orphan that ended, forks of a guest
+    /// kernel's children included — goes now.
     pub(crate) fn release(&mut self, pid: Pid) {
         let removable = self.processes.get(pid).is_some_and(|p| {
-            p.is_zombie() && p.parent.is_none() && p.supervisor.is_none() && !p.started_by_host
+            p.is_zombie() && p.parent.is_none() && !p.started_by_host && !p.kept_for_its_kernel()
         });
         if removable {
             self.processes.remove(pid);

@@ -399,9 +399,11 @@ impl Kernel {
 
     /// Kills every blocked process when nothing can run any more (each waits
     /// for something that cannot happen). Returns whether any was killed,
-    /// or whether the network may have woken one: a process that waits for
-    /// the rshm server is not deadlocked, so then the kernel waits a while
-    /// for the server instead (syscall/rshm.rs `wait_rshm`).
+    /// or whether the network or the host may have woken one: a process
+    /// that waits for the rshm server (syscall/rshm.rs `wait_rshm`) or for
+    /// host input (`WaitReason::HostIo`: a user may still type, a FIFO's
+    /// writer still come) is not deadlocked, so then the kernel waits a
+    /// while and looks again instead.
     pub fn break_deadlock(&mut self, machine: &mut Machine) -> bool {
         if self.waits_on_network() {
             self.wait_rshm(machine);

@@ -123,6 +123,9 @@ pub struct Process {
     /// status stays in the table after it ended, for sim's exit code and
     /// `--stats` (lifecycle.rs). Other ended processes go once reaped.
     pub started_by_host: bool,
+    /// Made by fork: its parent collects it (wait4), also when a guest
+    /// kernel supervises it (lifecycle.rs `release`).
+    pub forked: bool,
     /// Most pages it may have mapped (kernel/limits.rs): shm, vmshm, rshm
     /// and hv_map fail with `ENOMEM` beyond.
     pub max_mapped_pages: u64,
@@ -185,6 +188,7 @@ impl Process {
             cwd: Default::default(),
             pending_open: None,
             started_by_host: false,
+            forked: false,
             max_mapped_pages: super::limits::DEFAULT_MAX_MAPPED_PAGES,
             stats: ProcessStats::default(),
             mode,
@@ -198,6 +202,12 @@ impl Process {
     /// mapping pages).
     pub fn note_peak_pages(&mut self) {
         self.stats.peak_pages = self.stats.peak_pages.max(self.page_table.len() as u64);
+    }
+
+    /// Whether its guest kernel may still ask about it after it ended: it
+    /// has one and did not come from a fork (lifecycle.rs `release`).
+    pub fn kept_for_its_kernel(&self) -> bool {
+        self.supervisor.is_some() && !self.forked
     }
 
     /// Whether the process has ended.

@@ -13,12 +13,14 @@
 //!               rule U/K-3 and kills the caller
 //!               match a7 → sys_<name>(args) → SysResult = Result<Ret, Errno>
 //!               trace: "[pid] name(args) = result"   (--trace-syscalls)
+//!               debug builds: every invariant (kernel/invariants.rs)
 //!     complete(pid, result) → Next:
 //!       Ok(Value(v))    finish: a0 = v, pc += 4           → Continue
 //!       Err(e)          finish: a0 = -e, pc += 4          → Continue
 //!       Ok(Yield)       finish: a0 = 0, back of the queue → Reschedule
 //!       Ok(Block(r))    sleeps on r with the pc at its ecall: runs the
-//!                       call again when woken             → Reschedule
+//!                       call again when woken (a child's wait4, a
+//!                       vm_listen, host input)            → Reschedule
 //!       Ok(Pending(r))  sleeps on r until the answer arrives;
 //!                       `finish_pending` finishes it then → Reschedule
 //!       Ok(Switched(c)) hv_switch: the caller waits in its ecall while
@@ -32,7 +34,7 @@
 //! | file | calls |
 //! |---|---|
 //! | process.rs | exit, exit_group, getpid, sched_yield, clone (fork), wait4 |
-//! | file.rs | read, write, openat, close |
+//! | file.rs | read, write, openat, close (paths inside the root: kernel/fs.rs) |
 //! | memory.rs | brk |
 //! | shm.rs | shm_open, shm_size, shm_map, shm_close (spec/shm.md) |
 //! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (spec/vmshm.md) |

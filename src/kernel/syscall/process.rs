@@ -107,6 +107,7 @@ impl Kernel {
         finish(&mut child.hart, 0);
         child.page_table = page_table;
         child.parent = Some(pid);
+        child.forked = true;
         child.regions = parent.regions.clone();
         child.heap_start = parent.heap_start;
         child.brk = parent.brk;
