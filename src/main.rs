@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sim::hypervisor::{Item, Scenario};
 use sim::toolchain::BuildError;
@@ -44,7 +45,7 @@ struct Cli {
 enum Command {
     /// Run a node of distributed shared memory (spec/rshm.md): the programs
     /// run on a kernel whose rshm calls reach the other nodes over TCP.
-    Node(NodeArgs),
+    Node(Box<NodeArgs>),
     /// Start N nodes on 127.0.0.1 (ports the OS assigns), each running the
     /// given programs; output lines are prefixed `[node N]`.
     Cluster(ClusterArgs),
@@ -183,6 +184,41 @@ struct RunOptions {
     /// exit.
     #[arg(long)]
     dump_vmshm: bool,
+
+    /// The directory guest paths are resolved in: absolute paths start
+    /// there, and no path (.., symlinks, /proc) leads out. `--root /` gives
+    /// the host's whole file system, as qemu-riscv64 does. Default: the
+    /// working directory.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    /// Refuse every guest open that could write, create or truncate a file
+    /// (EROFS).
+    #[arg(long)]
+    read_only: bool,
+
+    /// Most processes one kernel (VM) holds at once, ended ones not yet
+    /// reaped included; a fork beyond fails with EAGAIN.
+    #[arg(long, value_name = "N", default_value_t = sim::kernel::limits::DEFAULT_MAX_PROCESSES,
+          value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    max_processes: usize,
+
+    /// Most contexts one guest kernel holds at once; hv_create beyond
+    /// fails with EAGAIN.
+    #[arg(long, value_name = "N", default_value_t = sim::kernel::limits::DEFAULT_MAX_CONTEXTS,
+          value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    max_contexts: usize,
+
+    /// Most descriptors one process has open; openat beyond fails with
+    /// EMFILE.
+    #[arg(long, value_name = "N", default_value_t = sim::kernel::files::DEFAULT_MAX_FDS,
+          value_parser = clap::value_parser!(u64).range(3..).map(|n| n as usize))]
+    max_open_files: usize,
+
+    /// Most VMs (--vm, scenario files).
+    #[arg(long, value_name = "N", default_value_t = sim::simulator::DEFAULT_MAX_VMS,
+          value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    max_vms: usize,
 }
 
 fn main() -> ExitCode {
@@ -214,7 +250,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
     match cli.command {
         Some(Command::Node(node)) => {
             let node_matches = matches.subcommand_matches("node").unwrap_or(matches);
-            return run_node(node, node_matches);
+            return run_node(*node, node_matches);
         }
         Some(Command::Cluster(cluster)) => return run_cluster(&cluster),
         None => {}
@@ -303,7 +339,15 @@ fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildE
         .quantum(options.quantum)
         .trace(trace_of(options))
         .host_shm_mb(options.host_shm)
-        .trap_division_by_zero(options.trap_division_by_zero);
+        .trap_division_by_zero(options.trap_division_by_zero)
+        .read_only(options.read_only)
+        .max_processes(options.max_processes)
+        .max_contexts(options.max_contexts)
+        .max_open_files(options.max_open_files)
+        .max_vms(options.max_vms);
+    if let Some(root) = &options.root {
+        builder = builder.root(root);
+    }
     if let Some(limit) = options.max_instructions {
         builder = builder.max_instructions(limit);
     }

@@ -122,6 +122,8 @@ fn run_sim_with_quantum(
         .capture_output(true)
         .stdin_bytes(stdin.to_vec())
         .max_instructions(MAX_INSTRUCTIONS)
+        // qemu-riscv64 sees the host's whole file system: so does sim here.
+        .root("/")
         .build();
     let mut argv = vec![exe.display().to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));

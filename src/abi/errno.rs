@@ -75,9 +75,13 @@ errors! {
     EFAULT = 14;
     EBUSY = 16;
     EEXIST = 17;
+    ENOTDIR = 20;
+    EISDIR = 21;
     EINVAL = 22;
     EMFILE = 24;
     ENOSPC = 28;
+    EROFS = 30;
+    EPIPE = 32;
     ENAMETOOLONG = 36;
     ENOSYS = 38;
     EIDRM = 43;

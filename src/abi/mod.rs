@@ -121,8 +121,14 @@ pub const HV_PROT_EXEC: u64 = 4;
 pub const O_RDONLY: u64 = 0;
 pub const O_WRONLY: u64 = 1;
 pub const O_RDWR: u64 = 2;
+/// The access mode bits of the flags.
+pub const O_ACCMODE: u64 = 3;
 pub const O_CREAT: u64 = 0o100;
+/// With `O_CREAT`: fail with `EEXIST` if the file exists.
+pub const O_EXCL: u64 = 0o200;
 pub const O_TRUNC: u64 = 0o1000;
 pub const O_APPEND: u64 = 0o2000;
+/// Fail with `ENOTDIR` unless the path names a directory.
+pub const O_DIRECTORY: u64 = 0o200000;
 /// `dirfd` meaning "the working directory".
 pub const AT_FDCWD: u64 = (-100i64) as u64;

@@ -1,10 +1,30 @@
 //! Physical memory: a pool of 4 KiB frames, bounded by `-m MB`, handed out
 //! on demand by the frame allocator.
 //!
-//! A frame may be mapped by more than one page table (a guest kernel backs
-//! its child's page with its own, `hv_map`): each allocated frame has a
-//! reference count, `share` adds a reference and `free` drops one, so the
-//! frame returns to the pool exactly once, when its last mapping goes.
+//! ## Frame ownership
+//!
+//! A frame may have several owners (two page tables after `hv_map`, the
+//! processes that map an inter-VM block): each allocated frame has a
+//! reference count, `share` adds a reference and `free` drops one. The one
+//! rule every layer keeps:
+//!
+//! > **Every owner of a frame holds one reference, and a frame returns to
+//! > the pool only when its count drops to zero.** The owners are: each
+//! > page-table entry that maps the frame (a private page, a guest
+//! > kernel's page it gave its child with `hv_map`, a page of an inter-VM
+//! > block); the named-shm object whose frame it is, whose one reference
+//! > stands for every entry that maps it (the object's client list records
+//! > each of them, and the object lives while it has a client); the host
+//! > region of inter-VM shared memory, for each of its frames.
+//!
+//! So a frame is reused only when nothing anywhere points at it. Shared
+//! frames are handed on only by their owner: an shm object frees its
+//! frames with its last client, the host daemon reuses a block's frames
+//! only when the region alone holds them, and `hv_map` gives a child only
+//! private pages (a page of an object or a block is the object's or the
+//! block's to give). `Simulator::check_invariants` checks the rule over
+//! the whole machine, and the kernel checks its part after every call in
+//! debug builds (kernel/invariants.rs).
 //!
 //! The pool is one host allocation made with `calloc` semantics (`vec![0;
 //! n]`), so frames the guest never touches cost no host memory. Frames are

@@ -13,6 +13,7 @@
 //!   the last process of the VM: the VM's references to the host region go
 //! ```
 
+use super::files::FdTable;
 use super::process::{ExitStatus, Pid, ProcessState, WaitReason};
 use super::Kernel;
 use crate::emu::{Machine, PageTable};
@@ -48,14 +49,19 @@ impl Kernel {
             machine.memory_mut().free(pte.frame);
         }
         process.page_table = PageTable::new();
-        process.files = Default::default();
+        process.files = FdTable::empty();
+        process.pending_open = None;
         process.state = ProcessState::Zombie(status);
         let parent = process.parent;
         self.descheduled(pid);
-        for child in self.processes.iter_mut() {
-            if child.parent == Some(pid) {
-                child.parent = None;
+        // Its children are orphans now: nobody can wait for them (Linux
+        // hands them to init, which reaps them).
+        let orphans = self.processes.pids_where(|c| c.parent == Some(pid));
+        for child in orphans {
+            if let Some(c) = self.processes.get_mut(child) {
+                c.parent = None;
             }
+            self.release(child);
         }
         // A guest kernel's contexts end with it (and only they: other VMs
         // and the host's other processes go on).
@@ -82,12 +88,62 @@ impl Kernel {
                 }
             }
         }
-        if was_shm_client {
-            self.debug_check_shm(machine, "exit");
-        }
         if !self.has_live_processes() {
             self.shared.vm_ended(machine.memory_mut());
             self.report_vmshm();
         }
+        self.release(pid);
+        if was_shm_client {
+            self.debug_check(machine, "exit");
+        }
+    }
+
+    /// Removes the ended process `pid` from the table once nobody can ask
+    /// about it any more, so that the table holds what is alive plus what
+    /// someone may still collect (and the host's memory stays bounded):
+    ///
+    /// - a parent may still `wait4` for it: it stays until reaped;
+    /// - a context a guest kernel made itself (`hv_create`, a `-u` under
+    ///   `-k`): the guest kernel may still ask (`hv_status` says
+    ///   `HV_STATUS_EXITED`, `hv_get_reg` the exit code), so it stays until
+    ///   `hv_delete` or the guest kernel's own removal (`remove_context`);
+    /// - the host started it (`-u`, `-k`, `load_elf`): it stays, for sim's
+    ///   exit code, `--stats` and the tests that look at it after the run.
+    ///
+    /// Anything else — reaped, or an orphan that ended, forks of a guest
+    /// kernel's children included — goes now.
+    pub(crate) fn release(&mut self, pid: Pid) {
+        let removable = self.processes.get(pid).is_some_and(|p| {
+            p.is_zombie() && p.parent.is_none() && !p.started_by_host && !p.kept_for_its_kernel()
+        });
+        if removable {
+            self.processes.remove(pid);
+        }
+    }
+
+    /// Removes the ended context `pid` (hv_delete) and, with it, every
+    /// ended context it supervised, and releases its children that ended.
+    pub(crate) fn remove_context(&mut self, pid: Pid) {
+        let mut doomed = vec![pid];
+        while let Some(pid) = doomed.pop() {
+            if !self.processes.get(pid).is_some_and(|p| p.is_zombie()) {
+                continue;
+            }
+            self.processes.remove(pid);
+            doomed.extend(
+                self.processes
+                    .pids_where(|c| c.supervisor == Some(pid) && c.is_zombie()),
+            );
+            // Its forks were its children: orphans already (exit).
+        }
+    }
+
+    /// How many contexts the guest kernel `kernel` supervises (ended ones
+    /// it has not deleted included): the `--max-contexts` count.
+    pub(crate) fn contexts_of(&self, kernel: Pid) -> usize {
+        self.processes
+            .iter()
+            .filter(|p| p.supervisor == Some(kernel))
+            .count()
     }
 }

@@ -14,14 +14,14 @@
 //! STACK_TOP
 //! ```
 
-use goblin::elf::{header, program_header, Elf};
+use goblin::elf::{header, program_header, Elf, ProgramHeader};
 
 use super::process::Region;
 use crate::abi::layout::*;
 use crate::emu::{Frame, Machine, PageTable, PteFlags, VirtPage, PAGE_SIZE};
 
 /// Why an executable was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum LoadError {
     #[error("not an ELF file: {0}")]
     NotElf(String),
@@ -33,6 +33,8 @@ pub enum LoadError {
     WrongMachine(u16),
     #[error("not an executable (ELF type {0}); build with -static")]
     NotExecutable(u16),
+    #[error("ELF header field {field}: {reason}")]
+    BadHeader { field: &'static str, reason: String },
     #[error("segment {index}: {reason}")]
     BadSegment { index: usize, reason: String },
     #[error("segments {0} and {1} overlap")]
@@ -43,10 +45,12 @@ pub enum LoadError {
     BadEntry(u64),
     #[error("the program needs a dynamic linker (PT_INTERP); build with -static")]
     Dynamic,
-    #[error("out of physical memory while loading ({0} frames needed)")]
-    OutOfMemory(u64),
+    #[error("out of physical memory while loading ({needed} frames needed, {free} free)")]
+    OutOfMemory { needed: u64, free: u64 },
     #[error("arguments too large for the stack")]
     ArgumentsTooLarge,
+    #[error("the kernel holds {0} processes already (--max-processes)")]
+    TooManyProcesses(usize),
     #[error("process {0} is not a guest kernel that can take children")]
     NoSupervisor(u64),
     #[error("there is no VM {0}")]
@@ -69,14 +73,31 @@ pub struct LoadedImage {
 const MAX_SEGMENT: u64 = 1 << 36;
 
 struct LoadSegment {
+    /// Its place in the program header table (for messages).
+    index: usize,
     vaddr: u64,
     mem_size: u64,
     file: std::ops::Range<usize>,
     permissions: PteFlags,
 }
 
-/// Checks an ELF image and returns its loadable segments.
-fn parse(bytes: &[u8]) -> Result<(Vec<LoadSegment>, u64, Option<u64>, u16), LoadError> {
+/// Bytes of one ELF64 program header (`sizeof(Elf64_Phdr)`).
+const PHDR_SIZE: u64 = 56;
+
+/// What `parse` found: the segments in address order and what the
+/// initial stack's auxiliary vector says.
+struct Parsed {
+    segments: Vec<LoadSegment>,
+    entry: u64,
+    phdr_vaddr: Option<u64>,
+    phnum: u16,
+}
+
+/// Checks an ELF image and returns its loadable segments, sorted by
+/// address. Every header field the loader uses is checked here, and the
+/// overlap check sorts the segments and compares neighbours, so a file of
+/// n segments costs O(n log n), not O(n²).
+fn parse(bytes: &[u8]) -> Result<Parsed, LoadError> {
     if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
         return Err(LoadError::NotElf(
             "missing the \\x7fELF magic number".into(),
@@ -101,27 +122,44 @@ fn parse(bytes: &[u8]) -> Result<(Vec<LoadSegment>, u64, Option<u64>, u16), Load
     if elf.e_type != header::ET_EXEC {
         return Err(LoadError::NotExecutable(elf.e_type));
     }
-    // Say "truncated" for tables cut off by the end of the file, rather than
-    // goblin's bare "bad offset".
-    let tables = [
-        ("program headers", elf.e_phoff, elf.e_phnum, elf.e_phentsize),
-        ("section headers", elf.e_shoff, elf.e_shnum, elf.e_shentsize),
-    ];
-    for (what, offset, count, size) in tables {
-        let end = u64::from(count)
-            .checked_mul(u64::from(size))
-            .and_then(|n| n.checked_add(offset));
-        if count != 0 && end.is_none_or(|end| end > bytes.len() as u64) {
-            return Err(LoadError::NotElf(format!(
-                "truncated: {what} at offset {offset:#x} lie beyond the end of the file ({:#x} bytes)",
-                bytes.len()
-            )));
-        }
+    let bad_header = |field: &'static str, reason: String| LoadError::BadHeader { field, reason };
+    if elf.e_phnum == 0 {
+        return Err(LoadError::NoSegments);
     }
-    let elf = Elf::parse(bytes).map_err(|e| LoadError::NotElf(e.to_string()))?;
+    // The loader reads the program headers as Elf64_Phdr: another entry
+    // size would make it read garbage (System V ABI, "ELF Header").
+    if u64::from(elf.e_phentsize) != PHDR_SIZE {
+        return Err(bad_header(
+            "e_phentsize",
+            format!(
+                "{} is not the size of an ELF64 program header ({PHDR_SIZE})",
+                elf.e_phentsize
+            ),
+        ));
+    }
+    let table_end = u64::from(elf.e_phnum)
+        .checked_mul(PHDR_SIZE)
+        .and_then(|n| n.checked_add(elf.e_phoff));
+    if table_end.is_none_or(|end| end > bytes.len() as u64) {
+        return Err(bad_header(
+            "e_phoff",
+            format!(
+                "truncated: {} program headers at offset {:#x} lie beyond the end of the file ({:#x} bytes)",
+                elf.e_phnum,
+                elf.e_phoff,
+                bytes.len()
+            ),
+        ));
+    }
+    let ctx = goblin::container::Ctx::new(
+        goblin::container::Container::Big,
+        goblin::container::Endian::Little,
+    );
+    let headers = ProgramHeader::parse(bytes, elf.e_phoff as usize, elf.e_phnum as usize, ctx)
+        .map_err(|e| bad_header("e_phoff", e.to_string()))?;
     let mut segments = Vec::new();
     let mut phdr_vaddr = None;
-    for (index, ph) in elf.program_headers.iter().enumerate() {
+    for (index, ph) in headers.iter().enumerate() {
         if ph.p_type == program_header::PT_INTERP {
             return Err(LoadError::Dynamic);
         }
@@ -131,16 +169,23 @@ fn parse(bytes: &[u8]) -> Result<(Vec<LoadSegment>, u64, Option<u64>, u16), Load
         let bad = |reason: String| LoadError::BadSegment { index, reason };
         if ph.p_filesz > ph.p_memsz {
             return Err(bad(format!(
-                "file size {:#x} is larger than memory size {:#x}",
+                "p_filesz {:#x} is larger than p_memsz {:#x}",
                 ph.p_filesz, ph.p_memsz
             )));
         }
         if ph.p_memsz > MAX_SEGMENT {
-            return Err(bad(format!("absurd size {:#x}", ph.p_memsz)));
+            return Err(bad(format!("absurd p_memsz {:#x}", ph.p_memsz)));
+        }
+        // System V ABI: p_align is 0 or 1 (no alignment) or a power of two.
+        if ph.p_align > 1 && !ph.p_align.is_power_of_two() {
+            return Err(bad(format!(
+                "p_align {:#x} is not a power of two",
+                ph.p_align
+            )));
         }
         let end = ph.p_vaddr.checked_add(ph.p_memsz).ok_or_else(|| {
             bad(format!(
-                "address {:#x} + size {:#x} overflows",
+                "p_vaddr {:#x} + p_memsz {:#x} overflows",
                 ph.p_vaddr, ph.p_memsz
             ))
         })?;
@@ -156,7 +201,7 @@ fn parse(bytes: &[u8]) -> Result<(Vec<LoadSegment>, u64, Option<u64>, u16), Load
             .filter(|&e| e <= bytes.len() as u64)
             .ok_or_else(|| {
                 bad(format!(
-                    "file bytes {:#x}+{:#x} lie beyond the end of the file ({:#x} bytes): truncated?",
+                    "file bytes p_offset {:#x} + p_filesz {:#x} lie beyond the end of the file ({:#x} bytes): truncated?",
                     ph.p_offset,
                     ph.p_filesz,
                     bytes.len()
@@ -172,10 +217,11 @@ fn parse(bytes: &[u8]) -> Result<(Vec<LoadSegment>, u64, Option<u64>, u16), Load
         if ph.is_executable() {
             permissions |= PteFlags::EXECUTE;
         }
-        if ph.p_offset <= elf.header.e_phoff && elf.header.e_phoff < file_end {
-            phdr_vaddr = Some(ph.p_vaddr + (elf.header.e_phoff - ph.p_offset));
+        if ph.p_offset <= elf.e_phoff && elf.e_phoff < file_end {
+            phdr_vaddr = Some(ph.p_vaddr + (elf.e_phoff - ph.p_offset));
         }
         segments.push(LoadSegment {
+            index,
             vaddr: ph.p_vaddr,
             mem_size: ph.p_memsz,
             file: ph.p_offset as usize..file_end as usize,
@@ -185,21 +231,34 @@ fn parse(bytes: &[u8]) -> Result<(Vec<LoadSegment>, u64, Option<u64>, u16), Load
     if segments.is_empty() {
         return Err(LoadError::NoSegments);
     }
-    for (i, a) in segments.iter().enumerate() {
-        for (j, b) in segments.iter().enumerate().skip(i + 1) {
-            if a.vaddr < b.vaddr + b.mem_size && b.vaddr < a.vaddr + a.mem_size {
-                return Err(LoadError::Overlap(i, j));
-            }
+    // Sorted by address, two segments overlap only if neighbours do.
+    segments.sort_by_key(|s| s.vaddr);
+    for pair in segments.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if b.vaddr < a.vaddr + a.mem_size {
+            return Err(LoadError::Overlap(
+                a.index.min(b.index),
+                a.index.max(b.index),
+            ));
         }
     }
-    let entry = elf.entry;
-    let entry_ok = segments.iter().any(|s| {
-        s.permissions.has(PteFlags::EXECUTE) && entry >= s.vaddr && entry < s.vaddr + s.mem_size
-    });
+    let entry = elf.e_entry;
+    // The segment that may hold the entry: the last one starting at or
+    // below it (binary search over the sorted list).
+    let at = segments.partition_point(|s| s.vaddr <= entry);
+    let entry_ok = at > 0 && {
+        let s = &segments[at - 1];
+        s.permissions.has(PteFlags::EXECUTE) && entry < s.vaddr + s.mem_size
+    };
     if !entry_ok {
         return Err(LoadError::BadEntry(entry));
     }
-    Ok((segments, entry, phdr_vaddr, elf.header.e_phnum))
+    Ok(Parsed {
+        segments,
+        entry,
+        phdr_vaddr,
+        phnum: elf.e_phnum,
+    })
 }
 
 impl std::ops::BitOrAssign<u8> for PteFlags {
@@ -233,31 +292,63 @@ fn frame_for(
     Some(frame)
 }
 
+/// The pages of `seg` that are loaded now, `first..end` (page-aligned):
+/// those holding file bytes. Whole pages past them are the segment's
+/// zero-filled tail (.bss), backed on demand.
+fn eager_pages(seg: &LoadSegment) -> (u64, u64) {
+    let file_len = (seg.file.end - seg.file.start) as u64;
+    let first = page_round_down(seg.vaddr);
+    if file_len == 0 {
+        return (first, first);
+    }
+    (first, page_round_up(seg.vaddr + file_len))
+}
+
+/// Frames the segments need now: their eager pages, counting a page two
+/// neighbouring segments share once (the segments are sorted and do not
+/// overlap, so only neighbours can share a page).
+fn frames_needed(segments: &[LoadSegment]) -> u64 {
+    let mut needed = 0;
+    let mut counted_up_to = 0;
+    for seg in segments {
+        let (first, end) = eager_pages(seg);
+        let first = first.max(counted_up_to);
+        if first < end {
+            needed += (end - first) / PAGE_SIZE;
+            counted_up_to = end;
+        }
+    }
+    needed
+}
+
 /// Loads `bytes` with arguments `args` into a new address space.
 ///
 /// # Errors
-/// A `LoadError` naming what is wrong with the file, or that memory ran out.
+/// A `LoadError` naming what is wrong with the file, or that memory ran out
+/// (with the number of frames the program needs).
 pub fn load(
     machine: &mut Machine,
     bytes: &[u8],
     args: &[String],
 ) -> Result<LoadedImage, LoadError> {
-    let (segments, entry, phdr, phnum) = parse(bytes)?;
+    let parsed = parse(bytes)?;
+    let (stack_pointer, stack) = stack_image(args, parsed.entry, parsed.phdr_vaddr, parsed.phnum)?;
+    // Count first, so that a program too large fails before anything is
+    // allocated and says how many frames it needs.
+    let stack_pages = (page_round_up(STACK_TOP) - page_round_down(stack_pointer)) / PAGE_SIZE;
+    let needed = frames_needed(&parsed.segments) + stack_pages;
+    let free = u64::from(machine.memory().free_frames());
+    if needed > free {
+        return Err(LoadError::OutOfMemory { needed, free });
+    }
+    let out_of_memory = LoadError::OutOfMemory { needed, free };
     let mut page_table = PageTable::new();
     let mut regions = Vec::new();
     let mut heap_start = 0;
     let result = (|| {
-        for seg in &segments {
-            // File bytes are copied now; whole pages past them are the
-            // segment's zero-filled tail (.bss), backed on demand.
-            let file_len = (seg.file.end - seg.file.start) as u64;
-            let file_end = seg.vaddr + file_len;
-            let eager_end = if file_len == 0 {
-                page_round_down(seg.vaddr)
-            } else {
-                page_round_up(file_end)
-            };
-            let mut page = page_round_down(seg.vaddr);
+        for seg in &parsed.segments {
+            let file_end = seg.vaddr + (seg.file.end - seg.file.start) as u64;
+            let (mut page, eager_end) = eager_pages(seg);
             while page < eager_end {
                 let frame = frame_for(
                     machine,
@@ -265,7 +356,7 @@ pub fn load(
                     VirtPage::containing(page),
                     seg.permissions,
                 )
-                .ok_or(LoadError::OutOfMemory(1))?;
+                .ok_or_else(|| out_of_memory.clone())?;
                 let from = page.max(seg.vaddr);
                 let to = (page + PAGE_SIZE).min(file_end);
                 if from < to {
@@ -287,12 +378,13 @@ pub fn load(
             }
             heap_start = heap_start.max(end);
         }
-        build_stack(machine, &mut page_table, args, entry, phdr, phnum)
+        write_stack(machine, &mut page_table, stack_pointer, &stack)
+            .ok_or_else(|| out_of_memory.clone())
     })();
     match result {
-        Ok(stack_pointer) => Ok(LoadedImage {
+        Ok(()) => Ok(LoadedImage {
             page_table,
-            entry,
+            entry: parsed.entry,
             stack_pointer,
             regions,
             heap_start,
@@ -315,14 +407,14 @@ const AT_RANDOM: u64 = 25;
 /// Largest argument block we place on the stack.
 const MAX_ARG_BYTES: usize = 128 * 1024;
 
-fn build_stack(
-    machine: &mut Machine,
-    page_table: &mut PageTable,
+/// The initial stack (module doc): its lowest address, `sp`, and its
+/// bytes from `sp` up to `STACK_TOP`.
+fn stack_image(
     args: &[String],
     entry: u64,
     phdr: Option<u64>,
     phnum: u16,
-) -> Result<u64, LoadError> {
+) -> Result<(u64, Vec<u8>), LoadError> {
     // Strings and random bytes at the top, then the vectors below them.
     let mut strings = Vec::new();
     let mut offsets = Vec::new();
@@ -342,7 +434,14 @@ fn build_stack(
     words.push(0); // end of argv
     words.push(0); // empty envp
     if let Some(phdr) = phdr {
-        words.extend([AT_PHDR, phdr, AT_PHENT, 56, AT_PHNUM, u64::from(phnum)]);
+        words.extend([
+            AT_PHDR,
+            phdr,
+            AT_PHENT,
+            PHDR_SIZE,
+            AT_PHNUM,
+            u64::from(phnum),
+        ]);
     }
     words.extend([
         AT_PAGESZ,
@@ -360,6 +459,17 @@ fn build_stack(
     }
     image.resize((strings_at - sp) as usize, 0);
     image.extend_from_slice(&strings);
+    Ok((sp, image))
+}
+
+/// Maps the stack pages and copies `image` to `sp`; `None` when frames
+/// run out.
+fn write_stack(
+    machine: &mut Machine,
+    page_table: &mut PageTable,
+    sp: u64,
+    image: &[u8],
+) -> Option<()> {
     let mut addr = sp;
     let mut at = 0usize;
     while at < image.len() {
@@ -369,8 +479,7 @@ fn build_stack(
             page_table,
             VirtPage::containing(page),
             PteFlags::USER_RW,
-        )
-        .ok_or(LoadError::OutOfMemory(1))?;
+        )?;
         let off = (addr - page) as usize;
         let n = (PAGE_SIZE as usize - off).min(image.len() - at);
         machine.memory_mut().frame_bytes_mut(frame)[off..off + n]
@@ -378,5 +487,5 @@ fn build_stack(
         at += n;
         addr += n as u64;
     }
-    Ok(sp)
+    Some(())
 }

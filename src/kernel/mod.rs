@@ -26,12 +26,20 @@
 //! | paging.rs | demand paging and where shared mappings go |
 //! | uaccess.rs | the one choke point between guest pointers and host bytes |
 //! | loader.rs | ELF loading and the Linux initial stack |
-//! | files.rs | descriptor tables and the console |
+//! | files.rs | descriptor tables, open-file descriptions and the console |
+//! | fs.rs | the root directory every guest path is resolved in (`--root`, cap-std) |
+//! | invariants.rs | every kind of sharing and the process table, checked after every call in debug builds |
+//! | hostio.rs | reader threads for host input that may block (stdin, FIFOs) |
+//! | limits.rs | how many processes, contexts and files the guests may make the host hold |
 //!
 //! The address space a process sees is drawn once in abi/layout.rs.
 
 pub mod files;
+pub mod fs;
+pub mod hostio;
+pub mod invariants;
 pub mod lifecycle;
+pub mod limits;
 pub mod loader;
 pub mod paging;
 pub mod process;
@@ -42,14 +50,21 @@ pub mod syscall;
 pub mod uaccess;
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use crate::emu::{Access, Exception, Machine, Reg};
 use crate::trace::Trace;
 pub use files::{Console, Input, Output};
+pub use fs::FileSystem;
+pub use limits::Limits;
 pub use loader::LoadError;
 pub use process::{ExitStatus, Mode, Pid, Process, ProcessState, ProcessStats, WaitReason};
 pub use processes::ProcessTable;
 pub use shared::SharedMemory;
+
+/// How long the run loop sleeps between two looks at host input when
+/// every process that could run waits for it.
+pub const HOST_IO_POLL: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What the run loop does after the kernel handled an exception.
 #[must_use]
@@ -81,6 +96,14 @@ pub struct Kernel {
     shares_machine: bool,
     /// Named, inter-VM and distributed shared memory.
     shared: SharedMemory,
+    /// The root every guest path is resolved in (`None`: no file opens).
+    fs: Option<Rc<FileSystem>>,
+    limits: Limits,
+    /// Processes that slept on host input (`WaitReason::HostIo`), for
+    /// `poll_host_io`.
+    io_waiters: Vec<Pid>,
+    /// The limits a call ran into already (each is reported once).
+    limits_reported: std::collections::BTreeSet<&'static str>,
 }
 
 impl Kernel {
@@ -97,7 +120,26 @@ impl Kernel {
             trace,
             shares_machine: false,
             shared: SharedMemory::new(id),
+            fs: None,
+            limits: Limits::default(),
+            io_waiters: Vec::new(),
+            limits_reported: Default::default(),
         }
+    }
+
+    /// Gives the guests a file system (the simulator does, with
+    /// `--root`); without one every `openat` fails with `EACCES`.
+    pub fn set_file_system(&mut self, fs: Rc<FileSystem>) {
+        self.fs = Some(fs);
+    }
+
+    /// Sets the limits (limits.rs) for what happens from now on.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The VM id.
@@ -215,10 +257,14 @@ impl Kernel {
                 return Err(LoadError::NoSupervisor(s.0));
             }
         }
+        if self.processes.len() >= self.limits.processes {
+            return Err(LoadError::TooManyProcesses(self.limits.processes));
+        }
         let image = loader::load(machine, elf, args)?;
         let pid = self.new_pid();
         let name = args.first().cloned().unwrap_or_else(|| "?".into());
-        let mut process = Process::new(pid, name, self.context_of(pid), mode, supervisor);
+        let mut process = self.new_process(pid, name, mode, supervisor);
+        process.started_by_host = true;
         process.hart.pc = image.entry;
         process.hart.set_reg(Reg::SP.index(), image.stack_pointer);
         process.page_table = image.page_table;
@@ -230,6 +276,24 @@ impl Kernel {
         self.enqueue(pid);
         self.first.get_or_insert(pid);
         Ok(pid)
+    }
+
+    /// A new process of this kernel: standard descriptors within the
+    /// open-file limit, the working directory a new process starts in.
+    pub(crate) fn new_process(
+        &self,
+        pid: Pid,
+        name: String,
+        mode: Mode,
+        supervisor: Option<Pid>,
+    ) -> Process {
+        let mut process = Process::new(pid, name, self.context_of(pid), mode, supervisor);
+        process.files = files::FdTable::with_limit(self.limits.open_files);
+        process.max_mapped_pages = self.limits.mapped_pages;
+        if let Some(fs) = &self.fs {
+            process.cwd = fs.start_cwd().to_path_buf();
+        }
+        process
     }
 
     /// Whether some process has not ended.
@@ -344,24 +408,32 @@ impl Kernel {
         )
     }
 
-    /// In debug builds, panics when an shm invariant is broken after
-    /// `call`: that is a kernel bug, whatever the guest did.
+    /// In debug builds, panics when an invariant is broken after `call`
+    /// (the shm ones and all others: invariants.rs).
     pub(crate) fn debug_check_shm(&self, machine: &Machine, call: &str) {
-        if cfg!(debug_assertions) {
-            if let Err(broken) = self.check_shm_invariants(machine) {
-                panic!("{call}: shm invariant broken: {broken}");
-            }
-        }
+        self.debug_check(machine, call);
     }
 
     /// Kills every blocked process when nothing can run any more (each waits
     /// for something that cannot happen). Returns whether any was killed,
-    /// or whether the network may have woken one: a process that waits for
-    /// the rshm server is not deadlocked, so then the kernel waits a while
-    /// for the server instead (syscall/rshm.rs `wait_rshm`).
+    /// or whether the network or the host may have woken one: a process
+    /// that waits for the rshm server (syscall/rshm.rs `wait_rshm`) or for
+    /// host input (`WaitReason::HostIo`: a user may still type, a FIFO's
+    /// writer still come) is not deadlocked, so then the kernel waits a
+    /// while and looks again instead.
     pub fn break_deadlock(&mut self, machine: &mut Machine) -> bool {
         if self.waits_on_network() {
             self.wait_rshm(machine);
+            return true;
+        }
+        if self.waits_on_host_io() {
+            // Input may still come (a user typing, a FIFO's writer): wait
+            // a little and look again, as for the network above. What the
+            // guests wrote so far is shown first: the user may be waiting
+            // for it before typing.
+            self.console.flush();
+            std::thread::sleep(HOST_IO_POLL);
+            self.poll_host_io();
             return true;
         }
         let blocked = self
@@ -376,6 +448,60 @@ impl Kernel {
             );
         }
         !blocked.is_empty()
+    }
+
+    /// Whether some process sleeps on host input.
+    pub(crate) fn waits_on_host_io(&mut self) -> bool {
+        let processes = &self.processes;
+        self.io_waiters.retain(|&pid| {
+            processes
+                .get(pid)
+                .is_some_and(|p| matches!(p.state, ProcessState::Blocked(WaitReason::HostIo(_))))
+        });
+        !self.io_waiters.is_empty()
+    }
+
+    /// Wakes every process whose host input has arrived (or whose FIFO
+    /// opened); it runs its call again. The run loop calls this before
+    /// every machine run; it costs nothing while no process waits.
+    /// Returns whether one woke.
+    pub fn poll_host_io(&mut self) -> bool {
+        if !self.waits_on_host_io() {
+            return false;
+        }
+        let mut woken = Vec::new();
+        for &pid in &self.io_waiters {
+            let Some(process) = self.processes.get_mut(pid) else {
+                continue;
+            };
+            let ready = match process.state {
+                ProcessState::Blocked(WaitReason::HostIo(None)) => process
+                    .pending_open
+                    .as_mut()
+                    .is_none_or(|open| open.ready()),
+                ProcessState::Blocked(WaitReason::HostIo(Some(fd))) => {
+                    match process.files.get(fd).cloned() {
+                        None => true,
+                        Some(file) => match &mut file.borrow_mut().kind {
+                            files::FileKind::Stdin => self.console.input_ready(),
+                            files::FileKind::Stream {
+                                reader: Some(reader),
+                                ..
+                            } => reader.ready(),
+                            _ => true,
+                        },
+                    }
+                }
+                _ => false,
+            };
+            if ready {
+                woken.push(pid);
+            }
+        }
+        for &pid in &woken {
+            self.make_ready(pid);
+        }
+        !woken.is_empty()
     }
 
     /// The first process started, if any.

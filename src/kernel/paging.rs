@@ -111,6 +111,9 @@ pub fn range_is_free(process: &Process, addr: u64, pages: u64) -> bool {
 /// **Extension point (coursework):** the placement policy (first fit
 /// today; best fit or a per-process hint are exercises).
 pub fn find_free_range(process: &Process, pages: u64) -> Option<u64> {
+    if !has_room(process, pages) {
+        return None;
+    }
     let window_end = VirtPage::containing(STACK_BOTTOM).0;
     let mut candidate = VirtPage::containing(SHM_BASE).0;
     for (page, _) in process.page_table.entries() {
@@ -139,5 +142,15 @@ pub fn place(process: &Process, addr: u64, pages: u64) -> Result<u64, Errno> {
     if !addr.is_multiple_of(PAGE_SIZE) || !range_is_free(process, addr, pages) {
         return Err(EINVAL);
     }
+    if !has_room(process, pages) {
+        return Err(ENOMEM);
+    }
     Ok(addr)
+}
+
+/// Whether `process` may map `pages` more pages (limits.rs,
+/// `Limits::mapped_pages`): shared mappings take no frame of their own, so
+/// `-m` alone would not bound the host memory their entries take.
+pub fn has_room(process: &Process, pages: u64) -> bool {
+    (process.page_table.len() as u64).saturating_add(pages) <= process.max_mapped_pages
 }

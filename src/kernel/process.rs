@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::files::FdTable;
+use super::syscall::PendingOpen;
 use crate::emu::{Exception, Hart, PageTable, PteFlags};
 pub use crate::ids::Pid;
 use crate::vmshm::VmWait;
@@ -31,6 +32,10 @@ pub enum WaitReason {
     Rshm(u64),
     /// A vm_listen or vm_disconnect waiting for the peer (spec/vmshm.md).
     VmShm(VmWait),
+    /// Host input that has not arrived: a read of descriptor `Some(fd)`
+    /// (stdin, a FIFO, a device), or `None`, an `openat` of a FIFO
+    /// waiting for its peer (kernel/hostio.rs). Only this process sleeps.
+    HostIo(Option<u64>),
 }
 
 /// How a process ended.
@@ -110,6 +115,20 @@ pub struct Process {
     /// Current program break.
     pub brk: u64,
     pub files: FdTable,
+    /// The working directory, a path inside the root (kernel/fs.rs).
+    pub cwd: std::path::PathBuf,
+    /// An `openat` of a FIFO waiting for its peer (syscall/file.rs).
+    pub pending_open: Option<PendingOpen>,
+    /// Started by the host (`-u`, `-k`, `Simulator::load_elf`): its
+    /// status stays in the table after it ended, for sim's exit code and
+    /// `--stats` (lifecycle.rs). Other ended processes go once reaped.
+    pub started_by_host: bool,
+    /// Made by fork: its parent collects it (wait4), also when a guest
+    /// kernel supervises it (lifecycle.rs `release`).
+    pub forked: bool,
+    /// Most pages it may have mapped (kernel/limits.rs): shm, vmshm, rshm
+    /// and hv_map fail with `ENOMEM` beyond.
+    pub max_mapped_pages: u64,
     pub stats: ProcessStats,
     pub mode: Mode,
     /// The guest kernel this context is a child of, which receives its
@@ -166,6 +185,11 @@ impl Process {
             heap_start: 0,
             brk: 0,
             files: FdTable::default(),
+            cwd: Default::default(),
+            pending_open: None,
+            started_by_host: false,
+            forked: false,
+            max_mapped_pages: super::limits::DEFAULT_MAX_MAPPED_PAGES,
             stats: ProcessStats::default(),
             mode,
             supervisor,
@@ -178,6 +202,12 @@ impl Process {
     /// mapping pages).
     pub fn note_peak_pages(&mut self) {
         self.stats.peak_pages = self.stats.peak_pages.max(self.page_table.len() as u64);
+    }
+
+    /// Whether its guest kernel may still ask about it after it ended: it
+    /// has one and did not come from a fork (lifecycle.rs `release`).
+    pub fn kept_for_its_kernel(&self) -> bool {
+        self.supervisor.is_some() && !self.forked
     }
 
     /// Whether the process has ended.

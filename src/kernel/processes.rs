@@ -41,6 +41,12 @@ impl ProcessTable {
         self.by_pid.insert(process.pid, process);
     }
 
+    /// Takes an ended process out of the table (lifecycle.rs `release`),
+    /// keeping the others in creation order.
+    pub fn remove(&mut self, pid: Pid) -> Option<Process> {
+        self.by_pid.shift_remove(&pid)
+    }
+
     /// Every process, in creation order.
     pub fn iter(&self) -> impl Iterator<Item = &Process> {
         self.by_pid.values()

@@ -65,6 +65,18 @@ impl SharedMemory {
         }
     }
 
+    /// What shared memory `pid`'s page `page` maps, in words, if any
+    /// (hv_map refuses to give such a page away).
+    pub fn sharing_at(&self, pid: Pid, page: VirtPage) -> Option<&'static str> {
+        if self.shm.shared_pages(pid).contains(&page) {
+            return Some("a named shared-memory object");
+        }
+        if self.vmshm.maps(pid, page) {
+            return Some("an inter-VM shared-memory block");
+        }
+        None
+    }
+
     /// Which pages of `pid` a fork shares.
     pub fn shared_pages(&self, pid: Pid) -> SharedPages {
         SharedPages {

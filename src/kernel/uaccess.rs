@@ -88,6 +88,27 @@ pub fn copy_out(
     Ok(())
 }
 
+/// Checks that `len` bytes at `vaddr` may be written (backing them on
+/// demand), without writing: a call that consumes input it cannot give
+/// back asks this first.
+///
+/// # Errors
+/// `EFAULT` when any byte is not writable.
+pub fn check_writable(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    len: u64,
+) -> Result<(), Errno> {
+    let end = vaddr.checked_add(len).ok_or(EFAULT)?;
+    let mut addr = vaddr;
+    while addr < end {
+        resolve(machine, process, addr, Access::Write)?;
+        addr = (addr | (PAGE_SIZE - 1)).saturating_add(1);
+    }
+    Ok(())
+}
+
 /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
 ///
 /// # Errors

@@ -121,8 +121,10 @@ impl Simulator {
     /// Makes process `pid` of VM `vm` issue syscall `number` with `args`
     /// (as if its `ecall` had trapped) and lets the kernel handle it.
     /// Returns `a0` afterwards: the result, unless the call blocked or the
-    /// process ended.
+    /// process ended (then 0 if the process left the table, see
+    /// `Kernel::release`); `None` when there is no such process.
     pub fn syscall(&mut self, vm: usize, pid: Pid, number: u64, args: &[u64]) -> Option<u64> {
+        self.process_in(vm, pid)?;
         self.set_register(vm, pid, emu::Reg::A7.index(), number);
         for (i, &a) in args.iter().enumerate().take(6) {
             self.set_register(vm, pid, emu::Reg::A0.index() + i, a);
@@ -132,8 +134,10 @@ impl Simulator {
             pid,
             exception: Exception::Syscall,
         });
-        self.process_in(vm, pid)
-            .map(|p| p.hart.reg(emu::Reg::A0.index()))
+        Some(
+            self.process_in(vm, pid)
+                .map_or(0, |p| p.hart.reg(emu::Reg::A0.index())),
+        )
     }
 
     /// Ends process `pid` of VM `vm` with `status`, as a fault or the
@@ -235,15 +239,27 @@ impl Simulator {
         hypervisor::host_daemon::dump(&self.host_daemon.borrow(), &clients)
     }
 
-    /// Checks the shm invariants of spec/shm.md now, in every VM.
+    /// Checks every invariant now: each VM's kernel (spec/shm.md's, the
+    /// inter-VM mappings, the process table: kernel/invariants.rs) and
+    /// the frame-ownership rule over the whole machine (emu/memory.rs).
+    ///
+    /// # Errors
+    /// The first broken invariant, in words.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for kernel in &self.vms {
+            kernel.check_invariants(&self.machine)?;
+        }
+        let region = self.host_daemon.borrow().frames().to_vec();
+        crate::kernel::invariants::check_frame_references(&self.vms, &region, self.machine.memory())
+    }
+
+    /// Checks the invariants: all of them (`check_invariants`), of which
+    /// spec/shm.md's are a part.
     ///
     /// # Errors
     /// The first broken invariant, in words.
     pub fn check_shm_invariants(&self) -> Result<(), String> {
-        for kernel in &self.vms {
-            kernel.check_shm_invariants(&self.machine)?;
-        }
-        Ok(())
+        self.check_invariants()
     }
 
     /// What guests of VM 0 wrote to stdout (with `capture_output`).

@@ -34,13 +34,13 @@ mod trace;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::emu::{Exception, Machine};
 use crate::hypervisor::{HostDaemon, Scenario, DEFAULT_HOST_SHM_MB};
-use crate::kernel::{Console, Input, Kernel, LoadError, Mode, Output, Pid};
+use crate::kernel::{Console, FileSystem, Input, Kernel, Limits, LoadError, Mode, Output, Pid};
 use crate::toolchain::BuildError;
 use crate::trace::Trace;
 use crate::vmshm::HostLink;
@@ -49,6 +49,8 @@ use crate::vmshm::HostLink;
 pub const DEFAULT_QUANTUM: u64 = 100_000;
 /// Default physical memory in MiB.
 pub const DEFAULT_MEMORY_MB: u64 = 64;
+/// Default limit of VMs of one simulator (`--max-vms`).
+pub const DEFAULT_MAX_VMS: usize = 64;
 
 /// An exception raised by process `pid` of VM `vm`, before it was
 /// delivered.
@@ -80,6 +82,11 @@ pub struct SimulatorBuilder {
     capture_output: bool,
     host_shm_mb: u64,
     lowering: crate::emu::Lowering,
+    /// The guests' root directory; `None`: the working directory.
+    root: Option<PathBuf>,
+    read_only: bool,
+    limits: Limits,
+    max_vms: usize,
 }
 
 impl Default for SimulatorBuilder {
@@ -93,6 +100,10 @@ impl Default for SimulatorBuilder {
             capture_output: false,
             host_shm_mb: DEFAULT_HOST_SHM_MB,
             lowering: crate::emu::Lowering::default(),
+            root: None,
+            read_only: false,
+            limits: Limits::default(),
+            max_vms: DEFAULT_MAX_VMS,
         }
     }
 }
@@ -123,6 +134,49 @@ impl SimulatorBuilder {
     /// (`--host-shm`, default 4).
     pub fn host_shm_mb(mut self, mb: u64) -> Self {
         self.host_shm_mb = mb;
+        self
+    }
+    /// The directory guest paths are resolved in (`--root`; default: the
+    /// working directory). Absolute guest paths start there, and no path
+    /// leads out of it (kernel/fs.rs); `/` gives the host's whole file
+    /// system, as qemu-riscv64 does.
+    pub fn root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.root = Some(dir.into());
+        self
+    }
+    /// Refuse every open that could change a file, with `EROFS`
+    /// (`--read-only`).
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+    /// Most processes one kernel holds at once (`--max-processes`); a
+    /// fork beyond fails with `EAGAIN`.
+    pub fn max_processes(mut self, n: usize) -> Self {
+        self.limits.processes = n;
+        self
+    }
+    /// Most contexts one guest kernel holds at once (`--max-contexts`);
+    /// `hv_create` beyond fails with `EAGAIN`.
+    pub fn max_contexts(mut self, n: usize) -> Self {
+        self.limits.contexts_per_kernel = n;
+        self
+    }
+    /// Most descriptors one process has open (`--max-open-files`);
+    /// `openat` beyond fails with `EMFILE`.
+    pub fn max_open_files(mut self, n: usize) -> Self {
+        self.limits.open_files = n;
+        self
+    }
+    /// Most pages one process has mapped (default 262,144, 1 GiB):
+    /// `shm_map`, `vm_open`, `hv_map`, ... beyond fail with `ENOMEM`.
+    pub fn max_mapped_pages(mut self, n: u64) -> Self {
+        self.limits.mapped_pages = n;
+        self
+    }
+    /// Most VMs (`--max-vms`); `try_add_vm` beyond fails.
+    pub fn max_vms(mut self, n: usize) -> Self {
+        self.max_vms = n.max(1);
         self
     }
     /// Guest stdin reads these bytes instead of the host's stdin.
@@ -166,10 +220,13 @@ impl SimulatorBuilder {
     /// Builds the simulator.
     ///
     /// # Errors
-    /// When the host cannot provide the physical memory asked for (`-m`).
+    /// When the host cannot provide the physical memory asked for (`-m`),
+    /// or the root directory cannot be opened (`--root`).
     pub fn try_build(self) -> Result<Simulator, String> {
         let mut machine = Machine::try_new(self.memory_mb)?;
         machine.set_lowering(self.lowering);
+        let root = self.root.unwrap_or_else(|| PathBuf::from("."));
+        let fs = Rc::new(FileSystem::open(&root, self.read_only)?);
         let host_input = matches!(self.input, Input::Host);
         let mut simulator = Simulator {
             machine,
@@ -188,6 +245,9 @@ impl SimulatorBuilder {
             exceptions: BTreeMap::new(),
             started: None,
             elapsed: Duration::ZERO,
+            fs,
+            limits: self.limits,
+            max_vms: self.max_vms,
         };
         simulator.add_vm_with_input(self.input);
         Ok(simulator)
@@ -218,6 +278,11 @@ pub struct Simulator {
     exceptions: BTreeMap<&'static str, u64>,
     started: Option<Instant>,
     elapsed: Duration,
+    /// The guests' root directory, shared by every VM.
+    fs: Rc<FileSystem>,
+    /// The limits every VM's kernel gets.
+    limits: Limits,
+    max_vms: usize,
 }
 
 impl Simulator {
@@ -236,13 +301,34 @@ impl Simulator {
 
     /// Adds an empty VM (a new kernel with its own processes and pids) and
     /// returns its id.
+    ///
+    /// # Panics
+    /// Beyond `max_vms` VMs; `try_add_vm` says so as an error instead.
     pub fn add_vm(&mut self) -> usize {
+        match self.try_add_vm() {
+            Ok(vm) => vm,
+            Err(e) => panic!("Simulator::add_vm: {e}"),
+        }
+    }
+
+    /// Adds an empty VM, as `add_vm`.
+    ///
+    /// # Errors
+    /// When there are `max_vms` VMs already (`--max-vms`).
+    pub fn try_add_vm(&mut self) -> Result<usize, String> {
+        if self.vms.len() >= self.max_vms {
+            return Err(format!(
+                "cannot add VM {}: at most {} VMs (--max-vms)",
+                self.vms.len(),
+                self.max_vms
+            ));
+        }
         let input = if self.host_input {
             Input::Host
         } else {
             Input::Bytes(Vec::new())
         };
-        self.add_vm_with_input(input)
+        Ok(self.add_vm_with_input(input))
     }
 
     fn add_vm_with_input(&mut self, input: Input) -> usize {
@@ -255,6 +341,8 @@ impl Simulator {
         };
         let id = self.vms.len() as u64;
         let mut kernel = Kernel::new(id, Console::new(input, output(), output()), self.trace);
+        kernel.set_file_system(self.fs.clone());
+        kernel.set_limits(self.limits);
         let link = HostLink::new(self.host_daemon.clone());
         kernel.shared_mut().vmshm.link(id, link, self.trace.daemon);
         self.vms.push(kernel);
@@ -323,7 +411,7 @@ impl Simulator {
     pub fn load_scenario(&mut self, scenario: &Scenario) -> Result<(), BuildError> {
         for (vm, spec) in scenario.vms.iter().enumerate() {
             while self.vms.len() <= vm {
-                self.add_vm();
+                self.try_add_vm().map_err(BuildError::Other)?;
             }
             let mut innermost = None;
             for context in &spec.contexts {

@@ -33,8 +33,10 @@ impl Simulator {
         // spec/rshm.md: the server's replies and updates are taken in
         // between two machine runs, so an update lands between two guest
         // instructions (nothing to do without an rshm node).
+        // Host input that arrived wakes its readers (kernel/hostio.rs).
         for kernel in &mut self.vms {
             kernel.poll_rshm(&mut self.machine);
+            kernel.poll_host_io();
         }
         let root = match self.vms[self.current_vm].current() {
             Some(root) => root,
@@ -43,7 +45,7 @@ impl Simulator {
         let vm = self.current_vm;
         let slice_end = *self
             .slice_end
-            .get_or_insert(self.machine.instret() + self.quantum);
+            .get_or_insert(self.machine.instret().saturating_add(self.quantum));
         let stop_at = self
             .max_instructions
             .map_or(slice_end, |m| m.min(slice_end));
@@ -132,6 +134,13 @@ impl Simulator {
             kernel.end_slice();
         }
         self.after_vmshm();
+        if cfg!(debug_assertions) && event.exception == Exception::Syscall {
+            // The frame-ownership rule over every VM (each kernel checked
+            // its own invariants after the call).
+            if let Err(broken) = self.check_invariants() {
+                panic!("after a call of process {} of VM {vm}: {broken}", event.pid);
+            }
+        }
         self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
         self.elapsed += started.elapsed();
     }

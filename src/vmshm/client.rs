@@ -57,11 +57,13 @@ pub struct Mapping {
 }
 
 impl Mapping {
-    fn contains(&self, vaddr: u64) -> bool {
+    /// Whether `vaddr` lies in the mapping.
+    pub fn contains(&self, vaddr: u64) -> bool {
         vaddr >= self.base && vaddr - self.base < self.pages * PAGE_SIZE
     }
 
-    fn pages(&self) -> impl Iterator<Item = VirtPage> {
+    /// The virtual pages of the mapping, in order.
+    pub fn pages(&self) -> impl Iterator<Item = VirtPage> {
         let first = VirtPage::containing(self.base).0;
         (first..first + self.pages).map(VirtPage)
     }
@@ -187,6 +189,13 @@ impl ClientDaemon {
         self.trace = trace;
         link.attach(self.vm);
         self.link = Some(link);
+    }
+
+    /// The host region's frames (empty until reserved, or without a host).
+    pub fn region_frames(&self) -> Vec<Frame> {
+        self.link
+            .as_ref()
+            .map_or_else(Vec::new, HostLink::region_frames)
     }
 
     /// Whether the host region has been reserved from the machine.
@@ -547,6 +556,26 @@ impl ClientDaemon {
             .flatten()
             .flat_map(Mapping::pages)
             .collect()
+    }
+
+    /// Whether `page` of `pid` maps a block, at level 1 or 2.
+    pub fn maps(&self, pid: Pid, page: VirtPage) -> bool {
+        let vaddr = page.address();
+        self.mappings_of(pid).any(|m| m.contains(vaddr))
+    }
+
+    /// Every mapping of a block `pid` has, at level 1 and 2.
+    pub fn mappings_of(&self, pid: Pid) -> impl Iterator<Item = &Mapping> {
+        self.opens
+            .values()
+            .filter_map(move |m| m.get(&pid))
+            .flatten()
+            .chain(
+                self.conns
+                    .iter()
+                    .filter(move |((p, _), _)| *p == pid)
+                    .map(|(_, m)| m),
+            )
     }
 
     /// Whether `vaddr` lies in a read-only vmshm mapping of `pid` (for the

@@ -28,6 +28,8 @@ pub trait HostService {
     fn attach(&mut self, vm: VmId);
     /// Whether the host region has been reserved from the machine yet.
     fn region_reserved(&self) -> bool;
+    /// The region's frames, in region order (empty until reserved).
+    fn region_frames(&self) -> Vec<Frame>;
 }
 
 /// A shared handle to the run's host daemon.
@@ -82,5 +84,10 @@ impl HostLink {
     /// Whether the host region has been reserved from the machine yet.
     pub fn region_reserved(&self) -> bool {
         self.host.borrow().region_reserved()
+    }
+
+    /// The region's frames, in region order (empty until reserved).
+    pub fn region_frames(&self) -> Vec<Frame> {
+        self.host.borrow().region_frames()
     }
 }

@@ -22,6 +22,9 @@ pub fn run_sim(elf: &[u8], args: &[&str]) -> (String, i32) {
     let mut simulator = sim::Simulator::builder()
         .capture_output(true)
         .max_instructions(5_000_000_000)
+        // Compared with qemu-riscv64, which sees the host's whole file
+        // system: so does sim here.
+        .root("/")
         .build();
     let mut argv = vec!["prog.elf".to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));

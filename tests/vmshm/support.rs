@@ -151,8 +151,12 @@ impl Rig {
         self.sim.process_in(vm, Pid(pid)).expect("a process").state
     }
 
+    /// Whether the process sleeps (one that ended and left the table,
+    /// like a reaped child or an orphan, does not).
     pub fn is_blocked(&self, vm: usize, pid: u64) -> bool {
-        matches!(self.state(vm, pid), ProcessState::Blocked(_))
+        self.sim
+            .process_in(vm, Pid(pid))
+            .is_some_and(|p| matches!(p.state, ProcessState::Blocked(_)))
     }
 
     pub fn base(&mut self, vm: usize, pid: u64) -> u64 {

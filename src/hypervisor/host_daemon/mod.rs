@@ -269,8 +269,23 @@ impl HostDaemon {
             }
         }
         let first = self.alloc.alloc(pages).ok_or(ENOSPC)?;
-        // Scrub: a block never shows a previous user's data.
         let range = first as usize..(first + pages) as usize;
+        // Frame ownership (emu/memory.rs): a block's frames are handed out
+        // again only when the region alone holds them. A frame something
+        // else still maps (which no call allows: a kernel bug) is left to
+        // that mapping, and the region takes a fresh frame in its place.
+        for i in range.clone() {
+            if memory.references(self.frames[i]) == 1 {
+                continue;
+            }
+            let Some(fresh) = memory.alloc() else {
+                self.alloc.free(first, pages);
+                return Err(ENOMEM);
+            };
+            memory.free(self.frames[i]);
+            self.frames[i] = fresh;
+        }
+        // Scrub: a block never shows a previous user's data.
         for &frame in &self.frames[range] {
             memory.frame_bytes_mut(frame).fill(0);
         }
@@ -544,6 +559,10 @@ impl HostService for HostDaemon {
     fn region_reserved(&self) -> bool {
         !self.frames().is_empty()
     }
+
+    fn region_frames(&self) -> Vec<Frame> {
+        self.frames().to_vec()
+    }
 }
 
 /// The peer of a side that went away: a wait it is in ends with
@@ -711,6 +730,37 @@ mod tests {
             pid: Pid(pid),
             shmid,
         }
+    }
+
+    #[test]
+    fn a_frame_still_mapped_elsewhere_is_never_handed_out_again() {
+        // Frame ownership (emu/memory.rs): the block's frame is still
+        // referenced by a mapping the host does not know of (as hv_map made
+        // before issue 11: a guest kernel's child kept a block's page). The
+        // next block must not get that frame: the region takes a fresh one
+        // and leaves the old frame to its last mapping.
+        let (mut h, mut m) = setup();
+        ask(&mut h, &mut m, A, open(1, 4096, Sharing::Multishared));
+        let stale = h.frames()[0];
+        m.share(stale);
+        m.frame_bytes_mut(stale)[0] = 0x5A;
+        ask(&mut h, &mut m, A, HostRequest::Close { shmid: 1 });
+        assert_eq!(
+            ask(&mut h, &mut m, B, open(2, 4096, Sharing::Exclusive)),
+            HostReply::Opened(BlockInfo {
+                offset: 0,
+                size: 4096
+            })
+        );
+        let fresh = h.frames()[0];
+        assert_ne!(fresh, stale, "the still-mapped frame was reused");
+        assert_eq!(m.references(stale), 1, "left to its mapping alone");
+        assert_eq!(
+            m.frame_bytes(stale)[0],
+            0x5A,
+            "not scrubbed under its owner"
+        );
+        assert_eq!(m.references(fresh), 1);
     }
 
     #[test]

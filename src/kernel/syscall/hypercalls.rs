@@ -16,6 +16,7 @@
 //! delivered to it (hypervisor/contexts.rs).
 
 use super::{Ret, SysResult};
+use crate::abi::layout::{USER_END, USER_START};
 use crate::abi::*;
 use crate::emu::{Access, Exception, Machine, PteFlags, Reg, VirtPage, PAGE_SIZE};
 use crate::kernel::paging;
@@ -47,13 +48,25 @@ impl Kernel {
 
     /// hv_create() → id: a new user-mode child with an empty address space,
     /// all registers 0. Its kernel fills it with `hv_map` and `hv_set_reg`.
+    /// `EAGAIN` when the caller has `--max-contexts` children already, or
+    /// the kernel `--max-processes` processes (limits.rs).
     pub(super) fn sys_hv_create(&mut self, caller: Pid) -> SysResult {
+        if self.processes.len() >= self.limits.processes {
+            let limit = self.limits.processes as u64;
+            self.report_limit(caller, "hv_create", "--max-processes", limit);
+            return Err(EAGAIN);
+        }
+        if self.contexts_of(caller) >= self.limits.contexts_per_kernel {
+            let limit = self.limits.contexts_per_kernel as u64;
+            self.report_limit(caller, "hv_create", "--max-contexts", limit);
+            return Err(EAGAIN);
+        }
         let name = self
             .processes
             .get(caller)
             .map_or_else(String::new, |p| format!("{}:child", p.name));
         let pid = self.new_pid();
-        let child = Process::new(pid, name, self.context_of(pid), Mode::User, Some(caller));
+        let child = self.new_process(pid, name, Mode::User, Some(caller));
         self.processes.insert(child);
         Ok(Ret::Value(pid.0))
     }
@@ -147,6 +160,14 @@ impl Kernel {
     /// child's page unmapped (`EEXIST`), and a writable mapping needs a
     /// writable own page (`EACCES`): a kernel cannot give away more than it
     /// has.
+    ///
+    /// Only private pages can be given: a page of a named-shm object (or
+    /// an rshm segment's local copy) or of an inter-VM block is refused
+    /// with `EPERM`. Such a frame belongs to its object or block, which
+    /// records every process that maps it and hands it on when the last
+    /// one leaves; a mapping outside those records would keep a frame that
+    /// is reused for another object, block or VM (docs/RELIABILITY.md,
+    /// "Frame ownership").
     pub(super) fn sys_hv_map(
         &mut self,
         machine: &mut Machine,
@@ -164,16 +185,31 @@ impl Kernel {
         {
             return Err(EINVAL);
         }
+        // The child's page must be a user page (abi/layout.rs).
+        if !(USER_START..USER_END).contains(&page_vaddr) {
+            return Err(EINVAL);
+        }
         let page = VirtPage::containing(page_vaddr);
-        if self
-            .processes
-            .get(child)
-            .is_some_and(|c| c.page_table.get(page).is_some())
-        {
+        let c = self.processes.get(child).ok_or(ESRCH)?;
+        if c.page_table.get(page).is_some() {
             return Err(EEXIST);
         }
-        let own = self.processes.get_mut(caller).ok_or(ESRCH)?;
+        if !paging::has_room(c, 1) {
+            return Err(ENOMEM);
+        }
         let own_page = VirtPage::containing(own_vaddr);
+        if let Some(what) = self.shared.sharing_at(caller, own_page) {
+            let name = self
+                .processes
+                .get(caller)
+                .map_or_else(String::new, |p| p.name.clone());
+            self.report(&format!(
+                "kernel {caller} ({name}): hv_map of its page {own_vaddr:#x} into {child} refused: \
+                 the page maps {what}, which only its own processes may map"
+            ));
+            return Err(EPERM);
+        }
+        let own = self.processes.get_mut(caller).ok_or(ESRCH)?;
         if own.page_table.get(own_page).is_none() {
             paging::back_on_demand(machine, own, own_vaddr).map_err(|_| EFAULT)?;
         }
@@ -200,7 +236,8 @@ impl Kernel {
 
     /// hv_delete(id) → 0: ends the child (and, if it is a guest kernel, its
     /// own children); its frames are freed, shared ones when their last
-    /// mapping goes.
+    /// mapping goes, and it leaves the process table with its own
+    /// contexts: its id names nothing any more (`ECHILD`).
     pub(super) fn sys_hv_delete(
         &mut self,
         machine: &mut Machine,
@@ -209,6 +246,7 @@ impl Kernel {
     ) -> SysResult {
         let child = self.child_of(caller, id)?;
         self.exit(machine, child, ExitStatus::Killed(9));
+        self.remove_context(child);
         Ok(Ret::Value(0))
     }
 

@@ -13,12 +13,14 @@
 //!               rule U/K-3 and kills the caller
 //!               match a7 → sys_<name>(args) → SysResult = Result<Ret, Errno>
 //!               trace: "[pid] name(args) = result"   (--trace-syscalls)
+//!               debug builds: every invariant (kernel/invariants.rs)
 //!     complete(pid, result) → Next:
 //!       Ok(Value(v))    finish: a0 = v, pc += 4           → Continue
 //!       Err(e)          finish: a0 = -e, pc += 4          → Continue
 //!       Ok(Yield)       finish: a0 = 0, back of the queue → Reschedule
 //!       Ok(Block(r))    sleeps on r with the pc at its ecall: runs the
-//!                       call again when woken             → Reschedule
+//!                       call again when woken (a child's wait4, a
+//!                       vm_listen, host input)            → Reschedule
 //!       Ok(Pending(r))  sleeps on r until the answer arrives;
 //!                       `finish_pending` finishes it then → Reschedule
 //!       Ok(Switched(c)) hv_switch: the caller waits in its ecall while
@@ -32,7 +34,7 @@
 //! | file | calls |
 //! |---|---|
 //! | process.rs | exit, exit_group, getpid, sched_yield, clone (fork), wait4 |
-//! | file.rs | read, write, openat, close |
+//! | file.rs | read, write, openat, close (paths inside the root: kernel/fs.rs) |
 //! | memory.rs | brk |
 //! | shm.rs | shm_open, shm_size, shm_map, shm_close (spec/shm.md) |
 //! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (spec/vmshm.md) |
@@ -47,6 +49,7 @@ mod rshm;
 mod shm;
 mod vmshm;
 
+pub use file::{PendingOpen, MAX_RW_COUNT};
 pub use rshm::{DRAIN_LIMIT, FLUSH_EVERY, IPC_RMID, NETWORK_WAIT};
 
 use super::process::{Mode, Pid, ProcessState, WaitReason};
@@ -119,6 +122,9 @@ impl Kernel {
             }
             Ok(Ret::Block(reason) | Ret::Pending(reason)) => {
                 process.state = ProcessState::Blocked(reason);
+                if let WaitReason::HostIo(_) = reason {
+                    self.io_waiters.push(pid);
+                }
                 self.descheduled(pid);
                 Next::Reschedule
             }
@@ -169,7 +175,7 @@ impl Kernel {
                 SYS_EXIT | SYS_EXIT_GROUP => self.sys_exit(machine, pid, a[0]),
                 SYS_READ => self.sys_read(machine, pid, a[0], a[1], a[2]),
                 SYS_WRITE => self.sys_write(machine, pid, a[0], a[1], a[2]),
-                SYS_OPENAT => self.sys_openat(machine, pid, a[0], a[1], a[2]),
+                SYS_OPENAT => self.sys_openat(machine, pid, [a[0], a[1], a[2], a[3]]),
                 SYS_CLOSE => self.sys_close(pid, a[0]),
                 SYS_BRK => self.sys_brk(machine, pid, a[0]),
                 SYS_GETPID => self.sys_getpid(pid),
@@ -205,7 +211,11 @@ impl Kernel {
             }
         };
         if (SYS_SHM_OPEN..=SYS_SHM_CLOSE).contains(&number) {
-            self.after_shm_call(machine, pid, number, &a, result);
+            self.after_shm_call(pid, number, &a, result);
+        }
+        if cfg!(debug_assertions) {
+            // Every kind of sharing, after every call (invariants.rs).
+            self.debug_check(machine, &abi::call_name(number));
         }
         if (SYS_VM_OPEN..=SYS_VM_ID).contains(&number) {
             // The messages the call exchanged with the host daemon

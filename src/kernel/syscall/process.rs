@@ -2,7 +2,7 @@
 //! and wait4, with Linux's numbers and meanings.
 
 use super::{finish, Ret, SysResult};
-use crate::abi::{ECHILD, EINVAL, ENOMEM, ESRCH};
+use crate::abi::{EAGAIN, ECHILD, EINVAL, ENOMEM, ESRCH};
 use crate::emu::{Machine, PageTable};
 use crate::kernel::process::{ExitStatus, Pid, Process, WaitReason};
 use crate::kernel::uaccess::write_u64;
@@ -47,6 +47,22 @@ impl Kernel {
             return Err(EINVAL);
         }
         let parent = self.processes.get(pid).ok_or(ESRCH)?;
+        // Linux's fork fails with EAGAIN at RLIMIT_NPROC (fork(2)); so
+        // does the fork of a guest kernel's child beyond its contexts.
+        if self.processes.len() >= self.limits.processes {
+            let limit = self.limits.processes as u64;
+            self.report_limit(pid, "fork", "--max-processes", limit);
+            return Err(EAGAIN);
+        }
+        if parent
+            .supervisor
+            .is_some_and(|s| self.contexts_of(s) >= self.limits.contexts_per_kernel)
+        {
+            let limit = self.limits.contexts_per_kernel as u64;
+            self.report_limit(pid, "fork", "--max-contexts", limit);
+            return Err(EAGAIN);
+        }
+        let parent = self.processes.get(pid).ok_or(ESRCH)?;
         // Copy the address space eagerly; undo everything on ENOMEM.
         let shared = self.shared.shared_pages(pid);
         let memory = machine.memory_mut();
@@ -80,10 +96,9 @@ impl Kernel {
         let parent = self.processes.get(pid).ok_or(ESRCH)?;
         // A fork of a guest kernel's child is a child of the same guest
         // kernel (it shows up in hv_children).
-        let mut child = Process::new(
+        let mut child = self.new_process(
             child_pid,
             parent.name.clone(),
-            self.context_of(child_pid),
             parent.mode,
             parent.supervisor,
         );
@@ -92,10 +107,13 @@ impl Kernel {
         finish(&mut child.hart, 0);
         child.page_table = page_table;
         child.parent = Some(pid);
+        child.forked = true;
         child.regions = parent.regions.clone();
         child.heap_start = parent.heap_start;
         child.brk = parent.brk;
+        // The same open-file descriptions, offsets shared (fork(2)).
         child.files = parent.files.clone();
+        child.cwd = parent.cwd.clone();
         child.stats.peak_pages = parent.page_table.len() as u64;
         self.processes.insert(child);
         self.enqueue(child_pid);
@@ -147,10 +165,12 @@ impl Kernel {
             let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
             write_u64(machine, process, status, exit_status)?;
         }
-        // Reaped: the child no longer counts as this process's child.
+        // Reaped: the child no longer counts as this process's child, and
+        // leaves the table unless someone else may still ask about it.
         if let Some(c) = self.processes.get_mut(child) {
             c.parent = None;
         }
+        self.release(child);
         Ok(Ret::Value(child.0))
     }
 }
