@@ -14,7 +14,7 @@ uint64_t PAGE_WORDS = 512;
 uint64_t KEY = 42;
 // How often to look at the board before giving up on a node (each look
 // is one yield: the kernel applies updates from other nodes in between).
-uint64_t MAX_LOOKS = 10000000;
+uint64_t MAX_LOOKS = 100000000;
 uint64_t EHOSTDOWN = 112;
 
 // Writes the decimal digits of n at byte `at` of s; returns the next byte.
