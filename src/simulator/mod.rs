@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::abi::selfie::Profile;
 use crate::emu::{Exception, Machine};
 use crate::hypervisor::{HostDaemon, Scenario, DEFAULT_HOST_SHM_MB};
 use crate::kernel::{Console, FileSystem, Input, Kernel, Limits, LoadError, Mode, Output, Pid};
@@ -87,6 +88,8 @@ pub struct SimulatorBuilder {
     read_only: bool,
     limits: Limits,
     max_vms: usize,
+    /// The guests' ABI (`--abi`); `None`: each ELF's own (abi/selfie.rs).
+    abi: Option<Profile>,
 }
 
 impl Default for SimulatorBuilder {
@@ -104,6 +107,7 @@ impl Default for SimulatorBuilder {
             read_only: false,
             limits: Limits::default(),
             max_vms: DEFAULT_MAX_VMS,
+            abi: None,
         }
     }
 }
@@ -205,6 +209,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The ABI every guest program runs under (`--abi linux|selfie`);
+    /// `None` (`--abi auto`, the default): selfie's for an ELF selfie's
+    /// compiler wrote (`abi::selfie::is_selfie_elf`), Linux's otherwise.
+    pub fn abi(mut self, profile: Option<Profile>) -> Self {
+        self.abi = profile;
+        self
+    }
+
     /// Builds the simulator.
     ///
     /// # Panics
@@ -248,6 +260,7 @@ impl SimulatorBuilder {
             fs,
             limits: self.limits,
             max_vms: self.max_vms,
+            abi: self.abi,
         };
         simulator.add_vm_with_input(self.input);
         Ok(simulator)
@@ -283,6 +296,7 @@ pub struct Simulator {
     /// The limits every VM's kernel gets.
     limits: Limits,
     max_vms: usize,
+    abi: Option<Profile>,
 }
 
 impl Simulator {
@@ -369,7 +383,12 @@ impl Simulator {
         supervisor: Option<Pid>,
     ) -> Result<Pid, LoadError> {
         let kernel = self.vms.get_mut(vm).ok_or(LoadError::NoVm(vm))?;
+        let profile = self.abi.unwrap_or_else(|| Profile::of_elf(elf));
+        let mode = kernel.selfie_placement(profile, mode, supervisor)?;
         let pid = kernel.spawn_context(&mut self.machine, elf, args, mode, supervisor)?;
+        if let Some(p) = kernel.process_mut(pid) {
+            p.profile = profile;
+        }
         self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
         Ok(pid)
     }
