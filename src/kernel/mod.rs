@@ -312,6 +312,7 @@ impl Kernel {
             .entry(exception.kind())
             .or_default() += 1;
         let pc = process.hart.pc;
+        let profile = process.profile;
         let (signal, why) = match exception {
             Exception::Timer => {
                 self.preempt(pid);
@@ -360,7 +361,7 @@ impl Kernel {
                 4,
                 format!(
                     "rule U/K-3 broken: hypercall {} ({call}) from user mode at pc {pc:#x}; only kernel-mode contexts may use hypercalls",
-                    crate::abi::call_name(call)
+                    profile.call_name(call)
                 ),
             ),
         };

@@ -161,11 +161,11 @@ impl ProcessStats {
             .map(|(_, &count)| count)
     }
 
-    /// The calls made, by name, in name order (`--stats`).
-    pub fn syscalls_by_name(&self) -> BTreeMap<String, u64> {
+    /// The calls made, by name under `profile`, in name order (`--stats`).
+    pub fn syscalls_by_name(&self, profile: Profile) -> BTreeMap<String, u64> {
         self.syscalls
             .iter()
-            .map(|(&number, &count)| (crate::abi::call_name(number), count))
+            .map(|(&number, &count)| (profile.call_name(number), count))
             .collect()
     }
 }
