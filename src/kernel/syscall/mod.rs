@@ -12,6 +12,7 @@
 //!     dispatch: count it (--stats); a hypercall from user mode breaks
 //!               rule U/K-3 and kills the caller
 //!               match a7 → sys_<name>(args) → SysResult = Result<Ret, Errno>
+//!               (under selfie's ABI profile: selfie.rs, its own match)
 //!               trace: "[pid] name(args) = result"   (--trace-syscalls)
 //!               debug builds: every invariant (kernel/invariants.rs)
 //!     complete(pid, result) → Next:
