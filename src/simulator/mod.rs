@@ -357,6 +357,7 @@ impl Simulator {
         let mut kernel = Kernel::new(id, Console::new(input, output(), output()), self.trace);
         kernel.set_file_system(self.fs.clone());
         kernel.set_limits(self.limits);
+        kernel.set_abi(self.abi);
         let link = HostLink::new(self.host_daemon.clone());
         kernel.shared_mut().vmshm.link(id, link, self.trace.daemon);
         self.vms.push(kernel);
@@ -383,12 +384,7 @@ impl Simulator {
         supervisor: Option<Pid>,
     ) -> Result<Pid, LoadError> {
         let kernel = self.vms.get_mut(vm).ok_or(LoadError::NoVm(vm))?;
-        let profile = self.abi.unwrap_or_else(|| Profile::of_elf(elf));
-        let mode = kernel.selfie_placement(profile, mode, supervisor)?;
         let pid = kernel.spawn_context(&mut self.machine, elf, args, mode, supervisor)?;
-        if let Some(p) = kernel.process_mut(pid) {
-            p.profile = profile;
-        }
         self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
         Ok(pid)
     }
