@@ -155,11 +155,8 @@ fn a_selfie_binary_gets_selfies_abi_without_the_flag() {
 #[test]
 fn nested_hypsters_each_get_their_own_programs_exceptions() {
     let dir = scratch("nested");
-    let hypster = build("programs/selfie/hypster.c");
-    let files: [(&str, &[u8]); 2] = [
-        ("hypster.elf", &hypster),
-        ("echo.elf", &build("programs/echo.c")),
-    ];
+    let (hypster, echo) = (build("programs/selfie/hypster.c"), build("programs/echo.c"));
+    let files: [(&str, &[u8]); 2] = [("hypster.elf", &hypster), ("echo.elf", &echo)];
     let args = ["hypster", "hypster.elf", "hypster.elf", "echo.elf", "x"];
     let run = run_in(&dir, selfie_abi(), &hypster, &args, &files);
     let lines: Vec<&str> = run.stdout.lines().collect();
@@ -189,11 +186,8 @@ fn the_hosts_time_slice_is_invisible_to_a_hypster() {
     // quantum of 97 instructions or the default, it counts the same
     // timer interrupts and the run takes the same instructions.
     let dir = scratch("quantum");
-    let hypster = build("programs/selfie/hypster.c");
-    let files: [(&str, &[u8]); 2] = [
-        ("hypster.elf", &hypster),
-        ("echo.elf", &build("programs/echo.c")),
-    ];
+    let (hypster, echo) = (build("programs/selfie/hypster.c"), build("programs/echo.c"));
+    let files: [(&str, &[u8]); 2] = [("hypster.elf", &hypster), ("echo.elf", &echo)];
     let args = ["hypster", "hypster.elf", "echo.elf"];
     let default = run_in(&dir, selfie_abi(), &hypster, &args, &files);
     let short = run_in(&dir, selfie_abi().quantum(97), &hypster, &args, &files);

@@ -244,23 +244,6 @@ uint64_t push_arguments(uint64_t argc, uint64_t* argv) {
   return sp;
 }
 
-// write(fd, buffer, count) of the program: page by page from our memory.
-uint64_t do_write(uint64_t fd, uint64_t vaddr, uint64_t count) {
-  uint64_t done;
-  uint64_t at;
-  uint64_t chunk;
-  done = 0;
-  while (done < count) {
-    at = translate(vaddr + done);
-    if (at == 0)
-      return done;
-    chunk = min(count - done, PAGESIZE - (vaddr + done) % PAGESIZE);
-    write(fd, (uint64_t*) at, chunk);
-    done = done + chunk;
-  }
-  return done;
-}
-
 uint64_t is_heap_or_stack(uint64_t vaddr) {
   if (vaddr >= *(context + 13))
     if (vaddr < *(context + 14))
@@ -271,8 +254,10 @@ uint64_t is_heap_or_stack(uint64_t vaddr) {
   return 0;
 }
 
-// read(fd, buffer, count) of the program: page by page into our memory.
-uint64_t do_read(uint64_t fd, uint64_t vaddr, uint64_t count) {
+// read or write(fd, buffer, count) of the program (call a7): page by page
+// between the file and our memory. A read may land on a page of its heap
+// or stack it has not touched yet: that page is mapped first.
+uint64_t do_read_or_write(uint64_t a7, uint64_t fd, uint64_t vaddr, uint64_t count) {
   uint64_t done;
   uint64_t at;
   uint64_t chunk;
@@ -281,14 +266,18 @@ uint64_t do_read(uint64_t fd, uint64_t vaddr, uint64_t count) {
   while (done < count) {
     at = translate(vaddr + done);
     if (at == 0) {
-      // a page of its heap or stack it has not touched yet
+      if (a7 == SYSCALL_WRITE)
+        return done;
       if (is_heap_or_stack(vaddr + done) == 0)
         return done;
       map_page((vaddr + done) / PAGESIZE, palloc());
       at = translate(vaddr + done);
     }
     chunk = min(count - done, PAGESIZE - (vaddr + done) % PAGESIZE);
-    got = read(fd, (uint64_t*) at, chunk);
+    if (a7 == SYSCALL_READ)
+      got = read(fd, (uint64_t*) at, chunk);
+    else
+      got = write(fd, (uint64_t*) at, chunk);
     if (got > chunk)
       return got; // an error
     done = done + got;
@@ -342,9 +331,9 @@ uint64_t handle_syscall() {
     *(context + 17) = *(registers + REG_A0);
     return 1;
   } else if (a7 == SYSCALL_WRITE)
-    *(registers + REG_A0) = do_write(*(registers + REG_A0), *(registers + REG_A1), *(registers + REG_A2));
+    *(registers + REG_A0) = do_read_or_write(a7, *(registers + REG_A0), *(registers + REG_A1), *(registers + REG_A2));
   else if (a7 == SYSCALL_READ)
-    *(registers + REG_A0) = do_read(*(registers + REG_A0), *(registers + REG_A1), *(registers + REG_A2));
+    *(registers + REG_A0) = do_read_or_write(a7, *(registers + REG_A0), *(registers + REG_A1), *(registers + REG_A2));
   else if (a7 == SYSCALL_OPENAT)
     *(registers + REG_A0) = do_openat(*(registers + REG_A1), *(registers + REG_A2), *(registers + REG_A3));
   else if (a7 == SYSCALL_BRK)
