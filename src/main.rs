@@ -147,6 +147,13 @@ struct RunOptions {
     #[arg(long)]
     trap_division_by_zero: bool,
 
+    /// The guests' ABI: linux (Linux's calls and sim's own), selfie
+    /// (selfie's: exit, read, write, openat, brk and switch, as on its
+    /// mipster), or auto: selfie's for binaries selfie's compiler wrote.
+    #[arg(long, value_name = "ABI", default_value = "auto",
+          value_parser = clap::builder::PossibleValuesParser::new(["auto", "linux", "selfie"]))]
+    abi: String,
+
     /// Print every syscall with its arguments and result.
     #[arg(long)]
     trace_syscalls: bool,
@@ -340,6 +347,7 @@ fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildE
         .trace(trace_of(options))
         .host_shm_mb(options.host_shm)
         .trap_division_by_zero(options.trap_division_by_zero)
+        .abi(sim::abi::selfie::Profile::from_flag(&options.abi))
         .read_only(options.read_only)
         .max_processes(options.max_processes)
         .max_contexts(options.max_contexts)

@@ -1,12 +1,14 @@
 //! The guest ABI in one place: syscall and hypercall numbers and their
 //! names (this file), the error numbers (errno.rs) and the address space a
-//! guest sees (layout.rs), as docs/spec/abi.md describes them. The kernel's
-//! dispatch, the C* compiler's built-in procedures, the trace and the docs
-//! all read from here; every layer may use it (it needs only the page size
-//! of `emu`).
+//! guest sees (layout.rs), as docs/spec/abi.md describes them, and
+//! selfie's ABI profile (selfie.rs, docs/selfie.md). The kernel's
+//! dispatch, the C* compiler's built-in procedures, the trace and the
+//! docs all read from here; every layer may use it (it needs only the
+//! page size of `emu`).
 
 mod errno;
 pub mod layout;
+pub mod selfie;
 
 pub use errno::*;
 

@@ -11,7 +11,6 @@
 
 use std::fmt::Write;
 
-use crate::abi;
 use crate::emu::{Exception, Machine, Reg};
 use crate::kernel::syscall::finish;
 use crate::kernel::{Kernel, Mode, Next, Pid, Process, ProcessState};
@@ -50,7 +49,7 @@ pub fn deepest(kernel: &Kernel, root: Pid) -> Pid {
 fn effective(process: &Process, exception: Exception) -> Exception {
     if exception == Exception::Syscall {
         let call = process.hart.reg(Reg::A7.index());
-        if abi::is_hypercall(call) && process.mode == Mode::User {
+        if process.profile.is_hypercall(call) && process.mode == Mode::User {
             return Exception::PrivilegeViolation {
                 pc: process.hart.pc,
                 call,
@@ -67,7 +66,7 @@ pub fn handler_of(kernel: &Kernel, pid: Pid, exception: Exception) -> Handler {
     };
     if exception == Exception::Syscall && process.mode == Mode::Kernel {
         let call = process.hart.reg(Reg::A7.index());
-        if abi::is_hypercall(call) {
+        if process.profile.is_hypercall(call) {
             return Handler::Hypercall(call);
         }
     }
@@ -97,6 +96,20 @@ pub fn deliver(
     let Some(supervisor) = process.supervisor else {
         return kernel.handle(machine, pid, exception);
     };
+    if process.selfie.is_some() {
+        // A context of selfie's switch (kernel/syscall/selfie.rs): the end
+        // of the host's time slice is not its own timer, which alone
+        // reaches its hypster.
+        let own_timer = process
+            .timer_deadline
+            .is_some_and(|deadline| machine.instret() >= deadline);
+        if exception == Exception::Timer && !own_timer {
+            kernel.preempt(root);
+            return Next::Reschedule;
+        }
+        kernel.selfie_return(machine, pid, supervisor, exception);
+        return Next::Continue;
+    }
     return_to_supervisor(kernel, machine, pid, supervisor, exception);
     if exception == Exception::Timer {
         // The host's time slice is over: the supervisor sees the timer

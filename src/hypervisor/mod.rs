@@ -25,10 +25,13 @@
 //! ```text
 //! run loop: root = kernel.current; ctx = deepest(root); machine.run(ctx) → E
 //! deliver(ctx, E):
-//!   E = ecall of a hypercall (a7 in 400..=408)
+//!   E = ecall of a hypercall (a7 in 400..=408; 401 alone under selfie's ABI)
 //!      ctx in kernel mode  → Kernel::syscall (the host's syscall layer)
 //!      ctx in user mode    → E := PrivilegeViolation (U/K-3), go on below
 //!   ctx has no supervisor  → Kernel::handle(E): the host kernel (U/K-2)
+//!   ctx made by selfie's switch → its context saved into S's memory,
+//!                            S's switch returns (kernel/syscall/selfie.rs);
+//!                            the end of the host's slice only preempts
 //!   ctx has supervisor S   → ctx.pending = E; S.switched_to = None;
 //!                            S's hv_switch finishes with ctx's id;
 //!                            S runs next — or, for the Timer that ends the

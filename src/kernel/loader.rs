@@ -55,6 +55,12 @@ pub enum LoadError {
     NoSupervisor(u64),
     #[error("there is no VM {0}")]
     NoVm(usize),
+    #[error(
+        "rule U/K-5: a user process runs only when the OS that started it switches to it, \
+         and process {0} runs selfie's ABI: it starts its own contexts (switch 401) and would \
+         never run one sim loads under it"
+    )]
+    NotStartedBySelfie(u64),
 }
 
 /// A program image loaded into an address space.

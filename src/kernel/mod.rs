@@ -104,6 +104,9 @@ pub struct Kernel {
     io_waiters: Vec<Pid>,
     /// The limits a call ran into already (each is reported once).
     limits_reported: std::collections::BTreeSet<&'static str>,
+    /// The ABI of the programs it loads (`--abi`); `None`: each ELF's own
+    /// (abi/selfie.rs).
+    abi: Option<crate::abi::selfie::Profile>,
 }
 
 impl Kernel {
@@ -124,7 +127,14 @@ impl Kernel {
             limits: Limits::default(),
             io_waiters: Vec::new(),
             limits_reported: Default::default(),
+            abi: None,
         }
+    }
+
+    /// Sets the ABI of the programs it loads from now on (`--abi`):
+    /// `None` for each ELF's own (abi/selfie.rs).
+    pub fn set_abi(&mut self, abi: Option<crate::abi::selfie::Profile>) {
+        self.abi = abi;
     }
 
     /// Gives the guests a file system (the simulator does, with
@@ -239,7 +249,8 @@ impl Kernel {
     ///
     /// # Errors
     /// Why the file was refused, or that memory ran out; also `NoSupervisor`
-    /// when `supervisor` is not a live kernel-mode process.
+    /// when `supervisor` is not a live kernel-mode process, and
+    /// `NotStartedBySelfie` when it runs selfie's ABI (rule U/K-5).
     pub fn spawn_context(
         &mut self,
         machine: &mut Machine,
@@ -260,11 +271,18 @@ impl Kernel {
         if self.processes.len() >= self.limits.processes {
             return Err(LoadError::TooManyProcesses(self.limits.processes));
         }
+        // selfie's ABI or Linux's (syscall/selfie.rs): it decides the mode
+        // of a selfie program and refuses programs under one (U/K-5).
+        let profile = self
+            .abi
+            .unwrap_or_else(|| crate::abi::selfie::Profile::of_elf(elf));
+        let mode = self.selfie_placement(profile, mode, supervisor)?;
         let image = loader::load(machine, elf, args)?;
         let pid = self.new_pid();
         let name = args.first().cloned().unwrap_or_else(|| "?".into());
         let mut process = self.new_process(pid, name, mode, supervisor);
         process.started_by_host = true;
+        process.profile = profile;
         process.hart.pc = image.entry;
         process.hart.set_reg(Reg::SP.index(), image.stack_pointer);
         process.page_table = image.page_table;
@@ -312,6 +330,7 @@ impl Kernel {
             .entry(exception.kind())
             .or_default() += 1;
         let pc = process.hart.pc;
+        let profile = process.profile;
         let (signal, why) = match exception {
             Exception::Timer => {
                 self.preempt(pid);
@@ -360,7 +379,7 @@ impl Kernel {
                 4,
                 format!(
                     "rule U/K-3 broken: hypercall {} ({call}) from user mode at pc {pc:#x}; only kernel-mode contexts may use hypercalls",
-                    crate::abi::call_name(call)
+                    profile.call_name(call)
                 ),
             ),
         };

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::files::FdTable;
-use super::syscall::PendingOpen;
+use super::syscall::{PendingOpen, SelfieContext};
+use crate::abi::selfie::Profile;
 use crate::emu::{Exception, Hart, PageTable, PteFlags};
 pub use crate::ids::Pid;
 use crate::vmshm::VmWait;
@@ -140,6 +141,14 @@ pub struct Process {
     /// For a guest kernel: the child it runs through `hv_switch` (it sits
     /// in that `ecall` until the child's next exception).
     pub switched_to: Option<Pid>,
+    /// The ABI its calls follow: Linux's, or selfie's (abi/selfie.rs).
+    pub profile: Profile,
+    /// For a context that selfie's `switch` made: where its machine
+    /// context lies in its supervisor's memory (kernel/syscall/selfie.rs).
+    pub selfie: Option<SelfieContext>,
+    /// The instruction count at which its own timer fires (the timeout of
+    /// selfie's `switch`); `None`: only the host's time slice ends its run.
+    pub timer_deadline: Option<u64>,
 }
 
 impl ProcessStats {
@@ -152,11 +161,11 @@ impl ProcessStats {
             .map(|(_, &count)| count)
     }
 
-    /// The calls made, by name, in name order (`--stats`).
-    pub fn syscalls_by_name(&self) -> BTreeMap<String, u64> {
+    /// The calls made, by name under `profile`, in name order (`--stats`).
+    pub fn syscalls_by_name(&self, profile: Profile) -> BTreeMap<String, u64> {
         self.syscalls
             .iter()
-            .map(|(&number, &count)| (crate::abi::call_name(number), count))
+            .map(|(&number, &count)| (profile.call_name(number), count))
             .collect()
     }
 }
@@ -195,6 +204,9 @@ impl Process {
             supervisor,
             pending: None,
             switched_to: None,
+            profile: Profile::Linux,
+            selfie: None,
+            timer_deadline: None,
         }
     }
 

@@ -331,7 +331,7 @@ impl Simulator {
                 "sim: stats: {vm}process {} ({}): {status}, {} instructions, {} page faults, {} pages peak",
                 p.pid, p.name, p.stats.instructions, p.stats.page_faults, p.stats.peak_pages
             );
-            let syscalls = p.stats.syscalls_by_name();
+            let syscalls = p.stats.syscalls_by_name(p.profile);
             let _ = writeln!(s, "sim: stats:   syscalls: {}", list(&syscalls));
         }
         s

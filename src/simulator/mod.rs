@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::abi::selfie::Profile;
 use crate::emu::{Exception, Machine};
 use crate::hypervisor::{HostDaemon, Scenario, DEFAULT_HOST_SHM_MB};
 use crate::kernel::{Console, FileSystem, Input, Kernel, Limits, LoadError, Mode, Output, Pid};
@@ -87,6 +88,8 @@ pub struct SimulatorBuilder {
     read_only: bool,
     limits: Limits,
     max_vms: usize,
+    /// The guests' ABI (`--abi`); `None`: each ELF's own (abi/selfie.rs).
+    abi: Option<Profile>,
 }
 
 impl Default for SimulatorBuilder {
@@ -104,6 +107,7 @@ impl Default for SimulatorBuilder {
             read_only: false,
             limits: Limits::default(),
             max_vms: DEFAULT_MAX_VMS,
+            abi: None,
         }
     }
 }
@@ -205,6 +209,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The ABI every guest program runs under (`--abi linux|selfie`);
+    /// `None` (`--abi auto`, the default): selfie's for an ELF selfie's
+    /// compiler wrote (`abi::selfie::is_selfie_elf`), Linux's otherwise.
+    pub fn abi(mut self, profile: Option<Profile>) -> Self {
+        self.abi = profile;
+        self
+    }
+
     /// Builds the simulator.
     ///
     /// # Panics
@@ -248,6 +260,7 @@ impl SimulatorBuilder {
             fs,
             limits: self.limits,
             max_vms: self.max_vms,
+            abi: self.abi,
         };
         simulator.add_vm_with_input(self.input);
         Ok(simulator)
@@ -283,6 +296,7 @@ pub struct Simulator {
     /// The limits every VM's kernel gets.
     limits: Limits,
     max_vms: usize,
+    abi: Option<Profile>,
 }
 
 impl Simulator {
@@ -343,6 +357,7 @@ impl Simulator {
         let mut kernel = Kernel::new(id, Console::new(input, output(), output()), self.trace);
         kernel.set_file_system(self.fs.clone());
         kernel.set_limits(self.limits);
+        kernel.set_abi(self.abi);
         let link = HostLink::new(self.host_daemon.clone());
         kernel.shared_mut().vmshm.link(id, link, self.trace.daemon);
         self.vms.push(kernel);

@@ -52,6 +52,9 @@ impl Simulator {
         let kernel = &mut self.vms[vm];
         let pid = hypervisor::deepest(kernel, root);
         let (process, console) = kernel.process_and_console(pid)?;
+        // A context's own timer (selfie's switch timeout) may end its run
+        // before the slice does.
+        let stop_at = process.timer_deadline.map_or(stop_at, |t| t.min(stop_at));
         let before = self.machine.instret();
         let exception = if self.trace.instructions {
             trace::until_exception(&mut self.machine, process, stop_at, console)

@@ -12,6 +12,7 @@
 //!     dispatch: count it (--stats); a hypercall from user mode breaks
 //!               rule U/K-3 and kills the caller
 //!               match a7 → sys_<name>(args) → SysResult = Result<Ret, Errno>
+//!               (under selfie's ABI profile: selfie.rs, its own match)
 //!               trace: "[pid] name(args) = result"   (--trace-syscalls)
 //!               debug builds: every invariant (kernel/invariants.rs)
 //!     complete(pid, result) → Next:
@@ -40,20 +41,24 @@
 //! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (spec/vmshm.md) |
 //! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (spec/rshm.md) |
 //! | hypercalls.rs | hv_create … hv_children, kernel-mode contexts only (rules U/K-3, U/K-4) |
+//! | selfie.rs | selfie's ABI profile: exit, read, write, openat, brk, selfie's switch (abi/selfie.rs) |
 
 mod file;
 mod hypercalls;
 mod memory;
 mod process;
 mod rshm;
+mod selfie;
 mod shm;
 mod vmshm;
 
 pub use file::{PendingOpen, MAX_RW_COUNT};
 pub use rshm::{DRAIN_LIMIT, FLUSH_EVERY, IPC_RMID, NETWORK_WAIT};
+pub use selfie::SelfieContext;
 
 use super::process::{Mode, Pid, ProcessState, WaitReason};
 use super::{Kernel, Next};
+use crate::abi::selfie::Profile;
 use crate::abi::{self, *};
 use crate::emu::{Exception, Hart, Machine, Reg};
 
@@ -159,7 +164,8 @@ impl Kernel {
         let number = process.hart.reg(Reg::A7.index());
         let a: [u64; 6] = std::array::from_fn(|i| process.hart.reg(Reg::A0.index() + i));
         *process.stats.syscalls.entry(number).or_default() += 1;
-        let result = if abi::is_hypercall(number) && process.mode == Mode::User {
+        let profile = process.profile;
+        let result = if profile.is_hypercall(number) && process.mode == Mode::User {
             // Rule U/K-3. The hypervisor turns such an ecall into a
             // privilege violation before it gets here; this catches the
             // one that comes through hv_forward.
@@ -170,6 +176,8 @@ impl Kernel {
                 Exception::PrivilegeViolation { pc, call: number },
             );
             Ok(Ret::Exited)
+        } else if profile == Profile::Selfie {
+            self.sys_selfie(machine, pid, number, &a)
         } else {
             match number {
                 SYS_EXIT | SYS_EXIT_GROUP => self.sys_exit(machine, pid, a[0]),
@@ -210,14 +218,14 @@ impl Kernel {
                 _ => Err(ENOSYS),
             }
         };
-        if (SYS_SHM_OPEN..=SYS_SHM_CLOSE).contains(&number) {
+        if profile == Profile::Linux && (SYS_SHM_OPEN..=SYS_SHM_CLOSE).contains(&number) {
             self.after_shm_call(pid, number, &a, result);
         }
         if cfg!(debug_assertions) {
             // Every kind of sharing, after every call (invariants.rs).
             self.debug_check(machine, &abi::call_name(number));
         }
-        if (SYS_VM_OPEN..=SYS_VM_ID).contains(&number) {
+        if profile == Profile::Linux && (SYS_VM_OPEN..=SYS_VM_ID).contains(&number) {
             // The messages the call exchanged with the host daemon
             // (--trace-daemon), before the call's own trace line.
             self.report_vmshm();
@@ -258,14 +266,21 @@ impl Kernel {
     /// The trace line of every call: `[pid] name(args) = result`, with as
     /// many arguments as the call takes (abi.rs).
     fn trace_call(&mut self, pid: Pid, number: u64, args: &[u64], shown: &str) {
-        let argc = abi::call_info(number).map_or(args.len(), |i| usize::from(i.args));
+        let profile = self
+            .processes
+            .get(pid)
+            .map_or(Profile::Linux, |p| p.profile);
+        let argc = match (profile, number) {
+            (Profile::Selfie, abi::selfie::SELFIE_SWITCH) => 2,
+            _ => abi::call_info(number).map_or(args.len(), |i| usize::from(i.args)),
+        };
         let list: Vec<String> = args[..argc.min(args.len())]
             .iter()
             .map(|a| format!("{a:#x}"))
             .collect();
         self.report(&format!(
             "[{pid}] {}({}) = {shown}",
-            abi::call_name(number),
+            profile.call_name(number),
             list.join(", ")
         ));
     }

@@ -9,6 +9,7 @@
 
 use super::ast::Type;
 use crate::abi;
+use crate::emu::Reg;
 
 /// Where one of `a0`.. gets its value from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,9 @@ pub struct Builtin {
     /// The values of `a0`, `a1`, ... at the `ecall`.
     pub regs: Vec<Arg>,
     pub returns: Type,
+    /// The register the call leaves its result in (`a0`, but `a6` for
+    /// selfie's `switch`).
+    pub result: Reg,
 }
 
 /// `SIGCHLD`: the signal a forked child sends its parent on exit (Linux).
@@ -53,6 +57,7 @@ pub fn builtins() -> Vec<Builtin> {
             number: call.number,
             regs: params(call.args),
             returns,
+            result: Reg::A0,
         });
     }
     let special = [
@@ -100,8 +105,21 @@ pub fn builtins() -> Vec<Builtin> {
             number,
             regs,
             returns: Type::Uint64,
+            result: Reg::A0,
         });
     }
+    // selfie's hypster_switch(context, timeout): its compiler's stub for
+    // the switch call (selfie.c `emit_switch`), which returns the context
+    // switched from in a6. Run it with `--abi selfie` (docs/selfie.md). A
+    // program's own definition wins, as selfie.c's does.
+    list.push(Builtin {
+        name: "hypster_switch",
+        params: 2,
+        number: abi::selfie::SELFIE_SWITCH,
+        regs: params(2),
+        returns: Type::Uint64Star,
+        result: Reg::A6,
+    });
     list
 }
 

@@ -498,6 +498,9 @@ impl<'p> Gen<'p, '_> {
         }
         self.e.load_immediate(Reg::A7, b.number as i64);
         self.e.emit(Instruction::Ecall);
+        if b.result != Reg::A0 {
+            self.op_imm(ImmOp::Addi, Reg::A0, b.result, 0);
+        }
         self.e.emit(Instruction::Jalr {
             rd: Reg::ZERO,
             rs1: Reg::RA,
