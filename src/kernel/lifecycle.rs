@@ -45,6 +45,12 @@ impl Kernel {
         let Some(process) = self.processes.get_mut(pid) else {
             return;
         };
+        if process.clear_child_tid != 0 {
+            // set_tid_address/CLONE_CHILD_CLEARTID: the word becomes 0 (a
+            // joiner waiting on it would be woken here).
+            let at = process.clear_child_tid;
+            let _ = super::uaccess::copy_out(machine, process, at, &0u32.to_le_bytes());
+        }
         for (_, pte) in process.page_table.entries() {
             machine.memory_mut().free(pte.frame);
         }

@@ -34,6 +34,7 @@
 //!
 //! The address space a process sees is drawn once in abi/layout.rs.
 
+pub mod clock;
 pub mod files;
 pub mod fs;
 pub mod hostio;
@@ -46,6 +47,7 @@ pub mod process;
 pub mod processes;
 pub mod scheduler;
 pub mod shared;
+pub mod signal;
 pub mod syscall;
 pub mod uaccess;
 
@@ -104,6 +106,24 @@ pub struct Kernel {
     io_waiters: Vec<Pid>,
     /// The limits a call ran into already (each is reported once).
     limits_reported: std::collections::BTreeSet<&'static str>,
+    /// What a Linux program finds around it: environment, clock, seed.
+    linux: LinuxSetup,
+    clock: clock::Clock,
+    /// The state of `getrandom`'s generator (from `LinuxSetup::seed`).
+    random: u64,
+}
+
+/// What a guest finds that a Linux program expects from its system: the
+/// environment of new programs, the clock and the seed of `getrandom` and
+/// `AT_RANDOM`. The library's default is an empty environment and the
+/// virtual clock; the CLI passes the host's environment, as qemu does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinuxSetup {
+    /// `NAME=value` words, the envp of every program the host starts.
+    pub env: Vec<String>,
+    pub clock: clock::ClockMode,
+    /// Seeds `getrandom` and the 16 bytes of `AT_RANDOM`.
+    pub seed: u64,
 }
 
 impl Kernel {
@@ -124,7 +144,17 @@ impl Kernel {
             limits: Limits::default(),
             io_waiters: Vec::new(),
             limits_reported: Default::default(),
+            linux: LinuxSetup::default(),
+            clock: clock::Clock::new(clock::ClockMode::Virtual),
+            random: 0,
         }
+    }
+
+    /// Sets the environment, clock and seed the guests get (`LinuxSetup`).
+    pub fn set_linux(&mut self, setup: LinuxSetup) {
+        self.clock = clock::Clock::new(setup.clock);
+        self.random = setup.seed;
+        self.linux = setup;
     }
 
     /// Gives the guests a file system (the simulator does, with
@@ -260,7 +290,13 @@ impl Kernel {
         if self.processes.len() >= self.limits.processes {
             return Err(LoadError::TooManyProcesses(self.limits.processes));
         }
-        let image = loader::load(machine, elf, args)?;
+        let image = loader::load_with(
+            machine,
+            elf,
+            args,
+            &self.linux.env,
+            loader::random_bytes(self.linux.seed ^ self.next_pid),
+        )?;
         let pid = self.new_pid();
         let name = args.first().cloned().unwrap_or_else(|| "?".into());
         let mut process = self.new_process(pid, name, mode, supervisor);
@@ -271,6 +307,7 @@ impl Kernel {
         process.regions = image.regions;
         process.heap_start = image.heap_start;
         process.brk = image.heap_start;
+        process.exe = args.first().cloned().unwrap_or_default();
         process.note_peak_pages();
         self.processes.insert(process);
         self.enqueue(pid);
@@ -364,6 +401,11 @@ impl Kernel {
                 ),
             ),
         };
+        // A handler the program installed for the fault's signal runs
+        // instead (kernel/signal.rs); the frame records the faulting pc.
+        if self.fault_signal(machine, pid, u64::from(signal), signal::fault_info(exception)) {
+            return Next::Continue;
+        }
         self.kill(machine, pid, signal, &why);
         Next::Reschedule
     }
@@ -488,6 +530,7 @@ impl Kernel {
                                 reader: Some(reader),
                                 ..
                             } => reader.ready(),
+                            files::FileKind::PipeRead(end) => end.readable_now(),
                             _ => true,
                         },
                     }

@@ -140,6 +140,16 @@ pub struct Process {
     /// For a guest kernel: the child it runs through `hv_switch` (it sits
     /// in that `ecall` until the child's next exception).
     pub switched_to: Option<Pid>,
+    /// Signal dispositions, the blocked mask and pending signals
+    /// (kernel/signal.rs).
+    pub signals: super::signal::Signals,
+    /// `set_tid_address`/`CLONE_CHILD_CLEARTID`: the word the kernel
+    /// zeroes when the process ends (0: none).
+    pub clear_child_tid: u64,
+    /// The file-creation mask (`umask`), applied to the mode of new files.
+    pub umask: u64,
+    /// The path it was started from (what `/proc/self/exe` names).
+    pub exe: String,
 }
 
 impl ProcessStats {
@@ -195,6 +205,10 @@ impl Process {
             supervisor,
             pending: None,
             switched_to: None,
+            signals: Default::default(),
+            clear_child_tid: 0,
+            umask: 0o022,
+            exe: String::new(),
         }
     }
 

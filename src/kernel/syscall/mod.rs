@@ -41,19 +41,23 @@
 //! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (spec/rshm.md) |
 //! | hypercalls.rs | hv_create … hv_children, kernel-mode contexts only (rules U/K-3, U/K-4) |
 
+mod fd;
 mod file;
 mod hypercalls;
 mod memory;
+mod path;
 mod process;
 mod rshm;
 mod shm;
+mod signal;
+mod system;
 mod vmshm;
 
 pub use file::{PendingOpen, MAX_RW_COUNT};
 pub use rshm::{DRAIN_LIMIT, FLUSH_EVERY, IPC_RMID, NETWORK_WAIT};
 
 use super::process::{Mode, Pid, ProcessState, WaitReason};
-use super::{Kernel, Next};
+use super::{clock, Kernel, Next};
 use crate::abi::{self, *};
 use crate::emu::{Exception, Hart, Machine, Reg};
 
@@ -77,6 +81,9 @@ pub enum Ret {
     Switched(Pid),
     /// The caller no longer runs (it exited or was killed).
     Exited,
+    /// The call set every register itself (rt_sigreturn): `a0` and the pc
+    /// stay as they are.
+    Resumed,
 }
 
 /// The result of every `sys_<name>` function.
@@ -96,7 +103,9 @@ fn a0_of(result: SysResult) -> Option<u64> {
         Ok(Ret::Value(v)) => Some(v),
         Err(e) => Some(e.to_return()),
         Ok(Ret::Yield) => Some(0),
-        Ok(Ret::Block(_) | Ret::Pending(_) | Ret::Switched(_) | Ret::Exited) => None,
+        Ok(Ret::Block(_) | Ret::Pending(_) | Ret::Switched(_) | Ret::Exited | Ret::Resumed) => {
+            None
+        }
     }
 }
 
@@ -115,7 +124,18 @@ impl Kernel {
             finish(&mut process.hart, a0);
         }
         match result {
-            Ok(Ret::Value(_)) | Err(_) | Ok(Ret::Switched(_)) => Next::Continue,
+            Ok(Ret::Value(_) | Ret::Resumed) | Err(_) => {
+                // Back to user mode: a pending signal's handler runs now
+                // (kernel/signal.rs), or its default action ends the caller.
+                if process.signals.pending != 0 {
+                    self.deliver_pending(machine, pid);
+                    if self.processes.get(pid).is_none_or(|p| p.is_zombie()) {
+                        return Next::Reschedule;
+                    }
+                }
+                Next::Continue
+            }
+            Ok(Ret::Switched(_)) => Next::Continue,
             Ok(Ret::Yield) => {
                 self.preempt(pid);
                 Next::Reschedule
@@ -173,6 +193,59 @@ impl Kernel {
         } else {
             match number {
                 SYS_EXIT | SYS_EXIT_GROUP => self.sys_exit(machine, pid, a[0]),
+                SYS_GETCWD => self.sys_getcwd(machine, pid, a[0], a[1]),
+                SYS_DUP => self.sys_dup(pid, a[0]),
+                SYS_DUP3 => self.sys_dup3(pid, a[0], a[1], a[2]),
+                SYS_FCNTL => self.sys_fcntl(pid, a[0], a[1], a[2]),
+                SYS_IOCTL => self.sys_ioctl(machine, pid, a[0], a[1], a[2]),
+                SYS_MKDIRAT => self.sys_mkdirat(machine, pid, a[0], a[1], a[2]),
+                SYS_UNLINKAT => self.sys_unlinkat(machine, pid, a[0], a[1], a[2]),
+                SYS_FACCESSAT | SYS_FACCESSAT2 => {
+                    self.sys_faccessat(machine, pid, a[0], a[1], a[2])
+                }
+                SYS_CHDIR => self.sys_chdir(machine, pid, a[0]),
+                SYS_PIPE2 => self.sys_pipe2(machine, pid, a[0], a[1]),
+                SYS_GETDENTS64 => self.sys_getdents64(machine, pid, a[0], a[1], a[2]),
+                SYS_LSEEK => self.sys_lseek(pid, a[0], a[1], a[2]),
+                SYS_READV => self.sys_readv_writev(machine, pid, false, [a[0], a[1], a[2]]),
+                SYS_WRITEV => self.sys_readv_writev(machine, pid, true, [a[0], a[1], a[2]]),
+                SYS_PREAD64 => self.sys_pread64(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_PWRITE64 => self.sys_pwrite64(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_READLINKAT => self.sys_readlinkat(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_NEWFSTATAT => self.sys_newfstatat(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_FSTAT => self.sys_fstat(machine, pid, a[0], a[1]),
+                SYS_RENAMEAT2 => self.sys_renameat2(machine, pid, [a[0], a[1], a[2], a[3], a[4]]),
+                SYS_SET_TID_ADDRESS => self.sys_set_tid_address(pid, a[0]),
+                SYS_SET_ROBUST_LIST => self.sys_set_robust_list(a[1]),
+                SYS_NANOSLEEP => self.sys_nanosleep(machine, pid, clock::CLOCK_MONOTONIC, 0, a[0]),
+                SYS_CLOCK_NANOSLEEP => self.sys_nanosleep(machine, pid, a[0], a[1], a[2]),
+                SYS_CLOCK_GETTIME => self.sys_clock_gettime(machine, pid, a[0], a[1]),
+                SYS_CLOCK_GETRES => self.sys_clock_getres(machine, pid, a[0], a[1]),
+                SYS_GETTIMEOFDAY => self.sys_gettimeofday(machine, pid, a[0], a[1]),
+                SYS_TIMES => self.sys_times(machine, pid, a[0]),
+                SYS_KILL => self.sys_kill(machine, pid, a[0], a[1]),
+                SYS_TKILL => self.sys_tgkill(machine, pid, a[0], a[1]),
+                SYS_TGKILL => self.sys_tgkill(machine, pid, a[1], a[2]),
+                SYS_SIGALTSTACK => self.sys_sigaltstack(machine, pid, a[1]),
+                SYS_RT_SIGACTION => self.sys_rt_sigaction(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_RT_SIGPROCMASK => {
+                    self.sys_rt_sigprocmask(machine, pid, [a[0], a[1], a[2], a[3]])
+                }
+                SYS_RT_SIGRETURN => self.sys_rt_sigreturn(machine, pid),
+                SYS_UNAME => self.sys_uname(machine, pid, a[0]),
+                SYS_GETRLIMIT => self.sys_prlimit64(machine, pid, a[0], a[1]),
+                SYS_PRLIMIT64 => self.sys_prlimit64(machine, pid, a[1], a[3]),
+                SYS_UMASK => self.sys_umask(pid, a[0]),
+                SYS_GETPPID => self.sys_getppid(pid),
+                SYS_GETUID | SYS_GETEUID | SYS_GETGID | SYS_GETEGID => self.sys_identity(number),
+                SYS_GETTID => self.sys_gettid(pid),
+                SYS_SYSINFO => self.sys_sysinfo(machine, pid, a[0]),
+                SYS_GETRANDOM => self.sys_getrandom(machine, pid, a[0], a[1]),
+                SYS_MMAP => self.sys_mmap(machine, pid, a),
+                SYS_MUNMAP => self.sys_munmap(machine, pid, a[0], a[1]),
+                SYS_MPROTECT => self.sys_mprotect(pid, a[0], a[1], a[2]),
+                SYS_MREMAP => self.sys_mremap(machine, pid, [a[0], a[1], a[2], a[3], a[4]]),
+                SYS_MADVISE => Ok(Ret::Value(0)),
                 SYS_READ => self.sys_read(machine, pid, a[0], a[1], a[2]),
                 SYS_WRITE => self.sys_write(machine, pid, a[0], a[1], a[2]),
                 SYS_OPENAT => self.sys_openat(machine, pid, [a[0], a[1], a[2], a[3]]),
@@ -180,7 +253,7 @@ impl Kernel {
                 SYS_BRK => self.sys_brk(machine, pid, a[0]),
                 SYS_GETPID => self.sys_getpid(pid),
                 SYS_SCHED_YIELD => self.sys_sched_yield(),
-                SYS_CLONE => self.sys_clone(machine, pid, a[0], a[1]),
+                SYS_CLONE => self.sys_clone(machine, pid, a),
                 SYS_WAIT4 => self.sys_wait4(machine, pid, a[0], a[1], a[2]),
                 SYS_SHM_OPEN => self.sys_shm_open(machine, pid, a[0]),
                 SYS_SHM_SIZE => self.sys_shm_size(machine, pid, a[0], a[1]),
@@ -280,5 +353,6 @@ fn describe(result: SysResult) -> String {
         Ok(Ret::Yield) => "0 (yield)".into(),
         Ok(Ret::Switched(child)) => format!("(runs {child})"),
         Ok(Ret::Exited) => "exited".into(),
+        Ok(Ret::Resumed) => "(registers restored)".into(),
     }
 }

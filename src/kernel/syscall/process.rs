@@ -5,18 +5,23 @@ use super::{finish, Ret, SysResult};
 use crate::abi::{EAGAIN, ECHILD, EINVAL, ENOMEM, ESRCH};
 use crate::emu::{Machine, PageTable};
 use crate::kernel::process::{ExitStatus, Pid, Process, WaitReason};
-use crate::kernel::uaccess::write_u64;
+use crate::kernel::uaccess::copy_out;
 use crate::kernel::Kernel;
 
 /// `clone`'s flags for a plain fork: the signal sent to the parent when
 /// the child ends.
 const SIGCHLD: u64 = 17;
 
+const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
+const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+
 /// `wait4`'s option: return 0 at once when no child has ended.
 const WNOHANG: u64 = 1;
 
 impl Kernel {
     /// exit(code) / exit_group(code): the process ends with `code & 0xff`.
+    /// (The status word wait4 reports is 32 bits: ExitStatus::wait_status.)
     pub(super) fn sys_exit(&mut self, machine: &mut Machine, pid: Pid, code: u64) -> SysResult {
         self.exit(machine, pid, ExitStatus::Exited(code as u8));
         Ok(Ret::Exited)
@@ -32,18 +37,18 @@ impl Kernel {
         Ok(Ret::Yield)
     }
 
-    /// clone as fork: only `flags == SIGCHLD`, with no new stack. The child
-    /// gets a copy of every private page and shares what the shared-memory
-    /// systems say is shared (kernel/shared.rs); it returns 0, the parent
-    /// the child's pid.
-    pub(super) fn sys_clone(
-        &mut self,
-        machine: &mut Machine,
-        pid: Pid,
-        flags: u64,
-        stack: u64,
-    ) -> SysResult {
-        if flags != SIGCHLD || stack != 0 {
+    /// clone(flags, stack, parent_tid*, tls, child_tid*) as fork: the
+    /// flags of C*'s fork (`SIGCHLD`) and of glibc's (`SIGCHLD |
+    /// CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID`: the child's tid goes to
+    /// `*child_tid` in the child, which is cleared when it ends), with
+    /// `CLONE_PARENT_SETTID` too; no new stack. The child gets a copy of
+    /// every private page and shares what the shared-memory systems say is
+    /// shared (kernel/shared.rs); it returns 0, the parent the child's pid.
+    /// Other flags (threads: `CLONE_VM`, ...) are `EINVAL`.
+    pub(super) fn sys_clone(&mut self, machine: &mut Machine, pid: Pid, a: [u64; 6]) -> SysResult {
+        let [flags, stack, parent_tid, _tls, child_tid, _] = a;
+        let fork_flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PARENT_SETTID;
+        if flags & !fork_flags != SIGCHLD || stack != 0 {
             return Err(EINVAL);
         }
         let parent = self.processes.get(pid).ok_or(ESRCH)?;
@@ -115,7 +120,23 @@ impl Kernel {
         child.files = parent.files.clone();
         child.cwd = parent.cwd.clone();
         child.stats.peak_pages = parent.page_table.len() as u64;
+        child.signals = parent.signals.clone();
+        child.signals.pending = 0;
+        child.umask = parent.umask;
+        child.exe = parent.exe.clone();
+        if flags & CLONE_CHILD_CLEARTID != 0 {
+            child.clear_child_tid = child_tid;
+        }
+        if flags & CLONE_CHILD_SETTID != 0 {
+            // In the child's own copy of the page.
+            let _ = write_u32(machine, &mut child, child_tid, child_pid.0 as u32);
+        }
         self.processes.insert(child);
+        if flags & CLONE_PARENT_SETTID != 0 {
+            if let Some(parent) = self.processes.get_mut(pid) {
+                let _ = write_u32(machine, parent, parent_tid, child_pid.0 as u32);
+            }
+        }
         self.enqueue(child_pid);
         if self.shared.fork(pid, child_pid) {
             self.debug_check_shm(machine, "fork");
@@ -163,7 +184,8 @@ impl Kernel {
             .map_or(0, ExitStatus::wait_status);
         if status != 0 {
             let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
-            write_u64(machine, process, status, exit_status)?;
+            // `int *wstatus`: 32 bits.
+            write_u32(machine, process, status, exit_status as u32)?;
         }
         // Reaped: the child no longer counts as this process's child, and
         // leaves the table unless someone else may still ask about it.
@@ -173,4 +195,14 @@ impl Kernel {
         self.release(child);
         Ok(Ret::Value(child.0))
     }
+}
+
+/// Writes a 32-bit tid (the `pid_t` of clone's tid pointers).
+fn write_u32(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    value: u32,
+) -> Result<(), crate::abi::Errno> {
+    copy_out(machine, process, vaddr, &value.to_le_bytes())
 }
