@@ -48,7 +48,9 @@ use crate::vmshm::HostLink;
 /// Default instruction quantum of the round-robin scheduler.
 pub const DEFAULT_QUANTUM: u64 = 100_000;
 /// Default physical memory in MiB.
-pub const DEFAULT_MEMORY_MB: u64 = 64;
+/// 1 GiB: what glibc programs touch stays far below (docs/user-guide.md),
+/// and frames cost the host nothing until a guest touches them.
+pub const DEFAULT_MEMORY_MB: u64 = 1024;
 /// Default limit of VMs of one simulator (`--max-vms`).
 pub const DEFAULT_MAX_VMS: usize = 64;
 
@@ -87,6 +89,7 @@ pub struct SimulatorBuilder {
     read_only: bool,
     limits: Limits,
     max_vms: usize,
+    linux: crate::kernel::LinuxSetup,
 }
 
 impl Default for SimulatorBuilder {
@@ -104,6 +107,7 @@ impl Default for SimulatorBuilder {
             read_only: false,
             limits: Limits::default(),
             max_vms: DEFAULT_MAX_VMS,
+            linux: crate::kernel::LinuxSetup::default(),
         }
     }
 }
@@ -205,6 +209,13 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The environment, clock and seed every program gets (default: an
+    /// empty environment, the virtual clock, seed 0).
+    pub fn linux(mut self, setup: crate::kernel::LinuxSetup) -> Self {
+        self.linux = setup;
+        self
+    }
+
     /// Builds the simulator.
     ///
     /// # Panics
@@ -248,6 +259,7 @@ impl SimulatorBuilder {
             fs,
             limits: self.limits,
             max_vms: self.max_vms,
+            linux: self.linux,
         };
         simulator.add_vm_with_input(self.input);
         Ok(simulator)
@@ -283,6 +295,7 @@ pub struct Simulator {
     /// The limits every VM's kernel gets.
     limits: Limits,
     max_vms: usize,
+    linux: crate::kernel::LinuxSetup,
 }
 
 impl Simulator {
@@ -343,6 +356,7 @@ impl Simulator {
         let mut kernel = Kernel::new(id, Console::new(input, output(), output()), self.trace);
         kernel.set_file_system(self.fs.clone());
         kernel.set_limits(self.limits);
+        kernel.set_linux(self.linux.clone());
         let link = HostLink::new(self.host_daemon.clone());
         kernel.shared_mut().vmshm.link(id, link, self.trace.daemon);
         self.vms.push(kernel);
