@@ -236,4 +236,9 @@ linux_programs! {
         assert_eq!(r.code, 139);
     };
     fork => |r| assert!(r.stdout.contains("signaled 1 sig 6\nthrough pipe\n"), "{}", r.stdout);
+    threads => |r| assert_eq!(r.stdout, "counter=100000 total=20\n");
+    pthreads_more => |r| {
+        assert!(r.stdout.contains("thread 5 returned 1052\n"), "{}", r.stdout);
+        assert!(r.stdout.contains("produced 20100 consumed 20100\ndetached done\n"), "{}", r.stdout);
+    };
 }

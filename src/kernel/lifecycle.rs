@@ -32,6 +32,9 @@ impl Kernel {
     /// Ends `pid`: frees its memory and files, wakes a waiting parent,
     /// orphans its children, ends a guest kernel's contexts with it.
     pub fn exit(&mut self, machine: &mut Machine, pid: Pid, status: ExitStatus) {
+        // A process ends with all its threads; its first thread (the pid
+        // its parent knows) carries the status (kernel/threads.rs).
+        let pid = self.end_other_threads(pid);
         let Some(process) = self.processes.get_mut(pid) else {
             return;
         };

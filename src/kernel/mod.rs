@@ -49,6 +49,7 @@ pub mod scheduler;
 pub mod shared;
 pub mod signal;
 pub mod syscall;
+pub mod threads;
 pub mod uaccess;
 
 use std::collections::VecDeque;
@@ -111,6 +112,8 @@ pub struct Kernel {
     clock: clock::Clock,
     /// The state of `getrandom`'s generator (from `LinuxSetup::seed`).
     random: u64,
+    /// Processes with more than one thread (threads.rs).
+    thread_groups: threads::ThreadGroups,
 }
 
 /// What a guest finds that a Linux program expects from its system: the
@@ -147,6 +150,7 @@ impl Kernel {
             linux: LinuxSetup::default(),
             clock: clock::Clock::new(clock::ClockMode::Virtual),
             random: 0,
+            thread_groups: Default::default(),
         }
     }
 

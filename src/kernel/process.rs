@@ -36,6 +36,9 @@ pub enum WaitReason {
     /// (stdin, a FIFO, a device), or `None`, an `openat` of a FIFO
     /// waiting for its peer (kernel/hostio.rs). Only this process sleeps.
     HostIo(Option<u64>),
+    /// FUTEX_WAIT on the word at the address, in the address space of the
+    /// thread group (kernel/threads.rs); FUTEX_WAKE finishes the call.
+    Futex(Pid, u64),
 }
 
 /// How a process ended.
@@ -131,6 +134,9 @@ pub struct Process {
     pub max_mapped_pages: u64,
     pub stats: ProcessStats,
     pub mode: Mode,
+    /// The thread group (kernel/threads.rs): the pid of its first thread,
+    /// what getpid returns; its own pid for a one-thread process.
+    pub tgid: Pid,
     /// The guest kernel this context is a child of, which receives its
     /// exceptions (rule U/K-2); `None`: the host kernel. A context with a
     /// supervisor is never in the host's ready queue (rule U/K-5).
@@ -201,6 +207,7 @@ impl Process {
             forked: false,
             max_mapped_pages: super::limits::DEFAULT_MAX_MAPPED_PAGES,
             stats: ProcessStats::default(),
+            tgid: pid,
             mode,
             supervisor,
             pending: None,

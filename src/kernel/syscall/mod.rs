@@ -51,6 +51,7 @@ mod rshm;
 mod shm;
 mod signal;
 mod system;
+mod thread;
 mod vmshm;
 
 pub use file::{PendingOpen, MAX_RW_COUNT};
@@ -192,7 +193,9 @@ impl Kernel {
             Ok(Ret::Exited)
         } else {
             match number {
-                SYS_EXIT | SYS_EXIT_GROUP => self.sys_exit(machine, pid, a[0]),
+                SYS_EXIT => self.sys_exit_thread(machine, pid, a[0]),
+                SYS_EXIT_GROUP => self.sys_exit(machine, pid, a[0]),
+                SYS_FUTEX => self.sys_futex(machine, pid, a),
                 SYS_GETCWD => self.sys_getcwd(machine, pid, a[0], a[1]),
                 SYS_DUP => self.sys_dup(pid, a[0]),
                 SYS_DUP3 => self.sys_dup3(pid, a[0], a[1], a[2]),
@@ -323,7 +326,12 @@ impl Kernel {
         finish(&mut process.hart, value);
         self.make_ready(pid);
         if self.trace.syscalls {
-            let shown = format!("{} (server replied)", describe(result.map(Ret::Value)));
+            let how = if number == SYS_FUTEX {
+                "woken"
+            } else {
+                "server replied"
+            };
+            let shown = format!("{} ({how})", describe(result.map(Ret::Value)));
             self.trace_call(pid, number, args, &shown);
         }
     }

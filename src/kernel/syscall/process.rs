@@ -12,9 +12,7 @@ use crate::kernel::Kernel;
 /// the child ends.
 const SIGCHLD: u64 = 17;
 
-const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
-const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
-const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+use super::thread::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_THREAD};
 
 /// `wait4`'s option: return 0 at once when no child has ended.
 const WNOHANG: u64 = 1;
@@ -27,9 +25,24 @@ impl Kernel {
         Ok(Ret::Exited)
     }
 
-    /// getpid() → the caller's pid.
+    /// exit(code) of one thread while others of its process live: only
+    /// it ends (kernel/threads.rs); else as exit_group.
+    pub(super) fn sys_exit_thread(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        code: u64,
+    ) -> SysResult {
+        if self.tgid_of(pid) != pid && !self.other_threads(pid).is_empty() {
+            self.exit_thread(machine, pid);
+            return Ok(Ret::Exited);
+        }
+        self.sys_exit(machine, pid, code)
+    }
+
+    /// getpid() → the caller's pid (its thread group's id).
     pub(super) fn sys_getpid(&mut self, pid: Pid) -> SysResult {
-        Ok(Ret::Value(pid.0))
+        Ok(Ret::Value(self.tgid_of(pid).0))
     }
 
     /// sched_yield() → 0; another process runs first.
@@ -46,7 +59,10 @@ impl Kernel {
     /// shared (kernel/shared.rs); it returns 0, the parent the child's pid.
     /// Other flags (threads: `CLONE_VM`, ...) are `EINVAL`.
     pub(super) fn sys_clone(&mut self, machine: &mut Machine, pid: Pid, a: [u64; 6]) -> SysResult {
-        let [flags, stack, parent_tid, _tls, child_tid, _] = a;
+        let [flags, stack, parent_tid, tls, child_tid, _] = a;
+        if flags & CLONE_THREAD != 0 {
+            return self.clone_thread(machine, pid, [flags, stack, parent_tid, tls, child_tid]);
+        }
         let fork_flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PARENT_SETTID;
         if flags & !fork_flags != SIGCHLD || stack != 0 {
             return Err(EINVAL);
@@ -111,7 +127,8 @@ impl Kernel {
         // The child returns from the same ecall, with 0.
         finish(&mut child.hart, 0);
         child.page_table = page_table;
-        child.parent = Some(pid);
+        // The process forked, not the thread: any thread may wait for it.
+        child.parent = Some(self.tgid_of(pid));
         child.forked = true;
         child.regions = parent.regions.clone();
         child.heap_start = parent.heap_start;
@@ -155,6 +172,7 @@ impl Kernel {
         status: u64,
         options: u64,
     ) -> SysResult {
+        let group = self.tgid_of(pid);
         let want = if target as i64 == -1 {
             None
         } else {
@@ -162,7 +180,7 @@ impl Kernel {
         };
         let children = self
             .processes
-            .pids_where(|p| p.parent == Some(pid) && want.is_none_or(|w| w == p.pid));
+            .pids_where(|p| p.parent == Some(group) && want.is_none_or(|w| w == p.pid));
         if children.is_empty() {
             return Err(ECHILD);
         }
