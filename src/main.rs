@@ -35,7 +35,10 @@ struct Cli {
 
     /// The program to run and its arguments: every word from PROG on is
     /// the guest's (also those that start with '-').
-    #[arg(value_name = "PROG [ARGS]", trailing_var_arg = true, allow_hyphen_values = true,
+    // trailing_var_arg: after PROG every word is a value, also one that
+    // looks like an option; PROG itself must not start with '-', so
+    // `-uFILE` and friends still parse as options.
+    #[arg(value_name = "PROG [ARGS]", trailing_var_arg = true,
           num_args = 1.., conflicts_with_all = ["user", "kernel", "scenario"])]
     program: Vec<String>,
 
@@ -546,6 +549,28 @@ mod tests {
                     spec(false, "p.c"),
                     spec(false, "q.c x")
                 ]
+            }]
+        );
+    }
+
+    #[test]
+    fn every_word_after_prog_belongs_to_the_guest() {
+        let words = "sim -m 8 selfie.m -c selfie.c -o out.m -m 1 -- x".split(' ');
+        let cli = Cli::try_parse_from(words).expect("parses");
+        assert_eq!(
+            cli.program.join(" "),
+            "selfie.m -c selfie.c -o out.m -m 1 -- x"
+        );
+        assert_eq!(cli.run.memory, 8);
+    }
+
+    #[test]
+    fn dash_a_words_join_the_program_before_them() {
+        let s = parse("-u p.c x -a -c -a y -u q.c -a -z");
+        assert_eq!(
+            s.vms,
+            vec![VmSpec {
+                contexts: vec![spec(false, "p.c x -c y"), spec(false, "q.c -z")]
             }]
         );
     }

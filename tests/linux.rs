@@ -117,7 +117,9 @@ fn run(mut command: Command, dir: &Path) -> Run {
 /// The instruction count `--stats` reports.
 fn instructions(stderr: &[u8]) -> Option<u64> {
     let text = String::from_utf8_lossy(stderr);
-    let line = text.lines().find(|l| l.starts_with("sim: stats: ") && l.contains(" instructions in "))?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("sim: stats: ") && l.contains(" instructions in "))?;
     line["sim: stats: ".len()..].split(' ').next()?.parse().ok()
 }
 
@@ -158,7 +160,11 @@ fn compare(name: &str) -> Option<Run> {
     for round in 0..2 {
         let dir = scratch.sub(&format!("sim{round}"));
         let mut sim = Command::new(SIM);
-        sim.arg("--stats").arg("--root").arg(&dir).arg(&exe).args(ARGS);
+        sim.arg("--stats")
+            .arg("--root")
+            .arg(&dir)
+            .arg(&exe)
+            .args(ARGS);
         // --stats goes to stderr after the guest's own lines; read the
         // count from the raw output, then compare without sim's lines.
         sim.current_dir(&dir)
@@ -169,7 +175,7 @@ fn compare(name: &str) -> Option<Run> {
             .stderr(Stdio::piped());
         let mut child = sim.spawn().expect("start sim");
         // A program that never reads may end first: the pipe breaks.
-    let _ = child.stdin.take().unwrap().write_all(STDIN);
+        let _ = child.stdin.take().unwrap().write_all(STDIN);
         let out = child.wait_with_output().unwrap();
         counts.push(instructions(&out.stderr));
         let stderr: String = String::from_utf8_lossy(&out.stderr)
@@ -188,10 +194,19 @@ fn compare(name: &str) -> Option<Run> {
     assert_eq!(got.stdout, want.stdout, "{name}: stdout differs from qemu");
     assert_eq!(got.stderr, want.stderr, "{name}: stderr differs from qemu");
     assert_eq!(got.code, want.code, "{name}: exit code differs from qemu");
-    assert_eq!(got.files, want.files, "{name}: files written differ from qemu");
+    assert_eq!(
+        got.files, want.files,
+        "{name}: files written differ from qemu"
+    );
     assert_eq!(runs[0], got, "{name}: a second run under sim differs");
-    assert!(counts[0].is_some(), "{name}: no instruction count in --stats");
-    assert_eq!(counts[0], counts[1], "{name}: instruction counts differ between runs");
+    assert!(
+        counts[0].is_some(),
+        "{name}: no instruction count in --stats"
+    );
+    assert_eq!(
+        counts[0], counts[1],
+        "{name}: instruction counts differ between runs"
+    );
     Some(got)
 }
 
@@ -241,4 +256,91 @@ linux_programs! {
         assert!(r.stdout.contains("thread 5 returned 1052\n"), "{}", r.stdout);
         assert!(r.stdout.contains("produced 20100 consumed 20100\ndetached done\n"), "{}", r.stdout);
     };
+}
+
+/// sim itself, on a C* program of programs/ (no external tool needed).
+fn sim_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(SIM)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sim")
+}
+
+#[test]
+fn every_word_after_prog_is_the_guests() {
+    // selfie's form (issue 14): -c, -o and -m go to the guest, not to sim.
+    let out = sim_cli(
+        &[
+            "programs/echo.c",
+            "-c",
+            "selfie.c",
+            "-o",
+            "out.m",
+            "-m",
+            "1",
+            "--",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "-c selfie.c -o out.m -m 1 -- x\n"
+    );
+    assert_eq!(out.status.code(), Some(8));
+}
+
+#[test]
+fn sims_options_come_before_prog() {
+    let out = sim_cli(&["--stats", "-m", "16", "programs/echo.c", "a"], &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sim: stats:"));
+}
+
+#[test]
+fn dash_a_gives_a_u_program_words_that_start_with_a_dash() {
+    let out = sim_cli(
+        &[
+            "-u",
+            "programs/echo.c",
+            "one",
+            "-a",
+            "-c",
+            "-a",
+            "x",
+            "-u",
+            "programs/echo.c",
+            "two",
+        ],
+        &[],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one -c x\ntwo\n");
+}
+
+#[test]
+fn a_program_and_dash_u_do_not_mix() {
+    let out = sim_cli(&["-u", "programs/echo.c", "--", "programs/echo.c"], &[]);
+    assert_ne!(out.status.code(), Some(0));
+}
+
+#[test]
+fn trace_syscalls_decodes_arguments_as_strace_does() {
+    let scratch = Scratch::new("trace");
+    let out = sim_cli(
+        &[
+            "--trace-syscalls",
+            "--root",
+            &scratch.0.display().to_string(),
+            "programs/echo.c",
+            "hi",
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sim: [1] write(1, \"hi\", 2) = 2\n"), "{err}");
+    assert!(err.contains("sim: [1] exit(1) = exited\n"), "{err}");
 }

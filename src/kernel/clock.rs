@@ -78,13 +78,17 @@ impl Clock {
             (CLOCK_REALTIME | CLOCK_REALTIME_COARSE, ClockMode::Virtual) => {
                 VIRTUAL_EPOCH_SECS * 1_000_000_000 + virtual_ns
             }
-            (CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME, ClockMode::Virtual) => {
-                MONOTONIC_START_SECS * 1_000_000_000 + virtual_ns
-            }
+            (
+                CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME,
+                ClockMode::Virtual,
+            ) => MONOTONIC_START_SECS * 1_000_000_000 + virtual_ns,
             (CLOCK_REALTIME | CLOCK_REALTIME_COARSE, ClockMode::Host) => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64),
-            (CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME, ClockMode::Host) => {
+            (
+                CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME,
+                ClockMode::Host,
+            ) => {
                 let start = self.host_start.unwrap_or_else(std::time::Instant::now);
                 MONOTONIC_START_SECS * 1_000_000_000 + start.elapsed().as_nanos() as u64
             }

@@ -407,7 +407,12 @@ impl Kernel {
         };
         // A handler the program installed for the fault's signal runs
         // instead (kernel/signal.rs); the frame records the faulting pc.
-        if self.fault_signal(machine, pid, u64::from(signal), signal::fault_info(exception)) {
+        if self.fault_signal(
+            machine,
+            pid,
+            u64::from(signal),
+            signal::fault_info(exception),
+        ) {
             return Next::Continue;
         }
         self.kill(machine, pid, signal, &why);

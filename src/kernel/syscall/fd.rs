@@ -114,11 +114,11 @@ impl Kernel {
     pub(super) fn stat_of_file(&self, file: &SharedFile) -> Result<[u8; STAT_SIZE], Errno> {
         let file = file.borrow();
         match &file.kind {
-            FileKind::Regular(regular) => Ok(stat_bytes(
-                &cap_std::fs::Metadata::from_just_metadata(
+            FileKind::Regular(regular) => {
+                Ok(stat_bytes(&cap_std::fs::Metadata::from_just_metadata(
                     regular.metadata().map_err(|e| errno_of(&e))?,
-                ),
-            )),
+                )))
+            }
             FileKind::Directory | FileKind::Stream { .. } => {
                 let fs = self.fs.as_ref().ok_or(EBADF)?;
                 let meta = fs.root().metadata(&file.path).map_err(|e| errno_of(&e))?;
@@ -303,7 +303,9 @@ impl Kernel {
             }
             F_GETFD => Ok(Ret::Value(0)),
             F_SETFD => Ok(Ret::Value(0)),
-            F_GETFL => Ok(Ret::Value(file.borrow().flags & !(O_CREAT | O_EXCL | O_TRUNC))),
+            F_GETFL => Ok(Ret::Value(
+                file.borrow().flags & !(O_CREAT | O_EXCL | O_TRUNC),
+            )),
             F_SETFL => {
                 let mut file = file.borrow_mut();
                 let changeable = O_APPEND | O_NONBLOCK;

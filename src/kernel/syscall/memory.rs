@@ -147,9 +147,11 @@ impl Kernel {
                         machine.memory_mut().frame_bytes_mut(frame)[..to - from]
                             .copy_from_slice(&bytes[from..to]);
                     }
-                    process
-                        .page_table
-                        .map(VirtPage::containing(start + i * PAGE_SIZE), frame, permissions);
+                    process.page_table.map(
+                        VirtPage::containing(start + i * PAGE_SIZE),
+                        frame,
+                        permissions,
+                    );
                 }
                 // Still a region of the process, so that munmap and
                 // mprotect find it (its pages are all mapped already).
@@ -182,13 +184,7 @@ impl Kernel {
     /// pages of the range, mapped or still to be backed on demand. Every
     /// changed entry bumps the page table's generation, so the TLB keeps
     /// no stale permission (a downgrade included).
-    pub(super) fn sys_mprotect(
-        &mut self,
-        pid: Pid,
-        addr: u64,
-        len: u64,
-        prot: u64,
-    ) -> SysResult {
+    pub(super) fn sys_mprotect(&mut self, pid: Pid, addr: u64, len: u64, prot: u64) -> SysResult {
         if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(EINVAL);
         }
@@ -219,12 +215,7 @@ impl Kernel {
     /// shrink frees the tail; a growth extends in place when the pages
     /// after are free, else (`MREMAP_MAYMOVE`) moves the mapping, pages
     /// and all.
-    pub(super) fn sys_mremap(
-        &mut self,
-        machine: &mut Machine,
-        pid: Pid,
-        a: [u64; 5],
-    ) -> SysResult {
+    pub(super) fn sys_mremap(&mut self, machine: &mut Machine, pid: Pid, a: [u64; 5]) -> SysResult {
         let [old, old_len, new_len, flags, _] = a;
         if !old.is_multiple_of(PAGE_SIZE) || new_len == 0 {
             return Err(EINVAL);

@@ -41,6 +41,7 @@
 //! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (spec/rshm.md) |
 //! | hypercalls.rs | hv_create … hv_children, kernel-mode contexts only (rules U/K-3, U/K-4) |
 
+pub mod decode;
 mod fd;
 mod file;
 mod hypercalls;
@@ -104,9 +105,7 @@ fn a0_of(result: SysResult) -> Option<u64> {
         Ok(Ret::Value(v)) => Some(v),
         Err(e) => Some(e.to_return()),
         Ok(Ret::Yield) => Some(0),
-        Ok(Ret::Block(_) | Ret::Pending(_) | Ret::Switched(_) | Ret::Exited | Ret::Resumed) => {
-            None
-        }
+        Ok(Ret::Block(_) | Ret::Pending(_) | Ret::Switched(_) | Ret::Exited | Ret::Resumed) => None,
     }
 }
 
@@ -299,8 +298,8 @@ impl Kernel {
             self.report_vmshm();
         }
         if self.trace.syscalls {
-            let shown = describe(result);
-            self.trace_call(pid, number, &a, &shown);
+            let shown = describe(number, result);
+            self.trace_call(machine, pid, number, &a, &shown, result.is_ok());
         }
         result
     }
@@ -331,32 +330,76 @@ impl Kernel {
             } else {
                 "server replied"
             };
-            let shown = format!("{} ({how})", describe(result.map(Ret::Value)));
-            self.trace_call(pid, number, args, &shown);
+            let shown = format!("{} ({how})", describe(number, result.map(Ret::Value)));
+            self.trace_call_without_memory(pid, number, args, &shown);
         }
     }
 
-    /// The trace line of every call: `[pid] name(args) = result`, with as
-    /// many arguments as the call takes (abi.rs).
-    fn trace_call(&mut self, pid: Pid, number: u64, args: &[u64], shown: &str) {
+    /// The trace line of every call, as strace prints it:
+    /// `[pid] name(args) = result`, each argument decoded by its kind in
+    /// the call table (abi/mod.rs, decode.rs); an unknown call shows all
+    /// six registers in hex. With several VMs the line starts with the VM:
+    /// `[vm 1] [2] ...`.
+    fn trace_call(
+        &mut self,
+        machine: &Machine,
+        pid: Pid,
+        number: u64,
+        args: &[u64],
+        shown: &str,
+        ok: bool,
+    ) {
+        let process = self.processes.get(pid).filter(|p| !p.is_zombie());
+        let list: Vec<String> = match abi::call_info(number) {
+            Some(info) => info
+                .kinds
+                .iter()
+                .zip(args)
+                .map(|(&kind, &value)| decode::show_arg(kind, value, args, ok, machine, process))
+                .collect(),
+            None => args.iter().map(|a| format!("{a:#x}")).collect(),
+        };
+        self.report_trace_line(pid, number, &list, shown);
+    }
+
+    /// A trace line for a call whose caller's memory is not at hand (an
+    /// answer that arrived later): arguments in hex.
+    fn trace_call_without_memory(&mut self, pid: Pid, number: u64, args: &[u64], shown: &str) {
+        if args.is_empty() {
+            // A call finished by another (a futex woken): as strace -f.
+            let name = abi::call_name(number);
+            self.report(&format!("[{pid}] <... {name} resumed> = {shown}"));
+            return;
+        }
         let argc = abi::call_info(number).map_or(args.len(), |i| usize::from(i.args));
         let list: Vec<String> = args[..argc.min(args.len())]
             .iter()
             .map(|a| format!("{a:#x}"))
             .collect();
+        self.report_trace_line(pid, number, &list, shown);
+    }
+
+    fn report_trace_line(&mut self, pid: Pid, number: u64, args: &[String], shown: &str) {
+        let vm = if self.shares_machine {
+            format!("[vm {}] ", self.id)
+        } else {
+            String::new()
+        };
         self.report(&format!(
-            "[{pid}] {}({}) = {shown}",
+            "{vm}[{pid}] {}({}) = {shown}",
             abi::call_name(number),
-            list.join(", ")
+            args.join(", ")
         ));
     }
 }
 
-/// A call's result as the trace shows it.
-fn describe(result: SysResult) -> String {
+/// A call's result as the trace shows it (decode.rs: decimal, addresses
+/// in hex, errors as `-1 ENOENT (No such file or directory)`).
+fn describe(number: u64, result: SysResult) -> String {
+    let returns = abi::call_info(number).map_or(abi::Returns::Int, |i| i.returns);
     match result {
-        Ok(Ret::Value(v)) => format!("{v:#x}"),
-        Err(e) => format!("-{e}"),
+        Ok(Ret::Value(v)) => decode::show_value(returns, v),
+        Err(e) => decode::show_error(e),
         Ok(Ret::Block(reason) | Ret::Pending(reason)) => format!("blocked ({reason:?})"),
         Ok(Ret::Yield) => "0 (yield)".into(),
         Ok(Ret::Switched(child)) => format!("(runs {child})"),

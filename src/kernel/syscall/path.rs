@@ -102,7 +102,11 @@ impl Kernel {
     /// Refuses a change under `--read-only`.
     fn check_writable_fs(&mut self, pid: Pid, path: &GuestPath) -> Result<(), Errno> {
         if path.fs.read_only() {
-            self.report_path_refused(pid, &path.shown, "the file system is read-only (--read-only)");
+            self.report_path_refused(
+                pid,
+                &path.shown,
+                "the file system is read-only (--read-only)",
+            );
             return Err(EROFS);
         }
         Ok(())
@@ -320,7 +324,8 @@ impl Kernel {
         if !matches!(file.kind, FileKind::Directory) {
             return Err(ENOTDIR);
         }
-        let mut names: Vec<(Vec<u8>, u8, u64)> = vec![(b".".to_vec(), DT_DIR, 1), (b"..".to_vec(), DT_DIR, 2)];
+        let mut names: Vec<(Vec<u8>, u8, u64)> =
+            vec![(b".".to_vec(), DT_DIR, 1), (b"..".to_vec(), DT_DIR, 2)];
         let entries = fs.root().read_dir(&file.path).map_err(|e| errno_of(&e))?;
         for entry in entries.flatten() {
             let kind = entry.file_type().map_or(0, |t| {

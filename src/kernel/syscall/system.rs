@@ -112,7 +112,11 @@ impl Kernel {
             let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
             let mut bytes = [0u8; 16];
             bytes[..8].copy_from_slice(&limit.to_le_bytes());
-            let max = if resource == RLIMIT_STACK { UNLIMITED } else { limit };
+            let max = if resource == RLIMIT_STACK {
+                UNLIMITED
+            } else {
+                limit
+            };
             bytes[8..].copy_from_slice(&max.to_le_bytes());
             copy_out(machine, process, old, &bytes)?;
         }

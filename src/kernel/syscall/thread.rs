@@ -124,9 +124,11 @@ impl Kernel {
                 }
                 Ok(Ret::Pending(WaitReason::Futex(tgid, addr)))
             }
-            FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-                Ok(Ret::Value(self.futex_wake(tgid, addr, val.min(i32::MAX as u64))))
-            }
+            FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(Ret::Value(self.futex_wake(
+                tgid,
+                addr,
+                val.min(i32::MAX as u64),
+            ))),
             cmd @ (FUTEX_REQUEUE | FUTEX_CMP_REQUEUE) => {
                 if cmd == FUTEX_CMP_REQUEUE && word(self, machine)? != val3 as u32 {
                     return Err(EAGAIN);
