@@ -10,14 +10,18 @@
 //! ```text
 //! handle(pid, exception)
 //!   Syscall     → syscall/: one dispatcher, sys_<name>, finish (a0, pc += 4)
-//!   PageFault   → paging.rs: back stack/heap/bss on demand, or kill
+//!   PageFault   → paging.rs: back stack/heap/bss/mmap on demand, or a
+//!                 SIGSEGV handler (signal.rs), or kill
 //!   Timer       → end of quantum: back of the ready queue
 //!   other       → kill the process with a message naming pc, address, reason
 //! ```
 //!
 //! | file | what |
 //! |---|---|
-//! | process.rs | `Process`: registers, page table, state, files, place in the context tree |
+//! | process.rs | `Process`: one thread: registers, page table, state, files, place in the context tree |
+//! | threads.rs | thread groups: threads share what the running one holds (address space, files, handlers) |
+//! | signal.rs | Linux signals: dispositions, mask, pending, default actions, the handler frame |
+//! | clock.rs | the guests' clock: virtual (1 ns per instruction) or the host's |
 //! | processes.rs | `ProcessTable`: the kernel's processes in creation order |
 //! | scheduler.rs | round-robin ready queue of the roots (U/K-5) |
 //! | lifecycle.rs | `exit` and `kill`: what ending a process frees and wakes |

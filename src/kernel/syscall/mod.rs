@@ -12,7 +12,8 @@
 //!     dispatch: count it (--stats); a hypercall from user mode breaks
 //!               rule U/K-3 and kills the caller
 //!               match a7 → sys_<name>(args) → SysResult = Result<Ret, Errno>
-//!               trace: "[pid] name(args) = result"   (--trace-syscalls)
+//!               trace: "[pid] name(args) = result", strace's format
+//!                      (decode.rs)                    (--trace-syscalls)
 //!               debug builds: every invariant (kernel/invariants.rs)
 //!     complete(pid, result) → Next:
 //!       Ok(Value(v))    finish: a0 = v, pc += 4           → Continue
@@ -34,8 +35,14 @@
 //! | file | calls |
 //! |---|---|
 //! | process.rs | exit, exit_group, getpid, sched_yield, clone (fork), wait4 |
+//! | thread.rs | clone (threads), futex |
 //! | file.rs | read, write, openat, close (paths inside the root: kernel/fs.rs) |
-//! | memory.rs | brk |
+//! | fd.rs | lseek, pread64, pwrite64, readv, writev, dup, dup3, fcntl, ioctl, pipe2, fstat |
+//! | path.rs | newfstatat, getcwd, chdir, mkdirat, unlinkat, renameat2, faccessat(2), getdents64, readlinkat |
+//! | memory.rs | brk, mmap, munmap, mprotect, mremap, madvise |
+//! | signal.rs | rt_sigaction, rt_sigprocmask, rt_sigreturn, kill, tkill, tgkill, sigaltstack |
+//! | system.rs | uid/gid, getppid, gettid, set_tid_address, set_robust_list, prlimit64, getrandom, uname, sysinfo, clocks, nanosleep, times, umask |
+//! | decode.rs | --trace-syscalls' argument decoder (kinds from abi/mod.rs) |
 //! | shm.rs | shm_open, shm_size, shm_map, shm_close (spec/shm.md) |
 //! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (spec/vmshm.md) |
 //! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (spec/rshm.md) |

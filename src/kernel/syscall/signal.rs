@@ -176,7 +176,7 @@ impl Kernel {
         if sig > NSIG {
             return Err(EINVAL);
         }
-        if !self.processes.get(target).is_some_and(|p| !p.is_zombie()) {
+        if self.processes.get(target).is_none_or(|p| p.is_zombie()) {
             return Err(ESRCH);
         }
         if sig == 0 {
