@@ -23,7 +23,8 @@ use sim::{Simulator, Trace};
     version,
     about,
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  sim -u programs/hello.s\n  sim -u programs/hello.c --stats\n  sim -u prog.elf arg1 arg2 -u other.elf\n  sim -k programs/kernels/rr.c -u programs/hello.c -u programs/echo.c a b\n  sim -u programs/hello.c --vm -k programs/kernels/rr.c -u programs/fork.c\n  sim --scenario vms.txt\n  sim -c a.c b.c -o prog.elf\n  sim cluster 3 -u programs/rshm/board.c\n\nWithin a VM, -k starts a guest kernel under the kernel before it (the\nhost for the first), -u loads a program under the last -k (or the host);\n--vm starts the next VM. See docs/hypervisor.md."
+    override_usage = "sim [OPTIONS] PROG [ARGS]...\n       sim [OPTIONS] -u PROG [ARGS].. [-u ..] [-k KERNEL ..] [--vm ..]\n       sim -c FILES.. -o OUT\n       sim <COMMAND>",
+    after_help = "Examples:\n  sim ./hello                      (a static glibc binary, as qemu-riscv64 runs it)\n  sim selfie.m -c selfie.c -o out.m -m 1   (every word after PROG is the guest's)\n  sim -u programs/hello.s\n  sim -u programs/hello.c --stats\n  sim -u prog.elf arg1 arg2 -u other.elf\n  sim -k programs/kernels/rr.c -u programs/hello.c -u programs/echo.c a b\n  sim -u programs/hello.c --vm -k programs/kernels/rr.c -u programs/fork.c\n  sim --scenario vms.txt\n  sim -c a.c b.c -o prog.elf\n  sim cluster 3 -u programs/rshm/board.c\n  sim -u selfie.m -a -c -a selfie.c -u other.elf\n\nPROG [ARGS]: the first word that is not an option is the program; it and\nevery word after it, options included, are the guest's argv (as with\nqemu-riscv64). The options of sim come before PROG.\n\nWithin a VM, -k starts a guest kernel under the kernel before it (the\nhost for the first), -u loads a program under the last -k (or the host);\n--vm starts the next VM; -a WORD adds a word to the last -u/-k program's\narguments, also one that starts with '-'. See docs/hypervisor.md."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,6 +32,15 @@ struct Cli {
 
     #[command(flatten)]
     run: RunOptions,
+
+    /// The program to run and its arguments: every word from PROG on is
+    /// the guest's (also those that start with '-').
+    // trailing_var_arg: after PROG every word is a value, also one that
+    // looks like an option; PROG itself must not start with '-', so
+    // `-uFILE` and friends still parse as options.
+    #[arg(value_name = "PROG [ARGS]", trailing_var_arg = true,
+          num_args = 1.., conflicts_with_all = ["user", "kernel", "scenario"])]
+    program: Vec<String>,
 
     /// Compile (.c) or assemble (.s) the given files into one ELF (with -o).
     #[arg(short = 'c', value_name = "FILES", num_args = 1.., conflicts_with_all = ["user", "kernel"])]
@@ -109,6 +119,36 @@ struct RunOptions {
     /// hypercalls; a second -k nests a kernel under the first.
     #[arg(short = 'k', value_name = "KERNEL [ARGS]", num_args = 1.., action = ArgAction::Append)]
     kernel: Vec<String>,
+
+    /// One more argument word for the -u or -k program before it, taken
+    /// as it is (also when it starts with '-'): `-u prog -a -c -a x`.
+    #[arg(short = 'a', long = "arg", value_name = "WORD", allow_hyphen_values = true,
+          action = ArgAction::Append)]
+    arg: Vec<String>,
+
+    /// Set VAR to VALUE in the guests' environment (they get sim's own
+    /// environment, as under qemu-riscv64; repeat for several).
+    #[arg(short = 'E', value_name = "VAR=VALUE", action = ArgAction::Append)]
+    set_env: Vec<String>,
+
+    /// Remove VAR from the guests' environment.
+    #[arg(short = 'U', value_name = "VAR", action = ArgAction::Append)]
+    unset_env: Vec<String>,
+
+    /// Start the guests with an empty environment (then -E adds to it).
+    #[arg(long)]
+    env_clear: bool,
+
+    /// The guests' clock: `virtual` (deterministic: starts at
+    /// 2024-01-01T00:00:00Z and advances 1 ns per instruction; sleeps
+    /// skip ahead) or `host` (the host's real clock).
+    #[arg(long, value_name = "CLOCK", default_value = "virtual")]
+    clock: ClockArg,
+
+    /// Seed of getrandom and of AT_RANDOM's bytes (the same seed gives
+    /// the same bytes on every run).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
 
     /// Start the next VM: the -u/-k options after it run in a VM of their
     /// own (own kernel, processes and pids).
@@ -228,6 +268,13 @@ struct RunOptions {
     max_vms: usize,
 }
 
+/// `--clock`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ClockArg {
+    Virtual,
+    Host,
+}
+
 fn main() -> ExitCode {
     let parsed = Cli::command()
         .try_get_matches()
@@ -271,7 +318,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
             .map_err(|e| BuildError::Other(format!("{}: cannot write: {e}", output.display())))?;
         return Ok(0);
     }
-    let mut simulator = build(&cli.run, matches)?;
+    let mut simulator = build(&cli.run, matches, &cli.program)?;
     let outcome = simulator.run();
     if cli.run.stats {
         eprint!("{}", simulator.stats_report());
@@ -314,7 +361,53 @@ fn scenario_of(matches: &ArgMatches) -> Scenario {
         placed.extend(indices.map(|at| (at, Item::NextVm)));
     }
     placed.sort_by_key(|(at, _)| *at);
+    // Each -a word joins the last -u/-k program placed before it.
+    if let (Ok(Some(words)), Some(indices)) = (
+        matches.try_get_many::<String>("arg"),
+        matches.indices_of("arg"),
+    ) {
+        for (word, at) in words.zip(indices) {
+            let owner = placed
+                .iter_mut()
+                .rev()
+                .find(|(start, item)| *start < at && !matches!(item, Item::NextVm));
+            if let Some((_, Item::User(args) | Item::Kernel(args))) = owner {
+                args.push(word.clone());
+            }
+        }
+    }
     Scenario::from_items(placed.into_iter().map(|(_, item)| item))
+}
+
+/// The guests' environment (sim's own, changed by --env-clear, -U, -E),
+/// clock and seed.
+fn linux_setup_of(options: &RunOptions) -> sim::kernel::LinuxSetup {
+    let mut env: Vec<(String, String)> = if options.env_clear {
+        Vec::new()
+    } else {
+        std::env::vars_os()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect()
+    };
+    env.retain(|(k, _)| !options.unset_env.contains(k));
+    for setting in &options.set_env {
+        let (k, v) = setting.split_once('=').unwrap_or((setting, ""));
+        env.retain(|(old, _)| old != k);
+        env.push((k.to_string(), v.to_string()));
+    }
+    sim::kernel::LinuxSetup {
+        env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        clock: match options.clock {
+            ClockArg::Virtual => sim::kernel::clock::ClockMode::Virtual,
+            ClockArg::Host => sim::kernel::clock::ClockMode::Host,
+        },
+        seed: options.seed,
+    }
 }
 
 /// The trace and dump options as one settings value.
@@ -331,14 +424,19 @@ fn trace_of(options: &RunOptions) -> Trace {
 }
 
 /// A simulator with the options and the programs loaded.
-fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildError> {
+fn build(
+    options: &RunOptions,
+    matches: &ArgMatches,
+    program: &[String],
+) -> Result<Simulator, BuildError> {
     let scenario = match &options.scenario {
         Some(path) => Scenario::read(path).map_err(BuildError::Other)?,
+        None if !program.is_empty() => Scenario::from_items([Item::User(program.to_vec())]),
         None => scenario_of(matches),
     };
     if scenario.is_empty() {
         return Err(BuildError::Other(
-            "nothing to run: give -u PROG, -k KERNEL or --scenario FILE (see sim --help)".into(),
+            "nothing to run: give PROG [ARGS], -u PROG, -k KERNEL or --scenario FILE (see sim --help)".into(),
         ));
     }
     let mut builder = Simulator::builder()
@@ -352,7 +450,8 @@ fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildE
         .max_processes(options.max_processes)
         .max_contexts(options.max_contexts)
         .max_open_files(options.max_open_files)
-        .max_vms(options.max_vms);
+        .max_vms(options.max_vms)
+        .linux(linux_setup_of(options));
     if let Some(root) = &options.root {
         builder = builder.root(root);
     }
@@ -367,7 +466,7 @@ fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildE
 /// `sim node`: the programs are loaded first (a compile error stops the
 /// node before it joins), then the server starts and the kernel runs.
 fn run_node(node: NodeArgs, matches: &ArgMatches) -> Result<u8, BuildError> {
-    let mut simulator = build(&node.run, matches)?;
+    let mut simulator = build(&node.run, matches, &[])?;
     let client = sim::rshm::node::start(
         node.id,
         &node.listen,
@@ -458,6 +557,28 @@ mod tests {
                     spec(false, "p.c"),
                     spec(false, "q.c x")
                 ]
+            }]
+        );
+    }
+
+    #[test]
+    fn every_word_after_prog_belongs_to_the_guest() {
+        let words = "sim -m 8 selfie.m -c selfie.c -o out.m -m 1 -- x".split(' ');
+        let cli = Cli::try_parse_from(words).expect("parses");
+        assert_eq!(
+            cli.program.join(" "),
+            "selfie.m -c selfie.c -o out.m -m 1 -- x"
+        );
+        assert_eq!(cli.run.memory, 8);
+    }
+
+    #[test]
+    fn dash_a_words_join_the_program_before_them() {
+        let s = parse("-u p.c x -a -c -a y -u q.c -a -z");
+        assert_eq!(
+            s.vms,
+            vec![VmSpec {
+                contexts: vec![spec(false, "p.c x -c y"), spec(false, "q.c -z")]
             }]
         );
     }

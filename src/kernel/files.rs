@@ -86,6 +86,42 @@ impl RegularFile {
         self.file.write(data)
     }
 
+    /// Up to `len` bytes at `offset`, fewer at the end of the file
+    /// (pread64, a file mapping); the file position does not move.
+    pub fn read_at(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut out = vec![0u8; len];
+        let mut done = 0;
+        while done < len {
+            match self.file.read_at(&mut out[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.truncate(done);
+        Ok(out)
+    }
+
+    /// Writes `data` at `offset` (pwrite64); the file position does not move.
+    pub fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        self.drop_read_ahead()?;
+        self.file.write_at(data, offset)
+    }
+
+    /// Moves the file position (lseek); returns the new one.
+    pub fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.drop_read_ahead()?;
+        self.file.seek(to)
+    }
+
+    /// The host file's metadata (fstat).
+    pub fn metadata(&self) -> io::Result<std::fs::Metadata> {
+        self.file.metadata()
+    }
+
     /// Moves the host file's offset back to the guest's and empties the
     /// buffer.
     ///
@@ -119,6 +155,63 @@ pub enum FileKind {
     },
     /// A directory: the base of paths relative to it (`openat(fd, ...)`).
     Directory,
+    /// The read end of a pipe made by `pipe2` (kernel-internal, so that
+    /// what a reader gets does not depend on host timing).
+    PipeRead(PipeEnd),
+    /// The write end of a pipe.
+    PipeWrite(PipeEnd),
+}
+
+/// The bytes in a pipe and how many ends of each kind are open.
+#[derive(Default, Debug)]
+pub struct Pipe {
+    pub data: std::collections::VecDeque<u8>,
+    pub readers: usize,
+    pub writers: usize,
+}
+
+/// One end of a pipe: while it lives, it counts as an open reader or
+/// writer (a reader sees the end of the data once no writer is left; a
+/// writer gets EPIPE once no reader is).
+#[derive(Debug)]
+pub struct PipeEnd {
+    pub pipe: Rc<RefCell<Pipe>>,
+    write: bool,
+}
+
+impl PipeEnd {
+    /// The two ends of a new pipe: (read, write).
+    pub fn pair() -> (PipeEnd, PipeEnd) {
+        let pipe = Rc::new(RefCell::new(Pipe {
+            readers: 1,
+            writers: 1,
+            ..Pipe::default()
+        }));
+        (
+            PipeEnd {
+                pipe: pipe.clone(),
+                write: false,
+            },
+            PipeEnd { pipe, write: true },
+        )
+    }
+
+    /// Whether a read would not block: data, or no writer left.
+    pub fn readable_now(&self) -> bool {
+        let pipe = self.pipe.borrow();
+        !pipe.data.is_empty() || pipe.writers == 0
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        let mut pipe = self.pipe.borrow_mut();
+        if self.write {
+            pipe.writers -= 1;
+        } else {
+            pipe.readers -= 1;
+        }
+    }
 }
 
 /// One open file (an "open-file description"): shared by every descriptor
@@ -131,6 +224,10 @@ pub struct OpenFile {
     /// the base of `openat` with this descriptor as `dirfd`, and the name
     /// in messages.
     pub path: std::path::PathBuf,
+    /// The flags it was opened with (`fcntl(F_GETFL)`).
+    pub flags: u64,
+    /// For a directory: how many entries `getdents64` returned so far.
+    pub dir_offset: u64,
 }
 
 impl OpenFile {
@@ -141,6 +238,8 @@ impl OpenFile {
             readable,
             writable,
             path: Default::default(),
+            flags: if writable { 1 } else { 0 },
+            dir_offset: 0,
         }))
     }
 }
@@ -207,6 +306,25 @@ impl FdTable {
         }
         self.slots.push(Some(file));
         Some(self.slots.len() as u64 - 1)
+    }
+
+    /// Puts `file` at descriptor `fd` (dup3), closing what was there;
+    /// `None` beyond the limit.
+    pub fn place(&mut self, fd: u64, file: SharedFile) -> Option<()> {
+        let i = usize::try_from(fd).ok().filter(|&i| i < self.limit)?;
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, None);
+        }
+        self.slots[i] = Some(file);
+        Some(())
+    }
+
+    /// The lowest free descriptor at or above `min` (F_DUPFD) for `file`.
+    pub fn insert_from(&mut self, min: u64, file: SharedFile) -> Option<u64> {
+        let min = usize::try_from(min).ok()?;
+        let i = (min..self.limit).find(|&i| self.slots.get(i).is_none_or(Option::is_none))?;
+        self.place(i as u64, file)?;
+        Some(i as u64)
     }
 
     pub fn remove(&mut self, fd: u64) -> Option<SharedFile> {

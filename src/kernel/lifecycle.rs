@@ -32,6 +32,9 @@ impl Kernel {
     /// Ends `pid`: frees its memory and files, wakes a waiting parent,
     /// orphans its children, ends a guest kernel's contexts with it.
     pub fn exit(&mut self, machine: &mut Machine, pid: Pid, status: ExitStatus) {
+        // A process ends with all its threads; its first thread (the pid
+        // its parent knows) carries the status (kernel/threads.rs).
+        let pid = self.end_other_threads(pid);
         let Some(process) = self.processes.get_mut(pid) else {
             return;
         };
@@ -45,6 +48,12 @@ impl Kernel {
         let Some(process) = self.processes.get_mut(pid) else {
             return;
         };
+        if process.clear_child_tid != 0 {
+            // set_tid_address/CLONE_CHILD_CLEARTID: the word becomes 0 (a
+            // joiner waiting on it would be woken here).
+            let at = process.clear_child_tid;
+            let _ = super::uaccess::copy_out(machine, process, at, &0u32.to_le_bytes());
+        }
         for (_, pte) in process.page_table.entries() {
             machine.memory_mut().free(pte.frame);
         }

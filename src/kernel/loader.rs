@@ -7,10 +7,12 @@
 //! ```text
 //! sp → argc
 //!      argv[0] .. argv[argc-1], 0
-//!      envp: 0                      (an empty environment)
-//!      auxv: (AT_PHDR, ..) (AT_PHENT, ..) (AT_PHNUM, ..) (AT_PAGESZ, 4096)
-//!            (AT_ENTRY, ..) (AT_RANDOM, ptr) (AT_NULL, 0)
-//!      16 random bytes (fixed, for determinism), argument strings
+//!      envp[0] .. envp[n-1], 0     (LinuxSetup::env: the CLI passes the host's)
+//!      auxv: what qemu-riscv64 gives: AT_PHDR AT_PHENT AT_PHNUM AT_PAGESZ
+//!            AT_BASE (0: no interpreter) AT_FLAGS AT_ENTRY AT_UID AT_EUID
+//!            AT_GID AT_EGID AT_HWCAP (I M A F D C) AT_CLKTCK (100)
+//!            AT_RANDOM AT_SECURE (0) AT_EXECFN, then AT_NULL
+//!      16 random bytes (from the seed, for determinism), the strings
 //! STACK_TOP
 //! ```
 
@@ -337,8 +339,29 @@ pub fn load(
     bytes: &[u8],
     args: &[String],
 ) -> Result<LoadedImage, LoadError> {
+    load_with(machine, bytes, args, &[], random_bytes(0))
+}
+
+/// `load` with an environment and the 16 bytes `AT_RANDOM` points to.
+///
+/// # Errors
+/// As `load`.
+pub fn load_with(
+    machine: &mut Machine,
+    bytes: &[u8],
+    args: &[String],
+    env: &[String],
+    random: [u8; 16],
+) -> Result<LoadedImage, LoadError> {
     let parsed = parse(bytes)?;
-    let (stack_pointer, stack) = stack_image(args, parsed.entry, parsed.phdr_vaddr, parsed.phnum)?;
+    let (stack_pointer, stack) = stack_image(
+        args,
+        env,
+        random,
+        parsed.entry,
+        parsed.phdr_vaddr,
+        parsed.phnum,
+    )?;
     // Count first, so that a program too large fails before anything is
     // allocated and says how many frames it needs.
     let stack_pages = (page_round_up(STACK_TOP) - page_round_down(stack_pointer)) / PAGE_SIZE;
@@ -407,16 +430,69 @@ const AT_PHDR: u64 = 3;
 const AT_PHENT: u64 = 4;
 const AT_PHNUM: u64 = 5;
 const AT_PAGESZ: u64 = 6;
+const AT_BASE: u64 = 7;
+const AT_FLAGS: u64 = 8;
 const AT_ENTRY: u64 = 9;
+const AT_UID: u64 = 11;
+const AT_EUID: u64 = 12;
+const AT_GID: u64 = 13;
+const AT_EGID: u64 = 14;
+const AT_HWCAP: u64 = 16;
+const AT_CLKTCK: u64 = 17;
+const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
+const AT_EXECFN: u64 = 31;
+
+/// The user and group id every guest has (no `root` powers to pretend).
+pub const GUEST_UID: u64 = 1000;
+pub const GUEST_GID: u64 = 1000;
+
+/// `AT_HWCAP`: one bit per single-letter extension, bit `letter - 'a'`
+/// (Linux's riscv hwcap.h): I, M, A, F, D, C. (Zba/Zbb/Zbs have no
+/// `AT_HWCAP` bits; Linux reports them through `riscv_hwprobe`.)
+pub const HWCAP: u64 = {
+    let mut bits = 0u64;
+    let letters = *b"imafdc";
+    let mut i = 0;
+    while i < letters.len() {
+        bits |= 1 << (letters[i] - b'a');
+        i += 1;
+    }
+    bits
+};
+
+/// Linux's `sysconf(_SC_CLK_TCK)`: the unit of `times`.
+pub const CLOCK_TICKS: u64 = 100;
+
+/// 16 bytes from `seed` (splitmix64), what `AT_RANDOM` points to: glibc
+/// takes its stack protector and pointer guard from them.
+pub fn random_bytes(seed: u64) -> [u8; 16] {
+    let mut state = seed;
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&splitmix64(&mut state).to_le_bytes());
+    out[8..].copy_from_slice(&splitmix64(&mut state).to_le_bytes());
+    out
+}
+
+/// One step of splitmix64 (a small, well-mixed generator: Steele, Lea and
+/// Flood, "Fast splittable pseudorandom number generators", 2014).
+pub fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
 /// Largest argument block we place on the stack.
-const MAX_ARG_BYTES: usize = 128 * 1024;
+const MAX_ARG_BYTES: usize = 1024 * 1024;
 
 /// The initial stack (module doc): its lowest address, `sp`, and its
 /// bytes from `sp` up to `STACK_TOP`.
 fn stack_image(
     args: &[String],
+    env: &[String],
+    random: [u8; 16],
     entry: u64,
     phdr: Option<u64>,
     phnum: u16,
@@ -424,21 +500,27 @@ fn stack_image(
     // Strings and random bytes at the top, then the vectors below them.
     let mut strings = Vec::new();
     let mut offsets = Vec::new();
-    for a in args {
+    for a in args.iter().chain(env) {
         offsets.push(strings.len());
         strings.extend_from_slice(a.as_bytes());
         strings.push(0);
     }
+    // AT_EXECFN: the program's name as it was started.
+    let execfn_offset = strings.len();
+    strings.extend_from_slice(args.first().map_or(&b""[..], |a| a.as_bytes()));
+    strings.push(0);
     let random_offset = strings.len();
-    strings.extend_from_slice(b"sim-determinism!");
+    strings.extend_from_slice(&random);
     if strings.len() > MAX_ARG_BYTES {
         return Err(LoadError::ArgumentsTooLarge);
     }
     let strings_at = (STACK_TOP - strings.len() as u64) & !15;
     let mut words: Vec<u64> = vec![args.len() as u64];
-    words.extend(offsets.iter().map(|&o| strings_at + o as u64));
+    let (arg_offsets, env_offsets) = offsets.split_at(args.len());
+    words.extend(arg_offsets.iter().map(|&o| strings_at + o as u64));
     words.push(0); // end of argv
-    words.push(0); // empty envp
+    words.extend(env_offsets.iter().map(|&o| strings_at + o as u64));
+    words.push(0); // end of envp
     if let Some(phdr) = phdr {
         words.extend([
             AT_PHDR,
@@ -452,10 +534,30 @@ fn stack_image(
     words.extend([
         AT_PAGESZ,
         PAGE_SIZE,
+        AT_BASE,
+        0,
+        AT_FLAGS,
+        0,
         AT_ENTRY,
         entry,
+        AT_UID,
+        GUEST_UID,
+        AT_EUID,
+        GUEST_UID,
+        AT_GID,
+        GUEST_GID,
+        AT_EGID,
+        GUEST_GID,
+        AT_HWCAP,
+        HWCAP,
+        AT_CLKTCK,
+        CLOCK_TICKS,
         AT_RANDOM,
         strings_at + random_offset as u64,
+        AT_SECURE,
+        0,
+        AT_EXECFN,
+        strings_at + execfn_offset as u64,
     ]);
     words.extend([AT_NULL, 0]);
     let sp = (strings_at - 8 * words.len() as u64) & !15;

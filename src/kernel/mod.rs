@@ -10,14 +10,18 @@
 //! ```text
 //! handle(pid, exception)
 //!   Syscall     → syscall/: one dispatcher, sys_<name>, finish (a0, pc += 4)
-//!   PageFault   → paging.rs: back stack/heap/bss on demand, or kill
+//!   PageFault   → paging.rs: back stack/heap/bss/mmap on demand, or a
+//!                 SIGSEGV handler (signal.rs), or kill
 //!   Timer       → end of quantum: back of the ready queue
 //!   other       → kill the process with a message naming pc, address, reason
 //! ```
 //!
 //! | file | what |
 //! |---|---|
-//! | process.rs | `Process`: registers, page table, state, files, place in the context tree |
+//! | process.rs | `Process`: one thread: registers, page table, state, files, place in the context tree |
+//! | threads.rs | thread groups: threads share what the running one holds (address space, files, handlers) |
+//! | signal.rs | Linux signals: dispositions, mask, pending, default actions, the handler frame |
+//! | clock.rs | the guests' clock: virtual (1 ns per instruction) or the host's |
 //! | processes.rs | `ProcessTable`: the kernel's processes in creation order |
 //! | scheduler.rs | round-robin ready queue of the roots (U/K-5) |
 //! | lifecycle.rs | `exit` and `kill`: what ending a process frees and wakes |
@@ -34,6 +38,7 @@
 //!
 //! The address space a process sees is drawn once in abi/layout.rs.
 
+pub mod clock;
 pub mod files;
 pub mod fs;
 pub mod hostio;
@@ -46,7 +51,9 @@ pub mod process;
 pub mod processes;
 pub mod scheduler;
 pub mod shared;
+pub mod signal;
 pub mod syscall;
+pub mod threads;
 pub mod uaccess;
 
 use std::collections::VecDeque;
@@ -107,6 +114,26 @@ pub struct Kernel {
     /// The ABI of the programs it loads (`--abi`); `None`: each ELF's own
     /// (abi/selfie.rs).
     abi: Option<crate::abi::selfie::Profile>,
+    /// What a Linux program finds around it: environment, clock, seed.
+    linux: LinuxSetup,
+    clock: clock::Clock,
+    /// The state of `getrandom`'s generator (from `LinuxSetup::seed`).
+    random: u64,
+    /// Processes with more than one thread (threads.rs).
+    thread_groups: threads::ThreadGroups,
+}
+
+/// What a guest finds that a Linux program expects from its system: the
+/// environment of new programs, the clock and the seed of `getrandom` and
+/// `AT_RANDOM`. The library's default is an empty environment and the
+/// virtual clock; the CLI passes the host's environment, as qemu does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinuxSetup {
+    /// `NAME=value` words, the envp of every program the host starts.
+    pub env: Vec<String>,
+    pub clock: clock::ClockMode,
+    /// Seeds `getrandom` and the 16 bytes of `AT_RANDOM`.
+    pub seed: u64,
 }
 
 impl Kernel {
@@ -128,8 +155,20 @@ impl Kernel {
             io_waiters: Vec::new(),
             limits_reported: Default::default(),
             abi: None,
+            linux: LinuxSetup::default(),
+            clock: clock::Clock::new(clock::ClockMode::Virtual),
+            random: 0,
+            thread_groups: Default::default(),
         }
     }
+
+    /// Sets the environment, clock and seed the guests get (`LinuxSetup`).
+    pub fn set_linux(&mut self, setup: LinuxSetup) {
+        self.clock = clock::Clock::new(setup.clock);
+        self.random = setup.seed;
+        self.linux = setup;
+    }
+
 
     /// Sets the ABI of the programs it loads from now on (`--abi`):
     /// `None` for each ELF's own (abi/selfie.rs).
@@ -277,7 +316,13 @@ impl Kernel {
             .abi
             .unwrap_or_else(|| crate::abi::selfie::Profile::of_elf(elf));
         let mode = self.selfie_placement(profile, mode, supervisor)?;
-        let image = loader::load(machine, elf, args)?;
+        let image = loader::load_with(
+            machine,
+            elf,
+            args,
+            &self.linux.env,
+            loader::random_bytes(self.linux.seed ^ self.next_pid),
+        )?;
         let pid = self.new_pid();
         let name = args.first().cloned().unwrap_or_else(|| "?".into());
         let mut process = self.new_process(pid, name, mode, supervisor);
@@ -289,6 +334,7 @@ impl Kernel {
         process.regions = image.regions;
         process.heap_start = image.heap_start;
         process.brk = image.heap_start;
+        process.exe = args.first().cloned().unwrap_or_default();
         process.note_peak_pages();
         self.processes.insert(process);
         self.enqueue(pid);
@@ -383,6 +429,16 @@ impl Kernel {
                 ),
             ),
         };
+        // A handler the program installed for the fault's signal runs
+        // instead (kernel/signal.rs); the frame records the faulting pc.
+        if self.fault_signal(
+            machine,
+            pid,
+            u64::from(signal),
+            signal::fault_info(exception),
+        ) {
+            return Next::Continue;
+        }
         self.kill(machine, pid, signal, &why);
         Next::Reschedule
     }
@@ -507,6 +563,7 @@ impl Kernel {
                                 reader: Some(reader),
                                 ..
                             } => reader.ready(),
+                            files::FileKind::PipeRead(end) => end.readable_now(),
                             _ => true,
                         },
                     }

@@ -37,6 +37,9 @@ pub enum WaitReason {
     /// (stdin, a FIFO, a device), or `None`, an `openat` of a FIFO
     /// waiting for its peer (kernel/hostio.rs). Only this process sleeps.
     HostIo(Option<u64>),
+    /// FUTEX_WAIT on the word at the address, in the address space of the
+    /// thread group (kernel/threads.rs); FUTEX_WAKE finishes the call.
+    Futex(Pid, u64),
 }
 
 /// How a process ended.
@@ -132,6 +135,9 @@ pub struct Process {
     pub max_mapped_pages: u64,
     pub stats: ProcessStats,
     pub mode: Mode,
+    /// The thread group (kernel/threads.rs): the pid of its first thread,
+    /// what getpid returns; its own pid for a one-thread process.
+    pub tgid: Pid,
     /// The guest kernel this context is a child of, which receives its
     /// exceptions (rule U/K-2); `None`: the host kernel. A context with a
     /// supervisor is never in the host's ready queue (rule U/K-5).
@@ -149,6 +155,16 @@ pub struct Process {
     /// The instruction count at which its own timer fires (the timeout of
     /// selfie's `switch`); `None`: only the host's time slice ends its run.
     pub timer_deadline: Option<u64>,
+    /// Signal dispositions, the blocked mask and pending signals
+    /// (kernel/signal.rs).
+    pub signals: super::signal::Signals,
+    /// `set_tid_address`/`CLONE_CHILD_CLEARTID`: the word the kernel
+    /// zeroes when the process ends (0: none).
+    pub clear_child_tid: u64,
+    /// The file-creation mask (`umask`), applied to the mode of new files.
+    pub umask: u64,
+    /// The path it was started from (what `/proc/self/exe` names).
+    pub exe: String,
 }
 
 impl ProcessStats {
@@ -200,6 +216,7 @@ impl Process {
             forked: false,
             max_mapped_pages: super::limits::DEFAULT_MAX_MAPPED_PAGES,
             stats: ProcessStats::default(),
+            tgid: pid,
             mode,
             supervisor,
             pending: None,
@@ -207,6 +224,10 @@ impl Process {
             profile: Profile::Linux,
             selfie: None,
             timer_deadline: None,
+            signals: Default::default(),
+            clear_child_tid: 0,
+            umask: 0o022,
+            exe: String::new(),
         }
     }
 

@@ -138,6 +138,48 @@ pub fn read_c_string(
     }
 }
 
+/// The bytes at `vaddr` if all `len` are mapped and readable, without
+/// backing a page or marking one used: for traces, which must not change
+/// what they look at.
+pub fn peek(machine: &Machine, process: &Process, vaddr: u64, len: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
+    let mut addr = vaddr;
+    while out.len() < len {
+        let pte = process.page_table.get(VirtPage::containing(addr))?;
+        if !pte.flags.allows(Access::Read) {
+            return None;
+        }
+        let off = VirtAddr(addr).offset();
+        let n = (PAGE_SIZE as usize - off).min(len - out.len());
+        out.extend_from_slice(&machine.memory().frame_bytes(pte.frame)[off..off + n]);
+        addr = addr.checked_add(n as u64)?;
+    }
+    Some(out)
+}
+
+/// A NUL-terminated string of at most `max` bytes at `vaddr`, as `peek`
+/// reads (`None` if a byte before the NUL is not readable).
+pub fn peek_string(
+    machine: &Machine,
+    process: &Process,
+    vaddr: u64,
+    max: usize,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut addr = vaddr;
+    while out.len() < max {
+        let chunk = (PAGE_SIZE - (addr & (PAGE_SIZE - 1))) as usize;
+        let bytes = peek(machine, process, addr, chunk.min(max - out.len()))?;
+        if let Some(end) = bytes.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&bytes[..end]);
+            return Some(out);
+        }
+        out.extend_from_slice(&bytes);
+        addr = addr.checked_add(bytes.len() as u64)?;
+    }
+    Some(out)
+}
+
 /// Reads one 64-bit word.
 ///
 /// # Errors

@@ -49,7 +49,9 @@ use crate::vmshm::HostLink;
 /// Default instruction quantum of the round-robin scheduler.
 pub const DEFAULT_QUANTUM: u64 = 100_000;
 /// Default physical memory in MiB.
-pub const DEFAULT_MEMORY_MB: u64 = 64;
+/// 1 GiB: what glibc programs touch stays far below (docs/user-guide.md),
+/// and frames cost the host nothing until a guest touches them.
+pub const DEFAULT_MEMORY_MB: u64 = 1024;
 /// Default limit of VMs of one simulator (`--max-vms`).
 pub const DEFAULT_MAX_VMS: usize = 64;
 
@@ -90,6 +92,7 @@ pub struct SimulatorBuilder {
     max_vms: usize,
     /// The guests' ABI (`--abi`); `None`: each ELF's own (abi/selfie.rs).
     abi: Option<Profile>,
+    linux: crate::kernel::LinuxSetup,
 }
 
 impl Default for SimulatorBuilder {
@@ -108,6 +111,7 @@ impl Default for SimulatorBuilder {
             limits: Limits::default(),
             max_vms: DEFAULT_MAX_VMS,
             abi: None,
+            linux: crate::kernel::LinuxSetup::default(),
         }
     }
 }
@@ -217,6 +221,13 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The environment, clock and seed every program gets (default: an
+    /// empty environment, the virtual clock, seed 0).
+    pub fn linux(mut self, setup: crate::kernel::LinuxSetup) -> Self {
+        self.linux = setup;
+        self
+    }
+
     /// Builds the simulator.
     ///
     /// # Panics
@@ -261,6 +272,7 @@ impl SimulatorBuilder {
             limits: self.limits,
             max_vms: self.max_vms,
             abi: self.abi,
+            linux: self.linux,
         };
         simulator.add_vm_with_input(self.input);
         Ok(simulator)
@@ -297,6 +309,7 @@ pub struct Simulator {
     limits: Limits,
     max_vms: usize,
     abi: Option<Profile>,
+    linux: crate::kernel::LinuxSetup,
 }
 
 impl Simulator {
@@ -358,6 +371,7 @@ impl Simulator {
         kernel.set_file_system(self.fs.clone());
         kernel.set_limits(self.limits);
         kernel.set_abi(self.abi);
+        kernel.set_linux(self.linux.clone());
         let link = HostLink::new(self.host_daemon.clone());
         kernel.shared_mut().vmshm.link(id, link, self.trace.daemon);
         self.vms.push(kernel);

@@ -51,6 +51,8 @@ impl Simulator {
             .map_or(slice_end, |m| m.min(slice_end));
         let kernel = &mut self.vms[vm];
         let pid = hypervisor::deepest(kernel, root);
+        // A thread runs with its process's address space (kernel/threads.rs).
+        kernel.activate(pid);
         let (process, console) = kernel.process_and_console(pid)?;
         // A context's own timer (selfie's switch timeout) may end its run
         // before the slice does.

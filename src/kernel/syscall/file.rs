@@ -41,7 +41,7 @@ pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 const WRITE_CHUNK: u64 = 1 << 20;
 
 /// Longest path accepted by openat (Linux's `PATH_MAX`).
-const PATH_MAX: usize = 4096;
+pub(super) const PATH_MAX: usize = 4096;
 
 /// `SIGPIPE`: the default action of a write to a pipe without a reader.
 const SIGPIPE: u8 = 13;
@@ -93,6 +93,18 @@ impl Kernel {
                 reader: Some(reader),
                 ..
             } => read_stream(machine, process, fd, buf, len, |out| reader.read(out)),
+            FileKind::PipeRead(end) => read_stream(machine, process, fd, buf, len, |out| {
+                let mut pipe = end.pipe.borrow_mut();
+                if pipe.data.is_empty() {
+                    // No writer left: the end of the data; else wait.
+                    return (pipe.writers == 0).then_some(Ok(0));
+                }
+                let n = out.len().min(pipe.data.len());
+                for (slot, byte) in out.iter_mut().zip(pipe.data.drain(..n)) {
+                    *slot = byte;
+                }
+                Some(Ok(n))
+            }),
             FileKind::Directory => Err(EISDIR),
             _ => Err(EBADF),
         }
@@ -125,6 +137,16 @@ impl Kernel {
                 writer: Some(writer),
                 ..
             } => io::Write::write(writer, &data),
+            FileKind::PipeWrite(end) => {
+                // Pipes have no capacity limit in sim: a write never blocks.
+                let mut pipe = end.pipe.borrow_mut();
+                if pipe.readers == 0 {
+                    Err(io::ErrorKind::BrokenPipe.into())
+                } else {
+                    pipe.data.extend(&data);
+                    Ok(data.len())
+                }
+            }
             FileKind::Directory => return Err(EISDIR),
             _ => return Err(EBADF),
         };
@@ -175,6 +197,8 @@ impl Kernel {
                             readable: pending.readable,
                             writable: pending.writable,
                             path: pending.path,
+                            flags: pending.args[2],
+                            dir_offset: 0,
                         };
                         install(process, file)
                     }
@@ -222,6 +246,8 @@ impl Kernel {
                     readable,
                     writable,
                     path,
+                    flags,
+                    dir_offset: 0,
                 },
             ),
             Ok(Open::Later(stream)) => {
@@ -266,7 +292,7 @@ impl Kernel {
 }
 
 /// A new descriptor for `file`: the lowest free one.
-fn install(process: &mut Process, file: OpenFile) -> SysResult {
+pub(super) fn install(process: &mut Process, file: OpenFile) -> SysResult {
     let fd = process
         .files
         .insert(Rc::new(RefCell::new(file)))
@@ -393,7 +419,7 @@ fn read_stream(
 }
 
 /// The errno for a host I/O error.
-fn errno_of(e: &io::Error) -> Errno {
+pub(super) fn errno_of(e: &io::Error) -> Errno {
     use io::ErrorKind::*;
     match e.kind() {
         NotFound => ENOENT,

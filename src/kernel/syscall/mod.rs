@@ -13,7 +13,8 @@
 //!               rule U/K-3 and kills the caller
 //!               match a7 → sys_<name>(args) → SysResult = Result<Ret, Errno>
 //!               (under selfie's ABI profile: selfie.rs, its own match)
-//!               trace: "[pid] name(args) = result"   (--trace-syscalls)
+//!               trace: "[pid] name(args) = result", strace's format
+//!                      (decode.rs)                    (--trace-syscalls)
 //!               debug builds: every invariant (kernel/invariants.rs)
 //!     complete(pid, result) → Next:
 //!       Ok(Value(v))    finish: a0 = v, pc += 4           → Continue
@@ -35,21 +36,33 @@
 //! | file | calls |
 //! |---|---|
 //! | process.rs | exit, exit_group, getpid, sched_yield, clone (fork), wait4 |
+//! | thread.rs | clone (threads), futex |
 //! | file.rs | read, write, openat, close (paths inside the root: kernel/fs.rs) |
-//! | memory.rs | brk |
+//! | fd.rs | lseek, pread64, pwrite64, readv, writev, dup, dup3, fcntl, ioctl, pipe2, fstat |
+//! | path.rs | newfstatat, getcwd, chdir, mkdirat, unlinkat, renameat2, faccessat(2), getdents64, readlinkat |
+//! | memory.rs | brk, mmap, munmap, mprotect, mremap, madvise |
+//! | signal.rs | rt_sigaction, rt_sigprocmask, rt_sigreturn, kill, tkill, tgkill, sigaltstack |
+//! | system.rs | uid/gid, getppid, gettid, set_tid_address, set_robust_list, prlimit64, getrandom, uname, sysinfo, clocks, nanosleep, times, umask |
+//! | decode.rs | --trace-syscalls' argument decoder (kinds from abi/mod.rs) |
 //! | shm.rs | shm_open, shm_size, shm_map, shm_close (spec/shm.md) |
 //! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (spec/vmshm.md) |
 //! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (spec/rshm.md) |
 //! | hypercalls.rs | hv_create … hv_children, kernel-mode contexts only (rules U/K-3, U/K-4) |
 //! | selfie.rs | selfie's ABI profile: exit, read, write, openat, brk, selfie's switch (abi/selfie.rs) |
 
+pub mod decode;
+mod fd;
 mod file;
 mod hypercalls;
 mod memory;
+mod path;
 mod process;
 mod rshm;
 mod selfie;
 mod shm;
+mod signal;
+mod system;
+mod thread;
 mod vmshm;
 
 pub use file::{PendingOpen, MAX_RW_COUNT};
@@ -57,7 +70,7 @@ pub use rshm::{DRAIN_LIMIT, FLUSH_EVERY, IPC_RMID, NETWORK_WAIT};
 pub use selfie::SelfieContext;
 
 use super::process::{Mode, Pid, ProcessState, WaitReason};
-use super::{Kernel, Next};
+use super::{clock, Kernel, Next};
 use crate::abi::selfie::Profile;
 use crate::abi::{self, *};
 use crate::emu::{Exception, Hart, Machine, Reg};
@@ -82,6 +95,9 @@ pub enum Ret {
     Switched(Pid),
     /// The caller no longer runs (it exited or was killed).
     Exited,
+    /// The call set every register itself (rt_sigreturn): `a0` and the pc
+    /// stay as they are.
+    Resumed,
 }
 
 /// The result of every `sys_<name>` function.
@@ -101,7 +117,7 @@ fn a0_of(result: SysResult) -> Option<u64> {
         Ok(Ret::Value(v)) => Some(v),
         Err(e) => Some(e.to_return()),
         Ok(Ret::Yield) => Some(0),
-        Ok(Ret::Block(_) | Ret::Pending(_) | Ret::Switched(_) | Ret::Exited) => None,
+        Ok(Ret::Block(_) | Ret::Pending(_) | Ret::Switched(_) | Ret::Exited | Ret::Resumed) => None,
     }
 }
 
@@ -120,7 +136,18 @@ impl Kernel {
             finish(&mut process.hart, a0);
         }
         match result {
-            Ok(Ret::Value(_)) | Err(_) | Ok(Ret::Switched(_)) => Next::Continue,
+            Ok(Ret::Value(_) | Ret::Resumed) | Err(_) => {
+                // Back to user mode: a pending signal's handler runs now
+                // (kernel/signal.rs), or its default action ends the caller.
+                if process.signals.pending != 0 {
+                    self.deliver_pending(machine, pid);
+                    if self.processes.get(pid).is_none_or(|p| p.is_zombie()) {
+                        return Next::Reschedule;
+                    }
+                }
+                Next::Continue
+            }
+            Ok(Ret::Switched(_)) => Next::Continue,
             Ok(Ret::Yield) => {
                 self.preempt(pid);
                 Next::Reschedule
@@ -180,7 +207,62 @@ impl Kernel {
             self.sys_selfie(machine, pid, number, &a)
         } else {
             match number {
-                SYS_EXIT | SYS_EXIT_GROUP => self.sys_exit(machine, pid, a[0]),
+                SYS_EXIT => self.sys_exit_thread(machine, pid, a[0]),
+                SYS_EXIT_GROUP => self.sys_exit(machine, pid, a[0]),
+                SYS_FUTEX => self.sys_futex(machine, pid, a),
+                SYS_GETCWD => self.sys_getcwd(machine, pid, a[0], a[1]),
+                SYS_DUP => self.sys_dup(pid, a[0]),
+                SYS_DUP3 => self.sys_dup3(pid, a[0], a[1], a[2]),
+                SYS_FCNTL => self.sys_fcntl(pid, a[0], a[1], a[2]),
+                SYS_IOCTL => self.sys_ioctl(machine, pid, a[0], a[1], a[2]),
+                SYS_MKDIRAT => self.sys_mkdirat(machine, pid, a[0], a[1], a[2]),
+                SYS_UNLINKAT => self.sys_unlinkat(machine, pid, a[0], a[1], a[2]),
+                SYS_FACCESSAT | SYS_FACCESSAT2 => {
+                    self.sys_faccessat(machine, pid, a[0], a[1], a[2])
+                }
+                SYS_CHDIR => self.sys_chdir(machine, pid, a[0]),
+                SYS_PIPE2 => self.sys_pipe2(machine, pid, a[0], a[1]),
+                SYS_GETDENTS64 => self.sys_getdents64(machine, pid, a[0], a[1], a[2]),
+                SYS_LSEEK => self.sys_lseek(pid, a[0], a[1], a[2]),
+                SYS_READV => self.sys_readv_writev(machine, pid, false, [a[0], a[1], a[2]]),
+                SYS_WRITEV => self.sys_readv_writev(machine, pid, true, [a[0], a[1], a[2]]),
+                SYS_PREAD64 => self.sys_pread64(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_PWRITE64 => self.sys_pwrite64(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_READLINKAT => self.sys_readlinkat(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_NEWFSTATAT => self.sys_newfstatat(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_FSTAT => self.sys_fstat(machine, pid, a[0], a[1]),
+                SYS_RENAMEAT2 => self.sys_renameat2(machine, pid, [a[0], a[1], a[2], a[3], a[4]]),
+                SYS_SET_TID_ADDRESS => self.sys_set_tid_address(pid, a[0]),
+                SYS_SET_ROBUST_LIST => self.sys_set_robust_list(a[1]),
+                SYS_NANOSLEEP => self.sys_nanosleep(machine, pid, clock::CLOCK_MONOTONIC, 0, a[0]),
+                SYS_CLOCK_NANOSLEEP => self.sys_nanosleep(machine, pid, a[0], a[1], a[2]),
+                SYS_CLOCK_GETTIME => self.sys_clock_gettime(machine, pid, a[0], a[1]),
+                SYS_CLOCK_GETRES => self.sys_clock_getres(machine, pid, a[0], a[1]),
+                SYS_GETTIMEOFDAY => self.sys_gettimeofday(machine, pid, a[0], a[1]),
+                SYS_TIMES => self.sys_times(machine, pid, a[0]),
+                SYS_KILL => self.sys_kill(machine, pid, a[0], a[1]),
+                SYS_TKILL => self.sys_tgkill(machine, pid, a[0], a[1]),
+                SYS_TGKILL => self.sys_tgkill(machine, pid, a[1], a[2]),
+                SYS_SIGALTSTACK => self.sys_sigaltstack(machine, pid, a[1]),
+                SYS_RT_SIGACTION => self.sys_rt_sigaction(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_RT_SIGPROCMASK => {
+                    self.sys_rt_sigprocmask(machine, pid, [a[0], a[1], a[2], a[3]])
+                }
+                SYS_RT_SIGRETURN => self.sys_rt_sigreturn(machine, pid),
+                SYS_UNAME => self.sys_uname(machine, pid, a[0]),
+                SYS_GETRLIMIT => self.sys_prlimit64(machine, pid, a[0], a[1]),
+                SYS_PRLIMIT64 => self.sys_prlimit64(machine, pid, a[1], a[3]),
+                SYS_UMASK => self.sys_umask(pid, a[0]),
+                SYS_GETPPID => self.sys_getppid(pid),
+                SYS_GETUID | SYS_GETEUID | SYS_GETGID | SYS_GETEGID => self.sys_identity(number),
+                SYS_GETTID => self.sys_gettid(pid),
+                SYS_SYSINFO => self.sys_sysinfo(machine, pid, a[0]),
+                SYS_GETRANDOM => self.sys_getrandom(machine, pid, a[0], a[1]),
+                SYS_MMAP => self.sys_mmap(machine, pid, a),
+                SYS_MUNMAP => self.sys_munmap(machine, pid, a[0], a[1]),
+                SYS_MPROTECT => self.sys_mprotect(pid, a[0], a[1], a[2]),
+                SYS_MREMAP => self.sys_mremap(machine, pid, [a[0], a[1], a[2], a[3], a[4]]),
+                SYS_MADVISE => Ok(Ret::Value(0)),
                 SYS_READ => self.sys_read(machine, pid, a[0], a[1], a[2]),
                 SYS_WRITE => self.sys_write(machine, pid, a[0], a[1], a[2]),
                 SYS_OPENAT => self.sys_openat(machine, pid, [a[0], a[1], a[2], a[3]]),
@@ -188,7 +270,7 @@ impl Kernel {
                 SYS_BRK => self.sys_brk(machine, pid, a[0]),
                 SYS_GETPID => self.sys_getpid(pid),
                 SYS_SCHED_YIELD => self.sys_sched_yield(),
-                SYS_CLONE => self.sys_clone(machine, pid, a[0], a[1]),
+                SYS_CLONE => self.sys_clone(machine, pid, a),
                 SYS_WAIT4 => self.sys_wait4(machine, pid, a[0], a[1], a[2]),
                 SYS_SHM_OPEN => self.sys_shm_open(machine, pid, a[0]),
                 SYS_SHM_SIZE => self.sys_shm_size(machine, pid, a[0], a[1]),
@@ -231,8 +313,8 @@ impl Kernel {
             self.report_vmshm();
         }
         if self.trace.syscalls {
-            let shown = describe(result);
-            self.trace_call(pid, number, &a, &shown);
+            let shown = describe(number, result);
+            self.trace_call(machine, pid, number, &a, &shown, result.is_ok());
         }
         result
     }
@@ -258,42 +340,99 @@ impl Kernel {
         finish(&mut process.hart, value);
         self.make_ready(pid);
         if self.trace.syscalls {
-            let shown = format!("{} (server replied)", describe(result.map(Ret::Value)));
-            self.trace_call(pid, number, args, &shown);
+            let how = if number == SYS_FUTEX {
+                "woken"
+            } else {
+                "server replied"
+            };
+            let shown = format!("{} ({how})", describe(number, result.map(Ret::Value)));
+            self.trace_call_without_memory(pid, number, args, &shown);
         }
     }
 
-    /// The trace line of every call: `[pid] name(args) = result`, with as
-    /// many arguments as the call takes (abi.rs).
-    fn trace_call(&mut self, pid: Pid, number: u64, args: &[u64], shown: &str) {
-        let profile = self
-            .processes
-            .get(pid)
-            .map_or(Profile::Linux, |p| p.profile);
-        let argc = match (profile, number) {
-            (Profile::Selfie, abi::selfie::SELFIE_SWITCH) => 2,
-            _ => abi::call_info(number).map_or(args.len(), |i| usize::from(i.args)),
+    /// The trace line of every call, as strace prints it:
+    /// `[pid] name(args) = result`, each argument decoded by its kind in
+    /// the call table (abi/mod.rs, decode.rs); an unknown call shows all
+    /// six registers in hex. With several VMs the line starts with the VM:
+    /// `[vm 1] [2] ...`.
+    fn trace_call(
+        &mut self,
+        machine: &Machine,
+        pid: Pid,
+        number: u64,
+        args: &[u64],
+        shown: &str,
+        ok: bool,
+    ) {
+        let process = self.processes.get(pid).filter(|p| !p.is_zombie());
+        let profile = process.map_or(Profile::Linux, |p| p.profile);
+        if profile == Profile::Selfie {
+            // selfie's calls keep their own names and hex arguments.
+            let argc = match number {
+                abi::selfie::SELFIE_SWITCH => 2,
+                _ => abi::call_info(number).map_or(args.len(), |i| usize::from(i.args)),
+            };
+            let list: Vec<String> = args[..argc.min(args.len())]
+                .iter()
+                .map(|a| format!("{a:#x}"))
+                .collect();
+            let name = profile.call_name(number);
+            self.report_trace_line(pid, &name, &list, shown);
+            return;
+        }
+        let list: Vec<String> = match abi::call_info(number) {
+            Some(info) => info
+                .kinds
+                .iter()
+                .zip(args)
+                .map(|(&kind, &value)| decode::show_arg(kind, value, args, ok, machine, process))
+                .collect(),
+            None => args.iter().map(|a| format!("{a:#x}")).collect(),
         };
+        self.report_trace_line(pid, &abi::call_name(number), &list, shown);
+    }
+
+    /// A trace line for a call whose caller's memory is not at hand (an
+    /// answer that arrived later): arguments in hex.
+    fn trace_call_without_memory(&mut self, pid: Pid, number: u64, args: &[u64], shown: &str) {
+        if args.is_empty() {
+            // A call finished by another (a futex woken): as strace -f.
+            let name = abi::call_name(number);
+            self.report(&format!("[{pid}] <... {name} resumed> = {shown}"));
+            return;
+        }
+        let argc = abi::call_info(number).map_or(args.len(), |i| usize::from(i.args));
         let list: Vec<String> = args[..argc.min(args.len())]
             .iter()
             .map(|a| format!("{a:#x}"))
             .collect();
+        self.report_trace_line(pid, &abi::call_name(number), &list, shown);
+    }
+
+    fn report_trace_line(&mut self, pid: Pid, name: &str, args: &[String], shown: &str) {
+        let vm = if self.shares_machine {
+            format!("[vm {}] ", self.id)
+        } else {
+            String::new()
+        };
         self.report(&format!(
-            "[{pid}] {}({}) = {shown}",
-            profile.call_name(number),
-            list.join(", ")
+            "{vm}[{pid}] {name}({}) = {shown}",
+            args.join(", ")
         ));
     }
 }
 
-/// A call's result as the trace shows it.
-fn describe(result: SysResult) -> String {
+/// A call's result as the trace shows it (decode.rs: decimal, addresses
+/// in hex, errors as `-1 ENOENT (No such file or directory)`).
+fn describe(number: u64, result: SysResult) -> String {
+    let returns = abi::call_info(number).map_or(abi::Returns::Int, |i| i.returns);
     match result {
-        Ok(Ret::Value(v)) => format!("{v:#x}"),
-        Err(e) => format!("-{e}"),
+        Ok(Ret::Value(v)) => decode::show_value(returns, v),
+        Err(e) => decode::show_error(e),
         Ok(Ret::Block(reason) | Ret::Pending(reason)) => format!("blocked ({reason:?})"),
         Ok(Ret::Yield) => "0 (yield)".into(),
         Ok(Ret::Switched(child)) => format!("(runs {child})"),
         Ok(Ret::Exited) => "exited".into(),
+        Ok(Ret::Resumed) => "(registers restored)".into(),
     }
 }

@@ -5,26 +5,44 @@ use super::{finish, Ret, SysResult};
 use crate::abi::{EAGAIN, ECHILD, EINVAL, ENOMEM, ESRCH};
 use crate::emu::{Machine, PageTable};
 use crate::kernel::process::{ExitStatus, Pid, Process, WaitReason};
-use crate::kernel::uaccess::write_u64;
+use crate::kernel::uaccess::copy_out;
 use crate::kernel::Kernel;
 
 /// `clone`'s flags for a plain fork: the signal sent to the parent when
 /// the child ends.
 const SIGCHLD: u64 = 17;
 
+use super::thread::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_THREAD};
+
 /// `wait4`'s option: return 0 at once when no child has ended.
 const WNOHANG: u64 = 1;
 
 impl Kernel {
     /// exit(code) / exit_group(code): the process ends with `code & 0xff`.
+    /// (The status word wait4 reports is 32 bits: ExitStatus::wait_status.)
     pub(super) fn sys_exit(&mut self, machine: &mut Machine, pid: Pid, code: u64) -> SysResult {
         self.exit(machine, pid, ExitStatus::Exited(code as u8));
         Ok(Ret::Exited)
     }
 
-    /// getpid() → the caller's pid.
+    /// exit(code) of one thread while others of its process live: only
+    /// it ends (kernel/threads.rs); else as exit_group.
+    pub(super) fn sys_exit_thread(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        code: u64,
+    ) -> SysResult {
+        if self.tgid_of(pid) != pid && !self.other_threads(pid).is_empty() {
+            self.exit_thread(machine, pid);
+            return Ok(Ret::Exited);
+        }
+        self.sys_exit(machine, pid, code)
+    }
+
+    /// getpid() → the caller's pid (its thread group's id).
     pub(super) fn sys_getpid(&mut self, pid: Pid) -> SysResult {
-        Ok(Ret::Value(pid.0))
+        Ok(Ret::Value(self.tgid_of(pid).0))
     }
 
     /// sched_yield() → 0; another process runs first.
@@ -32,18 +50,21 @@ impl Kernel {
         Ok(Ret::Yield)
     }
 
-    /// clone as fork: only `flags == SIGCHLD`, with no new stack. The child
-    /// gets a copy of every private page and shares what the shared-memory
-    /// systems say is shared (kernel/shared.rs); it returns 0, the parent
-    /// the child's pid.
-    pub(super) fn sys_clone(
-        &mut self,
-        machine: &mut Machine,
-        pid: Pid,
-        flags: u64,
-        stack: u64,
-    ) -> SysResult {
-        if flags != SIGCHLD || stack != 0 {
+    /// clone(flags, stack, parent_tid*, tls, child_tid*) as fork: the
+    /// flags of C*'s fork (`SIGCHLD`) and of glibc's (`SIGCHLD |
+    /// CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID`: the child's tid goes to
+    /// `*child_tid` in the child, which is cleared when it ends), with
+    /// `CLONE_PARENT_SETTID` too; no new stack. The child gets a copy of
+    /// every private page and shares what the shared-memory systems say is
+    /// shared (kernel/shared.rs); it returns 0, the parent the child's pid.
+    /// Other flags (threads: `CLONE_VM`, ...) are `EINVAL`.
+    pub(super) fn sys_clone(&mut self, machine: &mut Machine, pid: Pid, a: [u64; 6]) -> SysResult {
+        let [flags, stack, parent_tid, tls, child_tid, _] = a;
+        if flags & CLONE_THREAD != 0 {
+            return self.clone_thread(machine, pid, [flags, stack, parent_tid, tls, child_tid]);
+        }
+        let fork_flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PARENT_SETTID;
+        if flags & !fork_flags != SIGCHLD || stack != 0 {
             return Err(EINVAL);
         }
         let parent = self.processes.get(pid).ok_or(ESRCH)?;
@@ -106,7 +127,8 @@ impl Kernel {
         // The child returns from the same ecall, with 0.
         finish(&mut child.hart, 0);
         child.page_table = page_table;
-        child.parent = Some(pid);
+        // The process forked, not the thread: any thread may wait for it.
+        child.parent = Some(self.tgid_of(pid));
         child.forked = true;
         child.regions = parent.regions.clone();
         child.heap_start = parent.heap_start;
@@ -115,7 +137,23 @@ impl Kernel {
         child.files = parent.files.clone();
         child.cwd = parent.cwd.clone();
         child.stats.peak_pages = parent.page_table.len() as u64;
+        child.signals = parent.signals.clone();
+        child.signals.pending = 0;
+        child.umask = parent.umask;
+        child.exe = parent.exe.clone();
+        if flags & CLONE_CHILD_CLEARTID != 0 {
+            child.clear_child_tid = child_tid;
+        }
+        if flags & CLONE_CHILD_SETTID != 0 {
+            // In the child's own copy of the page.
+            let _ = write_u32(machine, &mut child, child_tid, child_pid.0 as u32);
+        }
         self.processes.insert(child);
+        if flags & CLONE_PARENT_SETTID != 0 {
+            if let Some(parent) = self.processes.get_mut(pid) {
+                let _ = write_u32(machine, parent, parent_tid, child_pid.0 as u32);
+            }
+        }
         self.enqueue(child_pid);
         if self.shared.fork(pid, child_pid) {
             self.debug_check_shm(machine, "fork");
@@ -134,6 +172,7 @@ impl Kernel {
         status: u64,
         options: u64,
     ) -> SysResult {
+        let group = self.tgid_of(pid);
         let want = if target as i64 == -1 {
             None
         } else {
@@ -141,7 +180,7 @@ impl Kernel {
         };
         let children = self
             .processes
-            .pids_where(|p| p.parent == Some(pid) && want.is_none_or(|w| w == p.pid));
+            .pids_where(|p| p.parent == Some(group) && want.is_none_or(|w| w == p.pid));
         if children.is_empty() {
             return Err(ECHILD);
         }
@@ -163,7 +202,8 @@ impl Kernel {
             .map_or(0, ExitStatus::wait_status);
         if status != 0 {
             let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
-            write_u64(machine, process, status, exit_status)?;
+            // `int *wstatus`: 32 bits.
+            write_u32(machine, process, status, exit_status as u32)?;
         }
         // Reaped: the child no longer counts as this process's child, and
         // leaves the table unless someone else may still ask about it.
@@ -173,4 +213,14 @@ impl Kernel {
         self.release(child);
         Ok(Ret::Value(child.0))
     }
+}
+
+/// Writes a 32-bit tid (the `pid_t` of clone's tid pointers).
+fn write_u32(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    value: u32,
+) -> Result<(), crate::abi::Errno> {
+    copy_out(machine, process, vaddr, &value.to_le_bytes())
 }
