@@ -43,7 +43,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a node of distributed shared memory (spec/rshm.md): the programs
+    /// Run a node of distributed shared memory (docs/spec/rshm.md): the programs
     /// run on a kernel whose rshm calls reach the other nodes over TCP.
     Node(Box<NodeArgs>),
     /// Start N nodes on 127.0.0.1 (ports the OS assigns), each running the
@@ -164,18 +164,18 @@ struct RunOptions {
     #[arg(long)]
     stats: bool,
 
-    /// Print the shared-memory list (spec/shm.md) after every shm call
+    /// Print the shared-memory list (docs/spec/shm.md) after every shm call
     /// that succeeded and at exit.
     #[arg(long)]
     dump_shm: bool,
 
     /// Size of the host shared region for inter-VM shared memory
-    /// (spec/vmshm.md) in MiB, reserved on first use.
+    /// (docs/spec/vmshm.md) in MiB, reserved on first use.
     #[arg(long, value_name = "MB", default_value_t = sim::hypervisor::DEFAULT_HOST_SHM_MB)]
     host_shm: u64,
 
     /// Print every message between the VMs' client daemons and the host
-    /// daemon (spec/vmshm.md).
+    /// daemon (docs/spec/vmshm.md).
     #[arg(long)]
     trace_daemon: bool,
 

@@ -1,5 +1,5 @@
 // rr: a guest kernel in C* (run it with sim -k programs/kernels/rr.c -u PROG).
-// It runs its children round robin through hypercalls (spec/abi.md,
+// It runs its children round robin through hypercalls (docs/spec/abi.md,
 // docs/hypervisor.md): it finds them with hv_children, runs each with
 // hv_switch until the child's next exception, reads the exception with
 // hv_status and hv_get_reg, backs the child's page faults with pages of its

@@ -1,5 +1,5 @@
 //! The hypervisor (selfie's *hypster*): the context tree, the -u/-k rules
-//! of DESIGN.md, the VMs, and the host daemon of inter-VM shared memory.
+//! of docs/spec/hypervisor.md, the VMs, and the host daemon of inter-VM shared memory.
 //!
 //! Table of contents:
 //!
@@ -7,7 +7,7 @@
 //! |---|---|
 //! | contexts.rs | the context tree: which context runs (`deepest`), where an exception goes (`deliver`, rule U/K-2), `--dump-contexts` |
 //! | vm.rs | VM groups: the `-u`/`-k`/`--vm` command line and `--scenario` files as one `Scenario` |
-//! | host_daemon/ | the host daemon of spec/vmshm.md: the host shared region, its blocks, level-1 opens and level-2 connections; `--dump-vmshm` |
+//! | host_daemon/ | the host daemon of docs/spec/vmshm.md: the host shared region, its blocks, level-1 opens and level-2 connections; `--dump-vmshm` |
 //!
 //! The hypercalls themselves (400–408) are calls like any other: the
 //! kernel's one syscall layer runs them (kernel/syscall/hypercalls.rs);

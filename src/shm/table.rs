@@ -1,5 +1,5 @@
 //! `ShmTable`: one kernel's list of named shared-memory objects and the
-//! four calls of spec/shm.md (rules A.1–A.4), plus what exit (A.5) and
+//! four calls of docs/spec/shm.md (rules A.1–A.4), plus what exit (A.5) and
 //! fork (A.6) do to it.
 //!
 //! Every call first checks everything that can fail, then commits: on an
@@ -234,7 +234,7 @@ impl ShmTable {
     /// Unmaps the run of pages `pid` mapped onto object `id` at `addr` (one
     /// `map` call's pages) without copying: later accesses fault. A client
     /// with no page left leaves; an object with no client left is freed
-    /// (A.7). Used by rshmdt (spec/rshm.md), whose local copies are
+    /// (A.7). Used by rshmdt (docs/spec/rshm.md), whose local copies are
     /// objects of this table. Returns whether the object was freed.
     ///
     /// # Errors

@@ -48,7 +48,7 @@ impl Simulator {
         self.current_vm
     }
 
-    /// The host daemon of inter-VM shared memory (spec/vmshm.md).
+    /// The host daemon of inter-VM shared memory (docs/spec/vmshm.md).
     pub fn host_daemon(&self) -> Ref<'_, HostDaemon> {
         self.host_daemon.borrow()
     }
@@ -219,7 +219,7 @@ impl Simulator {
         self.vms.iter().map(hypervisor::dump_contexts).collect()
     }
 
-    /// The shm lists drawn as spec/shm.md draws them (what `--dump-shm`
+    /// The shm lists drawn as docs/spec/shm.md draws them (what `--dump-shm`
     /// prints); usable at any exception. Each VM has its own list; with
     /// more than one VM, each is headed `vm N:`.
     pub fn dump_shm(&self) -> String {
@@ -232,14 +232,14 @@ impl Simulator {
             .collect()
     }
 
-    /// The host region as `--dump-vmshm` prints it (spec/vmshm.md, "What
+    /// The host region as `--dump-vmshm` prints it (docs/spec/vmshm.md, "What
     /// users can see").
     pub fn dump_vmshm(&self) -> String {
         let clients: Vec<_> = self.vms.iter().map(|k| &k.shared().vmshm).collect();
         hypervisor::host_daemon::dump(&self.host_daemon.borrow(), &clients)
     }
 
-    /// Checks every invariant now: each VM's kernel (spec/shm.md's, the
+    /// Checks every invariant now: each VM's kernel (docs/spec/shm.md's, the
     /// inter-VM mappings, the process table: kernel/invariants.rs) and
     /// the frame-ownership rule over the whole machine (emu/memory.rs).
     ///
@@ -254,7 +254,7 @@ impl Simulator {
     }
 
     /// Checks the invariants: all of them (`check_invariants`), of which
-    /// spec/shm.md's are a part.
+    /// docs/spec/shm.md's are a part.
     ///
     /// # Errors
     /// The first broken invariant, in words.

@@ -1,5 +1,5 @@
 //! The host daemon: one per hypervisor run. It owns the host shared region
-//! and answers the client daemons' requests (spec/vmshm.md).
+//! and answers the client daemons' requests (docs/spec/vmshm.md).
 //!
 //! How control flows: a client daemon calls `HostDaemon::handle` with an
 //! `Envelope` and gets a `HostReply` back at once. A reply `Wait` means the
@@ -297,7 +297,7 @@ impl HostDaemon {
         self.alloc.free(block.first, block.pages);
     }
 
-    /// Level 1: spec/vmshm.md "Host daemon: if shmid is already open ...".
+    /// Level 1: docs/spec/vmshm.md "Host daemon: if shmid is already open ...".
     fn open(
         &mut self,
         memory: &mut PhysMemory,
@@ -566,7 +566,7 @@ impl HostService for HostDaemon {
 }
 
 /// The peer of a side that went away: a wait it is in ends with
-/// `ECONNRESET` (spec/vmshm.md's last error row); a side that still maps
+/// `ECONNRESET` (docs/spec/vmshm.md's last error row); a side that still maps
 /// the block keeps it and its later close returns at once.
 fn reset(peer: &mut Side, shmid: u64, notices: &mut Vec<Notice>) {
     match peer.state {

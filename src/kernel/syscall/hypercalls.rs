@@ -1,4 +1,4 @@
-//! Hypercalls (spec/abi.md, 400–408): the calls a guest kernel (a
+//! Hypercalls (docs/spec/abi.md, 400–408): the calls a guest kernel (a
 //! kernel-mode context, `-k`) makes to create, run and inspect its
 //! children. The hypervisor (src/hypervisor/) decides who handles an
 //! exception; these are the host's handlers, one `sys_hv_<name>` each, in
@@ -84,7 +84,7 @@ impl Kernel {
                     .get(caller)
                     .map_or_else(String::new, |p| p.name.clone());
                 self.report(&format!(
-                    "rule U/K-4: kernel {caller} ({name}) may not switch to {id}: {}",
+                    "rule U/K-4 (docs/spec/hypervisor.md): kernel {caller} ({name}) may not switch to {id}: {}",
                     if e == ECHILD {
                         "not its child"
                     } else {

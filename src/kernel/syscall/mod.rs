@@ -36,9 +36,9 @@
 //! | process.rs | exit, exit_group, getpid, sched_yield, clone (fork), wait4 |
 //! | file.rs | read, write, openat, close (paths inside the root: kernel/fs.rs) |
 //! | memory.rs | brk |
-//! | shm.rs | shm_open, shm_size, shm_map, shm_close (spec/shm.md) |
-//! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (spec/vmshm.md) |
-//! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (spec/rshm.md) |
+//! | shm.rs | shm_open, shm_size, shm_map, shm_close (docs/spec/shm.md) |
+//! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (docs/spec/vmshm.md) |
+//! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (docs/spec/rshm.md) |
 //! | hypercalls.rs | hv_create … hv_children, kernel-mode contexts only (rules U/K-3, U/K-4) |
 
 mod file;
