@@ -49,6 +49,40 @@ enum Command {
     /// Start N nodes on 127.0.0.1 (ports the OS assigns), each running the
     /// given programs; output lines are prefixed `[node N]`.
     Cluster(ClusterArgs),
+    /// Grade an assignment: run its tests in this source tree and print each
+    /// test with its points and the total (docs/teaching.md).
+    Grade(GradeArgs),
+    /// Write the student's copy of this source tree with the assignment's
+    /// solution regions replaced by their stubs (docs/teaching.md).
+    Handout(HandoutArgs),
+}
+
+#[derive(Args, Debug)]
+struct GradeArgs {
+    /// The assignment (`sim grade --list` lists them).
+    #[arg(required_unless_present = "list")]
+    name: Option<String>,
+    /// List the assignments, one a line: name, max points, title.
+    #[arg(long)]
+    list: bool,
+    /// Print the grade as JSON: {"assignment", "points", "max", "tests": [...]}.
+    #[arg(long)]
+    json: bool,
+    /// The source tree (default: the one holding the working directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    tree: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct HandoutArgs {
+    /// The assignment whose solution regions become stubs.
+    name: String,
+    /// Where to write the copy (new or empty).
+    #[arg(short = 'o', value_name = "DIR")]
+    output: PathBuf,
+    /// The source tree (default: the one holding the working directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    tree: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -253,6 +287,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
             return run_node(*node, node_matches);
         }
         Some(Command::Cluster(cluster)) => return run_cluster(&cluster),
+        Some(Command::Grade(args)) => return run_grade(&args).map_err(course_error),
+        Some(Command::Handout(args)) => return run_handout(&args).map_err(course_error),
         None => {}
     }
     if !cli.compile.is_empty() {
@@ -270,6 +306,45 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
         eprint!("{}", simulator.stats_report());
     }
     Ok(outcome.exit_code.clamp(0, 255) as u8)
+}
+
+fn course_error(e: sim::course::CourseError) -> BuildError {
+    BuildError::Other(e.to_string())
+}
+
+/// `sim grade`: the list, or one assignment's grade (text or JSON); exits 0
+/// with full marks, 2 below.
+fn run_grade(args: &GradeArgs) -> Result<u8, sim::course::CourseError> {
+    let root = sim::course::root_from(&args.tree)?;
+    if args.list {
+        for a in sim::course::list(&root)? {
+            println!("{}\t{} points\t{}", a.name, a.max(), a.title);
+        }
+        return Ok(0);
+    }
+    let name = args.name.as_deref().unwrap_or_default();
+    let assignment = sim::course::Assignment::load(&root, name)?;
+    let report = sim::course::grade(&root, &assignment)?;
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(if report.points == report.max { 0 } else { 2 })
+}
+
+/// `sim handout NAME -o DIR`.
+fn run_handout(args: &HandoutArgs) -> Result<u8, sim::course::CourseError> {
+    let root = sim::course::root_from(&args.tree)?;
+    let assignment = sim::course::Assignment::load(&root, &args.name)?;
+    let changed = sim::course::handout(&root, &assignment, &args.output)?;
+    eprintln!(
+        "sim: handout of {} written to {}; stubbed: {}",
+        assignment.name,
+        args.output.display(),
+        changed.join(", ")
+    );
+    Ok(0)
 }
 
 /// The programs of `-u`, `-k` and `--vm` in the order they were given:

@@ -55,6 +55,11 @@ calls! {
     HV_GET_REG = 406, "hv_get_reg", Some("hv_get_reg"), 2;
     HV_SET_REG = 407, "hv_set_reg", Some("hv_set_reg"), 3;
     HV_CHILDREN = 408, "hv_children", Some("hv_children"), 2;
+    HV_READ = 409, "hv_read", Some("hv_read"), 4;
+    HV_WRITE = 410, "hv_write", Some("hv_write"), 4;
+    HV_MAPPINGS = 411, "hv_mappings", Some("hv_mappings"), 3;
+    HV_PROTECT = 412, "hv_protect", Some("hv_protect"), 3;
+    HV_PAGING = 413, "hv_paging", Some("hv_paging"), 1;
     SYS_SHM_OPEN = 500, "shm_open", Some("shm_open"), 1;
     SYS_SHM_SIZE = 501, "shm_size", Some("shm_size"), 2;
     SYS_SHM_MAP = 502, "shm_map", Some("shm_map"), 2;
@@ -85,7 +90,7 @@ pub fn call_name(number: u64) -> String {
 
 /// Whether `number` is a hypercall (rule U/K-3: kernel mode only).
 pub fn is_hypercall(number: u64) -> bool {
-    (HV_CREATE..=HV_CHILDREN).contains(&number)
+    (HV_CREATE..=HV_PAGING).contains(&number)
 }
 
 /// `hv_status` codes: what the child's pending exception is.
@@ -116,6 +121,16 @@ pub const HV_REG_ACCESS: u64 = 34;
 pub const HV_PROT_READ: u64 = 1;
 pub const HV_PROT_WRITE: u64 = 2;
 pub const HV_PROT_EXEC: u64 = 4;
+
+/// `hv_paging` modes (docs/spec/hypervisor.md, "guest paging").
+/// The host backs a forwarded page fault of a child as its own (default).
+pub const HV_PAGING_HOST: u64 = 0;
+/// The host backs no page fault of this kernel's children: `hv_forward` of
+/// one kills the child; the kernel must `hv_map` the page itself.
+pub const HV_PAGING_GUEST: u64 = 1;
+
+/// Most bytes one `hv_read`/`hv_write` copies.
+pub const HV_COPY_MAX: u64 = 1 << 20;
 
 /// `openat` flags (Linux generic values), as the kernel interprets them.
 pub const O_RDONLY: u64 = 0;

@@ -140,6 +140,9 @@ pub struct Process {
     /// For a guest kernel: the child it runs through `hv_switch` (it sits
     /// in that `ecall` until the child's next exception).
     pub switched_to: Option<Pid>,
+    /// For a guest kernel: `hv_paging(HV_PAGING_GUEST)` was called — the
+    /// host backs none of its children's page faults (hypercalls.rs).
+    pub guest_paging: bool,
 }
 
 impl ProcessStats {
@@ -195,6 +198,7 @@ impl Process {
             supervisor,
             pending: None,
             switched_to: None,
+            guest_paging: false,
         }
     }
 

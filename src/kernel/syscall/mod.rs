@@ -207,6 +207,11 @@ impl Kernel {
                 HV_GET_REG => self.sys_hv_get_reg(pid, a[0], a[1]),
                 HV_SET_REG => self.sys_hv_set_reg(pid, a[0], a[1], a[2]),
                 HV_CHILDREN => self.sys_hv_children(machine, pid, a[0], a[1]),
+                HV_READ => self.sys_hv_read(machine, pid, a[0], a[1], a[2], a[3]),
+                HV_WRITE => self.sys_hv_write(machine, pid, a[0], a[1], a[2], a[3]),
+                HV_MAPPINGS => self.sys_hv_mappings(machine, pid, a[0], a[1], a[2]),
+                HV_PROTECT => self.sys_hv_protect(machine, pid, a[0], a[1], a[2]),
+                HV_PAGING => self.sys_hv_paging(pid, a[0]),
                 _ => Err(ENOSYS),
             }
         };
