@@ -162,6 +162,11 @@ struct RunOptions {
     #[arg(long)]
     dump_contexts: bool,
 
+    /// Print each process's page table when it calls exit (virtual page,
+    /// frame, permission and accessed/dirty bits).
+    #[arg(long)]
+    dump_pagetable: bool,
+
     /// Physical memory in MiB.
     #[arg(short = 'm', value_name = "MB", default_value_t = sim::simulator::DEFAULT_MEMORY_MB,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
@@ -301,11 +306,32 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
         return Ok(0);
     }
     let mut simulator = build(&cli.run, matches)?;
+    if cli.run.dump_pagetable {
+        dump_pagetables_at_exit(&mut simulator);
+    }
     let outcome = simulator.run();
     if cli.run.stats {
         eprint!("{}", simulator.stats_report());
     }
     Ok(outcome.exit_code.clamp(0, 255) as u8)
+}
+
+/// Runs to the end through the stepping API, printing each process's page
+/// table at its exit call (before the kernel frees it).
+fn dump_pagetables_at_exit(simulator: &mut Simulator) {
+    use sim::emu::{Exception, Reg};
+    while let Some(event) = simulator.run_until_exception() {
+        let number = simulator
+            .process_in(event.vm, event.pid)
+            .map(|p| p.hart.reg(Reg::A7.index()));
+        let exits = matches!(number, Some(sim::abi::SYS_EXIT | sim::abi::SYS_EXIT_GROUP));
+        if event.exception == Exception::Syscall && exits {
+            if let Some(text) = simulator.dump_pagetable(event.vm, event.pid) {
+                eprint!("sim: {text}");
+            }
+        }
+        simulator.handle(event);
+    }
 }
 
 fn course_error(e: sim::course::CourseError) -> BuildError {

@@ -76,6 +76,7 @@ calls! {
     SYS_RSHMCTL = 523, "rshmctl", Some("rshmctl"), 2;
     SYS_RSHM_CHANGED = 524, "rshm_changed", Some("rshm_changed"), 1;
     SYS_NODE_ID = 525, "node_id", Some("node_id"), 0;
+    SYS_PROCESSES = 530, "processes", Some("processes"), 0;
 }
 
 /// Looks a call up by number.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::{Event, Simulator};
 use crate::abi::{Errno, ESRCH};
-use crate::emu::{self, Exception, Machine};
+use crate::emu::{self, Exception, Machine, PteFlags};
 use crate::hypervisor::{self, HostDaemon};
 use crate::kernel::{uaccess, ExitStatus, Kernel, Pid, Process};
 
@@ -212,6 +212,38 @@ impl Simulator {
             .and_then(|k| k.process_mut(pid))
             .ok_or(ESRCH)?;
         uaccess::copy_out(&mut self.machine, process, vaddr, bytes)
+    }
+
+    /// The page table of process `pid` of VM `vm`, one mapped page a line
+    /// in address order (`--dump-pagetable` prints it when a process exits):
+    /// virtual address, frame number and permission/status bits.
+    pub fn dump_pagetable(&self, vm: usize, pid: Pid) -> Option<String> {
+        let process = self.vm(vm)?.process(pid)?;
+        let mut entries: Vec<_> = process.page_table.entries().collect();
+        entries.sort_by_key(|&(page, _)| page);
+        let mut out = format!(
+            "page table of process {pid} ({}), vm {vm}: {} pages\n  {:<16} {:<8} flags (r w x user accessed dirty)\n",
+            process.name,
+            entries.len(),
+            "vaddr",
+            "frame"
+        );
+        for (page, pte) in entries {
+            let f = pte.flags;
+            let bit = |b: u8, c: char| if f.has(b) { c } else { '-' };
+            out.push_str(&format!(
+                "  {:<#16x} {:<#8x} {}{}{}{}{}{}\n",
+                page.address(),
+                pte.frame.0,
+                bit(PteFlags::READ, 'r'),
+                bit(PteFlags::WRITE, 'w'),
+                bit(PteFlags::EXECUTE, 'x'),
+                bit(PteFlags::USER, 'u'),
+                bit(PteFlags::ACCESSED, 'a'),
+                bit(PteFlags::DIRTY, 'd'),
+            ));
+        }
+        Some(out)
     }
 
     /// The context tree of every VM (`--dump-contexts`).
