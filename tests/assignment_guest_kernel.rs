@@ -120,8 +120,11 @@ fn observe(kernel: &[u8], children: &[(&str, Vec<u8>)]) -> Observed {
             && s.register(event.pid, Reg::A7.index()) == Some(abi::SYS_EXIT)
         {
             if let (Some(child), Some(kern)) = (s.process(event.pid), s.process(k)) {
-                let kernel_frames: std::collections::HashSet<_> =
-                    kern.page_table.entries().map(|(_, pte)| pte.frame).collect();
+                let kernel_frames: std::collections::HashSet<_> = kern
+                    .page_table
+                    .entries()
+                    .map(|(_, pte)| pte.frame)
+                    .collect();
                 o.host_backed_heap_pages += child
                     .page_table
                     .entries()
@@ -156,7 +159,10 @@ fn check(kernel: &[u8]) -> Vec<String> {
     let mut failures = Vec::new();
     let o = observe(
         kernel,
-        &[("heap", build_source("heap", HEAP_CHILD)), ("hello", hello())],
+        &[
+            ("heap", build_source("heap", HEAP_CHILD)),
+            ("hello", hello()),
+        ],
     );
     if !(o.stdout.contains("heap ok\n") && o.stdout.contains("Hello, world!\n")) {
         failures.push(format!("children's output wrong: {:?}", o.stdout));
@@ -181,11 +187,20 @@ fn check(kernel: &[u8]) -> Vec<String> {
 
 #[test]
 fn children_run_round_robin_with_their_output_and_exit_codes() {
-    let o = observe(&rr(), &[("heap", build_source("heap", HEAP_CHILD)), ("hello", hello())]);
+    let o = observe(
+        &rr(),
+        &[
+            ("heap", build_source("heap", HEAP_CHILD)),
+            ("hello", hello()),
+        ],
+    );
     assert!(o.stdout.contains("heap ok\n"), "{o:?}");
     assert!(o.stdout.contains("Hello, world!\n"), "{o:?}");
     assert!(o.stderr.contains("exited with 7"), "{o:?}");
-    assert_eq!(o.exit_code, 7, "the kernel exits with its first child's code");
+    assert_eq!(
+        o.exit_code, 7,
+        "the kernel exits with its first child's code"
+    );
 }
 
 #[test]
@@ -193,7 +208,10 @@ fn page_faults_are_backed_by_the_kernel_under_guest_paging() {
     let o = observe(&rr(), &[("heap", build_source("heap", HEAP_CHILD))]);
     assert!(o.guest_paging, "rr must call hv_paging(1)");
     assert_eq!(o.forwarded_faults, 0, "{o:?}");
-    assert!(o.hv_maps >= 16, "64 KiB of heap needs 16 pages at least: {o:?}");
+    assert!(
+        o.hv_maps >= 16,
+        "64 KiB of heap needs 16 pages at least: {o:?}"
+    );
     assert_eq!(o.host_backed_heap_pages, 0, "{o:?}");
 }
 
@@ -207,9 +225,19 @@ fn writes_are_served_by_the_kernel_through_hv_read() {
 
 #[test]
 fn a_null_pointer_kills_only_that_child() {
-    let o = observe(&rr(), &[("null", build_source("null", NULL_CHILD)), ("hello", hello())]);
+    let o = observe(
+        &rr(),
+        &[
+            ("null", build_source("null", NULL_CHILD)),
+            ("hello", hello()),
+        ],
+    );
     assert!(o.stdout.contains("Hello, world!\n"), "{o:?}");
-    assert!(o.stderr.contains("null") && o.stderr.contains("0x0"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("null") && o.stderr.contains("0x0"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]

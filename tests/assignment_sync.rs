@@ -35,7 +35,10 @@ fn run(elf: &[u8], quantum: u64) -> (String, i32) {
         .build();
     s.load_elf(elf, &["prog".to_string()]).expect("loads");
     let outcome = s.run();
-    (String::from_utf8_lossy(s.stdout()).into(), outcome.exit_code)
+    (
+        String::from_utf8_lossy(s.stdout()).into(),
+        outcome.exit_code,
+    )
 }
 
 fn counter() -> Vec<u8> {
@@ -51,7 +54,11 @@ fn four_processes_count_exactly_under_the_lock() {
 fn the_count_is_exact_with_a_tiny_quantum() {
     // Preempted every few instructions: inside lock() and unlock() too.
     for quantum in [3, 7, 50] {
-        assert_eq!(run(&counter(), quantum).0, "counter 4000\n", "quantum {quantum}");
+        assert_eq!(
+            run(&counter(), quantum).0,
+            "counter 4000\n",
+            "quantum {quantum}"
+        );
     }
 }
 
@@ -64,10 +71,16 @@ fn the_lock_is_built_from_an_atomic_instruction() {
         let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
         matches!(
             sim::emu::decode32(word),
-            Some(Instruction::Amo { op: AmoOp::Swap | AmoOp::Add | AmoOp::Lr | AmoOp::Sc, .. })
+            Some(Instruction::Amo {
+                op: AmoOp::Swap | AmoOp::Add | AmoOp::Lr | AmoOp::Sc,
+                ..
+            })
         )
     });
-    assert!(found, "no atomic instruction in programs/sync/counter.c's code");
+    assert!(
+        found,
+        "no atomic instruction in programs/sync/counter.c's code"
+    );
 }
 
 const ATOMICS: &str = r#"

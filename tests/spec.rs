@@ -98,16 +98,25 @@ fn every_error_is_in_the_spec_table_and_every_row_is_an_error() {
         .iter()
         .map(|(name, e)| (e.0 as i64, name.to_string()))
         .collect();
-    assert_eq!(rows, code, "docs/spec/abi.md's error table and src/abi/errno.rs differ");
+    assert_eq!(
+        rows, code,
+        "docs/spec/abi.md's error table and src/abi/errno.rs differ"
+    );
 }
 
 /// Every markdown file of the repository's docs (and README, assignments).
 fn markdown_files() -> Vec<std::path::PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = vec![root.join("README.md")];
-    let mut dirs = vec![root.join("docs"), root.join("assignments"), root.join("programs")];
+    let mut dirs = vec![
+        root.join("docs"),
+        root.join("assignments"),
+        root.join("programs"),
+    ];
     while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -144,32 +153,50 @@ fn docs_link_only_inside_the_repository() {
             }
         }
         if text.contains("../shared") || text.contains("DESIGN.md") {
-            bad.push(format!("{}: names a file outside the repository", file.display()));
+            bad.push(format!(
+                "{}: names a file outside the repository",
+                file.display()
+            ));
         }
     }
-    assert!(bad.is_empty(), "links outside the repository:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "links outside the repository:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
 fn every_spec_cited_in_the_sources_exists() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut missing = Vec::new();
-    let mut dirs = vec![root.join("src"), root.join("docs"), root.join("tests"), root.join("programs")];
+    let mut dirs = vec![
+        root.join("src"),
+        root.join("docs"),
+        root.join("tests"),
+        root.join("programs"),
+    ];
     while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 dirs.push(path);
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
             for (i, _) in text.match_indices("docs/spec/") {
                 let rest = &text[i..];
                 let end = rest.find(".md").map(|e| e + 3);
                 if let Some(end) = end {
                     let cited = &rest[..end];
-                    if cited.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+                    if cited
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
                         && !root.join(cited).exists()
                     {
                         missing.push(format!("{}: {cited}", path.display()));
@@ -178,5 +205,9 @@ fn every_spec_cited_in_the_sources_exists() {
             }
         }
     }
-    assert!(missing.is_empty(), "cited specs that do not exist:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "cited specs that do not exist:\n{}",
+        missing.join("\n")
+    );
 }

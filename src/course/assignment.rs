@@ -91,7 +91,9 @@ fn parse(name: &str, text: &str) -> Result<Assignment, String> {
 /// The root of the sim source tree that holds `start`: the nearest
 /// directory upwards with a `Cargo.toml` and an `assignments/` directory.
 pub fn root_from(start: &Path) -> Result<PathBuf, CourseError> {
-    let start = start.canonicalize().map_err(|e| CourseError::io(start, e))?;
+    let start = start
+        .canonicalize()
+        .map_err(|e| CourseError::io(start, e))?;
     start
         .ancestors()
         .find(|d| d.join("Cargo.toml").is_file() && d.join("assignments").is_dir())

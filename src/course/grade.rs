@@ -41,7 +41,10 @@ pub fn grade(root: &Path, assignment: &Assignment) -> Result<Report, CourseError
         .args(["--", "--test-threads=1"])
         .output()
         .map_err(|e| {
-            CourseError::Message(format!("could not run {}: {e}", Path::new(&cargo).display()))
+            CourseError::Message(format!(
+                "could not run {}: {e}",
+                Path::new(&cargo).display()
+            ))
         })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let compiled = stdout.contains("running ");
@@ -170,7 +173,9 @@ mod tests {
         assert_eq!((r.points, r.max), (2, 10));
         assert!(r.tests[0].passed && !r.tests[1].passed);
         assert_eq!(r.tests[2].note.as_deref(), Some("did not run"));
-        assert!(r.json().starts_with("{\"assignment\": \"x\", \"points\": 2, \"max\": 10, \"tests\": [{\"name\": \"a\""));
+        assert!(r.json().starts_with(
+            "{\"assignment\": \"x\", \"points\": 2, \"max\": 10, \"tests\": [{\"name\": \"a\""
+        ));
         assert!(r.text().ends_with("total 2 / 10\n"));
         assert_eq!(json_string("a\"b\n"), "\"a\\\"b\\u000a\"");
     }

@@ -14,7 +14,11 @@ const SKIP: &[&str] = &["target", ".git"];
 /// Writes the handout of `assignment` from the tree at `root` into `out`
 /// (which must not exist or be empty). Returns the files whose regions were
 /// replaced, relative to the root.
-pub fn handout(root: &Path, assignment: &Assignment, out: &Path) -> Result<Vec<String>, CourseError> {
+pub fn handout(
+    root: &Path,
+    assignment: &Assignment,
+    out: &Path,
+) -> Result<Vec<String>, CourseError> {
     let root = root.canonicalize().map_err(|e| CourseError::io(root, e))?;
     if out.exists()
         && std::fs::read_dir(out)
@@ -70,9 +74,8 @@ fn copy_dir(
         } else if kind.is_file() {
             let bytes = std::fs::read(&path).map_err(|e| CourseError::io(&path, e))?;
             let replaced = match std::str::from_utf8(&bytes) {
-                Ok(text) => markers::stub_out(text, name).map_err(|why| {
-                    CourseError::Message(format!("{}: {why}", path.display()))
-                })?,
+                Ok(text) => markers::stub_out(text, name)
+                    .map_err(|why| CourseError::Message(format!("{}: {why}", path.display())))?,
                 Err(_) => None,
             };
             let contents = match replaced {

@@ -122,7 +122,13 @@ pub fn stub_out(text: &str, name: &str) -> Result<Option<String>, String> {
             "{indent}// ASSIGNMENT {name}: write this part (assignments/{name}/README.md)\n"
         ));
         for line in &lines[r.stub..r.end - 1] {
-            out.push_str(&line.replacen("// ", "", 1).replacen("//", "", 1));
+            // Only the first comment mark goes: `// // why` stays a comment.
+            let uncommented = if line.contains("// ") {
+                line.replacen("// ", "", 1)
+            } else {
+                line.replacen("//", "", 1)
+            };
+            out.push_str(&uncommented);
             out.push('\n');
         }
         n = r.end;
@@ -141,14 +147,14 @@ pub fn stub_out(text: &str, name: &str) -> Result<Option<String>, String> {
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = "a\n    // BEGIN SOLUTION x\n    real();\n    // STUB\n    // todo();\n    // END SOLUTION x\nb\n";
+    const SAMPLE: &str = "a\n    // BEGIN SOLUTION x\n    real();\n    // STUB\n    // // why\n    // todo();\n    // END SOLUTION x\nb\n";
 
     #[test]
     fn a_region_is_replaced_by_its_stub() {
         let out = stub_out(SAMPLE, "x").expect("balanced").expect("has x");
         assert_eq!(
             out,
-            "a\n    // ASSIGNMENT x: write this part (assignments/x/README.md)\n    todo();\nb\n"
+            "a\n    // ASSIGNMENT x: write this part (assignments/x/README.md)\n    // why\n    todo();\nb\n"
         );
         assert_eq!(stub_out(SAMPLE, "y").expect("balanced"), None);
     }
@@ -164,6 +170,8 @@ mod tests {
         let no_stub = "// BEGIN SOLUTION a\nx\n// END SOLUTION a\n";
         assert!(regions(no_stub).unwrap_err().contains("no STUB"));
         let code_in_stub = "// BEGIN SOLUTION a\n// STUB\ncode\n// END SOLUTION a\n";
-        assert!(regions(code_in_stub).unwrap_err().contains("not a `//` comment"));
+        assert!(regions(code_in_stub)
+            .unwrap_err()
+            .contains("not a `//` comment"));
     }
 }
