@@ -104,28 +104,36 @@ fn every_error_is_in_the_spec_table_and_every_row_is_an_error() {
     );
 }
 
-/// Every markdown file of the repository's docs (and README, assignments).
-fn markdown_files() -> Vec<std::path::PathBuf> {
+/// Every file under the repository's directories `dirs`.
+fn files_under(dirs: &[&str]) -> Vec<std::path::PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut out = vec![root.join("README.md")];
-    let mut dirs = vec![
-        root.join("docs"),
-        root.join("assignments"),
-        root.join("programs"),
-    ];
-    while let Some(dir) = dirs.pop() {
+    let mut out = Vec::new();
+    let mut pending: Vec<_> = dirs.iter().map(|d| root.join(d)).collect();
+    while let Some(dir) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "md") {
+                pending.push(path);
+            } else {
                 out.push(path);
             }
         }
     }
+    out
+}
+
+/// Every markdown file of the repository's docs (and README, assignments).
+fn markdown_files() -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = vec![root.join("README.md")];
+    out.extend(
+        files_under(&["docs", "assignments", "programs"])
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "md")),
+    );
     out
 }
 
@@ -170,37 +178,21 @@ fn docs_link_only_inside_the_repository() {
 fn every_spec_cited_in_the_sources_exists() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut missing = Vec::new();
-    let mut dirs = vec![
-        root.join("src"),
-        root.join("docs"),
-        root.join("tests"),
-        root.join("programs"),
-    ];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+    for path in files_under(&["src", "docs", "tests", "programs"]) {
+        let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            for (i, _) in text.match_indices("docs/spec/") {
-                let rest = &text[i..];
-                let end = rest.find(".md").map(|e| e + 3);
-                if let Some(end) = end {
-                    let cited = &rest[..end];
-                    if cited
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
-                        && !root.join(cited).exists()
-                    {
-                        missing.push(format!("{}: {cited}", path.display()));
-                    }
+        for (i, _) in text.match_indices("docs/spec/") {
+            let rest = &text[i..];
+            let end = rest.find(".md").map(|e| e + 3);
+            if let Some(end) = end {
+                let cited = &rest[..end];
+                if cited
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+                    && !root.join(cited).exists()
+                {
+                    missing.push(format!("{}: {cited}", path.display()));
                 }
             }
         }
