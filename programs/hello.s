@@ -7,7 +7,7 @@ _start:
     li a0, 1                # fd 1: stdout
     la a1, message          # buffer
     li a2, 14               # length of "Hello, world!\n"
-    li a7, 64               # write (spec/abi.md)
+    li a7, 64               # write (docs/spec/abi.md)
     ecall
     li a0, 0                # exit code
     li a7, 93               # exit

@@ -69,7 +69,10 @@
 //!   of inter-VM shared memory (docs/hypervisor.md).
 //! - [`simulator`]: the run loop and the library API.
 //! - [`toolchain`]: C* compiler, assembler, ELF writer.
+//! - [`course`]: the course kit: assignments, `sim grade`, `sim handout`
+//!   (docs/teaching.md); it runs cargo, not guest code.
 pub mod abi;
+pub mod course;
 pub mod emu;
 pub mod hypervisor;
 pub mod ids;

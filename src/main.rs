@@ -53,12 +53,46 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a node of distributed shared memory (spec/rshm.md): the programs
+    /// Run a node of distributed shared memory (docs/spec/rshm.md): the programs
     /// run on a kernel whose rshm calls reach the other nodes over TCP.
     Node(Box<NodeArgs>),
     /// Start N nodes on 127.0.0.1 (ports the OS assigns), each running the
     /// given programs; output lines are prefixed `[node N]`.
     Cluster(ClusterArgs),
+    /// Grade an assignment: run its tests in this source tree and print each
+    /// test with its points and the total (docs/teaching.md).
+    Grade(GradeArgs),
+    /// Write the student's copy of this source tree with the assignment's
+    /// solution regions replaced by their stubs (docs/teaching.md).
+    Handout(HandoutArgs),
+}
+
+#[derive(Args, Debug)]
+struct GradeArgs {
+    /// The assignment (`sim grade --list` lists them).
+    #[arg(required_unless_present = "list")]
+    name: Option<String>,
+    /// List the assignments, one a line: name, max points, title.
+    #[arg(long)]
+    list: bool,
+    /// Print the grade as JSON: {"assignment", "points", "max", "tests": [...]}.
+    #[arg(long)]
+    json: bool,
+    /// The source tree (default: the one holding the working directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    tree: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct HandoutArgs {
+    /// The assignment whose solution regions become stubs.
+    name: String,
+    /// Where to write the copy (new or empty).
+    #[arg(short = 'o', value_name = "DIR")]
+    output: PathBuf,
+    /// The source tree (default: the one holding the working directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    tree: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -168,6 +202,11 @@ struct RunOptions {
     #[arg(long)]
     dump_contexts: bool,
 
+    /// Print each process's page table when it calls exit (virtual page,
+    /// frame, permission and accessed/dirty bits).
+    #[arg(long)]
+    dump_pagetable: bool,
+
     /// Physical memory in MiB.
     #[arg(short = 'm', value_name = "MB", default_value_t = sim::simulator::DEFAULT_MEMORY_MB,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
@@ -211,18 +250,18 @@ struct RunOptions {
     #[arg(long)]
     stats: bool,
 
-    /// Print the shared-memory list (spec/shm.md) after every shm call
+    /// Print the shared-memory list (docs/spec/shm.md) after every shm call
     /// that succeeded and at exit.
     #[arg(long)]
     dump_shm: bool,
 
     /// Size of the host shared region for inter-VM shared memory
-    /// (spec/vmshm.md) in MiB, reserved on first use.
+    /// (docs/spec/vmshm.md) in MiB, reserved on first use.
     #[arg(long, value_name = "MB", default_value_t = sim::hypervisor::DEFAULT_HOST_SHM_MB)]
     host_shm: u64,
 
     /// Print every message between the VMs' client daemons and the host
-    /// daemon (spec/vmshm.md).
+    /// daemon (docs/spec/vmshm.md).
     #[arg(long)]
     trace_daemon: bool,
 
@@ -307,6 +346,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
             return run_node(*node, node_matches);
         }
         Some(Command::Cluster(cluster)) => return run_cluster(&cluster),
+        Some(Command::Grade(args)) => return run_grade(&args).map_err(course_error),
+        Some(Command::Handout(args)) => return run_handout(&args).map_err(course_error),
         None => {}
     }
     if !cli.compile.is_empty() {
@@ -319,11 +360,71 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
         return Ok(0);
     }
     let mut simulator = build(&cli.run, matches, &cli.program)?;
+    if cli.run.dump_pagetable {
+        dump_pagetables_at_exit(&mut simulator);
+    }
     let outcome = simulator.run();
     if cli.run.stats {
         eprint!("{}", simulator.stats_report());
     }
     Ok(outcome.exit_code.clamp(0, 255) as u8)
+}
+
+/// Runs to the end through the stepping API, printing each process's page
+/// table at its exit call (before the kernel frees it).
+fn dump_pagetables_at_exit(simulator: &mut Simulator) {
+    use sim::emu::{Exception, Reg};
+    while let Some(event) = simulator.run_until_exception() {
+        let number = simulator
+            .process_in(event.vm, event.pid)
+            .map(|p| p.hart.reg(Reg::A7.index()));
+        let exits = matches!(number, Some(sim::abi::SYS_EXIT | sim::abi::SYS_EXIT_GROUP));
+        if event.exception == Exception::Syscall && exits {
+            if let Some(text) = simulator.dump_pagetable(event.vm, event.pid) {
+                eprint!("sim: {text}");
+            }
+        }
+        simulator.handle(event);
+    }
+}
+
+fn course_error(e: sim::course::CourseError) -> BuildError {
+    BuildError::Other(e.to_string())
+}
+
+/// `sim grade`: the list, or one assignment's grade (text or JSON); exits 0
+/// with full marks, 2 below.
+fn run_grade(args: &GradeArgs) -> Result<u8, sim::course::CourseError> {
+    let root = sim::course::root_from(&args.tree)?;
+    if args.list {
+        for a in sim::course::list(&root)? {
+            println!("{}\t{} points\t{}", a.name, a.max(), a.title);
+        }
+        return Ok(0);
+    }
+    let name = args.name.as_deref().unwrap_or_default();
+    let assignment = sim::course::Assignment::load(&root, name)?;
+    let report = sim::course::grade(&root, &assignment)?;
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(if report.points == report.max { 0 } else { 2 })
+}
+
+/// `sim handout NAME -o DIR`.
+fn run_handout(args: &HandoutArgs) -> Result<u8, sim::course::CourseError> {
+    let root = sim::course::root_from(&args.tree)?;
+    let assignment = sim::course::Assignment::load(&root, &args.name)?;
+    let changed = sim::course::handout(&root, &assignment, &args.output)?;
+    eprintln!(
+        "sim: handout of {} written to {}; stubbed: {}",
+        assignment.name,
+        args.output.display(),
+        changed.join(", ")
+    );
+    Ok(0)
 }
 
 /// The programs of `-u`, `-k` and `--vm` in the order they were given:

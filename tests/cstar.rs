@@ -1,13 +1,13 @@
 //! The C* compiler, rule by rule and meaning by meaning: each test compiles
 //! a small program, runs it on `sim` and under qemu-riscv64 (both must
-//! agree) and checks stdout and the exit code (spec/cstar.md).
+//! agree) and checks stdout and the exit code (docs/spec/cstar.md).
 
 #[path = "cstar/support.rs"]
 mod support;
 
 use support::{build, expect, expect_exit, run_with};
 
-// ---- grammar rules (spec/cstar.md, in order) ----
+// ---- grammar rules (docs/spec/cstar.md, in order) ----
 
 #[test]
 fn program_globals_and_procedures_in_any_order() {

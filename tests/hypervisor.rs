@@ -213,7 +213,7 @@ fn a_user_process_calling_any_hypercall_is_killed_under_rule_uk3() {
         .iter()
         .filter(|c| abi::is_hypercall(c.number))
         .collect();
-    assert_eq!(hypercalls.len(), 9);
+    assert_eq!(hypercalls.len(), 14);
     for call in hypercalls {
         let elf = hypercall_program(call);
         let mut s = simulator();

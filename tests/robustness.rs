@@ -1,6 +1,6 @@
 //! Bad input never panics the host: random and mutated ELF files are
 //! refused with a reason, random instruction streams end in an exception,
-//! random program sources end in an error (DESIGN.md, "Bad input").
+//! random program sources end in an error (docs/RELIABILITY.md).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Named shared memory (spec/shm.md): one test per rule and per error, in
+//! Named shared memory (docs/spec/shm.md): one test per rule and per error, in
 //! the style of the LTP shm tests (each sets up, makes one call, checks
 //! the result, the lists, the page tables and that an error changed
 //! nothing), then the exception-stepping test, the `--dump-shm` snapshots

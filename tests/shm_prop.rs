@@ -1,7 +1,7 @@
 //! Property test of named shared memory: random sequences of
 //! open/size/map/close/write/read/exit/fork across several processes,
 //! issued through the kernel's syscall dispatch. After every step the
-//! invariants of spec/shm.md hold; every write through a mapping is seen
+//! invariants of docs/spec/shm.md hold; every write through a mapping is seen
 //! at the same offset through every mapping of the same object (sharing);
 //! after a close, the closer kept its contents and nothing leaks either way
 //! between it and the remaining clients; at the end, with every process

@@ -1,4 +1,4 @@
-//! Inter-VM shared memory (spec/vmshm.md): one test per row of the error
+//! Inter-VM shared memory (docs/spec/vmshm.md): one test per row of the error
 //! table and per lifetime rule, visibility between VMs both ways,
 //! read-only enforcement, the demos of programs/vmshm (directly and under
 //! the rr guest kernel) and a `--dump-vmshm` snapshot.
@@ -85,7 +85,7 @@ fn a_store_through_a_read_only_mapping_kills_only_the_storing_process() {
     assert_eq!(outcome.exit_code, 128 + 11, "{stderr}");
     assert!(
         stderr.contains("killed: store at address 0x3000001000")
-            && stderr.contains("inter-VM shared memory opened read-only (spec/vmshm.md"),
+            && stderr.contains("inter-VM shared memory opened read-only (docs/spec/vmshm.md"),
         "{stderr}"
     );
     assert_eq!(

@@ -1,4 +1,4 @@
-// The rshm board (spec/rshm.md, docs/rshm.md): nodes share a board of one
+// The rshm board (docs/spec/rshm.md, docs/rshm.md): nodes share a board of one
 // page per node. Each node writes a line on its own page, publishes it
 // with rshm_changed, waits until it has seen every other node's line,
 // prints them and detaches.

@@ -1,4 +1,4 @@
-// No torn reads (spec/rshm.md: an update is applied "atomically between
+// No torn reads (docs/spec/rshm.md: an update is applied "atomically between
 // two guest instructions"): node 1 fills two pages of a segment with the
 // round number, word by word, and publishes, ROUNDS times; every other
 // node scans both pages over and over and counts the scans that saw two

@@ -1,4 +1,4 @@
-// The example of spec/shm.md, process A (run it with example_b.c):
+// The example of docs/spec/shm.md, process A (run it with example_b.c):
 //   sim -u programs/shm/example_a.c -u programs/shm/example_b.c --dump-shm
 // A opens "test", sizes it to 5000 bytes (rounded up to two pages), maps
 // it, writes a number on the first page and waits for B's answer on the

@@ -1,4 +1,4 @@
-// The example of spec/shm.md, process B (run it with example_a.c).
+// The example of docs/spec/shm.md, process B (run it with example_a.c).
 // B opens "test" (the same id as A), asks for the same size (A.2: the
 // same rounded size returns it), maps it at an address of its own choice
 // (A has the kernel pick one), reads A's number and answers on the second

@@ -1,4 +1,4 @@
-// The example of spec/shm.md with fork: the parent opens, sizes and maps
+// The example of docs/spec/shm.md with fork: the parent opens, sizes and maps
 // "test", then forks. The child inherits the mapping as shared (A.6), so
 // what it writes the parent reads; both close their view.
 //   sim -u programs/shm/example_fork.c --dump-shm

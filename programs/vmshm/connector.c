@@ -1,4 +1,4 @@
-// Level 2 of spec/vmshm.md, connecting side (VM 1; see listener.c). Until
+// Level 2 of docs/spec/vmshm.md, connecting side (VM 1; see listener.c). Until
 // VM 0 listens, vm_connect fails at once with ECONNREFUSED; it tries again
 // after a yield. It answers each round with its square, then closes.
 

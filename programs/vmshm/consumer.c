@@ -1,4 +1,4 @@
-// Level 1 of spec/vmshm.md, consumer side (VM 1; see producer.c). It opens
+// Level 1 of docs/spec/vmshm.md, consumer side (VM 1; see producer.c). It opens
 // block 1 with size 0 ("its size"): until the producer created it, the
 // host answers ENOENT, so it tries again after a yield. It takes 100 values
 // out of the ring and prints their sum.

@@ -1,4 +1,4 @@
-// Level 2 of spec/vmshm.md, listening side (VM 0). Run it with the
+// Level 2 of docs/spec/vmshm.md, listening side (VM 0). Run it with the
 // connector in another VM:
 //   sim -u programs/vmshm/listener.c --vm -u programs/vmshm/connector.c
 // vm_listen blocks this process (only it) until a process of another VM

@@ -1,4 +1,4 @@
-// Level 1 of spec/vmshm.md, producer side (VM 0). Run it with the
+// Level 1 of docs/spec/vmshm.md, producer side (VM 0). Run it with the
 // consumer in another VM:
 //   sim -u programs/vmshm/producer.c --vm -u programs/vmshm/consumer.c
 // It creates block 1 (MULTISHARED, read/write, one page) through the host

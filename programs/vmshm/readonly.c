@@ -1,4 +1,4 @@
-// A store through a read-only mapping (spec/vmshm.md, level 1): this
+// A store through a read-only mapping (docs/spec/vmshm.md, level 1): this
 // process creates block 3 read/write, writes 42, opens it a second time
 // read-only (a second mapping), reads 42 through it, and then stores
 // through it: the kernel kills this process, and only it, with a message

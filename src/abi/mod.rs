@@ -181,6 +181,11 @@ calls! {
     HV_GET_REG = 406, "hv_get_reg", Some("hv_get_reg"), [Int, Int] -> Addr;
     HV_SET_REG = 407, "hv_set_reg", Some("hv_set_reg"), [Int, Int, Hex] -> Int;
     HV_CHILDREN = 408, "hv_children", Some("hv_children"), [Ptr, Int] -> Int;
+    HV_READ = 409, "hv_read", Some("hv_read"), [Int, Hex, Ptr, Int] -> Int;
+    HV_WRITE = 410, "hv_write", Some("hv_write"), [Int, Hex, Buf(3), Int] -> Int;
+    HV_MAPPINGS = 411, "hv_mappings", Some("hv_mappings"), [Int, Ptr, Int] -> Int;
+    HV_PROTECT = 412, "hv_protect", Some("hv_protect"), [Int, Hex, Hex] -> Int;
+    HV_PAGING = 413, "hv_paging", Some("hv_paging"), [Int] -> Int;
     SYS_SHM_OPEN = 500, "shm_open", Some("shm_open"), [Path] -> Int;
     SYS_SHM_SIZE = 501, "shm_size", Some("shm_size"), [Int, Int] -> Int;
     SYS_SHM_MAP = 502, "shm_map", Some("shm_map"), [Hex, Int] -> Addr;
@@ -197,6 +202,7 @@ calls! {
     SYS_RSHMCTL = 523, "rshmctl", Some("rshmctl"), [Int, Int] -> Int;
     SYS_RSHM_CHANGED = 524, "rshm_changed", Some("rshm_changed"), [Int] -> Int;
     SYS_NODE_ID = 525, "node_id", Some("node_id"), [] -> Int;
+    SYS_PROCESSES = 530, "processes", Some("processes"), [] -> Int;
 }
 
 /// Looks a call up by number.
@@ -211,7 +217,7 @@ pub fn call_name(number: u64) -> String {
 
 /// Whether `number` is a hypercall (rule U/K-3: kernel mode only).
 pub fn is_hypercall(number: u64) -> bool {
-    (HV_CREATE..=HV_CHILDREN).contains(&number)
+    (HV_CREATE..=HV_PAGING).contains(&number)
 }
 
 /// `hv_status` codes: what the child's pending exception is.
@@ -242,6 +248,16 @@ pub const HV_REG_ACCESS: u64 = 34;
 pub const HV_PROT_READ: u64 = 1;
 pub const HV_PROT_WRITE: u64 = 2;
 pub const HV_PROT_EXEC: u64 = 4;
+
+/// `hv_paging` modes (docs/spec/hypervisor.md, "guest paging").
+/// The host backs a forwarded page fault of a child as its own (default).
+pub const HV_PAGING_HOST: u64 = 0;
+/// The host backs no page fault of this kernel's children: `hv_forward` of
+/// one kills the child; the kernel must `hv_map` the page itself.
+pub const HV_PAGING_GUEST: u64 = 1;
+
+/// Most bytes one `hv_read`/`hv_write` copies.
+pub const HV_COPY_MAX: u64 = 1 << 20;
 
 /// `openat` flags (Linux generic values), as the kernel interprets them.
 pub const O_RDONLY: u64 = 0;

@@ -1,5 +1,5 @@
 //! The hypervisor (selfie's *hypster*): the context tree, the -u/-k rules
-//! of DESIGN.md, the VMs, and the host daemon of inter-VM shared memory.
+//! of docs/spec/hypervisor.md, the VMs, and the host daemon of inter-VM shared memory.
 //!
 //! Table of contents:
 //!
@@ -7,9 +7,9 @@
 //! |---|---|
 //! | contexts.rs | the context tree: which context runs (`deepest`), where an exception goes (`deliver`, rule U/K-2), `--dump-contexts` |
 //! | vm.rs | VM groups: the `-u`/`-k`/`--vm` command line and `--scenario` files as one `Scenario` |
-//! | host_daemon/ | the host daemon of spec/vmshm.md: the host shared region, its blocks, level-1 opens and level-2 connections; `--dump-vmshm` |
+//! | host_daemon/ | the host daemon of docs/spec/vmshm.md: the host shared region, its blocks, level-1 opens and level-2 connections; `--dump-vmshm` |
 //!
-//! The hypercalls themselves (400–408) are calls like any other: the
+//! The hypercalls themselves (400–413) are calls like any other: the
 //! kernel's one syscall layer runs them (kernel/syscall/hypercalls.rs);
 //! this module decides that they go there.
 //!
@@ -25,7 +25,7 @@
 //! ```text
 //! run loop: root = kernel.current; ctx = deepest(root); machine.run(ctx) → E
 //! deliver(ctx, E):
-//!   E = ecall of a hypercall (a7 in 400..=408; 401 alone under selfie's ABI)
+//!   E = ecall of a hypercall (a7 in 400..=413; 401 alone under selfie's ABI)
 //!      ctx in kernel mode  → Kernel::syscall (the host's syscall layer)
 //!      ctx in user mode    → E := PrivilegeViolation (U/K-3), go on below
 //!   ctx has no supervisor  → Kernel::handle(E): the host kernel (U/K-2)

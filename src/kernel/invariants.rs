@@ -4,7 +4,7 @@
 //!
 //! Per kernel (`Kernel::check_invariants`):
 //!
-//! 1. named shared memory: the invariants of spec/shm.md
+//! 1. named shared memory: the invariants of docs/spec/shm.md
 //!    (shm/invariants.rs): lists well formed, clients live, every entry
 //!    that maps an object's frame recorded in that process's client;
 //! 2. inter-VM shared memory: every entry that maps a frame of the host

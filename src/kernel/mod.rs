@@ -424,7 +424,7 @@ impl Kernel {
             Exception::PrivilegeViolation { pc, call } => (
                 4,
                 format!(
-                    "rule U/K-3 broken: hypercall {} ({call}) from user mode at pc {pc:#x}; only kernel-mode contexts may use hypercalls",
+                    "rule U/K-3 broken: hypercall {} ({call}) from user mode at pc {pc:#x}; only kernel-mode contexts may use hypercalls (docs/spec/hypervisor.md)",
                     profile.call_name(call)
                 ),
             ),
@@ -468,7 +468,7 @@ impl Kernel {
         }
     }
 
-    /// The shm invariants of spec/shm.md (see shm/invariants.rs).
+    /// The shm invariants of docs/spec/shm.md (see shm/invariants.rs).
     ///
     /// # Errors
     /// The first broken invariant.
@@ -477,7 +477,7 @@ impl Kernel {
             &self.shared.shm,
             &self.processes.views(),
             machine.memory(),
-            // The host region of spec/vmshm.md is reserved from the same
+            // The host region of docs/spec/vmshm.md is reserved from the same
             // frames: those no process maps belong to neither side.
             self.shares_machine || self.shared.vmshm.region_reserved(),
         )

@@ -81,7 +81,7 @@ pub fn back_on_demand(
 /// touches no mapped page and no page the kernel reserves for demand
 /// paging: the stack, the heap's room up to `SHM_BASE` (so that a growing
 /// brk never backs, and a shrinking one never frees, a shared page), .bss
-/// regions, and the guard page above the stack (spec/shm.md, rule A.3).
+/// regions, and the guard page above the stack (docs/spec/shm.md, rule A.3).
 pub fn range_is_free(process: &Process, addr: u64, pages: u64) -> bool {
     let Some(end) = pages
         .checked_mul(PAGE_SIZE)

@@ -27,11 +27,11 @@ pub enum Mode {
 pub enum WaitReason {
     /// `wait4` for a child (`None`: any child).
     Child(Option<Pid>),
-    /// An rshm call waiting for the node's server (spec/rshm.md): the
+    /// An rshm call waiting for the node's server (docs/spec/rshm.md): the
     /// request's token. The reply sets `a0` and makes the process ready
     /// (kernel/syscall/rshm.rs), instead of re-running the `ecall`.
     Rshm(u64),
-    /// A vm_listen or vm_disconnect waiting for the peer (spec/vmshm.md).
+    /// A vm_listen or vm_disconnect waiting for the peer (docs/spec/vmshm.md).
     VmShm(VmWait),
     /// Host input that has not arrived: a read of descriptor `Some(fd)`
     /// (stdin, a FIFO, a device), or `None`, an `openat` of a FIFO
@@ -165,6 +165,9 @@ pub struct Process {
     pub umask: u64,
     /// The path it was started from (what `/proc/self/exe` names).
     pub exe: String,
+    /// For a guest kernel: `hv_paging(HV_PAGING_GUEST)` was called — the
+    /// host backs none of its children's page faults (hypercalls.rs).
+    pub guest_paging: bool,
 }
 
 impl ProcessStats {
@@ -228,6 +231,7 @@ impl Process {
             clear_child_tid: 0,
             umask: 0o022,
             exe: String::new(),
+            guest_paging: false,
         }
     }
 

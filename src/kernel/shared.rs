@@ -4,9 +4,9 @@
 //!
 //! ```text
 //! SharedMemory
-//!   shm    ShmTable       named shared memory of this kernel (spec/shm.md)
-//!   vmshm  ClientDaemon   this VM's side of inter-VM shared memory (spec/vmshm.md)
-//!   rshm   RshmClient?    the queues to this node's rshm server (spec/rshm.md);
+//!   shm    ShmTable       named shared memory of this kernel (docs/spec/shm.md)
+//!   vmshm  ClientDaemon   this VM's side of inter-VM shared memory (docs/spec/vmshm.md)
+//!   rshm   RshmClient?    the queues to this node's rshm server (docs/spec/rshm.md);
 //!                         a segment's local copy is an object of `shm`
 //! ```
 //!
@@ -87,7 +87,7 @@ impl SharedMemory {
 
     /// After a fork of `parent` mapped the shared pages into `child`: the
     /// child becomes a client of every object and a process of every block
-    /// its parent has open (rule A.6; spec/vmshm.md: mappings stay shared).
+    /// its parent has open (rule A.6; docs/spec/vmshm.md: mappings stay shared).
     /// Returns whether the child joined a named-shm object (the kernel
     /// then checks the shm invariants).
     pub fn fork(&mut self, parent: Pid, child: Pid) -> bool {
@@ -109,10 +109,10 @@ impl SharedMemory {
         let was_client = self.shm.is_client_anywhere(pid);
         if was_client {
             self.shm.exit(memory, pid, page_table);
-            // Its rshm attachments no longer count (spec/rshm.md ref_count).
+            // Its rshm attachments no longer count (docs/spec/rshm.md ref_count).
             self.rshm_refs_changed();
         }
-        // spec/vmshm.md: a process that exits closes all it opened. The
+        // docs/spec/vmshm.md: a process that exits closes all it opened. The
         // host region's frames are the host daemon's: they are unmapped
         // here, before the kernel frees what the page table maps.
         if self.vmshm.is_user(pid) {
@@ -123,7 +123,7 @@ impl SharedMemory {
     }
 
     /// The last process of the VM ended: it drops all its references
-    /// (spec/vmshm.md).
+    /// (docs/spec/vmshm.md).
     pub fn vm_ended(&mut self, memory: &mut PhysMemory) {
         self.vmshm.vm_ended(memory);
     }
@@ -141,7 +141,7 @@ impl SharedMemory {
             && access == Access::Write
             && self.vmshm.is_read_only(pid, vaddr)
         {
-            return "inter-VM shared memory opened read-only (spec/vmshm.md: a store \
+            return "inter-VM shared memory opened read-only (docs/spec/vmshm.md: a store \
                     through a read-only mapping kills the storing process)"
                 .to_string();
         }

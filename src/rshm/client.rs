@@ -1,4 +1,4 @@
-//! The kernel's side of a node (spec/rshm.md: "the kernel and the server
+//! The kernel's side of a node (docs/spec/rshm.md: "the kernel and the server
 //! talk through message queues"): `RshmClient` holds the queues to the
 //! server and what the kernel remembers between a request and its reply.
 //! The calls and the event handling that use it are in the kernel's
@@ -20,7 +20,7 @@
 //! wrong.
 //!
 //! A segment's local copy is a named shared-memory object of this kernel
-//! (spec/shm.md) called `rshm:<id in hex>`: processes of one node map the
+//! (docs/spec/shm.md) called `rshm:<id in hex>`: processes of one node map the
 //! same frames, and `--dump-shm` shows it like any other object.
 
 use std::collections::BTreeMap;

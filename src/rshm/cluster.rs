@@ -1,4 +1,4 @@
-//! `sim cluster N -u PROG …` (spec/rshm.md): N nodes on 127.0.0.1 in one
+//! `sim cluster N -u PROG …` (docs/spec/rshm.md): N nodes on 127.0.0.1 in one
 //! command, for demos and tests. Each node is a child `sim node` process
 //! of the same executable.
 //!

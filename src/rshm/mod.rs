@@ -1,4 +1,4 @@
-//! Distributed shared memory across machines (spec/rshm.md): System V–style
+//! Distributed shared memory across machines (docs/spec/rshm.md): System V–style
 //! segments that processes on different `sim node`s share.
 //!
 //! How control flows:
@@ -27,7 +27,7 @@
 //! ```
 //!
 //! `client.rs` is the kernel's end of the queues (`SharedMemory::rshm`),
-//! a local copy is a named shm object of that kernel (spec/shm.md). This
+//! a local copy is a named shm object of that kernel (docs/spec/shm.md). This
 //! module knows nothing of the kernel: the kernel calls it. `node.rs`
 //! starts a node's server for `sim node`; `cluster.rs` runs N `sim node`
 //! processes for `sim cluster`. `harness.rs` drives servers without a

@@ -1,4 +1,4 @@
-//! Starting the rshm server of a `sim node` (spec/rshm.md, "What users can
+//! Starting the rshm server of a `sim node` (docs/spec/rshm.md, "What users can
 //! see"): bind the listening address, parse `--peer ID=ADDR`, start the
 //! server thread and hand the kernel its end of the queues.
 //!

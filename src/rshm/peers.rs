@@ -1,4 +1,4 @@
-//! TCP plumbing of the full mesh (spec/rshm.md: "every server keeps a
+//! TCP plumbing of the full mesh (docs/spec/rshm.md: "every server keeps a
 //! connection to every other server"). Threads here only move bytes and
 //! check tags; every decision is the server's (server/membership.rs).
 //!

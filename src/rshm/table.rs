@@ -1,4 +1,4 @@
-//! The state table of one node (spec/rshm.md, "State table") and the rules
+//! The state table of one node (docs/spec/rshm.md, "State table") and the rules
 //! that keep the tables of all nodes in agreement:
 //!
 //! - **rshmget convergence**: a key resolves to its *established* segment

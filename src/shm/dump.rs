@@ -1,4 +1,4 @@
-//! `--dump-shm`: the lists drawn as spec/shm.md draws them, one box per
+//! `--dump-shm`: the lists drawn as docs/spec/shm.md draws them, one box per
 //! object in list order and, under it, one box per client, with the real
 //! slot, page and frame numbers.
 //!

@@ -1,4 +1,4 @@
-//! The invariants of spec/shm.md, checked after every shm call in debug
+//! The invariants of docs/spec/shm.md, checked after every shm call in debug
 //! builds (kernel/syscall/shm.rs) and by the property tests:
 //!
 //! 1. the object list and every client list are well formed in both

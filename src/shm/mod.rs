@@ -1,4 +1,4 @@
-//! Named shared memory of one kernel (spec/shm.md, rules A.1–A.7).
+//! Named shared memory of one kernel (docs/spec/shm.md, rules A.1–A.7).
 //!
 //! How control flows:
 //!

@@ -1,4 +1,4 @@
-//! The two node types of spec/shm.md, field for field:
+//! The two node types of docs/spec/shm.md, field for field:
 //!
 //! ```text
 //! shared-memory object (ShmObject)     client (Client)

@@ -1,5 +1,5 @@
 //! `ShmTable`: one kernel's list of named shared-memory objects and the
-//! four calls of spec/shm.md (rules A.1–A.4), plus what exit (A.5) and
+//! four calls of docs/spec/shm.md (rules A.1–A.4), plus what exit (A.5) and
 //! fork (A.6) do to it.
 //!
 //! Every call first checks everything that can fail, then commits: on an
@@ -234,7 +234,7 @@ impl ShmTable {
     /// Unmaps the run of pages `pid` mapped onto object `id` at `addr` (one
     /// `map` call's pages) without copying: later accesses fault. A client
     /// with no page left leaves; an object with no client left is freed
-    /// (A.7). Used by rshmdt (spec/rshm.md), whose local copies are
+    /// (A.7). Used by rshmdt (docs/spec/rshm.md), whose local copies are
     /// objects of this table. Returns whether the object was freed.
     ///
     /// # Errors
@@ -330,11 +330,16 @@ impl ShmTable {
         let n = object.frames.len();
         // A.4: the last client keeps the original frames for its first
         // mapping (pages[..n]); every other page gets a private copy.
+        // BEGIN SOLUTION shm-close
         let keep = if last && how == Leave::CopyPrivate {
             n.min(client.pages.len())
         } else {
             0
         };
+        // STUB
+        // let _ = last;
+        // let keep = 0; // A.4: how many pages does the last client keep?
+        // END SOLUTION shm-close
         let copies = match how {
             Leave::CopyPrivate => client.pages.len() - keep,
             Leave::Unmap => 0,
@@ -353,6 +358,7 @@ impl ShmTable {
             };
             match how {
                 Leave::CopyPrivate => {
+                    // BEGIN SOLUTION shm-close
                     let Some(copy) = memory.alloc() else {
                         panic!("ShmTable::leave: {copies} frames were free a moment ago");
                     };
@@ -360,6 +366,11 @@ impl ShmTable {
                     // Same address, same permissions; `map` bumps the page
                     // table's generation, so the TLB drops the old frame.
                     page_table.map(page, copy, pte.flags);
+                    // STUB
+                    // // A.4: the page should keep its contents in a private frame.
+                    // let _ = (original, pte);
+                    // page_table.unmap(page);
+                    // END SOLUTION shm-close
                 }
                 Leave::Unmap => {
                     page_table.unmap(page);

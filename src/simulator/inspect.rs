@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::{Event, Simulator};
 use crate::abi::{Errno, ESRCH};
-use crate::emu::{self, Exception, Machine};
+use crate::emu::{self, Exception, Machine, PteFlags};
 use crate::hypervisor::{self, HostDaemon};
 use crate::kernel::{uaccess, ExitStatus, Kernel, Pid, Process};
 
@@ -48,7 +48,7 @@ impl Simulator {
         self.current_vm
     }
 
-    /// The host daemon of inter-VM shared memory (spec/vmshm.md).
+    /// The host daemon of inter-VM shared memory (docs/spec/vmshm.md).
     pub fn host_daemon(&self) -> Ref<'_, HostDaemon> {
         self.host_daemon.borrow()
     }
@@ -214,12 +214,44 @@ impl Simulator {
         uaccess::copy_out(&mut self.machine, process, vaddr, bytes)
     }
 
+    /// The page table of process `pid` of VM `vm`, one mapped page a line
+    /// in address order (`--dump-pagetable` prints it when a process exits):
+    /// virtual address, frame number and permission/status bits.
+    pub fn dump_pagetable(&self, vm: usize, pid: Pid) -> Option<String> {
+        let process = self.vm(vm)?.process(pid)?;
+        let mut entries: Vec<_> = process.page_table.entries().collect();
+        entries.sort_by_key(|&(page, _)| page);
+        let mut out = format!(
+            "page table of process {pid} ({}), vm {vm}: {} pages\n  {:<16} {:<8} flags (r w x user accessed dirty)\n",
+            process.name,
+            entries.len(),
+            "vaddr",
+            "frame"
+        );
+        for (page, pte) in entries {
+            let f = pte.flags;
+            let bit = |b: u8, c: char| if f.has(b) { c } else { '-' };
+            out.push_str(&format!(
+                "  {:<#16x} {:<#8x} {}{}{}{}{}{}\n",
+                page.address(),
+                pte.frame.0,
+                bit(PteFlags::READ, 'r'),
+                bit(PteFlags::WRITE, 'w'),
+                bit(PteFlags::EXECUTE, 'x'),
+                bit(PteFlags::USER, 'u'),
+                bit(PteFlags::ACCESSED, 'a'),
+                bit(PteFlags::DIRTY, 'd'),
+            ));
+        }
+        Some(out)
+    }
+
     /// The context tree of every VM (`--dump-contexts`).
     pub fn dump_contexts(&self) -> String {
         self.vms.iter().map(hypervisor::dump_contexts).collect()
     }
 
-    /// The shm lists drawn as spec/shm.md draws them (what `--dump-shm`
+    /// The shm lists drawn as docs/spec/shm.md draws them (what `--dump-shm`
     /// prints); usable at any exception. Each VM has its own list; with
     /// more than one VM, each is headed `vm N:`.
     pub fn dump_shm(&self) -> String {
@@ -232,14 +264,14 @@ impl Simulator {
             .collect()
     }
 
-    /// The host region as `--dump-vmshm` prints it (spec/vmshm.md, "What
+    /// The host region as `--dump-vmshm` prints it (docs/spec/vmshm.md, "What
     /// users can see").
     pub fn dump_vmshm(&self) -> String {
         let clients: Vec<_> = self.vms.iter().map(|k| &k.shared().vmshm).collect();
         hypervisor::host_daemon::dump(&self.host_daemon.borrow(), &clients)
     }
 
-    /// Checks every invariant now: each VM's kernel (spec/shm.md's, the
+    /// Checks every invariant now: each VM's kernel (docs/spec/shm.md's, the
     /// inter-VM mappings, the process table: kernel/invariants.rs) and
     /// the frame-ownership rule over the whole machine (emu/memory.rs).
     ///
@@ -254,7 +286,7 @@ impl Simulator {
     }
 
     /// Checks the invariants: all of them (`check_invariants`), of which
-    /// spec/shm.md's are a part.
+    /// docs/spec/shm.md's are a part.
     ///
     /// # Errors
     /// The first broken invariant, in words.

@@ -138,7 +138,7 @@ impl SimulatorBuilder {
         self.trace = trace;
         self
     }
-    /// Size of the host shared region of spec/vmshm.md in MiB
+    /// Size of the host shared region of docs/spec/vmshm.md in MiB
     /// (`--host-shm`, default 4).
     pub fn host_shm_mb(mut self, mb: u64) -> Self {
         self.host_shm_mb = mb;
@@ -291,7 +291,7 @@ pub struct Simulator {
     capture_output: bool,
     host_input: bool,
     trace: Trace,
-    /// The host daemon of spec/vmshm.md; each VM's client daemon holds a
+    /// The host daemon of docs/spec/vmshm.md; each VM's client daemon holds a
     /// `HostLink` to it.
     host_daemon: Rc<RefCell<HostDaemon>>,
     quantum: u64,
@@ -459,7 +459,7 @@ impl Simulator {
         Ok(())
     }
 
-    /// Makes this simulator an rshm node (spec/rshm.md): VM 0's kernel
+    /// Makes this simulator an rshm node (docs/spec/rshm.md): VM 0's kernel
     /// talks to the server `client` is the end of (`rshm::node::start`).
     pub fn attach_rshm(&mut self, client: crate::rshm::RshmClient) {
         self.vms[0].shared_mut().rshm = Some(client);

@@ -30,7 +30,7 @@ impl Simulator {
         if self.limit_reached {
             return None;
         }
-        // spec/rshm.md: the server's replies and updates are taken in
+        // docs/spec/rshm.md: the server's replies and updates are taken in
         // between two machine runs, so an update lands between two guest
         // instructions (nothing to do without an rshm node).
         // Host input that arrived wakes its readers (kernel/hostio.rs).

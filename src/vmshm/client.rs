@@ -1,7 +1,7 @@
 //! The client daemon: one per VM's kernel. It turns a process's vm_*
 //! call into a request to the host daemon, maps the block the host hands
 //! back into the process, and counts which processes of its VM have which
-//! shmid open (spec/vmshm.md).
+//! shmid open (docs/spec/vmshm.md).
 //!
 //! It sees plain values only: the kernel's syscall layer
 //! (kernel/syscall/vmshm.rs) reads and writes the guest's `*base`/`*size`
@@ -69,7 +69,7 @@ impl Mapping {
     }
 }
 
-/// A checked `vm_open` request (spec/vmshm.md, level 1).
+/// A checked `vm_open` request (docs/spec/vmshm.md, level 1).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct OpenRequest {
     pub shmid: u64,
@@ -262,7 +262,7 @@ impl ClientDaemon {
     /// `request.shmid` (`size` 0: an existing block of any size).
     ///
     /// # Errors
-    /// What the host answers (spec/vmshm.md's table: `ENOENT`, `ENOSPC`,
+    /// What the host answers (docs/spec/vmshm.md's table: `ENOENT`, `ENOSPC`,
     /// `EBUSY`, `EINVAL`, ...), `ENOSYS` without a host.
     pub fn open(
         &mut self,
@@ -536,7 +536,7 @@ impl ClientDaemon {
         }
     }
 
-    /// Fork: the child shares the parent's level-1 mappings (spec/abi.md:
+    /// Fork: the child shares the parent's level-1 mappings (docs/spec/abi.md:
     /// "shared-memory mappings stay shared") and counts as a process of
     /// those shmids. Level-2 sides belong to one process: the child gets a
     /// private copy of those pages, like of any other page.

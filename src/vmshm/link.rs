@@ -20,7 +20,7 @@ use crate::emu::{Frame, PhysMemory};
 
 /// What a client daemon may ask of the host daemon.
 pub trait HostService {
-    /// Answers one request (spec/vmshm.md's messages).
+    /// Answers one request (docs/spec/vmshm.md's messages).
     fn handle(&mut self, memory: &mut PhysMemory, envelope: Envelope) -> HostReply;
     /// The frames behind a block the host handed out.
     fn block_frames(&self, block: BlockInfo) -> Vec<Frame>;

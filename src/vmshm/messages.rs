@@ -1,7 +1,7 @@
 //! The protocol between a client daemon (one per VM's kernel) and the host
 //! daemon (one per hypervisor run): one enum each way, so that every
 //! exchange can be printed (`--trace-daemon`) and tested on its own
-//! (spec/vmshm.md: "Requests and replies between the two daemons are
+//! (docs/spec/vmshm.md: "Requests and replies between the two daemons are
 //! explicit messages").
 //!
 //! ```text
@@ -19,7 +19,7 @@ use std::fmt;
 use crate::abi::Errno;
 pub use crate::ids::{Pid, VmId};
 
-/// `vm_open`'s flags (spec/vmshm.md, level 1): exactly one of them.
+/// `vm_open`'s flags (docs/spec/vmshm.md, level 1): exactly one of them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Sharing {
     /// `EXCLUSIVE` (1): at most two VMs may have the block open.
@@ -120,7 +120,7 @@ pub enum HostReply {
     Wait,
     /// Done (close, disconnect, exit, VM end).
     Done,
-    /// Refused with this errno (spec/vmshm.md's error table).
+    /// Refused with this errno (docs/spec/vmshm.md's error table).
     Error(Errno),
 }
 

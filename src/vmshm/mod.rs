@@ -1,4 +1,4 @@
-//! Inter-VM shared memory, the VM's side (spec/vmshm.md): the client
+//! Inter-VM shared memory, the VM's side (docs/spec/vmshm.md): the client
 //! daemon each VM's kernel has, and the messages it exchanges with the host
 //! daemon (which lives in the hypervisor: src/hypervisor/host_daemon/).
 //!

@@ -1,5 +1,5 @@
 /* Syscall wrappers and tiny output helpers for the C test programs (no
- * libc). Numbers: Linux RISC-V, as in spec/abi.md. */
+ * libc). Numbers: Linux RISC-V, as in docs/spec/abi.md. */
 #ifndef SYS_H
 #define SYS_H
 

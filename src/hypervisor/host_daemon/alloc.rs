@@ -1,5 +1,5 @@
 //! The host region's block allocator: first fit over page-aligned blocks
-//! (spec/vmshm.md: "find a free block for `*size` bytes (rounded up to
+//! (docs/spec/vmshm.md: "find a free block for `*size` bytes (rounded up to
 //! pages; first fit)").
 //!
 //! The free space is a list of page ranges, sorted and coalesced:

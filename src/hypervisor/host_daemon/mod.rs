@@ -1,5 +1,5 @@
 //! The host daemon: one per hypervisor run. It owns the host shared region
-//! and answers the client daemons' requests (spec/vmshm.md).
+//! and answers the client daemons' requests (docs/spec/vmshm.md).
 //!
 //! How control flows: a client daemon calls `HostDaemon::handle` with an
 //! `Envelope` and gets a `HostReply` back at once. A reply `Wait` means the
@@ -297,7 +297,7 @@ impl HostDaemon {
         self.alloc.free(block.first, block.pages);
     }
 
-    /// Level 1: spec/vmshm.md "Host daemon: if shmid is already open ...".
+    /// Level 1: docs/spec/vmshm.md "Host daemon: if shmid is already open ...".
     fn open(
         &mut self,
         memory: &mut PhysMemory,
@@ -395,6 +395,7 @@ impl HostDaemon {
         shmid: u64,
         size: u64,
     ) -> Reply {
+        // BEGIN SOLUTION vmshm-l2
         if self.vms.get(&target) != Some(&false) {
             return Err(EHOSTUNREACH);
         }
@@ -427,6 +428,12 @@ impl HostDaemon {
             shmid,
         });
         Ok(HostReply::Connected(block.info()))
+        // STUB
+        // // docs/spec/vmshm.md, level 2: pair with the listener, give both the block.
+        // let _ = (memory, vm, pid, target, shmid, size, Side { vm, pid, state: SideState::Mapped });
+        // let _ = (EHOSTUNREACH, EISCONN, EINVAL, Notice { vm, pid, shmid });
+        // Err(ECONNREFUSED)
+        // END SOLUTION vmshm-l2
     }
 
     fn disconnect(&mut self, vm: VmId, pid: Pid, shmid: u64) -> Reply {
@@ -566,7 +573,7 @@ impl HostService for HostDaemon {
 }
 
 /// The peer of a side that went away: a wait it is in ends with
-/// `ECONNRESET` (spec/vmshm.md's last error row); a side that still maps
+/// `ECONNRESET` (docs/spec/vmshm.md's last error row); a side that still maps
 /// the block keeps it and its later close returns at once.
 fn reset(peer: &mut Side, shmid: u64, notices: &mut Vec<Notice>) {
     match peer.state {

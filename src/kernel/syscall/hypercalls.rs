@@ -1,4 +1,4 @@
-//! Hypercalls (spec/abi.md, 400–408): the calls a guest kernel (a
+//! Hypercalls (docs/spec/hypervisor.md, 400–413): the calls a guest kernel (a
 //! kernel-mode context, `-k`) makes to create, run and inspect its
 //! children. The hypervisor (src/hypervisor/) decides who handles an
 //! exception; these are the host's handlers, one `sys_hv_<name>` each, in
@@ -9,6 +9,12 @@
 //! allegation: `child_of` checks that it names one of the caller's own
 //! children (rule U/K-4) before anything touches it, and a bad id,
 //! register number or pointer is an error in `a0`.
+//!
+//! The guest-kernel API proper — `hv_read`/`hv_write` (a child's memory),
+//! `hv_mappings`/`hv_protect` (its page table) and `hv_paging` (who backs
+//! its page faults) — lets a guest kernel do a kernel's work itself instead
+//! of forwarding it to the host. None of them backs a child's page on
+//! demand: a guest kernel sees and changes exactly what is mapped.
 //!
 //! `hv_switch` is the one call that does not return at once
 //! (`Ret::Switched`): the caller stays at its `ecall` with `switched_to`
@@ -31,10 +37,16 @@ impl Kernel {
     /// The caller's child `id`, live or ended (rule U/K-4: a kernel may act
     /// only on its own children).
     fn child_of(&self, caller: Pid, id: u64) -> Result<Pid, Errno> {
+        // BEGIN SOLUTION uk-rules
         match self.processes.get(Pid(id)) {
             Some(child) if child.supervisor == Some(caller) => Ok(child.pid),
             _ => Err(ECHILD),
         }
+        // STUB
+        // // Rule U/K-4: which contexts may `caller` act on?
+        // let _ = caller;
+        // self.processes.get(Pid(id)).map(|c| c.pid).ok_or(ECHILD)
+        // END SOLUTION uk-rules
     }
 
     /// The caller's child `id`, which must not have ended.
@@ -84,7 +96,7 @@ impl Kernel {
                     .get(caller)
                     .map_or_else(String::new, |p| p.name.clone());
                 self.report(&format!(
-                    "rule U/K-4: kernel {caller} ({name}) may not switch to {id}: {}",
+                    "rule U/K-4 (docs/spec/hypervisor.md): kernel {caller} ({name}) may not switch to {id}: {}",
                     if e == ECHILD {
                         "not its child"
                     } else {
@@ -142,9 +154,21 @@ impl Kernel {
             .get_mut(child)
             .and_then(|c| c.pending.take())
             .ok_or(EINVAL)?;
+        let guest_paging = self.processes.get(caller).is_some_and(|k| k.guest_paging);
         match exception {
             Exception::Syscall => self.forward_syscall(machine, child),
             Exception::Timer => Ok(Ret::Value(0)),
+            Exception::PageFault { vaddr, access } if guest_paging => {
+                // Guest paging: the host backs nothing for this kernel's
+                // children; a fault it forwards is an access to an
+                // unmapped page, as a Linux SIGSEGV.
+                let why = format!(
+                    "page fault: {access} at address {vaddr:#x} not mapped by its guest kernel \
+                     {caller} (guest paging, docs/spec/hypervisor.md hv_paging: the host backs no page)"
+                );
+                self.kill(machine, child, 11, &why);
+                Ok(Ret::Value(0))
+            }
             other => {
                 // Not the child's root: Kernel::handle does not schedule it.
                 let _ = self.handle(machine, child, other);
@@ -219,17 +243,9 @@ impl Kernel {
         {
             return Err(EACCES);
         }
-        // RISC-V has no write-only pages (privileged spec 4.3.1): W implies R.
-        let mut flags = PteFlags::VALID | PteFlags::USER | PteFlags::READ;
-        if perms & HV_PROT_WRITE != 0 {
-            flags |= PteFlags::WRITE;
-        }
-        if perms & HV_PROT_EXEC != 0 {
-            flags |= PteFlags::EXECUTE;
-        }
         machine.memory_mut().share(pte.frame);
         let c = self.processes.get_mut(child).ok_or(ESRCH)?;
-        c.page_table.map(page, pte.frame, PteFlags(flags));
+        c.page_table.map(page, pte.frame, PteFlags(flags_of(perms)));
         c.note_peak_pages();
         Ok(Ret::Value(0))
     }
@@ -318,6 +334,220 @@ impl Kernel {
         uaccess::copy_out(machine, process, buf, &ids)?;
         Ok(Ret::Value(ids.len() as u64 / 8))
     }
+}
+
+impl Kernel {
+    /// hv_read(id, child_addr, buf, len) → len: copies the child's bytes at
+    /// `child_addr` into the caller's `buf`. Only pages the child has
+    /// mapped readable count (nothing is backed on demand: the guest kernel
+    /// decides what its child has); `EFAULT` otherwise, before anything is
+    /// written to `buf`.
+    pub(super) fn sys_hv_read(
+        &mut self,
+        machine: &mut Machine,
+        caller: Pid,
+        id: u64,
+        child_addr: u64,
+        buf: u64,
+        len: u64,
+    ) -> SysResult {
+        let child = self.live_child_of(caller, id)?;
+        if len > HV_COPY_MAX {
+            return Err(EINVAL);
+        }
+        let c = self.processes.get(child).ok_or(ESRCH)?;
+        let pieces = mapped_pieces(c, child_addr, len, Access::Read)?;
+        let mut bytes = Vec::with_capacity(len as usize);
+        for (frame, off, n) in pieces {
+            bytes.extend_from_slice(&machine.memory().frame_bytes(frame)[off..off + n]);
+        }
+        let own = self.processes.get_mut(caller).ok_or(ESRCH)?;
+        uaccess::copy_out(machine, own, buf, &bytes)?;
+        Ok(Ret::Value(len))
+    }
+
+    /// hv_write(id, child_addr, buf, len) → len: copies the caller's `len`
+    /// bytes at `buf` into the child's memory at `child_addr`; every page
+    /// must be mapped writable in the child (`EFAULT`, nothing written).
+    pub(super) fn sys_hv_write(
+        &mut self,
+        machine: &mut Machine,
+        caller: Pid,
+        id: u64,
+        child_addr: u64,
+        buf: u64,
+        len: u64,
+    ) -> SysResult {
+        let child = self.live_child_of(caller, id)?;
+        if len > HV_COPY_MAX {
+            return Err(EINVAL);
+        }
+        let own = self.processes.get_mut(caller).ok_or(ESRCH)?;
+        let bytes = uaccess::copy_in(machine, own, buf, len)?;
+        let c = self.processes.get_mut(child).ok_or(ESRCH)?;
+        let pieces = mapped_pieces(c, child_addr, len, Access::Write)?;
+        let mut at = 0;
+        for (frame, off, n) in pieces {
+            machine.memory_mut().frame_bytes_mut(frame)[off..off + n]
+                .copy_from_slice(&bytes[at..at + n]);
+            c.page_table
+                .mark_dirty(VirtPage::containing(child_addr + at as u64));
+            at += n;
+        }
+        Ok(Ret::Value(len))
+    }
+
+    /// hv_mappings(id, buf, max) → count: the child's mapped pages in
+    /// address order, at most `max`, as (address, `HV_PROT_*` bits) pairs
+    /// of words in the caller's `buf`.
+    pub(super) fn sys_hv_mappings(
+        &mut self,
+        machine: &mut Machine,
+        caller: Pid,
+        id: u64,
+        buf: u64,
+        max: u64,
+    ) -> SysResult {
+        let child = self.live_child_of(caller, id)?;
+        let c = self.processes.get(child).ok_or(ESRCH)?;
+        let mut entries: Vec<(VirtPage, PteFlags)> = c
+            .page_table
+            .entries()
+            .map(|(page, pte)| (page, pte.flags))
+            .collect();
+        entries.sort_by_key(|&(page, _)| page);
+        let bytes: Vec<u8> = entries
+            .iter()
+            .take(max.min(HV_COPY_MAX / 16) as usize)
+            .flat_map(|&(page, flags)| {
+                let words = [page.address(), prot_of(flags)];
+                words.into_iter().flat_map(u64::to_le_bytes)
+            })
+            .collect();
+        let own = self.processes.get_mut(caller).ok_or(ESRCH)?;
+        uaccess::copy_out(machine, own, buf, &bytes)?;
+        Ok(Ret::Value(bytes.len() as u64 / 16))
+    }
+
+    /// hv_protect(id, page, perms) → 0: new permissions (`HV_PROT_*`) for a
+    /// mapped page of the child; 0 unmaps it (its frame is freed when this
+    /// was its last mapping). Shared-memory pages belong to their system
+    /// (`EPERM`, docs/RELIABILITY.md "Frame ownership"); write permission
+    /// is not added to a frame another context maps too (`EACCES`): the
+    /// child would gain a right its giver does not have to give.
+    pub(super) fn sys_hv_protect(
+        &mut self,
+        machine: &mut Machine,
+        caller: Pid,
+        id: u64,
+        page_vaddr: u64,
+        perms: u64,
+    ) -> SysResult {
+        let child = self.live_child_of(caller, id)?;
+        if !page_vaddr.is_multiple_of(PAGE_SIZE)
+            || !(USER_START..USER_END).contains(&page_vaddr)
+            || perms & !(HV_PROT_READ | HV_PROT_WRITE | HV_PROT_EXEC) != 0
+        {
+            return Err(EINVAL);
+        }
+        let page = VirtPage::containing(page_vaddr);
+        let pte = self
+            .processes
+            .get(child)
+            .and_then(|c| c.page_table.get(page))
+            .ok_or(ENOENT)?;
+        if self.shared.sharing_at(child, page).is_some() {
+            return Err(EPERM);
+        }
+        let c = self.processes.get_mut(child).ok_or(ESRCH)?;
+        if perms == 0 {
+            c.page_table.unmap(page);
+            machine.memory_mut().free(pte.frame);
+            return Ok(Ret::Value(0));
+        }
+        if perms & HV_PROT_WRITE != 0
+            && !pte.flags.allows(Access::Write)
+            && machine.memory().references(pte.frame) > 1
+        {
+            return Err(EACCES);
+        }
+        c.page_table.map(page, pte.frame, PteFlags(flags_of(perms)));
+        Ok(Ret::Value(0))
+    }
+
+    /// hv_paging(mode) → the previous mode: `HV_PAGING_GUEST` makes the
+    /// caller responsible for every page fault of its children (the host
+    /// backs none); `HV_PAGING_HOST` gives that back.
+    pub(super) fn sys_hv_paging(&mut self, caller: Pid, mode: u64) -> SysResult {
+        let guest = match mode {
+            HV_PAGING_HOST => false,
+            HV_PAGING_GUEST => true,
+            _ => return Err(EINVAL),
+        };
+        let kernel = self.processes.get_mut(caller).ok_or(ESRCH)?;
+        let previous = if kernel.guest_paging {
+            HV_PAGING_GUEST
+        } else {
+            HV_PAGING_HOST
+        };
+        kernel.guest_paging = guest;
+        Ok(Ret::Value(previous))
+    }
+}
+
+/// The frames and in-frame ranges behind `len` bytes of `process` at
+/// `vaddr`, every page mapped and allowing `access`; `EFAULT` if any is not.
+/// Unlike uaccess, nothing is backed on demand.
+fn mapped_pieces(
+    process: &Process,
+    vaddr: u64,
+    len: u64,
+    access: Access,
+) -> Result<Vec<(crate::emu::Frame, usize, usize)>, Errno> {
+    vaddr.checked_add(len).ok_or(EFAULT)?;
+    let mut pieces = Vec::new();
+    let mut addr = vaddr;
+    let end = vaddr + len;
+    while addr < end {
+        let pte = process
+            .page_table
+            .get(VirtPage::containing(addr))
+            .filter(|pte| pte.flags.allows(access))
+            .ok_or(EFAULT)?;
+        let off = (addr % PAGE_SIZE) as usize;
+        let n = (PAGE_SIZE as usize - off).min((end - addr) as usize);
+        pieces.push((pte.frame, off, n));
+        addr += n as u64;
+    }
+    Ok(pieces)
+}
+
+/// Page-table flags for `HV_PROT_*` bits (RISC-V has no write-only pages,
+/// privileged spec 4.3.1: write implies read).
+fn flags_of(perms: u64) -> u8 {
+    let mut flags = PteFlags::VALID | PteFlags::USER | PteFlags::READ;
+    if perms & HV_PROT_WRITE != 0 {
+        flags |= PteFlags::WRITE;
+    }
+    if perms & HV_PROT_EXEC != 0 {
+        flags |= PteFlags::EXECUTE;
+    }
+    flags
+}
+
+/// `HV_PROT_*` bits of page-table flags.
+fn prot_of(flags: PteFlags) -> u64 {
+    let mut prot = 0;
+    if flags.has(PteFlags::READ) {
+        prot |= HV_PROT_READ;
+    }
+    if flags.has(PteFlags::WRITE) {
+        prot |= HV_PROT_WRITE;
+    }
+    if flags.has(PteFlags::EXECUTE) {
+        prot |= HV_PROT_EXEC;
+    }
+    prot
 }
 
 /// The argument of a pending exception, as `hv_get_reg(id, HV_REG_ARG)`

@@ -35,7 +35,7 @@
 //!
 //! | file | calls |
 //! |---|---|
-//! | process.rs | exit, exit_group, getpid, sched_yield, clone (fork), wait4 |
+//! | process.rs | exit, exit_group, getpid, sched_yield, clone (fork), wait4, processes |
 //! | thread.rs | clone (threads), futex |
 //! | file.rs | read, write, openat, close (paths inside the root: kernel/fs.rs) |
 //! | fd.rs | lseek, pread64, pwrite64, readv, writev, dup, dup3, fcntl, ioctl, pipe2, fstat |
@@ -44,9 +44,9 @@
 //! | signal.rs | rt_sigaction, rt_sigprocmask, rt_sigreturn, kill, tkill, tgkill, sigaltstack |
 //! | system.rs | uid/gid, getppid, gettid, set_tid_address, set_robust_list, prlimit64, getrandom, uname, sysinfo, clocks, nanosleep, times, umask |
 //! | decode.rs | --trace-syscalls' argument decoder (kinds from abi/mod.rs) |
-//! | shm.rs | shm_open, shm_size, shm_map, shm_close (spec/shm.md) |
-//! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (spec/vmshm.md) |
-//! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (spec/rshm.md) |
+//! | shm.rs | shm_open, shm_size, shm_map, shm_close (docs/spec/shm.md) |
+//! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (docs/spec/vmshm.md) |
+//! | rshm.rs | rshmget, rshmat, rshmdt, rshmctl, rshm_changed, node_id, and the rshm server's answers (docs/spec/rshm.md) |
 //! | hypercalls.rs | hv_create … hv_children, kernel-mode contexts only (rules U/K-3, U/K-4) |
 //! | selfie.rs | selfie's ABI profile: exit, read, write, openat, brk, selfie's switch (abi/selfie.rs) |
 
@@ -269,6 +269,10 @@ impl Kernel {
                 SYS_CLOSE => self.sys_close(pid, a[0]),
                 SYS_BRK => self.sys_brk(machine, pid, a[0]),
                 SYS_GETPID => self.sys_getpid(pid),
+                // BEGIN SOLUTION add-syscall
+                SYS_PROCESSES => self.sys_processes(),
+                // STUB
+                // END SOLUTION add-syscall
                 SYS_SCHED_YIELD => self.sys_sched_yield(),
                 SYS_CLONE => self.sys_clone(machine, pid, a),
                 SYS_WAIT4 => self.sys_wait4(machine, pid, a[0], a[1], a[2]),
@@ -297,6 +301,11 @@ impl Kernel {
                 HV_GET_REG => self.sys_hv_get_reg(pid, a[0], a[1]),
                 HV_SET_REG => self.sys_hv_set_reg(pid, a[0], a[1], a[2]),
                 HV_CHILDREN => self.sys_hv_children(machine, pid, a[0], a[1]),
+                HV_READ => self.sys_hv_read(machine, pid, a[0], a[1], a[2], a[3]),
+                HV_WRITE => self.sys_hv_write(machine, pid, a[0], a[1], a[2], a[3]),
+                HV_MAPPINGS => self.sys_hv_mappings(machine, pid, a[0], a[1], a[2]),
+                HV_PROTECT => self.sys_hv_protect(machine, pid, a[0], a[1], a[2]),
+                HV_PAGING => self.sys_hv_paging(pid, a[0]),
                 _ => Err(ENOSYS),
             }
         };

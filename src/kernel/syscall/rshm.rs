@@ -1,4 +1,4 @@
-//! Distributed shared memory calls (spec/rshm.md, numbers 520–525 in
+//! Distributed shared memory calls (docs/spec/rshm.md, numbers 520–525 in
 //! abi.rs) and the kernel's handling of its node server's events.
 //!
 //! ```text
@@ -381,7 +381,7 @@ impl Kernel {
     }
 
     /// Maps segment `id` into `pid` at `addr`, creating the local object
-    /// from `data` when this node has none (spec/shm.md rules A.1–A.3).
+    /// from `data` when this node has none (docs/spec/shm.md rules A.1–A.3).
     fn attach_local(
         &mut self,
         machine: &mut Machine,

@@ -1,4 +1,4 @@
-//! Named shared memory calls (spec/shm.md, rules A.1–A.4): the guest's
+//! Named shared memory calls (docs/spec/shm.md, rules A.1–A.4): the guest's
 //! name is read here, the address of a mapping picked here
 //! (kernel/paging.rs), and the rest is the kernel's `ShmTable`
 //! (src/shm/), which sees plain values only.

@@ -1,4 +1,4 @@
-//! Inter-VM shared memory calls (spec/vmshm.md, 510–515): the guest's
+//! Inter-VM shared memory calls (docs/spec/vmshm.md, 510–515): the guest's
 //! `*base`/`*size` words are read, probed and written here, the address of
 //! a block picked here (kernel/paging.rs); the client daemon (src/vmshm/)
 //! talks to the host daemon and maps what it hands out.

@@ -1,4 +1,4 @@
-//! Ownership after an owner leaves (spec/rshm.md: "if the owner stops, the
+//! Ownership after an owner leaves (docs/spec/rshm.md: "if the owner stops, the
 //! remaining node with a copy and the lowest id becomes the owner, takes
 //! the highest version among the copies, and sends it to the others"),
 //! decided once per *epoch* and acknowledged by every member.

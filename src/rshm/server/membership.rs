@@ -1,5 +1,5 @@
 //! Membership: which nodes are live, through which connection, and since
-//! which incarnation (spec/rshm.md, "Membership"). `Membership` holds the
+//! which incarnation (docs/spec/rshm.md, "Membership"). `Membership` holds the
 //! connections and the clock of heartbeats and dials; the `Server` methods
 //! here are where the network threads' inputs enter and where every frame
 //! leaves.

@@ -1,5 +1,5 @@
 //! The rshm server of one node: a thread that owns the node's state table
-//! and its connections (spec/rshm.md: "the server is a thread of the node;
+//! and its connections (docs/spec/rshm.md: "the server is a thread of the node;
 //! the kernel and the server talk through message queues").
 //!
 //! How control enters and leaves:

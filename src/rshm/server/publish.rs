@@ -178,6 +178,7 @@ impl Server {
         let crash = std::mem::take(&mut self.publishing.crash_next_publish);
         let me = self.me;
         let targets: Vec<NodeId> = waiting.iter().copied().filter(|&h| h != me).collect();
+        // BEGIN SOLUTION rshm-publish
         for (sent, h) in targets.into_iter().enumerate() {
             let msg = Msg::Update {
                 id,
@@ -203,6 +204,13 @@ impl Server {
             }
             self.send(h, &msg);
         }
+        // STUB
+        // // docs/spec/rshm.md, rshm_changed: send the update to every holder.
+        // let _ = (crash, epoch, version, &runs, origin_token);
+        // for h in targets {
+        //     waiting.remove(&h); // nobody else hears of it
+        // }
+        // END SOLUTION rshm-publish
         self.publishing.forwarded.insert(
             (id, version),
             Forwarded {

@@ -1,6 +1,6 @@
 //! The syntax tree the parser builds and the code generator walks: one
 //! `Program` per source file (merged by `compile`), one node type per kind
-//! of construct of spec/cstar.md.
+//! of construct of docs/spec/cstar.md.
 
 use super::errors::Pos;
 

@@ -6,6 +6,12 @@
 //! (arguments on the stack, `sp` pointing at the first): it loads them into
 //! `a0`.., sets the number in `a7`, runs `ecall` and returns `a0`.
 //! `codegen` emits a stub only when a program calls it.
+//!
+//! The atomics (`atomic_swap`, `atomic_add`, `load_reserved`,
+//! `store_conditional`; docs/spec/cstar.md) are stubs of the same shape
+//! whose body is one RV64A instruction on the doubleword at `a0` instead of
+//! an `ecall`: they are for locks on shared memory, which a system call
+//! could not make cheaper.
 
 use super::ast::Type;
 use crate::abi;
@@ -32,6 +38,9 @@ pub struct Builtin {
     /// The register the call leaves its result in (`a0`, but `a6` for
     /// selfie's `switch`).
     pub result: Reg,
+    /// For an atomic: the instruction that replaces `li a7, number; ecall`
+    /// (`op.d.aqrl a0, a1, (a0)`).
+    pub atomic: Option<crate::emu::AmoOp>,
 }
 
 /// `SIGCHLD`: the signal a forked child sends its parent on exit (Linux).
@@ -58,6 +67,7 @@ pub fn builtins() -> Vec<Builtin> {
             regs: params(call.args),
             returns,
             result: Reg::A0,
+            atomic: None,
         });
     }
     let special = [
@@ -106,6 +116,25 @@ pub fn builtins() -> Vec<Builtin> {
             regs,
             returns: Type::Uint64,
             result: Reg::A0,
+            atomic: None,
+        });
+    }
+    use crate::emu::AmoOp;
+    let atomics = [
+        ("atomic_swap", 2, AmoOp::Swap),
+        ("atomic_add", 2, AmoOp::Add),
+        ("load_reserved", 1, AmoOp::Lr),
+        ("store_conditional", 2, AmoOp::Sc),
+    ];
+    for (name, n, op) in atomics {
+        list.push(Builtin {
+            name,
+            params: n,
+            number: 0,
+            regs: params(n as u8),
+            returns: Type::Uint64,
+            result: Reg::A0,
+            atomic: Some(op),
         });
     }
     // selfie's hypster_switch(context, timeout): its compiler's stub for
@@ -119,6 +148,7 @@ pub fn builtins() -> Vec<Builtin> {
         regs: params(2),
         returns: Type::Uint64Star,
         result: Reg::A6,
+        atomic: None,
     });
     list
 }

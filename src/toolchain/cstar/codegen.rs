@@ -34,7 +34,7 @@ use super::builtins::{builtins, Arg, Builtin};
 use super::emitter::{split_hi_lo, Emitter, Item, Label, GP_BIAS, SCRATCH};
 use super::errors::{Diagnostics, Pos};
 use crate::abi;
-use crate::emu::{BranchOp, ImmOp, Instruction, LoadOp, Reg, RegOp, StoreOp};
+use crate::emu::{AmoOp, AmoWidth, BranchOp, ImmOp, Instruction, LoadOp, Reg, RegOp, StoreOp};
 
 /// The registers that hold expression temporaries (all caller-saved by
 /// our convention: a call saves the live ones itself).
@@ -496,10 +496,26 @@ impl<'p> Gen<'p, '_> {
                 Arg::Const(v) => self.e.load_immediate(rd, v as i64),
             }
         }
-        self.e.load_immediate(Reg::A7, b.number as i64);
-        self.e.emit(Instruction::Ecall);
-        if b.result != Reg::A0 {
-            self.op_imm(ImmOp::Addi, Reg::A0, b.result, 0);
+        if let Some(op) = b.atomic {
+            // One RV64A instruction on the doubleword at a0 (docs/spec/cstar.md,
+            // "Atomics"); aq and rl make it a full fence (unprivileged spec,
+            // chapter "A": "sequentially consistent" when both are set).
+            let rs2 = if op == AmoOp::Lr { Reg::ZERO } else { Reg::A1 };
+            self.e.emit(Instruction::Amo {
+                op,
+                width: AmoWidth::Double,
+                aq: true,
+                rl: true,
+                rd: Reg::A0,
+                rs1: Reg::A0,
+                rs2,
+            });
+        } else {
+            self.e.load_immediate(Reg::A7, b.number as i64);
+            self.e.emit(Instruction::Ecall);
+            if b.result != Reg::A0 {
+                self.op_imm(ImmOp::Addi, Reg::A0, b.result, 0);
+            }
         }
         self.e.emit(Instruction::Jalr {
             rd: Reg::ZERO,

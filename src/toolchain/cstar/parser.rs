@@ -1,5 +1,5 @@
 //! The parser: tokens → `ast::Program`, by recursive descent with one
-//! `parse_<rule>` per rule of spec/cstar.md, in the same order.
+//! `parse_<rule>` per rule of docs/spec/cstar.md, in the same order.
 //!
 //! Control: `parse` calls `parse_program`, which loops over global
 //! variables and procedures. A rule that meets an unexpected token reports

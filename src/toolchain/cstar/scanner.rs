@@ -21,7 +21,7 @@ pub enum Token {
     Integer(u64),
     /// A string literal's bytes, without the terminating NUL.
     Str(Vec<u8>),
-    // Keywords of spec/cstar.md, and the C type words selfie reads as uint64_t.
+    // Keywords of docs/spec/cstar.md, and the C type words selfie reads as uint64_t.
     Uint64,
     Void,
     Sizeof,
