@@ -31,7 +31,7 @@ pub const EXITCODE_UNKNOWNSYSCALL: u8 = 24;
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Profile {
     /// Linux's call numbers and `sim`'s own (shm, vmshm, rshm, the
-    /// hypercalls 400–408 of spec/abi.md).
+    /// hypercalls 400–413 of docs/spec/abi.md).
     #[default]
     Linux,
     /// selfie's: exit, read, write, openat, brk, and `switch` (401) with
