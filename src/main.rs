@@ -147,6 +147,11 @@ struct RunOptions {
     #[arg(long)]
     trap_division_by_zero: bool,
 
+    /// Interpret only: do not compile hot code to host code (the JIT tier).
+    /// Output and instruction counts are the same either way.
+    #[arg(long)]
+    no_jit: bool,
+
     /// Print every syscall with its arguments and result.
     #[arg(long)]
     trace_syscalls: bool,
@@ -340,6 +345,7 @@ fn build(options: &RunOptions, matches: &ArgMatches) -> Result<Simulator, BuildE
         .trace(trace_of(options))
         .host_shm_mb(options.host_shm)
         .trap_division_by_zero(options.trap_division_by_zero)
+        .jit(!options.no_jit)
         .read_only(options.read_only)
         .max_processes(options.max_processes)
         .max_contexts(options.max_contexts)

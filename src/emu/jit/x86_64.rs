@@ -1,0 +1,397 @@
+//! The x86-64 code generator (dynasm templates) and the executable memory
+//! the code lives in.
+//!
+//! Register use inside compiled code (System V calling convention, which
+//! every `Handler` has): `rdi` = the block's first op, `rsi` = the guest
+//! register file (33 `u64`s: `x[i]` at `rsi + 8*i`), `rdx` = `&mut Exec`;
+//! these three are left untouched so that any exit can jump to an
+//! interpreter handler with them. `r11` holds the TLB's entries; `rax`,
+//! `rcx`, `r8` are scratch. Only caller-saved registers are used and
+//! nothing is pushed: the code needs no stack frame, and its exits are
+//! plain jumps (as the interpreter's tail calls are).
+
+use std::mem::{offset_of, size_of};
+
+use dynasmrt::mmap::ExecutableBuffer;
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+
+use super::MAX_CODE_BYTES;
+use crate::emu::memory::PAGE_SIZE;
+use crate::emu::mmu::{TlbEntry, TLB_ENTRIES};
+use crate::emu::op::{Exec, Handler, Op, OpKind};
+
+/// Size of one chunk of executable memory.
+const CHUNK_BYTES: usize = 1 << 20;
+
+// The layouts the templates below rely on.
+const OP_BYTES: i32 = size_of::<Op>() as i32;
+const _: () = assert!(offset_of!(Op, handler) == 0);
+const _: () = assert!(size_of::<TlbEntry>() == 32);
+const TLB_ENTRY_SHIFT: i8 = 5;
+const READ_TAG: i32 = offset_of!(TlbEntry, read_tag) as i32;
+const WRITE_TAG: i32 = offset_of!(TlbEntry, write_tag) as i32;
+const ADDEND: i32 = offset_of!(TlbEntry, addend) as i32;
+const EXEC_TLB: i32 = offset_of!(Exec<'static>, tlb) as i32;
+const PAGE_SHIFT: i8 = PAGE_SIZE.trailing_zeros() as i8;
+const TLB_INDEX_MASK: i32 = TLB_ENTRIES as i32 - 1;
+
+/// Executable memory, filled chunk after chunk; code is never moved or
+/// freed while the arena lives (module doc of jit/mod.rs).
+pub(super) struct CodeArena {
+    chunks: Vec<ExecutableBuffer>,
+    total: usize,
+}
+
+impl CodeArena {
+    pub fn new() -> CodeArena {
+        CodeArena {
+            chunks: Vec::new(),
+            total: 0,
+        }
+    }
+
+    /// Copies `code` into executable memory and returns where it starts;
+    /// `None` when the arena is full or the host refuses memory. Existing
+    /// code stays where it is.
+    fn add(&mut self, code: &[u8]) -> Option<*const u8> {
+        if code.len() > CHUNK_BYTES || self.total + code.len() > MAX_CODE_BYTES {
+            return None;
+        }
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.size() - c.len() >= code.len());
+        if !fits {
+            self.chunks.push(ExecutableBuffer::new(CHUNK_BYTES).ok()?);
+        }
+        let chunk = self.chunks.pop()?;
+        let start = chunk.len();
+        // While the chunk is writable none of its code runs: compiling
+        // happens between runs of handlers (block.rs, `fetch`).
+        let Ok(mut writable) = chunk.make_mut() else {
+            // The mapping is gone with the failed call, and with it code that
+            // blocks may still point to: there is no safe way on.
+            std::process::abort();
+        };
+        writable.set_len(start + code.len());
+        writable[start..].copy_from_slice(code);
+        let Ok(chunk) = writable.make_exec() else {
+            std::process::abort();
+        };
+        let at = chunk.as_ptr().wrapping_add(start);
+        self.chunks.push(chunk);
+        self.total += code.len();
+        Some(at)
+    }
+}
+
+/// Whether `op` (not a terminator) has a template here.
+fn compiles(op: &Op) -> bool {
+    use OpKind as K;
+    let imm32 = i32::try_from(op.imm).is_ok();
+    match op.kind {
+        K::Li | K::Mv | K::Nop => true,
+        K::Addi | K::Slti | K::Sltiu | K::Xori | K::Ori | K::Andi | K::Addiw => imm32,
+        K::Slli | K::Srli | K::Srai | K::Slliw | K::Srliw | K::Sraiw => true,
+        K::Add | K::Sub | K::Sll | K::Slt | K::Sltu | K::Xor | K::Srl | K::Sra | K::Or | K::And => {
+            true
+        }
+        K::Mul | K::Addw | K::Subw | K::Sllw | K::Srlw | K::Sraw | K::Mulw => true,
+        K::Sh1add | K::Sh2add | K::Sh3add => true,
+        K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => imm32,
+        K::Sb | K::Sh | K::Sw | K::Sd => imm32,
+        _ => false,
+    }
+}
+
+/// Compiles the block `ops` (module doc of jit/mod.rs); `None` if its
+/// first op has no template (the code would exit to `ops[0]`'s handler,
+/// which it replaces) or memory for code is used up.
+pub(super) fn compile(arena: &mut CodeArena, ops: &[Op]) -> Option<Handler> {
+    let first = ops.first()?;
+    if first.kind.is_terminator() || !compiles(first) {
+        return None;
+    }
+    let mut a = VecAssembler::<X64Relocation>::new(0);
+    // Exits of loads and stores that missed the TLB: (label, op index).
+    let mut misses: Vec<(DynamicLabel, usize)> = Vec::new();
+    dynasm!(a ; .arch x64 ; mov r11, QWORD [rdx + EXEC_TLB]);
+    let mut end = ops.len() - 1;
+    for (i, op) in ops.iter().enumerate() {
+        if op.kind.is_terminator() || !compiles(op) {
+            end = i;
+            break;
+        }
+        emit_op(&mut a, op, i, &mut misses);
+    }
+    exit_to(&mut a, ops, end);
+    for (label, i) in misses {
+        dynasm!(a ; .arch x64 ; =>label);
+        exit_to(&mut a, ops, i);
+    }
+    let code = a.finalize().ok()?;
+    let at = arena.add(&code)?;
+    // SAFETY: `at` is the start of the code just copied into executable
+    // memory that lives as long as the arena (never freed or moved while
+    // the machine lives); the code follows the `Handler` ABI (extern "C",
+    // i.e. System V on x86-64: arguments in rdi, rsi, rdx) and contract:
+    // it reads and writes only the register file, guest memory through TLB
+    // hits, and leaves by jumping to an interpreter handler of this block
+    // with the arguments it was given.
+    Some(unsafe { std::mem::transmute::<*const u8, Handler>(at) })
+}
+
+/// Leaves compiled code for the interpreter: to the handler of op `i`,
+/// with op `i` as its first argument. The handler is the one the op had
+/// when compiled (for op 0, the interpreter's own, never this code).
+fn exit_to(a: &mut VecAssembler<X64Relocation>, ops: &[Op], i: usize) {
+    let offset = OP_BYTES * i as i32;
+    let handler = ops[i].handler as usize as i64;
+    dynasm!(a
+        ; .arch x64
+        ; add rdi, offset
+        ; mov rax, QWORD handler
+        ; jmp rax
+    );
+}
+
+/// Emits op `i`, an op `compiles` accepts.
+fn emit_op(
+    a: &mut VecAssembler<X64Relocation>,
+    op: &Op,
+    i: usize,
+    misses: &mut Vec<(DynamicLabel, usize)>,
+) {
+    use OpKind as K;
+    let rd = 8 * i32::from(op.rd);
+    let rs1 = 8 * i32::from(op.rs1);
+    let rs2 = 8 * i32::from(op.rs2);
+    let imm = op.imm as i32;
+    let shamt = (op.imm & 63) as i8;
+    let shamt_w = (op.imm & 31) as i8;
+    macro_rules! x {
+        ($($t:tt)*) => { dynasm!(a ; .arch x64 ; $($t)*) };
+    }
+    // rd = rax, sign-extended from eax for the W forms.
+    macro_rules! store_rd {
+        () => { x!(mov QWORD [rsi + rd], rax) };
+        (w) => { x!(movsxd rax, eax ; mov QWORD [rsi + rd], rax) };
+    }
+    match op.kind {
+        K::Nop => {}
+        K::Li => {
+            if let Ok(v) = i32::try_from(op.imm) {
+                x!(mov QWORD [rsi + rd], v);
+            } else {
+                x!(mov rax, QWORD op.imm ; mov QWORD [rsi + rd], rax);
+            }
+        }
+        K::Mv => {
+            x!(mov rax, QWORD [rsi + rs1]);
+            store_rd!();
+        }
+        K::Addi => {
+            x!(mov rax, QWORD [rsi + rs1] ; add rax, imm);
+            store_rd!();
+        }
+        K::Xori => {
+            x!(mov rax, QWORD [rsi + rs1] ; xor rax, imm);
+            store_rd!();
+        }
+        K::Ori => {
+            x!(mov rax, QWORD [rsi + rs1] ; or rax, imm);
+            store_rd!();
+        }
+        K::Andi => {
+            x!(mov rax, QWORD [rsi + rs1] ; and rax, imm);
+            store_rd!();
+        }
+        K::Slti => {
+            x!(xor eax, eax ; cmp QWORD [rsi + rs1], imm ; setl al);
+            store_rd!();
+        }
+        K::Sltiu => {
+            x!(xor eax, eax ; cmp QWORD [rsi + rs1], imm ; setb al);
+            store_rd!();
+        }
+        K::Slli => {
+            x!(mov rax, QWORD [rsi + rs1] ; shl rax, shamt);
+            store_rd!();
+        }
+        K::Srli => {
+            x!(mov rax, QWORD [rsi + rs1] ; shr rax, shamt);
+            store_rd!();
+        }
+        K::Srai => {
+            x!(mov rax, QWORD [rsi + rs1] ; sar rax, shamt);
+            store_rd!();
+        }
+        K::Addiw => {
+            x!(mov eax, DWORD [rsi + rs1] ; add eax, imm);
+            store_rd!(w);
+        }
+        K::Slliw => {
+            x!(mov eax, DWORD [rsi + rs1] ; shl eax, shamt_w);
+            store_rd!(w);
+        }
+        K::Srliw => {
+            x!(mov eax, DWORD [rsi + rs1] ; shr eax, shamt_w);
+            store_rd!(w);
+        }
+        K::Sraiw => {
+            x!(mov eax, DWORD [rsi + rs1] ; sar eax, shamt_w);
+            store_rd!(w);
+        }
+        K::Add => {
+            x!(mov rax, QWORD [rsi + rs1] ; add rax, QWORD [rsi + rs2]);
+            store_rd!();
+        }
+        K::Sub => {
+            x!(mov rax, QWORD [rsi + rs1] ; sub rax, QWORD [rsi + rs2]);
+            store_rd!();
+        }
+        K::Xor => {
+            x!(mov rax, QWORD [rsi + rs1] ; xor rax, QWORD [rsi + rs2]);
+            store_rd!();
+        }
+        K::Or => {
+            x!(mov rax, QWORD [rsi + rs1] ; or rax, QWORD [rsi + rs2]);
+            store_rd!();
+        }
+        K::And => {
+            x!(mov rax, QWORD [rsi + rs1] ; and rax, QWORD [rsi + rs2]);
+            store_rd!();
+        }
+        K::Mul => {
+            x!(mov rax, QWORD [rsi + rs1] ; imul rax, QWORD [rsi + rs2]);
+            store_rd!();
+        }
+        // x86 masks 64-bit shift counts to 6 bits and 32-bit ones to 5, as
+        // RISC-V does (unprivileged spec 2.4.2, 4.2.2).
+        K::Sll => {
+            x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; shl rax, cl);
+            store_rd!();
+        }
+        K::Srl => {
+            x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; shr rax, cl);
+            store_rd!();
+        }
+        K::Sra => {
+            x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; sar rax, cl);
+            store_rd!();
+        }
+        K::Slt => {
+            x!(xor eax, eax ; mov rcx, QWORD [rsi + rs1] ; cmp rcx, QWORD [rsi + rs2] ; setl al);
+            store_rd!();
+        }
+        K::Sltu => {
+            x!(xor eax, eax ; mov rcx, QWORD [rsi + rs1] ; cmp rcx, QWORD [rsi + rs2] ; setb al);
+            store_rd!();
+        }
+        K::Addw => {
+            x!(mov eax, DWORD [rsi + rs1] ; add eax, DWORD [rsi + rs2]);
+            store_rd!(w);
+        }
+        K::Subw => {
+            x!(mov eax, DWORD [rsi + rs1] ; sub eax, DWORD [rsi + rs2]);
+            store_rd!(w);
+        }
+        K::Mulw => {
+            x!(mov eax, DWORD [rsi + rs1] ; imul eax, DWORD [rsi + rs2]);
+            store_rd!(w);
+        }
+        K::Sllw => {
+            x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; shl eax, cl);
+            store_rd!(w);
+        }
+        K::Srlw => {
+            x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; shr eax, cl);
+            store_rd!(w);
+        }
+        K::Sraw => {
+            x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; sar eax, cl);
+            store_rd!(w);
+        }
+        K::Sh1add | K::Sh2add | K::Sh3add => {
+            let k: i8 = match op.kind {
+                K::Sh1add => 1,
+                K::Sh2add => 2,
+                _ => 3,
+            };
+            x!(mov rax, QWORD [rsi + rs1] ; shl rax, k ; add rax, QWORD [rsi + rs2]);
+            store_rd!();
+        }
+        K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => {
+            let size = match op.kind {
+                K::Lb | K::Lbu => 1,
+                K::Lh | K::Lhu => 2,
+                K::Lw | K::Lwu => 4,
+                _ => 8,
+            };
+            let miss = translate(a, rs1, imm, size, READ_TAG);
+            misses.push((miss, i));
+            match op.kind {
+                K::Lb => x!(movsx rax, BYTE [rax]),
+                K::Lbu => x!(movzx eax, BYTE [rax]),
+                K::Lh => x!(movsx rax, WORD [rax]),
+                K::Lhu => x!(movzx eax, WORD [rax]),
+                K::Lw => x!(movsxd rax, DWORD [rax]),
+                K::Lwu => x!(mov eax, DWORD [rax]),
+                _ => x!(mov rax, QWORD [rax]),
+            }
+            store_rd!();
+        }
+        K::Sb | K::Sh | K::Sw | K::Sd => {
+            let size = match op.kind {
+                K::Sb => 1,
+                K::Sh => 2,
+                K::Sw => 4,
+                _ => 8,
+            };
+            let miss = translate(a, rs1, imm, size, WRITE_TAG);
+            misses.push((miss, i));
+            x!(mov rcx, QWORD [rsi + rs2]);
+            match op.kind {
+                K::Sb => x!(mov BYTE [rax], cl),
+                K::Sh => x!(mov WORD [rax], cx),
+                K::Sw => x!(mov DWORD [rax], ecx),
+                _ => x!(mov QWORD [rax], rcx),
+            }
+        }
+        // `compiles` accepts no other kind.
+        _ => unreachable!("jit: no template for {:?}", op.kind),
+    }
+}
+
+/// Emits the TLB lookup of an aligned `size`-byte access at `x[rs1] + imm`
+/// (mmu.rs, `Tlb::read_host`/`write_host`, in machine code): leaves the
+/// host address in `rax`, or jumps to the returned label (to be bound to
+/// the op's exit) when the entry's `tag` does not match.
+fn translate(
+    a: &mut VecAssembler<X64Relocation>,
+    rs1: i32,
+    imm: i32,
+    size: i32,
+    tag: i32,
+) -> DynamicLabel {
+    let miss = a.new_dynamic_label();
+    // The tag an aligned access must match: the page address with the low
+    // bits that must be zero for alignment kept (mmu.rs, `Tlb::tag_for`).
+    let mask = !(PAGE_SIZE as i32 - 1) | (size - 1);
+    dynasm!(a
+        ; .arch x64
+        ; mov rax, QWORD [rsi + rs1]
+        ; add rax, imm
+        ; mov rcx, rax
+        ; shr rcx, PAGE_SHIFT
+        ; and ecx, TLB_INDEX_MASK
+        ; shl ecx, TLB_ENTRY_SHIFT
+        ; mov r8, rax
+        ; and r8, mask
+        ; cmp r8, QWORD [r11 + rcx + tag]
+        ; jne =>miss
+        ; add rax, QWORD [r11 + rcx + ADDEND]
+    );
+    miss
+}
