@@ -697,7 +697,7 @@ impl BlockCache {
         if let Some(jit) = &mut self.jit {
             // Compiled code takes the place of the first op's handler: the
             // run loop and chaining enter it as they enter any block.
-            if let Some(code) = jit.compile(&ops) {
+            if let Some(code) = jit.compile(&ops, pc) {
                 ops[0].handler = code;
             }
         }

@@ -310,8 +310,10 @@ impl Exec<'_> {
     }
 }
 
-/// A jump-cache entry: the block for virtual `pc`.
+/// A jump-cache entry: the block for virtual `pc`. (`repr(C)`: compiled
+/// code reads it, jit/x86_64.rs.)
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub(crate) struct JumpEntry {
     /// `u64::MAX` marks an empty entry (pcs are even).
     pub pc: u64,

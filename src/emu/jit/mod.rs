@@ -17,9 +17,17 @@
 //! same block, with that op as the first argument, as the interpreter's
 //! own handlers do. So
 //!
-//! - after the last body op it jumps to the terminator's handler, which
-//!   computes the next pc and chains to the next block (compiled or not)
-//!   through the jump cache, within the instruction budget;
+//! - a branch, `jal`, `jalr` or the end of a straight-line block computes
+//!   the next pc and chains to its block (compiled or not) through the jump
+//!   cache, in machine code, as the interpreter's `chain` does (exec.rs):
+//!   if the jump cache has the block and the instruction budget allows all
+//!   of it, the code counts it (`Exec::instret`), makes it the running
+//!   block (`block_pc`, `ops`, `start_instret`) and jumps to its first
+//!   handler; otherwise it returns the pc to the run loop, which looks the
+//!   block up, decodes it or raises the timer. A hot loop thus runs
+//!   without leaving machine code until its time slice ends;
+//! - other terminators (`ecall`, `ebreak`, illegal instructions) exit to
+//!   their interpreter handler;
 //! - an op it does not compile (division, floating point, atomics, CSRs,
 //!   `ecall`, ...) is run by its interpreter handler, and the rest of the
 //!   block with it;
@@ -87,14 +95,14 @@ impl Jit {
     }
 
     /// Machine code for the block `ops` (its whole op sequence, ending in a
-    /// terminator), to be called as the handler of `ops[0]`; `None` when
-    /// not worth it or not possible (no compilable first op, code memory
-    /// used up, another host).
+    /// terminator) at virtual `pc`, to be called as the handler of
+    /// `ops[0]`; `None` when not worth it or not possible (no compilable
+    /// first op, code memory used up, another host).
     #[allow(unused_variables)]
-    pub fn compile(&mut self, ops: &[Op]) -> Option<Handler> {
+    pub fn compile(&mut self, ops: &[Op], pc: u64) -> Option<Handler> {
         #[cfg(target_arch = "x86_64")]
         {
-            let handler = x86_64::compile(&mut self.arena, ops)?;
+            let handler = x86_64::compile(&mut self.arena, ops, pc)?;
             self.compiled += 1;
             Some(handler)
         }

@@ -19,7 +19,7 @@ use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 use super::MAX_CODE_BYTES;
 use crate::emu::memory::PAGE_SIZE;
 use crate::emu::mmu::{TlbEntry, TLB_ENTRIES};
-use crate::emu::op::{Exec, Handler, Op, OpKind};
+use crate::emu::op::{Exec, Handler, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES};
 
 /// Size of one chunk of executable memory.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -35,6 +35,17 @@ const ADDEND: i32 = offset_of!(TlbEntry, addend) as i32;
 const EXEC_TLB: i32 = offset_of!(Exec<'static>, tlb) as i32;
 const PAGE_SHIFT: i8 = PAGE_SIZE.trailing_zeros() as i8;
 const TLB_INDEX_MASK: i32 = TLB_ENTRIES as i32 - 1;
+const EXEC_JUMP_CACHE: i32 = offset_of!(Exec<'static>, jump_cache) as i32;
+const EXEC_BLOCK_PC: i32 = offset_of!(Exec<'static>, block_pc) as i32;
+const EXEC_OPS: i32 = offset_of!(Exec<'static>, ops) as i32;
+const EXEC_START_INSTRET: i32 = offset_of!(Exec<'static>, start_instret) as i32;
+const EXEC_INSTRET: i32 = offset_of!(Exec<'static>, instret) as i32;
+const EXEC_STOP_AT: i32 = offset_of!(Exec<'static>, stop_at) as i32;
+const _: () = assert!(size_of::<JumpEntry>() == 24);
+const JUMP_PC: i32 = offset_of!(JumpEntry, pc) as i32;
+const JUMP_OPS: i32 = offset_of!(JumpEntry, ops) as i32;
+const JUMP_COUNT: i32 = offset_of!(JumpEntry, count) as i32;
+const JUMP_INDEX_MASK: i32 = JUMP_CACHE_ENTRIES as i32 - 1;
 
 /// Executable memory, filled chunk after chunk; code is never moved or
 /// freed while the arena lives (module doc of jit/mod.rs).
@@ -108,7 +119,7 @@ fn compiles(op: &Op) -> bool {
 /// Compiles the block `ops` (module doc of jit/mod.rs); `None` if its
 /// first op has no template (the code would exit to `ops[0]`'s handler,
 /// which it replaces) or memory for code is used up.
-pub(super) fn compile(arena: &mut CodeArena, ops: &[Op]) -> Option<Handler> {
+pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Handler> {
     let first = ops.first()?;
     if first.kind.is_terminator() || !compiles(first) {
         return None;
@@ -125,7 +136,10 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op]) -> Option<Handler> {
         }
         emit_op(&mut a, op, i, &mut misses);
     }
-    exit_to(&mut a, ops, end);
+    let last = &ops[end];
+    if !emit_terminator(&mut a, last, pc) {
+        exit_to(&mut a, ops, end);
+    }
     for (label, i) in misses {
         dynasm!(a ; .arch x64 ; =>label);
         exit_to(&mut a, ops, i);
@@ -153,6 +167,98 @@ fn exit_to(a: &mut VecAssembler<X64Relocation>, ops: &[Op], i: usize) {
         ; add rdi, offset
         ; mov rax, QWORD handler
         ; jmp rax
+    );
+}
+
+/// Emits a block's terminator `op` (of the block at virtual `pc`) if it has
+/// a template: it computes the next pc and chains there (`chain`). Returns
+/// false for the others.
+fn emit_terminator(a: &mut VecAssembler<X64Relocation>, op: &Op, pc: u64) -> bool {
+    use OpKind as K;
+    let rd = 8 * i32::from(op.rd);
+    let rs1 = 8 * i32::from(op.rs1);
+    let rs2 = 8 * i32::from(op.rs2);
+    let after = pc.wrapping_add(u64::from(op.offset) + u64::from(op.len)) as i64;
+    let target = op.imm;
+    match op.kind {
+        K::Fallthrough => {
+            let next = pc.wrapping_add(u64::from(op.offset)) as i64;
+            dynasm!(a ; .arch x64 ; mov rax, QWORD next);
+            chain(a);
+        }
+        K::Jal => {
+            dynasm!(a ; .arch x64 ; mov rax, QWORD after ; mov QWORD [rsi + rd], rax);
+            dynasm!(a ; .arch x64 ; mov rax, QWORD target);
+            chain(a);
+        }
+        K::Jalr => {
+            let Ok(imm) = i32::try_from(op.imm) else {
+                return false;
+            };
+            // The target from rs1 before rd is written: they may be one.
+            dynasm!(a
+                ; .arch x64
+                ; mov r9, QWORD [rsi + rs1]
+                ; add r9, imm
+                ; and r9, -2
+                ; mov rax, QWORD after
+                ; mov QWORD [rsi + rd], rax
+                ; mov rax, r9
+            );
+            chain(a);
+        }
+        K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
+            let taken = a.new_dynamic_label();
+            dynasm!(a ; .arch x64 ; mov rax, QWORD [rsi + rs1] ; cmp rax, QWORD [rsi + rs2]);
+            match op.kind {
+                K::Beq => dynasm!(a ; .arch x64 ; je =>taken),
+                K::Bne => dynasm!(a ; .arch x64 ; jne =>taken),
+                K::Blt => dynasm!(a ; .arch x64 ; jl =>taken),
+                K::Bge => dynasm!(a ; .arch x64 ; jge =>taken),
+                K::Bltu => dynasm!(a ; .arch x64 ; jb =>taken),
+                _ => dynasm!(a ; .arch x64 ; jae =>taken),
+            }
+            dynasm!(a ; .arch x64 ; mov rax, QWORD after);
+            chain(a);
+            dynasm!(a ; .arch x64 ; =>taken ; mov rax, QWORD target);
+            chain(a);
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Emits block chaining to the pc in `rax` (exec.rs, `chain`, in machine
+/// code): if the jump cache has the block for it and the budget allows
+/// the whole block, counts it, makes it the running block and jumps to its
+/// first handler; otherwise returns the pc to the run loop.
+fn chain(a: &mut VecAssembler<X64Relocation>) {
+    let slow = a.new_dynamic_label();
+    dynasm!(a
+        ; .arch x64
+        // The entry: jump_cache + 24 * ((pc >> 1) & mask) (op.rs, `JumpEntry::index`).
+        ; mov rcx, rax
+        ; shr rcx, 1
+        ; and ecx, JUMP_INDEX_MASK
+        ; lea rcx, [rcx + rcx * 2]
+        ; mov r8, QWORD [rdx + EXEC_JUMP_CACHE]
+        ; lea r8, [r8 + rcx * 8]
+        ; cmp rax, QWORD [r8 + JUMP_PC]
+        ; jne =>slow
+        // instret + count <= stop_at, or the run loop decides.
+        ; mov r9, QWORD [rdx + EXEC_INSTRET]
+        ; mov rcx, r9
+        ; add rcx, QWORD [r8 + JUMP_COUNT]
+        ; cmp rcx, QWORD [rdx + EXEC_STOP_AT]
+        ; ja =>slow
+        ; mov QWORD [rdx + EXEC_START_INSTRET], r9
+        ; mov QWORD [rdx + EXEC_INSTRET], rcx
+        ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
+        ; mov rdi, QWORD [r8 + JUMP_OPS]
+        ; mov QWORD [rdx + EXEC_OPS], rdi
+        ; jmp QWORD [rdi]
+        ; =>slow
+        ; ret
     );
 }
 
