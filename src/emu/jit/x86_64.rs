@@ -110,6 +110,8 @@ fn compiles(op: &Op) -> bool {
         }
         K::Mul | K::Addw | K::Subw | K::Sllw | K::Srlw | K::Sraw | K::Mulw => true,
         K::Sh1add | K::Sh2add | K::Sh3add => true,
+        K::Div | K::Divu | K::Rem | K::Remu | K::Divw | K::Divuw | K::Remw | K::Remuw => true,
+        K::Mulh | K::Mulhu => true,
         K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => imm32,
         K::Sb | K::Sh | K::Sw | K::Sd => imm32,
         _ => false,
@@ -428,6 +430,21 @@ fn emit_op(
             x!(mov rax, QWORD [rsi + rs1] ; shl rax, k ; add rax, QWORD [rsi + rs2]);
             store_rd!();
         }
+        // The high halves of products: x86's one-operand multiply leaves
+        // them in rdx, which holds `Exec` here: kept in r9 meanwhile.
+        K::Mulh | K::Mulhu => {
+            x!(mov r9, rdx ; mov rax, QWORD [rsi + rs1]);
+            if op.kind == K::Mulh {
+                x!(imul QWORD [rsi + rs2]);
+            } else {
+                x!(mul QWORD [rsi + rs2]);
+            }
+            x!(mov rax, rdx ; mov rdx, r9);
+            store_rd!();
+        }
+        K::Div | K::Divu | K::Rem | K::Remu | K::Divw | K::Divuw | K::Remw | K::Remuw => {
+            emit_division(a, op);
+        }
         K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => {
             let size = match op.kind {
                 K::Lb | K::Lbu => 1,
@@ -468,6 +485,70 @@ fn emit_op(
         // `compiles` accepts no other kind.
         _ => unreachable!("jit: no template for {:?}", op.kind),
     }
+}
+
+/// Emits a division or remainder with RISC-V's results where x86's
+/// `div`/`idiv` would trap (unprivileged spec 13.2): by zero, the quotient
+/// is all ones and the remainder the dividend; for the signed overflow
+/// `MIN / -1` the quotient is `MIN` (`neg` of `MIN` gives it) and the
+/// remainder 0. The W forms work on the low 32 bits and sign-extend.
+/// `rdx` (`Exec`) is kept in r9 while `div` uses it.
+fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
+    use OpKind as K;
+    let rd = 8 * i32::from(op.rd);
+    let rs1 = 8 * i32::from(op.rs1);
+    let rs2 = 8 * i32::from(op.rs2);
+    let wide = matches!(op.kind, K::Div | K::Divu | K::Rem | K::Remu);
+    let signed = matches!(op.kind, K::Div | K::Rem | K::Divw | K::Remw);
+    let remainder = matches!(op.kind, K::Rem | K::Remu | K::Remw | K::Remuw);
+    let (by_zero, minus_one, done) = (
+        a.new_dynamic_label(),
+        a.new_dynamic_label(),
+        a.new_dynamic_label(),
+    );
+    macro_rules! x {
+        ($($t:tt)*) => { dynasm!(a ; .arch x64 ; $($t)*) };
+    }
+    if wide {
+        x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; test rcx, rcx ; jz =>by_zero);
+        if signed {
+            x!(cmp rcx, -1 ; je =>minus_one ; mov r9, rdx ; cqo ; idiv rcx);
+        } else {
+            x!(mov r9, rdx ; xor edx, edx ; div rcx);
+        }
+    } else {
+        x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; test ecx, ecx ; jz =>by_zero);
+        if signed {
+            x!(cmp ecx, -1 ; je =>minus_one ; mov r9, rdx ; cdq ; idiv ecx);
+        } else {
+            x!(mov r9, rdx ; xor edx, edx ; div ecx);
+        }
+    }
+    // After `div`: the quotient in rax, the remainder in rdx.
+    if remainder {
+        x!(mov rax, rdx);
+    }
+    x!(mov rdx, r9 ; jmp =>done);
+    if signed {
+        x!(=>minus_one);
+        if remainder {
+            x!(xor eax, eax);
+        } else if wide {
+            x!(neg rax);
+        } else {
+            x!(neg eax);
+        }
+        x!(jmp =>done);
+    }
+    x!(=>by_zero);
+    if !remainder {
+        x!(mov rax, -1);
+    }
+    x!(=>done);
+    if !wide {
+        x!(movsxd rax, eax);
+    }
+    x!(mov QWORD [rsi + rd], rax);
 }
 
 /// Emits the TLB lookup of an aligned `size`-byte access at `x[rs1] + imm`
