@@ -233,6 +233,11 @@ struct RunOptions {
           value_parser = clap::builder::PossibleValuesParser::new(["auto", "linux", "selfie"]))]
     abi: String,
 
+    /// Interpret only: do not compile hot code to host code (the JIT tier).
+    /// Output and instruction counts are the same either way.
+    #[arg(long)]
+    no_jit: bool,
+
     /// Print every syscall with its arguments and result.
     #[arg(long)]
     trace_syscalls: bool,
@@ -547,6 +552,7 @@ fn build(
         .host_shm_mb(options.host_shm)
         .trap_division_by_zero(options.trap_division_by_zero)
         .abi(sim::abi::selfie::Profile::from_flag(&options.abi))
+        .jit(!options.no_jit)
         .read_only(options.read_only)
         .max_processes(options.max_processes)
         .max_contexts(options.max_contexts)

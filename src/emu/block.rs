@@ -47,7 +47,7 @@
 //! handlers. Its entries are `Entries` (entries.rs), owned through one raw
 //! pointer, so those writes never invalidate the executor's copy.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::addr::{PhysAddr, VirtAddr};
 use super::bus::Bus;
@@ -57,6 +57,7 @@ use super::exception::Exception;
 use super::exec::handler_for;
 use super::fuse::fuse;
 use super::instruction::*;
+use super::jit::Jit;
 use super::memory::{Frame, PAGE_SIZE};
 use super::mmu::Access;
 use super::op::{
@@ -75,12 +76,27 @@ fn dest(rd: Reg) -> u8 {
 }
 
 /// Choices of the machine that change how instructions are lowered.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Lowering {
     /// selfie's machine semantics: a division or remainder by zero traps
     /// (`Exception::DivisionByZero`) instead of giving RISC-V's result.
     /// Off by default; when off, divisions cost nothing extra.
     pub trap_division_by_zero: bool,
+    /// Compile blocks to host code (jit/, x86-64 hosts only); `--no-jit`
+    /// turns it off. On by default where the host has the JIT, unless the
+    /// environment variable `SIM_JIT` is `0`: how the test suite runs every
+    /// machine under the interpreter alone.
+    pub jit: bool,
+}
+
+impl Default for Lowering {
+    fn default() -> Lowering {
+        let off = std::env::var_os("SIM_JIT").is_some_and(|v| v == "0");
+        Lowering {
+            trap_division_by_zero: false,
+            jit: Jit::available() && !off,
+        }
+    }
 }
 
 /// Lowers an instruction at `pc` (offset `offset` in its block) to an op.
@@ -565,7 +581,7 @@ impl JumpCache {
     }
 
     pub fn flush(&mut self) {
-        self.entries.all_mut().fill(JumpEntry::EMPTY);
+        self.entries.reset(JumpEntry::EMPTY);
     }
 }
 
@@ -588,6 +604,8 @@ pub(crate) struct BlockCache {
     scratch: Vec<Op>,
     /// How instructions are lowered (the machine's options).
     lowering: Lowering,
+    /// The JIT tier, when `lowering.jit` (jit/).
+    jit: Option<Jit>,
 }
 
 impl BlockCache {
@@ -595,12 +613,13 @@ impl BlockCache {
         BlockCache {
             blocks: Vec::new(),
             free_slots: Vec::new(),
-            by_phys: HashMap::new(),
-            by_frame: HashMap::new(),
+            by_phys: HashMap::default(),
+            by_frame: HashMap::default(),
             jump_cache: JumpCache::new(),
             removals: 0,
             scratch: Vec::with_capacity(MAX_BLOCK_OPS + 1),
             lowering: Lowering::default(),
+            jit: Lowering::default().jit.then(Jit::new),
         }
     }
 
@@ -609,6 +628,7 @@ impl BlockCache {
     pub fn set_lowering(&mut self, lowering: Lowering) {
         if lowering != self.lowering {
             self.lowering = lowering;
+            self.jit = (lowering.jit && Jit::available()).then(Jit::new);
             let live: Vec<u32> = self.by_phys.values().copied().collect();
             for index in live {
                 self.remove(index);
@@ -673,6 +693,13 @@ impl BlockCache {
             let count = instruction_count(&ops);
             self.scratch = ops;
             return Ok((self.scratch.as_ptr(), count));
+        }
+        if let Some(jit) = &mut self.jit {
+            // Compiled code takes the place of the first op's handler: the
+            // run loop and chaining enter it as they enter any block.
+            if let Some(code) = jit.compile(&ops, pc) {
+                ops[0].handler = code;
+            }
         }
         let instructions = instruction_count(&ops);
         let block = Block {
@@ -754,6 +781,11 @@ impl BlockCache {
                 self.remove(index);
             }
         }
+    }
+
+    /// Blocks compiled by the JIT tier so far.
+    pub fn compiled(&self) -> u64 {
+        self.jit.as_ref().map_or(0, |jit| jit.compiled)
     }
 
     /// Number of live blocks.

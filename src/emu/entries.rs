@@ -23,21 +23,42 @@
 //!
 //! All copies share one provenance, the owning pointer's, so a write through
 //! one never invalidates another.
+//!
+//! ## Flushing in time proportional to use
+//!
+//! The caches are large (4096 TLB entries, 32K jump-cache entries) and the
+//! hypervisor switches contexts often, so a flush must not touch every
+//! entry. `get_mut` notes the index it hands out (until an eighth of the
+//! entries are noted; beyond that a flush simply clears all), and `reset`
+//! clears only the noted entries. A generation number compared on every
+//! lookup would make a flush O(1) too, but it costs a compare on every
+//! guest load and store; the note costs only on a fill, which is already
+//! the slow path.
 
 /// `N` entries owned through one raw pointer (module doc).
 pub(crate) struct Entries<T: Copy, const N: usize> {
     /// From `Box::into_raw` of a boxed slice of `N` entries, freed in `Drop`.
     ptr: *mut T,
+    /// Indices handed out by `get_mut` since the last `reset`, up to
+    /// `TOUCHED_MAX` (then `touched_all`).
+    touched: Vec<u32>,
+    /// More were changed than `touched` holds: `reset` clears all.
+    touched_all: bool,
 }
 
 impl<T: Copy, const N: usize> Entries<T, N> {
+    /// Most indices `touched` notes before a reset clears every entry.
+    const TOUCHED_MAX: usize = N / 8;
+
     /// `N` entries, each `empty`.
     pub fn new(empty: T) -> Self {
         // A boxed slice rather than `Box<[T; N]>`: it is built on the heap,
-        // not on the stack first (the jump cache is 96 KiB).
+        // not on the stack first (the jump cache is 768 KiB).
         let entries: Box<[T]> = vec![empty; N].into_boxed_slice();
         Entries {
             ptr: Box::into_raw(entries).cast::<T>(),
+            touched: Vec::with_capacity(Self::TOUCHED_MAX),
+            touched_all: false,
         }
     }
 
@@ -79,13 +100,38 @@ impl<T: Copy, const N: usize> Entries<T, N> {
     /// If `i >= N`.
     pub fn get_mut(&mut self, i: usize) -> &mut T {
         assert!(i < N, "Entries::get_mut: index {i} of {N}");
+        if !self.touched_all {
+            if self.touched.len() < Self::TOUCHED_MAX {
+                self.touched.push(i as u32);
+            } else {
+                self.touched_all = true;
+            }
+        }
         // SAFETY: `i < N`; `&mut self` excludes the owner's other accesses,
         // and no handler reads a copy while a slow path holds this borrow
         // (module doc), so this reference is the only access while it lives.
         unsafe { &mut *self.ptr.add(i) }
     }
 
-    /// All entries, to change them; as `get_mut`.
+    /// Sets every entry changed since the last reset back to `empty`: the
+    /// flush of a cache, in time proportional to the entries used (module
+    /// doc). Entries are only ever changed through `get_mut` or to `empty`.
+    pub fn reset(&mut self, empty: T) {
+        if self.touched_all {
+            self.all_mut().fill(empty);
+        } else {
+            for &i in &self.touched {
+                // SAFETY: `i < N` (checked by `get_mut`); exclusive as there.
+                unsafe { self.ptr.add(i as usize).write(empty) };
+            }
+        }
+        self.touched.clear();
+        self.touched_all = false;
+    }
+
+    /// All entries, to change them in place (never to other values than
+    /// `empty` or narrower permissions: `reset` only knows what `get_mut`
+    /// handed out); as `get_mut`.
     pub fn all_mut(&mut self) -> &mut [T] {
         // SAFETY: the pointer owns `N` entries; exclusive as in `get_mut`.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, N) }

@@ -121,84 +121,84 @@ unsafe fn alu(
 /// `li`: `rd = imm` (`lui`, `auipc` and `addi rd, x0, imm`, pre-computed).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_li(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_li(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |_, _, o| o.imm as u64)
 }
 
 /// `mv`: `rd = rs1` (`addi rd, rs, 0` and `add` with `x0`).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_mv(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_mv(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| a)
 }
 
 /// `addi`: `rd = rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_addi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_addi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a.wrapping_add(o.imm as u64))
 }
 
 /// `slti`: `rd = rs1 <s imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_slti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_slti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| u64::from((a as i64) < o.imm))
 }
 
 /// `sltiu`: `rd = rs1 <u imm` (imm sign-extended first).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sltiu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sltiu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| u64::from(a < o.imm as u64))
 }
 
 /// `xori`: `rd = rs1 ^ imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_xori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_xori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a ^ o.imm as u64)
 }
 
 /// `ori`: `rd = rs1 | imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_ori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_ori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a | o.imm as u64)
 }
 
 /// `andi`: `rd = rs1 & imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_andi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_andi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a & o.imm as u64)
 }
 
 /// `slli`: `rd = rs1 << shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_slli(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_slli(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a << (o.imm & 63))
 }
 
 /// `srli`: `rd = rs1 >> shamt` (logical).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_srli(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_srli(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a >> (o.imm & 63))
 }
 
 /// `srai`: `rd = rs1 >> shamt` (arithmetic).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_srai(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_srai(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| ((a as i64) >> (o.imm & 63)) as u64)
 }
 
 /// `addiw`: `rd = sext32(rs1 + imm)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_addiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_addiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| {
         sext32(a.wrapping_add(o.imm as u64) as u32)
     })
@@ -207,21 +207,21 @@ pub(crate) unsafe fn exec_addiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
 /// `slliw`: `rd = sext32(rs1 << shamt)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_slliw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_slliw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| sext32((a as u32) << (o.imm & 31)))
 }
 
 /// `srliw`: `rd = sext32(rs1[31:0] >> shamt)` (logical).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_srliw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_srliw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| sext32((a as u32) >> (o.imm & 31)))
 }
 
 /// `sraiw`: `rd = sext32(rs1[31:0] >> shamt)` (arithmetic).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sraiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sraiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| {
         ((a as i32) >> (o.imm & 31)) as i64 as u64
     })
@@ -230,84 +230,84 @@ pub(crate) unsafe fn exec_sraiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
 /// `add`: `rd = rs1 + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a.wrapping_add(b))
 }
 
 /// `sub`: `rd = rs1 - rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sub(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sub(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a.wrapping_sub(b))
 }
 
 /// `sll`: `rd = rs1 << rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sll(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sll(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a << (b & 63))
 }
 
 /// `slt`: `rd = rs1 <s rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_slt(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_slt(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| u64::from((a as i64) < (b as i64)))
 }
 
 /// `sltu`: `rd = rs1 <u rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sltu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sltu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| u64::from(a < b))
 }
 
 /// `xor`: `rd = rs1 ^ rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_xor(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_xor(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a ^ b)
 }
 
 /// `srl`: `rd = rs1 >> rs2[5:0]` (logical).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_srl(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_srl(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a >> (b & 63))
 }
 
 /// `sra`: `rd = rs1 >> rs2[5:0]` (arithmetic).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sra(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sra(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| ((a as i64) >> (b & 63)) as u64)
 }
 
 /// `or`: `rd = rs1 | rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_or(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_or(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a | b)
 }
 
 /// `and`: `rd = rs1 & rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_and(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_and(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a & b)
 }
 
 /// `mul`: `rd = (rs1 * rs2)[63:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_mul(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_mul(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a.wrapping_mul(b))
 }
 
 /// `mulh`: `rd = (rs1 *s rs2)[127:64]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_mulh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_mulh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         ((i128::from(a as i64) * i128::from(b as i64)) >> 64) as u64
     })
@@ -316,7 +316,7 @@ pub(crate) unsafe fn exec_mulh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// `mulhsu`: `rd = (rs1 *s rs2 unsigned)[127:64]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_mulhsu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_mulhsu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         (i128::from(a as i64).wrapping_mul(i128::from(b)) >> 64) as u64
     })
@@ -325,7 +325,7 @@ pub(crate) unsafe fn exec_mulhsu(op: *const Op, x: *mut u64, e: &mut Exec) -> u6
 /// `mulhu`: `rd = (rs1 *u rs2)[127:64]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_mulhu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_mulhu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         ((u128::from(a) * u128::from(b)) >> 64) as u64
     })
@@ -334,70 +334,70 @@ pub(crate) unsafe fn exec_mulhu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
 /// `div`: `rd = rs1 /s rs2` (see `div`).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_div(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_div(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| div(a as i64, b as i64) as u64)
 }
 
 /// `divu`: `rd = rs1 /u rs2`; by zero: all ones.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_divu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_divu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a.checked_div(b).unwrap_or(u64::MAX))
 }
 
 /// `rem`: `rd = rs1 %s rs2` (see `rem`).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_rem(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_rem(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| rem(a as i64, b as i64) as u64)
 }
 
 /// `remu`: `rd = rs1 %u rs2`; by zero: `rs1`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_remu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_remu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| if b == 0 { a } else { a % b })
 }
 
 /// `addw`: `rd = sext32(rs1 + rs2)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_addw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_addw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| sext32(a.wrapping_add(b) as u32))
 }
 
 /// `subw`: `rd = sext32(rs1 - rs2)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_subw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_subw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| sext32(a.wrapping_sub(b) as u32))
 }
 
 /// `sllw`: `rd = sext32(rs1 << rs2[4:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sllw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sllw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| sext32((a as u32) << (b & 31)))
 }
 
 /// `srlw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (logical).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_srlw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_srlw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| sext32((a as u32) >> (b & 31)))
 }
 
 /// `sraw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (arithmetic).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sraw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sraw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| ((a as i32) >> (b & 31)) as i64 as u64)
 }
 
 /// `mulw`: `rd = sext32(rs1 * rs2)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_mulw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_mulw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         sext32((a as u32).wrapping_mul(b as u32))
     })
@@ -406,7 +406,7 @@ pub(crate) unsafe fn exec_mulw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// `divw`: `rd = sext32(rs1[31:0] /s rs2[31:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_divw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_divw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         i64::from(div32(a as i32, b as i32)) as u64
     })
@@ -415,7 +415,7 @@ pub(crate) unsafe fn exec_divw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// `divuw`: `rd = sext32(rs1[31:0] /u rs2[31:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_divuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_divuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         sext32((a as u32).checked_div(b as u32).unwrap_or(u32::MAX))
     })
@@ -424,7 +424,7 @@ pub(crate) unsafe fn exec_divuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
 /// `remw`: `rd = sext32(rs1[31:0] %s rs2[31:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_remw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_remw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         i64::from(rem32(a as i32, b as i32)) as u64
     })
@@ -433,7 +433,7 @@ pub(crate) unsafe fn exec_remw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// `remuw`: `rd = sext32(rs1[31:0] %u rs2[31:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_remuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_remuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         let (a, b) = (a as u32, b as u32);
         sext32(if b == 0 { a } else { a % b })
@@ -445,35 +445,35 @@ pub(crate) unsafe fn exec_remuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
 /// `sh1add`: `rd = (rs1 << 1) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sh1add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sh1add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| (a << 1).wrapping_add(b))
 }
 
 /// `sh2add`: `rd = (rs1 << 2) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sh2add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sh2add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| (a << 2).wrapping_add(b))
 }
 
 /// `sh3add`: `rd = (rs1 << 3) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sh3add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sh3add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| (a << 3).wrapping_add(b))
 }
 
 /// `add.uw`: `rd = zext32(rs1) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| u64::from(a as u32).wrapping_add(b))
 }
 
 /// `sh1add.uw`: `rd = (zext32(rs1) << 1) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sh1add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sh1add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         (u64::from(a as u32) << 1).wrapping_add(b)
     })
@@ -482,7 +482,7 @@ pub(crate) unsafe fn exec_sh1add_uw(op: *const Op, x: *mut u64, e: &mut Exec) ->
 /// `sh2add.uw`: `rd = (zext32(rs1) << 2) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sh2add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sh2add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         (u64::from(a as u32) << 2).wrapping_add(b)
     })
@@ -491,7 +491,7 @@ pub(crate) unsafe fn exec_sh2add_uw(op: *const Op, x: *mut u64, e: &mut Exec) ->
 /// `sh3add.uw`: `rd = (zext32(rs1) << 3) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sh3add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sh3add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         (u64::from(a as u32) << 3).wrapping_add(b)
     })
@@ -500,70 +500,70 @@ pub(crate) unsafe fn exec_sh3add_uw(op: *const Op, x: *mut u64, e: &mut Exec) ->
 /// `andn`: `rd = rs1 & !rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_andn(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_andn(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a & !b)
 }
 
 /// `orn`: `rd = rs1 | !rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_orn(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_orn(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a | !b)
 }
 
 /// `xnor`: `rd = !(rs1 ^ rs2)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_xnor(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_xnor(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| !(a ^ b))
 }
 
 /// `max`: the signed maximum.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_max(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_max(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| (a as i64).max(b as i64) as u64)
 }
 
 /// `maxu`: the unsigned maximum.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_maxu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_maxu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a.max(b))
 }
 
 /// `min`: the signed minimum.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_min(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_min(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| (a as i64).min(b as i64) as u64)
 }
 
 /// `minu`: the unsigned minimum.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_minu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_minu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a.min(b))
 }
 
 /// `rol`: rotate left by `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_rol(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_rol(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a.rotate_left((b & 63) as u32))
 }
 
 /// `ror`: rotate right by `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_ror(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_ror(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a.rotate_right((b & 63) as u32))
 }
 
 /// `rolw`: rotate the low word left by `rs2[4:0]`, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_rolw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_rolw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         sext32((a as u32).rotate_left((b & 31) as u32))
     })
@@ -572,7 +572,7 @@ pub(crate) unsafe fn exec_rolw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// `rorw`: rotate the low word right by `rs2[4:0]`, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_rorw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_rorw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| {
         sext32((a as u32).rotate_right((b & 31) as u32))
     })
@@ -581,49 +581,49 @@ pub(crate) unsafe fn exec_rorw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// `bclr`: clears bit `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bclr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bclr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a & !(1 << (b & 63)))
 }
 
 /// `bext`: bit `rs2[5:0]` of `rs1`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bext(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bext(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| (a >> (b & 63)) & 1)
 }
 
 /// `binv`: inverts bit `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_binv(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_binv(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a ^ (1 << (b & 63)))
 }
 
 /// `bset`: sets bit `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bset(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bset(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, b, _| a | (1 << (b & 63)))
 }
 
 /// `slli.uw`: `rd = zext32(rs1) << shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_slli_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_slli_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| u64::from(a as u32) << (o.imm & 63))
 }
 
 /// `rori`: rotate right by `shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_rori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_rori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a.rotate_right((o.imm & 63) as u32))
 }
 
 /// `roriw`: rotate the low word right by `shamt`, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_roriw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_roriw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| {
         sext32((a as u32).rotate_right((o.imm & 31) as u32))
     })
@@ -632,98 +632,98 @@ pub(crate) unsafe fn exec_roriw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
 /// `bclri`: clears bit `shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bclri(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bclri(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a & !(1 << (o.imm & 63)))
 }
 
 /// `bexti`: bit `shamt` of `rs1`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bexti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bexti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| (a >> (o.imm & 63)) & 1)
 }
 
 /// `binvi`: inverts bit `shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_binvi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_binvi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a ^ (1 << (o.imm & 63)))
 }
 
 /// `bseti`: sets bit `shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bseti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bseti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, o| a | (1 << (o.imm & 63)))
 }
 
 /// `clz`: leading zero bits (64 for zero).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_clz(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_clz(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| u64::from(a.leading_zeros()))
 }
 
 /// `ctz`: trailing zero bits (64 for zero).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_ctz(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_ctz(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| u64::from(a.trailing_zeros()))
 }
 
 /// `cpop`: one bits.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_cpop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_cpop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| u64::from(a.count_ones()))
 }
 
 /// `clzw`: leading zero bits of the low word (32 for zero).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_clzw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_clzw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| u64::from((a as u32).leading_zeros()))
 }
 
 /// `ctzw`: trailing zero bits of the low word (32 for zero).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_ctzw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_ctzw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| u64::from((a as u32).trailing_zeros()))
 }
 
 /// `cpopw`: one bits of the low word.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_cpopw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_cpopw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| u64::from((a as u32).count_ones()))
 }
 
 /// `sext.b`: the low byte, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sext_b(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sext_b(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| a as i8 as i64 as u64)
 }
 
 /// `sext.h`: the low halfword, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sext_h(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sext_h(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| a as i16 as i64 as u64)
 }
 
 /// `zext.h`: the low halfword, zero-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_zext_h(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_zext_h(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| a & 0xffff)
 }
 
 /// `orc.b`: each byte becomes 0xff if it is not zero, else stays 0.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_orc_b(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_orc_b(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| {
         let bytes = a.to_le_bytes().map(|b| if b == 0 { 0 } else { 0xff });
         u64::from_le_bytes(bytes)
@@ -733,7 +733,7 @@ pub(crate) unsafe fn exec_orc_b(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
 /// `rev8`: the bytes in reverse order.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_rev8(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_rev8(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     alu(op, x, e, |a, _, _| a.swap_bytes())
 }
 
@@ -744,7 +744,7 @@ pub(crate) unsafe fn exec_rev8(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// is on, so RISC-V's divisions never pay for the check.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_div_trap(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_div_trap(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     let kind = DIVISIONS[(o.imm as usize) % DIVISIONS.len()];
     let divisor = reg(x, o.rs2);
@@ -767,7 +767,7 @@ pub(crate) unsafe fn exec_div_trap(op: *const Op, x: *mut u64, e: &mut Exec) -> 
 /// `nop`: `fence`, and ALU ops that write `x0` (no side effects).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_nop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_nop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     next(op, x, e)
 }
 
@@ -777,7 +777,7 @@ pub(crate) unsafe fn exec_nop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// deterministic.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_csr_read(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_csr_read(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let count = e.start_instret + e.index_of(op);
     set(x, (*op).rd, count);
     next(op, x, e)
@@ -862,49 +862,49 @@ unsafe fn load_miss(
 /// `lb`: `rd` = the byte, sign-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_lb(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_lb(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     load::<i8>(op, x, e)
 }
 
 /// `lh`: `rd` = the halfword, sign-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_lh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_lh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     load::<i16>(op, x, e)
 }
 
 /// `lw`: `rd` = the word, sign-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_lw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_lw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     load::<i32>(op, x, e)
 }
 
 /// `ld`: `rd` = the doubleword, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     load::<u64>(op, x, e)
 }
 
 /// `lbu`: `rd` = the byte, zero-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_lbu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_lbu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     load::<u8>(op, x, e)
 }
 
 /// `lhu`: `rd` = the halfword, zero-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_lhu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_lhu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     load::<u16>(op, x, e)
 }
 
 /// `lwu`: `rd` = the word, zero-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_lwu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_lwu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     load::<u32>(op, x, e)
 }
 
@@ -934,28 +934,28 @@ unsafe fn store<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// `sb`: stores the low byte of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sb(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sb(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     store::<u8>(op, x, e)
 }
 
 /// `sh`: stores the low halfword of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     store::<u16>(op, x, e)
 }
 
 /// `sw`: stores the low word of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     store::<u32>(op, x, e)
 }
 
 /// `sd`: stores the doubleword of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_sd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_sd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     store::<u64>(op, x, e)
 }
 
@@ -996,7 +996,7 @@ unsafe fn after_store(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// rare. `rd` is written only if the atomic did not fault.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_amo(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_amo(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     let (amo, width) = amo_unpack(o.imm);
     match e.bus.amo(amo, width, reg(x, o.rs1), reg(x, o.rs2)) {
@@ -1032,49 +1032,49 @@ unsafe fn branch(
 /// `beq`: to `imm` (an absolute target) if rs1 == rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_beq(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_beq(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     branch(op, x, e, |a, b| a == b)
 }
 
 /// `bne`: to `imm` (an absolute target) if rs1 != rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bne(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bne(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     branch(op, x, e, |a, b| a != b)
 }
 
 /// `blt`: to `imm` (an absolute target) if rs1 <s rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_blt(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_blt(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     branch(op, x, e, |a, b| (a as i64) < (b as i64))
 }
 
 /// `bge`: to `imm` (an absolute target) if rs1 >=s rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bge(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bge(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     branch(op, x, e, |a, b| (a as i64) >= (b as i64))
 }
 
 /// `bltu`: to `imm` (an absolute target) if rs1 <u rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bltu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bltu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     branch(op, x, e, |a, b| a < b)
 }
 
 /// `bgeu`: to `imm` (an absolute target) if rs1 >=u rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_bgeu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_bgeu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     branch(op, x, e, |a, b| a >= b)
 }
 
 /// `jal`: `rd = pc + len`, then to the absolute target in `imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_jal(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_jal(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     set(x, o.rd, next_pc(e.block_pc, o));
     chain(o.imm as u64, x, e)
@@ -1083,7 +1083,7 @@ pub(crate) unsafe fn exec_jal(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// `jalr`: `rd = pc + len`, then to `(rs1 + imm) & !1`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_jalr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_jalr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     // Read rs1 before writing rd: they may be the same register.
     let target = reg(x, o.rs1).wrapping_add(o.imm as u64) & !1;
@@ -1094,14 +1094,14 @@ pub(crate) unsafe fn exec_jalr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// `ecall`: a `Syscall` exception, for the kernel.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_ecall(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_ecall(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
     fault(op, e, Exception::Syscall)
 }
 
 /// `ebreak`: a `Breakpoint` exception.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_ebreak(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_ebreak(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
     let pc = e.block_pc.wrapping_add(u64::from((*op).offset));
     fault(op, e, Exception::Breakpoint { pc })
 }
@@ -1109,7 +1109,7 @@ pub(crate) unsafe fn exec_ebreak(op: *const Op, _x: *mut u64, e: &mut Exec) -> u
 /// An encoding that is no instruction here: `IllegalInstruction`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_illegal(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_illegal(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
     let pc = e.block_pc.wrapping_add(u64::from((*op).offset));
     fault(
         op,
@@ -1124,7 +1124,7 @@ pub(crate) unsafe fn exec_illegal(op: *const Op, _x: *mut u64, e: &mut Exec) -> 
 /// End of a block that did not end in control flow: on at the next pc.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fallthrough(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fallthrough(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     chain(e.block_pc.wrapping_add(u64::from((*op).offset)), x, e)
 }
 

@@ -186,28 +186,28 @@ unsafe fn fp_store<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// `flw`: `rd` = the single at `rs1 + imm`, NaN-boxed.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_flw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_flw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_load::<S>(op, x, e)
 }
 
 /// `fld`: `rd` = the double at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_load::<D>(op, x, e)
 }
 
 /// `fsw`: stores the low word of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fsw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fsw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_store::<S>(op, x, e)
 }
 
 /// `fsd`: stores `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fsd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fsd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_store::<D>(op, x, e)
 }
 
@@ -242,56 +242,56 @@ unsafe fn fp_binary<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, f: Binar
 /// `fadd.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fadd_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fadd_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_binary::<S>(op, x, e, softfloat::add::<F32>)
 }
 
 /// `fadd.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fadd_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fadd_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_binary::<D>(op, x, e, softfloat::add::<F64>)
 }
 
 /// `fsub.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fsub_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fsub_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_binary::<S>(op, x, e, softfloat::sub::<F32>)
 }
 
 /// `fsub.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fsub_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fsub_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_binary::<D>(op, x, e, softfloat::sub::<F64>)
 }
 
 /// `fmul.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fmul_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmul_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_binary::<S>(op, x, e, softfloat::mul::<F32>)
 }
 
 /// `fmul.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fmul_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmul_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_binary::<D>(op, x, e, softfloat::mul::<F64>)
 }
 
 /// `fdiv.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fdiv_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fdiv_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_binary::<S>(op, x, e, softfloat::div::<F32>)
 }
 
 /// `fdiv.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fdiv_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fdiv_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_binary::<D>(op, x, e, softfloat::div::<F64>)
 }
 
@@ -322,28 +322,28 @@ unsafe fn fp_unary<R: Width, W: Width>(
 /// `fsqrt.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fsqrt_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fsqrt_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_unary::<S, S>(op, x, e, softfloat::sqrt::<F32>)
 }
 
 /// `fsqrt.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fsqrt_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fsqrt_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_unary::<D, D>(op, x, e, softfloat::sqrt::<F64>)
 }
 
 /// `fcvt.s.d`: a double rounded to a single.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fcvt_s_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fcvt_s_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_unary::<D, S>(op, x, e, softfloat::convert::<F64, F32>)
 }
 
 /// `fcvt.d.s`: a single widened (exactly) to a double.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fcvt_d_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fcvt_d_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_unary::<S, D>(op, x, e, softfloat::convert::<F32, F64>)
 }
 
@@ -378,14 +378,14 @@ unsafe fn fp_fused<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// `fmadd.s`, `fmsub.s`, `fnmsub.s`, `fnmadd.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fused_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fused_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_fused::<S>(op, x, e)
 }
 
 /// `fmadd.d`, `fmsub.d`, `fnmsub.d`, `fnmadd.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fused_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fused_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_fused::<D>(op, x, e)
 }
 
@@ -413,14 +413,14 @@ unsafe fn fp_sign<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// `fsgnj.s`, `fsgnjn.s`, `fsgnjx.s` (`fmv.s`, `fneg.s`, `fabs.s`)
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fsgnj_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fsgnj_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_sign::<S>(op, x, e)
 }
 
 /// `fsgnj.d`, `fsgnjn.d`, `fsgnjx.d` (`fmv.d`, `fneg.d`, `fabs.d`)
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fsgnj_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fsgnj_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_sign::<D>(op, x, e)
 }
 
@@ -447,14 +447,14 @@ unsafe fn fp_min_max<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// `fmin.s`, `fmax.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fminmax_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fminmax_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_min_max::<S>(op, x, e)
 }
 
 /// `fmin.d`, `fmax.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fminmax_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fminmax_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_min_max::<D>(op, x, e)
 }
 
@@ -481,21 +481,21 @@ unsafe fn fp_compare<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
 /// `feq.s`, `flt.s`, `fle.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fcmp_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fcmp_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_compare::<S>(op, x, e)
 }
 
 /// `feq.d`, `flt.d`, `fle.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fcmp_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fcmp_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     fp_compare::<D>(op, x, e)
 }
 
 /// `fclass.s`: the class mask of `rs1` in integer `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fclass_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fclass_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     set(x, o.rd, softfloat::class::<F32>(e.fpu.operand::<S>(o.rs1)));
     next(op, x, e)
@@ -504,7 +504,7 @@ pub(crate) unsafe fn exec_fclass_s(op: *const Op, x: *mut u64, e: &mut Exec) -> 
 /// `fclass.d`: the class mask of `rs1` in integer `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fclass_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fclass_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     set(x, o.rd, softfloat::class::<F64>(e.fpu.operand::<D>(o.rs1)));
     next(op, x, e)
@@ -514,7 +514,7 @@ pub(crate) unsafe fn exec_fclass_d(op: *const Op, x: *mut u64, e: &mut Exec) -> 
 /// bits as they are, boxed or not).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fmv_x_w(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmv_x_w(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     set(x, o.rd, e.fpu.get(o.rs1) as u32 as i32 as i64 as u64);
     next(op, x, e)
@@ -523,7 +523,7 @@ pub(crate) unsafe fn exec_fmv_x_w(op: *const Op, x: *mut u64, e: &mut Exec) -> u
 /// `fmv.x.d`: the bits of `rs1` to integer `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fmv_x_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmv_x_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     set(x, o.rd, e.fpu.get(o.rs1));
     next(op, x, e)
@@ -532,7 +532,7 @@ pub(crate) unsafe fn exec_fmv_x_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u
 /// `fmv.w.x`: the low word of integer `rs1`, NaN-boxed, to `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fmv_w_x(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmv_w_x(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     e.fpu.result::<S>(o.rd, reg(x, o.rs1) & 0xffff_ffff);
     next(op, x, e)
@@ -541,7 +541,7 @@ pub(crate) unsafe fn exec_fmv_w_x(op: *const Op, x: *mut u64, e: &mut Exec) -> u
 /// `fmv.d.x`: the bits of integer `rs1` to `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fmv_d_x(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmv_d_x(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     e.fpu.put(o.rd, reg(x, o.rs1));
     next(op, x, e)
@@ -587,14 +587,22 @@ unsafe fn fp_to_int<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// `fcvt.w.s`, `fcvt.wu.s`, `fcvt.l.s`, `fcvt.lu.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fcvt_to_int_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fcvt_to_int_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+) -> u64 {
     fp_to_int::<S>(op, x, e)
 }
 
 /// `fcvt.w.d`, `fcvt.wu.d`, `fcvt.l.d`, `fcvt.lu.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fcvt_to_int_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fcvt_to_int_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+) -> u64 {
     fp_to_int::<D>(op, x, e)
 }
 
@@ -620,14 +628,22 @@ unsafe fn fp_from_int<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
 /// `fcvt.s.w`, `fcvt.s.wu`, `fcvt.s.l`, `fcvt.s.lu`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fcvt_from_int_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fcvt_from_int_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+) -> u64 {
     fp_from_int::<S>(op, x, e)
 }
 
 /// `fcvt.d.w`, `fcvt.d.wu`, `fcvt.d.l`, `fcvt.d.lu`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_fcvt_from_int_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fcvt_from_int_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+) -> u64 {
     fp_from_int::<D>(op, x, e)
 }
 
@@ -639,7 +655,7 @@ pub(crate) unsafe fn exec_fcvt_from_int_d(op: *const Op, x: *mut u64, e: &mut Ex
 /// zero source write the value back unchanged, which has no side effect.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe fn exec_csr_fp(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_csr_fp(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     let (csr_op, csr, uimm) = csr_unpack(o.imm);
     let (shift, mask) = match csr {

@@ -57,7 +57,7 @@ pub(crate) fn fuse(ops: &mut [Op]) {
 /// `ld a, o1(b1); ld c, o2(b2)` with `b2 != a`: both loads hit the TLB.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
-unsafe fn exec_ld_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe extern "C" fn exec_ld_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let (a, b) = (&*op, &*op.add(1));
     let first = Tlb::read_host(e.tlb, address(x, a), 8);
     // `b`'s base is not `a`'s destination, so it can be read before `a`
@@ -74,7 +74,7 @@ unsafe fn exec_ld_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// `slli t, s, k; add d, y, z`: a scaled index and the add that uses it.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
-unsafe fn exec_slli_add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe extern "C" fn exec_slli_add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let (a, b) = (&*op, &*op.add(1));
     set(x, a.rd, reg(x, a.rs1) << (a.imm & 63));
     set(x, b.rd, reg(x, b.rs1).wrapping_add(reg(x, b.rs2)));
@@ -84,7 +84,7 @@ unsafe fn exec_slli_add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// `li t, imm; sd v, o(b)` with `b != t`: the store hits the TLB.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
-unsafe fn exec_li_sd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe extern "C" fn exec_li_sd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let (a, b) = (&*op, &*op.add(1));
     let Some(host) = Tlb::write_host(e.tlb, address(x, b), 8) else {
         return exec::exec_li(op, x, e);
@@ -98,7 +98,7 @@ unsafe fn exec_li_sd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// `sd v, o(b); ld v, o(b)` with `b != v`: the store hits the TLB.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
-unsafe fn exec_sd_reload(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe extern "C" fn exec_sd_reload(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let a = &*op;
     let Some(host) = Tlb::write_host(e.tlb, address(x, a), 8) else {
         return exec::exec_sd(op, x, e);
@@ -113,7 +113,7 @@ unsafe fn exec_sd_reload(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// handler follows without a dispatch through the run loop.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
-unsafe fn exec_ld_branch(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe extern "C" fn exec_ld_branch(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let a = &*op;
     let Some(host) = Tlb::read_host(e.tlb, address(x, a), 8) else {
         return exec::exec_ld(op, x, e);

@@ -239,6 +239,11 @@ impl Machine {
         self.blocks.set_lowering(lowering);
     }
 
+    /// Blocks compiled to host code by the JIT tier so far.
+    pub fn compiled_blocks(&self) -> u64 {
+        self.blocks.compiled()
+    }
+
     /// Number of blocks in the decoded-code cache.
     pub fn cached_blocks(&self) -> usize {
         self.blocks.len()

@@ -421,7 +421,7 @@ impl PageTable {
 }
 
 /// Number of TLB entries (a power of two).
-pub const TLB_ENTRIES: usize = 256;
+pub const TLB_ENTRIES: usize = 4096;
 
 /// Tag of an entry that matches nothing: a masked address never has all
 /// of its low 12 bits set (see `Tlb::tag_for`).
@@ -535,7 +535,7 @@ impl Tlb {
     }
 
     pub fn flush(&mut self) {
-        self.entries.all_mut().fill(TlbEntry::EMPTY);
+        self.entries.reset(TlbEntry::EMPTY);
     }
 
     /// Drops every cached write permission, so that stores take the slow

@@ -15,6 +15,8 @@
 //!   caches between contexts.
 //! - `block.rs`: decoding guest code into blocks of ops; the block cache and
 //!   the jump cache.
+//! - `jit/`: the JIT tier: blocks compiled to x86-64 code that takes the
+//!   place of a block's first handler and exits to the interpreter's.
 //! - `fuse.rs`: superinstructions, handlers that run two adjacent ops.
 //! - `exec.rs`: one handler per op kind (`exec_addi`, ...): the hot path;
 //!   `exec_fp.rs` the floating-point ones (`exec_fadd_d`, ...).
@@ -47,6 +49,7 @@ mod exec;
 mod exec_fp;
 mod fuse;
 pub mod instruction;
+mod jit;
 pub mod machine;
 pub mod memory;
 pub mod mmu;
@@ -63,3 +66,9 @@ pub use instruction::*;
 pub use machine::{Hart, Machine};
 pub use memory::{Frame, PhysMemory, PAGE_SIZE};
 pub use mmu::{Access, PageTable, Pte, PteFlags, VirtPage};
+
+/// Whether this host has the JIT tier (jit/: x86-64 only); elsewhere every
+/// machine interprets, whatever `Lowering::jit` says.
+pub fn jit_available() -> bool {
+    jit::Jit::available()
+}

@@ -249,7 +249,12 @@ const _: () = assert!(std::mem::size_of::<Op>() == 24);
 /// `op` is in a live block's ops: unchanged while handlers run, registers
 /// <= 32, the last a terminator. `x` is 33 registers nothing else uses
 /// meanwhile. `Exec`'s `tlb` and `jump_cache` point to the caches in use.
-pub(crate) type Handler = unsafe fn(*const Op, *mut u64, &mut Exec<'_>) -> u64;
+///
+/// The C calling convention (System V on x86-64: `rdi`, `rsi`, `rdx`, the
+/// result in `rax`) is fixed so that code the JIT makes (jit/) can be a
+/// handler too and jump to the interpreter's handlers.
+#[allow(improper_ctypes_definitions)]
+pub(crate) type Handler = unsafe extern "C" fn(*const Op, *mut u64, &mut Exec<'_>) -> u64;
 
 /// Returned by a handler when the block stopped early (never a valid pc:
 /// pcs are even).
@@ -305,8 +310,10 @@ impl Exec<'_> {
     }
 }
 
-/// A jump-cache entry: the block for virtual `pc`.
+/// A jump-cache entry: the block for virtual `pc`. (`repr(C)`: compiled
+/// code reads it, jit/x86_64.rs.)
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub(crate) struct JumpEntry {
     /// `u64::MAX` marks an empty entry (pcs are even).
     pub pc: u64,
@@ -317,7 +324,7 @@ pub(crate) struct JumpEntry {
 }
 
 /// Number of entries of the virtual-pc jump cache (a power of two).
-pub(crate) const JUMP_CACHE_ENTRIES: usize = 4096;
+pub(crate) const JUMP_CACHE_ENTRIES: usize = 32768;
 
 impl JumpEntry {
     pub const EMPTY: JumpEntry = JumpEntry {

@@ -228,6 +228,16 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Whether blocks are compiled to host code (the JIT tier, src/emu/jit/;
+    /// x86-64 hosts only, ignored elsewhere). On by default, unless the
+    /// environment variable `SIM_JIT` is `0` (how the test suite runs
+    /// everything under the interpreter alone); `--no-jit` turns it off.
+    /// Output and instruction counts are the same either way.
+    pub fn jit(mut self, on: bool) -> Self {
+        self.lowering.jit = on;
+        self
+    }
+
     /// Builds the simulator.
     ///
     /// # Panics
