@@ -460,7 +460,6 @@ impl Simulator {
         }
         let builder = self.recipe.builder.as_ref()?.replica();
         let mut sim = builder.capture_output(true).try_build().ok()?;
-        sim.is_replica = true;
         for step in &self.recipe.steps {
             match step {
                 RecipeStep::AddVm => {
@@ -523,6 +522,12 @@ impl Simulator {
         stop: Stop,
     ) -> Result<Option<(u64, StopReason)>, String> {
         let mut sim = self.replay_to(0)?;
+        if let Stop::Watch(_) = stop {
+            // Only that watchpoint counts: nothing else may stop the search.
+            let control = sim.control();
+            control.breakpoints.clear();
+            control.watchpoints.clear();
+        }
         let mut last = None;
         loop {
             let start = sim.position();

@@ -119,9 +119,6 @@ impl Simulator {
     /// the last instructions of the process.
     #[allow(clippy::type_complexity)]
     fn replay_crash(&self, event: Event, pc: u64) -> Result<(Vec<u64>, Vec<(u64, String)>), String> {
-        if self.is_replica {
-            return Err("in a replay".into());
-        }
         let position = self.position();
         if position > REPLAY_LIMIT {
             return Err(format!(

@@ -262,7 +262,6 @@ impl SimulatorBuilder {
                 builder: Some(recipe_builder),
                 ..Default::default()
             },
-            is_replica: false,
             images: Vec::new(),
             trace_ring: std::collections::VecDeque::new(),
         };
@@ -311,8 +310,6 @@ pub struct Simulator {
     pause: Option<StopReason>,
     /// How to rebuild this simulator from the start (control.rs).
     recipe: control::Recipe,
-    /// Made by `replica`: no crash replay of its own.
-    is_replica: bool,
     /// The images loaded by the host, by VM and pid, for symbols
     /// (crash.rs).
     images: Vec<crash::LoadedImage>,
