@@ -25,7 +25,9 @@ fn start_sim(elf: &Path) -> (Child, u16) {
         .expect("sim starts");
     let mut stderr = BufReader::new(sim.stderr.take().expect("stderr"));
     let mut line = String::new();
-    stderr.read_line(&mut line).expect("sim says where it waits");
+    stderr
+        .read_line(&mut line)
+        .expect("sim says where it waits");
     let port = line
         .split("127.0.0.1:")
         .nth(1)
@@ -101,7 +103,11 @@ fn finish(mut sim: Child) -> Option<i32> {
 fn printed_pcs(text: &str) -> Vec<String> {
     text.lines()
         .filter(|l| l.starts_with('$') && l.contains("0x"))
-        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("0x")).map(str::to_string))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("0x"))
+                .map(str::to_string)
+        })
         .collect()
 }
 
@@ -130,15 +136,27 @@ fn session(elf: &Path, function: &str, global: &str, exit_code: &str, expected_e
         ],
     );
     let code = finish(sim);
-    assert!(text.contains(&format!("Breakpoint 1, {function}")), "{text}");
+    assert!(
+        text.contains(&format!("Breakpoint 1, {function}")),
+        "{text}"
+    );
     assert!(text.contains("starts at address"), "{text}");
     let pcs = printed_pcs(&text);
     assert_eq!(pcs.len(), 3, "{text}");
     assert_ne!(pcs[0], pcs[1], "stepi moves:\n{text}");
-    assert_eq!(pcs[0], pcs[2], "reverse-stepi goes back to the same pc:\n{text}");
+    assert_eq!(
+        pcs[0], pcs[2],
+        "reverse-stepi goes back to the same pc:\n{text}"
+    );
     assert!(text.contains("Hardware watchpoint 2"), "{text}");
-    assert!(text.contains("Old value = ") && text.contains("New value = "), "{text}");
-    assert!(text.contains(&format!("exited with code {exit_code}")), "{text}");
+    assert!(
+        text.contains("Old value = ") && text.contains("New value = "),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("exited with code {exit_code}")),
+        "{text}"
+    );
     assert_eq!(code, Some(expected_exit));
 }
 
@@ -172,7 +190,11 @@ fn gdb_debugs_a_gcc_program() {
         .arg("programs/debug/count.c")
         .output()
         .expect("gcc");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     session(&elf, "bump", "counter", "06", 6);
     let _ = std::fs::remove_dir_all(&dir);
 }

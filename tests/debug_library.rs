@@ -21,7 +21,8 @@ fn crash_elf() -> Vec<u8> {
 
 fn loaded() -> Simulator {
     let mut sim = Simulator::builder().capture_output(true).build();
-    sim.load_elf(&crash_elf(), &["crash".into()]).expect("loads");
+    sim.load_elf(&crash_elf(), &["crash".into()])
+        .expect("loads");
     sim
 }
 
@@ -29,14 +30,33 @@ fn loaded() -> Simulator {
 fn symbols_of_a_cstar_program_name_functions_lines_and_globals() {
     let symbols = Symbols::parse(&crash_elf()).expect("parses");
     let sum = symbols.function("sum").expect("sum").clone();
-    assert_eq!(symbols.function_at(sum.address + 4).map(|f| f.name.as_str()), Some("sum"));
-    assert_eq!(symbols.function_offset(sum.address + 8).as_deref(), Some("sum+0x8"));
+    assert_eq!(
+        symbols
+            .function_at(sum.address + 4)
+            .map(|f| f.name.as_str()),
+        Some("sum")
+    );
+    assert_eq!(
+        symbols.function_offset(sum.address + 8).as_deref(),
+        Some("sum+0x8")
+    );
     // The breakpoint of a function goes after its prologue, on its first line.
-    let at = symbols.breakpoint_address("sum").expect("a breakpoint address");
+    let at = symbols
+        .breakpoint_address("sum")
+        .expect("a breakpoint address");
     assert!(at > sum.address && sum.contains(at));
-    assert_eq!(symbols.line_at(at).map(|l| l.short()), Some("crash.c:16".into()));
-    let line = symbols.line_address("crash.c", 18).expect("line 18 has code");
-    assert!(symbols.describe(line).starts_with("sum+"), "{}", symbols.describe(line));
+    assert_eq!(
+        symbols.line_at(at).map(|l| l.short()),
+        Some("crash.c:16".into())
+    );
+    let line = symbols
+        .line_address("crash.c", 18)
+        .expect("line 18 has code");
+    assert!(
+        symbols.describe(line).starts_with("sum+"),
+        "{}",
+        symbols.describe(line)
+    );
     assert!(symbols.global("counter").is_some());
     assert_eq!(symbols.resolve_location("crash.c:18"), Some(line));
     assert_eq!(symbols.resolve_location("*0x10000"), Some(0x10000));
@@ -51,16 +71,31 @@ fn symbols_of_a_gcc_program_and_a_run_to_its_breakpoint() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::copy("programs/debug/count.c", dir.join("count.c")).expect("copy");
     let out = Command::new(gcc)
-        .args(["-g", "-O0", "-static", "-nostdlib", "-o", "count", "count.c"])
+        .args([
+            "-g",
+            "-O0",
+            "-static",
+            "-nostdlib",
+            "-o",
+            "count",
+            "count.c",
+        ])
         .current_dir(&dir)
         .output()
         .expect("gcc runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let elf = std::fs::read(dir.join("count")).expect("the binary");
     let _ = std::fs::remove_dir_all(&dir);
     let symbols = Symbols::parse(&elf).expect("parses");
     let at = symbols.breakpoint_address("bump").expect("bump");
-    assert_eq!(symbols.line_at(at).map(|l| l.short()), Some("count.c:6".into()));
+    assert_eq!(
+        symbols.line_at(at).map(|l| l.short()),
+        Some("count.c:6".into())
+    );
     let counter = symbols.global("counter").expect("counter").address;
 
     let mut sim = Simulator::builder().capture_output(true).build();
@@ -87,7 +122,10 @@ fn symbols_of_a_gcc_program_and_a_run_to_its_breakpoint() {
         }
         other => panic!("expected the write of counter, got {other:?}"),
     }
-    assert_eq!(sim.run_until(Stop::Continue), StopReason::Exited { exit_code: 6 });
+    assert_eq!(
+        sim.run_until(Stop::Continue),
+        StopReason::Exited { exit_code: 6 }
+    );
 }
 
 #[test]
@@ -107,7 +145,10 @@ fn the_crash_report_names_the_function_line_backtrace_and_last_instructions() {
         "last instructions of process 1:",
         "=> 0x10164 sum+0x28 (crash.c:18)  ld t1,0(t1)",
     ] {
-        assert!(stderr.contains(expected), "{expected:?} missing in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{expected:?} missing in:\n{stderr}"
+        );
     }
 }
 
@@ -120,13 +161,22 @@ fn a_run_stops_at_the_write_to_counter_and_replays_back() {
     let StopReason::Watch { pc, old, new, .. } = reason else {
         panic!("expected the write of counter, got {reason:?}");
     };
-    assert_eq!((old, new), (0u64.to_le_bytes().to_vec(), 1u64.to_le_bytes().to_vec()));
-    assert_eq!(symbols.line_at(pc).map(|l| l.short()), Some("crash.c:19".into()));
+    assert_eq!(
+        (old, new),
+        (0u64.to_le_bytes().to_vec(), 1u64.to_le_bytes().to_vec())
+    );
+    assert_eq!(
+        symbols.line_at(pc).map(|l| l.short()),
+        Some("crash.c:19".into())
+    );
     let position = sim.position();
     // Replay: the same state at the same position, in a new simulator.
     let mut again = sim.replay_to(position).expect("replays");
     assert_eq!(again.position(), position);
-    assert_eq!(again.process(sim_pid()).map(|p| p.hart.clone()), sim.process(sim_pid()).map(|p| p.hart.clone()));
+    assert_eq!(
+        again.process(sim_pid()).map(|p| p.hart.clone()),
+        sim.process(sim_pid()).map(|p| p.hart.clone())
+    );
     // The last write before the next one is this one.
     let next = again.run_until(Stop::Watch(Watchpoint::write(counter)));
     assert!(matches!(next, StopReason::Watch { ref new, .. } if new == &2u64.to_le_bytes()));
@@ -141,10 +191,15 @@ fn a_run_stops_at_the_write_to_counter_and_replays_back() {
     assert_eq!(sim.position(), before + 1);
     let line20 = symbols.line_address("crash.c", 20).expect("line 20");
     sim.add_breakpoint(line20);
-    assert!(matches!(sim.run_until(Stop::Continue), StopReason::Breakpoint { pc, .. } if pc == line20));
+    assert!(
+        matches!(sim.run_until(Stop::Continue), StopReason::Breakpoint { pc, .. } if pc == line20)
+    );
     sim.remove_breakpoint(line20);
     // To the end: the crash, reported as the exit code a shell sees.
-    assert_eq!(sim.run_until(Stop::Continue), StopReason::Exited { exit_code: 139 });
+    assert_eq!(
+        sim.run_until(Stop::Continue),
+        StopReason::Exited { exit_code: 139 }
+    );
 }
 
 fn sim_pid() -> sim::kernel::Pid {
@@ -164,7 +219,10 @@ fn trace_windows_show_block_entries_and_keep_the_last_lines() {
     let window = run(&["--trace-from", "100", "--trace-to", "110"]);
     let lines: Vec<&str> = window.lines().filter(|l| l.starts_with("[1] 0x")).collect();
     assert_eq!(lines.len(), 10, "{window}");
-    assert!(window.contains("[1] -- "), "a block entry names its function:\n{window}");
+    assert!(
+        window.contains("[1] -- "),
+        "a block entry names its function:\n{window}"
+    );
     let last = run(&["--trace-last", "5"]);
     let kept: Vec<&str> = last
         .lines()

@@ -88,7 +88,11 @@ fn place(session: &Session) -> String {
         Some(s) => s.describe(pc),
         None => format!("{pc:#x}"),
     };
-    let vm = if vm > 0 { format!("vm {vm} ") } else { String::new() };
+    let vm = if vm > 0 {
+        format!("vm {vm} ")
+    } else {
+        String::new()
+    };
     format!(
         "{vm}process {pid} at {at}, pc {pc:#x} (position {})",
         session.sim().position()
@@ -111,14 +115,12 @@ fn describe(session: &Session, reason: &StopReason) -> String {
             watch,
             ..
         } => {
-            let value = |b: &[u8]| {
-                let mut v = [0u8; 8];
-                let n = b.len().min(8);
-                v[..n].copy_from_slice(&b[..n]);
-                u64::from_le_bytes(v)
-            };
+            let value = value_of;
             let access = if *write { "write" } else { "read" };
-            let mut text = format!("Watchpoint {:#x}: {access} at {address:#x}\n", watch.address);
+            let mut text = format!(
+                "Watchpoint {:#x}: {access} at {address:#x}\n",
+                watch.address
+            );
             if *write {
                 text += &format!("Old value = {}\nNew value = {}\n", value(old), value(new));
             } else {
@@ -129,6 +131,14 @@ fn describe(session: &Session, reason: &StopReason) -> String {
         StopReason::Step { .. } | StopReason::Position => place(session) + "\n",
         StopReason::Exited { exit_code } => format!("the run ended, exit code {exit_code}\n"),
     }
+}
+
+/// Up to 8 little-endian bytes as a number.
+fn value_of(bytes: &[u8]) -> u64 {
+    let mut v = [0u8; 8];
+    let n = bytes.len().min(8);
+    v[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(v)
 }
 
 /// The address of what the user named: a C* global, or an address.
@@ -145,17 +155,15 @@ fn data_address(session: &Session, text: &str) -> Result<u64, String> {
 }
 
 fn register_named(name: &str) -> Option<Result<Reg, FReg>> {
-    (0..32u8)
-        .map(|i| (Reg(i), FReg(i)))
-        .find_map(|(r, f)| {
-            if r.to_string() == name || format!("x{}", r.0) == name {
-                Some(Ok(r))
-            } else if f.to_string() == name || format!("f{}", f.0) == name {
-                Some(Err(f))
-            } else {
-                None
-            }
-        })
+    (0..32u8).map(|i| (Reg(i), FReg(i))).find_map(|(r, f)| {
+        if r.to_string() == name || format!("x{}", r.0) == name {
+            Some(Ok(r))
+        } else if f.to_string() == name || format!("f{}", f.0) == name {
+            Some(Err(f))
+        } else {
+            None
+        }
+    })
 }
 
 /// Runs one command; its reply text.
@@ -172,7 +180,9 @@ fn command(session: &mut Session, text: &str) -> Result<String, String> {
                 .or_else(|| parse_address(rest.trim_start_matches('*')))
                 .ok_or_else(|| format!("no function, line or address {rest:?}"))?;
             session.sim_mut().add_breakpoint(address);
-            let at = session.symbols().map_or_else(|| format!("{address:#x}"), |s| s.describe(address));
+            let at = session
+                .symbols()
+                .map_or_else(|| format!("{address:#x}"), |s| s.describe(address));
             format!("Breakpoint at {address:#x}: {at}\n")
         }
         "delete" | "d" => {
@@ -229,15 +239,23 @@ fn command(session: &mut Session, text: &str) -> Result<String, String> {
             place(session) + "\n"
         }
         "reverse-continue" | "rc" => match session.reverse_continue()? {
-            Some(reason) => format!("back at the last stop ({})\n", short(&reason)) + &place(session) + "\n",
-            None => "No more reverse-execution history: at the start of the run\n".to_string() + &place(session) + "\n",
+            Some(reason) => {
+                format!("back at the last stop ({})\n", short(&reason)) + &place(session) + "\n"
+            }
+            None => {
+                "No more reverse-execution history: at the start of the run\n".to_string()
+                    + &place(session)
+                    + "\n"
+            }
         },
         "last-write" => {
             let address = data_address(session, rest)?;
             match session.last_write(address, 8)? {
                 Some(StopReason::Watch { pid, old, new, .. }) => format!(
-                    "the last write of {address:#x} was by process {pid} (it changed {:?} to {:?}); it is the next instruction:\n{}\n",
-                    old, new, place(session)
+                    "the last write of {address:#x} was by process {pid} (it changed {} to {}); it is the next instruction:\n{}\n",
+                    value_of(&old),
+                    value_of(&new),
+                    place(session)
                 ),
                 _ => format!("nothing wrote {address:#x} before now\n"),
             }
@@ -247,7 +265,9 @@ fn command(session: &mut Session, text: &str) -> Result<String, String> {
             let frames = session.backtrace(32);
             let mut text = String::new();
             for (i, pc) in frames.iter().enumerate() {
-                let at = session.symbols().map_or_else(|| format!("{pc:#x}"), |s| s.describe(*pc));
+                let at = session
+                    .symbols()
+                    .map_or_else(|| format!("{pc:#x}"), |s| s.describe(*pc));
                 text += &format!("#{i} {pc:#x} in {at}\n");
             }
             text
@@ -357,20 +377,32 @@ fn info(session: &Session, what: &str, vm: usize, pid: Pid) -> Result<String, St
             .breakpoints()
             .iter()
             .map(|a| {
-                let at = session.symbols().map_or_else(|| format!("{a:#x}"), |s| s.describe(*a));
+                let at = session
+                    .symbols()
+                    .map_or_else(|| format!("{a:#x}"), |s| s.describe(*a));
                 format!("breakpoint at {a:#x}: {at}\n")
             })
             .collect(),
         "watchpoints" => sim
             .watchpoints()
             .iter()
-            .map(|w| format!("{:?} watchpoint on {:#x} ({} bytes)\n", w.kind, w.address, w.len))
+            .map(|w| {
+                format!(
+                    "{:?} watchpoint on {:#x} ({} bytes)\n",
+                    w.kind, w.address, w.len
+                )
+            })
             .collect(),
         "pagetable" => {
             let p = process.ok_or("no such process")?;
             let mut text = format!("page table of process {pid}:\n");
             for (page, pte) in p.page_table.entries() {
-                text += &format!("  {:#x} -> frame {:?} {:?}\n", page.address(), pte.frame, pte.flags);
+                text += &format!(
+                    "  {:#x} -> frame {:?} {:?}\n",
+                    page.address(),
+                    pte.frame,
+                    pte.flags
+                );
             }
             text
         }
@@ -381,8 +413,15 @@ fn info(session: &Session, what: &str, vm: usize, pid: Pid) -> Result<String, St
         "processes" | "threads" => {
             let mut text = String::new();
             for v in 0..sim.vm_count() {
-                for p in sim.vm(v).map(|k| k.processes().iter().collect::<Vec<_>>()).unwrap_or_default() {
-                    text += &format!("vm {v} process {} ({}) {:?} pc {:#x}\n", p.pid, p.name, p.state, p.hart.pc);
+                for p in sim
+                    .vm(v)
+                    .map(|k| k.processes().iter().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
+                    text += &format!(
+                        "vm {v} process {} ({}) {:?} pc {:#x}\n",
+                        p.pid, p.name, p.state, p.hart.pc
+                    );
                 }
             }
             text
@@ -390,7 +429,9 @@ fn info(session: &Session, what: &str, vm: usize, pid: Pid) -> Result<String, St
         "position" => format!("position {}\n", sim.position()),
         "line" => {
             let pc = session.pc().ok_or("no such process")?;
-            let at = session.symbols().map_or_else(|| format!("{pc:#x}"), |s| s.describe(pc));
+            let at = session
+                .symbols()
+                .map_or_else(|| format!("{pc:#x}"), |s| s.describe(pc));
             format!("{at}\n")
         }
         other => return Err(format!("info {other}: unknown (help lists them)")),

@@ -75,10 +75,7 @@ pub fn report_lines(crash: &Crash<'_>) -> Vec<String> {
     } else {
         lines.push("  backtrace:".into());
         for (i, pc) in crash.backtrace.iter().enumerate() {
-            lines.push(format!(
-                "    #{i} {pc:#x} in {}",
-                place(crash.symbols, *pc)
-            ));
+            lines.push(format!("    #{i} {pc:#x} in {}", place(crash.symbols, *pc)));
         }
     }
     if !crash.last.is_empty() {

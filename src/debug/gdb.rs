@@ -92,7 +92,9 @@ impl GdbTarget {
 
     fn stop_reply(&self, reason: &StopReason) -> Option<MultiThreadStopReason<u64>> {
         Some(match *reason {
-            StopReason::Breakpoint { vm, pid, .. } => MultiThreadStopReason::SwBreak(tid_of(vm, pid)),
+            StopReason::Breakpoint { vm, pid, .. } => {
+                MultiThreadStopReason::SwBreak(tid_of(vm, pid))
+            }
             StopReason::Watch { vm, pid, watch, .. } => MultiThreadStopReason::Watch {
                 tid: tid_of(vm, pid),
                 kind: match watch.kind {
@@ -156,7 +158,11 @@ impl Target for GdbTarget {
 }
 
 impl MultiThreadBase for GdbTarget {
-    fn read_registers(&mut self, regs: &mut RiscvCoreRegs<u64>, tid: Tid) -> TargetResult<(), Self> {
+    fn read_registers(
+        &mut self,
+        regs: &mut RiscvCoreRegs<u64>,
+        tid: Tid,
+    ) -> TargetResult<(), Self> {
         let (vm, pid) = of_tid(tid);
         let process = self
             .session
@@ -237,7 +243,11 @@ impl MultiThreadResume for GdbTarget {
         Ok(())
     }
 
-    fn set_resume_action_continue(&mut self, _tid: Tid, signal: Option<Signal>) -> Result<(), Self::Error> {
+    fn set_resume_action_continue(
+        &mut self,
+        _tid: Tid,
+        signal: Option<Signal>,
+    ) -> Result<(), Self::Error> {
         if signal.is_some() {
             return Err("sim cannot deliver a signal to a guest yet".into());
         }
@@ -274,7 +284,11 @@ impl MultiThreadSchedulerLocking for GdbTarget {
 }
 
 impl MultiThreadSingleStep for GdbTarget {
-    fn set_resume_action_step(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), Self::Error> {
+    fn set_resume_action_step(
+        &mut self,
+        tid: Tid,
+        _signal: Option<Signal>,
+    ) -> Result<(), Self::Error> {
         let (vm, pid) = of_tid(tid);
         self.session.set_focus(vm, pid);
         self.action = Action::Step;
@@ -332,12 +346,24 @@ fn watchpoint(addr: u64, len: u64, kind: GdbWatch) -> Watchpoint {
 }
 
 impl HwWatchpoint for GdbTarget {
-    fn add_hw_watchpoint(&mut self, addr: u64, len: u64, kind: GdbWatch) -> TargetResult<bool, Self> {
-        self.session.sim_mut().add_watchpoint(watchpoint(addr, len, kind));
+    fn add_hw_watchpoint(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: GdbWatch,
+    ) -> TargetResult<bool, Self> {
+        self.session
+            .sim_mut()
+            .add_watchpoint(watchpoint(addr, len, kind));
         Ok(true)
     }
 
-    fn remove_hw_watchpoint(&mut self, addr: u64, len: u64, kind: GdbWatch) -> TargetResult<bool, Self> {
+    fn remove_hw_watchpoint(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: GdbWatch,
+    ) -> TargetResult<bool, Self> {
         Ok(self
             .session
             .sim_mut()

@@ -251,9 +251,7 @@ impl Session {
             if !matches!(reason, StopReason::Step { .. }) {
                 return reason;
             }
-            if over_calls
-                && self.reg(Reg::SP) < start_sp
-                && self.function_start() != start_function
+            if over_calls && self.reg(Reg::SP) < start_sp && self.function_start() != start_function
             {
                 // A call: run to where it returns.
                 reason = self.finish();

@@ -17,11 +17,11 @@
 
 use std::rc::Rc;
 
-use gimli::{
-    BaseAddresses, CfaRule, DebugFrame, EhFrame, EndianSlice, LittleEndian,
-    Register, RegisterRule, RunTimeEndian, UnwindContext, UnwindSection,
-};
 use gimli::read::{EndianRcSlice, Reader as _};
+use gimli::{
+    BaseAddresses, CfaRule, DebugFrame, EhFrame, EndianSlice, LittleEndian, Register, RegisterRule,
+    RunTimeEndian, UnwindContext, UnwindSection,
+};
 use goblin::elf::{section_header::SHT_NOBITS, sym, Elf};
 
 type Reader = EndianRcSlice<RunTimeEndian>;

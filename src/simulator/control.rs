@@ -182,16 +182,10 @@ pub fn memory_access(inst: &Instruction, hart: &emu::Hart) -> Option<(u64, u64, 
             op, rs1, offset, ..
         } => (base(rs1).wrapping_add_signed(offset), op.width(), true),
         Instruction::FpLoad {
-            width,
-            rs1,
-            offset,
-            ..
+            width, rs1, offset, ..
         } => (base(rs1).wrapping_add_signed(offset), width.bytes(), false),
         Instruction::FpStore {
-            width,
-            rs1,
-            offset,
-            ..
+            width, rs1, offset, ..
         } => (base(rs1).wrapping_add_signed(offset), width.bytes(), true),
         Instruction::Amo { op, width, rs1, .. } => (
             base(rs1),
@@ -292,8 +286,7 @@ pub(super) fn run_controlled(
                     Some((address, write, watch, old))
                 })
         };
-        if let Err(e) = machine.step(&mut process.hart, &mut process.page_table, process.context)
-        {
+        if let Err(e) = machine.step(&mut process.hart, &mut process.page_table, process.context) {
             if stepping && e == Exception::Syscall {
                 control.step_syscall = true;
             }

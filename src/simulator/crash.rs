@@ -118,7 +118,11 @@ impl Simulator {
     /// Re-runs to the fault of `event` (at `pc`): the backtrace there and
     /// the last instructions of the process.
     #[allow(clippy::type_complexity)]
-    fn replay_crash(&self, event: Event, pc: u64) -> Result<(Vec<u64>, Vec<(u64, String)>), String> {
+    fn replay_crash(
+        &self,
+        event: Event,
+        pc: u64,
+    ) -> Result<(Vec<u64>, Vec<(u64, String)>), String> {
         let position = self.position();
         if position > REPLAY_LIMIT {
             return Err(format!(

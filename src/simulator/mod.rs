@@ -371,7 +371,7 @@ impl Simulator {
                 Output::Host
             }
         };
-        if self.vms.len() > 0 {
+        if !self.vms.is_empty() {
             self.recipe.steps.push(control::RecipeStep::AddVm);
         }
         let id = self.vms.len() as u64;
@@ -406,7 +406,8 @@ impl Simulator {
         let kernel = self.vms.get_mut(vm).ok_or(LoadError::NoVm(vm))?;
         let pid = kernel.spawn_context(&mut self.machine, elf, args, mode, supervisor)?;
         let elf: std::rc::Rc<[u8]> = std::rc::Rc::from(elf);
-        self.images.push(crash::LoadedImage::new(vm, pid, elf.clone()));
+        self.images
+            .push(crash::LoadedImage::new(vm, pid, elf.clone()));
         self.recipe.steps.push(control::RecipeStep::Load {
             vm,
             elf,

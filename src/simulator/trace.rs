@@ -65,7 +65,12 @@ pub(super) fn until_exception(
                 Some(from) if pid_ok && before_window => stop_at.min(from),
                 _ => stop_at,
             };
-            let e = machine.run(&mut process.hart, &mut process.page_table, process.context, until);
+            let e = machine.run(
+                &mut process.hart,
+                &mut process.page_table,
+                process.context,
+                until,
+            );
             if e != Exception::Timer {
                 return e;
             }
@@ -87,7 +92,9 @@ pub(super) fn until_exception(
         let before = process.hart.clone();
         let result = machine.step(&mut process.hart, &mut process.page_table, process.context);
         expected = Some(process.hart.pc);
-        if before.pc.wrapping_add(4) != process.hart.pc && before.pc.wrapping_add(2) != process.hart.pc {
+        if before.pc.wrapping_add(4) != process.hart.pc
+            && before.pc.wrapping_add(2) != process.hart.pc
+        {
             // A jump or taken branch: the next instruction enters a block.
             expected = None;
         }
