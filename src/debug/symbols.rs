@@ -22,7 +22,8 @@ use gimli::{
     BaseAddresses, CfaRule, DebugFrame, EhFrame, EndianSlice, LittleEndian, Register, RegisterRule,
     RunTimeEndian, UnwindContext, UnwindSection,
 };
-use goblin::elf::{section_header::SHT_NOBITS, sym, Elf};
+use goblin::elf::section_header::{SHF_EXECINSTR, SHT_NOBITS};
+use goblin::elf::{sym, Elf};
 
 type Reader = EndianRcSlice<RunTimeEndian>;
 
@@ -156,14 +157,24 @@ impl Symbols {
             list.sort_by(|a, b| a.address.cmp(&b.address).then(a.name.cmp(&b.name)));
             list.dedup_by(|b, a| a.address == b.address && a.name == b.name);
         }
-        // A function without a size reaches up to the next one.
+        // A function without a size (an assembly label) reaches up to the
+        // next one, the last up to the end of its section.
+        let section_end = |address: u64| {
+            elf.section_headers
+                .iter()
+                .filter(|h| h.sh_flags & u64::from(SHF_EXECINSTR) != 0)
+                .find(|h| address >= h.sh_addr && address - h.sh_addr < h.sh_size)
+                .map(|h| h.sh_addr + h.sh_size)
+        };
         for i in 0..functions.len() {
             if functions[i].size == 0 {
+                let address = functions[i].address;
                 let next = functions[i + 1..]
                     .iter()
                     .map(|f| f.address)
-                    .find(|&a| a > functions[i].address);
-                functions[i].size = next.map_or(4, |n| n - functions[i].address);
+                    .find(|&a| a > address)
+                    .or_else(|| section_end(address));
+                functions[i].size = next.map_or(4, |n| n - address);
             }
         }
         let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {

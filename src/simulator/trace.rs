@@ -80,8 +80,8 @@ pub(super) fn until_exception(
         let pc = process.hart.pc;
         let shown = range.is_none_or(|(start, end)| pc >= start && pc < end);
         if shown && expected != Some(pc) {
-            if let Some(s) = symbols {
-                emit(format!("[{}] -- {}", process.pid, s.describe(pc)));
+            if let Some(place) = symbols.and_then(|s| s.function_at(pc).map(|_| s.describe(pc))) {
+                emit(format!("[{}] -- {place}", process.pid));
             }
         }
         let text = if shown {
