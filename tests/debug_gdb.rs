@@ -187,7 +187,7 @@ fn gdb_debugs_a_gcc_program() {
     let out = Command::new(gcc)
         .args(["-g", "-O0", "-static", "-nostdlib", "-o"])
         .arg(&elf)
-        .arg("programs/debug/count.c")
+        .arg("tests/debug/count.c")
         .output()
         .expect("gcc");
     assert!(

@@ -69,7 +69,7 @@ fn symbols_of_a_gcc_program_and_a_run_to_its_breakpoint() {
     };
     let dir = std::env::temp_dir().join(format!("sim-debug-gcc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::copy("programs/debug/count.c", dir.join("count.c")).expect("copy");
+    std::fs::copy("tests/debug/count.c", dir.join("count.c")).expect("copy");
     let out = Command::new(gcc)
         .args([
             "-g",
