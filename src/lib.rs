@@ -59,6 +59,8 @@
 //! - [`emu`]: the machine: decoder, encoder, disassembler, executor,
 //!   MMU/TLB, physical memory.
 //! - [`trace`]: the one `Trace` settings value (`--trace*`, `--dump-*`).
+//! - [`debug`]: symbols and lines of any ELF, crash reports; above the
+//!   simulator, the interactive debugger and the gdb stub.
 //! - [`shm`]: named shared memory between the processes of one kernel.
 //! - [`vmshm`]: inter-VM shared memory, a VM's side: the client daemon and
 //!   the messages to the host daemon.
@@ -73,6 +75,7 @@
 //!   (docs/teaching.md); it runs cargo, not guest code.
 pub mod abi;
 pub mod course;
+pub mod debug;
 pub mod emu;
 pub mod hypervisor;
 pub mod ids;

@@ -221,6 +221,38 @@ struct RunOptions {
     #[arg(long)]
     trace: bool,
 
+    /// Trace only from the N-th instruction on (counted over all processes, as --stats does).
+    #[arg(long, value_name = "N")]
+    trace_from: Option<u64>,
+
+    /// Trace only up to (not including) instruction N.
+    #[arg(long, value_name = "N")]
+    trace_to: Option<u64>,
+
+    /// Keep only the last N trace lines; print them when a process is killed and when the run ends.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(|n| n as usize))]
+    trace_last: Option<usize>,
+
+    /// Trace only process PID.
+    #[arg(long, value_name = "PID")]
+    trace_pid: Option<u64>,
+
+    /// Trace only the instructions of function NAME (from the ELF symbol table).
+    #[arg(long, value_name = "NAME")]
+    trace_function: Option<String>,
+
+    /// Trace only instructions at addresses START..END (hex or decimal, END excluded).
+    #[arg(long, value_name = "START-END", value_parser = parse_range)]
+    trace_range: Option<(u64, u64)>,
+
+    /// Debug the programs interactively (gdb-like commands on stdin: help lists them).
+    #[arg(long, conflicts_with = "gdb")]
+    debug: bool,
+
+    /// Wait for gdb on 127.0.0.1:PORT before running (as qemu -g does): `target remote :PORT`.
+    #[arg(short = 'g', value_name = "PORT")]
+    gdb: Option<u16>,
+
     /// selfie's machine semantics: a division or remainder by zero kills the
     /// process (SIGFPE) instead of giving RISC-V's result.
     #[arg(long)]
@@ -367,6 +399,16 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<u8, BuildError> {
     let mut simulator = build(&cli.run, matches, &cli.program)?;
     if cli.run.dump_pagetable {
         dump_pagetables_at_exit(&mut simulator);
+    }
+    if let Some(port) = cli.run.gdb {
+        let code = sim::debug::gdb::serve(simulator, port).map_err(BuildError::Other)?;
+        return Ok(code.clamp(0, 255) as u8);
+    }
+    if cli.run.debug {
+        let stdin = std::io::stdin();
+        let code = sim::debug::cli::run(simulator, &mut stdin.lock(), &mut std::io::stdout())
+            .map_err(BuildError::Other)?;
+        return Ok(code.clamp(0, 255) as u8);
     }
     let outcome = simulator.run();
     if cli.run.stats {
@@ -526,7 +568,32 @@ fn trace_of(options: &RunOptions) -> Trace {
         dump_shm: options.dump_shm,
         dump_vmshm: options.dump_vmshm,
         dump_contexts: options.dump_contexts,
+        from: options.trace_from,
+        to: options.trace_to,
+        last: options.trace_last,
+        pid: options.trace_pid,
+        range: options.trace_range,
+        // Parsed once per run; `Trace` stays a `Copy` value (src/trace.rs).
+        function: options
+            .trace_function
+            .clone()
+            .map(|name| &*Box::leak(name.into_boxed_str())),
     }
+}
+
+/// `--trace-range START-END`.
+fn parse_range(text: &str) -> Result<(u64, u64), String> {
+    let (start, end) = text
+        .split_once('-')
+        .ok_or("expected START-END, e.g. 0x10000-0x10100")?;
+    let address = |t: &str| {
+        sim::debug::symbols::parse_address(t.trim()).ok_or(format!("not an address: {t:?}"))
+    };
+    let (start, end) = (address(start)?, address(end)?);
+    if start >= end {
+        return Err(format!("empty range: {text}"));
+    }
+    Ok((start, end))
 }
 
 /// A simulator with the options and the programs loaded.
@@ -561,6 +628,11 @@ fn build(
         .linux(linux_setup_of(options));
     if let Some(root) = &options.root {
         builder = builder.root(root);
+    }
+    if options.debug || options.gdb.is_some() {
+        // The debugger forwards the guests' output itself (once, also
+        // across replays); stdin is its command stream, not the guest's.
+        builder = builder.capture_output(true).stdin_bytes(Vec::new());
     }
     if let Some(limit) = options.max_instructions {
         builder = builder.max_instructions(limit);

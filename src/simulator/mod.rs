@@ -21,16 +21,22 @@
 //! | mod.rs | `Simulator`, `SimulatorBuilder`, `Event`, `RunOutcome`; VMs and loading programs |
 //! | run.rs | the run loop: `run`, `run_until_exception`, `handle`, scheduling between VMs |
 //! | inspect.rs | what a test or a tool reads and changes between two exceptions; dumps and `--stats` |
-//! | trace.rs | `--trace`: single-stepping with each instruction printed |
+//! | trace.rs | `--trace`: single-stepping with each instruction printed; trace windows |
+//! | control.rs | run control for debuggers: breakpoints, watchpoints, steps, positions; replay |
+//! | crash.rs | the symbolized crash report of a process killed by a fault; symbols of loaded images |
 //!
 //! VM 0 exists from the start; `add_vm` adds more. The host round-robins
 //! between VMs, one time slice each in turn, and within a VM between its
 //! roots. Each VM has its own console: with `capture_output` its output is
 //! read with `vm_stdout`/`vm_stderr` (`stdout`/`stderr` are VM 0's).
 
+mod control;
+mod crash;
 mod inspect;
 mod run;
 mod trace;
+
+pub use control::{memory_access, Stop, StopReason, WatchKind, Watchpoint};
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -256,6 +262,7 @@ impl SimulatorBuilder {
     /// When the host cannot provide the physical memory asked for (`-m`),
     /// or the root directory cannot be opened (`--root`).
     pub fn try_build(self) -> Result<Simulator, String> {
+        let recipe_builder = self.replica();
         let mut machine = Machine::try_new(self.memory_mb)?;
         machine.set_lowering(self.lowering);
         let root = self.root.unwrap_or_else(|| PathBuf::from("."));
@@ -283,6 +290,15 @@ impl SimulatorBuilder {
             max_vms: self.max_vms,
             abi: self.abi,
             linux: self.linux,
+            syscalls_handled: 0,
+            control: None,
+            pause: None,
+            recipe: control::Recipe {
+                builder: Some(recipe_builder),
+                ..Default::default()
+            },
+            images: Vec::new(),
+            trace_ring: std::collections::VecDeque::new(),
         };
         simulator.add_vm_with_input(self.input);
         Ok(simulator)
@@ -320,6 +336,22 @@ pub struct Simulator {
     max_vms: usize,
     abi: Option<Profile>,
     linux: crate::kernel::LinuxSetup,
+    /// Syscalls handled so far: with the instruction count, the run's
+    /// position (control.rs).
+    syscalls_handled: u64,
+    /// Breakpoints, watchpoints, steps: only while a debugger is attached
+    /// (control.rs); `None` costs the run loop nothing.
+    control: Option<Box<control::Control>>,
+    /// Why the last `run_until_exception` returned `None` without the run
+    /// having ended (a debugger's stop).
+    pause: Option<StopReason>,
+    /// How to rebuild this simulator from the start (control.rs).
+    recipe: control::Recipe,
+    /// The images loaded by the host, by VM and pid, for symbols
+    /// (crash.rs).
+    images: Vec<crash::LoadedImage>,
+    /// `--trace-last N`: the last N lines of the trace (trace.rs).
+    trace_ring: std::collections::VecDeque<String>,
 }
 
 impl Simulator {
@@ -376,6 +408,9 @@ impl Simulator {
                 Output::Host
             }
         };
+        if !self.vms.is_empty() {
+            self.recipe.steps.push(control::RecipeStep::AddVm);
+        }
         let id = self.vms.len() as u64;
         let mut kernel = Kernel::new(id, Console::new(input, output(), output()), self.trace);
         kernel.set_file_system(self.fs.clone());
@@ -409,6 +444,16 @@ impl Simulator {
     ) -> Result<Pid, LoadError> {
         let kernel = self.vms.get_mut(vm).ok_or(LoadError::NoVm(vm))?;
         let pid = kernel.spawn_context(&mut self.machine, elf, args, mode, supervisor)?;
+        let elf: std::rc::Rc<[u8]> = std::rc::Rc::from(elf);
+        self.images
+            .push(crash::LoadedImage::new(vm, pid, elf.clone()));
+        self.recipe.steps.push(control::RecipeStep::Load {
+            vm,
+            elf,
+            args: args.to_vec(),
+            mode,
+            supervisor,
+        });
         self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
         Ok(pid)
     }
@@ -472,6 +517,7 @@ impl Simulator {
     /// Makes this simulator an rshm node (docs/spec/rshm.md): VM 0's kernel
     /// talks to the server `client` is the end of (`rshm::node::start`).
     pub fn attach_rshm(&mut self, client: crate::rshm::RshmClient) {
+        self.recipe.broken = true;
         self.vms[0].shared_mut().rshm = Some(client);
     }
 

@@ -58,17 +58,47 @@ impl Simulator {
         // before the slice does.
         let stop_at = process.timer_deadline.map_or(stop_at, |t| t.min(stop_at));
         let before = self.machine.instret();
-        let exception = if self.trace.instructions {
-            trace::until_exception(&mut self.machine, process, stop_at, console)
-        } else {
-            self.machine.run(
-                &mut process.hart,
-                &mut process.page_table,
-                process.context,
+        let exception = if let Some(control) = &mut self.control {
+            // A debugger is attached (control.rs).
+            let result = super::control::run_controlled(
+                &mut self.machine,
+                process,
+                vm,
+                control,
+                self.syscalls_handled,
                 stop_at,
-            )
+            );
+            process.stats.instructions += self.machine.instret() - before;
+            match result {
+                Ok(exception) => exception,
+                Err(reason) => {
+                    self.pause = Some(reason);
+                    return None;
+                }
+            }
+        } else {
+            let exception = if self.trace.is_tracing() {
+                let symbols = super::crash::symbols_for(&self.images, vm, process);
+                trace::until_exception(
+                    &mut self.machine,
+                    process,
+                    stop_at,
+                    console,
+                    &self.trace,
+                    symbols,
+                    &mut self.trace_ring,
+                )
+            } else {
+                self.machine.run(
+                    &mut process.hart,
+                    &mut process.page_table,
+                    process.context,
+                    stop_at,
+                )
+            };
+            process.stats.instructions += self.machine.instret() - before;
+            exception
         };
-        process.stats.instructions += self.machine.instret() - before;
         if exception == Exception::Timer
             && self
                 .max_instructions
@@ -132,9 +162,17 @@ impl Simulator {
             kernel.console_mut().flush();
             return;
         }
+        if event.exception == Exception::Syscall {
+            self.syscalls_handled += 1;
+        }
         let kernel = &mut self.vms[vm];
         let root = kernel.current().unwrap_or(event.pid);
+        let was_live = kernel.process(event.pid).is_some_and(|p| !p.is_zombie());
         let next = hypervisor::deliver(kernel, &mut self.machine, root, event.pid, event.exception);
+        if was_live && super::crash::is_fault(event.exception) {
+            self.report_if_killed(event);
+        }
+        let kernel = &mut self.vms[vm];
         if next == Next::Reschedule {
             kernel.end_slice();
         }
@@ -152,9 +190,20 @@ impl Simulator {
 
     /// Runs until every process has ended (or the instruction limit).
     pub fn run(&mut self) -> RunOutcome {
-        while let Some(event) = self.run_until_exception() {
-            self.handle(event);
+        loop {
+            match self.run_until_exception() {
+                Some(event) => self.handle(event),
+                // A debugger's stop (breakpoint, ...): `run` goes on.
+                None if self.pause.take().is_some() => {}
+                None => break,
+            }
         }
+        self.finish_run()
+    }
+
+    /// The end of a run: the dumps asked for, output flushed, the outcome.
+    pub(super) fn finish_run(&mut self) -> RunOutcome {
+        self.print_trace_ring();
         if self.trace.dump_contexts {
             let text = format!("sim: contexts at exit:\n{}", self.dump_contexts());
             self.vms[0].console_mut().write_stderr(text.as_bytes());

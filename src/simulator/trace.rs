@@ -10,35 +10,123 @@
 //! [1] 0x100c4: ecall  → syscall
 //! ```
 
+use std::collections::VecDeque;
+
+use super::Simulator;
+use crate::debug::symbols::Symbols;
 use crate::emu::{self, Access, Exception, Machine, PhysAddr};
 use crate::kernel::{Console, Process};
+use crate::trace::Trace;
 
-/// Single-steps `process`, printing each instruction, until an exception
-/// (the timer counts as one when the machine's count reaches `stop_at`).
+/// Single-steps `process`, printing each instruction in `trace`'s window,
+/// until an exception (the timer counts as one when the machine's count
+/// reaches `stop_at`). Outside the window the process runs at full speed.
+/// At each block entry (the first instruction, and wherever control did not
+/// fall through) a line names the function and source line, when the image
+/// has symbols. With `--trace-last` the lines go to `ring` instead.
 pub(super) fn until_exception(
     machine: &mut Machine,
     process: &mut Process,
     stop_at: u64,
     console: &mut Console,
+    trace: &Trace,
+    symbols: Option<&Symbols>,
+    ring: &mut VecDeque<String>,
 ) -> Exception {
+    let pid_ok = trace.pid.is_none_or(|p| p == process.pid.0);
+    let range = match trace.function {
+        Some(name) => Some(
+            symbols
+                .and_then(|s| s.function(name))
+                .map_or((0, 0), |f| (f.address, f.address + f.size)),
+        ),
+        None => trace.range,
+    };
+    let mut emit = |line: String| match trace.last {
+        Some(n) => {
+            if ring.len() >= n.max(1) {
+                ring.pop_front();
+            }
+            ring.push_back(line);
+        }
+        None => console.write_stderr(format!("{line}\n").as_bytes()),
+    };
+    let mut expected = None;
     loop {
-        if machine.instret() >= stop_at {
+        let now = machine.instret();
+        if now >= stop_at {
             return Exception::Timer;
         }
+        let before_window = trace.from.is_some_and(|f| now < f);
+        let after_window = trace.to.is_some_and(|t| now >= t);
+        if !pid_ok || before_window || after_window {
+            // Full speed up to where the window starts (or the slice ends).
+            let until = match trace.from {
+                Some(from) if pid_ok && before_window => stop_at.min(from),
+                _ => stop_at,
+            };
+            let e = machine.run(
+                &mut process.hart,
+                &mut process.page_table,
+                process.context,
+                until,
+            );
+            if e != Exception::Timer {
+                return e;
+            }
+            expected = None;
+            continue;
+        }
         let pc = process.hart.pc;
-        let text = fetch_for_trace(machine, process, pc);
+        let shown = range.is_none_or(|(start, end)| pc >= start && pc < end);
+        if shown && expected != Some(pc) {
+            if let Some(place) = symbols.and_then(|s| s.function_at(pc).map(|_| s.describe(pc))) {
+                emit(format!("[{}] -- {place}", process.pid));
+            }
+        }
+        let text = if shown {
+            fetch_for_trace(machine, process, pc)
+        } else {
+            String::new()
+        };
         let before = process.hart.clone();
         let result = machine.step(&mut process.hart, &mut process.page_table, process.context);
-        let changed = changes(&before, &process.hart);
+        expected = Some(process.hart.pc);
+        if before.pc.wrapping_add(4) != process.hart.pc
+            && before.pc.wrapping_add(2) != process.hart.pc
+        {
+            // A jump or taken branch: the next instruction enters a block.
+            expected = None;
+        }
         match result {
-            Ok(()) => console
-                .write_stderr(format!("[{}] {pc:#x}: {text}{changed}\n", process.pid).as_bytes()),
+            Ok(()) => {
+                if shown {
+                    let changed = changes(&before, &process.hart);
+                    emit(format!("[{}] {pc:#x}: {text}{changed}", process.pid));
+                }
+            }
             Err(e) => {
-                console
-                    .write_stderr(format!("[{}] {pc:#x}: {text}  → {e}\n", process.pid).as_bytes());
+                if shown {
+                    emit(format!("[{}] {pc:#x}: {text}  → {e}", process.pid));
+                }
                 return e;
             }
         }
+    }
+}
+
+impl Simulator {
+    /// `--trace-last`: prints the lines kept and empties the ring.
+    pub(super) fn print_trace_ring(&mut self) {
+        if self.trace_ring.is_empty() {
+            return;
+        }
+        let mut text = format!("sim: the last {} trace lines:\n", self.trace_ring.len());
+        for line in self.trace_ring.drain(..) {
+            text += &line;
+            text.push('\n');
+        }
+        self.vms[0].console_mut().write_stderr(text.as_bytes());
     }
 }
 
