@@ -57,3 +57,28 @@ fn endless_input_files_are_refused_not_read_forever() {
         );
     }
 }
+
+/// `sim node --cluster-key /dev/zero` read the key file whole (gigabytes,
+/// no end); now a key file beyond 64 KiB is refused.
+#[test]
+fn an_endless_cluster_key_file_is_refused() {
+    let (code, stderr) = sim_within(
+        &[
+            "node",
+            "--id",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--cluster-key",
+            "/dev/zero",
+            "-u",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/programs/hello.s"),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--cluster-key /dev/zero: larger than"),
+        "{stderr}"
+    );
+}
