@@ -115,9 +115,12 @@ impl SyscallTarget {
         Ok(sim)
     }
 
-    /// One argument.
-    fn argument(&self, src: &mut Source, pids: &[u64]) -> u64 {
-        match src.below(12) {
+    /// One argument: `results` holds what earlier calls returned (ids,
+    /// descriptors, addresses), so that calls reach what others made.
+    fn argument(&self, src: &mut Source, pids: &[u64], results: &[u64]) -> u64 {
+        match src.below(15) {
+            12..=14 if !results.is_empty() => *src.pick(results),
+            12..=14 => src.below(4),
             0 | 1 => *src.pick(INTERESTING),
             2 | 3 => DATA + *src.pick(&self.offsets),
             4 => DATA + DATA_BYTES - src.below(16),
@@ -190,6 +193,7 @@ impl Target for SyscallTarget {
         };
         let mut src = Source::new(input);
         let mut trail: Vec<String> = Vec::new();
+        let mut results: Vec<u64> = Vec::new();
         for _ in 0..MAX_OPS {
             if src.is_empty() {
                 break;
@@ -224,7 +228,9 @@ impl Target for SyscallTarget {
                         _ => src.pick(CALLS).number,
                     };
                     let pids = all_pids(&sim);
-                    let args: Vec<u64> = (0..6).map(|_| self.argument(&mut src, &pids)).collect();
+                    let args: Vec<u64> = (0..6)
+                        .map(|_| self.argument(&mut src, &pids, &results))
+                        .collect();
                     trail.push(format!(
                         "vm {vm} pid {pid}: {}({:#x?})",
                         abi::call_name(number),
@@ -232,7 +238,11 @@ impl Target for SyscallTarget {
                     ));
                     self.calls += 1;
                     let result = sim.syscall(vm, pid, number, &args).unwrap_or(0);
-                    self.errors += u64::from(abi::Errno::from_return(result).is_some());
+                    if abi::Errno::from_return(result).is_some() {
+                        self.errors += 1;
+                    } else if result > 2 && results.len() < 64 {
+                        results.push(result);
+                    }
                 }
             }
             if let Err(broken) = sim.check_invariants() {
