@@ -112,14 +112,14 @@ fn gcc_seeds() -> Vec<Vec<u8>> {
 
 fn read_u64(bytes: &[u8], at: usize, size: usize) -> u64 {
     let mut v = [0u8; 8];
-    if let Some(src) = bytes.get(at..at + size) {
+    if let Some(src) = bytes.get(at..at.saturating_add(size)) {
         v[..size].copy_from_slice(src);
     }
     u64::from_le_bytes(v)
 }
 
 fn write_field(bytes: &mut [u8], at: usize, size: usize, value: u64) {
-    if let Some(dst) = bytes.get_mut(at..at + size) {
+    if let Some(dst) = bytes.get_mut(at..at.saturating_add(size)) {
         dst.copy_from_slice(&value.to_le_bytes()[..size]);
     }
 }
@@ -153,7 +153,7 @@ impl Target for ElfTarget {
                 3..=5 if phnum > 0 => {
                     let i = rng.below(phnum) as usize;
                     let &(at, size) = rng.pick(PHDR_FIELDS);
-                    let at = phoff.saturating_add(i * 56).saturating_add(at);
+                    let at = phoff.saturating_add(i.saturating_mul(56)).saturating_add(at);
                     let old = read_u64(&elf, at, size);
                     write_field(&mut elf, at, size, edge_value(rng, old, len));
                 }
@@ -173,10 +173,10 @@ impl Target for ElfTarget {
                 }
                 _ if phnum > 1 => {
                     let (a, b) = (rng.below(phnum) as usize, rng.below(phnum) as usize);
-                    let from = phoff.saturating_add(a * 56);
-                    let to = phoff.saturating_add(b * 56);
-                    if let Some(src) = elf.get(from..from + 56).map(<[u8]>::to_vec) {
-                        if let Some(dst) = elf.get_mut(to..to + 56) {
+                    let from = phoff.saturating_add(a.saturating_mul(56));
+                    let to = phoff.saturating_add(b.saturating_mul(56));
+                    if let Some(src) = elf.get(from..from.saturating_add(56)).map(<[u8]>::to_vec) {
+                        if let Some(dst) = elf.get_mut(to..to.saturating_add(56)) {
                             dst.copy_from_slice(&src);
                         }
                     }

@@ -334,7 +334,8 @@ fn main() {
         }
     }
     if hangs == 0 && worker.join().is_err() {
-        eprintln!("fuzz {name}: the worker thread died");
+        let last = LAST_PANIC.lock().map(|m| m.clone()).unwrap_or_default();
+        eprintln!("fuzz {name}: the harness itself failed: {last}");
         hangs += 1;
     }
 
