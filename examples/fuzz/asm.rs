@@ -9,9 +9,8 @@
 
 use sim::toolchain::asm::assemble;
 
-use crate::guest::{self, Sandbox};
+use crate::guest::{self, SourceTarget};
 use crate::rng::{Rng, INTERESTING};
-use crate::{Target, Verdict};
 
 const MNEMONICS: &[&str] = &[
     "add",
@@ -136,26 +135,23 @@ const TOKENS: &[&str] = &[
     "x0",
 ];
 
-pub struct AsmTarget {
-    seeds: Vec<Vec<u8>>,
-    sandbox: Sandbox,
-    /// Inputs that built, and of those, that loaded and ran.
-    built: u64,
-    ran: u64,
+/// The `asm` target.
+pub fn target() -> SourceTarget {
+    let repo = guest::repo();
+    let mut paths = guest::files(&repo.join("programs"), &["s", "S"]);
+    paths.push(repo.join("tests/c/start.S"));
+    SourceTarget::new(
+        "asm",
+        guest::read_all(&paths),
+        TOKENS,
+        generate_program,
+        build,
+        20_000,
+    )
 }
 
-impl AsmTarget {
-    pub fn new() -> AsmTarget {
-        let repo = guest::repo();
-        let mut paths = guest::files(&repo.join("programs"), &["s", "S"]);
-        paths.push(repo.join("tests/c/start.S"));
-        AsmTarget {
-            seeds: guest::read_all(&paths),
-            built: 0,
-            ran: 0,
-            sandbox: Sandbox::new("asm"),
-        }
-    }
+fn build(source: &str) -> Option<Vec<u8>> {
+    assemble(source, "fuzz.s").ok()
 }
 
 fn operand(rng: &mut Rng) -> String {
@@ -189,37 +185,4 @@ fn generate_program(rng: &mut Rng) -> String {
     }
     out.push_str("  li a7, 93\n  ecall\n");
     out
-}
-
-impl Target for AsmTarget {
-    fn generate(&mut self, rng: &mut Rng) -> Vec<u8> {
-        if self.seeds.is_empty() || rng.percent(50) {
-            let program = generate_program(rng).into_bytes();
-            if rng.percent(30) {
-                return guest::mutate_text(rng, &program, TOKENS, &self.seeds);
-            }
-            return program;
-        }
-        let seed = rng.pick(&self.seeds).clone();
-        guest::mutate_text(rng, &seed, TOKENS, &self.seeds)
-    }
-
-    fn execute(&mut self, input: &[u8]) -> Verdict {
-        let source = String::from_utf8_lossy(input);
-        let Ok(elf) = assemble(&source, "fuzz.s") else {
-            return Verdict::Ok;
-        };
-        self.built += 1;
-        match guest::run_elf(&self.sandbox.root, &elf, 20_000) {
-            Ok(ran) => {
-                self.ran += u64::from(ran);
-                Verdict::Ok
-            }
-            Err(e) => Verdict::Failure(e),
-        }
-    }
-
-    fn reached(&self) -> String {
-        format!("{} built, {} ran", self.built, self.ran)
-    }
 }

@@ -8,9 +8,8 @@
 
 use sim::toolchain::cstar::compile;
 
-use crate::guest::{self, Sandbox};
+use crate::guest::{self, SourceTarget};
 use crate::rng::Rng;
-use crate::{Target, Verdict};
 
 const TOKENS: &[&str] = &[
     "uint64_t",
@@ -103,26 +102,25 @@ const BUILTINS: &[(&str, usize)] = &[
     ("hv_get_reg", 2),
 ];
 
-pub struct CstarTarget {
-    seeds: Vec<Vec<u8>>,
-    sandbox: Sandbox,
-    /// Inputs that built, and of those, that loaded and ran.
-    built: u64,
-    ran: u64,
+/// The `cstar` target.
+pub fn target() -> SourceTarget {
+    let repo = guest::repo();
+    let mut paths = guest::files(&repo.join("programs"), &["c"]);
+    paths.extend(guest::files(&repo.join("tests/cstar"), &["c"]));
+    SourceTarget::new(
+        "cstar",
+        guest::read_all(&paths),
+        TOKENS,
+        generate_program,
+        build,
+        50_000,
+    )
 }
 
-impl CstarTarget {
-    pub fn new() -> CstarTarget {
-        let repo = guest::repo();
-        let mut paths = guest::files(&repo.join("programs"), &["c"]);
-        paths.extend(guest::files(&repo.join("tests/cstar"), &["c"]));
-        CstarTarget {
-            seeds: guest::read_all(&paths),
-            built: 0,
-            ran: 0,
-            sandbox: Sandbox::new("cstar"),
-        }
-    }
+fn build(source: &str) -> Option<Vec<u8>> {
+    compile(&[("fuzz.c".to_string(), source.to_string())])
+        .ok()
+        .map(|c| c.elf)
 }
 
 /// A random expression of depth at most `depth`.
@@ -200,37 +198,4 @@ fn generate_program(rng: &mut Rng) -> String {
     }
     out.push_str("  return 0;\n}\n");
     out
-}
-
-impl Target for CstarTarget {
-    fn generate(&mut self, rng: &mut Rng) -> Vec<u8> {
-        if self.seeds.is_empty() || rng.percent(50) {
-            let program = generate_program(rng).into_bytes();
-            if rng.percent(30) {
-                return guest::mutate_text(rng, &program, TOKENS, &self.seeds);
-            }
-            return program;
-        }
-        let seed = rng.pick(&self.seeds).clone();
-        guest::mutate_text(rng, &seed, TOKENS, &self.seeds)
-    }
-
-    fn execute(&mut self, input: &[u8]) -> Verdict {
-        let source = String::from_utf8_lossy(input).into_owned();
-        let Ok(compiled) = compile(&[("fuzz.c".to_string(), source)]) else {
-            return Verdict::Ok;
-        };
-        self.built += 1;
-        match guest::run_elf(&self.sandbox.root, &compiled.elf, 50_000) {
-            Ok(ran) => {
-                self.ran += u64::from(ran);
-                Verdict::Ok
-            }
-            Err(e) => Verdict::Failure(e),
-        }
-    }
-
-    fn reached(&self) -> String {
-        format!("{} built, {} ran", self.built, self.ran)
-    }
 }

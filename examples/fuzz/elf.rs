@@ -153,7 +153,9 @@ impl Target for ElfTarget {
                 3..=5 if phnum > 0 => {
                     let i = rng.below(phnum) as usize;
                     let &(at, size) = rng.pick(PHDR_FIELDS);
-                    let at = phoff.saturating_add(i.saturating_mul(56)).saturating_add(at);
+                    let at = phoff
+                        .saturating_add(i.saturating_mul(56))
+                        .saturating_add(at);
                     let old = read_u64(&elf, at, size);
                     write_field(&mut elf, at, size, edge_value(rng, old, len));
                 }

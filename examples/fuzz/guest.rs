@@ -4,9 +4,36 @@
 
 use std::path::{Path, PathBuf};
 
+use sim::toolchain::elf::{write_executable, Segment, SegmentFlags};
 use sim::{RunOutcome, Simulator, SimulatorBuilder};
 
 use crate::rng::Rng;
+use crate::{Target, Verdict};
+
+/// Where the generated programs (`insn`, `syscalls`) have their code and
+/// their data.
+pub const CODE: u64 = 0x1000;
+pub const DATA: u64 = 0x10000;
+
+/// An ELF of `code` (r-x) at `CODE` and `data` (rw-, zero-filled to
+/// `data_bytes`) at `DATA`, entered at `CODE`.
+pub fn elf_of(code: Vec<u8>, data: Vec<u8>, data_bytes: u64) -> Vec<u8> {
+    let segments = [
+        Segment {
+            vaddr: CODE,
+            mem_size: code.len() as u64,
+            data: code,
+            flags: SegmentFlags::CODE,
+        },
+        Segment {
+            vaddr: DATA,
+            data,
+            mem_size: data_bytes,
+            flags: SegmentFlags::DATA,
+        },
+    ];
+    write_executable(CODE, &segments, &[])
+}
 
 /// The repository (the example runs from anywhere).
 pub fn repo() -> PathBuf {
@@ -200,4 +227,74 @@ pub fn mutate_text(rng: &mut Rng, text: &[u8], tokens: &[&str], others: &[Vec<u8
         }
     }
     out
+}
+
+/// A target whose inputs are source texts (`cstar`, `asm`): half made by
+/// `generate` (some of those mutated), half mutations of `seeds`; each is
+/// built by `build`, and what builds runs for `budget` instructions.
+pub struct SourceTarget {
+    pub seeds: Vec<Vec<u8>>,
+    pub tokens: &'static [&'static str],
+    pub generate: fn(&mut Rng) -> String,
+    /// The ELF, or `None` for a source the tool refused (with an error).
+    pub build: fn(&str) -> Option<Vec<u8>>,
+    pub budget: u64,
+    pub sandbox: Sandbox,
+    /// Inputs that built, and of those, that loaded and ran.
+    built: u64,
+    ran: u64,
+}
+
+impl SourceTarget {
+    pub fn new(
+        name: &str,
+        seeds: Vec<Vec<u8>>,
+        tokens: &'static [&'static str],
+        generate: fn(&mut Rng) -> String,
+        build: fn(&str) -> Option<Vec<u8>>,
+        budget: u64,
+    ) -> SourceTarget {
+        SourceTarget {
+            seeds,
+            tokens,
+            generate,
+            build,
+            budget,
+            sandbox: Sandbox::new(name),
+            built: 0,
+            ran: 0,
+        }
+    }
+}
+
+impl Target for SourceTarget {
+    fn generate(&mut self, rng: &mut Rng) -> Vec<u8> {
+        if self.seeds.is_empty() || rng.percent(50) {
+            let program = (self.generate)(rng).into_bytes();
+            if rng.percent(30) {
+                return mutate_text(rng, &program, self.tokens, &self.seeds);
+            }
+            return program;
+        }
+        let seed = rng.pick(&self.seeds).clone();
+        mutate_text(rng, &seed, self.tokens, &self.seeds)
+    }
+
+    fn execute(&mut self, input: &[u8]) -> Verdict {
+        let Some(elf) = (self.build)(&String::from_utf8_lossy(input)) else {
+            return Verdict::Ok;
+        };
+        self.built += 1;
+        match run_elf(&self.sandbox.root, &elf, self.budget) {
+            Ok(ran) => {
+                self.ran += u64::from(ran);
+                Verdict::Ok
+            }
+            Err(e) => Verdict::Failure(e),
+        }
+    }
+
+    fn reached(&self) -> String {
+        format!("{} built, {} ran", self.built, self.ran)
+    }
 }

@@ -12,16 +12,14 @@
 use sim::abi::CALLS;
 use sim::kernel::Mode;
 use sim::simulator::DEFAULT_QUANTUM;
-use sim::toolchain::elf::{write_executable, Segment, SegmentFlags};
 
-use crate::guest::{self, Sandbox};
+use crate::guest::{self, Sandbox, DATA};
 use crate::rng::{Rng, Source, INTERESTING};
 use crate::{Target, Verdict};
 
 /// The quanta every input runs under.
 const QUANTA: &[u64] = &[1, 2, 3, 7, 100, DEFAULT_QUANTUM];
-const CODE: u64 = 0x1000;
-const DATA: u64 = 0x10000;
+
 const DATA_BYTES: u64 = 8192;
 /// Instructions per run (all processes together).
 const BUDGET: u64 = 3000;
@@ -303,22 +301,8 @@ fn plan(input: &[u8]) -> Plan {
     push32(&mut code, i_type(0x13, 17, 0, 0, 93));
     push32(&mut code, i_type(0x13, 10, 0, 0, 0));
     push32(&mut code, ECALL);
-    let segments = [
-        Segment {
-            vaddr: CODE,
-            mem_size: code.len() as u64,
-            data: code,
-            flags: SegmentFlags::CODE,
-        },
-        Segment {
-            vaddr: DATA,
-            data,
-            mem_size: DATA_BYTES,
-            flags: SegmentFlags::DATA,
-        },
-    ];
     Plan {
-        elf: write_executable(CODE, &segments, &[]),
+        elf: guest::elf_of(code, data, DATA_BYTES),
         processes,
         registers,
     }

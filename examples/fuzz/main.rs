@@ -105,8 +105,8 @@ impl TargetName {
         match self {
             TargetName::Elf => Box::new(elf::ElfTarget::new()),
             TargetName::Insn => Box::new(insn::InsnTarget::new()),
-            TargetName::Cstar => Box::new(cstar::CstarTarget::new()),
-            TargetName::Asm => Box::new(asm::AsmTarget::new()),
+            TargetName::Cstar => Box::new(cstar::target()),
+            TargetName::Asm => Box::new(asm::target()),
             TargetName::Syscalls => Box::new(syscalls::SyscallTarget::new()),
             TargetName::Rshm => Box::new(rshm::RshmTarget::new()),
         }

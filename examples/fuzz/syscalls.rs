@@ -19,15 +19,12 @@
 use sim::abi::{self, CALLS};
 use sim::hypervisor::deepest;
 use sim::kernel::{Mode, Pid, ProcessState};
-use sim::toolchain::elf::{write_executable, Segment, SegmentFlags};
 use sim::Simulator;
 
-use crate::guest::{self, Sandbox};
+use crate::guest::{self, Sandbox, DATA};
 use crate::rng::{Rng, Source, INTERESTING};
 use crate::{Target, Verdict};
 
-const CODE: u64 = 0x1000;
-const DATA: u64 = 0x10000;
 const DATA_BYTES: u64 = 16384;
 /// Most operations per input.
 const MAX_OPS: usize = 96;
@@ -74,25 +71,11 @@ impl SyscallTarget {
             data.extend_from_slice(s.as_bytes());
             data.push(0);
         }
-        let segments = [
-            Segment {
-                vaddr: CODE,
-                mem_size: code.len() as u64,
-                data: code,
-                flags: SegmentFlags::CODE,
-            },
-            Segment {
-                vaddr: DATA,
-                data,
-                mem_size: DATA_BYTES,
-                flags: SegmentFlags::DATA,
-            },
-        ];
         SyscallTarget {
             calls: 0,
             errors: 0,
             sandbox: Sandbox::new("syscalls"),
-            elf: write_executable(CODE, &segments, &[]),
+            elf: guest::elf_of(code, data, DATA_BYTES),
             offsets,
         }
     }
