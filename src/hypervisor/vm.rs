@@ -28,6 +28,9 @@
 use std::fmt;
 use std::path::Path;
 
+/// The largest scenario file `sim` reads (a scenario is a few lines).
+pub const MAX_SCENARIO_FILE: u64 = 1 << 20;
+
 /// One context to load: a program and its arguments (`args[0]` is the
 /// program file).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,8 +156,22 @@ impl Scenario {
     /// # Errors
     /// A message naming the file and the line.
     pub fn read(path: &Path) -> Result<Scenario, String> {
-        let text = std::fs::read_to_string(path)
+        // Read at most MAX_SCENARIO_FILE bytes: `--scenario /dev/zero`
+        // must be an error, not all of the host's memory.
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_SCENARIO_FILE + 1).read_to_end(&mut bytes))
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        if bytes.len() as u64 > MAX_SCENARIO_FILE {
+            return Err(format!(
+                "{}: cannot read: larger than {} MiB, the most sim reads of a scenario",
+                path.display(),
+                MAX_SCENARIO_FILE >> 20
+            ));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("{}: cannot read: not UTF-8 text", path.display()))?;
         Scenario::parse(&text).map_err(|e| format!("{}:{e}", path.display()))
     }
 

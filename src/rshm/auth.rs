@@ -33,6 +33,8 @@ const KEY_CONTEXT: &str = "sim rshm 2026 cluster key v1";
 
 /// The shortest key file accepted, in bytes.
 pub const MIN_KEY_FILE: usize = 16;
+/// The longest key file accepted, in bytes.
+pub const MAX_KEY_FILE: u64 = 64 << 10;
 
 /// The secret every node of a cluster shares.
 #[derive(Clone)]
@@ -55,8 +57,18 @@ impl ClusterKey {
     /// # Errors
     /// A message when the file cannot be read or is too short.
     pub fn from_file(path: &Path) -> Result<ClusterKey, String> {
-        let text =
-            std::fs::read(path).map_err(|e| format!("--cluster-key {}: {e}", path.display()))?;
+        // Read at most MAX_KEY_FILE bytes (and one more to tell): an
+        // endless file (`/dev/zero`) is an error, not all of the memory.
+        let mut text = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_KEY_FILE + 1).read_to_end(&mut text))
+            .map_err(|e| format!("--cluster-key {}: {e}", path.display()))?;
+        if text.len() as u64 > MAX_KEY_FILE {
+            return Err(format!(
+                "--cluster-key {}: larger than {MAX_KEY_FILE} bytes, the most a key file may have",
+                path.display()
+            ));
+        }
         let trimmed = text.trim_ascii();
         if trimmed.len() < MIN_KEY_FILE {
             return Err(format!(

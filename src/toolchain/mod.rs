@@ -6,7 +6,34 @@ pub mod cstar;
 pub mod dwarf;
 pub mod elf;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The largest ELF file `sim` reads. Files are read whole, so without a
+/// bound `sim -u /dev/zero` would take all of the host's memory.
+pub const MAX_ELF_FILE: u64 = 256 << 20;
+/// The largest C* or assembly source file `sim` reads (selfie.c, the
+/// largest C* program there is, is under 1 MiB).
+pub const MAX_SOURCE_FILE: u64 = 16 << 20;
+
+/// Reads the whole of `path`, or fails when it holds more than `limit`
+/// bytes (an endless file such as `/dev/zero` too) without reading more.
+///
+/// # Errors
+/// The I/O error, or `InvalidData` for a file beyond the limit.
+pub fn read_file_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB, the most sim reads", limit >> 20),
+        ));
+    }
+    Ok(bytes)
+}
 
 /// What kind of file a program path names, by its extension.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -84,15 +111,17 @@ pub fn build_program(paths: &[PathBuf]) -> Result<Vec<u8>, BuildError> {
             if paths.len() > 1 {
                 return Err(Other("assemble one .s file at a time".into()));
             }
-            let source = std::fs::read_to_string(first)
+            let bytes = read_file_limited(first, MAX_SOURCE_FILE)
                 .map_err(|e| Other(format!("{}: cannot read: {e}", first.display())))?;
+            let source = String::from_utf8(bytes)
+                .map_err(|_| Other(format!("{}: cannot read: not UTF-8 text", first.display())))?;
             asm_build(&source, &first.display().to_string())
         }
         SourceKind::Elf => {
             if paths.len() > 1 {
                 return Err(Other("an ELF executable is one file".into()));
             }
-            std::fs::read(first)
+            read_file_limited(first, MAX_ELF_FILE)
                 .map_err(|e| Other(format!("{}: cannot read: {e}", first.display())))
         }
     }

@@ -270,7 +270,7 @@ pub fn compile_files(paths: &[PathBuf]) -> Result<Compiled, CompileErrors> {
     let mut unreadable = Vec::new();
     for path in paths {
         let name = path.display().to_string();
-        match std::fs::read(path) {
+        match crate::toolchain::read_file_limited(path, crate::toolchain::MAX_SOURCE_FILE) {
             Ok(bytes) => sources.push((name, String::from_utf8_lossy(&bytes).into_owned())),
             Err(e) => unreadable.push(Diagnostic {
                 file: name.clone(),
