@@ -68,5 +68,5 @@ fn the_trace_names_the_call_and_its_result() {
     let path = source("trace", "uint64_t main() { return processes(); }");
     let (_, stderr, code) = sim(&["-u", path.to_str().expect("utf-8"), "--trace-syscalls"]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("processes() = 0x1"), "{stderr}");
+    assert!(stderr.contains("processes() = 1"), "{stderr}");
 }

@@ -123,8 +123,11 @@ fn grade_list_prints_one_assignment_a_line_name_first() {
 }
 
 fn handout(name: &str) -> PathBuf {
+    // Tests run side by side in one process: each handout its own directory.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("handout-{name}-{}", std::process::id()));
+        .join(format!("handout-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let status = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(["handout", name, "-o"])

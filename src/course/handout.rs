@@ -66,10 +66,11 @@ fn copy_dir(
         let file_name = entry.file_name();
         let target = out.join(&file_name);
         let kind = entry.file_type().map_err(|e| CourseError::io(&path, e))?;
+        // `.git` is a file, not a directory, in a git worktree: skip both.
+        if dir == root && SKIP.iter().any(|s| file_name == *s) {
+            continue;
+        }
         if kind.is_dir() {
-            if dir == root && SKIP.iter().any(|s| file_name == *s) {
-                continue;
-            }
             copy_dir(root, &path, &target, name, changed)?;
         } else if kind.is_file() {
             let bytes = std::fs::read(&path).map_err(|e| CourseError::io(&path, e))?;

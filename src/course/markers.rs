@@ -2,11 +2,11 @@
 //! students to write. The convention (docs/teaching.md, "Markers"):
 //!
 //! ```text
-//! // BEGIN SOLUTION shm-close
+//! // BEGIN SOLUTION NAME
 //! ... the reference solution ...
 //! // STUB
 //! // ... what the handout puts instead, one commented line each ...
-//! // END SOLUTION shm-close
+//! // END SOLUTION NAME
 //! ```
 //!
 //! The three markers are whole lines (leading blanks allowed); they work in
