@@ -169,7 +169,6 @@ impl Kernel {
         self.linux = setup;
     }
 
-
     /// Sets the ABI of the programs it loads from now on (`--abi`):
     /// `None` for each ELF's own (abi/selfie.rs).
     pub fn set_abi(&mut self, abi: Option<crate::abi::selfie::Profile>) {
