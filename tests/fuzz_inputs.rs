@@ -82,3 +82,49 @@ fn an_endless_cluster_key_file_is_refused() {
         "{stderr}"
     );
 }
+
+/// munmap, mprotect and mremap of a range of 2^39 bytes used to walk it
+/// page by page (2^27 pages): the fuzzer's `insn` and `syscalls` targets
+/// hung there. The cost now follows the mapped pages, and a range beyond
+/// the user address space is EINVAL as on Linux.
+#[test]
+fn huge_memory_ranges_are_quick() {
+    let dir = std::env::temp_dir().join(format!("sim-huge-ranges-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let source = dir.join("huge.s");
+    // munmap(0x1000, 2^39) then mprotect(0x20_0000_0000, 2^36, PROT_READ): the
+    // exit code is 1 + (munmap's result is -EINVAL) + 2 * (mprotect's is 0).
+    std::fs::write(
+        &source,
+        "
+        .text
+        .globl _start
+_start:
+        li a0, 0x1000
+        li a1, 0x8000000000
+        li a7, 215
+        ecall
+        li t0, -22
+        li s1, 1
+        bne a0, t0, 1f
+        addi s1, s1, 1
+1:
+        li a0, 0x2000000000
+        li a1, 0x1000000000
+        li a2, 1
+        li a7, 226
+        ecall
+        bne a0, zero, 2f
+        addi s1, s1, 2
+2:
+        mv a0, s1
+        li a7, 93
+        ecall
+",
+    )
+    .expect("write huge.s");
+    let path = source.to_str().expect("utf-8 path");
+    let (code, stderr) = sim_within(&["-u", path], Duration::from_secs(30));
+    assert_eq!(code, Some(4), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -453,6 +453,9 @@ impl Simulator {
         }
         let builder = self.recipe.builder.as_ref()?.replica();
         let mut sim = builder.capture_output(true).try_build().ok()?;
+        // A fault met while replaying is reported by the original run, not
+        // by the replica (which would replay again, and again, ...).
+        sim.crash_reports = false;
         for step in &self.recipe.steps {
             match step {
                 RecipeStep::AddVm => {

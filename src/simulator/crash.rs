@@ -84,6 +84,9 @@ impl Simulator {
     /// After the kernel handled the fault `event`: if it killed the
     /// process, the symbolized report.
     pub(super) fn report_if_killed(&mut self, event: Event) {
+        if !self.crash_reports {
+            return;
+        }
         let Some(process) = self.vms[event.vm].process(event.pid) else {
             return;
         };

@@ -299,6 +299,7 @@ impl SimulatorBuilder {
             },
             images: Vec::new(),
             trace_ring: std::collections::VecDeque::new(),
+            crash_reports: true,
         };
         simulator.add_vm_with_input(self.input);
         Ok(simulator)
@@ -352,6 +353,9 @@ pub struct Simulator {
     images: Vec<crash::LoadedImage>,
     /// `--trace-last N`: the last N lines of the trace (trace.rs).
     trace_ring: std::collections::VecDeque<String>,
+    /// Whether a process killed by a fault gets the symbolized report
+    /// (crash.rs). Off in a replica: its replay must not replay again.
+    crash_reports: bool,
 }
 
 impl Simulator {

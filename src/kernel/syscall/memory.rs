@@ -11,9 +11,9 @@
 //! ```
 
 use super::{Ret, SysResult};
-use crate::abi::layout::{page_round_up, SHM_BASE, STACK_BOTTOM};
+use crate::abi::layout::{page_round_up, SHM_BASE, STACK_BOTTOM, USER_END};
 use crate::abi::{EACCES, EBADF, EEXIST, EFAULT, EINVAL, EIO, ENODEV, ENOMEM, ESRCH};
-use crate::emu::{Machine, PteFlags, VirtPage, PAGE_SIZE};
+use crate::emu::{Machine, Pte, PteFlags, VirtPage, PAGE_SIZE};
 use crate::kernel::files::FileKind;
 use crate::kernel::process::{Pid, Process, Region};
 use crate::kernel::Kernel;
@@ -175,6 +175,9 @@ impl Kernel {
             return Err(EINVAL);
         }
         let end = addr.checked_add(page_round_up(len)).ok_or(EINVAL)?;
+        if end > USER_END {
+            return Err(EINVAL);
+        }
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
         unmap_private(machine, process, addr, end);
         Ok(Ret::Value(0))
@@ -189,6 +192,9 @@ impl Kernel {
             return Err(EINVAL);
         }
         let end = addr.checked_add(page_round_up(len)).ok_or(EINVAL)?;
+        if end > USER_END {
+            return Err(EINVAL);
+        }
         let shared = self.shared.shared_pages(pid);
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
         let permissions = permissions_of(prot);
@@ -198,15 +204,10 @@ impl Kernel {
                 region.permissions = permissions;
             }
         }
-        let mut page = addr;
-        while page < end {
-            let vpage = VirtPage::containing(page);
-            if let Some(pte) = process.page_table.get(vpage) {
-                if !shared.objects.contains(&vpage) && !shared.blocks.contains(&vpage) {
-                    process.page_table.map(vpage, pte.frame, permissions);
-                }
+        for (vpage, pte) in mapped_in(process, addr, end) {
+            if !shared.objects.contains(&vpage) && !shared.blocks.contains(&vpage) {
+                process.page_table.map(vpage, pte.frame, permissions);
             }
-            page += PAGE_SIZE;
         }
         Ok(Ret::Value(0))
     }
@@ -222,6 +223,9 @@ impl Kernel {
         }
         let old_end = old.checked_add(page_round_up(old_len)).ok_or(EINVAL)?;
         let new_end = old.checked_add(page_round_up(new_len)).ok_or(EINVAL)?;
+        if old_end > USER_END || new_end > USER_END {
+            return Err(EINVAL);
+        }
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
         let Some(permissions) = process
             .regions
@@ -246,16 +250,15 @@ impl Kernel {
         let pages = (new_end - old) / PAGE_SIZE;
         let start = find_mmap_range(process, pages).ok_or(ENOMEM)?;
         add_region(process, start, start + pages * PAGE_SIZE, permissions);
-        let mut page = old;
-        while page < old_end {
-            if let Some(pte) = process.page_table.unmap(VirtPage::containing(page)) {
+        for (vpage, _) in mapped_in(process, old, old_end) {
+            if let Some(pte) = process.page_table.unmap(vpage) {
+                let page = vpage.address();
                 process.page_table.map(
                     VirtPage::containing(start + (page - old)),
                     pte.frame,
                     pte.flags,
                 );
             }
-            page += PAGE_SIZE;
         }
         remove_regions(process, old, old_end);
         Ok(Ret::Value(start))
@@ -305,20 +308,30 @@ fn remove_regions(process: &mut Process, start: u64, end: u64) {
 /// Unmaps and frees the private pages of `start..end` (those inside one
 /// of the process's regions) and drops the regions there.
 fn unmap_private(machine: &mut Machine, process: &mut Process, start: u64, end: u64) {
-    let mut page = start;
-    while page < end {
+    for (vpage, _) in mapped_in(process, start, end) {
+        let page = vpage.address();
         let in_region = process
             .regions
             .iter()
             .any(|r| r.start <= page && page < r.end);
         if in_region {
-            if let Some(pte) = process.page_table.unmap(VirtPage::containing(page)) {
+            if let Some(pte) = process.page_table.unmap(vpage) {
                 machine.memory_mut().free(pte.frame);
             }
         }
-        page += PAGE_SIZE;
     }
     remove_regions(process, start, end);
+}
+
+/// The mapped pages of `start..end`: found through the page table's
+/// entries, so the cost follows what is mapped, not the range's length (a
+/// guest may pass a range of 2^38 bytes).
+fn mapped_in(process: &Process, start: u64, end: u64) -> Vec<(VirtPage, Pte)> {
+    process
+        .page_table
+        .entries()
+        .filter(|(vpage, _)| (start..end).contains(&vpage.address()))
+        .collect()
 }
 
 /// Whether `pages` pages at `addr` touch no region and no mapped page.
