@@ -245,14 +245,14 @@ const _: () = assert!(std::mem::size_of::<Op>() == 24);
 /// and removed only between runs of handlers, which keeps the first part
 /// true while a chain of handlers runs.
 ///
+/// The C calling convention (System V on x86-64: `rdi`, `rsi`, `rdx`, the
+/// result in `rax`) is fixed so that code the JIT makes (jit/) can be a
+/// handler too and jump to the interpreter's handlers.
+///
 /// # Safety
 /// `op` is in a live block's ops: unchanged while handlers run, registers
 /// <= 32, the last a terminator. `x` is 33 registers nothing else uses
 /// meanwhile. `Exec`'s `tlb` and `jump_cache` point to the caches in use.
-///
-/// The C calling convention (System V on x86-64: `rdi`, `rsi`, `rdx`, the
-/// result in `rax`) is fixed so that code the JIT makes (jit/) can be a
-/// handler too and jump to the interpreter's handlers.
 #[allow(improper_ctypes_definitions)]
 pub(crate) type Handler = unsafe extern "C" fn(*const Op, *mut u64, &mut Exec<'_>) -> u64;
 

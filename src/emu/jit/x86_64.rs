@@ -148,13 +148,13 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Hand
     }
     let code = a.finalize().ok()?;
     let at = arena.add(&code)?;
-    // SAFETY: `at` is the start of the code just copied into executable
+    // The code follows the `Handler` ABI (extern "C", i.e. System V on
+    // x86-64: arguments in rdi, rsi, rdx) and contract: it reads and writes
+    // only the register file, guest memory through TLB hits, and leaves by
+    // jumping to an interpreter handler of this block with its arguments.
+    // SAFETY: `at` is the start of that code, just copied into executable
     // memory that lives as long as the arena (never freed or moved while
-    // the machine lives); the code follows the `Handler` ABI (extern "C",
-    // i.e. System V on x86-64: arguments in rdi, rsi, rdx) and contract:
-    // it reads and writes only the register file, guest memory through TLB
-    // hits, and leaves by jumping to an interpreter handler of this block
-    // with the arguments it was given.
+    // the machine lives), so it is a valid `Handler` for that long.
     Some(unsafe { std::mem::transmute::<*const u8, Handler>(at) })
 }
 
