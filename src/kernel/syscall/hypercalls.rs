@@ -337,6 +337,16 @@ impl Kernel {
 }
 
 impl Kernel {
+    /// The child `hv_read`/`hv_write` copy from or to: a live child of the
+    /// caller, and at most `HV_COPY_MAX` bytes (`EINVAL` beyond).
+    fn copy_partner(&self, caller: Pid, id: u64, len: u64) -> Result<Pid, Errno> {
+        let child = self.live_child_of(caller, id)?;
+        if len > HV_COPY_MAX {
+            return Err(EINVAL);
+        }
+        Ok(child)
+    }
+
     /// hv_read(id, child_addr, buf, len) → len: copies the child's bytes at
     /// `child_addr` into the caller's `buf`. Only pages the child has
     /// mapped readable count (nothing is backed on demand: the guest kernel
@@ -351,10 +361,7 @@ impl Kernel {
         buf: u64,
         len: u64,
     ) -> SysResult {
-        let child = self.live_child_of(caller, id)?;
-        if len > HV_COPY_MAX {
-            return Err(EINVAL);
-        }
+        let child = self.copy_partner(caller, id, len)?;
         let c = self.processes.get(child).ok_or(ESRCH)?;
         let pieces = mapped_pieces(c, child_addr, len, Access::Read)?;
         let mut bytes = Vec::with_capacity(len as usize);
@@ -378,10 +385,7 @@ impl Kernel {
         buf: u64,
         len: u64,
     ) -> SysResult {
-        let child = self.live_child_of(caller, id)?;
-        if len > HV_COPY_MAX {
-            return Err(EINVAL);
-        }
+        let child = self.copy_partner(caller, id, len)?;
         let own = self.processes.get_mut(caller).ok_or(ESRCH)?;
         let bytes = uaccess::copy_in(machine, own, buf, len)?;
         let c = self.processes.get_mut(child).ok_or(ESRCH)?;
