@@ -5,39 +5,16 @@
 //! compiled natively with `cc -D'uint64_t=unsigned long'`
 //! (tests/cstar/native_shim.h supplies the prelude in C).
 
+mod common;
 #[path = "cstar/support.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use sim::toolchain::cstar::compile_files;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn c_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            c_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "c") {
-            out.push(path);
-        }
-    }
-}
-
-/// The value after `// <key>:` in a program's header comment.
-fn header(path: &Path, key: &str) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let marker = format!("// {key}:");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&marker).map(|v| v.trim().to_string()))
-}
+use common::{c_files, header, root};
 
 #[test]
 fn every_program_compiles_and_runs_with_its_expected_output() {

@@ -6,36 +6,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sim::{RunOutcome, Simulator};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn c_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            c_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "c") {
-            out.push(path);
-        }
-    }
-}
-
-/// The value after `// <key>:` in a program's header comment.
-fn header(path: &Path, key: &str) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let marker = format!("// {key}:");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&marker).map(|v| v.trim().to_string()))
-}
+use common::{c_files, header, root};
 
 /// What one run shows from outside.
 #[derive(Debug, PartialEq, Eq)]

@@ -384,3 +384,31 @@ pub fn simulate(
     let outcome = s.run();
     (s, outcome)
 }
+
+/// The repository's root directory.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `.c` file under `dir`, recursively, appended to `out`.
+pub fn c_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            c_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "c") {
+            out.push(path);
+        }
+    }
+}
+
+/// The value after `// <key>:` in a program's header comment.
+pub fn header(path: &std::path::Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let marker = format!("// {key}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&marker).map(|v| v.trim().to_string()))
+}
