@@ -379,3 +379,122 @@ fn create_remove_churn_keeps_a_flat_per_call_cost() {
         "first 1000 lifetimes {early:?}, last 1000 {late:?}"
     );
 }
+
+/// A peer that speaks the protocol with the cluster key, frame by frame
+/// (to produce orders of frames a real node only produces by chance).
+struct RawPeer {
+    stream: std::net::TcpStream,
+    decoder: sim::rshm::wire::FrameDecoder,
+    sealer: sim::rshm::auth::Sealer,
+    opener: sim::rshm::auth::Opener,
+}
+
+impl RawPeer {
+    /// Connects and exchanges greetings.
+    fn connect(to: std::net::SocketAddr) -> RawPeer {
+        use sim::rshm::wire::{decode_body, encode_frame, FrameDecoder, Msg};
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(to).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mine = sim::rshm::auth::nonce();
+        stream
+            .write_all(&encode_frame(&Msg::Greeting { nonce: mine }).unwrap())
+            .unwrap();
+        let mut decoder = FrameDecoder::new();
+        let mut buf = [0u8; 4096];
+        let theirs = loop {
+            if let Some(frame) = decoder.next_frame() {
+                match decode_body(&frame.unwrap()).unwrap() {
+                    (_, Msg::Greeting { nonce }) => break nonce,
+                    (_, other) => panic!("first frame {}", other.name()),
+                }
+            }
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "closed before greeting");
+            decoder.push(&buf[..n]);
+        };
+        decoder.set_limit(sim::rshm::wire::MAX_FRAME);
+        let (sealer, opener) =
+            sim::rshm::auth::session(&sim::rshm::ClusterKey::open(), &mine, &theirs);
+        RawPeer {
+            stream,
+            decoder,
+            sealer,
+            opener,
+        }
+    }
+
+    fn send(&mut self, incarnation: u32, msg: &sim::rshm::wire::Msg) -> std::io::Result<()> {
+        use std::io::Write;
+        let frame = sim::rshm::wire::seal_frame(msg, incarnation, &mut self.sealer).unwrap();
+        self.stream.write_all(&frame)
+    }
+
+    /// The next sealed message, or None once the node closed.
+    fn next(&mut self) -> Option<sim::rshm::wire::Msg> {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(frame) = self.decoder.next_frame() {
+                let body = frame.unwrap();
+                let (envelope, tag) = sim::rshm::wire::split_tag(&body).unwrap();
+                assert!(self.opener.check(envelope, tag), "a frame with a bad tag");
+                return Some(sim::rshm::wire::decode_body(envelope).unwrap().1);
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.decoder.push(&buf[..n]),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_dropped_incarnation_gets_its_rejoin_even_when_its_frames_cross_it() {
+    use sim::rshm::wire::Msg;
+    let n = mem_cluster(1, MESH).unwrap();
+    let hello = Msg::Hello {
+        node: 2,
+        incarnation: 77,
+        table: Vec::new(),
+        collected: Vec::new(),
+    };
+    // Node 2 joins, then falls silent until node 1 drops it.
+    let mut first = RawPeer::connect(n[0].addr);
+    first.send(77, &hello).unwrap();
+    assert!(eventually(SOON, || n[0].logged("node 2 joined")));
+    assert!(eventually(SOON, || n[0].logged("node 2 left")));
+    // It comes back with the dropped incarnation, and its heartbeat
+    // crosses node 1's answer (as a real node's second hello does).
+    let mut again = RawPeer::connect(n[0].addr);
+    again.send(77, &hello).unwrap();
+    again.send(77, &Msg::Heartbeat).unwrap();
+    let mut told = None;
+    while let Some(msg) = again.next() {
+        if let Msg::Rejoin { incarnation } = msg {
+            told = Some(incarnation);
+            break;
+        }
+    }
+    assert_eq!(told, Some(77), "node 1 must tell the peer to rejoin");
+    // Node 1 still reads what the peer sends until the peer closes: its
+    // frames draw no reset (a reset would have discarded the Rejoin).
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(50));
+        again.send(77, &Msg::Heartbeat).unwrap();
+    }
+    let joins = n[0]
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("node 2 joined"))
+        .count();
+    assert_eq!(
+        joins, 1,
+        "the dropped incarnation must not come back: {:?}",
+        n[0].log
+    );
+}

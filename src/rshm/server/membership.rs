@@ -54,6 +54,11 @@ struct Conn {
     incarnation: u32,
     /// Who dialed: decides which of two simultaneous connections survives.
     dialer: Option<NodeId>,
+    /// This node refused the peer's incarnation and told it to rejoin: the
+    /// connection is half closed (our side) so that the `Rejoin` reaches
+    /// the peer before our FIN, and its frames are ignored until it closes
+    /// or falls silent.
+    refused: bool,
     peer_addr: String,
     opened: Instant,
     last_heard: Instant,
@@ -361,6 +366,7 @@ impl Server {
                 node: None,
                 incarnation: 0,
                 dialer: dialed.map(|_| self.me),
+                refused: false,
                 peer_addr,
                 opened: now,
                 last_heard: now,
@@ -390,6 +396,10 @@ impl Server {
         let Some(c) = self.membership.conns.get_mut(&conn) else {
             return;
         };
+        if c.refused {
+            // Not heard: `tick` closes it once the peer stays silent.
+            return;
+        }
         c.last_heard = Instant::now();
         let (node, conn_incarnation) = (c.node, c.incarnation);
         match (node, msg) {
@@ -465,8 +475,16 @@ impl Server {
         if let Some(node) = c.node {
             if self.membership.members.get(&node) == Some(&conn) {
                 self.membership.members.remove(&node);
-                let fenced = self.membership.expelled.entry(node).or_insert(0);
-                *fenced = (*fenced).max(c.incarnation);
+                // Fenced: that incarnation may not come back. Unless this
+                // node is the one that was stopped (the loop has not come
+                // round for longer than a pause): then the peer only
+                // dropped us, this node rejoins as soon as the loop comes
+                // round (`check_paused`), and fencing the peer would
+                // refuse it for good.
+                if !self.paused_now() {
+                    let fenced = self.membership.expelled.entry(node).or_insert(0);
+                    *fenced = (*fenced).max(c.incarnation);
+                }
                 self.log(&format!(
                     "node {node} left (incarnation {}): {reason}",
                     c.incarnation
@@ -501,11 +519,16 @@ impl Server {
             .is_some_and(|&dropped| incarnation <= dropped)
         {
             // It was dropped (silent too long): it may only come back as a
-            // new member. Tell it so, on this connection, and close it.
+            // new member. Tell it so, on this connection, and close our
+            // side only. A full close would make the peer's next write
+            // (its second hello crosses our Rejoin) draw a reset, and a
+            // reset discards what the peer has not read yet: the Rejoin.
+            // The peer closes once it rejoined; `tick` closes it if not.
             let dropped = self.membership.expelled[&node];
             if let Some(c) = self.membership.conns.get_mut(&conn) {
                 c.node = Some(node);
                 c.incarnation = incarnation;
+                c.refused = true;
             }
             self.send_conn(
                 conn,
@@ -513,7 +536,9 @@ impl Server {
                     incarnation: dropped,
                 },
             );
-            self.close(conn, "a dropped incarnation");
+            if let Some(c) = self.membership.conns.get(&conn) {
+                let _ = c.stream.shutdown(Shutdown::Write);
+            }
             return;
         }
         self.limit_table(node, &mut table);

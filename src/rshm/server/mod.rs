@@ -211,7 +211,8 @@ impl Server {
             }
             self.tick();
             self.check_drained();
-            self.last_alive = Instant::now();
+            // `last_alive` is not reset here: a stop in the middle of a
+            // step or a tick must still count at the next `check_paused`.
         }
         self.membership.stop();
     }
@@ -227,6 +228,13 @@ impl Server {
             self.rejoin(&format!("this node was paused for {} ms", gap.as_millis()));
         }
         self.last_alive = Instant::now();
+    }
+
+    /// Whether this thread was stopped since the loop last came round: a
+    /// step or tick now running may be handling what a pause left behind
+    /// (failed writes to peers that dropped this node).
+    fn paused_now(&self) -> bool {
+        self.last_alive.elapsed() > self.membership.pause_limit()
     }
 
     // ---- what leaves for the kernel --------------------------------------
