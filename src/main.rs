@@ -612,6 +612,18 @@ fn build(
             "nothing to run: give PROG [ARGS], -u PROG, -k KERNEL or --scenario FILE (see sim --help)".into(),
         ));
     }
+    let host_shm_given =
+        matches.value_source("host_shm") == Some(clap::parser::ValueSource::CommandLine);
+    if host_shm_given && options.host_shm >= options.memory {
+        // The region is reserved from the machine's memory on first use;
+        // without this check that first use would only see ENOMEM. (The
+        // default is small and only matters to programs that share.)
+        return Err(BuildError::Other(format!(
+            "--host-shm {} MiB does not fit in the machine's memory (-m {} MiB): \
+             the region is taken from it; give a smaller --host-shm or a larger -m",
+            options.host_shm, options.memory
+        )));
+    }
     let mut builder = Simulator::builder()
         .memory_mb(options.memory)
         .quantum(options.quantum)

@@ -177,3 +177,18 @@ fn memory_the_host_cannot_give_is_an_error_not_a_crash() {
         );
     }
 }
+
+#[test]
+fn a_host_shm_region_larger_than_memory_is_refused_up_front() {
+    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/hello.c");
+    let o = sim(&["-m", "64", "--host-shm", "64", hello]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--host-shm 64 MiB does not fit in the machine's memory (-m 64 MiB)"),
+        "{}",
+        stderr(&o)
+    );
+    // The default region does not stand in the way of a small machine.
+    let o = sim(&["-m", "2", hello]);
+    assert_eq!(stdout(&o), "Hello, world!\n", "{}", stderr(&o));
+}

@@ -531,6 +531,61 @@ fn pausing_the_owner_and_then_a_non_owner_loses_nothing_and_hangs_nothing() {
     summary("pause", started, result);
 }
 
+#[test]
+fn a_brief_owner_pause_and_two_nodes_paused_at_once_lose_nothing() {
+    let started = Instant::now();
+    let mut c = Cluster::start("pause-two", 200);
+    let owner = c.owner();
+    c.wait_progress(owner, 10);
+    // Shorter than the timeout: nobody is dropped, nothing is redone.
+    c.live(owner).signal("STOP");
+    thread::sleep(Duration::from_millis(200));
+    c.live(owner).signal("CONT");
+    c.wait_progress(owner, 10);
+    // Both others stop together until the owner dropped them both.
+    let others: Vec<u16> = (1..=3).filter(|&n| n != owner).collect();
+    for &n in &others {
+        c.live(n).signal("STOP");
+    }
+    let dropped = eventually(SOON, || {
+        others
+            .iter()
+            .all(|n| c.live(owner).err_text().contains(&format!("node {n} left")))
+    });
+    for &n in &others {
+        c.live(n).signal("CONT");
+    }
+    assert!(dropped, "the owner dropped nobody: {}", c.report());
+    for &n in &others {
+        let p = c.live(n);
+        assert!(
+            eventually(SOON, || p.err_text().contains("rejoining as a new member")),
+            "node {n}: {}",
+            c.report()
+        );
+    }
+    let result = c.finish_and_check();
+    summary("pause-two", started, result);
+}
+
+#[test]
+fn killing_the_owner_while_another_node_is_paused_loses_nothing() {
+    let started = Instant::now();
+    let mut c = Cluster::start("kill-and-pause", 150);
+    let owner = c.owner();
+    c.wait_progress(owner, 10);
+    let paused = (1..=3).find(|&n| n != owner).unwrap();
+    c.live(paused).signal("STOP");
+    c.kill(owner);
+    // The third node goes on alone with the observer.
+    let third = (1..=3).find(|&n| n != owner && n != paused).unwrap();
+    c.wait_progress(third, 10);
+    c.live(paused).signal("CONT");
+    c.spawn(owner, 60, 1_000_000);
+    let result = c.finish_and_check();
+    summary("kill-and-pause", started, result);
+}
+
 /// A peer that has no key: it greets like a node, then sends frames
 /// sealed with a tag of its own making.
 fn forged_frames(target: SocketAddr, frames: &[Msg]) -> std::io::Result<()> {
