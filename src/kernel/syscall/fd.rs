@@ -221,8 +221,12 @@ impl Kernel {
         let FileKind::Regular(regular) = &mut file.kind else {
             return Err(ESPIPE);
         };
+        // pwrite(2): EINVAL for a negative offset, as pread64 above.
+        if (offset as i64) < 0 {
+            return Err(EINVAL);
+        }
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
-        let data = copy_in(machine, process, buf, len.min(1 << 24))?;
+        let data = copy_in(machine, process, buf, len.min(super::MAX_RW_COUNT).min(1 << 24))?;
         let n = regular.write_at(offset, &data).map_err(|e| errno_of(&e))?;
         Ok(Ret::Value(n as u64))
     }
