@@ -198,3 +198,30 @@ fn private_pages_are_still_given_and_freed_by_their_last_mapping() {
     );
     rig.check();
 }
+
+/// Found by the `syscalls` fuzz target: a fork of a guest kernel made a
+/// context, ended, and was reaped; the context stayed in the table with a
+/// supervisor that was gone. Now a process leaves the table with the
+/// contexts it made.
+#[test]
+fn a_reaped_guest_kernel_fork_takes_its_contexts_along() {
+    let (mut rig, kernel, _, _) = two_vms();
+    const SIGCHLD: u64 = 17;
+    let fork = Pid(rig.call(0, kernel, SYS_CLONE, &[SIGCHLD, 0, 0, 0, 0]));
+    assert!(rig.sim.process_in(0, fork).is_some(), "fork");
+    let context = Pid(rig.call(0, fork, HV_CREATE, &[]));
+    assert!(rig.sim.process_in(0, context).is_some(), "hv_create");
+    rig.call(0, fork, SYS_EXIT_GROUP, &[0]);
+    rig.check();
+    assert_eq!(
+        rig.call(0, kernel, SYS_WAIT4, &[u64::MAX, 0, 0, 0]),
+        fork.0,
+        "wait4 reaps the fork"
+    );
+    rig.check();
+    assert!(rig.sim.process_in(0, fork).is_none(), "the fork was reaped");
+    assert!(
+        rig.sim.process_in(0, context).is_none(),
+        "its context went with it"
+    );
+}

@@ -34,7 +34,7 @@ impl Kernel {
     pub fn exit(&mut self, machine: &mut Machine, pid: Pid, status: ExitStatus) {
         // A process ends with all its threads; its first thread (the pid
         // its parent knows) carries the status (kernel/threads.rs).
-        let pid = self.end_other_threads(pid);
+        let pid = self.end_other_threads(machine, pid);
         let Some(process) = self.processes.get_mut(pid) else {
             return;
         };
@@ -126,7 +126,23 @@ impl Kernel {
             p.is_zombie() && p.parent.is_none() && !p.started_by_host && !p.kept_for_its_kernel()
         });
         if removable {
-            self.processes.remove(pid);
+            // With it go the contexts it made as a guest kernel: they
+            // ended with it (`exit`), and nobody is left to ask about them.
+            self.remove_context(pid);
+        }
+    }
+
+    /// Ends every context `kernel` supervises and removes them all: for a
+    /// thread that made contexts and leaves the table without `exit`.
+    pub(crate) fn end_contexts_of(&mut self, machine: &mut Machine, kernel: Pid) {
+        let live = self
+            .processes
+            .pids_where(|c| c.supervisor == Some(kernel) && !c.is_zombie());
+        for child in live {
+            self.exit(machine, child, ExitStatus::Killed(9));
+        }
+        for child in self.processes.pids_where(|c| c.supervisor == Some(kernel)) {
+            self.remove_context(child);
         }
     }
 

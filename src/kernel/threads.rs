@@ -168,13 +168,14 @@ impl Kernel {
             self.thread_groups.remove(&tgid);
         }
         self.move_shared(pid, heir);
+        self.end_contexts_of(machine, pid);
         self.processes.remove(pid);
         self.descheduled(pid);
     }
 
     /// Ends every thread of `pid`'s group but the leader, which then holds
     /// the shared state; returns the leader (exit_group, a fatal signal).
-    pub(crate) fn end_other_threads(&mut self, pid: Pid) -> Pid {
+    pub(crate) fn end_other_threads(&mut self, machine: &mut Machine, pid: Pid) -> Pid {
         let tgid = self.tgid_of(pid);
         let Some(group) = self.thread_groups.get(&tgid).cloned() else {
             return pid;
@@ -182,6 +183,7 @@ impl Kernel {
         self.activate(tgid);
         for &t in &group.threads {
             if t != tgid {
+                self.end_contexts_of(machine, t);
                 self.processes.remove(t);
                 self.descheduled(t);
             }
