@@ -252,6 +252,11 @@ linux_programs! {
     };
     fork => |r| assert!(r.stdout.contains("signaled 1 sig 6\nthrough pipe\n"), "{}", r.stdout);
     threads => |r| assert_eq!(r.stdout, "counter=100000 total=20\n");
+    attrs => |r| {
+        assert!(r.stdout.contains("atime 1000000 mtime 2000000.000000007\n"), "{}", r.stdout);
+        assert!(r.stdout.contains("name worker-thread-l\n"), "{}", r.stdout);
+        assert!(r.stdout.contains("child setsid ok 1 pgid==pid 1\n"), "{}", r.stdout);
+    };
     pthreads_more => |r| {
         assert!(r.stdout.contains("thread 5 returned 1052\n"), "{}", r.stdout);
         assert!(r.stdout.contains("produced 20100 consumed 20100\ndetached done\n"), "{}", r.stdout);

@@ -350,3 +350,89 @@ fn the_cli_takes_root_and_read_only() {
     assert_eq!(code, Some(1));
     assert!(err.contains("--root /nonexistent/dir"), "{err}");
 }
+
+#[test]
+fn attribute_and_link_calls_stay_inside_the_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = Tree::new("attrs");
+    tree.symlink(&tree.secret(), "secret-link");
+    let secret_mode = std::fs::metadata(tree.secret())
+        .unwrap()
+        .permissions()
+        .mode();
+    let mut rig = Rig::new(&tree.root(), false);
+    let out = "../outside/secret";
+    // truncate, fchmodat, utimensat and linkat of a path outside: refused.
+    rig.put_path(out);
+    assert_eq!(rig.call(SYS_TRUNCATE, &[PATH_AT, 0]), e(EACCES));
+    assert_eq!(
+        rig.call(SYS_FCHMODAT, &[AT_FDCWD, PATH_AT, 0o777]),
+        e(EACCES)
+    );
+    assert_eq!(
+        rig.call(SYS_UTIMENSAT, &[AT_FDCWD, PATH_AT, 0, 0]),
+        e(EACCES)
+    );
+    rig.sim
+        .copy_to_guest(0, rig.pid, BUF_AT, b"stolen\0")
+        .unwrap();
+    assert_eq!(
+        rig.call(SYS_LINKAT, &[AT_FDCWD, PATH_AT, AT_FDCWD, BUF_AT, 0]),
+        e(EACCES)
+    );
+    // The same through a symbolic link that points out.
+    rig.put_path("secret-link");
+    assert_eq!(rig.call(SYS_TRUNCATE, &[PATH_AT, 0]), e(EACCES));
+    assert_eq!(
+        rig.call(SYS_FCHMODAT, &[AT_FDCWD, PATH_AT, 0o777]),
+        e(EACCES)
+    );
+    assert_eq!(std::fs::read(tree.secret()).unwrap(), SECRET);
+    assert_eq!(
+        std::fs::metadata(tree.secret())
+            .unwrap()
+            .permissions()
+            .mode(),
+        secret_mode
+    );
+    assert!(!tree.root().join("stolen").exists());
+    // A symbolic link the guest makes to an absolute path is stored, but
+    // following it stays inside the root.
+    rig.sim
+        .copy_to_guest(
+            0,
+            rig.pid,
+            BUF_AT,
+            tree.secret().to_str().unwrap().as_bytes(),
+        )
+        .unwrap();
+    rig.sim
+        .copy_to_guest(
+            0,
+            rig.pid,
+            BUF_AT + tree.secret().to_str().unwrap().len() as u64,
+            b"\0",
+        )
+        .unwrap();
+    rig.put_path("guest-link");
+    assert_eq!(rig.call(SYS_SYMLINKAT, &[BUF_AT, AT_FDCWD, PATH_AT]), 0);
+    assert_eq!(rig.open("guest-link", O_RDONLY), e(EACCES));
+    // Inside the root they work, and --read-only refuses them.
+    rig.put_path("inside.txt");
+    assert_eq!(rig.call(SYS_TRUNCATE, &[PATH_AT, 3]), 0);
+    assert_eq!(
+        std::fs::read(tree.root().join("inside.txt")).unwrap(),
+        b"ins"
+    );
+    let mut read_only = Rig::new(&tree.root(), true);
+    read_only.put_path("inside.txt");
+    assert_eq!(read_only.call(SYS_TRUNCATE, &[PATH_AT, 0]), e(EROFS));
+    assert_eq!(
+        read_only.call(SYS_FCHMODAT, &[AT_FDCWD, PATH_AT, 0o777]),
+        e(EROFS)
+    );
+    assert_eq!(
+        std::fs::read(tree.root().join("inside.txt")).unwrap(),
+        b"ins"
+    );
+}

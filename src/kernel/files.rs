@@ -122,6 +122,23 @@ impl RegularFile {
         self.file.metadata()
     }
 
+    /// Cuts or extends the file to `len` bytes (ftruncate); bytes read
+    /// ahead may be gone, so they are given back first.
+    pub fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.drop_read_ahead()?;
+        self.file.set_len(len)
+    }
+
+    /// Changes the file's mode (fchmod).
+    pub fn set_permissions(&self, permissions: cap_std::fs::Permissions) -> io::Result<()> {
+        self.file.set_permissions(permissions.into_std(&self.file)?)
+    }
+
+    /// Changes the file's access and modification times (futimens).
+    pub fn set_times(&self, times: std::fs::FileTimes) -> io::Result<()> {
+        self.file.set_times(times)
+    }
+
     /// Moves the host file's offset back to the guest's and empties the
     /// buffer.
     ///

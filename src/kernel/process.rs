@@ -165,6 +165,14 @@ pub struct Process {
     pub umask: u64,
     /// The path it was started from (what `/proc/self/exe` names).
     pub exe: String,
+    /// Its process group and session (setpgid, setsid), kept in the
+    /// thread group's first thread; a child starts in its parent's. A
+    /// process the host started leads a group of its own (as a shell
+    /// starts a job) in a session whose leader is outside sim: session 0,
+    /// which is what Linux reports for a leader outside the caller's pid
+    /// namespace (getsid(2)), as getppid reports 0 for the parent.
+    pub pgid: Pid,
+    pub sid: Pid,
     /// For a guest kernel: `hv_paging(HV_PAGING_GUEST)` was called — the
     /// host backs none of its children's page faults (hypercalls.rs).
     pub guest_paging: bool,
@@ -231,6 +239,8 @@ impl Process {
             clear_child_tid: 0,
             umask: 0o022,
             exe: String::new(),
+            pgid: pid,
+            sid: Pid(0),
             guest_paging: false,
         }
     }

@@ -87,7 +87,7 @@ fn stat_of_stream(mode: u32) -> [u8; STAT_SIZE] {
 
 impl Kernel {
     /// The open-file description behind `fd` of `pid`.
-    fn file_of(&self, pid: Pid, fd: u64) -> Result<SharedFile, Errno> {
+    pub(super) fn file_of(&self, pid: Pid, fd: u64) -> Result<SharedFile, Errno> {
         let process = self.processes.get(pid).ok_or(ESRCH)?;
         process.files.get(fd).cloned().ok_or(EBADF)
     }
@@ -226,7 +226,12 @@ impl Kernel {
             return Err(EINVAL);
         }
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
-        let data = copy_in(machine, process, buf, len.min(super::MAX_RW_COUNT).min(1 << 24))?;
+        let data = copy_in(
+            machine,
+            process,
+            buf,
+            len.min(super::MAX_RW_COUNT).min(1 << 24),
+        )?;
         let n = regular.write_at(offset, &data).map_err(|e| errno_of(&e))?;
         Ok(Ret::Value(n as u64))
     }

@@ -40,9 +40,10 @@
 //! | file.rs | read, write, openat, close (paths inside the root: kernel/fs.rs) |
 //! | fd.rs | lseek, pread64, pwrite64, readv, writev, dup, dup3, fcntl, ioctl, pipe2, fstat |
 //! | path.rs | newfstatat, getcwd, chdir, mkdirat, unlinkat, renameat2, faccessat(2), getdents64, readlinkat |
+//! | attrs.rs | truncate, ftruncate, fchmod, fchmodat, utimensat, symlinkat, linkat, fsync, fdatasync, sync, fchdir |
 //! | memory.rs | brk, mmap, munmap, mprotect, mremap, madvise |
 //! | signal.rs | rt_sigaction, rt_sigprocmask, rt_sigreturn, kill, tkill, tgkill, sigaltstack |
-//! | system.rs | uid/gid, getppid, gettid, set_tid_address, set_robust_list, prlimit64, getrandom, uname, sysinfo, clocks, nanosleep, times, umask |
+//! | system.rs | uid/gid, getppid, gettid, set_tid_address, set_robust_list, prlimit64, getrandom, uname, sysinfo, clocks, nanosleep, times, umask, getrusage, sched_get/setaffinity, prctl, process groups and sessions |
 //! | decode.rs | --trace-syscalls' argument decoder (kinds from abi/mod.rs) |
 //! | shm.rs | shm_open, shm_size, shm_map, shm_close (docs/spec/shm.md) |
 //! | vmshm.rs | vm_open, vm_close, vm_listen, vm_connect, vm_disconnect, vm_id (docs/spec/vmshm.md) |
@@ -50,6 +51,7 @@
 //! | hypercalls.rs | hv_create … hv_children, kernel-mode contexts only (rules U/K-3, U/K-4) |
 //! | selfie.rs | selfie's ABI profile: exit, read, write, openat, brk, selfie's switch (abi/selfie.rs) |
 
+mod attrs;
 pub mod decode;
 mod fd;
 mod file;
@@ -221,6 +223,24 @@ impl Kernel {
                     self.sys_faccessat(machine, pid, a[0], a[1], a[2])
                 }
                 SYS_CHDIR => self.sys_chdir(machine, pid, a[0]),
+                SYS_FCHDIR => self.sys_fchdir(pid, a[0]),
+                SYS_TRUNCATE => self.sys_truncate(machine, pid, a[0], a[1]),
+                SYS_FTRUNCATE => self.sys_ftruncate(pid, a[0], a[1]),
+                SYS_FCHMOD => self.sys_fchmod(pid, a[0], a[1]),
+                SYS_FCHMODAT => self.sys_fchmodat(machine, pid, a[0], a[1], a[2]),
+                SYS_UTIMENSAT => self.sys_utimensat(machine, pid, [a[0], a[1], a[2], a[3]]),
+                SYS_SYMLINKAT => self.sys_symlinkat(machine, pid, a[0], a[1], a[2]),
+                SYS_LINKAT => self.sys_linkat(machine, pid, [a[0], a[1], a[2], a[3], a[4]]),
+                SYS_FSYNC | SYS_FDATASYNC => self.sys_fsync(pid, a[0]),
+                SYS_SYNC => Ok(Ret::Value(0)),
+                SYS_GETRUSAGE => self.sys_getrusage(machine, pid, a[0], a[1]),
+                SYS_SCHED_GETAFFINITY => self.sys_sched_getaffinity(machine, pid, a[0], a[1], a[2]),
+                SYS_SCHED_SETAFFINITY => self.sys_sched_setaffinity(machine, pid, a[0], a[1], a[2]),
+                SYS_PRCTL => self.sys_prctl(machine, pid, a[0], a[1]),
+                SYS_SETPGID => self.sys_setpgid(pid, a[0], a[1]),
+                SYS_GETPGID => self.sys_getpgid(pid, a[0]),
+                SYS_GETSID => self.sys_getsid(pid, a[0]),
+                SYS_SETSID => self.sys_setsid(pid),
                 SYS_PIPE2 => self.sys_pipe2(machine, pid, a[0], a[1]),
                 SYS_GETDENTS64 => self.sys_getdents64(machine, pid, a[0], a[1], a[2]),
                 SYS_LSEEK => self.sys_lseek(pid, a[0], a[1], a[2]),

@@ -87,7 +87,7 @@ impl Kernel {
 
     /// The errno of a host error on `path`, saying so when the path led
     /// out of the root (as openat does).
-    fn path_error(&mut self, pid: Pid, path: &GuestPath, e: &std::io::Error) -> Errno {
+    pub(super) fn path_error(&mut self, pid: Pid, path: &GuestPath, e: &std::io::Error) -> Errno {
         if fs::is_escape(e) {
             let why = format!(
                 "it leads outside the root directory {} (--root)",
@@ -100,7 +100,7 @@ impl Kernel {
     }
 
     /// Refuses a change under `--read-only`.
-    fn check_writable_fs(&mut self, pid: Pid, path: &GuestPath) -> Result<(), Errno> {
+    pub(super) fn check_writable_fs(&mut self, pid: Pid, path: &GuestPath) -> Result<(), Errno> {
         if path.fs.read_only() {
             self.report_path_refused(
                 pid,

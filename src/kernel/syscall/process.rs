@@ -152,6 +152,8 @@ impl Kernel {
         child.signals.pending = 0;
         child.umask = parent.umask;
         child.exe = parent.exe.clone();
+        let leader = self.processes.get(self.tgid_of(pid)).unwrap_or(parent);
+        (child.pgid, child.sid) = (leader.pgid, leader.sid);
         if flags & CLONE_CHILD_CLEARTID != 0 {
             child.clear_child_tid = child_tid;
         }

@@ -8,12 +8,12 @@
 //! `sysinfo` reports the machine's physical memory (`-m`).
 
 use super::{Ret, SysResult};
-use crate::abi::{layout::STACK_LIMIT, EFAULT, EINVAL, ESRCH};
+use crate::abi::{layout::STACK_LIMIT, Errno, EFAULT, EINVAL, EPERM, ESRCH};
 use crate::emu::Machine;
 use crate::kernel::clock::CLOCK_MONOTONIC;
 use crate::kernel::loader::{splitmix64, CLOCK_TICKS, GUEST_GID, GUEST_UID};
 use crate::kernel::process::Pid;
-use crate::kernel::uaccess::{copy_in, copy_out};
+use crate::kernel::uaccess::{copy_in, copy_out, read_c_string};
 use crate::kernel::Kernel;
 
 /// `prlimit64` resources sim answers with a finite limit.
@@ -36,6 +36,25 @@ const UNAME: [&str; 6] = [
     "riscv64",
     "(none)",
 ];
+
+/// `getrusage` targets.
+const RUSAGE_SELF: u64 = 0;
+const RUSAGE_THREAD: u64 = 1;
+const RUSAGE_CHILDREN: u64 = -1i64 as u64;
+/// Bytes of `struct rusage` (two timevals and fourteen longs).
+const RUSAGE_SIZE: usize = 144;
+
+/// `prctl` options sim answers.
+const PR_GET_DUMPABLE: u64 = 3;
+const PR_SET_DUMPABLE: u64 = 4;
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+/// A thread's name is at most this long, with its NUL (`TASK_COMM_LEN`).
+const COMM_LEN: usize = 16;
+
+/// Bytes of the CPU mask sched_getaffinity writes: one `unsigned long`
+/// (sim's machine has one hart, CPU 0).
+const CPU_MASK_BYTES: u64 = 8;
 
 /// Splits nanoseconds into a `struct timespec` (tv_sec, tv_nsec).
 pub(super) fn timespec_bytes(ns: u64) -> [u8; 16] {
@@ -289,6 +308,193 @@ impl Kernel {
             .now_ns(CLOCK_MONOTONIC, machine.instret(), 0)
             .ok_or(EFAULT)?;
         Ok(Ret::Value(now / tick_ns))
+    }
+
+    /// getrusage(who, usage*) → 0: user time from the instructions the
+    /// process (`RUSAGE_SELF`, all its threads) or thread
+    /// (`RUSAGE_THREAD`) ran, one nanosecond each like the CPU-time
+    /// clocks; the peak resident size from its pages. Waited-for children
+    /// (`RUSAGE_CHILDREN`) are not accounted: zeros, as `times` reports.
+    pub(super) fn sys_getrusage(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        who: u64,
+        buf: u64,
+    ) -> SysResult {
+        let tgid = self.tgid_of(pid);
+        let (instructions, pages) = match who {
+            RUSAGE_SELF => self
+                .processes
+                .iter()
+                .filter(|p| p.tgid == tgid)
+                .fold((0, 0), |(i, pages), p| {
+                    (i + p.stats.instructions, pages.max(p.stats.peak_pages))
+                }),
+            RUSAGE_THREAD => {
+                let p = self.processes.get(pid).ok_or(ESRCH)?;
+                (p.stats.instructions, p.stats.peak_pages)
+            }
+            RUSAGE_CHILDREN => (0, 0),
+            _ => return Err(EINVAL),
+        };
+        let mut bytes = [0u8; RUSAGE_SIZE];
+        // ru_utime as a timeval (seconds, microseconds); ru_stime stays 0.
+        bytes[..8].copy_from_slice(&(instructions / 1_000_000_000).to_le_bytes());
+        bytes[8..16].copy_from_slice(&(instructions % 1_000_000_000 / 1000).to_le_bytes());
+        // ru_maxrss in KiB.
+        bytes[32..40].copy_from_slice(&(pages * 4).to_le_bytes());
+        let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
+        copy_out(machine, process, buf, &bytes)?;
+        Ok(Ret::Value(0))
+    }
+
+    /// The process `target` names for the affinity and group calls: the
+    /// caller for 0.
+    fn named_process(&self, pid: Pid, target: u64) -> Result<Pid, Errno> {
+        if target == 0 {
+            return Ok(pid);
+        }
+        let target = Pid(target);
+        self.processes.get(target).map(|_| target).ok_or(ESRCH)
+    }
+
+    /// sched_getaffinity(pid, len, mask*) → the bytes written: CPU 0 only.
+    /// `len` must hold an `unsigned long` and be a multiple of one.
+    pub(super) fn sys_sched_getaffinity(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        target: u64,
+        len: u64,
+        mask: u64,
+    ) -> SysResult {
+        self.named_process(pid, target)?;
+        if len < CPU_MASK_BYTES || !len.is_multiple_of(CPU_MASK_BYTES) {
+            return Err(EINVAL);
+        }
+        let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
+        copy_out(machine, process, mask, &1u64.to_le_bytes())?;
+        Ok(Ret::Value(CPU_MASK_BYTES))
+    }
+
+    /// sched_setaffinity(pid, len, mask*) → 0 if the mask has CPU 0,
+    /// `EINVAL` if it names none of the machine's CPUs.
+    pub(super) fn sys_sched_setaffinity(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        target: u64,
+        len: u64,
+        mask: u64,
+    ) -> SysResult {
+        self.named_process(pid, target)?;
+        let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
+        let bytes = copy_in(machine, process, mask, len.min(CPU_MASK_BYTES))?;
+        if bytes.first().is_none_or(|b| b & 1 == 0) {
+            return Err(EINVAL);
+        }
+        Ok(Ret::Value(0))
+    }
+
+    /// prctl(option, arg2, ...) → 0 (or the value asked for): a thread's
+    /// name (`PR_SET_NAME`, `PR_GET_NAME`: sim's messages name the process
+    /// by it too) and the dumpable flag (always 1); other options `EINVAL`.
+    pub(super) fn sys_prctl(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        option: u64,
+        arg: u64,
+    ) -> SysResult {
+        let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
+        match option {
+            PR_GET_DUMPABLE => Ok(Ret::Value(1)),
+            PR_SET_DUMPABLE if arg <= 1 => Ok(Ret::Value(0)),
+            PR_SET_NAME => {
+                // Linux keeps the first 15 bytes of a longer name.
+                let mut name = read_c_string(machine, process, arg, 4096)?;
+                name.truncate(COMM_LEN - 1);
+                process.name = String::from_utf8_lossy(&name).into_owned();
+                Ok(Ret::Value(0))
+            }
+            PR_GET_NAME => {
+                let base = process.name.rsplit('/').next().unwrap_or_default();
+                let mut comm = [0u8; COMM_LEN];
+                let n = base.len().min(COMM_LEN - 1);
+                comm[..n].copy_from_slice(&base.as_bytes()[..n]);
+                copy_out(machine, process, arg, &comm)?;
+                Ok(Ret::Value(0))
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// The first thread of `pid`'s thread group, which keeps the group's
+    /// process group and session.
+    fn leader_mut(&mut self, pid: Pid) -> Result<&mut crate::kernel::Process, Errno> {
+        let tgid = self.tgid_of(pid);
+        self.processes.get_mut(tgid).ok_or(ESRCH)
+    }
+
+    /// getpgid(pid) → its process group.
+    pub(super) fn sys_getpgid(&mut self, pid: Pid, target: u64) -> SysResult {
+        let target = self.named_process(pid, target)?;
+        Ok(Ret::Value(self.leader_mut(target)?.pgid.0))
+    }
+
+    /// getsid(pid) → its session.
+    pub(super) fn sys_getsid(&mut self, pid: Pid, target: u64) -> SysResult {
+        let target = self.named_process(pid, target)?;
+        Ok(Ret::Value(self.leader_mut(target)?.sid.0))
+    }
+
+    /// setpgid(pid, pgid) → 0: moves the caller or one of its children
+    /// (0: the caller) into process group `pgid` (0: its own pid), within
+    /// its session (setpgid(2)); a session leader cannot move.
+    pub(super) fn sys_setpgid(&mut self, pid: Pid, target: u64, pgid: u64) -> SysResult {
+        if (pgid as i64) < 0 {
+            return Err(EINVAL);
+        }
+        let me = self.tgid_of(pid);
+        let target = self.tgid_of(self.named_process(pid, target)?);
+        let (caller_sid, target_parent) = {
+            let caller = self.leader_mut(me)?;
+            let sid = caller.sid;
+            let parent = self.processes.get(target).and_then(|p| p.parent);
+            (sid, parent)
+        };
+        if target != me && target_parent != Some(me) {
+            return Err(ESRCH);
+        }
+        let group = if pgid == 0 { target } else { Pid(pgid) };
+        let leader = self.leader_mut(target)?;
+        if leader.sid == target || leader.sid != caller_sid {
+            return Err(EPERM);
+        }
+        let exists = group == target
+            || self
+                .processes
+                .iter()
+                .any(|p| p.pgid == group && p.sid == caller_sid);
+        if !exists {
+            return Err(EPERM);
+        }
+        self.leader_mut(target)?.pgid = group;
+        Ok(Ret::Value(0))
+    }
+
+    /// setsid() → the new session's id (the caller's pid); `EPERM` if the
+    /// caller leads a process group already.
+    pub(super) fn sys_setsid(&mut self, pid: Pid) -> SysResult {
+        let me = self.tgid_of(pid);
+        let taken = self.processes.iter().any(|p| p.pgid == me);
+        if taken {
+            return Err(EPERM);
+        }
+        let leader = self.leader_mut(me)?;
+        (leader.pgid, leader.sid) = (me, me);
+        Ok(Ret::Value(me.0))
     }
 
     /// umask(mask) → the previous mask.
