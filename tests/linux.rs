@@ -349,3 +349,42 @@ fn trace_syscalls_decodes_arguments_as_strace_does() {
     assert!(err.contains("sim: [1] write(1, \"hi\", 2) = 2\n"), "{err}");
     assert!(err.contains("sim: [1] exit(1) = exited\n"), "{err}");
 }
+
+/// execve (tests/linux/exec.c): only sim runs it, since qemu-riscv64 needs
+/// the host's binfmt_misc to execve a RISC-V program; the expected output
+/// is what Linux gives (execve(2)).
+#[test]
+fn execve_starts_a_new_program_in_the_same_process() {
+    if common::tool(GCC).is_none() {
+        return;
+    }
+    let scratch = Scratch::new("exec");
+    let dir = scratch.sub("root");
+    build("exec", &dir);
+    let out = Command::new(SIM)
+        .arg("--root")
+        .arg(&dir)
+        .arg("./exec")
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sim");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        "parent: start\n\
+         child: argc 4 argv[2] second env passed\n\
+         child: fd 3 closed, fd 4 open\n\
+         child: SIGUSR1 default\n\
+         child: SIGUSR2 ignored\n\
+         child: same pid 1\n\
+         child: read fd 4 [hello]\n\
+         missing: No such file or directory\n\
+         script: Exec format error\n\
+         not executable: Permission denied\n\
+         parent: child exited 7\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -67,6 +67,8 @@ errors! {
     ESRCH = 3;
     EINTR = 4;
     EIO = 5;
+    E2BIG = 7;
+    ENOEXEC = 8;
     EBADF = 9;
     ECHILD = 10;
     EAGAIN = 11;

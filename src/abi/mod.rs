@@ -183,6 +183,7 @@ calls! {
     SYS_MUNMAP = 215, "munmap", None, [Hex, Int] -> Int;
     SYS_MREMAP = 216, "mremap", None, [Hex, Int, Int, Hex, Hex] -> Addr;
     SYS_CLONE = 220, "clone", Some("fork"), [CloneFlags, Ptr, Ptr, Hex, Ptr] -> Int;
+    SYS_EXECVE = 221, "execve", None, [Path, Ptr, Ptr] -> Int;
     SYS_MMAP = 222, "mmap", None, [Hex, Int, Prot, MapFlags, Fd, Hex] -> Addr;
     SYS_MPROTECT = 226, "mprotect", None, [Hex, Int, Prot] -> Int;
     SYS_MADVISE = 233, "madvise", None, [Hex, Int, Int] -> Int;

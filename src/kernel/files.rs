@@ -269,9 +269,14 @@ pub type SharedFile = Rc<RefCell<OpenFile>>;
 pub const DEFAULT_MAX_FDS: usize = 1024;
 
 /// A process's file descriptors; the lowest free number is used first.
+/// Each descriptor also has its close-on-exec flag (`FD_CLOEXEC`, set by
+/// `O_CLOEXEC` and `fcntl(F_SETFD)`): a flag of the number, not of the
+/// open-file description, so dup'ed numbers start without it.
 #[derive(Clone)]
 pub struct FdTable {
     slots: Vec<Option<SharedFile>>,
+    /// The descriptors closed by execve.
+    cloexec: std::collections::BTreeSet<usize>,
     /// At most this many descriptors (`EMFILE` beyond).
     limit: usize,
 }
@@ -292,6 +297,7 @@ impl FdTable {
                 Some(OpenFile::console(FileKind::Stdout, false, true)),
                 Some(OpenFile::console(FileKind::Stderr, false, true)),
             ],
+            cloexec: Default::default(),
             limit,
         }
     }
@@ -300,6 +306,7 @@ impl FdTable {
     pub fn empty() -> FdTable {
         FdTable {
             slots: Vec::new(),
+            cloexec: Default::default(),
             limit: 0,
         }
     }
@@ -314,6 +321,7 @@ impl FdTable {
         if let Some(i) = self.slots.iter().position(Option::is_none) {
             if i < self.limit {
                 self.slots[i] = Some(file);
+                self.cloexec.remove(&i);
                 return Some(i as u64);
             }
             return None;
@@ -322,7 +330,35 @@ impl FdTable {
             return None;
         }
         self.slots.push(Some(file));
+        self.cloexec.remove(&(self.slots.len() - 1));
         Some(self.slots.len() as u64 - 1)
+    }
+
+    /// Sets or clears `fd`'s close-on-exec flag (nothing for a closed fd).
+    pub fn set_cloexec(&mut self, fd: u64, on: bool) {
+        let Some(i) = usize::try_from(fd)
+            .ok()
+            .filter(|&i| self.slots.get(i).is_some_and(Option::is_some))
+        else {
+            return;
+        };
+        if on {
+            self.cloexec.insert(i);
+        } else {
+            self.cloexec.remove(&i);
+        }
+    }
+
+    /// Whether `fd` is closed by execve.
+    pub fn is_cloexec(&self, fd: u64) -> bool {
+        usize::try_from(fd).is_ok_and(|i| self.cloexec.contains(&i))
+    }
+
+    /// Closes every descriptor flagged close-on-exec (execve).
+    pub fn close_on_exec(&mut self) {
+        for i in std::mem::take(&mut self.cloexec) {
+            self.remove(i as u64);
+        }
     }
 
     /// Puts `file` at descriptor `fd` (dup3), closing what was there;
@@ -333,6 +369,7 @@ impl FdTable {
             self.slots.resize(i + 1, None);
         }
         self.slots[i] = Some(file);
+        self.cloexec.remove(&i);
         Some(())
     }
 
@@ -345,7 +382,9 @@ impl FdTable {
     }
 
     pub fn remove(&mut self, fd: u64) -> Option<SharedFile> {
-        let file = self.slots.get_mut(usize::try_from(fd).ok()?)?.take();
+        let i = usize::try_from(fd).ok()?;
+        self.cloexec.remove(&i);
+        let file = self.slots.get_mut(i)?.take();
         while self.slots.last().is_some_and(Option::is_none) {
             self.slots.pop();
         }

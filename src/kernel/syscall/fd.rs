@@ -33,6 +33,8 @@ const F_SETFD: u64 = 2;
 const F_GETFL: u64 = 3;
 const F_SETFL: u64 = 4;
 const F_DUPFD_CLOEXEC: u64 = 1030;
+/// The one descriptor flag (F_GETFD, F_SETFD).
+const FD_CLOEXEC: u64 = 1;
 
 /// `O_CLOEXEC`, the one flag dup3 and pipe2 take besides O_NONBLOCK.
 pub const O_CLOEXEC: u64 = 0o2000000;
@@ -294,26 +296,28 @@ impl Kernel {
         let file = self.file_of(pid, old)?;
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
         process.files.place(new, file).ok_or(EBADF)?;
+        process.files.set_cloexec(new, flags & O_CLOEXEC != 0);
         Ok(Ret::Value(new))
     }
 
-    /// fcntl(fd, cmd, arg): F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (close on
-    /// exec is accepted; sim has no exec), F_GETFL/F_SETFL.
+    /// fcntl(fd, cmd, arg): F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD (the
+    /// close-on-exec flag, `FD_CLOEXEC`), F_GETFL/F_SETFL.
     pub(super) fn sys_fcntl(&mut self, pid: Pid, fd: u64, cmd: u64, arg: u64) -> SysResult {
         let file = self.file_of(pid, fd)?;
+        let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
         match cmd {
             F_DUPFD | F_DUPFD_CLOEXEC => {
-                let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
-                process
-                    .files
-                    .insert_from(arg, file)
-                    .map(Ret::Value)
-                    .ok_or(EMFILE)
+                let new = process.files.insert_from(arg, file).ok_or(EMFILE)?;
+                process.files.set_cloexec(new, cmd == F_DUPFD_CLOEXEC);
+                Ok(Ret::Value(new))
             }
-            F_GETFD => Ok(Ret::Value(0)),
-            F_SETFD => Ok(Ret::Value(0)),
+            F_GETFD => Ok(Ret::Value(u64::from(process.files.is_cloexec(fd)))),
+            F_SETFD => {
+                process.files.set_cloexec(fd, arg & FD_CLOEXEC != 0);
+                Ok(Ret::Value(0))
+            }
             F_GETFL => Ok(Ret::Value(
-                file.borrow().flags & !(O_CREAT | O_EXCL | O_TRUNC),
+                file.borrow().flags & !(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC),
             )),
             F_SETFL => {
                 let mut file = file.borrow_mut();
@@ -391,6 +395,8 @@ impl Kernel {
                 return Err(EMFILE);
             }
         };
+        process.files.set_cloexec(r, flags & O_CLOEXEC != 0);
+        process.files.set_cloexec(w, flags & O_CLOEXEC != 0);
         let mut bytes = [0u8; 8];
         bytes[..4].copy_from_slice(&(r as u32).to_le_bytes());
         bytes[4..].copy_from_slice(&(w as u32).to_le_bytes());

@@ -293,10 +293,12 @@ impl Kernel {
 
 /// A new descriptor for `file`: the lowest free one.
 pub(super) fn install(process: &mut Process, file: OpenFile) -> SysResult {
+    let cloexec = file.flags & super::fd::O_CLOEXEC != 0;
     let fd = process
         .files
         .insert(Rc::new(RefCell::new(file)))
         .ok_or(EMFILE)?;
+    process.files.set_cloexec(fd, cloexec);
     Ok(Ret::Value(fd))
 }
 

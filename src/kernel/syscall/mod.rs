@@ -40,6 +40,7 @@
 //! | file.rs | read, write, openat, close (paths inside the root: kernel/fs.rs) |
 //! | fd.rs | lseek, pread64, pwrite64, readv, writev, dup, dup3, fcntl, ioctl, pipe2, fstat |
 //! | path.rs | newfstatat, getcwd, chdir, mkdirat, unlinkat, renameat2, faccessat(2), getdents64, readlinkat |
+//! | exec.rs | execve |
 //! | attrs.rs | truncate, ftruncate, fchmod, fchmodat, utimensat, symlinkat, linkat, fsync, fdatasync, sync, fchdir |
 //! | memory.rs | brk, mmap, munmap, mprotect, mremap, madvise |
 //! | signal.rs | rt_sigaction, rt_sigprocmask, rt_sigreturn, kill, tkill, tgkill, sigaltstack |
@@ -53,6 +54,7 @@
 
 mod attrs;
 pub mod decode;
+mod exec;
 mod fd;
 mod file;
 mod hypercalls;
@@ -296,6 +298,7 @@ impl Kernel {
                 SYS_SCHED_YIELD => self.sys_sched_yield(),
                 SYS_CLONE => self.sys_clone(machine, pid, a),
                 SYS_WAIT4 => self.sys_wait4(machine, pid, a[0], a[1], a[2]),
+                SYS_EXECVE => self.sys_execve(machine, pid, [a[0], a[1], a[2]]),
                 SYS_SHM_OPEN => self.sys_shm_open(machine, pid, a[0]),
                 SYS_SHM_SIZE => self.sys_shm_size(machine, pid, a[0], a[1]),
                 SYS_SHM_MAP => self.sys_shm_map(pid, a[0], a[1]),
