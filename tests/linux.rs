@@ -252,6 +252,7 @@ linux_programs! {
     };
     fork => |r| assert!(r.stdout.contains("signaled 1 sig 6\nthrough pipe\n"), "{}", r.stdout);
     threads => |r| assert_eq!(r.stdout, "counter=100000 total=20\n");
+    poll => |r| assert!(r.stdout.contains("woken by child: 1 in=0x1 got hi\n"), "{}", r.stdout);
     attrs => |r| {
         assert!(r.stdout.contains("atime 1000000 mtime 2000000.000000007\n"), "{}", r.stdout);
         assert!(r.stdout.contains("name worker-thread-l\n"), "{}", r.stdout);

@@ -16,6 +16,16 @@ uint64_t KEY = 42;
 // is one yield: the kernel applies updates from other nodes in between).
 uint64_t MAX_LOOKS = 100000000;
 uint64_t EHOSTDOWN = 112;
+uint64_t ETIMEDOUT = 110;
+
+// Whether a call failed in a way that trying again may mend: the owner
+// stopped (EHOSTDOWN) or did not answer in time (ETIMEDOUT, e.g. while
+// a node rejoins on a loaded machine).
+uint64_t worth_retrying(uint64_t result) {
+  if (result == -EHOSTDOWN)
+    return 1;
+  return result == -ETIMEDOUT;
+}
 
 // Writes the decimal digits of n at byte `at` of s; returns the next byte.
 uint64_t store_number(uint64_t* s, uint64_t at, uint64_t n) {
@@ -99,13 +109,30 @@ uint64_t main(uint64_t argc, uint64_t* argv) {
   // Every node asks for the same key: the first creates the segment, all
   // get the same rshmid (also when they ask at once).
   id = rshmget(KEY, nodes * PAGE_WORDS * 8);
+  tries = 0;
+  // (C* has no &&: both conditions are 0 or 1.)
+  while (worth_retrying(id) * (tries < 100)) {
+    yield();
+    id = rshmget(KEY, nodes * PAGE_WORDS * 8);
+    tries = tries + 1;
+  }
   if (is_error(id)) {
-    print("board: rshmget failed\n");
+    print("board: rshmget failed: error ");
+    print_unsigned(-id);
+    println();
     return 101;
   }
   board = rshmat(id, 0);
+  tries = 0;
+  while (worth_retrying((uint64_t) board) * (tries < 100)) {
+    yield();
+    board = rshmat(id, 0);
+    tries = tries + 1;
+  }
   if (is_error((uint64_t) board)) {
-    print("board: rshmat failed\n");
+    print("board: rshmat failed: error ");
+    print_unsigned(-((uint64_t) board));
+    println();
     return 102;
   }
   // Local writes need no network...

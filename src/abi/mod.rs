@@ -134,6 +134,8 @@ calls! {
     SYS_WRITEV = 66, "writev", None, [Fd, Ptr, Int] -> Int;
     SYS_PREAD64 = 67, "pread64", None, [Fd, Ptr, Int, Int] -> Int;
     SYS_PWRITE64 = 68, "pwrite64", None, [Fd, Buf(2), Int, Int] -> Int;
+    SYS_PSELECT6 = 72, "pselect6", None, [Int, Ptr, Ptr, Ptr, Timespec, Ptr] -> Int;
+    SYS_PPOLL = 73, "ppoll", None, [Ptr, Int, Timespec, Ptr, Int] -> Int;
     SYS_READLINKAT = 78, "readlinkat", None, [DirFd, Path, Ptr, Int] -> Int;
     SYS_NEWFSTATAT = 79, "newfstatat", None, [DirFd, Path, StatOut, AtFlags] -> Int;
     SYS_FSTAT = 80, "fstat", None, [Fd, StatOut] -> Int;

@@ -528,9 +528,12 @@ impl Kernel {
     pub(crate) fn waits_on_host_io(&mut self) -> bool {
         let processes = &self.processes;
         self.io_waiters.retain(|&pid| {
-            processes
-                .get(pid)
-                .is_some_and(|p| matches!(p.state, ProcessState::Blocked(WaitReason::HostIo(_))))
+            processes.get(pid).is_some_and(|p| {
+                matches!(
+                    p.state,
+                    ProcessState::Blocked(WaitReason::HostIo(_) | WaitReason::Poll)
+                )
+            })
         });
         !self.io_waiters.is_empty()
     }
@@ -549,6 +552,8 @@ impl Kernel {
                 continue;
             };
             let ready = match process.state {
+                // Another look: anything may have changed meanwhile.
+                ProcessState::Blocked(WaitReason::Poll) => true,
                 ProcessState::Blocked(WaitReason::HostIo(None)) => process
                     .pending_open
                     .as_mut()

@@ -40,6 +40,10 @@ pub enum WaitReason {
     /// FUTEX_WAIT on the word at the address, in the address space of the
     /// thread group (kernel/threads.rs); FUTEX_WAKE finishes the call.
     Futex(Pid, u64),
+    /// A ppoll or pselect6 without a timeout that found no descriptor
+    /// ready: it runs again each time the scheduler comes round
+    /// (`Kernel::poll_host_io`), as host input is looked for.
+    Poll,
 }
 
 /// How a process ended.

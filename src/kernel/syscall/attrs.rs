@@ -22,6 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
 
 use super::file::errno_of;
+use super::path::host_error;
 use super::{Ret, SysResult};
 use crate::abi::*;
 use crate::emu::Machine;
@@ -60,23 +61,14 @@ impl Kernel {
         if (length as i64) < 0 {
             return Err(EINVAL);
         }
-        let path = self.guest_path(machine, pid, AT_FDCWD, ptr, false)?;
-        self.check_writable_fs(pid, &path)?;
-        let root = path.fs.root();
-        match root.metadata(&path.path) {
-            Ok(meta) if meta.is_dir() => return Err(EISDIR),
-            Ok(_) => {}
-            Err(e) => return Err(self.path_error(pid, &path, &e)),
-        }
-        let mut options = cap_std::fs::OpenOptions::new();
-        options.write(true);
-        let result = root
-            .open_with(&path.path, &options)
-            .and_then(|file| file.set_len(length));
-        match result {
-            Ok(()) => Ok(Ret::Value(0)),
-            Err(e) => Err(self.path_error(pid, &path, &e)),
-        }
+        self.change_tree(machine, pid, AT_FDCWD, ptr, |root, path| {
+            if root.metadata(path)?.is_dir() {
+                return Err(host_error(EISDIR));
+            }
+            let mut options = cap_std::fs::OpenOptions::new();
+            options.write(true);
+            root.open_with(path, &options)?.set_len(length)
+        })
     }
 
     /// ftruncate(fd, length) → 0; `EINVAL` unless `fd` is a regular file
@@ -125,16 +117,9 @@ impl Kernel {
         ptr: u64,
         mode: u64,
     ) -> SysResult {
-        let path = self.guest_path(machine, pid, dirfd, ptr, false)?;
-        self.check_writable_fs(pid, &path)?;
-        match path
-            .fs
-            .root()
-            .set_permissions(&path.path, permissions(mode))
-        {
-            Ok(()) => Ok(Ret::Value(0)),
-            Err(e) => Err(self.path_error(pid, &path, &e)),
-        }
+        self.change_tree(machine, pid, dirfd, ptr, |root, path| {
+            root.set_permissions(path, permissions(mode))
+        })
     }
 
     /// utimensat(dirfd, path*, times*, flags) → 0: the access and
@@ -201,22 +186,13 @@ impl Kernel {
             result.map_err(|e| errno_of(&e))?;
             return Ok(Ret::Value(0));
         }
-        let path = self.guest_path(machine, pid, dirfd, ptr, false)?;
-        self.check_writable_fs(pid, &path)?;
-        let root = path.fs.root();
-        let result = match root.metadata(&path.path) {
-            Ok(meta) if meta.is_dir() => root
-                .open_dir(&path.path)
-                .and_then(|dir| dir.into_std_file().set_times(times)),
-            Ok(_) => root
-                .open(&path.path)
-                .and_then(|file| file.into_std().set_times(times)),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => Ok(Ret::Value(0)),
-            Err(e) => Err(self.path_error(pid, &path, &e)),
-        }
+        self.change_tree(machine, pid, dirfd, ptr, |root, path| {
+            if root.metadata(path)?.is_dir() {
+                root.open_dir(path)?.into_std_file().set_times(times)
+            } else {
+                root.open(path)?.into_std().set_times(times)
+            }
+        })
     }
 
     /// symlinkat(target*, newdirfd, linkpath*) → 0. The target is stored
@@ -235,13 +211,10 @@ impl Kernel {
         if target.is_empty() {
             return Err(ENOENT);
         }
-        let link = self.guest_path(machine, pid, dirfd, ptr, false)?;
-        self.check_writable_fs(pid, &link)?;
         let target = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&target);
-        match link.fs.root().symlink_contents(target, &link.path) {
-            Ok(()) => Ok(Ret::Value(0)),
-            Err(e) => Err(self.path_error(pid, &link, &e)),
-        }
+        self.change_tree(machine, pid, dirfd, ptr, |root, link| {
+            root.symlink_contents(target, link)
+        })
     }
 
     /// linkat(olddirfd, old*, newdirfd, new*, flags) → 0: a hard link.

@@ -41,6 +41,7 @@
 //! | fd.rs | lseek, pread64, pwrite64, readv, writev, dup, dup3, fcntl, ioctl, pipe2, fstat |
 //! | path.rs | newfstatat, getcwd, chdir, mkdirat, unlinkat, renameat2, faccessat(2), getdents64, readlinkat |
 //! | exec.rs | execve |
+//! | poll.rs | ppoll, pselect6 |
 //! | attrs.rs | truncate, ftruncate, fchmod, fchmodat, utimensat, symlinkat, linkat, fsync, fdatasync, sync, fchdir |
 //! | memory.rs | brk, mmap, munmap, mprotect, mremap, madvise |
 //! | signal.rs | rt_sigaction, rt_sigprocmask, rt_sigreturn, kill, tkill, tgkill, sigaltstack |
@@ -60,6 +61,7 @@ mod file;
 mod hypercalls;
 mod memory;
 mod path;
+mod poll;
 mod process;
 mod rshm;
 mod selfie;
@@ -158,7 +160,7 @@ impl Kernel {
             }
             Ok(Ret::Block(reason) | Ret::Pending(reason)) => {
                 process.state = ProcessState::Blocked(reason);
-                if let WaitReason::HostIo(_) = reason {
+                if let WaitReason::HostIo(_) | WaitReason::Poll = reason {
                     self.io_waiters.push(pid);
                 }
                 self.descheduled(pid);
@@ -299,6 +301,8 @@ impl Kernel {
                 SYS_CLONE => self.sys_clone(machine, pid, a),
                 SYS_WAIT4 => self.sys_wait4(machine, pid, a[0], a[1], a[2]),
                 SYS_EXECVE => self.sys_execve(machine, pid, [a[0], a[1], a[2]]),
+                SYS_PPOLL => self.sys_ppoll(machine, pid, [a[0], a[1], a[2]]),
+                SYS_PSELECT6 => self.sys_pselect6(machine, pid, [a[0], a[1], a[2], a[3], a[4]]),
                 SYS_SHM_OPEN => self.sys_shm_open(machine, pid, a[0]),
                 SYS_SHM_SIZE => self.sys_shm_size(machine, pid, a[0], a[1]),
                 SYS_SHM_MAP => self.sys_shm_map(pid, a[0], a[1]),

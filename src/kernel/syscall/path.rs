@@ -38,6 +38,11 @@ const DT_DIR: u8 = 4;
 const DT_REG: u8 = 8;
 const DT_LNK: u8 = 10;
 
+/// `errno` as a host error, for a `change_tree` closure to fail with.
+pub(super) fn host_error(errno: Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(errno.0 as i32)
+}
+
 /// A path a guest named, resolved.
 pub(super) struct GuestPath {
     pub fs: Rc<FileSystem>,
@@ -110,6 +115,26 @@ impl Kernel {
             return Err(EROFS);
         }
         Ok(())
+    }
+
+    /// The common shape of a call that changes the tree at one path:
+    /// resolve it (from `dirfd`), refuse under `--read-only`, run `change`
+    /// on the root directory and the path inside it, and turn a host error
+    /// into the guest's errno (naming an escape, as openat does).
+    pub(super) fn change_tree(
+        &mut self,
+        machine: &mut Machine,
+        pid: Pid,
+        dirfd: u64,
+        ptr: u64,
+        change: impl FnOnce(&cap_std::fs::Dir, &std::path::Path) -> std::io::Result<()>,
+    ) -> SysResult {
+        let path = self.guest_path(machine, pid, dirfd, ptr, false)?;
+        self.check_writable_fs(pid, &path)?;
+        match change(path.fs.root(), &path.path) {
+            Ok(()) => Ok(Ret::Value(0)),
+            Err(e) => Err(self.path_error(pid, &path, &e)),
+        }
     }
 
     fn report_path_refused(&mut self, pid: Pid, path: &str, why: &str) {
@@ -210,18 +235,15 @@ impl Kernel {
         ptr: u64,
         mode: u64,
     ) -> SysResult {
-        let path = self.guest_path(machine, pid, dirfd, ptr, false)?;
-        self.check_writable_fs(pid, &path)?;
         let umask = self.processes.get(pid).map_or(0o022, |p| p.umask);
         let mut builder = cap_std::fs::DirBuilder::new();
         {
             use cap_std::fs::DirBuilderExt;
             builder.mode(((mode & 0o7777) & !umask) as u32);
         }
-        match path.fs.root().create_dir_with(&path.path, &builder) {
-            Ok(()) => Ok(Ret::Value(0)),
-            Err(e) => Err(self.path_error(pid, &path, &e)),
-        }
+        self.change_tree(machine, pid, dirfd, ptr, |root, path| {
+            root.create_dir_with(path, &builder)
+        })
     }
 
     /// unlinkat(dirfd, path*, flags) → 0: a file, or with `AT_REMOVEDIR`
@@ -234,21 +256,15 @@ impl Kernel {
         ptr: u64,
         flags: u64,
     ) -> SysResult {
-        let path = self.guest_path(machine, pid, dirfd, ptr, false)?;
-        self.check_writable_fs(pid, &path)?;
-        let root = path.fs.root();
-        let result = if flags & AT_REMOVEDIR != 0 {
-            root.remove_dir(&path.path)
-        } else {
-            match root.symlink_metadata(&path.path) {
-                Ok(meta) if meta.is_dir() => return Err(EISDIR),
-                _ => root.remove_file(&path.path),
+        self.change_tree(machine, pid, dirfd, ptr, |root, path| {
+            if flags & AT_REMOVEDIR != 0 {
+                return root.remove_dir(path);
             }
-        };
-        match result {
-            Ok(()) => Ok(Ret::Value(0)),
-            Err(e) => Err(self.path_error(pid, &path, &e)),
-        }
+            match root.symlink_metadata(path) {
+                Ok(meta) if meta.is_dir() => Err(host_error(EISDIR)),
+                _ => root.remove_file(path),
+            }
+        })
     }
 
     /// renameat2(olddirfd, old*, newdirfd, new*, flags) → 0.
