@@ -2,17 +2,34 @@
 //! the code lives in.
 //!
 //! Register use inside compiled code (System V calling convention, which
-//! every `Handler` has): `rdi` = the block's first op, `rsi` = the guest
-//! register file (33 `u64`s: `x[i]` at `rsi + 8*i`), `rdx` = `&mut Exec`;
-//! these three are left untouched so that any exit can jump to an
-//! interpreter handler with them. `r11` holds the TLB's entries; `rax`,
-//! `rcx`, `r8` are scratch. Only caller-saved registers are used and
-//! nothing is pushed: the code needs no stack frame, and its exits are
-//! plain jumps (as the interpreter's tail calls are).
+//! every `Handler` has): `rsi` = the guest register file (33 `u64`s: `x[i]`
+//! at `rsi + 8*i`), `rdx` = `&mut Exec`, both left untouched so that any
+//! exit can jump to an interpreter handler with them; `r11` holds the
+//! TLB's entries and `r10` the instruction budget left (`stop_at -
+//! instret`, with the running block counted), both loaded by the block
+//! entered from the interpreter and kept across linked blocks; `rax`,
+//! `rcx`, `r8`, `r9`, `rdi` are scratch (`rdi` is set to the op on an
+//! exit). Only caller-saved registers are used and nothing is pushed: the
+//! code needs no stack frame, and its exits are plain jumps (as the
+//! interpreter's tail calls are).
+//!
+//! The layout of one block's code:
+//!
+//! ```text
+//! linked entry:  sub r10, count ; jb over     ← direct jumps from blocks
+//! body:          the ops, one template each
+//!                the terminator: jmp <linked entry of the target>
+//!                                (patched; at first: jmp fallback)
+//! entry:         mov r11, tlb ; r10 = stop_at - instret ; jmp body
+//!                                             ← the handler: run loop, chain
+//! over:          budget spent: instret back to Exec, return the block's pc
+//! fallbacks:     mov rax, target ; jmp chain
+//! chain:         the jump-cache lookup (for jalr and unlinked targets)
+//! exits:         Exec brought up to date, jmp to an interpreter handler
+//! ```
 
 use std::mem::{offset_of, size_of};
 
-use dynasmrt::mmap::ExecutableBuffer;
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 
@@ -20,9 +37,6 @@ use super::MAX_CODE_BYTES;
 use crate::emu::memory::PAGE_SIZE;
 use crate::emu::mmu::{TlbEntry, TLB_ENTRIES};
 use crate::emu::op::{Exec, Handler, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES};
-
-/// Size of one chunk of executable memory.
-const CHUNK_BYTES: usize = 1 << 20;
 
 // The layouts the templates below rely on.
 const OP_BYTES: i32 = size_of::<Op>() as i32;
@@ -34,7 +48,9 @@ const WRITE_TAG: i32 = offset_of!(TlbEntry, write_tag) as i32;
 const ADDEND: i32 = offset_of!(TlbEntry, addend) as i32;
 const EXEC_TLB: i32 = offset_of!(Exec<'static>, tlb) as i32;
 const PAGE_SHIFT: i8 = PAGE_SIZE.trailing_zeros() as i8;
-const TLB_INDEX_MASK: i32 = TLB_ENTRIES as i32 - 1;
+/// The TLB index scaled to the entry's byte offset in one `and`:
+/// `(vaddr >> (PAGE_SHIFT - 5)) & (mask << 5)`.
+const TLB_OFFSET_MASK: i32 = (TLB_ENTRIES as i32 - 1) << TLB_ENTRY_SHIFT;
 const EXEC_JUMP_CACHE: i32 = offset_of!(Exec<'static>, jump_cache) as i32;
 const EXEC_BLOCK_PC: i32 = offset_of!(Exec<'static>, block_pc) as i32;
 const EXEC_OPS: i32 = offset_of!(Exec<'static>, ops) as i32;
@@ -46,55 +62,129 @@ const JUMP_PC: i32 = offset_of!(JumpEntry, pc) as i32;
 const JUMP_OPS: i32 = offset_of!(JumpEntry, ops) as i32;
 const JUMP_COUNT: i32 = offset_of!(JumpEntry, count) as i32;
 const JUMP_INDEX_MASK: i32 = JUMP_CACHE_ENTRIES as i32 - 1;
+/// The opcode of `jmp rel32`, the form of every patchable jump.
+const JMP_REL32: u8 = 0xe9;
 
-/// Executable memory, filled chunk after chunk; code is never moved or
-/// freed while the arena lives (module doc of jit/mod.rs).
+/// Executable memory: one reservation of `MAX_CODE_BYTES`, filled from the
+/// start, so that every block reaches every other with a `jmp rel32`.
+/// Code is never moved or freed while the arena lives (module doc of
+/// jit/mod.rs). The mapping is readable, writable and executable: links
+/// between blocks are made and unmade by rewriting one jump in place
+/// (`patch_jump`), which happens only between runs of handlers (block.rs,
+/// `fetch` and `remove`), and guest stores never reach it (they go through
+/// the TLB to guest memory only).
 pub(super) struct CodeArena {
-    chunks: Vec<ExecutableBuffer>,
-    total: usize,
+    /// The reservation's start; null when the host refused it (then nothing
+    /// is compiled).
+    base: *mut u8,
+    /// Bytes used.
+    used: usize,
 }
 
 impl CodeArena {
     pub fn new() -> CodeArena {
-        CodeArena {
-            chunks: Vec::new(),
-            total: 0,
-        }
+        // SAFETY: a fresh anonymous private mapping at an address the
+        // kernel chooses touches no existing memory; pages are committed
+        // only when written (MAP_NORESERVE), so the reservation costs
+        // address space only.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                MAX_CODE_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        let base = if base == libc::MAP_FAILED {
+            std::ptr::null_mut()
+        } else {
+            base.cast::<u8>()
+        };
+        CodeArena { base, used: 0 }
     }
 
     /// Copies `code` into executable memory and returns where it starts;
-    /// `None` when the arena is full or the host refuses memory. Existing
-    /// code stays where it is.
-    fn add(&mut self, code: &[u8]) -> Option<*const u8> {
-        if code.len() > CHUNK_BYTES || self.total + code.len() > MAX_CODE_BYTES {
+    /// `None` when the arena is full or the host refused it. Existing code
+    /// stays where it is.
+    fn add(&mut self, code: &[u8]) -> Option<usize> {
+        if self.base.is_null() || code.len() > MAX_CODE_BYTES - self.used {
             return None;
         }
-        let fits = self
-            .chunks
-            .last()
-            .is_some_and(|c| c.size() - c.len() >= code.len());
-        if !fits {
-            self.chunks.push(ExecutableBuffer::new(CHUNK_BYTES).ok()?);
-        }
-        let chunk = self.chunks.pop()?;
-        let start = chunk.len();
-        // While the chunk is writable none of its code runs: compiling
-        // happens between runs of handlers (block.rs, `fetch`).
-        let Ok(mut writable) = chunk.make_mut() else {
-            // The mapping is gone with the failed call, and with it code that
-            // blocks may still point to: there is no safe way on.
-            std::process::abort();
+        // SAFETY: `used + code.len() <= MAX_CODE_BYTES`, so the destination
+        // lies inside the mapping, past all code handed out so far (nothing
+        // runs or points there yet); `code` is a separate host buffer.
+        let at = unsafe {
+            let at = self.base.add(self.used);
+            std::ptr::copy_nonoverlapping(code.as_ptr(), at, code.len());
+            at
         };
-        writable.set_len(start + code.len());
-        writable[start..].copy_from_slice(code);
-        let Ok(chunk) = writable.make_exec() else {
-            std::process::abort();
-        };
-        let at = chunk.as_ptr().wrapping_add(start);
-        self.chunks.push(chunk);
-        self.total += code.len();
-        Some(at)
+        self.used += code.len();
+        Some(at as usize)
     }
+
+    /// Makes the `jmp rel32` at `jump` (an address `compile` reported in a
+    /// `Site`) go to `target` (code in this arena). Called only between
+    /// runs of handlers: no code runs while it is rewritten.
+    pub fn patch_jump(&mut self, jump: usize, target: usize) {
+        let base = self.base as usize;
+        let inside = |a: usize, len: usize| a >= base && a + len <= base + self.used;
+        if !inside(jump, 5) || !inside(target, 1) {
+            return;
+        }
+        // Both lie in one reservation of less than 2 GiB: the distance
+        // fits a rel32.
+        let rel = (target as i64 - (jump as i64 + 5)) as i32;
+        // SAFETY: `jump..jump + 5` is inside the code handed out by `add`
+        // (checked above), the 5-byte jump `compile` emitted there; the
+        // mapping is writable, and the 4 bytes after the opcode are
+        // written unaligned, as x86 encodes them.
+        unsafe {
+            debug_assert_eq!(*(jump as *const u8), JMP_REL32);
+            std::ptr::write_unaligned((jump + 1) as *mut i32, rel);
+        }
+    }
+}
+
+impl Drop for CodeArena {
+    fn drop(&mut self) {
+        if !self.base.is_null() {
+            // SAFETY: `base` is the mapping made in `new`, of that length;
+            // no block's handler points into it any more: the block cache
+            // drops its blocks before the JIT (block.rs, `set_lowering`;
+            // field order of `BlockCache`).
+            unsafe {
+                libc::munmap(self.base.cast(), MAX_CODE_BYTES);
+            }
+        }
+    }
+}
+
+/// A direct jump to another block that the code of a block contains: to
+/// be patched to the target's linked entry when (and while) the target is
+/// compiled, and back to `fallback` when it is dropped.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Site {
+    /// Address of the `jmp rel32`.
+    pub jump: usize,
+    /// Where it jumps while unlinked: sets the target pc and chains
+    /// through the jump cache.
+    pub fallback: usize,
+    /// The virtual pc it goes to (on the page of the block's first pc).
+    pub target_pc: u64,
+}
+
+/// A compiled block.
+pub(super) struct Compiled {
+    /// The entry from the interpreter (run loop, `chain`): the block's
+    /// handler.
+    pub handler: Handler,
+    /// The entry for direct jumps from other blocks: counts the block
+    /// against the budget in `r10`.
+    pub linked_entry: usize,
+    /// Its direct jumps, unlinked.
+    pub sites: Vec<Site>,
 }
 
 /// Whether `op` (not a terminator) has a template here.
@@ -118,126 +208,245 @@ fn compiles(op: &Op) -> bool {
     }
 }
 
-/// Compiles the block `ops` (module doc of jit/mod.rs); `None` if its
-/// first op has no template (the code would exit to `ops[0]`'s handler,
-/// which it replaces) or memory for code is used up.
-pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Handler> {
+/// What the templates of one block need besides the op at hand.
+struct Block<'a> {
+    a: VecAssembler<X64Relocation>,
+    /// The block's ops: the slice the block cache keeps (its address goes
+    /// into the exits).
+    ops: &'a [Op],
+    /// Virtual address of the first instruction.
+    pc: u64,
+    /// Guest instructions in the block (what the budget is charged).
+    count: i32,
+    /// The jump-cache lookup (`rax` = target pc).
+    chain: DynamicLabel,
+    /// Exits of loads and stores that missed the TLB: (label, op index).
+    misses: Vec<(DynamicLabel, usize)>,
+    /// Direct jumps: (offset of the `jmp`, its fallback label, target pc).
+    sites: Vec<(usize, DynamicLabel, u64)>,
+}
+
+/// Compiles the block `ops` (module doc of jit/mod.rs); `ops` is the
+/// slice the block cache keeps for the block at virtual `pc`, and the
+/// code's exits name its ops by address. `None` if its first op has no
+/// template (the code would exit to `ops[0]`'s handler, which it
+/// replaces) or memory for code is used up.
+pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Compiled> {
     let first = ops.first()?;
     if first.kind.is_terminator() || !compiles(first) {
         return None;
     }
+    let fallthrough = ops.last().is_some_and(|op| op.kind == OpKind::Fallthrough);
+    let count = (ops.len() - usize::from(fallthrough)) as i32;
     let mut a = VecAssembler::<X64Relocation>::new(0);
-    // Exits of loads and stores that missed the TLB: (label, op index).
-    let mut misses: Vec<(DynamicLabel, usize)> = Vec::new();
-    dynasm!(a ; .arch x64 ; mov r11, QWORD [rdx + EXEC_TLB]);
+    let chain = a.new_dynamic_label();
+    let mut b = Block {
+        a,
+        ops,
+        pc,
+        count,
+        chain,
+        misses: Vec::new(),
+        sites: Vec::new(),
+    };
+    let (body, over) = (b.a.new_dynamic_label(), b.a.new_dynamic_label());
+    // The linked entry, at offset 0: charge the block to the budget, or
+    // leave if it does not fit whole (the run loop then decodes just what
+    // fits, block.rs).
+    dynasm!(b.a ; .arch x64 ; sub r10, count ; jb =>over ; =>body);
     let mut end = ops.len() - 1;
     for (i, op) in ops.iter().enumerate() {
         if op.kind.is_terminator() || !compiles(op) {
             end = i;
             break;
         }
-        emit_op(&mut a, op, i, &mut misses);
+        emit_op(&mut b.a, op, i, &mut b.misses);
     }
-    let last = &ops[end];
-    if !emit_terminator(&mut a, last, pc) {
-        exit_to(&mut a, ops, end);
+    if !emit_terminator(&mut b, end) {
+        exit_to(&mut b, end);
     }
-    for (label, i) in misses {
-        dynasm!(a ; .arch x64 ; =>label);
-        exit_to(&mut a, ops, i);
+    // The entry from the interpreter, which counted the block already.
+    let entry = b.a.offset().0;
+    dynasm!(b.a
+        ; .arch x64
+        ; mov r11, QWORD [rdx + EXEC_TLB]
+        ; mov r10, QWORD [rdx + EXEC_STOP_AT]
+        ; sub r10, QWORD [rdx + EXEC_INSTRET]
+        ; jmp =>body
+        ; =>over
+        ; add r10, count
+    );
+    store_instret(&mut b.a);
+    dynasm!(b.a ; .arch x64 ; mov rax, QWORD pc as i64 ; ret);
+    let sites = std::mem::take(&mut b.sites);
+    let mut fallbacks = Vec::with_capacity(sites.len());
+    for &(_, label, target) in &sites {
+        fallbacks.push(b.a.offset().0);
+        dynasm!(b.a ; .arch x64 ; =>label ; mov rax, QWORD target as i64 ; jmp =>chain);
     }
-    let code = a.finalize().ok()?;
+    emit_chain(&mut b);
+    for (label, i) in std::mem::take(&mut b.misses) {
+        dynasm!(b.a ; .arch x64 ; =>label);
+        exit_to(&mut b, i);
+    }
+    let code = b.a.finalize().ok()?;
     let at = arena.add(&code)?;
+    let sites = sites
+        .iter()
+        .zip(fallbacks)
+        // Label jumps are rel32 (dynasm's default); a site in any other
+        // form is left out and stays unlinked.
+        .filter(|&(&(jump, _, _), _)| code[jump] == JMP_REL32)
+        .map(|(&(jump, _, target_pc), fallback)| Site {
+            jump: at + jump,
+            fallback: at + fallback,
+            target_pc,
+        })
+        .collect();
     // The code follows the `Handler` ABI (extern "C", i.e. System V on
     // x86-64: arguments in rdi, rsi, rdx) and contract: it reads and writes
-    // only the register file, guest memory through TLB hits, and leaves by
-    // jumping to an interpreter handler of this block with its arguments.
-    // SAFETY: `at` is the start of that code, just copied into executable
-    // memory that lives as long as the arena (never freed or moved while
-    // the machine lives), so it is a valid `Handler` for that long.
-    Some(unsafe { std::mem::transmute::<*const u8, Handler>(at) })
+    // only the register file, `Exec`'s run state, guest memory through TLB
+    // hits, and leaves by returning a pc or by jumping to an interpreter
+    // handler of this block with its arguments.
+    // SAFETY: `at + entry` is the start of that entry, just copied into
+    // executable memory that lives as long as the arena (never freed or
+    // moved while the machine lives), so it is a valid `Handler` for that
+    // long.
+    let handler = unsafe { std::mem::transmute::<usize, Handler>(at + entry) };
+    Some(Compiled {
+        handler,
+        linked_entry: at,
+        sites,
+    })
+}
+
+/// Writes the instruction count back to `Exec`: `instret = stop_at - r10`
+/// (the running block counted whole). Leaves it in `rcx`.
+fn store_instret(a: &mut VecAssembler<X64Relocation>) {
+    dynasm!(a
+        ; .arch x64
+        ; mov rcx, QWORD [rdx + EXEC_STOP_AT]
+        ; sub rcx, r10
+        ; mov QWORD [rdx + EXEC_INSTRET], rcx
+    );
 }
 
 /// Leaves compiled code for the interpreter: to the handler of op `i`,
-/// with op `i` as its first argument. The handler is the one the op had
-/// when compiled (for op 0, the interpreter's own, never this code).
-fn exit_to(a: &mut VecAssembler<X64Relocation>, ops: &[Op], i: usize) {
-    let offset = OP_BYTES * i as i32;
-    let handler = ops[i].handler as usize as i64;
-    dynasm!(a
+/// with op `i` as its first argument, and `Exec` saying what the
+/// interpreter's handlers expect of the running block (its pc, ops and
+/// the count before it; linked entries leave them to the exits). The
+/// handler is the one the op had when compiled (for op 0, the
+/// interpreter's own, never this code).
+fn exit_to(b: &mut Block, i: usize) {
+    let op = b.ops[i].handler as usize as i64;
+    let ops = b.ops.as_ptr() as i64;
+    let count = b.count;
+    let pc = b.pc as i64;
+    store_instret(&mut b.a);
+    dynasm!(b.a
         ; .arch x64
-        ; add rdi, offset
-        ; mov rax, QWORD handler
+        ; sub rcx, count
+        ; mov QWORD [rdx + EXEC_START_INSTRET], rcx
+        ; mov rax, QWORD pc
+        ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
+        ; mov rdi, QWORD ops
+        ; mov QWORD [rdx + EXEC_OPS], rdi
+        ; add rdi, OP_BYTES * i as i32
+        ; mov rax, QWORD op
         ; jmp rax
     );
 }
 
-/// Emits a block's terminator `op` (of the block at virtual `pc`) if it has
-/// a template: it computes the next pc and chains there (`chain`). Returns
-/// false for the others.
-fn emit_terminator(a: &mut VecAssembler<X64Relocation>, op: &Op, pc: u64) -> bool {
+/// Goes to the block at static `target`: through a patchable direct jump
+/// when it lies on the page of the block's first pc (so on the same
+/// frame: the translation that let the block run covers it, and the
+/// link is keyed by physical address, jit/mod.rs), else through the jump
+/// cache.
+fn go_to(b: &mut Block, target: u64) {
+    let page = !(PAGE_SIZE - 1);
+    if target & page == b.pc & page {
+        let fallback = b.a.new_dynamic_label();
+        b.sites.push((b.a.offset().0, fallback, target));
+        dynasm!(b.a ; .arch x64 ; jmp =>fallback);
+    } else {
+        let chain = b.chain;
+        dynasm!(b.a ; .arch x64 ; mov rax, QWORD target as i64 ; jmp =>chain);
+    }
+}
+
+/// Emits the block's terminator, op `end`, if it has a template: it
+/// computes the next pc and goes there (`go_to`, or `chain` for `jalr`).
+/// Returns false for the others.
+fn emit_terminator(b: &mut Block, end: usize) -> bool {
     use OpKind as K;
+    let op = b.ops[end];
     let rd = 8 * i32::from(op.rd);
     let rs1 = 8 * i32::from(op.rs1);
     let rs2 = 8 * i32::from(op.rs2);
-    let after = pc.wrapping_add(u64::from(op.offset) + u64::from(op.len)) as i64;
-    let target = op.imm;
+    let after = b.pc.wrapping_add(u64::from(op.offset) + u64::from(op.len));
+    let target = op.imm as u64;
     match op.kind {
         K::Fallthrough => {
-            let next = pc.wrapping_add(u64::from(op.offset)) as i64;
-            dynasm!(a ; .arch x64 ; mov rax, QWORD next);
-            chain(a);
+            let next = b.pc.wrapping_add(u64::from(op.offset));
+            go_to(b, next);
         }
         K::Jal => {
-            dynasm!(a ; .arch x64 ; mov rax, QWORD after ; mov QWORD [rsi + rd], rax);
-            dynasm!(a ; .arch x64 ; mov rax, QWORD target);
-            chain(a);
+            if let Ok(v) = i32::try_from(after as i64) {
+                dynasm!(b.a ; .arch x64 ; mov QWORD [rsi + rd], v);
+            } else {
+                dynasm!(b.a ; .arch x64 ; mov rax, QWORD after as i64 ; mov QWORD [rsi + rd], rax);
+            }
+            go_to(b, target);
         }
         K::Jalr => {
             let Ok(imm) = i32::try_from(op.imm) else {
                 return false;
             };
+            let chain = b.chain;
             // The target from rs1 before rd is written: they may be one.
-            dynasm!(a
+            dynasm!(b.a
                 ; .arch x64
                 ; mov r9, QWORD [rsi + rs1]
                 ; add r9, imm
                 ; and r9, -2
-                ; mov rax, QWORD after
+                ; mov rax, QWORD after as i64
                 ; mov QWORD [rsi + rd], rax
                 ; mov rax, r9
+                ; jmp =>chain
             );
-            chain(a);
         }
         K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
-            let taken = a.new_dynamic_label();
-            dynasm!(a ; .arch x64 ; mov rax, QWORD [rsi + rs1] ; cmp rax, QWORD [rsi + rs2]);
+            let taken = b.a.new_dynamic_label();
+            dynasm!(b.a ; .arch x64 ; mov rax, QWORD [rsi + rs1] ; cmp rax, QWORD [rsi + rs2]);
             match op.kind {
-                K::Beq => dynasm!(a ; .arch x64 ; je =>taken),
-                K::Bne => dynasm!(a ; .arch x64 ; jne =>taken),
-                K::Blt => dynasm!(a ; .arch x64 ; jl =>taken),
-                K::Bge => dynasm!(a ; .arch x64 ; jge =>taken),
-                K::Bltu => dynasm!(a ; .arch x64 ; jb =>taken),
-                _ => dynasm!(a ; .arch x64 ; jae =>taken),
+                K::Beq => dynasm!(b.a ; .arch x64 ; je =>taken),
+                K::Bne => dynasm!(b.a ; .arch x64 ; jne =>taken),
+                K::Blt => dynasm!(b.a ; .arch x64 ; jl =>taken),
+                K::Bge => dynasm!(b.a ; .arch x64 ; jge =>taken),
+                K::Bltu => dynasm!(b.a ; .arch x64 ; jb =>taken),
+                _ => dynasm!(b.a ; .arch x64 ; jae =>taken),
             }
-            dynasm!(a ; .arch x64 ; mov rax, QWORD after);
-            chain(a);
-            dynasm!(a ; .arch x64 ; =>taken ; mov rax, QWORD target);
-            chain(a);
+            go_to(b, after);
+            dynasm!(b.a ; .arch x64 ; =>taken);
+            go_to(b, target);
         }
         _ => return false,
     }
     true
 }
 
-/// Emits block chaining to the pc in `rax` (exec.rs, `chain`, in machine
-/// code): if the jump cache has the block for it and the budget allows
-/// the whole block, counts it, makes it the running block and jumps to its
-/// first handler; otherwise returns the pc to the run loop.
-fn chain(a: &mut VecAssembler<X64Relocation>) {
-    let slow = a.new_dynamic_label();
-    dynasm!(a
+/// Emits block chaining through the jump cache to the pc in `rax`
+/// (exec.rs, `chain`, in machine code): if the jump cache has the block
+/// for it and the budget allows the whole block, counts it, makes it the
+/// running block in `Exec` and jumps to its first handler (the block's
+/// interpreter entry if compiled); otherwise writes the count back and
+/// returns the pc to the run loop.
+fn emit_chain(b: &mut Block) {
+    let slow = b.a.new_dynamic_label();
+    let chain = b.chain;
+    dynasm!(b.a
         ; .arch x64
+        ; =>chain
         // The entry: jump_cache + 24 * ((pc >> 1) & mask) (op.rs, `JumpEntry::index`).
         ; mov rcx, rax
         ; shr rcx, 1
@@ -247,21 +456,24 @@ fn chain(a: &mut VecAssembler<X64Relocation>) {
         ; lea r8, [r8 + rcx * 8]
         ; cmp rax, QWORD [r8 + JUMP_PC]
         ; jne =>slow
-        // instret + count <= stop_at, or the run loop decides.
-        ; mov r9, QWORD [rdx + EXEC_INSTRET]
-        ; mov rcx, r9
-        ; add rcx, QWORD [r8 + JUMP_COUNT]
-        ; cmp rcx, QWORD [rdx + EXEC_STOP_AT]
-        ; ja =>slow
-        ; mov QWORD [rdx + EXEC_START_INSTRET], r9
+        // count <= budget left, or the run loop decides.
+        ; mov r9, QWORD [r8 + JUMP_COUNT]
+        ; cmp r10, r9
+        ; jb =>slow
+        ; sub r10, r9
+        ; mov rcx, QWORD [rdx + EXEC_STOP_AT]
+        ; sub rcx, r10
         ; mov QWORD [rdx + EXEC_INSTRET], rcx
+        ; sub rcx, r9
+        ; mov QWORD [rdx + EXEC_START_INSTRET], rcx
         ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
         ; mov rdi, QWORD [r8 + JUMP_OPS]
         ; mov QWORD [rdx + EXEC_OPS], rdi
         ; jmp QWORD [rdi]
         ; =>slow
-        ; ret
     );
+    store_instret(&mut b.a);
+    dynasm!(b.a ; .arch x64 ; ret);
 }
 
 /// Emits op `i`, an op `compiles` accepts.
@@ -571,9 +783,8 @@ fn translate(
         ; mov rax, QWORD [rsi + rs1]
         ; add rax, imm
         ; mov rcx, rax
-        ; shr rcx, PAGE_SHIFT
-        ; and ecx, TLB_INDEX_MASK
-        ; shl ecx, TLB_ENTRY_SHIFT
+        ; shr rcx, PAGE_SHIFT - TLB_ENTRY_SHIFT
+        ; and ecx, TLB_OFFSET_MASK
         ; mov r8, rax
         ; and r8, mask
         ; cmp r8, QWORD [r11 + rcx + tag]
