@@ -10,8 +10,12 @@
 //! call it exactly as they call an interpreted block, with the same three
 //! arguments: the block's first op, the register file, the `Exec`.
 //!
-//! The code runs the block's ops natively, one after the other, reading and
-//! writing the guest registers in the register file. It leaves in one of
+//! The code runs the block's ops natively, one after the other, on the
+//! guest registers in the register file, with copies of those it uses in
+//! host registers within the block: every write goes to the file too
+//! (write-through), so the file is up to date at every exit and nothing
+//! is written back, while reads after the first come from a host
+//! register, not through memory (x86_64.rs, `RegCache`). It leaves in one of
 //! two ways: by jumping to the interpreter's handler of some op `i` of the
 //! same block, with that op as the first argument, as the interpreter's
 //! own handlers do, or by returning the next pc to the run loop. So

@@ -7,11 +7,13 @@
 //! exit can jump to an interpreter handler with them; `r11` holds the
 //! TLB's entries and `r10` the instruction budget left (`stop_at -
 //! instret`, with the running block counted), both loaded by the block
-//! entered from the interpreter and kept across linked blocks; `rax`,
-//! `rcx`, `r8`, `r9`, `rdi` are scratch (`rdi` is set to the op on an
-//! exit). Only caller-saved registers are used and nothing is pushed: the
-//! code needs no stack frame, and its exits are plain jumps (as the
-//! interpreter's tail calls are).
+//! entered from the interpreter and kept across linked blocks; `rbx`,
+//! `rbp`, `r12`–`r15` and `rdi` hold copies of guest registers within a
+//! block (`RegCache`); `rax`, `rcx`, `r8`, `r9` are scratch. The
+//! interpreter entry pushes the callee-saved ones among them and every
+//! exit pops them, so the code needs no frame of its own, and its exits
+//! are plain jumps (as the interpreter's tail calls are) with the stack as
+//! the caller left it.
 //!
 //! The layout of one block's code:
 //!
@@ -20,13 +22,17 @@
 //! body:          the ops, one template each
 //!                the terminator: jmp <linked entry of the target>
 //!                                (patched; at first: jmp fallback)
-//! entry:         mov r11, tlb ; r10 = stop_at - instret ; jmp body
+//! entry:         mov r11, tlb ; r10 = stop_at - instret ; push ; jmp body
 //!                                             ← the handler: run loop, chain
-//! over:          budget spent: instret back to Exec, return the block's pc
+//! over:          budget spent: instret back to Exec, pop, return the pc
 //! fallbacks:     mov rax, target ; jmp chain
 //! chain:         the jump-cache lookup (for jalr and unlinked targets)
-//! exits:         Exec brought up to date, jmp to an interpreter handler
+//! exits:         Exec brought up to date, pop, jmp to an interpreter handler
 //! ```
+
+// dynasm expands a dynamic register `Rq(n)` to `n.into()`, which clippy
+// finds useless for the `u8`s used here.
+#![allow(clippy::useless_conversion)]
 
 use std::mem::{offset_of, size_of};
 
@@ -36,7 +42,7 @@ use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 use super::MAX_CODE_BYTES;
 use crate::emu::memory::PAGE_SIZE;
 use crate::emu::mmu::{TlbEntry, TLB_ENTRIES};
-use crate::emu::op::{Exec, Handler, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES};
+use crate::emu::op::{Exec, Handler, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES, SINK};
 
 // The layouts the templates below rely on.
 const OP_BYTES: i32 = size_of::<Op>() as i32;
@@ -224,6 +230,8 @@ struct Block<'a> {
     misses: Vec<(DynamicLabel, usize)>,
     /// Direct jumps: (offset of the `jmp`, its fallback label, target pc).
     sites: Vec<(usize, DynamicLabel, u64)>,
+    /// Guest registers in host registers.
+    cache: RegCache,
 }
 
 /// Compiles the block `ops` (module doc of jit/mod.rs); `ops` is the
@@ -248,6 +256,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         chain,
         misses: Vec::new(),
         sites: Vec::new(),
+        cache: RegCache::new(),
     };
     let (body, over) = (b.a.new_dynamic_label(), b.a.new_dynamic_label());
     // The linked entry, at offset 0: charge the block to the budget, or
@@ -260,7 +269,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
             end = i;
             break;
         }
-        emit_op(&mut b.a, op, i, &mut b.misses);
+        emit_op(&mut b.a, &mut b.cache, op, i, &mut b.misses);
     }
     if !emit_terminator(&mut b, end) {
         exit_to(&mut b, end);
@@ -272,11 +281,16 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         ; mov r11, QWORD [rdx + EXEC_TLB]
         ; mov r10, QWORD [rdx + EXEC_STOP_AT]
         ; sub r10, QWORD [rdx + EXEC_INSTRET]
+    );
+    push_saved_regs(&mut b.a);
+    dynasm!(b.a
+        ; .arch x64
         ; jmp =>body
         ; =>over
         ; add r10, count
     );
     store_instret(&mut b.a);
+    pop_saved_regs(&mut b.a);
     dynasm!(b.a ; .arch x64 ; mov rax, QWORD pc as i64 ; ret);
     let sites = std::mem::take(&mut b.sites);
     let mut fallbacks = Vec::with_capacity(sites.len());
@@ -343,6 +357,7 @@ fn exit_to(b: &mut Block, i: usize) {
     let count = b.count;
     let pc = b.pc as i64;
     store_instret(&mut b.a);
+    pop_saved_regs(&mut b.a);
     dynasm!(b.a
         ; .arch x64
         ; sub rcx, count
@@ -381,8 +396,6 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
     use OpKind as K;
     let op = b.ops[end];
     let rd = 8 * i32::from(op.rd);
-    let rs1 = 8 * i32::from(op.rs1);
-    let rs2 = 8 * i32::from(op.rs2);
     let after = b.pc.wrapping_add(u64::from(op.offset) + u64::from(op.len));
     let target = op.imm as u64;
     match op.kind {
@@ -404,10 +417,11 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             };
             let chain = b.chain;
             // The target from rs1 before rd is written: they may be one.
+            b.cache.next_op();
+            let base = b.cache.read(&mut b.a, op.rs1);
             dynasm!(b.a
                 ; .arch x64
-                ; mov r9, QWORD [rsi + rs1]
-                ; add r9, imm
+                ; lea r9, [Rq(base) + imm]
                 ; and r9, -2
                 ; mov rax, QWORD after as i64
                 ; mov QWORD [rsi + rd], rax
@@ -417,7 +431,12 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
         }
         K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
             let taken = b.a.new_dynamic_label();
-            dynasm!(b.a ; .arch x64 ; mov rax, QWORD [rsi + rs1] ; cmp rax, QWORD [rsi + rs2]);
+            b.cache.next_op();
+            let (r1, r2) = (
+                b.cache.read(&mut b.a, op.rs1),
+                b.cache.read(&mut b.a, op.rs2),
+            );
+            dynasm!(b.a ; .arch x64 ; cmp Rq(r1), Rq(r2));
             match op.kind {
                 K::Beq => dynasm!(b.a ; .arch x64 ; je =>taken),
                 K::Bne => dynasm!(b.a ; .arch x64 ; jne =>taken),
@@ -467,170 +486,310 @@ fn emit_chain(b: &mut Block) {
         ; sub rcx, r9
         ; mov QWORD [rdx + EXEC_START_INSTRET], rcx
         ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
+    );
+    pop_saved_regs(&mut b.a);
+    dynasm!(b.a
+        ; .arch x64
         ; mov rdi, QWORD [r8 + JUMP_OPS]
         ; mov QWORD [rdx + EXEC_OPS], rdi
         ; jmp QWORD [rdi]
         ; =>slow
     );
     store_instret(&mut b.a);
+    pop_saved_regs(&mut b.a);
     dynasm!(b.a ; .arch x64 ; ret);
+}
+
+/// The host registers that hold copies of guest registers within a block
+/// (`rbx`, `rbp`, `r12`–`r15`, `rdi`): callee-saved ones, which the
+/// interpreter entry saves on the stack and every exit restores.
+const CACHE_REGS: [u8; 7] = [3, 5, 12, 13, 14, 15, 7];
+
+/// Guest registers in host registers, within one block: a write-through
+/// cache. Every write of a guest register goes to the register file too,
+/// so the file is always up to date and an exit (a miss, an exception,
+/// the interpreter) needs nothing written back; what the cache saves is
+/// the reload, whose store-to-load latency would lie on the guest's chain
+/// of dependences. It starts empty at each block entry (a linked entry
+/// cannot know what the block before left where).
+struct RegCache {
+    /// The guest register each of `CACHE_REGS` holds.
+    holds: [Option<u8>; CACHE_REGS.len()],
+    /// When each was last used (for least-recently-used replacement).
+    used: [u32; CACHE_REGS.len()],
+    /// Ops emitted so far; registers used by the current op are not
+    /// replaced while it is emitted.
+    clock: u32,
+}
+
+impl RegCache {
+    fn new() -> RegCache {
+        RegCache {
+            holds: [None; CACHE_REGS.len()],
+            used: [0; CACHE_REGS.len()],
+            clock: 1,
+        }
+    }
+
+    /// Starts the next op.
+    fn next_op(&mut self) {
+        self.clock += 1;
+    }
+
+    /// The slot for guest register `g`: its own if cached, else the least
+    /// recently used one not used by the current op (there are more slots
+    /// than any op uses). Returns (slot, whether it already holds `g`).
+    fn slot(&mut self, g: u8) -> (usize, bool) {
+        if let Some(s) = self.holds.iter().position(|&h| h == Some(g)) {
+            self.used[s] = self.clock;
+            return (s, true);
+        }
+        let s = (0..CACHE_REGS.len())
+            .filter(|&s| self.used[s] != self.clock)
+            .min_by_key(|&s| (self.holds[s].is_some(), self.used[s]))
+            .unwrap_or(0);
+        self.holds[s] = Some(g);
+        self.used[s] = self.clock;
+        (s, false)
+    }
+
+    /// The host register holding guest register `g`, loaded now if not
+    /// cached.
+    fn read(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) -> u8 {
+        let (s, hit) = self.slot(g);
+        let r = CACHE_REGS[s];
+        if !hit {
+            dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [rsi + 8 * i32::from(g)]);
+        }
+        r
+    }
+
+    /// Guest register `g` = `rax`: into the file and the cache.
+    fn write_rax(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) {
+        if g == SINK {
+            // Never read: not worth a slot.
+            dynasm!(a ; .arch x64 ; mov QWORD [rsi + 8 * i32::from(g)], rax);
+            return;
+        }
+        let r = CACHE_REGS[self.slot(g).0];
+        dynasm!(a ; .arch x64 ; mov QWORD [rsi + 8 * i32::from(g)], rax ; mov Rq(r), rax);
+    }
+}
+
+/// The callee-saved ones among `CACHE_REGS`: the interpreter entry
+/// pushes them, every exit pops them, so that whenever compiled code runs
+/// they lie on top of the stack (linked entries push nothing).
+const SAVED_REGS: [u8; 6] = [3, 5, 12, 13, 14, 15];
+
+fn push_saved_regs(a: &mut VecAssembler<X64Relocation>) {
+    for r in SAVED_REGS {
+        dynasm!(a ; .arch x64 ; push Rq(r));
+    }
+}
+
+fn pop_saved_regs(a: &mut VecAssembler<X64Relocation>) {
+    for &r in SAVED_REGS.iter().rev() {
+        dynasm!(a ; .arch x64 ; pop Rq(r));
+    }
 }
 
 /// Emits op `i`, an op `compiles` accepts.
 fn emit_op(
     a: &mut VecAssembler<X64Relocation>,
+    c: &mut RegCache,
     op: &Op,
     i: usize,
     misses: &mut Vec<(DynamicLabel, usize)>,
 ) {
     use OpKind as K;
-    let rd = 8 * i32::from(op.rd);
-    let rs1 = 8 * i32::from(op.rs1);
-    let rs2 = 8 * i32::from(op.rs2);
+    c.next_op();
     let imm = op.imm as i32;
     let shamt = (op.imm & 63) as i8;
     let shamt_w = (op.imm & 31) as i8;
     macro_rules! x {
         ($($t:tt)*) => { dynasm!(a ; .arch x64 ; $($t)*) };
     }
+    // The sources, in host registers.
+    macro_rules! s1 {
+        () => {
+            c.read(a, op.rs1)
+        };
+    }
+    macro_rules! s2 {
+        () => {
+            c.read(a, op.rs2)
+        };
+    }
     // rd = rax, sign-extended from eax for the W forms.
     macro_rules! store_rd {
-        () => { x!(mov QWORD [rsi + rd], rax) };
-        (w) => { x!(movsxd rax, eax ; mov QWORD [rsi + rd], rax) };
+        () => { c.write_rax(a, op.rd) };
+        (w) => {{ x!(movsxd rax, eax); c.write_rax(a, op.rd) }};
     }
     match op.kind {
         K::Nop => {}
         K::Li => {
             if let Ok(v) = i32::try_from(op.imm) {
-                x!(mov QWORD [rsi + rd], v);
+                x!(mov rax, v);
             } else {
-                x!(mov rax, QWORD op.imm ; mov QWORD [rsi + rd], rax);
+                x!(mov rax, QWORD op.imm);
             }
+            store_rd!();
         }
         K::Mv => {
-            x!(mov rax, QWORD [rsi + rs1]);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1));
             store_rd!();
         }
         K::Addi => {
-            x!(mov rax, QWORD [rsi + rs1] ; add rax, imm);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; add rax, imm);
             store_rd!();
         }
         K::Xori => {
-            x!(mov rax, QWORD [rsi + rs1] ; xor rax, imm);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; xor rax, imm);
             store_rd!();
         }
         K::Ori => {
-            x!(mov rax, QWORD [rsi + rs1] ; or rax, imm);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; or rax, imm);
             store_rd!();
         }
         K::Andi => {
-            x!(mov rax, QWORD [rsi + rs1] ; and rax, imm);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; and rax, imm);
             store_rd!();
         }
         K::Slti => {
-            x!(xor eax, eax ; cmp QWORD [rsi + rs1], imm ; setl al);
+            let a1 = s1!();
+            x!(xor eax, eax ; cmp Rq(a1), imm ; setl al);
             store_rd!();
         }
         K::Sltiu => {
-            x!(xor eax, eax ; cmp QWORD [rsi + rs1], imm ; setb al);
+            let a1 = s1!();
+            x!(xor eax, eax ; cmp Rq(a1), imm ; setb al);
             store_rd!();
         }
         K::Slli => {
-            x!(mov rax, QWORD [rsi + rs1] ; shl rax, shamt);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; shl rax, shamt);
             store_rd!();
         }
         K::Srli => {
-            x!(mov rax, QWORD [rsi + rs1] ; shr rax, shamt);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; shr rax, shamt);
             store_rd!();
         }
         K::Srai => {
-            x!(mov rax, QWORD [rsi + rs1] ; sar rax, shamt);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; sar rax, shamt);
             store_rd!();
         }
         K::Addiw => {
-            x!(mov eax, DWORD [rsi + rs1] ; add eax, imm);
+            let a1 = s1!();
+            x!(mov eax, Rd(a1) ; add eax, imm);
             store_rd!(w);
         }
         K::Slliw => {
-            x!(mov eax, DWORD [rsi + rs1] ; shl eax, shamt_w);
+            let a1 = s1!();
+            x!(mov eax, Rd(a1) ; shl eax, shamt_w);
             store_rd!(w);
         }
         K::Srliw => {
-            x!(mov eax, DWORD [rsi + rs1] ; shr eax, shamt_w);
+            let a1 = s1!();
+            x!(mov eax, Rd(a1) ; shr eax, shamt_w);
             store_rd!(w);
         }
         K::Sraiw => {
-            x!(mov eax, DWORD [rsi + rs1] ; sar eax, shamt_w);
+            let a1 = s1!();
+            x!(mov eax, Rd(a1) ; sar eax, shamt_w);
             store_rd!(w);
         }
         K::Add => {
-            x!(mov rax, QWORD [rsi + rs1] ; add rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; add rax, Rq(a2));
             store_rd!();
         }
         K::Sub => {
-            x!(mov rax, QWORD [rsi + rs1] ; sub rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; sub rax, Rq(a2));
             store_rd!();
         }
         K::Xor => {
-            x!(mov rax, QWORD [rsi + rs1] ; xor rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; xor rax, Rq(a2));
             store_rd!();
         }
         K::Or => {
-            x!(mov rax, QWORD [rsi + rs1] ; or rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; or rax, Rq(a2));
             store_rd!();
         }
         K::And => {
-            x!(mov rax, QWORD [rsi + rs1] ; and rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; and rax, Rq(a2));
             store_rd!();
         }
         K::Mul => {
-            x!(mov rax, QWORD [rsi + rs1] ; imul rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; imul rax, Rq(a2));
             store_rd!();
         }
         // x86 masks 64-bit shift counts to 6 bits and 32-bit ones to 5, as
         // RISC-V does (unprivileged spec 2.4.2, 4.2.2).
         K::Sll => {
-            x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; shl rax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2) ; shl rax, cl);
             store_rd!();
         }
         K::Srl => {
-            x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; shr rax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2) ; shr rax, cl);
             store_rd!();
         }
         K::Sra => {
-            x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; sar rax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2) ; sar rax, cl);
             store_rd!();
         }
         K::Slt => {
-            x!(xor eax, eax ; mov rcx, QWORD [rsi + rs1] ; cmp rcx, QWORD [rsi + rs2] ; setl al);
+            let (a1, a2) = (s1!(), s2!());
+            x!(xor eax, eax ; cmp Rq(a1), Rq(a2) ; setl al);
             store_rd!();
         }
         K::Sltu => {
-            x!(xor eax, eax ; mov rcx, QWORD [rsi + rs1] ; cmp rcx, QWORD [rsi + rs2] ; setb al);
+            let (a1, a2) = (s1!(), s2!());
+            x!(xor eax, eax ; cmp Rq(a1), Rq(a2) ; setb al);
             store_rd!();
         }
         K::Addw => {
-            x!(mov eax, DWORD [rsi + rs1] ; add eax, DWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; add eax, Rd(a2));
             store_rd!(w);
         }
         K::Subw => {
-            x!(mov eax, DWORD [rsi + rs1] ; sub eax, DWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; sub eax, Rd(a2));
             store_rd!(w);
         }
         K::Mulw => {
-            x!(mov eax, DWORD [rsi + rs1] ; imul eax, DWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; imul eax, Rd(a2));
             store_rd!(w);
         }
         K::Sllw => {
-            x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; shl eax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; mov ecx, Rd(a2) ; shl eax, cl);
             store_rd!(w);
         }
         K::Srlw => {
-            x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; shr eax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; mov ecx, Rd(a2) ; shr eax, cl);
             store_rd!(w);
         }
         K::Sraw => {
-            x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; sar eax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; mov ecx, Rd(a2) ; sar eax, cl);
             store_rd!(w);
         }
         K::Sh1add | K::Sh2add | K::Sh3add => {
@@ -639,23 +798,28 @@ fn emit_op(
                 K::Sh2add => 2,
                 _ => 3,
             };
-            x!(mov rax, QWORD [rsi + rs1] ; shl rax, k ; add rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; shl rax, k ; add rax, Rq(a2));
             store_rd!();
         }
         // The high halves of products: x86's one-operand multiply leaves
         // them in rdx, which holds `Exec` here: kept in r9 meanwhile.
         K::Mulh | K::Mulhu => {
-            x!(mov r9, rdx ; mov rax, QWORD [rsi + rs1]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov r9, rdx ; mov rax, Rq(a1));
             if op.kind == K::Mulh {
-                x!(imul QWORD [rsi + rs2]);
+                x!(imul Rq(a2));
             } else {
-                x!(mul QWORD [rsi + rs2]);
+                x!(mul Rq(a2));
             }
             x!(mov rax, rdx ; mov rdx, r9);
             store_rd!();
         }
         K::Div | K::Divu | K::Rem | K::Remu | K::Divw | K::Divuw | K::Remw | K::Remuw => {
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2));
             emit_division(a, op);
+            c.write_rax(a, op.rd);
         }
         K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => {
             let size = match op.kind {
@@ -664,7 +828,8 @@ fn emit_op(
                 K::Lw | K::Lwu => 4,
                 _ => 8,
             };
-            let miss = translate(a, rs1, imm, size, READ_TAG);
+            let base = s1!();
+            let miss = translate(a, base, imm, size, READ_TAG);
             misses.push((miss, i));
             match op.kind {
                 K::Lb => x!(movsx rax, BYTE [rax]),
@@ -684,9 +849,10 @@ fn emit_op(
                 K::Sw => 4,
                 _ => 8,
             };
-            let miss = translate(a, rs1, imm, size, WRITE_TAG);
+            let (base, value) = (s1!(), s2!());
+            let miss = translate(a, base, imm, size, WRITE_TAG);
             misses.push((miss, i));
-            x!(mov rcx, QWORD [rsi + rs2]);
+            x!(mov rcx, Rq(value));
             match op.kind {
                 K::Sb => x!(mov BYTE [rax], cl),
                 K::Sh => x!(mov WORD [rax], cx),
@@ -699,17 +865,15 @@ fn emit_op(
     }
 }
 
-/// Emits a division or remainder with RISC-V's results where x86's
-/// `div`/`idiv` would trap (unprivileged spec 13.2): by zero, the quotient
-/// is all ones and the remainder the dividend; for the signed overflow
-/// `MIN / -1` the quotient is `MIN` (`neg` of `MIN` gives it) and the
-/// remainder 0. The W forms work on the low 32 bits and sign-extend.
-/// `rdx` (`Exec`) is kept in r9 while `div` uses it.
+/// Emits a division or remainder of `rax` by `rcx` into `rax`, with
+/// RISC-V's results where x86's `div`/`idiv` would trap (unprivileged spec
+/// 13.2): by zero, the quotient is all ones and the remainder the
+/// dividend; for the signed overflow `MIN / -1` the quotient is `MIN`
+/// (`neg` of `MIN` gives it) and the remainder 0. The W forms work on the
+/// low 32 bits and sign-extend. `rdx` (`Exec`) is kept in r9 while `div`
+/// uses it.
 fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
     use OpKind as K;
-    let rd = 8 * i32::from(op.rd);
-    let rs1 = 8 * i32::from(op.rs1);
-    let rs2 = 8 * i32::from(op.rs2);
     let wide = matches!(op.kind, K::Div | K::Divu | K::Rem | K::Remu);
     let signed = matches!(op.kind, K::Div | K::Rem | K::Divw | K::Remw);
     let remainder = matches!(op.kind, K::Rem | K::Remu | K::Remw | K::Remuw);
@@ -722,14 +886,14 @@ fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
         ($($t:tt)*) => { dynasm!(a ; .arch x64 ; $($t)*) };
     }
     if wide {
-        x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; test rcx, rcx ; jz =>by_zero);
+        x!(test rcx, rcx ; jz =>by_zero);
         if signed {
             x!(cmp rcx, -1 ; je =>minus_one ; mov r9, rdx ; cqo ; idiv rcx);
         } else {
             x!(mov r9, rdx ; xor edx, edx ; div rcx);
         }
     } else {
-        x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; test ecx, ecx ; jz =>by_zero);
+        x!(test ecx, ecx ; jz =>by_zero);
         if signed {
             x!(cmp ecx, -1 ; je =>minus_one ; mov r9, rdx ; cdq ; idiv ecx);
         } else {
@@ -760,16 +924,17 @@ fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
     if !wide {
         x!(movsxd rax, eax);
     }
-    x!(mov QWORD [rsi + rd], rax);
 }
 
-/// Emits the TLB lookup of an aligned `size`-byte access at `x[rs1] + imm`
-/// (mmu.rs, `Tlb::read_host`/`write_host`, in machine code): leaves the
-/// host address in `rax`, or jumps to the returned label (to be bound to
-/// the op's exit) when the entry's `tag` does not match.
+/// Emits the TLB lookup of an aligned `size`-byte access at `base + imm`
+/// (`base` a host register; mmu.rs, `Tlb::read_host`/`write_host`, in
+/// machine code): leaves the host address in `rax`, or jumps to the
+/// returned label (to be bound to the op's exit) when the entry's `tag`
+/// does not match. The entry's byte offset comes from one shift and one
+/// `and` (`TLB_OFFSET_MASK`).
 fn translate(
     a: &mut VecAssembler<X64Relocation>,
-    rs1: i32,
+    base: u8,
     imm: i32,
     size: i32,
     tag: i32,
@@ -780,8 +945,7 @@ fn translate(
     let mask = !(PAGE_SIZE as i32 - 1) | (size - 1);
     dynasm!(a
         ; .arch x64
-        ; mov rax, QWORD [rsi + rs1]
-        ; add rax, imm
+        ; lea rax, [Rq(base) + imm]
         ; mov rcx, rax
         ; shr rcx, PAGE_SHIFT - TLB_ENTRY_SHIFT
         ; and ecx, TLB_OFFSET_MASK
