@@ -214,6 +214,17 @@ fn compiles(op: &Op) -> bool {
     }
 }
 
+/// Whether the terminator `op` has a template (`emit_terminator` emits
+/// it).
+fn terminator_compiles(op: &Op) -> bool {
+    use OpKind as K;
+    match op.kind {
+        K::Jalr => i32::try_from(op.imm).is_ok(),
+        K::Fallthrough | K::Jal => true,
+        kind => kind.is_branch(),
+    }
+}
+
 /// What the templates of one block need besides the op at hand.
 struct Block<'a> {
     a: VecAssembler<X64Relocation>,
@@ -241,7 +252,12 @@ struct Block<'a> {
 /// replaces) or memory for code is used up.
 pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Compiled> {
     let first = ops.first()?;
-    if first.kind.is_terminator() || !compiles(first) {
+    let has_template = if first.kind.is_terminator() {
+        terminator_compiles(first)
+    } else {
+        compiles(first)
+    };
+    if !has_template {
         return None;
     }
     let fallthrough = ops.last().is_some_and(|op| op.kind == OpKind::Fallthrough);
@@ -271,7 +287,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         }
         emit_op(&mut b.a, &mut b.cache, op, i, &mut b.misses);
     }
-    if !emit_terminator(&mut b, end) {
+    if !(ops[end].kind.is_terminator() && emit_terminator(&mut b, end)) {
         exit_to(&mut b, end);
     }
     // The entry from the interpreter, which counted the block already.
