@@ -214,6 +214,70 @@ fn compiles(op: &Op) -> bool {
     }
 }
 
+/// The guest registers `op` (compiled) reads and the one it writes
+/// (`SINK` left out: never read).
+fn registers(op: &Op) -> ([Option<u8>; 2], Option<u8>) {
+    use OpKind as K;
+    let (r1, r2, d) = (
+        Some(op.rs1),
+        Some(op.rs2),
+        Some(op.rd).filter(|&d| d != SINK),
+    );
+    match op.kind {
+        K::Nop | K::Fallthrough => ([None, None], None),
+        K::Li => ([None, None], d),
+        K::Jal => ([None, None], d),
+        K::Jalr => ([r1, None], None),
+        K::Sb | K::Sh | K::Sw | K::Sd => ([r1, r2], None),
+        kind if kind.is_branch() => ([r1, r2], None),
+        K::Mv
+        | K::Addi
+        | K::Slti
+        | K::Sltiu
+        | K::Xori
+        | K::Ori
+        | K::Andi
+        | K::Slli
+        | K::Srli
+        | K::Srai
+        | K::Addiw
+        | K::Slliw
+        | K::Srliw
+        | K::Sraiw
+        | K::Lb
+        | K::Lh
+        | K::Lw
+        | K::Ld
+        | K::Lbu
+        | K::Lhu
+        | K::Lwu => ([r1, None], d),
+        _ => ([r1, r2], d),
+    }
+}
+
+/// When the ops `compiled` use at most as many guest registers as the
+/// cache has host registers (so none is ever replaced), the ones they read
+/// before writing, in order; else `None`.
+fn live_in_if_few(compiled: &[Op]) -> Option<Vec<u8>> {
+    let mut used: Vec<u8> = Vec::new();
+    let mut live_in = Vec::new();
+    for op in compiled {
+        let (reads, write) = registers(op);
+        for g in reads.into_iter().flatten() {
+            if !used.contains(&g) {
+                used.push(g);
+                live_in.push(g);
+            }
+        }
+        if let Some(g) = write {
+            if !used.contains(&g) {
+                used.push(g);
+            }
+        }
+    }
+    (used.len() <= CACHE_REGS.len()).then_some(live_in)
+}
+
 /// Whether the terminator `op` has a template (`emit_terminator` emits
 /// it).
 fn terminator_compiles(op: &Op) -> bool {
@@ -243,6 +307,13 @@ struct Block<'a> {
     sites: Vec<(usize, DynamicLabel, u64)>,
     /// Guest registers in host registers.
     cache: RegCache,
+    /// Where the block's budget is found spent: back to the run loop.
+    over: DynamicLabel,
+    /// Just after the linked entry's charge of the budget.
+    start: DynamicLabel,
+    /// Where a jump back to the block's start may enter, the loads of its
+    /// registers done (when they keep their host registers throughout).
+    loop_body: Option<DynamicLabel>,
 }
 
 /// Compiles the block `ops` (module doc of jit/mod.rs); `ops` is the
@@ -264,6 +335,8 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     let count = (ops.len() - usize::from(fallthrough)) as i32;
     let mut a = VecAssembler::<X64Relocation>::new(0);
     let chain = a.new_dynamic_label();
+    let a_over = a.new_dynamic_label();
+    let a_start = a.new_dynamic_label();
     let mut b = Block {
         a,
         ops,
@@ -273,21 +346,40 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         misses: Vec::new(),
         sites: Vec::new(),
         cache: RegCache::new(),
+        over: a_over,
+        start: a_start,
+        loop_body: None,
     };
-    let (body, over) = (b.a.new_dynamic_label(), b.a.new_dynamic_label());
+    let over = b.over;
     // The linked entry, at offset 0: charge the block to the budget, or
     // leave if it does not fit whole (the run loop then decodes just what
     // fits, block.rs).
-    dynasm!(b.a ; .arch x64 ; sub r10, count ; jb =>over ; =>body);
-    let mut end = ops.len() - 1;
-    for (i, op) in ops.iter().enumerate() {
-        if op.kind.is_terminator() || !compiles(op) {
-            end = i;
-            break;
+    let start = b.start;
+    dynasm!(b.a ; .arch x64 ; sub r10, count ; jb =>over ; =>start);
+    // The ops compiled: up to the first op without a template, or the
+    // terminator.
+    let end = ops
+        .iter()
+        .position(|op| op.kind.is_terminator() || !compiles(op))
+        .unwrap_or(ops.len() - 1);
+    let terminator = ops[end].kind.is_terminator() && terminator_compiles(&ops[end]);
+    let compiled = &ops[..end + usize::from(terminator)];
+    if let Some(live_in) = live_in_if_few(compiled) {
+        // Each register the block uses keeps one host register throughout:
+        // load those it reads before writing now, and a jump back to the
+        // block's own start can skip these loads (`go_to`).
+        for g in live_in {
+            b.cache.next_op();
+            b.cache.read(&mut b.a, g);
         }
+        let body = b.a.new_dynamic_label();
+        dynasm!(b.a ; .arch x64 ; =>body);
+        b.loop_body = Some(body);
+    }
+    for (i, op) in ops[..end].iter().enumerate() {
         emit_op(&mut b.a, &mut b.cache, op, i, &mut b.misses);
     }
-    if !(ops[end].kind.is_terminator() && emit_terminator(&mut b, end)) {
+    if !(terminator && emit_terminator(&mut b, end)) {
         exit_to(&mut b, end);
     }
     // The entry from the interpreter, which counted the block already.
@@ -301,7 +393,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     push_saved_regs(&mut b.a);
     dynasm!(b.a
         ; .arch x64
-        ; jmp =>body
+        ; jmp =>start
         ; =>over
         ; add r10, count
     );
@@ -395,7 +487,23 @@ fn exit_to(b: &mut Block, i: usize) {
 /// cache.
 fn go_to(b: &mut Block, target: u64) {
     let page = !(PAGE_SIZE - 1);
-    if target & page == b.pc & page {
+    if target == b.pc {
+        // A loop of one block: charge it again and go round, past the
+        // loads of its registers if they stay in host registers (they hold
+        // the current values: every write went to them too).
+        let over = b.over;
+        dynasm!(b.a ; .arch x64 ; sub r10, b.count ; jb =>over);
+        // (`live_in_if_few` counted the registers so that none is ever
+        // replaced; should a template use one it did not count, the loads
+        // are not skipped.)
+        match b.loop_body.filter(|_| !b.cache.replaced) {
+            Some(body) => dynasm!(b.a ; .arch x64 ; jmp =>body),
+            None => {
+                let start = b.start;
+                dynasm!(b.a ; .arch x64 ; jmp =>start);
+            }
+        }
+    } else if target & page == b.pc & page {
         let fallback = b.a.new_dynamic_label();
         b.sites.push((b.a.offset().0, fallback, target));
         dynasm!(b.a ; .arch x64 ; jmp =>fallback);
@@ -420,11 +528,10 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             go_to(b, next);
         }
         K::Jal => {
-            if let Ok(v) = i32::try_from(after as i64) {
-                dynasm!(b.a ; .arch x64 ; mov QWORD [rsi + rd], v);
-            } else {
-                dynasm!(b.a ; .arch x64 ; mov rax, QWORD after as i64 ; mov QWORD [rsi + rd], rax);
-            }
+            // Into the cache too: a jump to the block's own start keeps it.
+            b.cache.next_op();
+            dynasm!(b.a ; .arch x64 ; mov rax, QWORD after as i64);
+            b.cache.write_rax(&mut b.a, op.rd);
             go_to(b, target);
         }
         K::Jalr => {
@@ -536,6 +643,8 @@ struct RegCache {
     /// Ops emitted so far; registers used by the current op are not
     /// replaced while it is emitted.
     clock: u32,
+    /// Whether a guest register was ever replaced by another.
+    replaced: bool,
 }
 
 impl RegCache {
@@ -544,6 +653,7 @@ impl RegCache {
             holds: [None; CACHE_REGS.len()],
             used: [0; CACHE_REGS.len()],
             clock: 1,
+            replaced: false,
         }
     }
 
@@ -564,6 +674,7 @@ impl RegCache {
             .filter(|&s| self.used[s] != self.clock)
             .min_by_key(|&s| (self.holds[s].is_some(), self.used[s]))
             .unwrap_or(0);
+        self.replaced |= self.holds[s].is_some();
         self.holds[s] = Some(g);
         self.used[s] = self.clock;
         (s, false)
