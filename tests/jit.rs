@@ -146,11 +146,12 @@ fn the_instruction_limit_stops_both_tiers_at_the_same_instruction() {
 /// tiers in slices of several sizes: every register, the data and the
 /// instruction count must come out the same. What it aims at: direct links
 /// and a block's jump to its own start (with the block's registers kept in
-/// host registers, or, with more registers than fit, reloaded), `jal`
+/// host registers, or, with more registers than fit, reloaded), a `jalr`
+/// through the jump cache to a compiled block, `jal`
 /// writing a register the loop reads, the budget cutting linked blocks,
 /// and loads and stores that miss (misaligned) in the middle of a block.
 mod random_loops {
-    use super::common::{Program, Rig, DATA};
+    use super::common::{Program, Rig, CODE, DATA};
     use proptest::prelude::*;
     use sim::emu::{
         BranchOp, Exception, ImmOp, Instruction, LoadOp, Lowering, Reg, RegOp, StoreOp,
@@ -164,6 +165,8 @@ mod random_loops {
     const OUTER: Reg = Reg(25);
     const INNER: Reg = Reg(26);
     const BASE: Reg = Reg(27);
+    /// Holds `CODE`, for the `jalr`.
+    const TOP: Reg = Reg(24);
 
     /// xorshift64: the program from one seed.
     struct Rng(u64);
@@ -270,8 +273,9 @@ mod random_loops {
     /// inner: random ops; addi inner, inner, -1; bne inner, x0, inner
     ///        random ops; jal ra, next
     ///        (an instruction jumped over)
-    /// next:  random ops; addi outer, outer, -1; bne outer, x0, outer
-    ///        ebreak
+    /// next:  random ops; addi outer, outer, -1; beq outer, x0, end
+    ///        jalr x0, outer - CODE(top)
+    /// end:   ebreak
     /// ```
     fn program(seed: u64) -> Program {
         let mut rng = Rng(seed | 1);
@@ -311,7 +315,13 @@ mod random_loops {
             rs1: OUTER,
             imm: -1,
         });
-        p.push(branch(BranchOp::Bne, OUTER, Reg::ZERO, p.here(), outer));
+        p.push(branch(BranchOp::Beq, OUTER, Reg::ZERO, p.here(), p.here() + 8));
+        // Back to `outer` through the jump cache.
+        p.push(Instruction::Jalr {
+            rd: Reg::ZERO,
+            rs1: TOP,
+            offset: (outer - CODE) as i64,
+        });
         p.push(Instruction::Ebreak);
         p
     }
@@ -324,7 +334,7 @@ mod random_loops {
             trap_division_by_zero: false,
             jit,
         });
-        rig.set(OUTER, 4).set(BASE, DATA);
+        rig.set(OUTER, 4).set(BASE, DATA).set(TOP, CODE);
         for (i, &g) in POOL.iter().enumerate().skip(1) {
             rig.set(Reg(g), 0x0123_4567_89ab_cdef_u64.rotate_left(7 * i as u32));
         }

@@ -18,12 +18,13 @@
 //! The layout of one block's code:
 //!
 //! ```text
-//! linked entry:  sub r10, count ; jb over     ← direct jumps from blocks
+//! entry:         mov r11, tlb ; r10 = stop_at - instret ; push ; jmp start
+//!                                ← the handler: run loop, interpreter's chain
+//! linked entry:  sub r10, count ; jb over     ← direct jumps, jump cache
+//! start:         loads of the registers the block reads first (if few)
 //! body:          the ops, one template each
 //!                the terminator: jmp <linked entry of the target>
 //!                                (patched; at first: jmp fallback)
-//! entry:         mov r11, tlb ; r10 = stop_at - instret ; push ; jmp body
-//!                                             ← the handler: run loop, chain
 //! over:          budget spent: instret back to Exec, pop, return the pc
 //! fallbacks:     mov rax, target ; jmp chain
 //! chain:         the jump-cache lookup (for jalr and unlinked targets)
@@ -68,6 +69,9 @@ const JUMP_PC: i32 = offset_of!(JumpEntry, pc) as i32;
 const JUMP_OPS: i32 = offset_of!(JumpEntry, ops) as i32;
 const JUMP_COUNT: i32 = offset_of!(JumpEntry, count) as i32;
 const JUMP_INDEX_MASK: i32 = JUMP_CACHE_ENTRIES as i32 - 1;
+/// Where a block's linked entry lies after its interpreter entry (its
+/// handler), which is padded to this size.
+const LINKED_ENTRY: usize = 48;
 /// The opcode of `jmp rel32`, the form of every patchable jump.
 const JMP_REL32: u8 = 0xe9;
 
@@ -309,6 +313,8 @@ struct Block<'a> {
     cache: RegCache,
     /// Where the block's budget is found spent: back to the run loop.
     over: DynamicLabel,
+    /// The start of the code arena.
+    code_base: usize,
     /// Just after the linked entry's charge of the budget.
     start: DynamicLabel,
     /// Where a jump back to the block's start may enter, the loads of its
@@ -347,14 +353,32 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         sites: Vec::new(),
         cache: RegCache::new(),
         over: a_over,
+        code_base: arena.base as usize,
         start: a_start,
         loop_body: None,
     };
-    let over = b.over;
-    // The linked entry, at offset 0: charge the block to the budget, or
-    // leave if it does not fit whole (the run loop then decodes just what
-    // fits, block.rs).
-    let start = b.start;
+    let (over, start) = (b.over, b.start);
+    // The entry from the interpreter, at offset 0: it counted the block
+    // already.
+    dynasm!(b.a
+        ; .arch x64
+        ; mov r11, QWORD [rdx + EXEC_TLB]
+        ; mov r10, QWORD [rdx + EXEC_STOP_AT]
+        ; sub r10, QWORD [rdx + EXEC_INSTRET]
+    );
+    push_saved_regs(&mut b.a);
+    dynasm!(b.a ; .arch x64 ; jmp =>start);
+    // Padded to `LINKED_ENTRY`, so that the jump cache's chaining finds the
+    // linked entry of a compiled block from its handler (`emit_chain`).
+    if b.a.offset().0 > LINKED_ENTRY {
+        return None;
+    }
+    while b.a.offset().0 < LINKED_ENTRY {
+        dynasm!(b.a ; .arch x64 ; int3);
+    }
+    // The linked entry: charge the block to the budget, or leave if it
+    // does not fit whole (the run loop then decodes just what fits,
+    // block.rs).
     dynasm!(b.a ; .arch x64 ; sub r10, count ; jb =>over ; =>start);
     // The ops compiled: up to the first op without a template, or the
     // terminator.
@@ -382,18 +406,8 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     if !(terminator && emit_terminator(&mut b, end)) {
         exit_to(&mut b, end);
     }
-    // The entry from the interpreter, which counted the block already.
-    let entry = b.a.offset().0;
     dynasm!(b.a
         ; .arch x64
-        ; mov r11, QWORD [rdx + EXEC_TLB]
-        ; mov r10, QWORD [rdx + EXEC_STOP_AT]
-        ; sub r10, QWORD [rdx + EXEC_INSTRET]
-    );
-    push_saved_regs(&mut b.a);
-    dynasm!(b.a
-        ; .arch x64
-        ; jmp =>start
         ; =>over
         ; add r10, count
     );
@@ -430,14 +444,14 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     // only the register file, `Exec`'s run state, guest memory through TLB
     // hits, and leaves by returning a pc or by jumping to an interpreter
     // handler of this block with its arguments.
-    // SAFETY: `at + entry` is the start of that entry, just copied into
+    // SAFETY: `at` is the start of that entry, just copied into
     // executable memory that lives as long as the arena (never freed or
     // moved while the machine lives), so it is a valid `Handler` for that
     // long.
-    let handler = unsafe { std::mem::transmute::<usize, Handler>(at + entry) };
+    let handler = unsafe { std::mem::transmute::<usize, Handler>(at) };
     Some(Compiled {
         handler,
-        linked_entry: at,
+        linked_entry: at + LINKED_ENTRY,
         sites,
     })
 }
@@ -579,12 +593,13 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
 
 /// Emits block chaining through the jump cache to the pc in `rax`
 /// (exec.rs, `chain`, in machine code): if the jump cache has the block
-/// for it and the budget allows the whole block, counts it, makes it the
-/// running block in `Exec` and jumps to its first handler (the block's
-/// interpreter entry if compiled); otherwise writes the count back and
-/// returns the pc to the run loop.
+/// for it, jumps to its linked entry if it is compiled; else, if the
+/// budget allows the whole block, counts it, makes it the running block in
+/// `Exec` and jumps to its first handler. Otherwise writes the count back
+/// and returns the pc to the run loop.
 fn emit_chain(b: &mut Block) {
-    let slow = b.a.new_dynamic_label();
+    let (slow, interpreted) = (b.a.new_dynamic_label(), b.a.new_dynamic_label());
+    let code_base = b.code_base;
     let chain = b.chain;
     dynasm!(b.a
         ; .arch x64
@@ -598,6 +613,18 @@ fn emit_chain(b: &mut Block) {
         ; lea r8, [r8 + rcx * 8]
         ; cmp rax, QWORD [r8 + JUMP_PC]
         ; jne =>slow
+        // A compiled block (its handler lies in the arena: it is its
+        // interpreter entry): straight to its linked entry, which charges
+        // the budget; `Exec` is brought up to date by its exits.
+        ; mov rdi, QWORD [r8 + JUMP_OPS]
+        ; mov rcx, QWORD [rdi]
+        ; mov r9, QWORD code_base.wrapping_neg() as i64
+        ; add r9, rcx
+        ; cmp r9, MAX_CODE_BYTES as i32
+        ; jae =>interpreted
+        ; add rcx, LINKED_ENTRY as i32
+        ; jmp rcx
+        ; =>interpreted
         // count <= budget left, or the run loop decides.
         ; mov r9, QWORD [r8 + JUMP_COUNT]
         ; cmp r10, r9
