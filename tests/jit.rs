@@ -151,7 +151,7 @@ fn the_instruction_limit_stops_both_tiers_at_the_same_instruction() {
 /// writing a register the loop reads, the budget cutting linked blocks,
 /// and loads and stores that miss (misaligned) in the middle of a block.
 mod random_loops {
-    use super::common::{Program, Rig, CODE, DATA};
+    use super::common::{addi, Program, Rig, CODE, DATA};
     use proptest::prelude::*;
     use sim::emu::{
         BranchOp, Exception, ImmOp, Instruction, LoadOp, Lowering, Reg, RegOp, StoreOp,
@@ -280,42 +280,32 @@ mod random_loops {
     fn program(seed: u64) -> Program {
         let mut rng = Rng(seed | 1);
         let mut p = Program::new();
+        let random_ops = |p: &mut Program, rng: &mut Rng, most: u64| {
+            for _ in 0..rng.below(most) {
+                p.push(op(rng));
+            }
+        };
         let outer = p.here();
-        p.push(Instruction::OpImm {
-            op: ImmOp::Addi,
-            rd: INNER,
-            rs1: Reg::ZERO,
-            imm: 3,
-        });
+        p.push(addi(INNER, Reg::ZERO, 3));
         let inner = p.here();
-        for _ in 0..rng.below(12) {
-            p.push(op(&mut rng));
-        }
-        p.push(Instruction::OpImm {
-            op: ImmOp::Addi,
-            rd: INNER,
-            rs1: INNER,
-            imm: -1,
-        });
+        random_ops(&mut p, &mut rng, 12);
+        p.push(addi(INNER, INNER, -1));
         p.push(branch(BranchOp::Bne, INNER, Reg::ZERO, p.here(), inner));
-        for _ in 0..rng.below(8) {
-            p.push(op(&mut rng));
-        }
+        random_ops(&mut p, &mut rng, 8);
         p.push(Instruction::Jal {
             rd: Reg::RA,
             offset: 8,
         });
         p.push(Instruction::Ebreak);
-        for _ in 0..rng.below(8) {
-            p.push(op(&mut rng));
-        }
-        p.push(Instruction::OpImm {
-            op: ImmOp::Addi,
-            rd: OUTER,
-            rs1: OUTER,
-            imm: -1,
-        });
-        p.push(branch(BranchOp::Beq, OUTER, Reg::ZERO, p.here(), p.here() + 8));
+        random_ops(&mut p, &mut rng, 8);
+        p.push(addi(OUTER, OUTER, -1));
+        p.push(branch(
+            BranchOp::Beq,
+            OUTER,
+            Reg::ZERO,
+            p.here(),
+            p.here() + 8,
+        ));
         // Back to `outer` through the jump cache.
         p.push(Instruction::Jalr {
             rd: Reg::ZERO,

@@ -631,12 +631,7 @@ impl BlockCache {
     pub fn set_lowering(&mut self, lowering: Lowering) {
         if lowering != self.lowering {
             self.lowering = lowering;
-            let live: Vec<u32> = self.by_phys.values().copied().collect();
-            for index in live {
-                self.remove(index);
-            }
-            self.by_frame.clear();
-            self.jump_cache.flush();
+            self.remove_all();
             // The old code goes with the old JIT, now that no block points
             // to it.
             self.jit = (lowering.jit && Jit::available()).then(Jit::new);
@@ -698,6 +693,14 @@ impl BlockCache {
             let count = instruction_count(&ops);
             self.scratch = ops;
             return Ok((self.scratch.as_ptr(), count));
+        }
+        if self.jit.as_ref().is_some_and(Jit::wants_reset) {
+            // Mostly dead code: start code memory afresh (every block is
+            // decoded and compiled again when next run).
+            self.remove_all();
+            if let Some(jit) = &mut self.jit {
+                jit.reset();
+            }
         }
         let instructions = instruction_count(&ops);
         let block = Block {
@@ -784,6 +787,16 @@ impl BlockCache {
             }
             self.free_slots.push(index);
         }
+    }
+
+    /// Drops every block.
+    fn remove_all(&mut self) {
+        let live: Vec<u32> = self.by_phys.values().copied().collect();
+        for index in live {
+            self.remove(index);
+        }
+        self.by_frame.clear();
+        self.jump_cache.flush();
     }
 
     /// Drops every block decoded from `frame`.

@@ -99,20 +99,25 @@ use super::op::{Handler, Op};
 /// Most bytes of machine code one machine makes.
 pub const MAX_CODE_BYTES: usize = 64 << 20;
 
+/// Bytes of code of dropped blocks past which code memory is emptied
+/// (`Jit::wants_reset`).
+const RESET_DEAD_BYTES: usize = 2 << 20;
+
 /// The compiler, the memory its code lives in, and the links between
 /// compiled blocks.
 pub(crate) struct Jit {
     #[cfg(target_arch = "x86_64")]
     arena: x86_64::CodeArena,
     /// Live compiled blocks by the physical address of their first
-    /// instruction: (virtual pc, address of the linked entry).
-    entries: HashMap<u64, (u64, usize)>,
-    /// Every direct jump made so far, by the physical address of its
-    /// target (on the frame of the block that holds it). Jumps in the code
-    /// of dropped blocks stay listed: that code is never run again, and
-    /// patching it is harmless.
+    /// instruction.
+    entries: HashMap<u64, Entry>,
+    /// The direct jumps of the live compiled blocks, by the physical
+    /// address of their target (on the frame of the block that holds
+    /// them).
     #[cfg(target_arch = "x86_64")]
     sites: HashMap<u64, Vec<x86_64::Site>>,
+    /// Bytes of code of the live compiled blocks.
+    live_bytes: usize,
     /// Blocks compiled so far.
     pub compiled: u64,
 }
@@ -125,6 +130,7 @@ impl Jit {
             entries: HashMap::default(),
             #[cfg(target_arch = "x86_64")]
             sites: HashMap::default(),
+            live_bytes: 0,
             compiled: 0,
         }
     }
@@ -147,16 +153,30 @@ impl Jit {
         {
             let compiled = x86_64::compile(&mut self.arena, ops, pc)?;
             self.compiled += 1;
-            self.entries.insert(phys, (pc, compiled.linked_entry));
             let frame = phys & !(PAGE_SIZE - 1);
+            let mut jumps = Vec::with_capacity(compiled.sites.len());
+            self.entries.insert(
+                phys,
+                Entry {
+                    pc,
+                    linked: compiled.linked_entry,
+                    jumps: Vec::new(),
+                    len: compiled.len,
+                },
+            );
+            self.live_bytes += compiled.len;
             for site in compiled.sites {
                 let target = frame | (site.target_pc & (PAGE_SIZE - 1));
-                if let Some(&(target_pc, entry)) = self.entries.get(&target) {
-                    if target_pc == site.target_pc {
-                        self.arena.patch_jump(site.jump, entry);
+                if let Some(entry) = self.entries.get(&target) {
+                    if entry.pc == site.target_pc {
+                        self.arena.patch_jump(site.jump, entry.linked);
                     }
                 }
+                jumps.push((target, site.jump));
                 self.sites.entry(target).or_default().push(site);
+            }
+            if let Some(entry) = self.entries.get_mut(&phys) {
+                entry.jumps = jumps;
             }
             // Blocks compiled before that jump here.
             for site in self.sites.get(&phys).into_iter().flatten() {
@@ -170,19 +190,75 @@ impl Jit {
         None
     }
 
+    /// Whether the code of dropped blocks takes more room than that of the
+    /// live ones (and a few MiB): then the block cache drops every block
+    /// and calls `reset`, so that a guest that keeps making new code (a
+    /// process forked, run and reaped forever) does not make the host
+    /// keep its old code.
+    pub fn wants_reset(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let dead = self.arena.used() - self.live_bytes;
+            dead > RESET_DEAD_BYTES && dead > self.live_bytes
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
+    /// Empties code memory; every block with code is dropped (and so
+    /// forgotten) already.
+    pub fn reset(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        self.arena.reset();
+        self.entries.clear();
+        #[cfg(target_arch = "x86_64")]
+        self.sites.clear();
+        self.live_bytes = 0;
+    }
+
     /// The block at `phys` decoded at virtual `pc` is dropped: direct
     /// jumps to it go back to their jump-cache fallback (before any code
     /// runs again: the block cache calls this between runs of handlers).
     pub fn forget(&mut self, phys: u64, pc: u64) {
-        if self.entries.get(&phys).is_none_or(|&(live, _)| live != pc) {
+        let Some(entry) = self.entries.remove(&phys) else {
+            return;
+        };
+        if entry.pc != pc {
+            self.entries.insert(phys, entry);
             return;
         }
-        self.entries.remove(&phys);
+        self.live_bytes -= entry.len;
         #[cfg(target_arch = "x86_64")]
-        for site in self.sites.get(&phys).into_iter().flatten() {
-            if site.target_pc == pc {
-                self.arena.patch_jump(site.jump, site.fallback);
+        {
+            for site in self.sites.get(&phys).into_iter().flatten() {
+                if site.target_pc == pc {
+                    self.arena.patch_jump(site.jump, site.fallback);
+                }
+            }
+            // Its own jumps are never run again: forgotten too, so that
+            // the lists stay as long as the live blocks' jumps (a guest
+            // that forks and exits forever compiles new blocks forever).
+            for (target, jump) in entry.jumps {
+                if let Some(list) = self.sites.get_mut(&target) {
+                    list.retain(|site| site.jump != jump);
+                    if list.is_empty() {
+                        self.sites.remove(&target);
+                    }
+                }
             }
         }
     }
+}
+
+/// A live compiled block, for its links.
+struct Entry {
+    /// Its virtual pc.
+    pc: u64,
+    /// Its linked entry.
+    linked: usize,
+    /// Its direct jumps: (physical address of the target, address of the
+    /// jump).
+    jumps: Vec<(u64, usize)>,
+    /// Bytes of its code.
+    len: usize,
 }

@@ -134,6 +134,26 @@ impl CodeArena {
         Some(at as usize)
     }
 
+    /// Bytes of code handed out.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Empties the arena, giving its pages back to the host. The caller
+    /// makes sure no code in it can run again: every block with code here
+    /// is dropped (block.rs, `BlockCache::fetch`).
+    pub fn reset(&mut self) {
+        if !self.base.is_null() && self.used > 0 {
+            // SAFETY: `base..base + used` lies in the mapping made in `new`;
+            // nothing points into it any more (the caller's promise), so
+            // its bytes may become zero pages.
+            unsafe {
+                libc::madvise(self.base.cast(), self.used, libc::MADV_DONTNEED);
+            }
+        }
+        self.used = 0;
+    }
+
     /// Makes the `jmp rel32` at `jump` (an address `compile` reported in a
     /// `Site`) go to `target` (code in this arena). Called only between
     /// runs of handlers: no code runs while it is rewritten.
@@ -195,9 +215,17 @@ pub(super) struct Compiled {
     pub linked_entry: usize,
     /// Its direct jumps, unlinked.
     pub sites: Vec<Site>,
+    /// Bytes of code.
+    pub len: usize,
 }
 
 /// Whether `op` (not a terminator) has a template here.
+///
+/// **Extension point (coursework):** give another op a template (a Zbb op
+/// such as `andn` or `max`, say): accept it here, emit it in `emit_op`
+/// (its sources from `RegCache::read`, its result in `rax` to
+/// `RegCache::write_rax`) and list its registers in `registers`;
+/// tests/jit.rs then checks it against the interpreter.
 fn compiles(op: &Op) -> bool {
     use OpKind as K;
     let imm32 = i32::try_from(op.imm).is_ok();
@@ -453,6 +481,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         handler,
         linked_entry: at + LINKED_ENTRY,
         sites,
+        len: code.len(),
     })
 }
 
