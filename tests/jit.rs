@@ -141,3 +141,216 @@ fn the_instruction_limit_stops_both_tiers_at_the_same_instruction() {
         assert_eq!(interpreted, jitted, "limit {limit}");
     }
 }
+
+/// Random loops of compiled ops, run on the machine directly under both
+/// tiers in slices of several sizes: every register, the data and the
+/// instruction count must come out the same. What it aims at: direct links
+/// and a block's jump to its own start (with the block's registers kept in
+/// host registers, or, with more registers than fit, reloaded), a `jalr`
+/// through the jump cache to a compiled block, `jal`
+/// writing a register the loop reads, the budget cutting linked blocks,
+/// and loads and stores that miss (misaligned) in the middle of a block.
+mod random_loops {
+    use super::common::{addi, Program, Rig, CODE, DATA};
+    use proptest::prelude::*;
+    use sim::emu::{
+        BranchOp, Exception, ImmOp, Instruction, LoadOp, Lowering, Reg, RegOp, StoreOp,
+    };
+
+    /// Registers the random ops use: more than the JIT keeps in host
+    /// registers (7), so some blocks fit and some do not; `ra` is also
+    /// written by the `jal`.
+    const POOL: [u8; 12] = [0, 1, 2, 5, 6, 7, 10, 11, 12, 13, 18, 19];
+    /// Loop counters and the data pointer, which the random ops leave alone.
+    const OUTER: Reg = Reg(25);
+    const INNER: Reg = Reg(26);
+    const BASE: Reg = Reg(27);
+    /// Holds `CODE`, for the `jalr`.
+    const TOP: Reg = Reg(24);
+
+    /// xorshift64: the program from one seed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        fn reg(&mut self) -> Reg {
+            Reg(POOL[self.below(POOL.len() as u64) as usize])
+        }
+
+        /// A destination: never x0 (that is a `nop`, compiled too, but
+        /// rarely worth a draw).
+        fn dest(&mut self) -> Reg {
+            Reg(POOL[1 + self.below(POOL.len() as u64 - 1) as usize])
+        }
+    }
+
+    fn op(rng: &mut Rng) -> Instruction {
+        const REG_OPS: [RegOp; 14] = [
+            RegOp::Add,
+            RegOp::Sub,
+            RegOp::Sll,
+            RegOp::Sltu,
+            RegOp::Xor,
+            RegOp::Sra,
+            RegOp::Mul,
+            RegOp::Mulh,
+            RegOp::Mulhu,
+            RegOp::Div,
+            RegOp::Remu,
+            RegOp::Addw,
+            RegOp::Divw,
+            RegOp::Sh2add,
+        ];
+        const IMM_OPS: [ImmOp; 6] = [
+            ImmOp::Addi,
+            ImmOp::Xori,
+            ImmOp::Slti,
+            ImmOp::Srai,
+            ImmOp::Addiw,
+            ImmOp::Slliw,
+        ];
+        const LOADS: [LoadOp; 4] = [LoadOp::Lb, LoadOp::Lhu, LoadOp::Lw, LoadOp::Ld];
+        const STORES: [StoreOp; 4] = [StoreOp::Sb, StoreOp::Sh, StoreOp::Sw, StoreOp::Sd];
+        // Mostly aligned; now and then misaligned (the slow path).
+        let offset = |rng: &mut Rng| (rng.below(64) * 8 + u64::from(rng.below(8) == 0)) as i64;
+        match rng.below(4) {
+            0 => Instruction::Op {
+                op: REG_OPS[rng.below(14) as usize],
+                rd: rng.dest(),
+                rs1: rng.reg(),
+                rs2: rng.reg(),
+            },
+            1 => {
+                let op = IMM_OPS[rng.below(6) as usize];
+                let imm = if matches!(op, ImmOp::Srai | ImmOp::Slliw) {
+                    rng.below(32) as i64
+                } else {
+                    rng.below(4096) as i64 - 2048
+                };
+                Instruction::OpImm {
+                    op,
+                    rd: rng.dest(),
+                    rs1: rng.reg(),
+                    imm,
+                }
+            }
+            2 => Instruction::Load {
+                op: LOADS[rng.below(4) as usize],
+                rd: rng.dest(),
+                rs1: BASE,
+                offset: offset(rng),
+            },
+            _ => Instruction::Store {
+                op: STORES[rng.below(4) as usize],
+                rs1: BASE,
+                rs2: rng.reg(),
+                offset: offset(rng),
+            },
+        }
+    }
+
+    fn branch(op: BranchOp, rs1: Reg, rs2: Reg, from: u64, to: u64) -> Instruction {
+        Instruction::Branch {
+            op,
+            rs1,
+            rs2,
+            offset: to as i64 - from as i64,
+        }
+    }
+
+    /// ```text
+    /// outer: li inner, 3
+    /// inner: random ops; addi inner, inner, -1; bne inner, x0, inner
+    ///        random ops; jal ra, next
+    ///        (an instruction jumped over)
+    /// next:  random ops; addi outer, outer, -1; beq outer, x0, end
+    ///        jalr x0, outer - CODE(top)
+    /// end:   ebreak
+    /// ```
+    fn program(seed: u64) -> Program {
+        let mut rng = Rng(seed | 1);
+        let mut p = Program::new();
+        let random_ops = |p: &mut Program, rng: &mut Rng, most: u64| {
+            for _ in 0..rng.below(most) {
+                p.push(op(rng));
+            }
+        };
+        let outer = p.here();
+        p.push(addi(INNER, Reg::ZERO, 3));
+        let inner = p.here();
+        random_ops(&mut p, &mut rng, 12);
+        p.push(addi(INNER, INNER, -1));
+        p.push(branch(BranchOp::Bne, INNER, Reg::ZERO, p.here(), inner));
+        random_ops(&mut p, &mut rng, 8);
+        p.push(Instruction::Jal {
+            rd: Reg::RA,
+            offset: 8,
+        });
+        p.push(Instruction::Ebreak);
+        random_ops(&mut p, &mut rng, 8);
+        p.push(addi(OUTER, OUTER, -1));
+        p.push(branch(
+            BranchOp::Beq,
+            OUTER,
+            Reg::ZERO,
+            p.here(),
+            p.here() + 8,
+        ));
+        // Back to `outer` through the jump cache.
+        p.push(Instruction::Jalr {
+            rd: Reg::ZERO,
+            rs1: TOP,
+            offset: (outer - CODE) as i64,
+        });
+        p.push(Instruction::Ebreak);
+        p
+    }
+
+    /// Runs `program` to its end (or a fault) in slices of `quantum`
+    /// instructions; the registers, pc, data, count and the exception.
+    fn run(program: &Program, jit: bool, quantum: u64) -> (Vec<u64>, Vec<u8>, u64, String) {
+        let mut rig = Rig::new(program);
+        rig.machine.set_lowering(Lowering {
+            trap_division_by_zero: false,
+            jit,
+        });
+        rig.set(OUTER, 4).set(BASE, DATA).set(TOP, CODE);
+        for (i, &g) in POOL.iter().enumerate().skip(1) {
+            rig.set(Reg(g), 0x0123_4567_89ab_cdef_u64.rotate_left(7 * i as u32));
+        }
+        let exception = loop {
+            match rig.run(quantum) {
+                Exception::Timer => continue,
+                e => break e,
+            }
+        };
+        if jit && sim::emu::jit_available() {
+            assert!(rig.machine.compiled_blocks() > 0, "nothing compiled");
+        }
+        let mut regs = rig.hart.regs[..32].to_vec();
+        regs.push(rig.hart.pc);
+        let data = rig.read(DATA, 520);
+        (regs, data, rig.machine.instret(), exception.to_string())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+        #[test]
+        fn random_loops_end_alike_under_both_tiers(seed in any::<u64>(), quantum in prop::sample::select(vec![1u64, 2, 5, 13, 64, 100_000])) {
+            let program = program(seed);
+            let interpreted = run(&program, false, quantum);
+            let jitted = run(&program, true, quantum);
+            prop_assert_eq!(&interpreted, &jitted);
+        }
+    }
+}

@@ -30,13 +30,16 @@
 //!
 //! The executor runs ops through raw pointers (from the jump cache, or
 //! returned by `fetch`). They stay valid because a block's ops are never
-//! written after the block is made, and the `Box<[Op]>` holding them is
+//! written after the block is made (but for `fetch` putting compiled code
+//! in place of the first handler, right after the block is inserted and
+//! before anything can run it), and the `Box<[Op]>` holding them is
 //! neither moved by value nor borrowed mutably until the block is removed
 //! (the arena `Vec` may move the `Block`s, but that copies the box's
 //! pointer, not the ops). Blocks are added and removed only by `fetch` and
 //! `invalidate_frame`, which the machine calls between runs of handlers,
 //! never while one runs; a removal flushes the jump cache, so it never
-//! holds a pointer to freed ops.
+//! holds a pointer to freed ops, and unlinks the JIT's direct jumps to the
+//! block's code (jit/mod.rs).
 //!
 //! ## Ownership of the jump cache
 //!
@@ -628,13 +631,10 @@ impl BlockCache {
     pub fn set_lowering(&mut self, lowering: Lowering) {
         if lowering != self.lowering {
             self.lowering = lowering;
+            self.remove_all();
+            // The old code goes with the old JIT, now that no block points
+            // to it.
             self.jit = (lowering.jit && Jit::available()).then(Jit::new);
-            let live: Vec<u32> = self.by_phys.values().copied().collect();
-            for index in live {
-                self.remove(index);
-            }
-            self.by_frame.clear();
-            self.jump_cache.flush();
         }
     }
 
@@ -694,11 +694,12 @@ impl BlockCache {
             self.scratch = ops;
             return Ok((self.scratch.as_ptr(), count));
         }
-        if let Some(jit) = &mut self.jit {
-            // Compiled code takes the place of the first op's handler: the
-            // run loop and chaining enter it as they enter any block.
-            if let Some(code) = jit.compile(&ops, pc) {
-                ops[0].handler = code;
+        if self.jit.as_ref().is_some_and(Jit::wants_reset) {
+            // Mostly dead code: start code memory afresh (every block is
+            // decoded and compiled again when next run).
+            self.remove_all();
+            if let Some(jit) = &mut self.jit {
+                jit.reset();
             }
         }
         let instructions = instruction_count(&ops);
@@ -711,6 +712,16 @@ impl BlockCache {
         };
         self.scratch = ops;
         let index = self.insert(block);
+        if let (Some(jit), Some(block)) = (&mut self.jit, &mut self.blocks[index as usize]) {
+            // Compiled code takes the place of the first op's handler: the
+            // run loop and chaining enter it as they enter any block. It is
+            // compiled for the ops where they stay (its exits point into
+            // them), once a block replaced at this address is forgotten,
+            // and set before anything runs the block.
+            if let Some(code) = jit.compile(&block.ops, pc, phys) {
+                block.ops[0].handler = code;
+            }
+        }
         Ok(self.remember_jump(pc, index))
     }
 
@@ -765,13 +776,27 @@ impl BlockCache {
     fn remove(&mut self, index: u32) {
         if let Some(block) = self.blocks[index as usize].take() {
             self.removals += 1;
-            // The jump cache may point into this block's ops.
+            // The jump cache may point into this block's ops, compiled
+            // blocks may jump to its code.
             self.jump_cache.flush();
+            if let Some(jit) = &mut self.jit {
+                jit.forget(block.phys, block.pc);
+            }
             if self.by_phys.get(&block.phys) == Some(&index) {
                 self.by_phys.remove(&block.phys);
             }
             self.free_slots.push(index);
         }
+    }
+
+    /// Drops every block.
+    fn remove_all(&mut self) {
+        let live: Vec<u32> = self.by_phys.values().copied().collect();
+        for index in live {
+            self.remove(index);
+        }
+        self.by_frame.clear();
+        self.jump_cache.flush();
     }
 
     /// Drops every block decoded from `frame`.

@@ -10,27 +10,39 @@
 //! call it exactly as they call an interpreted block, with the same three
 //! arguments: the block's first op, the register file, the `Exec`.
 //!
-//! The code runs the block's ops natively, one after the other, reading and
-//! writing the guest registers in the register file (no register
-//! allocation: nothing to write back on an exit). It leaves in one way
-//! only: by jumping to the interpreter's handler of some op `i` of the
+//! The code runs the block's ops natively, one after the other, on the
+//! guest registers in the register file, with copies of those it uses in
+//! host registers within the block: every write goes to the file too
+//! (write-through), so the file is up to date at every exit and nothing
+//! is written back, while reads after the first come from a host
+//! register, not through memory (x86_64.rs, `RegCache`). It leaves in one of
+//! two ways: by jumping to the interpreter's handler of some op `i` of the
 //! same block, with that op as the first argument, as the interpreter's
-//! own handlers do. So
+//! own handlers do, or by returning the next pc to the run loop. So
 //!
-//! - a branch, `jal`, `jalr` or the end of a straight-line block computes
-//!   the next pc and chains to its block (compiled or not) through the jump
-//!   cache, in machine code, as the interpreter's `chain` does (exec.rs):
-//!   if the jump cache has the block and the instruction budget allows all
-//!   of it, the code counts it (`Exec::instret`), makes it the running
-//!   block (`block_pc`, `ops`, `start_instret`) and jumps to its first
-//!   handler; otherwise it returns the pc to the run loop, which looks the
-//!   block up, decodes it or raises the timer. A hot loop thus runs
-//!   without leaving machine code until its time slice ends;
+//! - a branch, `jal` or the end of a straight-line block goes to a target
+//!   known when the block is compiled. If the target lies on the page of
+//!   the block's first pc, the code jumps there directly: a `jmp` to the
+//!   target block's *linked entry* once that block is compiled (the link is
+//!   made by whichever of the two is compiled second, `Jit::compile`), and
+//!   until then to a fallback that goes through the jump cache. The linked
+//!   entry charges the block to the instruction budget, which compiled
+//!   code keeps in a host register (`stop_at - instret`): one `sub` and one
+//!   `jb`, and if the block does not fit whole, the count goes back to
+//!   `Exec` and the pc to the run loop, which decodes what fits. A hot loop
+//!   thus runs from block to block without leaving machine code until its
+//!   time slice ends;
+//! - a `jalr`, and a target on another page, chain through the jump cache
+//!   in machine code, as the interpreter's `chain` does (exec.rs): if the
+//!   jump cache has the block and the budget allows all of it, the code
+//!   counts it, makes it the running block (`Exec`'s `block_pc`, `ops`,
+//!   `start_instret`) and jumps to its first handler; otherwise it returns
+//!   the pc to the run loop, which looks the block up, decodes it or raises
+//!   the timer;
 //! - other terminators (`ecall`, `ebreak`, illegal instructions) exit to
 //!   their interpreter handler;
-//! - an op it does not compile (division, floating point, atomics, CSRs,
-//!   `ecall`, ...) is run by its interpreter handler, and the rest of the
-//!   block with it;
+//! - an op it does not compile (floating point, atomics, CSRs, Zbb, ...)
+//!   is run by its interpreter handler, and the rest of the block with it;
 //! - a load or store whose TLB lookup misses (an unmapped page, a
 //!   misaligned access, a store to a frame that holds code, a page that a
 //!   watchpoint keeps out of the TLB) exits *before* the access to that
@@ -38,28 +50,40 @@
 //!   interpreter, precisely, at the op's own pc, with the ops before it
 //!   committed and it and those after it not.
 //!
+//! Every exit to an interpreter handler first writes the count back and
+//! makes its block the running one in `Exec` (the block's pc and ops are
+//! constants in its code): a block entered through a link finds `Exec` as
+//! the block before left it.
+//!
 //! ## What stays exactly as in the interpreter
 //!
 //! - Instruction counts: a block is counted whole by whoever enters it
-//!   (run loop or `chain`), as before; compiled code never touches the
-//!   counters, and an exit through an op's handler is an exit from that
-//!   op's index. The timer and `--max-instructions` stop at the same
-//!   instruction, and a block cut short by the budget is decoded into the
-//!   scratch buffer and never compiled.
+//!   (run loop, `chain`, a linked entry), as before; an exit through an
+//!   op's handler is an exit from that op's index. The timer and
+//!   `--max-instructions` stop at the same instruction, and a block cut
+//!   short by the budget is decoded into the scratch buffer and never
+//!   compiled.
 //! - Self-modifying code: compiled code belongs to its block, which is
 //!   dropped through the per-frame block lists when its frame is written;
-//!   nothing else points to it (the jump cache is flushed with every
-//!   removal). Stores reach code frames only through the slow path, as
-//!   the TLB never holds write tags for them.
+//!   dropping it unlinks every direct jump to it (`Jit::forget`) and
+//!   flushes the jump cache, so nothing reaches its code again. Stores
+//!   reach code frames only through the slow path, as the TLB never holds
+//!   write tags for them.
 //! - Per-context page tables: blocks are keyed by physical address and
-//!   virtual pc, as before.
-//! - Debugging: single steps (`Machine::step`, tracing) run a one-op block
-//!   from the scratch buffer, never compiled code; watchpoints keep their
-//!   pages out of the TLB, so compiled loads and stores exit to the slow
-//!   path where the watch check lives.
+//!   virtual pc, as before, and so are links: a direct jump only goes to
+//!   the same page, i.e. the same frame as the block it leaves, whose
+//!   translation the run loop or the jump cache checked on the way in
+//!   (page-table changes flush the jump cache). A frame decoded at another
+//!   virtual address replaces the block, which unlinks it.
+//! - Debugging: a single step (`Machine::step`, tracing) has a budget of
+//!   one instruction: it runs a one-op block from the scratch buffer, or a
+//!   cached block of one instruction, whose links all refuse the budget
+//!   left, zero; watchpoints keep their pages out of the
+//!   TLB, so compiled loads and stores exit to the slow path where the
+//!   watch check lives.
 //!
-//! Code memory is a list of executable chunks filled one after the other
-//! (`CodeArena`); code of dropped blocks is not reused. Past
+//! Code memory is one reservation filled from the start (`CodeArena`);
+//! code of dropped blocks is not reused. Past
 //! `MAX_CODE_BYTES` nothing more is compiled (the interpreter runs the
 //! rest), which bounds the memory a guest that rewrites its code forever
 //! can make the host spend.
@@ -67,15 +91,33 @@
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
+use rustc_hash::FxHashMap as HashMap;
+
+use super::memory::PAGE_SIZE;
 use super::op::{Handler, Op};
 
 /// Most bytes of machine code one machine makes.
 pub const MAX_CODE_BYTES: usize = 64 << 20;
 
-/// The compiler and the memory its code lives in.
+/// Bytes of code of dropped blocks past which code memory is emptied
+/// (`Jit::wants_reset`).
+const RESET_DEAD_BYTES: usize = 2 << 20;
+
+/// The compiler, the memory its code lives in, and the links between
+/// compiled blocks.
 pub(crate) struct Jit {
     #[cfg(target_arch = "x86_64")]
     arena: x86_64::CodeArena,
+    /// Live compiled blocks by the physical address of their first
+    /// instruction.
+    entries: HashMap<u64, Entry>,
+    /// The direct jumps of the live compiled blocks, by the physical
+    /// address of their target (on the frame of the block that holds
+    /// them).
+    #[cfg(target_arch = "x86_64")]
+    sites: HashMap<u64, Vec<x86_64::Site>>,
+    /// Bytes of code of the live compiled blocks.
+    live_bytes: usize,
     /// Blocks compiled so far.
     pub compiled: u64,
 }
@@ -85,6 +127,10 @@ impl Jit {
         Jit {
             #[cfg(target_arch = "x86_64")]
             arena: x86_64::CodeArena::new(),
+            entries: HashMap::default(),
+            #[cfg(target_arch = "x86_64")]
+            sites: HashMap::default(),
+            live_bytes: 0,
             compiled: 0,
         }
     }
@@ -95,18 +141,124 @@ impl Jit {
     }
 
     /// Machine code for the block `ops` (its whole op sequence, ending in a
-    /// terminator) at virtual `pc`, to be called as the handler of
-    /// `ops[0]`; `None` when not worth it or not possible (no compilable
-    /// first op, code memory used up, another host).
+    /// terminator; the slice the block cache keeps, whose address the
+    /// code's exits use) at virtual `pc` and physical `phys`, to be called
+    /// as the handler of `ops[0]`; `None` when not worth it or not
+    /// possible (no compilable first op, code memory used up, another
+    /// host). Links the block's direct jumps to the compiled blocks they
+    /// go to, and those of earlier blocks that go to it.
     #[allow(unused_variables)]
-    pub fn compile(&mut self, ops: &[Op], pc: u64) -> Option<Handler> {
+    pub fn compile(&mut self, ops: &[Op], pc: u64, phys: u64) -> Option<Handler> {
         #[cfg(target_arch = "x86_64")]
         {
-            let handler = x86_64::compile(&mut self.arena, ops, pc)?;
+            let compiled = x86_64::compile(&mut self.arena, ops, pc)?;
             self.compiled += 1;
-            Some(handler)
+            let frame = phys & !(PAGE_SIZE - 1);
+            let mut jumps = Vec::with_capacity(compiled.sites.len());
+            self.entries.insert(
+                phys,
+                Entry {
+                    pc,
+                    linked: compiled.linked_entry,
+                    jumps: Vec::new(),
+                    len: compiled.len,
+                },
+            );
+            self.live_bytes += compiled.len;
+            for site in compiled.sites {
+                let target = frame | (site.target_pc & (PAGE_SIZE - 1));
+                if let Some(entry) = self.entries.get(&target) {
+                    if entry.pc == site.target_pc {
+                        self.arena.patch_jump(site.jump, entry.linked);
+                    }
+                }
+                jumps.push((target, site.jump));
+                self.sites.entry(target).or_default().push(site);
+            }
+            if let Some(entry) = self.entries.get_mut(&phys) {
+                entry.jumps = jumps;
+            }
+            // Blocks compiled before that jump here.
+            for site in self.sites.get(&phys).into_iter().flatten() {
+                if site.target_pc == pc {
+                    self.arena.patch_jump(site.jump, compiled.linked_entry);
+                }
+            }
+            Some(compiled.handler)
         }
         #[cfg(not(target_arch = "x86_64"))]
         None
     }
+
+    /// Whether the code of dropped blocks takes more room than that of the
+    /// live ones (and a few MiB): then the block cache drops every block
+    /// and calls `reset`, so that a guest that keeps making new code (a
+    /// process forked, run and reaped forever) does not make the host
+    /// keep its old code.
+    pub fn wants_reset(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let dead = self.arena.used() - self.live_bytes;
+            dead > RESET_DEAD_BYTES && dead > self.live_bytes
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
+    /// Empties code memory; every block with code is dropped (and so
+    /// forgotten) already.
+    pub fn reset(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        self.arena.reset();
+        self.entries.clear();
+        #[cfg(target_arch = "x86_64")]
+        self.sites.clear();
+        self.live_bytes = 0;
+    }
+
+    /// The block at `phys` decoded at virtual `pc` is dropped: direct
+    /// jumps to it go back to their jump-cache fallback (before any code
+    /// runs again: the block cache calls this between runs of handlers).
+    pub fn forget(&mut self, phys: u64, pc: u64) {
+        let Some(entry) = self.entries.remove(&phys) else {
+            return;
+        };
+        if entry.pc != pc {
+            self.entries.insert(phys, entry);
+            return;
+        }
+        self.live_bytes -= entry.len;
+        #[cfg(target_arch = "x86_64")]
+        {
+            for site in self.sites.get(&phys).into_iter().flatten() {
+                if site.target_pc == pc {
+                    self.arena.patch_jump(site.jump, site.fallback);
+                }
+            }
+            // Its own jumps are never run again: forgotten too, so that
+            // the lists stay as long as the live blocks' jumps (a guest
+            // that forks and exits forever compiles new blocks forever).
+            for (target, jump) in entry.jumps {
+                if let Some(list) = self.sites.get_mut(&target) {
+                    list.retain(|site| site.jump != jump);
+                    if list.is_empty() {
+                        self.sites.remove(&target);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A live compiled block, for its links.
+struct Entry {
+    /// Its virtual pc.
+    pc: u64,
+    /// Its linked entry.
+    linked: usize,
+    /// Its direct jumps: (physical address of the target, address of the
+    /// jump).
+    jumps: Vec<(u64, usize)>,
+    /// Bytes of its code.
+    len: usize,
 }

@@ -2,27 +2,48 @@
 //! the code lives in.
 //!
 //! Register use inside compiled code (System V calling convention, which
-//! every `Handler` has): `rdi` = the block's first op, `rsi` = the guest
-//! register file (33 `u64`s: `x[i]` at `rsi + 8*i`), `rdx` = `&mut Exec`;
-//! these three are left untouched so that any exit can jump to an
-//! interpreter handler with them. `r11` holds the TLB's entries; `rax`,
-//! `rcx`, `r8` are scratch. Only caller-saved registers are used and
-//! nothing is pushed: the code needs no stack frame, and its exits are
-//! plain jumps (as the interpreter's tail calls are).
+//! every `Handler` has): `rsi` = the guest register file (33 `u64`s: `x[i]`
+//! at `rsi + 8*i`), `rdx` = `&mut Exec`, both left untouched so that any
+//! exit can jump to an interpreter handler with them; `r11` holds the
+//! TLB's entries and `r10` the instruction budget left (`stop_at -
+//! instret`, with the running block counted), both loaded by the block
+//! entered from the interpreter and kept across linked blocks; `rbx`,
+//! `rbp`, `r12`–`r15` and `rdi` hold copies of guest registers within a
+//! block (`RegCache`); `rax`, `rcx`, `r8`, `r9` are scratch. The
+//! interpreter entry pushes the callee-saved ones among them and every
+//! exit pops them, so the code needs no frame of its own, and its exits
+//! are plain jumps (as the interpreter's tail calls are) with the stack as
+//! the caller left it.
+//!
+//! The layout of one block's code:
+//!
+//! ```text
+//! entry:         mov r11, tlb ; r10 = stop_at - instret ; push ; jmp start
+//!                                ← the handler: run loop, interpreter's chain
+//! linked entry:  sub r10, count ; jb over     ← direct jumps, jump cache
+//! start:         loads of the registers the block reads first (if few)
+//! body:          the ops, one template each
+//!                the terminator: jmp <linked entry of the target>
+//!                                (patched; at first: jmp fallback)
+//! over:          budget spent: instret back to Exec, pop, return the pc
+//! fallbacks:     mov rax, target ; jmp chain
+//! chain:         the jump-cache lookup (for jalr and unlinked targets)
+//! exits:         Exec brought up to date, pop, jmp to an interpreter handler
+//! ```
+
+// dynasm expands a dynamic register `Rq(n)` to `n.into()`, which clippy
+// finds useless for the `u8`s used here.
+#![allow(clippy::useless_conversion)]
 
 use std::mem::{offset_of, size_of};
 
-use dynasmrt::mmap::ExecutableBuffer;
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 
 use super::MAX_CODE_BYTES;
 use crate::emu::memory::PAGE_SIZE;
 use crate::emu::mmu::{TlbEntry, TLB_ENTRIES};
-use crate::emu::op::{Exec, Handler, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES};
-
-/// Size of one chunk of executable memory.
-const CHUNK_BYTES: usize = 1 << 20;
+use crate::emu::op::{Exec, Handler, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES, SINK};
 
 // The layouts the templates below rely on.
 const OP_BYTES: i32 = size_of::<Op>() as i32;
@@ -34,7 +55,9 @@ const WRITE_TAG: i32 = offset_of!(TlbEntry, write_tag) as i32;
 const ADDEND: i32 = offset_of!(TlbEntry, addend) as i32;
 const EXEC_TLB: i32 = offset_of!(Exec<'static>, tlb) as i32;
 const PAGE_SHIFT: i8 = PAGE_SIZE.trailing_zeros() as i8;
-const TLB_INDEX_MASK: i32 = TLB_ENTRIES as i32 - 1;
+/// The TLB index scaled to the entry's byte offset in one `and`:
+/// `(vaddr >> (PAGE_SHIFT - 5)) & (mask << 5)`.
+const TLB_OFFSET_MASK: i32 = (TLB_ENTRIES as i32 - 1) << TLB_ENTRY_SHIFT;
 const EXEC_JUMP_CACHE: i32 = offset_of!(Exec<'static>, jump_cache) as i32;
 const EXEC_BLOCK_PC: i32 = offset_of!(Exec<'static>, block_pc) as i32;
 const EXEC_OPS: i32 = offset_of!(Exec<'static>, ops) as i32;
@@ -46,58 +69,163 @@ const JUMP_PC: i32 = offset_of!(JumpEntry, pc) as i32;
 const JUMP_OPS: i32 = offset_of!(JumpEntry, ops) as i32;
 const JUMP_COUNT: i32 = offset_of!(JumpEntry, count) as i32;
 const JUMP_INDEX_MASK: i32 = JUMP_CACHE_ENTRIES as i32 - 1;
+/// Where a block's linked entry lies after its interpreter entry (its
+/// handler), which is padded to this size.
+const LINKED_ENTRY: usize = 48;
+/// The opcode of `jmp rel32`, the form of every patchable jump.
+const JMP_REL32: u8 = 0xe9;
 
-/// Executable memory, filled chunk after chunk; code is never moved or
-/// freed while the arena lives (module doc of jit/mod.rs).
+/// Executable memory: one reservation of `MAX_CODE_BYTES`, filled from the
+/// start, so that every block reaches every other with a `jmp rel32`.
+/// Code is never moved or freed while the arena lives (module doc of
+/// jit/mod.rs). The mapping is readable, writable and executable: links
+/// between blocks are made and unmade by rewriting one jump in place
+/// (`patch_jump`), which happens only between runs of handlers (block.rs,
+/// `fetch` and `remove`), and guest stores never reach it (they go through
+/// the TLB to guest memory only).
 pub(super) struct CodeArena {
-    chunks: Vec<ExecutableBuffer>,
-    total: usize,
+    /// The reservation's start; null when the host refused it (then nothing
+    /// is compiled).
+    base: *mut u8,
+    /// Bytes used.
+    used: usize,
 }
 
 impl CodeArena {
     pub fn new() -> CodeArena {
-        CodeArena {
-            chunks: Vec::new(),
-            total: 0,
-        }
+        // SAFETY: a fresh anonymous private mapping at an address the
+        // kernel chooses touches no existing memory; pages are committed
+        // only when written (MAP_NORESERVE), so the reservation costs
+        // address space only.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                MAX_CODE_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        let base = if base == libc::MAP_FAILED {
+            std::ptr::null_mut()
+        } else {
+            base.cast::<u8>()
+        };
+        CodeArena { base, used: 0 }
     }
 
     /// Copies `code` into executable memory and returns where it starts;
-    /// `None` when the arena is full or the host refuses memory. Existing
-    /// code stays where it is.
-    fn add(&mut self, code: &[u8]) -> Option<*const u8> {
-        if code.len() > CHUNK_BYTES || self.total + code.len() > MAX_CODE_BYTES {
+    /// `None` when the arena is full or the host refused it. Existing code
+    /// stays where it is.
+    fn add(&mut self, code: &[u8]) -> Option<usize> {
+        if self.base.is_null() || code.len() > MAX_CODE_BYTES - self.used {
             return None;
         }
-        let fits = self
-            .chunks
-            .last()
-            .is_some_and(|c| c.size() - c.len() >= code.len());
-        if !fits {
-            self.chunks.push(ExecutableBuffer::new(CHUNK_BYTES).ok()?);
+        // SAFETY: `used + code.len() <= MAX_CODE_BYTES`, so the destination
+        // lies inside the mapping, past all code handed out so far (nothing
+        // runs or points there yet); `code` is a separate host buffer.
+        let at = unsafe {
+            let at = self.base.add(self.used);
+            std::ptr::copy_nonoverlapping(code.as_ptr(), at, code.len());
+            at
+        };
+        self.used += code.len();
+        Some(at as usize)
+    }
+
+    /// Bytes of code handed out.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Empties the arena, giving its pages back to the host. The caller
+    /// makes sure no code in it can run again: every block with code here
+    /// is dropped (block.rs, `BlockCache::fetch`).
+    pub fn reset(&mut self) {
+        if !self.base.is_null() && self.used > 0 {
+            // SAFETY: `base..base + used` lies in the mapping made in `new`;
+            // nothing points into it any more (the caller's promise), so
+            // its bytes may become zero pages.
+            unsafe {
+                libc::madvise(self.base.cast(), self.used, libc::MADV_DONTNEED);
+            }
         }
-        let chunk = self.chunks.pop()?;
-        let start = chunk.len();
-        // While the chunk is writable none of its code runs: compiling
-        // happens between runs of handlers (block.rs, `fetch`).
-        let Ok(mut writable) = chunk.make_mut() else {
-            // The mapping is gone with the failed call, and with it code that
-            // blocks may still point to: there is no safe way on.
-            std::process::abort();
-        };
-        writable.set_len(start + code.len());
-        writable[start..].copy_from_slice(code);
-        let Ok(chunk) = writable.make_exec() else {
-            std::process::abort();
-        };
-        let at = chunk.as_ptr().wrapping_add(start);
-        self.chunks.push(chunk);
-        self.total += code.len();
-        Some(at)
+        self.used = 0;
+    }
+
+    /// Makes the `jmp rel32` at `jump` (an address `compile` reported in a
+    /// `Site`) go to `target` (code in this arena). Called only between
+    /// runs of handlers: no code runs while it is rewritten.
+    pub fn patch_jump(&mut self, jump: usize, target: usize) {
+        let base = self.base as usize;
+        let inside = |a: usize, len: usize| a >= base && a + len <= base + self.used;
+        if !inside(jump, 5) || !inside(target, 1) {
+            return;
+        }
+        // Both lie in one reservation of less than 2 GiB: the distance
+        // fits a rel32.
+        let rel = (target as i64 - (jump as i64 + 5)) as i32;
+        // SAFETY: `jump..jump + 5` is inside the code handed out by `add`
+        // (checked above), the 5-byte jump `compile` emitted there; the
+        // mapping is writable, and the 4 bytes after the opcode are
+        // written unaligned, as x86 encodes them.
+        unsafe {
+            debug_assert_eq!(*(jump as *const u8), JMP_REL32);
+            std::ptr::write_unaligned((jump + 1) as *mut i32, rel);
+        }
     }
 }
 
+impl Drop for CodeArena {
+    fn drop(&mut self) {
+        if !self.base.is_null() {
+            // SAFETY: `base` is the mapping made in `new`, of that length;
+            // no block's handler points into it any more: the block cache
+            // drops its blocks before the JIT (block.rs, `set_lowering`;
+            // field order of `BlockCache`).
+            unsafe {
+                libc::munmap(self.base.cast(), MAX_CODE_BYTES);
+            }
+        }
+    }
+}
+
+/// A direct jump to another block that the code of a block contains: to
+/// be patched to the target's linked entry when (and while) the target is
+/// compiled, and back to `fallback` when it is dropped.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Site {
+    /// Address of the `jmp rel32`.
+    pub jump: usize,
+    /// Where it jumps while unlinked: sets the target pc and chains
+    /// through the jump cache.
+    pub fallback: usize,
+    /// The virtual pc it goes to (on the page of the block's first pc).
+    pub target_pc: u64,
+}
+
+/// A compiled block.
+pub(super) struct Compiled {
+    /// The entry from the interpreter (run loop, `chain`): the block's
+    /// handler.
+    pub handler: Handler,
+    /// The entry for direct jumps from other blocks: counts the block
+    /// against the budget in `r10`.
+    pub linked_entry: usize,
+    /// Its direct jumps, unlinked.
+    pub sites: Vec<Site>,
+    /// Bytes of code.
+    pub len: usize,
+}
+
 /// Whether `op` (not a terminator) has a template here.
+///
+/// **Extension point (coursework):** give another op a template (a Zbb op
+/// such as `andn` or `max`, say): accept it here, emit it in `emit_op`
+/// (its sources from `RegCache::read`, its result in `rax` to
+/// `RegCache::write_rax`) and list its registers in `registers`;
+/// tests/jit.rs then checks it against the interpreter.
 fn compiles(op: &Op) -> bool {
     use OpKind as K;
     let imm32 = i32::try_from(op.imm).is_ok();
@@ -118,126 +246,393 @@ fn compiles(op: &Op) -> bool {
     }
 }
 
-/// Compiles the block `ops` (module doc of jit/mod.rs); `None` if its
-/// first op has no template (the code would exit to `ops[0]`'s handler,
-/// which it replaces) or memory for code is used up.
-pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Handler> {
+/// The guest registers `op` (compiled) reads and the one it writes
+/// (`SINK` left out: never read).
+fn registers(op: &Op) -> ([Option<u8>; 2], Option<u8>) {
+    use OpKind as K;
+    let (r1, r2, d) = (
+        Some(op.rs1),
+        Some(op.rs2),
+        Some(op.rd).filter(|&d| d != SINK),
+    );
+    match op.kind {
+        K::Nop | K::Fallthrough => ([None, None], None),
+        K::Li => ([None, None], d),
+        K::Jal => ([None, None], d),
+        K::Jalr => ([r1, None], None),
+        K::Sb | K::Sh | K::Sw | K::Sd => ([r1, r2], None),
+        kind if kind.is_branch() => ([r1, r2], None),
+        K::Mv
+        | K::Addi
+        | K::Slti
+        | K::Sltiu
+        | K::Xori
+        | K::Ori
+        | K::Andi
+        | K::Slli
+        | K::Srli
+        | K::Srai
+        | K::Addiw
+        | K::Slliw
+        | K::Srliw
+        | K::Sraiw
+        | K::Lb
+        | K::Lh
+        | K::Lw
+        | K::Ld
+        | K::Lbu
+        | K::Lhu
+        | K::Lwu => ([r1, None], d),
+        _ => ([r1, r2], d),
+    }
+}
+
+/// When the ops `compiled` use at most as many guest registers as the
+/// cache has host registers (so none is ever replaced), the ones they read
+/// before writing, in order; else `None`.
+fn live_in_if_few(compiled: &[Op]) -> Option<Vec<u8>> {
+    let mut used: Vec<u8> = Vec::new();
+    let mut live_in = Vec::new();
+    for op in compiled {
+        let (reads, write) = registers(op);
+        for g in reads.into_iter().flatten() {
+            if !used.contains(&g) {
+                used.push(g);
+                live_in.push(g);
+            }
+        }
+        if let Some(g) = write {
+            if !used.contains(&g) {
+                used.push(g);
+            }
+        }
+    }
+    (used.len() <= CACHE_REGS.len()).then_some(live_in)
+}
+
+/// Whether the terminator `op` has a template (`emit_terminator` emits
+/// it).
+fn terminator_compiles(op: &Op) -> bool {
+    use OpKind as K;
+    match op.kind {
+        K::Jalr => i32::try_from(op.imm).is_ok(),
+        K::Fallthrough | K::Jal => true,
+        kind => kind.is_branch(),
+    }
+}
+
+/// What the templates of one block need besides the op at hand.
+struct Block<'a> {
+    a: VecAssembler<X64Relocation>,
+    /// The block's ops: the slice the block cache keeps (its address goes
+    /// into the exits).
+    ops: &'a [Op],
+    /// Virtual address of the first instruction.
+    pc: u64,
+    /// Guest instructions in the block (what the budget is charged).
+    count: i32,
+    /// The jump-cache lookup (`rax` = target pc).
+    chain: DynamicLabel,
+    /// Exits of loads and stores that missed the TLB: (label, op index).
+    misses: Vec<(DynamicLabel, usize)>,
+    /// Direct jumps: (offset of the `jmp`, its fallback label, target pc).
+    sites: Vec<(usize, DynamicLabel, u64)>,
+    /// Guest registers in host registers.
+    cache: RegCache,
+    /// Where the block's budget is found spent: back to the run loop.
+    over: DynamicLabel,
+    /// The start of the code arena.
+    code_base: usize,
+    /// Just after the linked entry's charge of the budget.
+    start: DynamicLabel,
+    /// Where a jump back to the block's start may enter, the loads of its
+    /// registers done (when they keep their host registers throughout).
+    loop_body: Option<DynamicLabel>,
+}
+
+/// Compiles the block `ops` (module doc of jit/mod.rs); `ops` is the
+/// slice the block cache keeps for the block at virtual `pc`, and the
+/// code's exits name its ops by address. `None` if its first op has no
+/// template (the code would exit to `ops[0]`'s handler, which it
+/// replaces) or memory for code is used up.
+pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Compiled> {
     let first = ops.first()?;
-    if first.kind.is_terminator() || !compiles(first) {
+    let has_template = if first.kind.is_terminator() {
+        terminator_compiles(first)
+    } else {
+        compiles(first)
+    };
+    if !has_template {
         return None;
     }
+    let fallthrough = ops.last().is_some_and(|op| op.kind == OpKind::Fallthrough);
+    let count = (ops.len() - usize::from(fallthrough)) as i32;
     let mut a = VecAssembler::<X64Relocation>::new(0);
-    // Exits of loads and stores that missed the TLB: (label, op index).
-    let mut misses: Vec<(DynamicLabel, usize)> = Vec::new();
-    dynasm!(a ; .arch x64 ; mov r11, QWORD [rdx + EXEC_TLB]);
-    let mut end = ops.len() - 1;
-    for (i, op) in ops.iter().enumerate() {
-        if op.kind.is_terminator() || !compiles(op) {
-            end = i;
-            break;
+    let chain = a.new_dynamic_label();
+    let a_over = a.new_dynamic_label();
+    let a_start = a.new_dynamic_label();
+    let mut b = Block {
+        a,
+        ops,
+        pc,
+        count,
+        chain,
+        misses: Vec::new(),
+        sites: Vec::new(),
+        cache: RegCache::new(),
+        over: a_over,
+        code_base: arena.base as usize,
+        start: a_start,
+        loop_body: None,
+    };
+    let (over, start) = (b.over, b.start);
+    // The entry from the interpreter, at offset 0: it counted the block
+    // already.
+    dynasm!(b.a
+        ; .arch x64
+        ; mov r11, QWORD [rdx + EXEC_TLB]
+        ; mov r10, QWORD [rdx + EXEC_STOP_AT]
+        ; sub r10, QWORD [rdx + EXEC_INSTRET]
+    );
+    push_saved_regs(&mut b.a);
+    dynasm!(b.a ; .arch x64 ; jmp =>start);
+    // Padded to `LINKED_ENTRY`, so that the jump cache's chaining finds the
+    // linked entry of a compiled block from its handler (`emit_chain`).
+    if b.a.offset().0 > LINKED_ENTRY {
+        return None;
+    }
+    while b.a.offset().0 < LINKED_ENTRY {
+        dynasm!(b.a ; .arch x64 ; int3);
+    }
+    // The linked entry: charge the block to the budget, or leave if it
+    // does not fit whole (the run loop then decodes just what fits,
+    // block.rs).
+    dynasm!(b.a ; .arch x64 ; sub r10, count ; jb =>over ; =>start);
+    // The ops compiled: up to the first op without a template, or the
+    // terminator.
+    let end = ops
+        .iter()
+        .position(|op| op.kind.is_terminator() || !compiles(op))
+        .unwrap_or(ops.len() - 1);
+    let terminator = ops[end].kind.is_terminator() && terminator_compiles(&ops[end]);
+    let compiled = &ops[..end + usize::from(terminator)];
+    if let Some(live_in) = live_in_if_few(compiled) {
+        // Each register the block uses keeps one host register throughout:
+        // load those it reads before writing now, and a jump back to the
+        // block's own start can skip these loads (`go_to`).
+        for g in live_in {
+            b.cache.next_op();
+            b.cache.read(&mut b.a, g);
         }
-        emit_op(&mut a, op, i, &mut misses);
+        let body = b.a.new_dynamic_label();
+        dynasm!(b.a ; .arch x64 ; =>body);
+        b.loop_body = Some(body);
     }
-    let last = &ops[end];
-    if !emit_terminator(&mut a, last, pc) {
-        exit_to(&mut a, ops, end);
+    for (i, op) in ops[..end].iter().enumerate() {
+        emit_op(&mut b.a, &mut b.cache, op, i, &mut b.misses);
     }
-    for (label, i) in misses {
-        dynasm!(a ; .arch x64 ; =>label);
-        exit_to(&mut a, ops, i);
+    if !(terminator && emit_terminator(&mut b, end)) {
+        exit_to(&mut b, end);
     }
-    let code = a.finalize().ok()?;
+    dynasm!(b.a
+        ; .arch x64
+        ; =>over
+        ; add r10, count
+    );
+    store_instret(&mut b.a);
+    pop_saved_regs(&mut b.a);
+    dynasm!(b.a ; .arch x64 ; mov rax, QWORD pc as i64 ; ret);
+    let sites = std::mem::take(&mut b.sites);
+    let mut fallbacks = Vec::with_capacity(sites.len());
+    for &(_, label, target) in &sites {
+        fallbacks.push(b.a.offset().0);
+        dynasm!(b.a ; .arch x64 ; =>label ; mov rax, QWORD target as i64 ; jmp =>chain);
+    }
+    emit_chain(&mut b);
+    for (label, i) in std::mem::take(&mut b.misses) {
+        dynasm!(b.a ; .arch x64 ; =>label);
+        exit_to(&mut b, i);
+    }
+    let code = b.a.finalize().ok()?;
     let at = arena.add(&code)?;
+    let sites = sites
+        .iter()
+        .zip(fallbacks)
+        // Label jumps are rel32 (dynasm's default); a site in any other
+        // form is left out and stays unlinked.
+        .filter(|&(&(jump, _, _), _)| code[jump] == JMP_REL32)
+        .map(|(&(jump, _, target_pc), fallback)| Site {
+            jump: at + jump,
+            fallback: at + fallback,
+            target_pc,
+        })
+        .collect();
     // The code follows the `Handler` ABI (extern "C", i.e. System V on
     // x86-64: arguments in rdi, rsi, rdx) and contract: it reads and writes
-    // only the register file, guest memory through TLB hits, and leaves by
-    // jumping to an interpreter handler of this block with its arguments.
-    // SAFETY: `at` is the start of that code, just copied into executable
-    // memory that lives as long as the arena (never freed or moved while
-    // the machine lives), so it is a valid `Handler` for that long.
-    Some(unsafe { std::mem::transmute::<*const u8, Handler>(at) })
+    // only the register file, `Exec`'s run state, guest memory through TLB
+    // hits, and leaves by returning a pc or by jumping to an interpreter
+    // handler of this block with its arguments.
+    // SAFETY: `at` is the start of that entry, just copied into
+    // executable memory that lives as long as the arena (never freed or
+    // moved while the machine lives), so it is a valid `Handler` for that
+    // long.
+    let handler = unsafe { std::mem::transmute::<usize, Handler>(at) };
+    Some(Compiled {
+        handler,
+        linked_entry: at + LINKED_ENTRY,
+        sites,
+        len: code.len(),
+    })
+}
+
+/// Writes the instruction count back to `Exec`: `instret = stop_at - r10`
+/// (the running block counted whole). Leaves it in `rcx`.
+fn store_instret(a: &mut VecAssembler<X64Relocation>) {
+    dynasm!(a
+        ; .arch x64
+        ; mov rcx, QWORD [rdx + EXEC_STOP_AT]
+        ; sub rcx, r10
+        ; mov QWORD [rdx + EXEC_INSTRET], rcx
+    );
 }
 
 /// Leaves compiled code for the interpreter: to the handler of op `i`,
-/// with op `i` as its first argument. The handler is the one the op had
-/// when compiled (for op 0, the interpreter's own, never this code).
-fn exit_to(a: &mut VecAssembler<X64Relocation>, ops: &[Op], i: usize) {
-    let offset = OP_BYTES * i as i32;
-    let handler = ops[i].handler as usize as i64;
-    dynasm!(a
+/// with op `i` as its first argument, and `Exec` saying what the
+/// interpreter's handlers expect of the running block (its pc, ops and
+/// the count before it; linked entries leave them to the exits). The
+/// handler is the one the op had when compiled (for op 0, the
+/// interpreter's own, never this code).
+fn exit_to(b: &mut Block, i: usize) {
+    let op = b.ops[i].handler as usize as i64;
+    let ops = b.ops.as_ptr() as i64;
+    let count = b.count;
+    let pc = b.pc as i64;
+    store_instret(&mut b.a);
+    pop_saved_regs(&mut b.a);
+    dynasm!(b.a
         ; .arch x64
-        ; add rdi, offset
-        ; mov rax, QWORD handler
+        ; sub rcx, count
+        ; mov QWORD [rdx + EXEC_START_INSTRET], rcx
+        ; mov rax, QWORD pc
+        ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
+        ; mov rdi, QWORD ops
+        ; mov QWORD [rdx + EXEC_OPS], rdi
+        ; add rdi, OP_BYTES * i as i32
+        ; mov rax, QWORD op
         ; jmp rax
     );
 }
 
-/// Emits a block's terminator `op` (of the block at virtual `pc`) if it has
-/// a template: it computes the next pc and chains there (`chain`). Returns
-/// false for the others.
-fn emit_terminator(a: &mut VecAssembler<X64Relocation>, op: &Op, pc: u64) -> bool {
+/// Goes to the block at static `target`: through a patchable direct jump
+/// when it lies on the page of the block's first pc (so on the same
+/// frame: the translation that let the block run covers it, and the
+/// link is keyed by physical address, jit/mod.rs), else through the jump
+/// cache.
+fn go_to(b: &mut Block, target: u64) {
+    let page = !(PAGE_SIZE - 1);
+    if target == b.pc {
+        // A loop of one block: charge it again and go round, past the
+        // loads of its registers if they stay in host registers (they hold
+        // the current values: every write went to them too).
+        let over = b.over;
+        dynasm!(b.a ; .arch x64 ; sub r10, b.count ; jb =>over);
+        // (`live_in_if_few` counted the registers so that none is ever
+        // replaced; should a template use one it did not count, the loads
+        // are not skipped.)
+        match b.loop_body.filter(|_| !b.cache.replaced) {
+            Some(body) => dynasm!(b.a ; .arch x64 ; jmp =>body),
+            None => {
+                let start = b.start;
+                dynasm!(b.a ; .arch x64 ; jmp =>start);
+            }
+        }
+    } else if target & page == b.pc & page {
+        let fallback = b.a.new_dynamic_label();
+        b.sites.push((b.a.offset().0, fallback, target));
+        dynasm!(b.a ; .arch x64 ; jmp =>fallback);
+    } else {
+        let chain = b.chain;
+        dynasm!(b.a ; .arch x64 ; mov rax, QWORD target as i64 ; jmp =>chain);
+    }
+}
+
+/// Emits the block's terminator, op `end`, if it has a template: it
+/// computes the next pc and goes there (`go_to`, or `chain` for `jalr`).
+/// Returns false for the others.
+fn emit_terminator(b: &mut Block, end: usize) -> bool {
     use OpKind as K;
+    let op = b.ops[end];
     let rd = 8 * i32::from(op.rd);
-    let rs1 = 8 * i32::from(op.rs1);
-    let rs2 = 8 * i32::from(op.rs2);
-    let after = pc.wrapping_add(u64::from(op.offset) + u64::from(op.len)) as i64;
-    let target = op.imm;
+    let after = b.pc.wrapping_add(u64::from(op.offset) + u64::from(op.len));
+    let target = op.imm as u64;
     match op.kind {
         K::Fallthrough => {
-            let next = pc.wrapping_add(u64::from(op.offset)) as i64;
-            dynasm!(a ; .arch x64 ; mov rax, QWORD next);
-            chain(a);
+            let next = b.pc.wrapping_add(u64::from(op.offset));
+            go_to(b, next);
         }
         K::Jal => {
-            dynasm!(a ; .arch x64 ; mov rax, QWORD after ; mov QWORD [rsi + rd], rax);
-            dynasm!(a ; .arch x64 ; mov rax, QWORD target);
-            chain(a);
+            // Into the cache too: a jump to the block's own start keeps it.
+            b.cache.next_op();
+            dynasm!(b.a ; .arch x64 ; mov rax, QWORD after as i64);
+            b.cache.write_rax(&mut b.a, op.rd);
+            go_to(b, target);
         }
         K::Jalr => {
             let Ok(imm) = i32::try_from(op.imm) else {
                 return false;
             };
+            let chain = b.chain;
             // The target from rs1 before rd is written: they may be one.
-            dynasm!(a
+            b.cache.next_op();
+            let base = b.cache.read(&mut b.a, op.rs1);
+            dynasm!(b.a
                 ; .arch x64
-                ; mov r9, QWORD [rsi + rs1]
-                ; add r9, imm
+                ; lea r9, [Rq(base) + imm]
                 ; and r9, -2
-                ; mov rax, QWORD after
+                ; mov rax, QWORD after as i64
                 ; mov QWORD [rsi + rd], rax
                 ; mov rax, r9
+                ; jmp =>chain
             );
-            chain(a);
         }
         K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
-            let taken = a.new_dynamic_label();
-            dynasm!(a ; .arch x64 ; mov rax, QWORD [rsi + rs1] ; cmp rax, QWORD [rsi + rs2]);
+            let taken = b.a.new_dynamic_label();
+            b.cache.next_op();
+            let (r1, r2) = (
+                b.cache.read(&mut b.a, op.rs1),
+                b.cache.read(&mut b.a, op.rs2),
+            );
+            dynasm!(b.a ; .arch x64 ; cmp Rq(r1), Rq(r2));
             match op.kind {
-                K::Beq => dynasm!(a ; .arch x64 ; je =>taken),
-                K::Bne => dynasm!(a ; .arch x64 ; jne =>taken),
-                K::Blt => dynasm!(a ; .arch x64 ; jl =>taken),
-                K::Bge => dynasm!(a ; .arch x64 ; jge =>taken),
-                K::Bltu => dynasm!(a ; .arch x64 ; jb =>taken),
-                _ => dynasm!(a ; .arch x64 ; jae =>taken),
+                K::Beq => dynasm!(b.a ; .arch x64 ; je =>taken),
+                K::Bne => dynasm!(b.a ; .arch x64 ; jne =>taken),
+                K::Blt => dynasm!(b.a ; .arch x64 ; jl =>taken),
+                K::Bge => dynasm!(b.a ; .arch x64 ; jge =>taken),
+                K::Bltu => dynasm!(b.a ; .arch x64 ; jb =>taken),
+                _ => dynasm!(b.a ; .arch x64 ; jae =>taken),
             }
-            dynasm!(a ; .arch x64 ; mov rax, QWORD after);
-            chain(a);
-            dynasm!(a ; .arch x64 ; =>taken ; mov rax, QWORD target);
-            chain(a);
+            go_to(b, after);
+            dynasm!(b.a ; .arch x64 ; =>taken);
+            go_to(b, target);
         }
         _ => return false,
     }
     true
 }
 
-/// Emits block chaining to the pc in `rax` (exec.rs, `chain`, in machine
-/// code): if the jump cache has the block for it and the budget allows
-/// the whole block, counts it, makes it the running block and jumps to its
-/// first handler; otherwise returns the pc to the run loop.
-fn chain(a: &mut VecAssembler<X64Relocation>) {
-    let slow = a.new_dynamic_label();
-    dynasm!(a
+/// Emits block chaining through the jump cache to the pc in `rax`
+/// (exec.rs, `chain`, in machine code): if the jump cache has the block
+/// for it, jumps to its linked entry if it is compiled; else, if the
+/// budget allows the whole block, counts it, makes it the running block in
+/// `Exec` and jumps to its first handler. Otherwise writes the count back
+/// and returns the pc to the run loop.
+fn emit_chain(b: &mut Block) {
+    let (slow, interpreted) = (b.a.new_dynamic_label(), b.a.new_dynamic_label());
+    let code_base = b.code_base;
+    let chain = b.chain;
+    dynasm!(b.a
         ; .arch x64
+        ; =>chain
         // The entry: jump_cache + 24 * ((pc >> 1) & mask) (op.rs, `JumpEntry::index`).
         ; mov rcx, rax
         ; shr rcx, 1
@@ -247,178 +642,337 @@ fn chain(a: &mut VecAssembler<X64Relocation>) {
         ; lea r8, [r8 + rcx * 8]
         ; cmp rax, QWORD [r8 + JUMP_PC]
         ; jne =>slow
-        // instret + count <= stop_at, or the run loop decides.
-        ; mov r9, QWORD [rdx + EXEC_INSTRET]
-        ; mov rcx, r9
-        ; add rcx, QWORD [r8 + JUMP_COUNT]
-        ; cmp rcx, QWORD [rdx + EXEC_STOP_AT]
-        ; ja =>slow
-        ; mov QWORD [rdx + EXEC_START_INSTRET], r9
+        // A compiled block (its handler lies in the arena: it is its
+        // interpreter entry): straight to its linked entry, which charges
+        // the budget; `Exec` is brought up to date by its exits.
+        ; mov rdi, QWORD [r8 + JUMP_OPS]
+        ; mov rcx, QWORD [rdi]
+        ; mov r9, QWORD code_base.wrapping_neg() as i64
+        ; add r9, rcx
+        ; cmp r9, MAX_CODE_BYTES as i32
+        ; jae =>interpreted
+        ; add rcx, LINKED_ENTRY as i32
+        ; jmp rcx
+        ; =>interpreted
+        // count <= budget left, or the run loop decides.
+        ; mov r9, QWORD [r8 + JUMP_COUNT]
+        ; cmp r10, r9
+        ; jb =>slow
+        ; sub r10, r9
+        ; mov rcx, QWORD [rdx + EXEC_STOP_AT]
+        ; sub rcx, r10
         ; mov QWORD [rdx + EXEC_INSTRET], rcx
+        ; sub rcx, r9
+        ; mov QWORD [rdx + EXEC_START_INSTRET], rcx
         ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
+    );
+    pop_saved_regs(&mut b.a);
+    dynasm!(b.a
+        ; .arch x64
         ; mov rdi, QWORD [r8 + JUMP_OPS]
         ; mov QWORD [rdx + EXEC_OPS], rdi
         ; jmp QWORD [rdi]
         ; =>slow
-        ; ret
     );
+    store_instret(&mut b.a);
+    pop_saved_regs(&mut b.a);
+    dynasm!(b.a ; .arch x64 ; ret);
+}
+
+/// The host registers that hold copies of guest registers within a block
+/// (`rbx`, `rbp`, `r12`–`r15`, `rdi`): callee-saved ones, which the
+/// interpreter entry saves on the stack and every exit restores.
+const CACHE_REGS: [u8; 7] = [3, 5, 12, 13, 14, 15, 7];
+
+/// Guest registers in host registers, within one block: a write-through
+/// cache. Every write of a guest register goes to the register file too,
+/// so the file is always up to date and an exit (a miss, an exception,
+/// the interpreter) needs nothing written back; what the cache saves is
+/// the reload, whose store-to-load latency would lie on the guest's chain
+/// of dependences. It starts empty at each block entry (a linked entry
+/// cannot know what the block before left where).
+struct RegCache {
+    /// The guest register each of `CACHE_REGS` holds.
+    holds: [Option<u8>; CACHE_REGS.len()],
+    /// When each was last used (for least-recently-used replacement).
+    used: [u32; CACHE_REGS.len()],
+    /// Ops emitted so far; registers used by the current op are not
+    /// replaced while it is emitted.
+    clock: u32,
+    /// Whether a guest register was ever replaced by another.
+    replaced: bool,
+}
+
+impl RegCache {
+    fn new() -> RegCache {
+        RegCache {
+            holds: [None; CACHE_REGS.len()],
+            used: [0; CACHE_REGS.len()],
+            clock: 1,
+            replaced: false,
+        }
+    }
+
+    /// Starts the next op.
+    fn next_op(&mut self) {
+        self.clock += 1;
+    }
+
+    /// The slot for guest register `g`: its own if cached, else the least
+    /// recently used one not used by the current op (there are more slots
+    /// than any op uses). Returns (slot, whether it already holds `g`).
+    fn slot(&mut self, g: u8) -> (usize, bool) {
+        if let Some(s) = self.holds.iter().position(|&h| h == Some(g)) {
+            self.used[s] = self.clock;
+            return (s, true);
+        }
+        let s = (0..CACHE_REGS.len())
+            .filter(|&s| self.used[s] != self.clock)
+            .min_by_key(|&s| (self.holds[s].is_some(), self.used[s]))
+            .unwrap_or(0);
+        self.replaced |= self.holds[s].is_some();
+        self.holds[s] = Some(g);
+        self.used[s] = self.clock;
+        (s, false)
+    }
+
+    /// The host register holding guest register `g`, loaded now if not
+    /// cached.
+    fn read(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) -> u8 {
+        let (s, hit) = self.slot(g);
+        let r = CACHE_REGS[s];
+        if !hit {
+            dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [rsi + 8 * i32::from(g)]);
+        }
+        r
+    }
+
+    /// Guest register `g` = `rax`: into the file and the cache.
+    fn write_rax(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) {
+        if g == SINK {
+            // Never read: not worth a slot.
+            dynasm!(a ; .arch x64 ; mov QWORD [rsi + 8 * i32::from(g)], rax);
+            return;
+        }
+        let r = CACHE_REGS[self.slot(g).0];
+        dynasm!(a ; .arch x64 ; mov QWORD [rsi + 8 * i32::from(g)], rax ; mov Rq(r), rax);
+    }
+}
+
+/// The callee-saved ones among `CACHE_REGS`: the interpreter entry
+/// pushes them, every exit pops them, so that whenever compiled code runs
+/// they lie on top of the stack (linked entries push nothing).
+const SAVED_REGS: [u8; 6] = [3, 5, 12, 13, 14, 15];
+
+fn push_saved_regs(a: &mut VecAssembler<X64Relocation>) {
+    for r in SAVED_REGS {
+        dynasm!(a ; .arch x64 ; push Rq(r));
+    }
+}
+
+fn pop_saved_regs(a: &mut VecAssembler<X64Relocation>) {
+    for &r in SAVED_REGS.iter().rev() {
+        dynasm!(a ; .arch x64 ; pop Rq(r));
+    }
 }
 
 /// Emits op `i`, an op `compiles` accepts.
 fn emit_op(
     a: &mut VecAssembler<X64Relocation>,
+    c: &mut RegCache,
     op: &Op,
     i: usize,
     misses: &mut Vec<(DynamicLabel, usize)>,
 ) {
     use OpKind as K;
-    let rd = 8 * i32::from(op.rd);
-    let rs1 = 8 * i32::from(op.rs1);
-    let rs2 = 8 * i32::from(op.rs2);
+    c.next_op();
     let imm = op.imm as i32;
     let shamt = (op.imm & 63) as i8;
     let shamt_w = (op.imm & 31) as i8;
     macro_rules! x {
         ($($t:tt)*) => { dynasm!(a ; .arch x64 ; $($t)*) };
     }
+    // The sources, in host registers.
+    macro_rules! s1 {
+        () => {
+            c.read(a, op.rs1)
+        };
+    }
+    macro_rules! s2 {
+        () => {
+            c.read(a, op.rs2)
+        };
+    }
     // rd = rax, sign-extended from eax for the W forms.
     macro_rules! store_rd {
-        () => { x!(mov QWORD [rsi + rd], rax) };
-        (w) => { x!(movsxd rax, eax ; mov QWORD [rsi + rd], rax) };
+        () => { c.write_rax(a, op.rd) };
+        (w) => {{ x!(movsxd rax, eax); c.write_rax(a, op.rd) }};
     }
     match op.kind {
         K::Nop => {}
         K::Li => {
             if let Ok(v) = i32::try_from(op.imm) {
-                x!(mov QWORD [rsi + rd], v);
+                x!(mov rax, v);
             } else {
-                x!(mov rax, QWORD op.imm ; mov QWORD [rsi + rd], rax);
+                x!(mov rax, QWORD op.imm);
             }
+            store_rd!();
         }
         K::Mv => {
-            x!(mov rax, QWORD [rsi + rs1]);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1));
             store_rd!();
         }
         K::Addi => {
-            x!(mov rax, QWORD [rsi + rs1] ; add rax, imm);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; add rax, imm);
             store_rd!();
         }
         K::Xori => {
-            x!(mov rax, QWORD [rsi + rs1] ; xor rax, imm);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; xor rax, imm);
             store_rd!();
         }
         K::Ori => {
-            x!(mov rax, QWORD [rsi + rs1] ; or rax, imm);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; or rax, imm);
             store_rd!();
         }
         K::Andi => {
-            x!(mov rax, QWORD [rsi + rs1] ; and rax, imm);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; and rax, imm);
             store_rd!();
         }
         K::Slti => {
-            x!(xor eax, eax ; cmp QWORD [rsi + rs1], imm ; setl al);
+            let a1 = s1!();
+            x!(xor eax, eax ; cmp Rq(a1), imm ; setl al);
             store_rd!();
         }
         K::Sltiu => {
-            x!(xor eax, eax ; cmp QWORD [rsi + rs1], imm ; setb al);
+            let a1 = s1!();
+            x!(xor eax, eax ; cmp Rq(a1), imm ; setb al);
             store_rd!();
         }
         K::Slli => {
-            x!(mov rax, QWORD [rsi + rs1] ; shl rax, shamt);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; shl rax, shamt);
             store_rd!();
         }
         K::Srli => {
-            x!(mov rax, QWORD [rsi + rs1] ; shr rax, shamt);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; shr rax, shamt);
             store_rd!();
         }
         K::Srai => {
-            x!(mov rax, QWORD [rsi + rs1] ; sar rax, shamt);
+            let a1 = s1!();
+            x!(mov rax, Rq(a1) ; sar rax, shamt);
             store_rd!();
         }
         K::Addiw => {
-            x!(mov eax, DWORD [rsi + rs1] ; add eax, imm);
+            let a1 = s1!();
+            x!(mov eax, Rd(a1) ; add eax, imm);
             store_rd!(w);
         }
         K::Slliw => {
-            x!(mov eax, DWORD [rsi + rs1] ; shl eax, shamt_w);
+            let a1 = s1!();
+            x!(mov eax, Rd(a1) ; shl eax, shamt_w);
             store_rd!(w);
         }
         K::Srliw => {
-            x!(mov eax, DWORD [rsi + rs1] ; shr eax, shamt_w);
+            let a1 = s1!();
+            x!(mov eax, Rd(a1) ; shr eax, shamt_w);
             store_rd!(w);
         }
         K::Sraiw => {
-            x!(mov eax, DWORD [rsi + rs1] ; sar eax, shamt_w);
+            let a1 = s1!();
+            x!(mov eax, Rd(a1) ; sar eax, shamt_w);
             store_rd!(w);
         }
         K::Add => {
-            x!(mov rax, QWORD [rsi + rs1] ; add rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; add rax, Rq(a2));
             store_rd!();
         }
         K::Sub => {
-            x!(mov rax, QWORD [rsi + rs1] ; sub rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; sub rax, Rq(a2));
             store_rd!();
         }
         K::Xor => {
-            x!(mov rax, QWORD [rsi + rs1] ; xor rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; xor rax, Rq(a2));
             store_rd!();
         }
         K::Or => {
-            x!(mov rax, QWORD [rsi + rs1] ; or rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; or rax, Rq(a2));
             store_rd!();
         }
         K::And => {
-            x!(mov rax, QWORD [rsi + rs1] ; and rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; and rax, Rq(a2));
             store_rd!();
         }
         K::Mul => {
-            x!(mov rax, QWORD [rsi + rs1] ; imul rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; imul rax, Rq(a2));
             store_rd!();
         }
         // x86 masks 64-bit shift counts to 6 bits and 32-bit ones to 5, as
         // RISC-V does (unprivileged spec 2.4.2, 4.2.2).
         K::Sll => {
-            x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; shl rax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2) ; shl rax, cl);
             store_rd!();
         }
         K::Srl => {
-            x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; shr rax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2) ; shr rax, cl);
             store_rd!();
         }
         K::Sra => {
-            x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; sar rax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2) ; sar rax, cl);
             store_rd!();
         }
         K::Slt => {
-            x!(xor eax, eax ; mov rcx, QWORD [rsi + rs1] ; cmp rcx, QWORD [rsi + rs2] ; setl al);
+            let (a1, a2) = (s1!(), s2!());
+            x!(xor eax, eax ; cmp Rq(a1), Rq(a2) ; setl al);
             store_rd!();
         }
         K::Sltu => {
-            x!(xor eax, eax ; mov rcx, QWORD [rsi + rs1] ; cmp rcx, QWORD [rsi + rs2] ; setb al);
+            let (a1, a2) = (s1!(), s2!());
+            x!(xor eax, eax ; cmp Rq(a1), Rq(a2) ; setb al);
             store_rd!();
         }
         K::Addw => {
-            x!(mov eax, DWORD [rsi + rs1] ; add eax, DWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; add eax, Rd(a2));
             store_rd!(w);
         }
         K::Subw => {
-            x!(mov eax, DWORD [rsi + rs1] ; sub eax, DWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; sub eax, Rd(a2));
             store_rd!(w);
         }
         K::Mulw => {
-            x!(mov eax, DWORD [rsi + rs1] ; imul eax, DWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; imul eax, Rd(a2));
             store_rd!(w);
         }
         K::Sllw => {
-            x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; shl eax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; mov ecx, Rd(a2) ; shl eax, cl);
             store_rd!(w);
         }
         K::Srlw => {
-            x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; shr eax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; mov ecx, Rd(a2) ; shr eax, cl);
             store_rd!(w);
         }
         K::Sraw => {
-            x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; sar eax, cl);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov eax, Rd(a1) ; mov ecx, Rd(a2) ; sar eax, cl);
             store_rd!(w);
         }
         K::Sh1add | K::Sh2add | K::Sh3add => {
@@ -427,23 +981,28 @@ fn emit_op(
                 K::Sh2add => 2,
                 _ => 3,
             };
-            x!(mov rax, QWORD [rsi + rs1] ; shl rax, k ; add rax, QWORD [rsi + rs2]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; shl rax, k ; add rax, Rq(a2));
             store_rd!();
         }
         // The high halves of products: x86's one-operand multiply leaves
         // them in rdx, which holds `Exec` here: kept in r9 meanwhile.
         K::Mulh | K::Mulhu => {
-            x!(mov r9, rdx ; mov rax, QWORD [rsi + rs1]);
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov r9, rdx ; mov rax, Rq(a1));
             if op.kind == K::Mulh {
-                x!(imul QWORD [rsi + rs2]);
+                x!(imul Rq(a2));
             } else {
-                x!(mul QWORD [rsi + rs2]);
+                x!(mul Rq(a2));
             }
             x!(mov rax, rdx ; mov rdx, r9);
             store_rd!();
         }
         K::Div | K::Divu | K::Rem | K::Remu | K::Divw | K::Divuw | K::Remw | K::Remuw => {
+            let (a1, a2) = (s1!(), s2!());
+            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2));
             emit_division(a, op);
+            c.write_rax(a, op.rd);
         }
         K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => {
             let size = match op.kind {
@@ -452,7 +1011,8 @@ fn emit_op(
                 K::Lw | K::Lwu => 4,
                 _ => 8,
             };
-            let miss = translate(a, rs1, imm, size, READ_TAG);
+            let base = s1!();
+            let miss = translate(a, base, imm, size, READ_TAG);
             misses.push((miss, i));
             match op.kind {
                 K::Lb => x!(movsx rax, BYTE [rax]),
@@ -472,9 +1032,10 @@ fn emit_op(
                 K::Sw => 4,
                 _ => 8,
             };
-            let miss = translate(a, rs1, imm, size, WRITE_TAG);
+            let (base, value) = (s1!(), s2!());
+            let miss = translate(a, base, imm, size, WRITE_TAG);
             misses.push((miss, i));
-            x!(mov rcx, QWORD [rsi + rs2]);
+            x!(mov rcx, Rq(value));
             match op.kind {
                 K::Sb => x!(mov BYTE [rax], cl),
                 K::Sh => x!(mov WORD [rax], cx),
@@ -487,17 +1048,15 @@ fn emit_op(
     }
 }
 
-/// Emits a division or remainder with RISC-V's results where x86's
-/// `div`/`idiv` would trap (unprivileged spec 13.2): by zero, the quotient
-/// is all ones and the remainder the dividend; for the signed overflow
-/// `MIN / -1` the quotient is `MIN` (`neg` of `MIN` gives it) and the
-/// remainder 0. The W forms work on the low 32 bits and sign-extend.
-/// `rdx` (`Exec`) is kept in r9 while `div` uses it.
+/// Emits a division or remainder of `rax` by `rcx` into `rax`, with
+/// RISC-V's results where x86's `div`/`idiv` would trap (unprivileged spec
+/// 13.2): by zero, the quotient is all ones and the remainder the
+/// dividend; for the signed overflow `MIN / -1` the quotient is `MIN`
+/// (`neg` of `MIN` gives it) and the remainder 0. The W forms work on the
+/// low 32 bits and sign-extend. `rdx` (`Exec`) is kept in r9 while `div`
+/// uses it.
 fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
     use OpKind as K;
-    let rd = 8 * i32::from(op.rd);
-    let rs1 = 8 * i32::from(op.rs1);
-    let rs2 = 8 * i32::from(op.rs2);
     let wide = matches!(op.kind, K::Div | K::Divu | K::Rem | K::Remu);
     let signed = matches!(op.kind, K::Div | K::Rem | K::Divw | K::Remw);
     let remainder = matches!(op.kind, K::Rem | K::Remu | K::Remw | K::Remuw);
@@ -510,14 +1069,14 @@ fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
         ($($t:tt)*) => { dynasm!(a ; .arch x64 ; $($t)*) };
     }
     if wide {
-        x!(mov rax, QWORD [rsi + rs1] ; mov rcx, QWORD [rsi + rs2] ; test rcx, rcx ; jz =>by_zero);
+        x!(test rcx, rcx ; jz =>by_zero);
         if signed {
             x!(cmp rcx, -1 ; je =>minus_one ; mov r9, rdx ; cqo ; idiv rcx);
         } else {
             x!(mov r9, rdx ; xor edx, edx ; div rcx);
         }
     } else {
-        x!(mov eax, DWORD [rsi + rs1] ; mov ecx, DWORD [rsi + rs2] ; test ecx, ecx ; jz =>by_zero);
+        x!(test ecx, ecx ; jz =>by_zero);
         if signed {
             x!(cmp ecx, -1 ; je =>minus_one ; mov r9, rdx ; cdq ; idiv ecx);
         } else {
@@ -548,16 +1107,17 @@ fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
     if !wide {
         x!(movsxd rax, eax);
     }
-    x!(mov QWORD [rsi + rd], rax);
 }
 
-/// Emits the TLB lookup of an aligned `size`-byte access at `x[rs1] + imm`
-/// (mmu.rs, `Tlb::read_host`/`write_host`, in machine code): leaves the
-/// host address in `rax`, or jumps to the returned label (to be bound to
-/// the op's exit) when the entry's `tag` does not match.
+/// Emits the TLB lookup of an aligned `size`-byte access at `base + imm`
+/// (`base` a host register; mmu.rs, `Tlb::read_host`/`write_host`, in
+/// machine code): leaves the host address in `rax`, or jumps to the
+/// returned label (to be bound to the op's exit) when the entry's `tag`
+/// does not match. The entry's byte offset comes from one shift and one
+/// `and` (`TLB_OFFSET_MASK`).
 fn translate(
     a: &mut VecAssembler<X64Relocation>,
-    rs1: i32,
+    base: u8,
     imm: i32,
     size: i32,
     tag: i32,
@@ -568,12 +1128,10 @@ fn translate(
     let mask = !(PAGE_SIZE as i32 - 1) | (size - 1);
     dynasm!(a
         ; .arch x64
-        ; mov rax, QWORD [rsi + rs1]
-        ; add rax, imm
+        ; lea rax, [Rq(base) + imm]
         ; mov rcx, rax
-        ; shr rcx, PAGE_SHIFT
-        ; and ecx, TLB_INDEX_MASK
-        ; shl ecx, TLB_ENTRY_SHIFT
+        ; shr rcx, PAGE_SHIFT - TLB_ENTRY_SHIFT
+        ; and ecx, TLB_OFFSET_MASK
         ; mov r8, rax
         ; and r8, mask
         ; cmp r8, QWORD [r11 + rcx + tag]
