@@ -366,6 +366,13 @@ impl Kernel {
 
     /// Handles the exception `pid` raised.
     pub fn handle(&mut self, machine: &mut Machine, pid: Pid, exception: Exception) -> Next {
+        // The thread whose exception this is holds its group's address
+        // space and descriptors while the kernel handles it (threads.rs).
+        // The scheduler activates a thread before it runs; an exception
+        // raised through the library (`Simulator::syscall`) may come from a
+        // thread that is not the holder, and a page it faulted in would
+        // land in an empty table and be lost at the next move.
+        self.activate(pid);
         let Some(process) = self.processes.get_mut(pid) else {
             return Next::Reschedule;
         };
