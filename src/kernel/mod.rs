@@ -514,7 +514,7 @@ impl Kernel {
             // for it before typing.
             self.console.flush();
             std::thread::sleep(HOST_IO_POLL);
-            self.poll_host_io();
+            self.poll_host_io(machine.instret());
             return true;
         }
         let blocked = self
@@ -538,19 +538,33 @@ impl Kernel {
             processes.get(pid).is_some_and(|p| {
                 matches!(
                     p.state,
-                    ProcessState::Blocked(WaitReason::HostIo(_) | WaitReason::Poll)
+                    ProcessState::Blocked(WaitReason::HostIo(_) | WaitReason::Poll { .. })
                 )
             })
         });
-        !self.io_waiters.is_empty()
+        // A poll of pipes and files alone waits for other processes, not
+        // for the host: it does not keep a deadlock from being broken.
+        self.io_waiters.iter().any(|&pid| {
+            processes.get(pid).is_some_and(|p| {
+                matches!(
+                    p.state,
+                    ProcessState::Blocked(
+                        WaitReason::HostIo(_) | WaitReason::Poll { host: true, .. }
+                    )
+                )
+            })
+        })
     }
 
     /// Wakes every process whose host input has arrived (or whose FIFO
     /// opened); it runs its call again. The run loop calls this before
     /// every machine run; it costs nothing while no process waits.
     /// Returns whether one woke.
-    pub fn poll_host_io(&mut self) -> bool {
-        if !self.waits_on_host_io() {
+    pub fn poll_host_io(&mut self, instret: u64) -> bool {
+        // io_waiters is pruned by waits_on_host_io; polls of pipes alone
+        // are in it too (see there).
+        self.waits_on_host_io();
+        if self.io_waiters.is_empty() {
             return false;
         }
         let mut woken = Vec::new();
@@ -559,8 +573,10 @@ impl Kernel {
                 continue;
             };
             let ready = match process.state {
-                // Another look: anything may have changed meanwhile.
-                ProcessState::Blocked(WaitReason::Poll) => true,
+                // Another look, when something may have changed: a
+                // process ran an instruction since, or host input may
+                // have come.
+                ProcessState::Blocked(WaitReason::Poll { host, at }) => host || instret > at,
                 ProcessState::Blocked(WaitReason::HostIo(None)) => process
                     .pending_open
                     .as_mut()

@@ -41,9 +41,13 @@ pub enum WaitReason {
     /// thread group (kernel/threads.rs); FUTEX_WAKE finishes the call.
     Futex(Pid, u64),
     /// A ppoll or pselect6 without a timeout that found no descriptor
-    /// ready: it runs again each time the scheduler comes round
-    /// (`Kernel::poll_host_io`), as host input is looked for.
-    Poll,
+    /// ready, when the machine had retired `at` instructions: it runs
+    /// again when something may have changed (`Kernel::poll_host_io`):
+    /// some process ran an instruction since, or, if `host`, one of its
+    /// descriptors is host input (stdin, a FIFO) that may still arrive.
+    /// Otherwise nothing can wake it: a deadlock (pollers that only wake
+    /// each other are one too).
+    Poll { host: bool, at: u64 },
 }
 
 /// How a process ended.

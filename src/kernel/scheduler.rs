@@ -50,9 +50,13 @@ impl Kernel {
         }
     }
 
-    /// Makes a blocked process ready again.
+    /// Makes a blocked process ready again (once: a process that is not
+    /// blocked is already in the ready queue, or ended).
     pub(crate) fn make_ready(&mut self, pid: Pid) {
         if let Some(p) = self.processes.get_mut(pid) {
+            if !matches!(p.state, ProcessState::Blocked(_)) {
+                return;
+            }
             p.state = ProcessState::Ready;
             self.enqueue(pid);
         }

@@ -36,7 +36,7 @@ impl Simulator {
         // Host input that arrived wakes its readers (kernel/hostio.rs).
         for kernel in &mut self.vms {
             kernel.poll_rshm(&mut self.machine);
-            kernel.poll_host_io();
+            kernel.poll_host_io(self.machine.instret());
         }
         let root = match self.vms[self.current_vm].current() {
             Some(root) => root,

@@ -160,7 +160,8 @@ impl Kernel {
             }
             Ok(Ret::Block(reason) | Ret::Pending(reason)) => {
                 process.state = ProcessState::Blocked(reason);
-                if let WaitReason::HostIo(_) | WaitReason::Poll = reason {
+                let host_wait = matches!(reason, WaitReason::HostIo(_) | WaitReason::Poll { .. });
+                if host_wait && !self.io_waiters.contains(&pid) {
                     self.io_waiters.push(pid);
                 }
                 self.descheduled(pid);

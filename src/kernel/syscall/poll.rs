@@ -12,9 +12,12 @@
 //! none ready, a timeout          → the clock sleeps the timeout (virtual
 //!                                  time unless --clock host), a last look,
 //!                                  then the results (0 if still none)
-//! none ready, no timeout         → Block(Poll): the call runs again each
-//!                                  time the scheduler comes round
-//!                                  (Kernel::poll_host_io), until one is
+//! none ready, no timeout         → Block(Poll): the call runs again
+//!                                  once some process ran an instruction,
+//!                                  or when host input may have come
+//!                                  (Kernel::poll_host_io); with neither,
+//!                                  it is a deadlock (as a read of an
+//!                                  empty pipe would be)
 //! ```
 //!
 //! The signal mask argument is accepted and not applied: sim never
@@ -54,6 +57,31 @@ struct Readiness {
 }
 
 impl Kernel {
+    /// Whether input from the host (not another process) can make `file`
+    /// ready: the console's stdin or a FIFO's reader.
+    fn fed_by_host(file: &SharedFile) -> bool {
+        matches!(
+            file.borrow().kind,
+            FileKind::Stdin
+                | FileKind::Stream {
+                    reader: Some(_),
+                    ..
+                }
+        )
+    }
+
+    /// What blocks a poll of `fds` of `pid` that found none ready.
+    fn poll_wait(&self, machine: &Machine, pid: Pid, fds: impl Iterator<Item = u64>) -> Ret {
+        let files = self.processes.get(pid).map(|p| &p.files);
+        let host = fds
+            .filter_map(|fd| files.and_then(|f| f.get(fd)))
+            .any(Kernel::fed_by_host);
+        Ret::Block(WaitReason::Poll {
+            host,
+            at: machine.instret(),
+        })
+    }
+
     fn ready_now(&mut self, file: &SharedFile) -> Readiness {
         let mut file = file.borrow_mut();
         let (readable, writable) = (file.readable, file.writable);
@@ -186,7 +214,12 @@ impl Kernel {
             Ok(count)
         };
         let Some(ready) = self.wait_for_descriptors(timeout, look)? else {
-            return Ok(Ret::Block(WaitReason::Poll));
+            let fds = entries
+                .chunks_exact(8)
+                .map(|e| i32::from_le_bytes(e[..4].try_into().unwrap_or([0; 4])))
+                .filter(|&fd| fd >= 0)
+                .map(|fd| fd as u64);
+            return Ok(self.poll_wait(machine, pid, fds));
         };
         // `look` borrowed the entries; it is done with them now.
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
@@ -270,7 +303,8 @@ impl Kernel {
             Ok(count)
         };
         let Some(ready) = self.wait_for_descriptors(timeout, look)? else {
-            return Ok(Ret::Block(WaitReason::Poll));
+            let fds = (0..nfds).filter(|&fd| has(&reads, fd) || has(&writes, fd));
+            return Ok(self.poll_wait(machine, pid, fds));
         };
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
         // No exceptional conditions in sim: that set comes back empty.
