@@ -235,6 +235,7 @@ pub(crate) struct Op {
 
 const _: () = assert!(std::mem::size_of::<Op>() == 24);
 
+#[allow(improper_ctypes_definitions)]
 /// The signature of every op handler: the op, the register file (33
 /// slots), the execution state. Returns the next pc or `STOPPED`.
 ///
@@ -253,7 +254,6 @@ const _: () = assert!(std::mem::size_of::<Op>() == 24);
 /// `op` is in a live block's ops: unchanged while handlers run, registers
 /// <= 32, the last a terminator. `x` is 33 registers nothing else uses
 /// meanwhile. `Exec`'s `tlb` and `jump_cache` point to the caches in use.
-#[allow(improper_ctypes_definitions)]
 pub(crate) type Handler = unsafe extern "C" fn(*const Op, *mut u64, &mut Exec<'_>) -> u64;
 
 /// Returned by a handler when the block stopped early (never a valid pc:

@@ -23,7 +23,7 @@ use std::io::Read;
 
 use super::{Ret, SysResult};
 use crate::abi::*;
-use crate::emu::{Hart, Machine, PageTable, Reg};
+use crate::emu::{Hart, Machine, Reg};
 use crate::kernel::loader::{self, LoadError};
 use crate::kernel::process::Pid;
 use crate::kernel::signal::{SIG_DFL, SIG_IGN};
@@ -135,7 +135,6 @@ impl Kernel {
             .exit(machine.memory_mut(), pid, &mut process.page_table);
         let old = std::mem::replace(&mut process.page_table, image.page_table);
         loader::free_all(machine, &old);
-        drop::<PageTable>(old);
         // Translations of the old address space must not outlive it.
         machine.flush_tlb();
         process.regions = image.regions;

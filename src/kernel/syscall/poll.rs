@@ -23,6 +23,7 @@
 //! The signal mask argument is accepted and not applied: sim never
 //! interrupts a blocked call with a signal (docs/user-guide.md).
 
+use super::system::read_timespec_ns;
 use super::{Ret, SysResult};
 use crate::abi::*;
 use crate::emu::Machine;
@@ -136,13 +137,7 @@ impl Kernel {
             return Ok(None);
         }
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
-        let bytes = copy_in(machine, process, ptr, 16)?;
-        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
-        let (sec, nsec) = (word(0), word(8));
-        if (sec as i64) < 0 || nsec >= 1_000_000_000 {
-            return Err(EINVAL);
-        }
-        Ok(Some(sec.saturating_mul(1_000_000_000).saturating_add(nsec)))
+        read_timespec_ns(machine, process, ptr).map(Some)
     }
 
     /// Runs `look` (how many are ready) now; if none is and the timeout

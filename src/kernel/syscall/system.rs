@@ -64,6 +64,23 @@ pub(super) fn timespec_bytes(ns: u64) -> [u8; 16] {
     out
 }
 
+/// The `struct timespec` at `ptr` in nanoseconds (saturating);
+/// `EINVAL` for a negative second or a nanosecond field of a second or
+/// more (nanosleep(2), poll(2)).
+pub(super) fn read_timespec_ns(
+    machine: &mut Machine,
+    process: &mut crate::kernel::Process,
+    ptr: u64,
+) -> Result<u64, Errno> {
+    let bytes = copy_in(machine, process, ptr, 16)?;
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
+    let (sec, nsec) = (word(0), word(8));
+    if (sec as i64) < 0 || nsec >= 1_000_000_000 {
+        return Err(EINVAL);
+    }
+    Ok(sec.saturating_mul(1_000_000_000).saturating_add(nsec))
+}
+
 impl Kernel {
     /// A value the caller's call returns at once.
     fn value_of(&self, pid: Pid, value: impl FnOnce(&crate::kernel::Process) -> u64) -> SysResult {
@@ -270,17 +287,7 @@ impl Kernel {
         req: u64,
     ) -> SysResult {
         let process = self.processes.get_mut(pid).ok_or(ESRCH)?;
-        let bytes = copy_in(machine, process, req, 16)?;
-        let word = |at: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_le_bytes(w)
-        };
-        let (sec, nsec) = (word(0), word(8));
-        if (sec as i64) < 0 || nsec >= 1_000_000_000 {
-            return Err(EINVAL);
-        }
-        let mut ns = sec.saturating_mul(1_000_000_000).saturating_add(nsec);
+        let mut ns = read_timespec_ns(machine, process, req)?;
         if flags & 1 != 0 {
             let now = self
                 .clock
