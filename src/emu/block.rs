@@ -64,7 +64,8 @@ use super::jit::Jit;
 use super::memory::{Frame, PAGE_SIZE};
 use super::mmu::Access;
 use super::op::{
-    amo_pack, csr_pack, FpFields, JumpEntry, Op, OpKind, DIVISIONS, JUMP_CACHE_ENTRIES, SINK,
+    amo_pack, csr_pack, FpFields, Handler, JumpEntry, Link, Op, OpKind, Slot, DIVISIONS,
+    JUMP_CACHE_ENTRIES, SINK,
 };
 
 /// Longest block; keeps the timer's overshoot small and the cache compact.
@@ -122,6 +123,7 @@ pub(crate) fn lower(
         rs2: rs2.0,
         offset,
         len,
+        left: 0,
     };
     let z = Reg::ZERO;
     let Some(inst) = inst else {
@@ -363,6 +365,7 @@ fn lower_fp(inst: Instruction, bits: u32, offset: u16, len: u8) -> Op {
         rs2,
         offset,
         len,
+        left: 0,
     };
     let fields = |rm: Option<Rm>, rs3: u8, sub: u8| {
         FpFields {
@@ -524,9 +527,10 @@ struct Block {
     pc: u64,
     /// Physical address of the first instruction.
     phys: u64,
-    /// The ops; the last one is a terminator. Never written after the
-    /// block is made (see "Pointers into blocks" in the module doc).
-    ops: Box<[Op]>,
+    /// The ops; the last one is a terminator, followed by its link slot.
+    /// Never written after the block is made but for that slot (see
+    /// "Pointers into blocks" in the module doc).
+    ops: BlockOps,
     /// Frames the block's bytes came from (two if an instruction straddles).
     frames: [Frame; 2],
     /// Guest instructions in the block (ops less a final `Fallthrough`).
@@ -544,7 +548,89 @@ fn fallthrough(offset: u16) -> Op {
         rs2: 0,
         offset,
         len: 0,
+        left: 0,
     }
+}
+
+/// A block's ops followed by the link slot of its terminator (op.rs,
+/// `Link`), owned through one raw pointer as the caches' entries are
+/// (entries.rs, for the same reason): the executor runs the ops through
+/// copies of that pointer, and writes the link slot through them while
+/// it runs, while the `Block` that owns them moves in the arena.
+struct BlockOps {
+    /// From `Box::into_raw` of `len + 1` slots: `len` ops, then the link.
+    ptr: *mut Slot,
+    /// Ops, the link slot not counted.
+    len: usize,
+}
+
+impl BlockOps {
+    /// `ops` (ending in a terminator) and an empty link slot whose
+    /// fall-through pc is `next_pc`.
+    fn new(ops: &[Op], next_pc: u64) -> BlockOps {
+        let slots: Box<[Slot]> = ops
+            .iter()
+            .map(|&op| Slot { op })
+            .chain(std::iter::once(Slot {
+                link: Link::unlinked(next_pc),
+            }))
+            .collect();
+        BlockOps {
+            ptr: Box::into_raw(slots).cast::<Slot>(),
+            len: ops.len(),
+        }
+    }
+
+    /// The first op, for the executor (a copy of the owning pointer, so it
+    /// may write the link slot; `Slot` is `repr(C)`, its op at offset 0).
+    fn as_ptr(&self) -> *const Op {
+        self.ptr.cast::<Op>().cast_const()
+    }
+
+    /// The ops, to compile them (between runs of handlers).
+    fn ops(&self) -> &[Op] {
+        // SAFETY: the first `len` slots were made from ops and only their
+        // first op's handler is ever changed (`set_first_handler`), to
+        // another handler; no handler runs while this borrow lives.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<Op>().cast_const(), self.len) }
+    }
+
+    /// Puts compiled code in place of the first op's handler.
+    fn set_first_handler(&mut self, handler: Handler) {
+        // SAFETY: slot 0 is an op (every block has one); `&mut self` and
+        // "between runs of handlers" mean nothing reads it meanwhile.
+        unsafe { (*self.ptr).op.handler = handler }
+    }
+
+    /// Forgets the successors the executor linked.
+    fn unlink(&mut self) {
+        // SAFETY: slot `len` is the link slot; as in `set_first_handler`.
+        unsafe {
+            let link = &mut (*self.ptr.add(self.len)).link;
+            link.target = std::ptr::null();
+            link.next = std::ptr::null();
+        }
+    }
+}
+
+impl Drop for BlockOps {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` and `len + 1` are those `new` got from
+        // `Box::into_raw`, freed only here; the block cache flushes every
+        // copy of the pointer (jump cache, links) when it drops a block.
+        unsafe {
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                self.ptr,
+                self.len + 1,
+            )))
+        }
+    }
+}
+
+/// The pc after a block's terminator: `Link::next_pc` of the block at `pc`.
+fn next_pc(pc: u64, ops: &[Op]) -> u64 {
+    let last = ops[ops.len() - 1];
+    pc.wrapping_add(u64::from(last.offset) + u64::from(last.len))
 }
 
 /// Guest instructions in a decoded op sequence.
@@ -602,9 +688,11 @@ pub(crate) struct BlockCache {
     /// Blocks removed so far: a jump cache set aside before the last
     /// removal may point into freed ops (see `Machine::switch_caches`).
     pub removals: u64,
-    /// Reused buffer for decoding, and for running a block cut short by the
-    /// instruction budget (never cached).
+    /// Reused buffer for decoding.
     scratch: Vec<Op>,
+    /// The last block cut short by the instruction budget, run once from
+    /// here (never cached).
+    cut: Option<BlockOps>,
     /// How instructions are lowered (the machine's options).
     lowering: Lowering,
     /// The JIT tier, when `lowering.jit` (jit/).
@@ -621,6 +709,7 @@ impl BlockCache {
             jump_cache: JumpCache::new(),
             removals: 0,
             scratch: Vec::with_capacity(MAX_BLOCK_OPS + 1),
+            cut: None,
             lowering: Lowering::default(),
             jit: Lowering::default().jit.then(Jit::new),
         }
@@ -689,10 +778,11 @@ impl BlockCache {
         let ends_without_control_flow = ops[ops.len() - 1].kind == OpKind::Fallthrough;
         if cap < MAX_BLOCK_OPS && ends_without_control_flow && instruction_count(&ops) == cap as u64
         {
-            // Cut short by the budget: run once from the scratch buffer.
+            // Cut short by the budget: run once, never cached.
             let count = instruction_count(&ops);
+            let cut = self.cut.insert(BlockOps::new(&ops, next_pc(pc, &ops)));
             self.scratch = ops;
-            return Ok((self.scratch.as_ptr(), count));
+            return Ok((cut.as_ptr(), count));
         }
         if self.jit.as_ref().is_some_and(Jit::wants_reset) {
             // Mostly dead code: start code memory afresh (every block is
@@ -706,7 +796,7 @@ impl BlockCache {
         let block = Block {
             pc,
             phys,
-            ops: ops.as_slice().into(),
+            ops: BlockOps::new(&ops, next_pc(pc, &ops)),
             frames,
             instructions,
         };
@@ -718,8 +808,8 @@ impl BlockCache {
             // compiled for the ops where they stay (its exits point into
             // them), once a block replaced at this address is forgotten,
             // and set before anything runs the block.
-            if let Some(code) = jit.compile(&block.ops, pc, phys) {
-                block.ops[0].handler = code;
+            if let Some(code) = jit.compile(block.ops.ops(), pc, phys) {
+                block.ops.set_first_handler(code);
             }
         }
         Ok(self.remember_jump(pc, index))
@@ -786,16 +876,24 @@ impl BlockCache {
                 self.by_phys.remove(&block.phys);
             }
             self.free_slots.push(index);
+            // The blocks that may link to it are those of its first page
+            // (op.rs, `Link`): they forget all their links. (When a whole
+            // frame goes, `invalidate_frame` has taken its list already.)
+            for &other in self.by_frame.get(&block.frames[0]).into_iter().flatten() {
+                if let Some(other) = &mut self.blocks[other as usize] {
+                    other.ops.unlink();
+                }
+            }
         }
     }
 
     /// Drops every block.
     fn remove_all(&mut self) {
         let live: Vec<u32> = self.by_phys.values().copied().collect();
+        self.by_frame.clear();
         for index in live {
             self.remove(index);
         }
-        self.by_frame.clear();
         self.jump_cache.flush();
     }
 
@@ -874,6 +972,13 @@ fn decode_block(
         ops.push(fallthrough((at - pc) as u16));
     }
     fuse(ops);
+    let count = instruction_count(ops);
+    for (i, op) in ops.iter_mut().enumerate() {
+        if op.kind != OpKind::Fallthrough {
+            // At most `MAX_BLOCK_OPS`: fits.
+            op.left = (count - i as u64) as u8;
+        }
+    }
     for f in frames {
         bus.mark_code(f);
     }

@@ -42,10 +42,13 @@
 use super::entries::Entries;
 use super::exception::Exception;
 use super::exec_fp::*;
+use super::memory::PAGE_SIZE;
 use super::mmu::Tlb;
 use super::op::{
-    amo_unpack, Exec, Handler, JumpEntry, Op, OpKind, Stop, DIVISIONS, JUMP_CACHE_ENTRIES, STOPPED,
+    amo_unpack, Exec, Handler, JumpEntry, Link, Op, OpKind, Stop, DIVISIONS, JUMP_CACHE_ENTRIES,
+    STOPPED,
 };
+use std::ptr::addr_of_mut;
 
 /// Register `i` (at most 32).
 ///
@@ -83,11 +86,6 @@ pub(crate) unsafe fn next(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 #[inline(always)]
 pub(crate) unsafe fn address(x: *mut u64, o: &Op) -> u64 {
     reg(x, o.rs1).wrapping_add(o.imm as u64)
-}
-
-#[inline(always)]
-fn next_pc(block_pc: u64, op: &Op) -> u64 {
-    block_pc.wrapping_add(u64::from(op.offset) + u64::from(op.len))
 }
 
 /// Ends the block with an exception at `op`.
@@ -778,7 +776,7 @@ pub(crate) unsafe extern "C" fn exec_nop(op: *const Op, x: *mut u64, e: &mut Exe
 /// # Safety
 /// The `Handler` contract (op.rs).
 pub(crate) unsafe extern "C" fn exec_csr_read(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    let count = e.start_instret + e.index_of(op);
+    let count = e.retired_before(&*op);
     set(x, (*op).rd, count);
     next(op, x, e)
 }
@@ -788,7 +786,7 @@ pub(crate) unsafe extern "C" fn exec_csr_read(op: *const Op, x: *mut u64, e: &mu
 /// A value loads and stores move: how a store narrows a register to it, and
 /// how a load widens it to 64 bits (sign- or zero-extending by type, RISC-V
 /// unprivileged spec 4.3).
-trait Word: Copy {
+pub(crate) trait Word: Copy {
     fn narrow(v: u64) -> Self;
     fn widen(self) -> u64;
 }
@@ -821,13 +819,13 @@ fn widen<T: Word>(v: u64) -> u64 {
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn load<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe fn load<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     let addr = address(x, o);
     let size = std::mem::size_of::<T>() as u64;
     let Some(host) = Tlb::read_host(e.tlb, addr, size) else {
         // A tail call too, so that the fast path needs no stack frame.
-        return load_miss(op, x, e, addr, size, widen::<T>);
+        return load_miss::<T>(op, x, e, addr);
     };
     // SAFETY (of the read): a hit means the entry was filled from a mapped
     // frame of guest memory, and an aligned access stays within its page.
@@ -838,21 +836,23 @@ unsafe fn load<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// A load that missed the TLB fast path: the slow load, then on with the
 /// block.
 ///
+/// `extern "C"`, with the handler's first three arguments first, like a
+/// handler: so the fast path reaches it with a jump (a sibling call needs
+/// the same calling convention) and keeps no stack frame of its own.
+///
 /// # Safety
-/// The `Handler` contract; `op` is a load.
+/// The `Handler` contract; `op` is a load of a `T` from `addr`.
 #[cold]
 #[inline(never)]
-unsafe fn load_miss(
+pub(crate) unsafe extern "C" fn load_miss<T: Word>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
     addr: u64,
-    size: u64,
-    widen: fn(u64) -> u64,
 ) -> u64 {
-    match e.bus.load(addr, size) {
+    match e.bus.load(addr, std::mem::size_of::<T>() as u64) {
         Ok(v) => {
-            set(x, (*op).rd, widen(v));
+            set(x, (*op).rd, widen::<T>(v));
             next(op, x, e)
         }
         Err(exception) => fault(op, e, exception),
@@ -915,7 +915,7 @@ pub(crate) unsafe extern "C" fn exec_lwu(op: *const Op, x: *mut u64, e: &mut Exe
 /// # Safety
 /// As for `load`.
 #[inline(always)]
-unsafe fn store<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe fn store<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     let addr = address(x, o);
     let size = std::mem::size_of::<T>() as u64;
@@ -959,13 +959,14 @@ pub(crate) unsafe extern "C" fn exec_sd(op: *const Op, x: *mut u64, e: &mut Exec
     store::<u64>(op, x, e)
 }
 
-/// A store that missed the fast path.
+/// A store that missed the fast path. `extern "C"` for the same reason as
+/// `load_miss`: six arguments fit in registers, so it is reached by a jump.
 ///
 /// # Safety
 /// The `Handler` contract; `op` is a store.
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn store_miss(
+pub(crate) unsafe extern "C" fn store_miss(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
@@ -1008,25 +1009,37 @@ pub(crate) unsafe extern "C" fn exec_amo(op: *const Op, x: *mut u64, e: &mut Exe
 
 // ---- terminators: they return the next pc ------------------------------------
 
+/// The link slot after terminator `op` (op.rs, `Link`).
+///
+/// # Safety
+/// The `Handler` contract, and `op` is a terminator.
+#[inline(always)]
+unsafe fn link_of(op: *const Op) -> *mut Link {
+    // The slot is written through this pointer (`chain_linked`): the
+    // contract gives `op` a pointer that may write it.
+    op.add(1).cast_mut().cast::<Link>()
+}
+
 /// The shape of every conditional branch: to the absolute target in `imm`
-/// if `taken(rs1, rs2)`, else to the next instruction.
+/// if `taken(rs1, rs2)`, else to the next instruction, each through its
+/// own successor link.
 ///
 /// # Safety
 /// The `Handler` contract.
 #[inline(always)]
-unsafe fn branch(
+pub(crate) unsafe fn branch(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
     taken: impl FnOnce(u64, u64) -> bool,
 ) -> u64 {
     let o = &*op;
-    let target = if taken(reg(x, o.rs1), reg(x, o.rs2)) {
-        o.imm as u64
+    let link = link_of(op);
+    if taken(reg(x, o.rs1), reg(x, o.rs2)) {
+        chain_linked(o.imm as u64, addr_of_mut!((*link).target), x, e)
     } else {
-        next_pc(e.block_pc, o)
-    };
-    chain(target, x, e)
+        chain_linked((*link).next_pc, addr_of_mut!((*link).next), x, e)
+    }
 }
 
 /// `beq`: to `imm` (an absolute target) if rs1 == rs2.
@@ -1076,18 +1089,20 @@ pub(crate) unsafe extern "C" fn exec_bgeu(op: *const Op, x: *mut u64, e: &mut Ex
 /// The `Handler` contract (op.rs).
 pub(crate) unsafe extern "C" fn exec_jal(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
-    set(x, o.rd, next_pc(e.block_pc, o));
-    chain(o.imm as u64, x, e)
+    let link = link_of(op);
+    set(x, o.rd, (*link).next_pc);
+    chain_linked(o.imm as u64, addr_of_mut!((*link).target), x, e)
 }
 
-/// `jalr`: `rd = pc + len`, then to `(rs1 + imm) & !1`.
+/// `jalr`: `rd = pc + len`, then to `(rs1 + imm) & !1`, through the jump
+/// cache (its target is not known in advance).
 /// # Safety
 /// The `Handler` contract (op.rs).
 pub(crate) unsafe extern "C" fn exec_jalr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
     // Read rs1 before writing rd: they may be the same register.
     let target = reg(x, o.rs1).wrapping_add(o.imm as u64) & !1;
-    set(x, o.rd, next_pc(e.block_pc, o));
+    set(x, o.rd, (*link_of(op)).next_pc);
     chain(target, x, e)
 }
 
@@ -1125,41 +1140,91 @@ pub(crate) unsafe extern "C" fn exec_illegal(op: *const Op, _x: *mut u64, e: &mu
 /// # Safety
 /// The `Handler` contract (op.rs).
 pub(crate) unsafe extern "C" fn exec_fallthrough(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    chain(e.block_pc.wrapping_add(u64::from((*op).offset)), x, e)
+    let link = link_of(op);
+    chain_linked((*link).next_pc, addr_of_mut!((*link).next), x, e)
 }
 
-/// Block chaining: goes on with the block at `target` directly (a tail
-/// call) if the jump cache has it and the budget allows all of it;
-/// otherwise returns `target` to the run loop, which looks it up or decodes.
-/// A jump-cache entry points to a live block's ops: the cache is flushed
-/// whenever a block is removed (block.rs).
+/// Block chaining through a successor link (op.rs, `Link`): goes on with
+/// the block `*link` at `target` directly (a tail call) if the link is
+/// made and the budget allows the whole block; otherwise through the jump
+/// cache (`chain_and_link`), which makes the link when it can.
+///
+/// This is the hot path of every taken branch, `jal` and block end: one
+/// load of the link, one of the target's count (on the cache line of its
+/// first handler, which is loaded next anyway), the budget check and the
+/// tail call. The jump cache's hash, tag compare and entry loads are paid
+/// only until the link is made, and always for targets on another page.
+///
+/// # Safety
+/// The `Handler` contract; `link` is a field of the running block's link
+/// slot.
+#[inline(always)]
+unsafe fn chain_linked(target: u64, link: *mut *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let ops = *link;
+    if ops.is_null() {
+        return chain_and_link(link, x, e, target);
+    }
+    enter(target, ops, u64::from((*ops).left), x, e)
+}
+
+/// A successor link that is not made yet: chains through the jump cache,
+/// and makes the link if the target's block is on the running block's
+/// page (op.rs, `Link`, says why only there).
+///
+/// Its arguments are in the order of a handler's, `x` and `e` in the same
+/// registers, so that the tail call to it moves nothing.
+///
+/// # Safety
+/// As for `chain_linked`.
+#[inline(never)]
+unsafe extern "C" fn chain_and_link(
+    link: *mut *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    target: u64,
+) -> u64 {
+    let entry =
+        Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
+    if entry.pc != target {
+        return target;
+    }
+    if (target ^ e.block_pc) < PAGE_SIZE {
+        *link = entry.ops;
+    }
+    enter(target, entry.ops, entry.count, x, e)
+}
+
+/// Block chaining through the jump cache: goes on with the block at
+/// `target` directly (a tail call) if the jump cache has it and the budget
+/// allows all of it; otherwise returns `target` to the run loop, which
+/// looks it up or decodes. A jump-cache entry points to a live block's
+/// ops: the cache is flushed whenever a block is removed (block.rs).
 ///
 /// # Safety
 /// The `Handler` contract.
 #[inline(always)]
 unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
-    if e.chain_budget == 0 {
+    let entry =
+        Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
+    if entry.pc != target {
         return target;
     }
-    // A loop whose body is this very block: no lookup needed.
-    let (ops, count) = if target == e.block_pc {
-        (e.ops, e.instret - e.start_instret)
-    } else {
-        let entry =
-            Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
-        if entry.pc != target {
-            return target;
-        }
-        (entry.ops, entry.count)
-    };
-    if count > e.stop_at - e.instret {
-        return target;
+    enter(target, entry.ops, entry.count, x, e)
+}
+
+/// Makes the block `ops` at `pc` (of `count` instructions) the running
+/// one and runs it, if the budget of this trip allows all of it; else
+/// returns `pc` to the run loop.
+///
+/// # Safety
+/// The `Handler` contract; `ops` is a live block's first op.
+#[inline(always)]
+unsafe fn enter(pc: u64, ops: *const Op, count: u64, x: *mut u64, e: &mut Exec) -> u64 {
+    if count > e.budget {
+        return pc;
     }
-    e.chain_budget -= 1;
-    e.block_pc = target;
-    e.ops = ops;
-    e.start_instret = e.instret;
-    e.instret += count;
+    e.budget -= count;
+    e.block_pc = pc;
     ((*ops).handler)(ops, x, e)
 }
 

@@ -44,9 +44,16 @@ use super::memory::PhysMemory;
 use super::mmu::{PageTable, Tlb};
 use super::op::{Exec, Stop, STOPPED};
 
-/// Blocks one run-loop iteration may chain through (see exec.rs: bounds
-/// the native stack should tail calls not be optimised).
-const MAX_CHAIN: u32 = 64;
+/// Most instructions one trip from the run loop through the handlers runs
+/// before it comes back (`Exec::stop_at`). Handlers call each other in
+/// tail position; an optimised build turns those calls into jumps, an
+/// unoptimised one does not, and then every op run and every block
+/// chained adds a stack frame until the trip ends. Each block has at
+/// least one instruction, so this bounds the depth at about twice as many
+/// frames as it has instructions, as the former limit of 64 chained
+/// blocks of at most 64 ops did. Coming back to the run loop costs a few
+/// dozen host instructions, nothing against 4096 guest instructions.
+const TRIP_INSTRUCTIONS: u64 = 4096;
 
 /// The registers and pc of one context: everything a context switch saves
 /// and a fork copies.
@@ -363,11 +370,8 @@ impl Machine {
             tlb: self.tlb.as_ptr(),
             jump_cache: blocks.jump_cache.as_ptr(),
             block_pc: 0,
-            ops: std::ptr::null(),
-            start_instret: 0,
-            instret: self.instret,
+            budget: 0,
             stop_at,
-            chain_budget: 0,
             stop: None,
             bus: Bus::new(
                 &mut self.memory,
@@ -378,8 +382,11 @@ impl Machine {
             fpu,
         };
         let mut pc = pc;
+        // Instructions retired, counting a block whole from when it is
+        // entered (an early stop un-counts below).
+        let mut instret = self.instret;
         let leave = loop {
-            let remaining = stop_at.saturating_sub(exec.instret);
+            let remaining = stop_at.saturating_sub(instret);
             if remaining == 0 {
                 break Leave::Exception(Exception::Timer, pc);
             }
@@ -394,11 +401,9 @@ impl Machine {
                 }
             };
             exec.block_pc = pc;
-            exec.ops = ops;
-            exec.start_instret = exec.instret;
-            // Count the whole block now; an early stop un-counts below.
-            exec.instret += count;
-            exec.chain_budget = MAX_CHAIN;
+            instret += count;
+            exec.stop_at = stop_at.min(instret.saturating_add(TRIP_INSTRUCTIONS));
+            exec.budget = exec.stop_at - instret;
             // `ops` points into a live block's ops (or the scratch buffer),
             // which end in a terminator and are neither changed nor freed
             // while handlers run: blocks are added and removed only by
@@ -408,6 +413,8 @@ impl Machine {
             // said, `regs` is the hart's 33 registers, borrowed for this
             // call, and `exec`'s pointers are those of the caches in use.
             let next = unsafe { ((*ops).handler)(ops, regs, &mut exec) };
+            // Every block chained to was counted whole.
+            instret = exec.stop_at - exec.budget;
             if next != STOPPED {
                 pc = next;
                 continue;
@@ -419,21 +426,20 @@ impl Machine {
             // SAFETY: `op` is an op of the block that stopped, which is still
             // alive: nothing was fetched or removed since it ran.
             let op = unsafe { &*op };
-            let index = exec.index_of(op);
             match stop {
                 Stop::Fault(e) => {
                     // The faulting instruction and those after it did not retire.
-                    exec.instret = exec.start_instret + index;
+                    instret = exec.retired_before(op);
                     break Leave::Exception(e, exec.block_pc.wrapping_add(u64::from(op.offset)));
                 }
                 Stop::CodeWritten => {
-                    exec.instret = exec.start_instret + index + 1;
+                    instret = exec.retired_before(op) + 1;
                     let after = u64::from(op.offset) + u64::from(op.len);
                     break Leave::CodeWritten(exec.block_pc.wrapping_add(after));
                 }
             }
         };
-        self.instret = exec.instret;
+        self.instret = instret;
         leave
     }
 

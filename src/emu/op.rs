@@ -231,9 +231,64 @@ pub(crate) struct Op {
     pub offset: u16,
     /// Length of the instruction in bytes (2 or 4; 0 for `Fallthrough`).
     pub len: u8,
+    /// Guest instructions from this op to the end of its block, this one
+    /// included (0 for `Fallthrough`). On a block's first op: the block's
+    /// instruction count, which block chaining charges to the budget
+    /// (exec.rs, `chain_linked`) without looking the block up.
+    pub left: u8,
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() == 24);
+
+/// The slot after a block's terminator: where the terminator's successors
+/// are, once known (block.rs fills `next_pc` when it makes the block; the
+/// executor fills the two block pointers on first use, exec.rs).
+///
+/// These are the *successor links* between blocks: a branch whose target
+/// block is linked goes straight to that block's first op, without the
+/// jump cache's hash, compare and loads. A link only ever points to a
+/// block on the same page as the block that holds it, i.e. decoded from
+/// the same frame under the same translation: so it is as valid as the
+/// block it is in, and the block cache clears the links of a frame's
+/// blocks whenever it drops one of them (`BlockCache::remove`).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct Link {
+    /// The first op of the block at the terminator's static target (a
+    /// taken branch, `jal`), or null.
+    pub target: *const Op,
+    /// The first op of the block at `next_pc` (a branch not taken, the
+    /// end of a block without control flow), or null.
+    pub next: *const Op,
+    /// The pc after the terminator: a branch's fall-through, `jal`'s and
+    /// `jalr`'s return address, a `Fallthrough`'s target. Computed once,
+    /// when the block is made.
+    pub next_pc: u64,
+}
+
+impl Link {
+    /// No successor known yet.
+    pub fn unlinked(next_pc: u64) -> Link {
+        Link {
+            target: std::ptr::null(),
+            next: std::ptr::null(),
+            next_pc,
+        }
+    }
+}
+
+/// One slot of a block's storage: an op, or the link slot after the
+/// terminator. Both are 24 bytes, so `op.add(1)` of a terminator is its
+/// link slot.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) union Slot {
+    pub op: Op,
+    pub link: Link,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == std::mem::size_of::<Op>());
+const _: () = assert!(std::mem::size_of::<Link>() == std::mem::size_of::<Op>());
 
 #[allow(improper_ctypes_definitions)]
 /// The signature of every op handler: the op, the register file (33
@@ -251,9 +306,12 @@ const _: () = assert!(std::mem::size_of::<Op>() == 24);
 /// handler too and jump to the interpreter's handlers.
 ///
 /// # Safety
-/// `op` is in a live block's ops: unchanged while handlers run, registers
-/// <= 32, the last a terminator. `x` is 33 registers nothing else uses
-/// meanwhile. `Exec`'s `tlb` and `jump_cache` point to the caches in use.
+/// `op` is in a live block's ops: unchanged while handlers run (but for
+/// the link slot, which only the terminator's handler reads and writes),
+/// registers <= 32, the last a terminator followed by its link slot
+/// (`Link`), all through a pointer that may write that slot (block.rs,
+/// `BlockOps`). `x` is 33 registers nothing else uses meanwhile. `Exec`'s
+/// `tlb` and `jump_cache` point to the caches in use.
 pub(crate) type Handler = unsafe extern "C" fn(*const Op, *mut u64, &mut Exec<'_>) -> u64;
 
 /// Returned by a handler when the block stopped early (never a valid pc:
@@ -280,17 +338,18 @@ pub(crate) struct Exec<'a> {
     pub jump_cache: *const JumpEntry,
     /// Virtual address of the running block's first instruction.
     pub block_pc: u64,
-    /// The running block's first op, to compute an op's index.
-    pub ops: *const Op,
-    /// Instructions retired before the running block.
-    pub start_instret: u64,
-    /// Instructions retired, counting the running block whole.
-    pub instret: u64,
-    /// The run ends when `instret` reaches this.
+    /// Instructions this trip may still run after the running block,
+    /// which is counted whole when it is entered: `stop_at - instret`.
+    /// Chaining to a block subtracts its count; the run loop reads the
+    /// count back as `stop_at - budget` (machine.rs). Compiled code keeps
+    /// it in a host register and writes it back at its exits (jit/).
+    pub budget: u64,
+    /// This trip through the handlers ends when the budget would go below
+    /// zero, i.e. at this count: the run's end, or `TRIP_INSTRUCTIONS`
+    /// after the trip began if that is sooner (machine.rs), which bounds
+    /// how many handlers one trip chains through, and so the native stack
+    /// should a tail call not be optimised (an unoptimised build).
     pub stop_at: u64,
-    /// How many more blocks a terminator may chain to before returning to
-    /// the run loop (bounds the native stack if tail calls are not optimised).
-    pub chain_budget: u32,
     /// Set with `STOPPED`: why, and at which op.
     pub stop: Option<(Stop, *const Op)>,
     /// Memory for the slow paths: translation, misses, atomics.
@@ -300,13 +359,12 @@ pub(crate) struct Exec<'a> {
 }
 
 impl Exec<'_> {
-    /// Index of `op` in the running block (`op` is one of its ops: handlers
-    /// only pass their own). Plain address arithmetic, so that a wrong
-    /// pointer gives a wrong number, not undefined behaviour.
+    /// Instructions retired before `op` (an op of the running block) ran:
+    /// the count with the running block counted whole, less the block's
+    /// instructions from `op` on (`Op::left`).
     #[inline(always)]
-    pub fn index_of(&self, op: *const Op) -> u64 {
-        let bytes = op.addr().wrapping_sub(self.ops.addr());
-        (bytes / std::mem::size_of::<Op>()) as u64
+    pub fn retired_before(&self, op: &Op) -> u64 {
+        self.stop_at - self.budget - u64::from(op.left)
     }
 }
 

@@ -60,10 +60,7 @@ const PAGE_SHIFT: i8 = PAGE_SIZE.trailing_zeros() as i8;
 const TLB_OFFSET_MASK: i32 = (TLB_ENTRIES as i32 - 1) << TLB_ENTRY_SHIFT;
 const EXEC_JUMP_CACHE: i32 = offset_of!(Exec<'static>, jump_cache) as i32;
 const EXEC_BLOCK_PC: i32 = offset_of!(Exec<'static>, block_pc) as i32;
-const EXEC_OPS: i32 = offset_of!(Exec<'static>, ops) as i32;
-const EXEC_START_INSTRET: i32 = offset_of!(Exec<'static>, start_instret) as i32;
-const EXEC_INSTRET: i32 = offset_of!(Exec<'static>, instret) as i32;
-const EXEC_STOP_AT: i32 = offset_of!(Exec<'static>, stop_at) as i32;
+const EXEC_BUDGET: i32 = offset_of!(Exec<'static>, budget) as i32;
 const _: () = assert!(size_of::<JumpEntry>() == 24);
 const JUMP_PC: i32 = offset_of!(JumpEntry, pc) as i32;
 const JUMP_OPS: i32 = offset_of!(JumpEntry, ops) as i32;
@@ -391,8 +388,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     dynasm!(b.a
         ; .arch x64
         ; mov r11, QWORD [rdx + EXEC_TLB]
-        ; mov r10, QWORD [rdx + EXEC_STOP_AT]
-        ; sub r10, QWORD [rdx + EXEC_INSTRET]
+        ; mov r10, QWORD [rdx + EXEC_BUDGET]
     );
     push_saved_regs(&mut b.a);
     dynasm!(b.a ; .arch x64 ; jmp =>start);
@@ -439,7 +435,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         ; =>over
         ; add r10, count
     );
-    store_instret(&mut b.a);
+    store_budget(&mut b.a);
     pop_saved_regs(&mut b.a);
     dynasm!(b.a ; .arch x64 ; mov rax, QWORD pc as i64 ; ret);
     let sites = std::mem::take(&mut b.sites);
@@ -485,15 +481,10 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     })
 }
 
-/// Writes the instruction count back to `Exec`: `instret = stop_at - r10`
-/// (the running block counted whole). Leaves it in `rcx`.
-fn store_instret(a: &mut VecAssembler<X64Relocation>) {
-    dynasm!(a
-        ; .arch x64
-        ; mov rcx, QWORD [rdx + EXEC_STOP_AT]
-        ; sub rcx, r10
-        ; mov QWORD [rdx + EXEC_INSTRET], rcx
-    );
+/// Writes the budget left back to `Exec` (the running block counted
+/// whole), where the interpreter and the run loop read it.
+fn store_budget(a: &mut VecAssembler<X64Relocation>) {
+    dynasm!(a ; .arch x64 ; mov QWORD [rdx + EXEC_BUDGET], r10);
 }
 
 /// Leaves compiled code for the interpreter: to the handler of op `i`,
@@ -505,18 +496,14 @@ fn store_instret(a: &mut VecAssembler<X64Relocation>) {
 fn exit_to(b: &mut Block, i: usize) {
     let op = b.ops[i].handler as usize as i64;
     let ops = b.ops.as_ptr() as i64;
-    let count = b.count;
     let pc = b.pc as i64;
-    store_instret(&mut b.a);
+    store_budget(&mut b.a);
     pop_saved_regs(&mut b.a);
     dynasm!(b.a
         ; .arch x64
-        ; sub rcx, count
-        ; mov QWORD [rdx + EXEC_START_INSTRET], rcx
         ; mov rax, QWORD pc
         ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
         ; mov rdi, QWORD ops
-        ; mov QWORD [rdx + EXEC_OPS], rdi
         ; add rdi, OP_BYTES * i as i32
         ; mov rax, QWORD op
         ; jmp rax
@@ -659,22 +646,17 @@ fn emit_chain(b: &mut Block) {
         ; cmp r10, r9
         ; jb =>slow
         ; sub r10, r9
-        ; mov rcx, QWORD [rdx + EXEC_STOP_AT]
-        ; sub rcx, r10
-        ; mov QWORD [rdx + EXEC_INSTRET], rcx
-        ; sub rcx, r9
-        ; mov QWORD [rdx + EXEC_START_INSTRET], rcx
+        ; mov QWORD [rdx + EXEC_BUDGET], r10
         ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
     );
     pop_saved_regs(&mut b.a);
     dynasm!(b.a
         ; .arch x64
         ; mov rdi, QWORD [r8 + JUMP_OPS]
-        ; mov QWORD [rdx + EXEC_OPS], rdi
         ; jmp QWORD [rdi]
         ; =>slow
     );
-    store_instret(&mut b.a);
+    store_budget(&mut b.a);
     pop_saved_regs(&mut b.a);
     dynasm!(b.a ; .arch x64 ; ret);
 }
