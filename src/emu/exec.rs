@@ -820,8 +820,17 @@ fn widen<T: Word>(v: u64) -> u64 {
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
 pub(crate) unsafe fn load<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    load_at::<T>(op, x, e, address(x, &*op))
+}
+
+/// A load from `addr`, which is the op's `rs1 + imm` (a fused handler
+/// computes it from a value it holds, fuse.rs).
+///
+/// # Safety
+/// As for `load`.
+#[inline(always)]
+pub(crate) unsafe fn load_at<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec, addr: u64) -> u64 {
     let o = &*op;
-    let addr = address(x, o);
     let size = std::mem::size_of::<T>() as u64;
     let Some(host) = Tlb::read_host(e.tlb, addr, size) else {
         // A tail call too, so that the fast path needs no stack frame.
@@ -917,9 +926,23 @@ pub(crate) unsafe extern "C" fn exec_lwu(op: *const Op, x: *mut u64, e: &mut Exe
 #[inline(always)]
 pub(crate) unsafe fn store<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     let o = &*op;
-    let addr = address(x, o);
+    store_at::<T>(op, x, e, address(x, o), reg(x, o.rs2))
+}
+
+/// A store of `value` at `addr`, which are the op's `rs2` and `rs1 + imm`
+/// (a fused handler may hold them already, fuse.rs).
+///
+/// # Safety
+/// As for `load`.
+#[inline(always)]
+pub(crate) unsafe fn store_at<T: Word>(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    addr: u64,
+    value: u64,
+) -> u64 {
     let size = std::mem::size_of::<T>() as u64;
-    let value = reg(x, o.rs2);
     match Tlb::write_host(e.tlb, addr, size) {
         Some(host) => {
             // SAFETY (of the write): as for a load's read; write tags are
@@ -1034,9 +1057,19 @@ pub(crate) unsafe fn branch(
     taken: impl FnOnce(u64, u64) -> bool,
 ) -> u64 {
     let o = &*op;
+    branch_if(op, x, e, taken(reg(x, o.rs1), reg(x, o.rs2)))
+}
+
+/// A conditional branch whose condition is known (`taken`): on to its
+/// target or its fall-through, each through its own successor link.
+///
+/// # Safety
+/// The `Handler` contract; `op` is a branch.
+#[inline(always)]
+pub(crate) unsafe fn branch_if(op: *const Op, x: *mut u64, e: &mut Exec, taken: bool) -> u64 {
     let link = link_of(op);
-    if taken(reg(x, o.rs1), reg(x, o.rs2)) {
-        chain_linked(o.imm as u64, addr_of_mut!((*link).target), x, e)
+    if taken {
+        chain_linked((*op).imm as u64, addr_of_mut!((*link).target), x, e)
     } else {
         chain_linked((*link).next_pc, addr_of_mut!((*link).next), x, e)
     }
