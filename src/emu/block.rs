@@ -917,6 +917,81 @@ impl BlockCache {
     }
 }
 
+/// Folds each run of ops that builds a constant in one register (`li t,
+/// c; addiw t, t, k; slli t, t, s; addi t, t, k; ...`: how compilers, C\*'s
+/// among them, materialise a 64-bit constant) into one `LiSkip` of the
+/// final value followed by `Nop`s, which it skips.
+///
+/// The guest cannot tell: the ops of a run only write `t`, none reads
+/// anything but `t`, and none can fault, so no exception inside a run
+/// shows the values in between, and a run never spans two blocks, whose
+/// boundaries are the only other points where the machine stops (the
+/// timer, the budget, a single step, which decodes one instruction alone).
+/// Each op still counts as one instruction and keeps its pc.
+fn fold_constants(ops: &mut [Op]) {
+    let mut i = 0;
+    while i < ops.len() {
+        let head = ops[i];
+        if head.kind != OpKind::Li || head.rd == SINK {
+            i += 1;
+            continue;
+        }
+        let mut value = head.imm as u64;
+        let mut end = i + 1;
+        // At most `u8::MAX` ops skipped (blocks are far shorter anyway).
+        while end < ops.len() && end - i <= usize::from(u8::MAX) {
+            match constant_step(&ops[end], head.rd, value) {
+                Some(next) => value = next,
+                None => break,
+            }
+            end += 1;
+        }
+        if end - i >= 2 {
+            ops[i] = Op {
+                handler: handler_for(OpKind::LiSkip),
+                kind: OpKind::LiSkip,
+                imm: value as i64,
+                rs2: (end - i - 1) as u8,
+                ..head
+            };
+            for op in &mut ops[i + 1..end] {
+                *op = Op {
+                    handler: handler_for(OpKind::Nop),
+                    kind: OpKind::Nop,
+                    imm: 0,
+                    rd: SINK,
+                    rs1: 0,
+                    rs2: 0,
+                    ..*op
+                };
+            }
+        }
+        i = end;
+    }
+}
+
+/// The value of register `t` after `op`, if `op` only reads and writes
+/// `t` (holding `value`) with an immediate: one step of a constant being
+/// built (the same arithmetic as exec.rs's handlers).
+fn constant_step(op: &Op, t: u8, value: u64) -> Option<u64> {
+    use OpKind as K;
+    if op.rd != t || op.rs1 != t {
+        return None;
+    }
+    let imm = op.imm;
+    Some(match op.kind {
+        K::Addi => value.wrapping_add(imm as u64),
+        K::Addiw => i64::from(value.wrapping_add(imm as u64) as i32) as u64,
+        K::Slli => value << (imm & 63),
+        K::Srli => value >> (imm & 63),
+        K::Srai => ((value as i64) >> (imm & 63)) as u64,
+        K::Xori => value ^ imm as u64,
+        K::Ori => value | imm as u64,
+        K::Andi => value & imm as u64,
+        _ => return None,
+    })
+}
+
 /// Decodes up to `cap` instructions starting at `pc` (physical `phys`)
 /// into `ops`, ending with a terminator, and fuses pairs (fuse.rs). Marks
 /// the frames read as holding code and returns them.
@@ -971,6 +1046,7 @@ fn decode_block(
     if !ops[ops.len() - 1].kind.is_terminator() {
         ops.push(fallthrough((at - pc) as u16));
     }
+    fold_constants(ops);
     fuse(ops);
     let count = instruction_count(ops);
     for (i, op) in ops.iter_mut().enumerate() {

@@ -123,6 +123,18 @@ pub(crate) unsafe extern "C" fn exec_li(op: *const Op, x: *mut u64, e: &mut Exec
     alu(op, x, e, |_, _, o| o.imm as u64)
 }
 
+/// `li rd, imm` at the head of a folded constant (block.rs,
+/// `fold_constants`): writes the constant the whole run computes, then
+/// goes on after the `rs2` `Nop`s that stand for the rest of the run.
+/// # Safety
+/// The `Handler` contract (op.rs); `op` is followed by `rs2` `Nop`s and
+/// then by another op (the block's terminator at the latest).
+pub(crate) unsafe extern "C" fn exec_li_skip(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+    let o = &*op;
+    set(x, o.rd, o.imm as u64);
+    next(op.add(usize::from(o.rs2)), x, e)
+}
+
 /// `mv`: `rd = rs1` (`addi rd, rs, 0` and `add` with `x0`).
 /// # Safety
 /// The `Handler` contract (op.rs).
@@ -1266,6 +1278,7 @@ pub(crate) fn handler_for(kind: OpKind) -> Handler {
     use OpKind as K;
     match kind {
         K::Li => exec_li,
+        K::LiSkip => exec_li_skip,
         K::Mv => exec_mv,
         K::Addi => exec_addi,
         K::Slti => exec_slti,

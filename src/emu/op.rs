@@ -90,6 +90,9 @@ pub(crate) enum OpKind {
     /// An atomic; `imm` packs `AmoOp` and width (`amo_pack`).
     Amo,
     Nop,
+    /// `li rd, imm` that ends a folded constant: the ops after it up to
+    /// `rs2` of them are `Nop`s it skips (block.rs, `fold_constants`).
+    LiSkip,
     // Zba, Zbb, Zbs: shifts by an immediate have it in `imm`.
     Sh1add,
     Sh2add,

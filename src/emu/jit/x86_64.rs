@@ -227,7 +227,7 @@ fn compiles(op: &Op) -> bool {
     use OpKind as K;
     let imm32 = i32::try_from(op.imm).is_ok();
     match op.kind {
-        K::Li | K::Mv | K::Nop => true,
+        K::Li | K::LiSkip | K::Mv | K::Nop => true,
         K::Addi | K::Slti | K::Sltiu | K::Xori | K::Ori | K::Andi | K::Addiw => imm32,
         K::Slli | K::Srli | K::Srai | K::Slliw | K::Srliw | K::Sraiw => true,
         K::Add | K::Sub | K::Sll | K::Slt | K::Sltu | K::Xor | K::Srl | K::Sra | K::Or | K::And => {
@@ -254,7 +254,7 @@ fn registers(op: &Op) -> ([Option<u8>; 2], Option<u8>) {
     );
     match op.kind {
         K::Nop | K::Fallthrough => ([None, None], None),
-        K::Li => ([None, None], d),
+        K::Li | K::LiSkip => ([None, None], d),
         K::Jal => ([None, None], d),
         K::Jalr => ([r1, None], None),
         K::Sb | K::Sh | K::Sw | K::Sd => ([r1, r2], None),
@@ -792,7 +792,7 @@ fn emit_op(
     }
     match op.kind {
         K::Nop => {}
-        K::Li => {
+        K::Li | K::LiSkip => {
             if let Ok(v) = i32::try_from(op.imm) {
                 x!(mov rax, v);
             } else {
