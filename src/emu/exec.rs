@@ -74,9 +74,9 @@ pub(crate) unsafe fn set(x: *mut u64, i: u8, v: u64) {
 /// The `Handler` contract, and `op` is not a terminator, so the next op
 /// exists (every block ends in one).
 #[inline(always)]
-pub(crate) unsafe fn next(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe fn next(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let n = op.add(1);
-    ((*n).handler)(n, x, e)
+    ((*n).handler)(n, x, e, budget)
 }
 
 /// The address a load or store op accesses: `rs1 + imm`.
@@ -91,8 +91,9 @@ pub(crate) unsafe fn address(x: *mut u64, o: &Op) -> u64 {
 /// Ends the block with an exception at `op`.
 #[cold]
 #[inline(never)]
-pub(crate) fn fault(op: *const Op, e: &mut Exec, exception: Exception) -> u64 {
+pub(crate) fn fault(op: *const Op, e: &mut Exec, budget: u64, exception: Exception) -> u64 {
     e.stop = Some((Stop::Fault(exception), op));
+    e.budget = budget;
     STOPPED
 }
 
@@ -107,11 +108,12 @@ unsafe fn alu(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
     f: impl FnOnce(u64, u64, &Op) -> u64,
 ) -> u64 {
     let o = &*op;
     set(x, o.rd, f(reg(x, o.rs1), reg(x, o.rs2), o));
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 // ---- ALU ops: `rd = f(rs1, rs2 or imm)` -------------------------------------
@@ -119,8 +121,13 @@ unsafe fn alu(
 /// `li`: `rd = imm` (`lui`, `auipc` and `addi rd, x0, imm`, pre-computed).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_li(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |_, _, o| o.imm as u64)
+pub(crate) unsafe extern "C" fn exec_li(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |_, _, o| o.imm as u64)
 }
 
 /// `li rd, imm` at the head of a folded constant (block.rs,
@@ -129,87 +136,149 @@ pub(crate) unsafe extern "C" fn exec_li(op: *const Op, x: *mut u64, e: &mut Exec
 /// # Safety
 /// The `Handler` contract (op.rs); `op` is followed by `rs2` `Nop`s and
 /// then by another op (the block's terminator at the latest).
-pub(crate) unsafe extern "C" fn exec_li_skip(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_li_skip(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     set(x, o.rd, o.imm as u64);
-    next(op.add(usize::from(o.rs2)), x, e)
+    next(op.add(usize::from(o.rs2)), x, e, budget)
 }
 
 /// `mv`: `rd = rs1` (`addi rd, rs, 0` and `add` with `x0`).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mv(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| a)
+pub(crate) unsafe extern "C" fn exec_mv(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| a)
 }
 
 /// `addi`: `rd = rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_addi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a.wrapping_add(o.imm as u64))
+pub(crate) unsafe extern "C" fn exec_addi(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| a.wrapping_add(o.imm as u64))
 }
 
 /// `slti`: `rd = rs1 <s imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| u64::from((a as i64) < o.imm))
+pub(crate) unsafe extern "C" fn exec_slti(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| u64::from((a as i64) < o.imm))
 }
 
 /// `sltiu`: `rd = rs1 <u imm` (imm sign-extended first).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sltiu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| u64::from(a < o.imm as u64))
+pub(crate) unsafe extern "C" fn exec_sltiu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| u64::from(a < o.imm as u64))
 }
 
 /// `xori`: `rd = rs1 ^ imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_xori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a ^ o.imm as u64)
+pub(crate) unsafe extern "C" fn exec_xori(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| a ^ o.imm as u64)
 }
 
 /// `ori`: `rd = rs1 | imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a | o.imm as u64)
+pub(crate) unsafe extern "C" fn exec_ori(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| a | o.imm as u64)
 }
 
 /// `andi`: `rd = rs1 & imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_andi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a & o.imm as u64)
+pub(crate) unsafe extern "C" fn exec_andi(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| a & o.imm as u64)
 }
 
 /// `slli`: `rd = rs1 << shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slli(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a << (o.imm & 63))
+pub(crate) unsafe extern "C" fn exec_slli(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| a << (o.imm & 63))
 }
 
 /// `srli`: `rd = rs1 >> shamt` (logical).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srli(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a >> (o.imm & 63))
+pub(crate) unsafe extern "C" fn exec_srli(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| a >> (o.imm & 63))
 }
 
 /// `srai`: `rd = rs1 >> shamt` (arithmetic).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srai(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| ((a as i64) >> (o.imm & 63)) as u64)
+pub(crate) unsafe extern "C" fn exec_srai(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| {
+        ((a as i64) >> (o.imm & 63)) as u64
+    })
 }
 
 /// `addiw`: `rd = sext32(rs1 + imm)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_addiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| {
+pub(crate) unsafe extern "C" fn exec_addiw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| {
         sext32(a.wrapping_add(o.imm as u64) as u32)
     })
 }
@@ -217,22 +286,41 @@ pub(crate) unsafe extern "C" fn exec_addiw(op: *const Op, x: *mut u64, e: &mut E
 /// `slliw`: `rd = sext32(rs1 << shamt)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slliw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| sext32((a as u32) << (o.imm & 31)))
+pub(crate) unsafe extern "C" fn exec_slliw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| {
+        sext32((a as u32) << (o.imm & 31))
+    })
 }
 
 /// `srliw`: `rd = sext32(rs1[31:0] >> shamt)` (logical).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srliw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| sext32((a as u32) >> (o.imm & 31)))
+pub(crate) unsafe extern "C" fn exec_srliw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| {
+        sext32((a as u32) >> (o.imm & 31))
+    })
 }
 
 /// `sraiw`: `rd = sext32(rs1[31:0] >> shamt)` (arithmetic).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sraiw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| {
+pub(crate) unsafe extern "C" fn exec_sraiw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| {
         ((a as i32) >> (o.imm & 31)) as i64 as u64
     })
 }
@@ -240,85 +328,147 @@ pub(crate) unsafe extern "C" fn exec_sraiw(op: *const Op, x: *mut u64, e: &mut E
 /// `add`: `rd = rs1 + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a.wrapping_add(b))
+pub(crate) unsafe extern "C" fn exec_add(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a.wrapping_add(b))
 }
 
 /// `sub`: `rd = rs1 - rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sub(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a.wrapping_sub(b))
+pub(crate) unsafe extern "C" fn exec_sub(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a.wrapping_sub(b))
 }
 
 /// `sll`: `rd = rs1 << rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sll(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a << (b & 63))
+pub(crate) unsafe extern "C" fn exec_sll(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a << (b & 63))
 }
 
 /// `slt`: `rd = rs1 <s rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slt(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| u64::from((a as i64) < (b as i64)))
+pub(crate) unsafe extern "C" fn exec_slt(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
+        u64::from((a as i64) < (b as i64))
+    })
 }
 
 /// `sltu`: `rd = rs1 <u rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sltu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| u64::from(a < b))
+pub(crate) unsafe extern "C" fn exec_sltu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| u64::from(a < b))
 }
 
 /// `xor`: `rd = rs1 ^ rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_xor(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a ^ b)
+pub(crate) unsafe extern "C" fn exec_xor(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a ^ b)
 }
 
 /// `srl`: `rd = rs1 >> rs2[5:0]` (logical).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srl(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a >> (b & 63))
+pub(crate) unsafe extern "C" fn exec_srl(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a >> (b & 63))
 }
 
 /// `sra`: `rd = rs1 >> rs2[5:0]` (arithmetic).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sra(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| ((a as i64) >> (b & 63)) as u64)
+pub(crate) unsafe extern "C" fn exec_sra(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| ((a as i64) >> (b & 63)) as u64)
 }
 
 /// `or`: `rd = rs1 | rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_or(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a | b)
+pub(crate) unsafe extern "C" fn exec_or(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a | b)
 }
 
 /// `and`: `rd = rs1 & rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_and(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a & b)
+pub(crate) unsafe extern "C" fn exec_and(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a & b)
 }
 
 /// `mul`: `rd = (rs1 * rs2)[63:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mul(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a.wrapping_mul(b))
+pub(crate) unsafe extern "C" fn exec_mul(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a.wrapping_mul(b))
 }
 
 /// `mulh`: `rd = (rs1 *s rs2)[127:64]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mulh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_mulh(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         ((i128::from(a as i64) * i128::from(b as i64)) >> 64) as u64
     })
 }
@@ -326,8 +476,13 @@ pub(crate) unsafe extern "C" fn exec_mulh(op: *const Op, x: *mut u64, e: &mut Ex
 /// `mulhsu`: `rd = (rs1 *s rs2 unsigned)[127:64]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mulhsu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_mulhsu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         (i128::from(a as i64).wrapping_mul(i128::from(b)) >> 64) as u64
     })
 }
@@ -335,8 +490,13 @@ pub(crate) unsafe extern "C" fn exec_mulhsu(op: *const Op, x: *mut u64, e: &mut 
 /// `mulhu`: `rd = (rs1 *u rs2)[127:64]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mulhu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_mulhu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         ((u128::from(a) * u128::from(b)) >> 64) as u64
     })
 }
@@ -344,71 +504,125 @@ pub(crate) unsafe extern "C" fn exec_mulhu(op: *const Op, x: *mut u64, e: &mut E
 /// `div`: `rd = rs1 /s rs2` (see `div`).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_div(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| div(a as i64, b as i64) as u64)
+pub(crate) unsafe extern "C" fn exec_div(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| div(a as i64, b as i64) as u64)
 }
 
 /// `divu`: `rd = rs1 /u rs2`; by zero: all ones.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_divu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a.checked_div(b).unwrap_or(u64::MAX))
+pub(crate) unsafe extern "C" fn exec_divu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
+        a.checked_div(b).unwrap_or(u64::MAX)
+    })
 }
 
 /// `rem`: `rd = rs1 %s rs2` (see `rem`).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rem(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| rem(a as i64, b as i64) as u64)
+pub(crate) unsafe extern "C" fn exec_rem(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| rem(a as i64, b as i64) as u64)
 }
 
 /// `remu`: `rd = rs1 %u rs2`; by zero: `rs1`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_remu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| if b == 0 { a } else { a % b })
+pub(crate) unsafe extern "C" fn exec_remu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| if b == 0 { a } else { a % b })
 }
 
 /// `addw`: `rd = sext32(rs1 + rs2)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_addw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| sext32(a.wrapping_add(b) as u32))
+pub(crate) unsafe extern "C" fn exec_addw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| sext32(a.wrapping_add(b) as u32))
 }
 
 /// `subw`: `rd = sext32(rs1 - rs2)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_subw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| sext32(a.wrapping_sub(b) as u32))
+pub(crate) unsafe extern "C" fn exec_subw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| sext32(a.wrapping_sub(b) as u32))
 }
 
 /// `sllw`: `rd = sext32(rs1 << rs2[4:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sllw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| sext32((a as u32) << (b & 31)))
+pub(crate) unsafe extern "C" fn exec_sllw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| sext32((a as u32) << (b & 31)))
 }
 
 /// `srlw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (logical).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srlw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| sext32((a as u32) >> (b & 31)))
+pub(crate) unsafe extern "C" fn exec_srlw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| sext32((a as u32) >> (b & 31)))
 }
 
 /// `sraw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (arithmetic).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sraw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| ((a as i32) >> (b & 31)) as i64 as u64)
+pub(crate) unsafe extern "C" fn exec_sraw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
+        ((a as i32) >> (b & 31)) as i64 as u64
+    })
 }
 
 /// `mulw`: `rd = sext32(rs1 * rs2)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mulw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_mulw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         sext32((a as u32).wrapping_mul(b as u32))
     })
 }
@@ -416,8 +630,13 @@ pub(crate) unsafe extern "C" fn exec_mulw(op: *const Op, x: *mut u64, e: &mut Ex
 /// `divw`: `rd = sext32(rs1[31:0] /s rs2[31:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_divw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_divw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         i64::from(div32(a as i32, b as i32)) as u64
     })
 }
@@ -425,8 +644,13 @@ pub(crate) unsafe extern "C" fn exec_divw(op: *const Op, x: *mut u64, e: &mut Ex
 /// `divuw`: `rd = sext32(rs1[31:0] /u rs2[31:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_divuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_divuw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         sext32((a as u32).checked_div(b as u32).unwrap_or(u32::MAX))
     })
 }
@@ -434,8 +658,13 @@ pub(crate) unsafe extern "C" fn exec_divuw(op: *const Op, x: *mut u64, e: &mut E
 /// `remw`: `rd = sext32(rs1[31:0] %s rs2[31:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_remw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_remw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         i64::from(rem32(a as i32, b as i32)) as u64
     })
 }
@@ -443,8 +672,13 @@ pub(crate) unsafe extern "C" fn exec_remw(op: *const Op, x: *mut u64, e: &mut Ex
 /// `remuw`: `rd = sext32(rs1[31:0] %u rs2[31:0])`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_remuw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_remuw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         let (a, b) = (a as u32, b as u32);
         sext32(if b == 0 { a } else { a % b })
     })
@@ -455,36 +689,63 @@ pub(crate) unsafe extern "C" fn exec_remuw(op: *const Op, x: *mut u64, e: &mut E
 /// `sh1add`: `rd = (rs1 << 1) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh1add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| (a << 1).wrapping_add(b))
+pub(crate) unsafe extern "C" fn exec_sh1add(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| (a << 1).wrapping_add(b))
 }
 
 /// `sh2add`: `rd = (rs1 << 2) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh2add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| (a << 2).wrapping_add(b))
+pub(crate) unsafe extern "C" fn exec_sh2add(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| (a << 2).wrapping_add(b))
 }
 
 /// `sh3add`: `rd = (rs1 << 3) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh3add(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| (a << 3).wrapping_add(b))
+pub(crate) unsafe extern "C" fn exec_sh3add(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| (a << 3).wrapping_add(b))
 }
 
 /// `add.uw`: `rd = zext32(rs1) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| u64::from(a as u32).wrapping_add(b))
+pub(crate) unsafe extern "C" fn exec_add_uw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
+        u64::from(a as u32).wrapping_add(b)
+    })
 }
 
 /// `sh1add.uw`: `rd = (zext32(rs1) << 1) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh1add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_sh1add_uw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         (u64::from(a as u32) << 1).wrapping_add(b)
     })
 }
@@ -492,8 +753,13 @@ pub(crate) unsafe extern "C" fn exec_sh1add_uw(op: *const Op, x: *mut u64, e: &m
 /// `sh2add.uw`: `rd = (zext32(rs1) << 2) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh2add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_sh2add_uw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         (u64::from(a as u32) << 2).wrapping_add(b)
     })
 }
@@ -501,8 +767,13 @@ pub(crate) unsafe extern "C" fn exec_sh2add_uw(op: *const Op, x: *mut u64, e: &m
 /// `sh3add.uw`: `rd = (zext32(rs1) << 3) + rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh3add_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_sh3add_uw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         (u64::from(a as u32) << 3).wrapping_add(b)
     })
 }
@@ -510,71 +781,121 @@ pub(crate) unsafe extern "C" fn exec_sh3add_uw(op: *const Op, x: *mut u64, e: &m
 /// `andn`: `rd = rs1 & !rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_andn(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a & !b)
+pub(crate) unsafe extern "C" fn exec_andn(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a & !b)
 }
 
 /// `orn`: `rd = rs1 | !rs2`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_orn(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a | !b)
+pub(crate) unsafe extern "C" fn exec_orn(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a | !b)
 }
 
 /// `xnor`: `rd = !(rs1 ^ rs2)`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_xnor(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| !(a ^ b))
+pub(crate) unsafe extern "C" fn exec_xnor(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| !(a ^ b))
 }
 
 /// `max`: the signed maximum.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_max(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| (a as i64).max(b as i64) as u64)
+pub(crate) unsafe extern "C" fn exec_max(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| (a as i64).max(b as i64) as u64)
 }
 
 /// `maxu`: the unsigned maximum.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_maxu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a.max(b))
+pub(crate) unsafe extern "C" fn exec_maxu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a.max(b))
 }
 
 /// `min`: the signed minimum.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_min(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| (a as i64).min(b as i64) as u64)
+pub(crate) unsafe extern "C" fn exec_min(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| (a as i64).min(b as i64) as u64)
 }
 
 /// `minu`: the unsigned minimum.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_minu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a.min(b))
+pub(crate) unsafe extern "C" fn exec_minu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a.min(b))
 }
 
 /// `rol`: rotate left by `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rol(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a.rotate_left((b & 63) as u32))
+pub(crate) unsafe extern "C" fn exec_rol(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a.rotate_left((b & 63) as u32))
 }
 
 /// `ror`: rotate right by `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ror(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a.rotate_right((b & 63) as u32))
+pub(crate) unsafe extern "C" fn exec_ror(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a.rotate_right((b & 63) as u32))
 }
 
 /// `rolw`: rotate the low word left by `rs2[4:0]`, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rolw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_rolw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         sext32((a as u32).rotate_left((b & 31) as u32))
     })
 }
@@ -582,8 +903,13 @@ pub(crate) unsafe extern "C" fn exec_rolw(op: *const Op, x: *mut u64, e: &mut Ex
 /// `rorw`: rotate the low word right by `rs2[4:0]`, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rorw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| {
+pub(crate) unsafe extern "C" fn exec_rorw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| {
         sext32((a as u32).rotate_right((b & 31) as u32))
     })
 }
@@ -591,50 +917,89 @@ pub(crate) unsafe extern "C" fn exec_rorw(op: *const Op, x: *mut u64, e: &mut Ex
 /// `bclr`: clears bit `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bclr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a & !(1 << (b & 63)))
+pub(crate) unsafe extern "C" fn exec_bclr(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a & !(1 << (b & 63)))
 }
 
 /// `bext`: bit `rs2[5:0]` of `rs1`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bext(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| (a >> (b & 63)) & 1)
+pub(crate) unsafe extern "C" fn exec_bext(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| (a >> (b & 63)) & 1)
 }
 
 /// `binv`: inverts bit `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_binv(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a ^ (1 << (b & 63)))
+pub(crate) unsafe extern "C" fn exec_binv(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a ^ (1 << (b & 63)))
 }
 
 /// `bset`: sets bit `rs2[5:0]`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bset(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, b, _| a | (1 << (b & 63)))
+pub(crate) unsafe extern "C" fn exec_bset(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, b, _| a | (1 << (b & 63)))
 }
 
 /// `slli.uw`: `rd = zext32(rs1) << shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slli_uw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| u64::from(a as u32) << (o.imm & 63))
+pub(crate) unsafe extern "C" fn exec_slli_uw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| {
+        u64::from(a as u32) << (o.imm & 63)
+    })
 }
 
 /// `rori`: rotate right by `shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rori(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a.rotate_right((o.imm & 63) as u32))
+pub(crate) unsafe extern "C" fn exec_rori(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| {
+        a.rotate_right((o.imm & 63) as u32)
+    })
 }
 
 /// `roriw`: rotate the low word right by `shamt`, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_roriw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| {
+pub(crate) unsafe extern "C" fn exec_roriw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| {
         sext32((a as u32).rotate_right((o.imm & 31) as u32))
     })
 }
@@ -642,99 +1007,175 @@ pub(crate) unsafe extern "C" fn exec_roriw(op: *const Op, x: *mut u64, e: &mut E
 /// `bclri`: clears bit `shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bclri(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a & !(1 << (o.imm & 63)))
+pub(crate) unsafe extern "C" fn exec_bclri(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| a & !(1 << (o.imm & 63)))
 }
 
 /// `bexti`: bit `shamt` of `rs1`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bexti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| (a >> (o.imm & 63)) & 1)
+pub(crate) unsafe extern "C" fn exec_bexti(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| (a >> (o.imm & 63)) & 1)
 }
 
 /// `binvi`: inverts bit `shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_binvi(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a ^ (1 << (o.imm & 63)))
+pub(crate) unsafe extern "C" fn exec_binvi(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| a ^ (1 << (o.imm & 63)))
 }
 
 /// `bseti`: sets bit `shamt`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bseti(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, o| a | (1 << (o.imm & 63)))
+pub(crate) unsafe extern "C" fn exec_bseti(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, o| a | (1 << (o.imm & 63)))
 }
 
 /// `clz`: leading zero bits (64 for zero).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_clz(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| u64::from(a.leading_zeros()))
+pub(crate) unsafe extern "C" fn exec_clz(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| u64::from(a.leading_zeros()))
 }
 
 /// `ctz`: trailing zero bits (64 for zero).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ctz(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| u64::from(a.trailing_zeros()))
+pub(crate) unsafe extern "C" fn exec_ctz(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| u64::from(a.trailing_zeros()))
 }
 
 /// `cpop`: one bits.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_cpop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| u64::from(a.count_ones()))
+pub(crate) unsafe extern "C" fn exec_cpop(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| u64::from(a.count_ones()))
 }
 
 /// `clzw`: leading zero bits of the low word (32 for zero).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_clzw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| u64::from((a as u32).leading_zeros()))
+pub(crate) unsafe extern "C" fn exec_clzw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| {
+        u64::from((a as u32).leading_zeros())
+    })
 }
 
 /// `ctzw`: trailing zero bits of the low word (32 for zero).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ctzw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| u64::from((a as u32).trailing_zeros()))
+pub(crate) unsafe extern "C" fn exec_ctzw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| {
+        u64::from((a as u32).trailing_zeros())
+    })
 }
 
 /// `cpopw`: one bits of the low word.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_cpopw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| u64::from((a as u32).count_ones()))
+pub(crate) unsafe extern "C" fn exec_cpopw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| {
+        u64::from((a as u32).count_ones())
+    })
 }
 
 /// `sext.b`: the low byte, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sext_b(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| a as i8 as i64 as u64)
+pub(crate) unsafe extern "C" fn exec_sext_b(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| a as i8 as i64 as u64)
 }
 
 /// `sext.h`: the low halfword, sign-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sext_h(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| a as i16 as i64 as u64)
+pub(crate) unsafe extern "C" fn exec_sext_h(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| a as i16 as i64 as u64)
 }
 
 /// `zext.h`: the low halfword, zero-extended.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_zext_h(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| a & 0xffff)
+pub(crate) unsafe extern "C" fn exec_zext_h(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| a & 0xffff)
 }
 
 /// `orc.b`: each byte becomes 0xff if it is not zero, else stays 0.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_orc_b(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| {
+pub(crate) unsafe extern "C" fn exec_orc_b(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| {
         let bytes = a.to_le_bytes().map(|b| if b == 0 { 0 } else { 0xff });
         u64::from_le_bytes(bytes)
     })
@@ -743,8 +1184,13 @@ pub(crate) unsafe extern "C" fn exec_orc_b(op: *const Op, x: *mut u64, e: &mut E
 /// `rev8`: the bytes in reverse order.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rev8(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    alu(op, x, e, |a, _, _| a.swap_bytes())
+pub(crate) unsafe extern "C" fn exec_rev8(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    alu(op, x, e, budget, |a, _, _| a.swap_bytes())
 }
 
 /// A division or remainder under selfie's semantics
@@ -754,7 +1200,12 @@ pub(crate) unsafe extern "C" fn exec_rev8(op: *const Op, x: *mut u64, e: &mut Ex
 /// is on, so RISC-V's divisions never pay for the check.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_div_trap(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_div_trap(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     let kind = DIVISIONS[(o.imm as usize) % DIVISIONS.len()];
     let divisor = reg(x, o.rs2);
@@ -769,16 +1220,21 @@ pub(crate) unsafe extern "C" fn exec_div_trap(op: *const Op, x: *mut u64, e: &mu
     };
     if zero {
         let pc = e.block_pc.wrapping_add(u64::from(o.offset));
-        return fault(op, e, Exception::DivisionByZero { pc });
+        return fault(op, e, budget, Exception::DivisionByZero { pc });
     }
-    (handler_for(kind))(op, x, e)
+    (handler_for(kind))(op, x, e, budget)
 }
 
 /// `nop`: `fence`, and ALU ops that write `x0` (no side effects).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_nop(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    next(op, x, e)
+pub(crate) unsafe extern "C" fn exec_nop(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    next(op, x, e, budget)
 }
 
 /// Reads a counter CSR. `cycle`, `time` and `instret` all are the
@@ -787,10 +1243,15 @@ pub(crate) unsafe extern "C" fn exec_nop(op: *const Op, x: *mut u64, e: &mut Exe
 /// deterministic.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_csr_read(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_csr_read(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let count = e.retired_before(&*op);
     set(x, (*op).rd, count);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 // ---- loads and stores --------------------------------------------------------
@@ -831,8 +1292,8 @@ fn widen<T: Word>(v: u64) -> u64 {
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-pub(crate) unsafe fn load<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    load_at::<T>(op, x, e, address(x, &*op))
+pub(crate) unsafe fn load<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
+    load_at::<T>(op, x, e, budget, address(x, &*op))
 }
 
 /// A load from `addr`, which is the op's `rs1 + imm` (a fused handler
@@ -841,17 +1302,23 @@ pub(crate) unsafe fn load<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> 
 /// # Safety
 /// As for `load`.
 #[inline(always)]
-pub(crate) unsafe fn load_at<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec, addr: u64) -> u64 {
+pub(crate) unsafe fn load_at<T: Word>(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+    addr: u64,
+) -> u64 {
     let o = &*op;
     let size = std::mem::size_of::<T>() as u64;
     let Some(host) = Tlb::read_host(e.tlb, addr, size) else {
         // A tail call too, so that the fast path needs no stack frame.
-        return load_miss::<T>(op, x, e, addr);
+        return load_miss::<T>(op, x, e, budget, addr);
     };
     // SAFETY (of the read): a hit means the entry was filled from a mapped
     // frame of guest memory, and an aligned access stays within its page.
     set(x, o.rd, host.cast::<T>().read_unaligned().widen());
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// A load that missed the TLB fast path: the slow load, then on with the
@@ -869,64 +1336,100 @@ pub(crate) unsafe extern "C" fn load_miss<T: Word>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
     addr: u64,
 ) -> u64 {
     match e.bus.load(addr, std::mem::size_of::<T>() as u64) {
         Ok(v) => {
             set(x, (*op).rd, widen::<T>(v));
-            next(op, x, e)
+            next(op, x, e, budget)
         }
-        Err(exception) => fault(op, e, exception),
+        Err(exception) => fault(op, e, budget, exception),
     }
 }
 
 /// `lb`: `rd` = the byte, sign-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_lb(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    load::<i8>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_lb(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    load::<i8>(op, x, e, budget)
 }
 
 /// `lh`: `rd` = the halfword, sign-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_lh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    load::<i16>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_lh(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    load::<i16>(op, x, e, budget)
 }
 
 /// `lw`: `rd` = the word, sign-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_lw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    load::<i32>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_lw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    load::<i32>(op, x, e, budget)
 }
 
 /// `ld`: `rd` = the doubleword, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    load::<u64>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_ld(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    load::<u64>(op, x, e, budget)
 }
 
 /// `lbu`: `rd` = the byte, zero-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_lbu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    load::<u8>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_lbu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    load::<u8>(op, x, e, budget)
 }
 
 /// `lhu`: `rd` = the halfword, zero-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_lhu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    load::<u16>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_lhu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    load::<u16>(op, x, e, budget)
 }
 
 /// `lwu`: `rd` = the word, zero-extended, at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_lwu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    load::<u32>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_lwu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    load::<u32>(op, x, e, budget)
 }
 
 /// The shape of every store: `mem[rs1 + imm] = narrow(rs2)`. The fast path
@@ -936,9 +1439,9 @@ pub(crate) unsafe extern "C" fn exec_lwu(op: *const Op, x: *mut u64, e: &mut Exe
 /// # Safety
 /// As for `load`.
 #[inline(always)]
-pub(crate) unsafe fn store<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe fn store<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let o = &*op;
-    store_at::<T>(op, x, e, address(x, o), reg(x, o.rs2))
+    store_at::<T>(op, x, e, budget, address(x, o), reg(x, o.rs2))
 }
 
 /// A store of `value` at `addr`, which are the op's `rs2` and `rs1 + imm`
@@ -951,6 +1454,7 @@ pub(crate) unsafe fn store_at<T: Word>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
     addr: u64,
     value: u64,
 ) -> u64 {
@@ -960,38 +1464,58 @@ pub(crate) unsafe fn store_at<T: Word>(
             // SAFETY (of the write): as for a load's read; write tags are
             // only given for pages the page table lets the guest write.
             host.cast::<T>().write_unaligned(T::narrow(value));
-            next(op, x, e)
+            next(op, x, e, budget)
         }
-        None => store_miss(op, x, e, addr, size, value),
+        None => store_miss(op, x, e, budget, addr, size, value),
     }
 }
 
 /// `sb`: stores the low byte of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sb(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    store::<u8>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_sb(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    store::<u8>(op, x, e, budget)
 }
 
 /// `sh`: stores the low halfword of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    store::<u16>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_sh(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    store::<u16>(op, x, e, budget)
 }
 
 /// `sw`: stores the low word of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    store::<u32>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_sw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    store::<u32>(op, x, e, budget)
 }
 
 /// `sd`: stores the doubleword of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    store::<u64>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_sd(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    store::<u64>(op, x, e, budget)
 }
 
 /// A store that missed the fast path. `extern "C"` for the same reason as
@@ -1005,14 +1529,15 @@ pub(crate) unsafe extern "C" fn store_miss(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
     addr: u64,
     size: u64,
     value: u64,
 ) -> u64 {
     if let Err(exception) = e.bus.store(addr, size, value) {
-        return fault(op, e, exception);
+        return fault(op, e, budget, exception);
     }
-    after_store(op, x, e)
+    after_store(op, x, e, budget)
 }
 
 /// After a store (or atomic) that retired: leaves the block if it wrote
@@ -1020,26 +1545,32 @@ pub(crate) unsafe extern "C" fn store_miss(
 ///
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
-unsafe fn after_store(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn after_store(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     if e.bus.code_written {
         e.stop = Some((Stop::CodeWritten, op));
+        e.budget = budget;
         return STOPPED;
     }
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `amo*`, `lr`, `sc` (A extension): always through the bus; they are
 /// rare. `rd` is written only if the atomic did not fault.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_amo(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_amo(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     let (amo, width) = amo_unpack(o.imm);
     match e.bus.amo(amo, width, reg(x, o.rs1), reg(x, o.rs2)) {
         Ok(value) => set(x, o.rd, value),
-        Err(exception) => return fault(op, e, exception),
+        Err(exception) => return fault(op, e, budget, exception),
     }
-    after_store(op, x, e)
+    after_store(op, x, e, budget)
 }
 
 // ---- terminators: they return the next pc ------------------------------------
@@ -1066,10 +1597,11 @@ pub(crate) unsafe fn branch(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
     taken: impl FnOnce(u64, u64) -> bool,
 ) -> u64 {
     let o = &*op;
-    branch_if(op, x, e, taken(reg(x, o.rs1), reg(x, o.rs2)))
+    branch_if(op, x, e, budget, taken(reg(x, o.rs1), reg(x, o.rs2)))
 }
 
 /// A conditional branch whose condition is known (`taken`): on to its
@@ -1078,102 +1610,164 @@ pub(crate) unsafe fn branch(
 /// # Safety
 /// The `Handler` contract; `op` is a branch.
 #[inline(always)]
-pub(crate) unsafe fn branch_if(op: *const Op, x: *mut u64, e: &mut Exec, taken: bool) -> u64 {
+pub(crate) unsafe fn branch_if(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+    taken: bool,
+) -> u64 {
     let link = link_of(op);
     if taken {
-        chain_linked((*op).imm as u64, addr_of_mut!((*link).target), x, e)
+        chain_linked((*op).imm as u64, addr_of_mut!((*link).target), x, e, budget)
     } else {
-        chain_linked((*link).next_pc, addr_of_mut!((*link).next), x, e)
+        chain_linked((*link).next_pc, addr_of_mut!((*link).next), x, e, budget)
     }
 }
 
 /// `beq`: to `imm` (an absolute target) if rs1 == rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_beq(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    branch(op, x, e, |a, b| a == b)
+pub(crate) unsafe extern "C" fn exec_beq(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    branch(op, x, e, budget, |a, b| a == b)
 }
 
 /// `bne`: to `imm` (an absolute target) if rs1 != rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bne(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    branch(op, x, e, |a, b| a != b)
+pub(crate) unsafe extern "C" fn exec_bne(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    branch(op, x, e, budget, |a, b| a != b)
 }
 
 /// `blt`: to `imm` (an absolute target) if rs1 <s rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_blt(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    branch(op, x, e, |a, b| (a as i64) < (b as i64))
+pub(crate) unsafe extern "C" fn exec_blt(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    branch(op, x, e, budget, |a, b| (a as i64) < (b as i64))
 }
 
 /// `bge`: to `imm` (an absolute target) if rs1 >=s rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bge(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    branch(op, x, e, |a, b| (a as i64) >= (b as i64))
+pub(crate) unsafe extern "C" fn exec_bge(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    branch(op, x, e, budget, |a, b| (a as i64) >= (b as i64))
 }
 
 /// `bltu`: to `imm` (an absolute target) if rs1 <u rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bltu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    branch(op, x, e, |a, b| a < b)
+pub(crate) unsafe extern "C" fn exec_bltu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    branch(op, x, e, budget, |a, b| a < b)
 }
 
 /// `bgeu`: to `imm` (an absolute target) if rs1 >=u rs2.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bgeu(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    branch(op, x, e, |a, b| a >= b)
+pub(crate) unsafe extern "C" fn exec_bgeu(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    branch(op, x, e, budget, |a, b| a >= b)
 }
 
 /// `jal`: `rd = pc + len`, then to the absolute target in `imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_jal(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_jal(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     let link = link_of(op);
     set(x, o.rd, (*link).next_pc);
-    chain_linked(o.imm as u64, addr_of_mut!((*link).target), x, e)
+    chain_linked(o.imm as u64, addr_of_mut!((*link).target), x, e, budget)
 }
 
 /// `jalr`: `rd = pc + len`, then to `(rs1 + imm) & !1`, through the jump
 /// cache (its target is not known in advance).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_jalr(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_jalr(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     // Read rs1 before writing rd: they may be the same register.
     let target = reg(x, o.rs1).wrapping_add(o.imm as u64) & !1;
     set(x, o.rd, (*link_of(op)).next_pc);
-    chain(target, x, e)
+    chain(target, x, e, budget)
 }
 
 /// `ecall`: a `Syscall` exception, for the kernel.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ecall(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
-    fault(op, e, Exception::Syscall)
+pub(crate) unsafe extern "C" fn exec_ecall(
+    op: *const Op,
+    _x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fault(op, e, budget, Exception::Syscall)
 }
 
 /// `ebreak`: a `Breakpoint` exception.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ebreak(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_ebreak(
+    op: *const Op,
+    _x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let pc = e.block_pc.wrapping_add(u64::from((*op).offset));
-    fault(op, e, Exception::Breakpoint { pc })
+    fault(op, e, budget, Exception::Breakpoint { pc })
 }
 
 /// An encoding that is no instruction here: `IllegalInstruction`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_illegal(op: *const Op, _x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_illegal(
+    op: *const Op,
+    _x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let pc = e.block_pc.wrapping_add(u64::from((*op).offset));
     fault(
         op,
         e,
+        budget,
         Exception::IllegalInstruction {
             pc,
             bits: (*op).imm as u32,
@@ -1184,9 +1778,14 @@ pub(crate) unsafe extern "C" fn exec_illegal(op: *const Op, _x: *mut u64, e: &mu
 /// End of a block that did not end in control flow: on at the next pc.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fallthrough(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fallthrough(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let link = link_of(op);
-    chain_linked((*link).next_pc, addr_of_mut!((*link).next), x, e)
+    chain_linked((*link).next_pc, addr_of_mut!((*link).next), x, e, budget)
 }
 
 /// Block chaining through a successor link (op.rs, `Link`): goes on with
@@ -1204,12 +1803,18 @@ pub(crate) unsafe extern "C" fn exec_fallthrough(op: *const Op, x: *mut u64, e: 
 /// The `Handler` contract; `link` is a field of the running block's link
 /// slot.
 #[inline(always)]
-unsafe fn chain_linked(target: u64, link: *mut *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn chain_linked(
+    target: u64,
+    link: *mut *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let ops = *link;
     if ops.is_null() {
-        return chain_and_link(link, x, e, target);
+        return chain_and_link(link, x, e, budget, target);
     }
-    enter(target, ops, u64::from((*ops).left), x, e)
+    enter(target, ops, u64::from((*ops).left), x, e, budget)
 }
 
 /// A successor link that is not made yet: chains through the jump cache,
@@ -1226,17 +1831,19 @@ unsafe extern "C" fn chain_and_link(
     link: *mut *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
     target: u64,
 ) -> u64 {
     let entry =
         Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
     if entry.pc != target {
+        e.budget = budget;
         return target;
     }
     if (target ^ e.block_pc) < PAGE_SIZE {
         *link = entry.ops;
     }
-    enter(target, entry.ops, entry.count, x, e)
+    enter(target, entry.ops, entry.count, x, e, budget)
 }
 
 /// Block chaining through the jump cache: goes on with the block at
@@ -1248,13 +1855,14 @@ unsafe extern "C" fn chain_and_link(
 /// # Safety
 /// The `Handler` contract.
 #[inline(always)]
-unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let entry =
         Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
     if entry.pc != target {
+        e.budget = budget;
         return target;
     }
-    enter(target, entry.ops, entry.count, x, e)
+    enter(target, entry.ops, entry.count, x, e, budget)
 }
 
 /// Makes the block `ops` at `pc` (of `count` instructions) the running
@@ -1264,13 +1872,20 @@ unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec) -> u64 {
 /// # Safety
 /// The `Handler` contract; `ops` is a live block's first op.
 #[inline(always)]
-unsafe fn enter(pc: u64, ops: *const Op, count: u64, x: *mut u64, e: &mut Exec) -> u64 {
-    if count > e.budget {
+unsafe fn enter(
+    pc: u64,
+    ops: *const Op,
+    count: u64,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    if count > budget {
+        e.budget = budget;
         return pc;
     }
-    e.budget -= count;
     e.block_pc = pc;
-    ((*ops).handler)(ops, x, e)
+    ((*ops).handler)(ops, x, e, budget - count)
 }
 
 /// The handler of each op kind.

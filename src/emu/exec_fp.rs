@@ -127,11 +127,11 @@ impl Fpu<'_> {
 /// 5..7): an illegal instruction (spec 11.2).
 #[cold]
 #[inline(never)]
-fn fault_illegal(op: *const Op, e: &mut Exec, bits: u32) -> u64 {
+fn fault_illegal(op: *const Op, e: &mut Exec, budget: u64, bits: u32) -> u64 {
     // SAFETY: `op` is the running op (the `Handler` contract).
     let offset = unsafe { (*op).offset };
     let pc = e.block_pc.wrapping_add(u64::from(offset));
-    fault(op, e, Exception::IllegalInstruction { pc, bits })
+    fault(op, e, budget, Exception::IllegalInstruction { pc, bits })
 }
 
 // ---- loads and stores --------------------------------------------------------
@@ -142,7 +142,7 @@ fn fault_illegal(op: *const Op, e: &mut Exec, bits: u32) -> u64 {
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn fp_load<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn fp_load<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let o = &*op;
     let addr = address(x, o);
     let value = match Tlb::read_host(e.tlb, addr, W::BYTES) {
@@ -152,11 +152,11 @@ unsafe fn fp_load<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
         Some(host) => host.cast::<u64>().read_unaligned(),
         None => match e.bus.load(addr, W::BYTES) {
             Ok(v) => v,
-            Err(exception) => return fault(op, e, exception),
+            Err(exception) => return fault(op, e, budget, exception),
         },
     };
     e.fpu.result::<W>(o.rd, value);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// The shape of `fsw`/`fsd`: stores `rs2`'s low `BYTES` at `rs1 + imm`,
@@ -165,7 +165,7 @@ unsafe fn fp_load<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn fp_store<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn fp_store<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let o = &*op;
     let addr = address(x, o);
     let value = e.fpu.get(o.rs2);
@@ -177,38 +177,58 @@ unsafe fn fp_store<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
             } else {
                 host.cast::<u64>().write_unaligned(value);
             }
-            next(op, x, e)
+            next(op, x, e, budget)
         }
-        None => store_miss(op, x, e, addr, W::BYTES, value),
+        None => store_miss(op, x, e, budget, addr, W::BYTES, value),
     }
 }
 
 /// `flw`: `rd` = the single at `rs1 + imm`, NaN-boxed.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_flw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_load::<S>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_flw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_load::<S>(op, x, e, budget)
 }
 
 /// `fld`: `rd` = the double at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_load::<D>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fld(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_load::<D>(op, x, e, budget)
 }
 
 /// `fsw`: stores the low word of `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fsw(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_store::<S>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fsw(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_store::<S>(op, x, e, budget)
 }
 
 /// `fsd`: stores `rs2` at `rs1 + imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fsd(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_store::<D>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fsd(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_store::<D>(op, x, e, budget)
 }
 
 // ---- arithmetic ---------------------------------------------------------------
@@ -221,11 +241,17 @@ type Binary = fn(u64, u64, Rounding, &mut u8) -> u64;
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn fp_binary<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, f: Binary) -> u64 {
+unsafe fn fp_binary<W: Width>(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+    f: Binary,
+) -> u64 {
     let o = &*op;
     let fields = FpFields::unpack(o.imm);
     let Some(rm) = e.fpu.rounding(fields.rm) else {
-        return fault_illegal(op, e, fields.bits);
+        return fault_illegal(op, e, budget, fields.bits);
     };
     let mut flags = 0;
     let value = f(
@@ -236,63 +262,103 @@ unsafe fn fp_binary<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, f: Binar
     );
     e.fpu.result::<W>(o.rd, value);
     e.fpu.raise(flags);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fadd.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fadd_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_binary::<S>(op, x, e, softfloat::add::<F32>)
+pub(crate) unsafe extern "C" fn exec_fadd_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_binary::<S>(op, x, e, budget, softfloat::add::<F32>)
 }
 
 /// `fadd.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fadd_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_binary::<D>(op, x, e, softfloat::add::<F64>)
+pub(crate) unsafe extern "C" fn exec_fadd_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_binary::<D>(op, x, e, budget, softfloat::add::<F64>)
 }
 
 /// `fsub.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fsub_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_binary::<S>(op, x, e, softfloat::sub::<F32>)
+pub(crate) unsafe extern "C" fn exec_fsub_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_binary::<S>(op, x, e, budget, softfloat::sub::<F32>)
 }
 
 /// `fsub.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fsub_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_binary::<D>(op, x, e, softfloat::sub::<F64>)
+pub(crate) unsafe extern "C" fn exec_fsub_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_binary::<D>(op, x, e, budget, softfloat::sub::<F64>)
 }
 
 /// `fmul.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fmul_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_binary::<S>(op, x, e, softfloat::mul::<F32>)
+pub(crate) unsafe extern "C" fn exec_fmul_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_binary::<S>(op, x, e, budget, softfloat::mul::<F32>)
 }
 
 /// `fmul.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fmul_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_binary::<D>(op, x, e, softfloat::mul::<F64>)
+pub(crate) unsafe extern "C" fn exec_fmul_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_binary::<D>(op, x, e, budget, softfloat::mul::<F64>)
 }
 
 /// `fdiv.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fdiv_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_binary::<S>(op, x, e, softfloat::div::<F32>)
+pub(crate) unsafe extern "C" fn exec_fdiv_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_binary::<S>(op, x, e, budget, softfloat::div::<F32>)
 }
 
 /// `fdiv.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fdiv_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_binary::<D>(op, x, e, softfloat::div::<F64>)
+pub(crate) unsafe extern "C" fn exec_fdiv_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_binary::<D>(op, x, e, budget, softfloat::div::<F64>)
 }
 
 /// The shape of the rounded one-operand operations between floating-point
@@ -305,46 +371,67 @@ unsafe fn fp_unary<R: Width, W: Width>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
     f: fn(u64, Rounding, &mut u8) -> u64,
 ) -> u64 {
     let o = &*op;
     let fields = FpFields::unpack(o.imm);
     let Some(rm) = e.fpu.rounding(fields.rm) else {
-        return fault_illegal(op, e, fields.bits);
+        return fault_illegal(op, e, budget, fields.bits);
     };
     let mut flags = 0;
     let value = f(e.fpu.operand::<R>(o.rs1), rm, &mut flags);
     e.fpu.result::<W>(o.rd, value);
     e.fpu.raise(flags);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fsqrt.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fsqrt_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_unary::<S, S>(op, x, e, softfloat::sqrt::<F32>)
+pub(crate) unsafe extern "C" fn exec_fsqrt_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_unary::<S, S>(op, x, e, budget, softfloat::sqrt::<F32>)
 }
 
 /// `fsqrt.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fsqrt_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_unary::<D, D>(op, x, e, softfloat::sqrt::<F64>)
+pub(crate) unsafe extern "C" fn exec_fsqrt_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_unary::<D, D>(op, x, e, budget, softfloat::sqrt::<F64>)
 }
 
 /// `fcvt.s.d`: a double rounded to a single.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fcvt_s_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_unary::<D, S>(op, x, e, softfloat::convert::<F64, F32>)
+pub(crate) unsafe extern "C" fn exec_fcvt_s_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_unary::<D, S>(op, x, e, budget, softfloat::convert::<F64, F32>)
 }
 
 /// `fcvt.d.s`: a single widened (exactly) to a double.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fcvt_d_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_unary::<S, D>(op, x, e, softfloat::convert::<F32, F64>)
+pub(crate) unsafe extern "C" fn exec_fcvt_d_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_unary::<S, D>(op, x, e, budget, softfloat::convert::<F32, F64>)
 }
 
 /// The shape of the fused multiply-adds: `rd = ±(rs1 * rs2) ± rs3`, which
@@ -353,11 +440,11 @@ pub(crate) unsafe extern "C" fn exec_fcvt_d_s(op: *const Op, x: *mut u64, e: &mu
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn fp_fused<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn fp_fused<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let o = &*op;
     let fields = FpFields::unpack(o.imm);
     let Some(rm) = e.fpu.rounding(fields.rm) else {
-        return fault_illegal(op, e, fields.bits);
+        return fault_illegal(op, e, budget, fields.bits);
     };
     // (negate the product, negate the addend) of fmadd, fmsub, fnmsub, fnmadd.
     let signs = [(false, false), (false, true), (true, false), (true, true)];
@@ -372,21 +459,31 @@ unsafe fn fp_fused<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     );
     e.fpu.result::<W>(o.rd, value);
     e.fpu.raise(flags);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fmadd.s`, `fmsub.s`, `fnmsub.s`, `fnmadd.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fused_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_fused::<S>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fused_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_fused::<S>(op, x, e, budget)
 }
 
 /// `fmadd.d`, `fmsub.d`, `fnmsub.d`, `fnmadd.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fused_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_fused::<D>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fused_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_fused::<D>(op, x, e, budget)
 }
 
 // ---- operations that do not round ------------------------------------------------
@@ -397,7 +494,7 @@ pub(crate) unsafe extern "C" fn exec_fused_d(op: *const Op, x: *mut u64, e: &mut
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn fp_sign<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn fp_sign<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let o = &*op;
     let sign = <W::Format as Format>::SIGN;
     let (a, b) = (e.fpu.operand::<W>(o.rs1), e.fpu.operand::<W>(o.rs2));
@@ -407,21 +504,31 @@ unsafe fn fp_sign<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
         _ => (a ^ b) & sign,
     };
     e.fpu.result::<W>(o.rd, (a & !sign) | new_sign);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fsgnj.s`, `fsgnjn.s`, `fsgnjx.s` (`fmv.s`, `fneg.s`, `fabs.s`)
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fsgnj_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_sign::<S>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fsgnj_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_sign::<S>(op, x, e, budget)
 }
 
 /// `fsgnj.d`, `fsgnjn.d`, `fsgnjx.d` (`fmv.d`, `fneg.d`, `fabs.d`)
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fsgnj_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_sign::<D>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fsgnj_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_sign::<D>(op, x, e, budget)
 }
 
 /// The shape of fmin/fmax (sub-operation 1: fmax).
@@ -429,7 +536,7 @@ pub(crate) unsafe extern "C" fn exec_fsgnj_d(op: *const Op, x: *mut u64, e: &mut
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn fp_min_max<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn fp_min_max<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let o = &*op;
     let max = FpFields::unpack(o.imm).sub == 1;
     let mut flags = 0;
@@ -441,21 +548,31 @@ unsafe fn fp_min_max<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
     );
     e.fpu.result::<W>(o.rd, value);
     e.fpu.raise(flags);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fmin.s`, `fmax.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fminmax_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_min_max::<S>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fminmax_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_min_max::<S>(op, x, e, budget)
 }
 
 /// `fmin.d`, `fmax.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fminmax_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_min_max::<D>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fminmax_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_min_max::<D>(op, x, e, budget)
 }
 
 /// The shape of the comparisons: integer `rd` = 1 or 0 (`FpCompareOp`
@@ -464,7 +581,7 @@ pub(crate) unsafe extern "C" fn exec_fminmax_d(op: *const Op, x: *mut u64, e: &m
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn fp_compare<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn fp_compare<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let o = &*op;
     let (a, b) = (e.fpu.operand::<W>(o.rs1), e.fpu.operand::<W>(o.rs2));
     let mut flags = 0;
@@ -475,76 +592,116 @@ unsafe fn fp_compare<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 
     };
     set(x, o.rd, u64::from(result));
     e.fpu.raise(flags);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `feq.s`, `flt.s`, `fle.s`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fcmp_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_compare::<S>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fcmp_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_compare::<S>(op, x, e, budget)
 }
 
 /// `feq.d`, `flt.d`, `fle.d`
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fcmp_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
-    fp_compare::<D>(op, x, e)
+pub(crate) unsafe extern "C" fn exec_fcmp_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    fp_compare::<D>(op, x, e, budget)
 }
 
 /// `fclass.s`: the class mask of `rs1` in integer `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fclass_s(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fclass_s(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     set(x, o.rd, softfloat::class::<F32>(e.fpu.operand::<S>(o.rs1)));
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fclass.d`: the class mask of `rs1` in integer `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fclass_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fclass_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     set(x, o.rd, softfloat::class::<F64>(e.fpu.operand::<D>(o.rs1)));
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fmv.x.w`: the low word of `rs1`, sign-extended, to integer `rd` (the
 /// bits as they are, boxed or not).
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fmv_x_w(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmv_x_w(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     set(x, o.rd, e.fpu.get(o.rs1) as u32 as i32 as i64 as u64);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fmv.x.d`: the bits of `rs1` to integer `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fmv_x_d(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmv_x_d(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     set(x, o.rd, e.fpu.get(o.rs1));
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fmv.w.x`: the low word of integer `rs1`, NaN-boxed, to `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fmv_w_x(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmv_w_x(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     e.fpu.result::<S>(o.rd, reg(x, o.rs1) & 0xffff_ffff);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fmv.d.x`: the bits of integer `rs1` to `rd`.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_fmv_d_x(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_fmv_d_x(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     e.fpu.put(o.rd, reg(x, o.rs1));
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 // ---- conversions with the integer registers ---------------------------------------
@@ -566,11 +723,11 @@ fn int_type(sub: u8) -> IntType {
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn fp_to_int<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn fp_to_int<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let o = &*op;
     let fields = FpFields::unpack(o.imm);
     let Some(rm) = e.fpu.rounding(fields.rm) else {
-        return fault_illegal(op, e, fields.bits);
+        return fault_illegal(op, e, budget, fields.bits);
     };
     let mut flags = 0;
     let value = softfloat::to_int::<W::Format>(
@@ -581,7 +738,7 @@ unsafe fn fp_to_int<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
     );
     set(x, o.rd, value);
     e.fpu.raise(flags);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fcvt.w.s`, `fcvt.wu.s`, `fcvt.l.s`, `fcvt.lu.s`
@@ -591,8 +748,9 @@ pub(crate) unsafe extern "C" fn exec_fcvt_to_int_s(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
-    fp_to_int::<S>(op, x, e)
+    fp_to_int::<S>(op, x, e, budget)
 }
 
 /// `fcvt.w.d`, `fcvt.wu.d`, `fcvt.l.d`, `fcvt.lu.d`
@@ -602,8 +760,9 @@ pub(crate) unsafe extern "C" fn exec_fcvt_to_int_d(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
-    fp_to_int::<D>(op, x, e)
+    fp_to_int::<D>(op, x, e, budget)
 }
 
 /// The shape of fcvt from an integer: `rd` = integer `rs1`, rounded.
@@ -611,18 +770,18 @@ pub(crate) unsafe extern "C" fn exec_fcvt_to_int_d(
 /// # Safety
 /// The `Handler` contract; `op` is not a terminator.
 #[inline(always)]
-unsafe fn fp_from_int<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe fn fp_from_int<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let o = &*op;
     let fields = FpFields::unpack(o.imm);
     let Some(rm) = e.fpu.rounding(fields.rm) else {
-        return fault_illegal(op, e, fields.bits);
+        return fault_illegal(op, e, budget, fields.bits);
     };
     let mut flags = 0;
     let value =
         softfloat::from_int::<W::Format>(reg(x, o.rs1), int_type(fields.sub), rm, &mut flags);
     e.fpu.result::<W>(o.rd, value);
     e.fpu.raise(flags);
-    next(op, x, e)
+    next(op, x, e, budget)
 }
 
 /// `fcvt.s.w`, `fcvt.s.wu`, `fcvt.s.l`, `fcvt.s.lu`
@@ -632,8 +791,9 @@ pub(crate) unsafe extern "C" fn exec_fcvt_from_int_s(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
-    fp_from_int::<S>(op, x, e)
+    fp_from_int::<S>(op, x, e, budget)
 }
 
 /// `fcvt.d.w`, `fcvt.d.wu`, `fcvt.d.l`, `fcvt.d.lu`
@@ -643,8 +803,9 @@ pub(crate) unsafe extern "C" fn exec_fcvt_from_int_d(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
-    fp_from_int::<D>(op, x, e)
+    fp_from_int::<D>(op, x, e, budget)
 }
 
 // ---- the floating-point CSRs -----------------------------------------------------
@@ -655,7 +816,12 @@ pub(crate) unsafe extern "C" fn exec_fcvt_from_int_d(
 /// zero source write the value back unchanged, which has no side effect.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_csr_fp(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+pub(crate) unsafe extern "C" fn exec_csr_fp(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let o = &*op;
     let (csr_op, csr, uimm) = csr_unpack(o.imm);
     let (shift, mask) = match csr {
@@ -678,5 +844,5 @@ pub(crate) unsafe extern "C" fn exec_csr_fp(op: *const Op, x: *mut u64, e: &mut 
     } & mask;
     *e.fpu.fcsr = ((fcsr & !(mask << shift)) | (new << shift)) as u32;
     set(x, o.rd, old);
-    next(op, x, e)
+    next(op, x, e, budget)
 }

@@ -363,10 +363,11 @@ unsafe extern "C" fn exec_alu_branch<A: Alu, C: Cond, const F: u8>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
     let v = run_alu::<A>(op, x);
     let (a, b) = sources::<F>(op.add(1), x, v);
-    branch_if(op.add(1), x, e, C::taken(a, b))
+    branch_if(op.add(1), x, e, budget, C::taken(a, b))
 }
 
 /// An ALU op, then a load (whose base may be the ALU op's result).
@@ -376,10 +377,17 @@ unsafe extern "C" fn exec_alu_load<A: Alu, T: Word, const F: u8>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
     let v = run_alu::<A>(op, x);
     let (base, _) = sources::<F>(op.add(1), x, v);
-    load_at::<T>(op.add(1), x, e, base.wrapping_add((*op.add(1)).imm as u64))
+    load_at::<T>(
+        op.add(1),
+        x,
+        e,
+        budget,
+        base.wrapping_add((*op.add(1)).imm as u64),
+    )
 }
 
 /// An ALU op, then a store (of, or at, the ALU op's result).
@@ -389,11 +397,12 @@ unsafe extern "C" fn exec_alu_store<A: Alu, T: Word, const F: u8>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
     let v = run_alu::<A>(op, x);
     let (base, value) = sources::<F>(op.add(1), x, v);
     let addr = base.wrapping_add((*op.add(1)).imm as u64);
-    store_at::<T>(op.add(1), x, e, addr, value)
+    store_at::<T>(op.add(1), x, e, budget, addr, value)
 }
 
 /// Two ALU ops.
@@ -403,10 +412,11 @@ unsafe extern "C" fn exec_alu_alu<A: Alu, B: Alu, const F: u8>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
     let v = run_alu::<A>(op, x);
     run_alu_after::<B, F>(op.add(1), x, v);
-    next(op.add(1), x, e)
+    next(op.add(1), x, e, budget)
 }
 
 /// A load of a `T` if it hits the TLB: writes and returns the value, or
@@ -431,13 +441,14 @@ unsafe extern "C" fn exec_load_branch<T: Word, C: Cond, const F: u8>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
     let addr = address(x, &*op);
     let Some(v) = load_hit::<T>(op, x, e, addr) else {
-        return exec::load_miss::<T>(op, x, e, addr);
+        return exec::load_miss::<T>(op, x, e, budget, addr);
     };
     let (a, b) = sources::<F>(op.add(1), x, v);
-    branch_if(op.add(1), x, e, C::taken(a, b))
+    branch_if(op.add(1), x, e, budget, C::taken(a, b))
 }
 
 /// A load of a `T`, then an ALU op (which may use the loaded value).
@@ -447,13 +458,14 @@ unsafe extern "C" fn exec_load_alu<T: Word, A: Alu, const F: u8>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
     let addr = address(x, &*op);
     let Some(v) = load_hit::<T>(op, x, e, addr) else {
-        return exec::load_miss::<T>(op, x, e, addr);
+        return exec::load_miss::<T>(op, x, e, budget, addr);
     };
     run_alu_after::<A, F>(op.add(1), x, v);
-    next(op.add(1), x, e)
+    next(op.add(1), x, e, budget)
 }
 
 /// Runs store `op` of a `T` if it hits the TLB; `false` if it missed (and
@@ -480,11 +492,12 @@ unsafe extern "C" fn exec_store_load<T: Word, U: Word>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
     if !store_hit::<T>(op, x, e) {
-        return store::<T>(op, x, e);
+        return store::<T>(op, x, e, budget);
     }
-    load::<U>(op.add(1), x, e)
+    load::<U>(op.add(1), x, e, budget)
 }
 
 /// A store of a `T`, then a store of a `U`.
@@ -494,11 +507,12 @@ unsafe extern "C" fn exec_store_store<T: Word, U: Word>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
     if !store_hit::<T>(op, x, e) {
-        return store::<T>(op, x, e);
+        return store::<T>(op, x, e, budget);
     }
-    store::<U>(op.add(1), x, e)
+    store::<U>(op.add(1), x, e, budget)
 }
 
 /// A store of a `T`, then an ALU op.
@@ -508,26 +522,27 @@ unsafe extern "C" fn exec_store_alu<T: Word, A: Alu>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
+    budget: u64,
 ) -> u64 {
     if !store_hit::<T>(op, x, e) {
-        return store::<T>(op, x, e);
+        return store::<T>(op, x, e, budget);
     }
     run_alu::<A>(op.add(1), x);
-    next(op.add(1), x, e)
+    next(op.add(1), x, e, budget)
 }
 
 /// `ld a, o1(b1); ld c, o2(b2)`: the first load, then the second.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
-unsafe extern "C" fn exec_ld_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe extern "C" fn exec_ld_ld(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let a = &*op;
     let addr = address(x, a);
     let Some(host) = Tlb::read_host(e.tlb, addr, 8) else {
-        return exec::load_miss::<u64>(op, x, e, addr);
+        return exec::load_miss::<u64>(op, x, e, budget, addr);
     };
     // SAFETY (of the read): as in exec.rs's `load`.
     set(x, a.rd, host.cast::<u64>().read_unaligned());
-    load::<u64>(op.add(1), x, e)
+    load::<u64>(op.add(1), x, e, budget)
 }
 
 /// `ld a, o1(b); ld c, o2(b)` with `a != b` and `o2 - o1` a multiple of 8
@@ -535,14 +550,19 @@ unsafe extern "C" fn exec_ld_ld(op: *const Op, x: *mut u64, e: &mut Exec) -> u64
 /// first lookup serves both.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
-unsafe extern "C" fn exec_ld_ld_same_base(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe extern "C" fn exec_ld_ld_same_base(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
     let (a, b) = (&*op, &*op.add(1));
     // `b`'s base is `a`'s, which `a` does not write: read it once.
     let base = reg(x, a.rs1);
     let first = base.wrapping_add(a.imm as u64);
     let second = base.wrapping_add(b.imm as u64);
     let Some(host) = Tlb::read_host(e.tlb, first, 8) else {
-        return exec::load_miss::<u64>(op, x, e, first);
+        return exec::load_miss::<u64>(op, x, e, budget, first);
     };
     // SAFETY (of the reads): as in exec.rs's `load`; the second address is
     // on the first's page, which the hit covers (tags are per page, for
@@ -552,22 +572,22 @@ unsafe extern "C" fn exec_ld_ld_same_base(op: *const Op, x: *mut u64, e: &mut Ex
     if (first ^ second) < PAGE_SIZE {
         let host = host.wrapping_add(second.wrapping_sub(first) as usize);
         set(x, b.rd, host.cast::<u64>().read_unaligned());
-        next(op.add(1), x, e)
+        next(op.add(1), x, e, budget)
     } else {
-        load::<u64>(op.add(1), x, e)
+        load::<u64>(op.add(1), x, e, budget)
     }
 }
 
 /// `sd v, o(b); ld v, o(b)` with `b != v`: the store hits the TLB.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
-unsafe extern "C" fn exec_sd_reload(op: *const Op, x: *mut u64, e: &mut Exec) -> u64 {
+unsafe extern "C" fn exec_sd_reload(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let a = &*op;
     let Some(host) = Tlb::write_host(e.tlb, address(x, a), 8) else {
-        return exec::exec_sd(op, x, e);
+        return exec::exec_sd(op, x, e, budget);
     };
     // The reload reads back the value just stored into the register that
     // already holds it: nothing more to do.
     host.cast::<u64>().write_unaligned(reg(x, a.rs2));
-    next(op.add(1), x, e)
+    next(op.add(1), x, e, budget)
 }

@@ -412,7 +412,8 @@ impl Machine {
             // SAFETY: so the `Handler` contract (op.rs) holds: `ops` as just
             // said, `regs` is the hart's 33 registers, borrowed for this
             // call, and `exec`'s pointers are those of the caches in use.
-            let next = unsafe { ((*ops).handler)(ops, regs, &mut exec) };
+            let budget = exec.budget;
+            let next = unsafe { ((*ops).handler)(ops, regs, &mut exec, budget) };
             // Every block chained to was counted whole.
             instret = exec.stop_at - exec.budget;
             if next != STOPPED {

@@ -315,7 +315,7 @@ const _: () = assert!(std::mem::size_of::<Link>() == std::mem::size_of::<Op>());
 /// (`Link`), all through a pointer that may write that slot (block.rs,
 /// `BlockOps`). `x` is 33 registers nothing else uses meanwhile. `Exec`'s
 /// `tlb` and `jump_cache` point to the caches in use.
-pub(crate) type Handler = unsafe extern "C" fn(*const Op, *mut u64, &mut Exec<'_>) -> u64;
+pub(crate) type Handler = unsafe extern "C" fn(*const Op, *mut u64, &mut Exec<'_>, u64) -> u64;
 
 /// Returned by a handler when the block stopped early (never a valid pc:
 /// pcs are even).

@@ -27,16 +27,17 @@
 //!   made by whichever of the two is compiled second, `Jit::compile`), and
 //!   until then to a fallback that goes through the jump cache. The linked
 //!   entry charges the block to the instruction budget, which compiled
-//!   code keeps in a host register (`stop_at - instret`): one `sub` and one
-//!   `jb`, and if the block does not fit whole, the count goes back to
-//!   `Exec` and the pc to the run loop, which decodes what fits. A hot loop
+//!   code keeps in a host register (as the interpreter passes it from
+//!   handler to handler, op.rs): one `sub` and one `jb`, and if the block
+//!   does not fit whole, the budget goes back to `Exec` and the pc to the
+//!   run loop, which decodes what fits. A hot loop
 //!   thus runs from block to block without leaving machine code until its
 //!   time slice ends;
 //! - a `jalr`, and a target on another page, chain through the jump cache
 //!   in machine code, as the interpreter's `chain` does (exec.rs): if the
 //!   jump cache has the block and the budget allows all of it, the code
-//!   counts it, makes it the running block (`Exec`'s `block_pc`, `ops`,
-//!   `start_instret`) and jumps to its first handler; otherwise it returns
+//!   counts it, makes it the running block (`Exec`'s `block_pc`) and
+//!   jumps to its first handler with the budget left; otherwise it returns
 //!   the pc to the run loop, which looks the block up, decodes it or raises
 //!   the timer;
 //! - other terminators (`ecall`, `ebreak`, illegal instructions) exit to
@@ -50,10 +51,10 @@
 //!   interpreter, precisely, at the op's own pc, with the ops before it
 //!   committed and it and those after it not.
 //!
-//! Every exit to an interpreter handler first writes the count back and
-//! makes its block the running one in `Exec` (the block's pc and ops are
-//! constants in its code): a block entered through a link finds `Exec` as
-//! the block before left it.
+//! Every exit to an interpreter handler passes the budget on, as a handler
+//! does, and makes its block the running one in `Exec` (the block's pc is
+//! a constant in its code): a block entered through a link finds `Exec`
+//! as the block before left it.
 //!
 //! ## What stays exactly as in the interpreter
 //!

@@ -5,9 +5,10 @@
 //! every `Handler` has): `rsi` = the guest register file (33 `u64`s: `x[i]`
 //! at `rsi + 8*i`), `rdx` = `&mut Exec`, both left untouched so that any
 //! exit can jump to an interpreter handler with them; `r11` holds the
-//! TLB's entries and `r10` the instruction budget left (`stop_at -
-//! instret`, with the running block counted), both loaded by the block
-//! entered from the interpreter and kept across linked blocks; `rbx`,
+//! TLB's entries and `r10` the instruction budget left (the handler's
+//! fourth argument, which arrives and leaves in `rcx`: op.rs, `Handler`),
+//! both set by the block entered from the interpreter and kept across
+//! linked blocks; `rbx`,
 //! `rbp`, `r12`–`r15` and `rdi` hold copies of guest registers within a
 //! block (`RegCache`); `rax`, `rcx`, `r8`, `r9` are scratch. The
 //! interpreter entry pushes the callee-saved ones among them and every
@@ -18,17 +19,17 @@
 //! The layout of one block's code:
 //!
 //! ```text
-//! entry:         mov r11, tlb ; r10 = stop_at - instret ; push ; jmp start
+//! entry:         mov r11, tlb ; mov r10, rcx (the budget) ; push ; jmp start
 //!                                ← the handler: run loop, interpreter's chain
 //! linked entry:  sub r10, count ; jb over     ← direct jumps, jump cache
 //! start:         loads of the registers the block reads first (if few)
 //! body:          the ops, one template each
 //!                the terminator: jmp <linked entry of the target>
 //!                                (patched; at first: jmp fallback)
-//! over:          budget spent: instret back to Exec, pop, return the pc
+//! over:          budget spent: the budget back to Exec, pop, return the pc
 //! fallbacks:     mov rax, target ; jmp chain
 //! chain:         the jump-cache lookup (for jalr and unlinked targets)
-//! exits:         Exec brought up to date, pop, jmp to an interpreter handler
+//! exits:         Exec's block pc set, pop, rcx = r10, jmp to an interpreter handler
 //! ```
 
 // dynasm expands a dynamic register `Rq(n)` to `n.into()`, which clippy
@@ -388,7 +389,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     dynasm!(b.a
         ; .arch x64
         ; mov r11, QWORD [rdx + EXEC_TLB]
-        ; mov r10, QWORD [rdx + EXEC_BUDGET]
+        ; mov r10, rcx
     );
     push_saved_regs(&mut b.a);
     dynasm!(b.a ; .arch x64 ; jmp =>start);
@@ -497,12 +498,12 @@ fn exit_to(b: &mut Block, i: usize) {
     let op = b.ops[i].handler as usize as i64;
     let ops = b.ops.as_ptr() as i64;
     let pc = b.pc as i64;
-    store_budget(&mut b.a);
     pop_saved_regs(&mut b.a);
     dynasm!(b.a
         ; .arch x64
         ; mov rax, QWORD pc
         ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
+        ; mov rcx, r10
         ; mov rdi, QWORD ops
         ; add rdi, OP_BYTES * i as i32
         ; mov rax, QWORD op
@@ -646,12 +647,12 @@ fn emit_chain(b: &mut Block) {
         ; cmp r10, r9
         ; jb =>slow
         ; sub r10, r9
-        ; mov QWORD [rdx + EXEC_BUDGET], r10
         ; mov QWORD [rdx + EXEC_BLOCK_PC], rax
     );
     pop_saved_regs(&mut b.a);
     dynasm!(b.a
         ; .arch x64
+        ; mov rcx, r10
         ; mov rdi, QWORD [r8 + JUMP_OPS]
         ; jmp QWORD [rdi]
         ; =>slow
