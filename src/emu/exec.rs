@@ -1466,7 +1466,7 @@ pub(crate) unsafe fn store_at<T: Word>(
             host.cast::<T>().write_unaligned(T::narrow(value));
             next(op, x, e, budget)
         }
-        None => store_miss(op, x, e, budget, addr, size, value),
+        None => store_miss::<T>(op, x, e, budget, addr, value),
     }
 }
 
@@ -1518,23 +1518,23 @@ pub(crate) unsafe extern "C" fn exec_sd(
     store::<u64>(op, x, e, budget)
 }
 
-/// A store that missed the fast path. `extern "C"` for the same reason as
-/// `load_miss`: six arguments fit in registers, so it is reached by a jump.
+/// A store of a `T` that missed the fast path. `extern "C"` for the same
+/// reason as `load_miss`: its six arguments fit in registers, so it is
+/// reached by a jump.
 ///
 /// # Safety
 /// The `Handler` contract; `op` is a store.
 #[cold]
 #[inline(never)]
-pub(crate) unsafe extern "C" fn store_miss(
+pub(crate) unsafe extern "C" fn store_miss<T: Word>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
     budget: u64,
     addr: u64,
-    size: u64,
     value: u64,
 ) -> u64 {
-    if let Err(exception) = e.bus.store(addr, size, value) {
+    if let Err(exception) = e.bus.store(addr, std::mem::size_of::<T>() as u64, value) {
         return fault(op, e, budget, exception);
     }
     after_store(op, x, e, budget)

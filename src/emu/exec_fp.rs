@@ -179,7 +179,8 @@ unsafe fn fp_store<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u
             }
             next(op, x, e, budget)
         }
-        None => store_miss(op, x, e, budget, addr, W::BYTES, value),
+        None if W::BYTES == 4 => store_miss::<u32>(op, x, e, budget, addr, value),
+        None => store_miss::<u64>(op, x, e, budget, addr, value),
     }
 }
 

@@ -556,11 +556,8 @@ unsafe extern "C" fn exec_ld_ld_same_base(
     e: &mut Exec,
     budget: u64,
 ) -> u64 {
-    let (a, b) = (&*op, &*op.add(1));
-    // `b`'s base is `a`'s, which `a` does not write: read it once.
-    let base = reg(x, a.rs1);
-    let first = base.wrapping_add(a.imm as u64);
-    let second = base.wrapping_add(b.imm as u64);
+    let a = &*op;
+    let first = address(x, a);
     let Some(host) = Tlb::read_host(e.tlb, first, 8) else {
         return exec::load_miss::<u64>(op, x, e, budget, first);
     };
@@ -569,8 +566,13 @@ unsafe extern "C" fn exec_ld_ld_same_base(
     // reads of any aligned width), and aligned, as the first is and the
     // offsets are 8-aligned apart.
     set(x, a.rd, host.cast::<u64>().read_unaligned());
-    if (first ^ second) < PAGE_SIZE {
-        let host = host.wrapping_add(second.wrapping_sub(first) as usize);
+    // `b`'s base is `a`'s, which `a` does not write: `b`'s address is
+    // `delta` bytes from `a`'s, on the same page if its offset in the page
+    // stays within it (an unsigned compare catches both ends).
+    let b = &*op.add(1);
+    let delta = b.imm.wrapping_sub(a.imm) as u64;
+    if (first & (PAGE_SIZE - 1)).wrapping_add(delta) < PAGE_SIZE {
+        let host = host.wrapping_add(delta as usize);
         set(x, b.rd, host.cast::<u64>().read_unaligned());
         next(op.add(1), x, e, budget)
     } else {
