@@ -151,7 +151,7 @@ fn return_to_supervisor(
     // The supervisor's hv_switch returns the child's id.
     finish(&mut s.hart, child.0);
     if let Some(c) = kernel.process_mut(child) {
-        *c.stats.exceptions.entry(exception.kind()).or_default() += 1;
+        c.stats.exceptions.add(exception);
         c.pending = Some(exception);
     }
 }

@@ -65,7 +65,10 @@ pub use files::{Console, Input, Output};
 pub use fs::FileSystem;
 pub use limits::Limits;
 pub use loader::LoadError;
-pub use process::{ExitStatus, Mode, Pid, Process, ProcessState, ProcessStats, WaitReason};
+pub use process::{
+    CallCounts, ExceptionCounts, ExitStatus, Mode, Pid, Process, ProcessState, ProcessStats,
+    WaitReason,
+};
 pub use processes::ProcessTable;
 pub use shared::SharedMemory;
 
@@ -121,6 +124,10 @@ pub struct Kernel {
     random: u64,
     /// Processes with more than one thread (threads.rs).
     thread_groups: threads::ThreadGroups,
+    /// The buffer the bytes of `write` and of reads of streams pass
+    /// through on their way between guest memory and the host, kept from
+    /// call to call so that the common small call allocates nothing.
+    io_buffer: Vec<u8>,
 }
 
 /// What a guest finds that a Linux program expects from its system: the
@@ -159,6 +166,7 @@ impl Kernel {
             clock: clock::Clock::new(clock::ClockMode::Virtual),
             random: 0,
             thread_groups: Default::default(),
+            io_buffer: Vec::new(),
         }
     }
 
@@ -376,11 +384,7 @@ impl Kernel {
         let Some(process) = self.processes.get_mut(pid) else {
             return Next::Reschedule;
         };
-        *process
-            .stats
-            .exceptions
-            .entry(exception.kind())
-            .or_default() += 1;
+        process.stats.exceptions.add(exception);
         let pc = process.hart.pc;
         let profile = process.profile;
         let (signal, why) = match exception {

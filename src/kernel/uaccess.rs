@@ -43,8 +43,27 @@ pub fn copy_in(
     vaddr: u64,
     len: u64,
 ) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    copy_in_to(machine, process, vaddr, len, &mut out)?;
+    Ok(out)
+}
+
+/// Copies `len` guest bytes at `vaddr` into `out`, replacing what it held:
+/// `copy_in` for a caller that reuses one buffer from call to call (the
+/// kernel's `io_buffer`), so that a small `write` allocates nothing.
+///
+/// # Errors
+/// `EFAULT` when any byte is not readable (`out` then holds part of them).
+pub fn copy_in_to(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    len: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), Errno> {
     vaddr.checked_add(len).ok_or(EFAULT)?;
-    let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
+    out.clear();
+    out.reserve(len.min(1 << 20) as usize);
     let mut addr = vaddr;
     while out.len() as u64 != len {
         let (frame, off) = resolve(machine, process, addr, Access::Read)?;
@@ -52,7 +71,7 @@ pub fn copy_in(
         out.extend_from_slice(&machine.memory().frame_bytes(frame)[off..off + n]);
         addr += n as u64;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Copies host bytes to guest memory at `vaddr`. Checks every page first,
@@ -66,24 +85,27 @@ pub fn copy_out(
     vaddr: u64,
     data: &[u8],
 ) -> Result<(), Errno> {
-    vaddr.checked_add(data.len() as u64).ok_or(EFAULT)?;
-    let mut pieces = Vec::new();
+    let end = vaddr.checked_add(data.len() as u64).ok_or(EFAULT)?;
+    // A copy that spans pages checks (and backs) all of them before it
+    // writes a byte; the loop below then finds each one mapped. A copy
+    // within one page, as a small read or a word is, has only the one
+    // page to check, which the loop does right before it writes: no
+    // second walk, and nothing allocated on the way (this is the path of
+    // every `read`).
+    if data.len() > 1 && VirtPage::containing(vaddr) != VirtPage::containing(end - 1) {
+        check_writable(machine, process, vaddr, data.len() as u64)?;
+    }
     let mut addr = vaddr;
     let mut done = 0usize;
     while done < data.len() {
         let (frame, off) = resolve(machine, process, addr, Access::Write)?;
         let n = (PAGE_SIZE as usize - off).min(data.len() - done);
-        pieces.push((frame, off, done, n));
+        machine.memory_mut().frame_bytes_mut(frame)[off..off + n]
+            .copy_from_slice(&data[done..done + n]);
+        // The kernel wrote this page on the process's behalf: it is dirty.
+        process.page_table.mark_dirty(VirtPage::containing(addr));
         done += n;
         addr += n as u64;
-    }
-    for (frame, off, at, n) in pieces {
-        machine.memory_mut().frame_bytes_mut(frame)[off..off + n]
-            .copy_from_slice(&data[at..at + n]);
-        // The kernel wrote this page on the process's behalf: it is dirty.
-        process
-            .page_table
-            .mark_dirty(VirtPage::containing(vaddr + at as u64));
     }
     Ok(())
 }

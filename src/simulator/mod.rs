@@ -39,7 +39,6 @@ mod trace;
 pub use control::{memory_access, Stop, StopReason, WatchKind, Watchpoint};
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -282,7 +281,7 @@ impl SimulatorBuilder {
             slice_end: None,
             limit_reached: false,
             peak_frames: 0,
-            exceptions: BTreeMap::new(),
+            exceptions: Default::default(),
             started: None,
             elapsed: Duration::ZERO,
             fs,
@@ -327,7 +326,7 @@ pub struct Simulator {
     slice_end: Option<u64>,
     limit_reached: bool,
     peak_frames: u32,
-    exceptions: BTreeMap<&'static str, u64>,
+    exceptions: crate::kernel::ExceptionCounts,
     started: Option<Instant>,
     elapsed: Duration,
     /// The guests' root directory, shared by every VM.

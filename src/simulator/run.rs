@@ -144,7 +144,7 @@ impl Simulator {
     /// or the guest kernel above the context (rule U/K-2).
     pub fn handle(&mut self, event: Event) {
         let started = Instant::now();
-        *self.exceptions.entry(event.exception.kind()).or_default() += 1;
+        self.exceptions.add(event.exception);
         let vm = event.vm;
         if vm >= self.vms.len() {
             return;
