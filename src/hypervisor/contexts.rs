@@ -67,9 +67,13 @@ fn effective(process: &Process, exception: Exception) -> Exception {
 
 /// Who will handle `exception`, raised by `pid`.
 pub fn handler_of(kernel: &Kernel, pid: Pid, exception: Exception) -> Handler {
-    let Some(process) = kernel.process(pid) else {
-        return Handler::HostKernel;
-    };
+    kernel.process(pid).map_or(Handler::HostKernel, |process| {
+        handler_for(process, exception)
+    })
+}
+
+/// Who will handle `exception`, raised by `process`.
+fn handler_for(process: &Process, exception: Exception) -> Handler {
     if exception == Exception::Syscall && process.mode == Mode::Kernel {
         let call = process.hart.reg(Reg::A7.index());
         if process.profile.is_hypercall(call) {
@@ -95,12 +99,11 @@ pub fn deliver(
         return Next::Reschedule;
     };
     let exception = effective(process, exception);
-    if let Handler::Hypercall(_) = handler_of(kernel, pid, exception) {
+    let supervisor = match handler_for(process, exception) {
         // The host's syscall layer runs hypercalls (kernel/syscall/).
-        return kernel.syscall(machine, pid);
-    }
-    let Some(supervisor) = process.supervisor else {
-        return kernel.handle(machine, pid, exception);
+        Handler::Hypercall(_) => return kernel.syscall(machine, pid),
+        Handler::HostKernel => return kernel.handle(machine, pid, exception),
+        Handler::GuestKernel(supervisor) => supervisor,
     };
     if process.selfie.is_some() {
         // A context of selfie's switch (kernel/syscall/selfie.rs): the end

@@ -204,11 +204,13 @@ impl Kernel {
     }
 
     /// A process (also after it ended, until it is reaped).
+    #[inline]
     pub fn process(&self, pid: Pid) -> Option<&Process> {
         self.processes.get(pid)
     }
 
     /// A process, for changing it (a test setting registers, a debugger).
+    #[inline]
     pub fn process_mut(&mut self, pid: Pid) -> Option<&mut Process> {
         self.processes.get_mut(pid)
     }
@@ -564,7 +566,15 @@ impl Kernel {
     /// opened); it runs its call again. The run loop calls this before
     /// every machine run; it costs nothing while no process waits.
     /// Returns whether one woke.
+    #[inline]
     pub fn poll_host_io(&mut self, instret: u64) -> bool {
+        // The common case, before every machine run, costs one look:
+        // nobody has slept on host input since the list was last pruned.
+        !self.io_waiters.is_empty() && self.poll_io_waiters(instret)
+    }
+
+    /// `poll_host_io` when some process may wait for host input.
+    fn poll_io_waiters(&mut self, instret: u64) -> bool {
         // io_waiters is pruned by waits_on_host_io; polls of pipes alone
         // are in it too (see there).
         self.waits_on_host_io();

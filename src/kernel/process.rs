@@ -123,6 +123,7 @@ impl CallCounts {
     pub const DENSE: u64 = 1024;
 
     /// Counts one call of `number`.
+    #[inline]
     pub fn add(&mut self, number: u64) {
         if number >= CallCounts::DENSE {
             *self.sparse.entry(number).or_default() += 1;

@@ -13,6 +13,8 @@ use crate::emu::{Access, Frame, Machine, VirtAddr, VirtPage, PAGE_SIZE};
 
 /// The physical frame and offset behind `vaddr` for `access`, backing it on
 /// demand. `Err(EFAULT)` when the address is not the process's to use.
+/// Inlined: it is on the path of every `read`.
+#[inline]
 fn resolve(
     machine: &mut Machine,
     process: &mut Process,

@@ -41,7 +41,7 @@ pub use control::{memory_access, Stop, StopReason, WatchKind, Watchpoint};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::abi::selfie::Profile;
 use crate::emu::{Exception, Machine};
@@ -282,7 +282,6 @@ impl SimulatorBuilder {
             limit_reached: false,
             peak_frames: 0,
             exceptions: Default::default(),
-            started: None,
             elapsed: Duration::ZERO,
             fs,
             limits: self.limits,
@@ -327,7 +326,6 @@ pub struct Simulator {
     limit_reached: bool,
     peak_frames: u32,
     exceptions: crate::kernel::ExceptionCounts,
-    started: Option<Instant>,
     elapsed: Duration,
     /// The guests' root directory, shared by every VM.
     fs: Rc<FileSystem>,
