@@ -387,14 +387,32 @@ impl Kernel {
             return Next::Reschedule;
         };
         process.stats.exceptions.add(exception);
+        match exception {
+            Exception::Timer => {
+                self.preempt(pid);
+                Next::Reschedule
+            }
+            Exception::Syscall => self.syscall(machine, pid),
+            _ => self.handle_fault(machine, pid, exception),
+        }
+    }
+
+    /// `handle` for a fault: a page backed on demand, a signal handler, or
+    /// the end of the process. A function of its own, so that a syscall's
+    /// trip through `handle` does not pay for setting up all this.
+    #[inline(never)]
+    fn handle_fault(&mut self, machine: &mut Machine, pid: Pid, exception: Exception) -> Next {
+        let Some(process) = self.processes.get_mut(pid) else {
+            return Next::Reschedule;
+        };
         let pc = process.hart.pc;
         let profile = process.profile;
         let (signal, why) = match exception {
-            Exception::Timer => {
-                self.preempt(pid);
-                return Next::Reschedule;
+            Exception::Timer | Exception::Syscall => {
+                // Not faults: `handle` never passes them here.
+                debug_assert!(false, "Kernel::handle_fault: {exception} is not a fault");
+                return Next::Continue;
             }
-            Exception::Syscall => return self.syscall(machine, pid),
             Exception::PageFault { vaddr, access } => {
                 process.stats.page_faults += 1;
                 match paging::back_on_demand(machine, process, vaddr) {

@@ -275,6 +275,7 @@ impl SimulatorBuilder {
             capture_output: self.capture_output,
             host_input,
             trace: self.trace,
+            traces_instructions: self.trace.is_tracing(),
             host_daemon: Rc::new(RefCell::new(HostDaemon::new(self.host_shm_mb))),
             quantum: self.quantum,
             max_instructions: self.max_instructions,
@@ -316,6 +317,9 @@ pub struct Simulator {
     capture_output: bool,
     host_input: bool,
     trace: Trace,
+    /// `trace.is_tracing()`, asked before every machine run: seven flags
+    /// looked at once, when the simulator is built.
+    traces_instructions: bool,
     /// The host daemon of docs/spec/vmshm.md; each VM's client daemon holds a
     /// `HostLink` to it.
     host_daemon: Rc<RefCell<HostDaemon>>,

@@ -76,7 +76,7 @@ impl Simulator {
                 }
             }
         } else {
-            let exception = if self.trace.is_tracing() {
+            let exception = if self.traces_instructions {
                 let symbols = super::crash::symbols_for(&self.images, vm, process);
                 trace::until_exception(
                     &mut self.machine,
@@ -254,7 +254,9 @@ impl Simulator {
         }
     }
 
-    /// `after_vmshm` when there is something to do.
+    /// `after_vmshm` when there is something to do (out of line, so that
+    /// the look above stays cheap).
+    #[inline(never)]
     fn hand_out_vmshm_notices(&mut self) {
         while self.host_daemon.borrow().has_notices() {
             let notices = self.host_daemon.borrow_mut().take_notices();
