@@ -161,6 +161,8 @@ impl Kernel {
                     Ok(data.len())
                 }
             }
+            // As host errors, so that the buffer goes back below;
+            // `errno_of` gives the same numbers back.
             FileKind::Directory => Err(io::Error::from_raw_os_error(EISDIR.0 as i32)),
             _ => Err(io::Error::from_raw_os_error(EBADF.0 as i32)),
         };
