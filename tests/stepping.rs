@@ -319,3 +319,69 @@ fn bad_syscall_arguments_are_error_codes() {
     // Lengths that wrap around the address space.
     assert_eq!(syscall_result(64, [1, CODE, u64::MAX]), efault);
 }
+
+/// `--stats` counts every exception and call (by kind and number, in
+/// arrays on the ecall path) and prints them by name, in name order,
+/// also a number no call has (`syscall_<n>`, below and above the numbers
+/// sim knows); the same whether the run loop or a library user drives the
+/// exceptions.
+#[test]
+fn stats_count_by_name_in_name_order() {
+    let elf = sim::toolchain::asm::assemble(
+        "_start:
+             li s0, 3
+         again:
+             li a7, 172          # getpid
+             ecall
+             addi s0, s0, -1
+             bnez s0, again
+             li a7, 900          # no such call: ENOSYS
+             ecall
+             li a7, 70000        # no such call either, far above
+             ecall
+             lui t0, 0xffffd     # a fresh stack page: a page fault
+             add t0, sp, t0
+             sd s0, 0(t0)
+             li a0, 1
+             la a1, text
+             li a2, 3
+             li a7, 64           # write
+             ecall
+             li a0, 0
+             li a7, 93           # exit
+             ecall
+         .data
+         text: .string \"hi\\n\"",
+        "stats.s",
+    )
+    .expect("assembles");
+    let report = |step_by_step: bool| {
+        let mut sim = Simulator::builder().capture_output(true).quantum(4).build();
+        sim.load_elf(&elf, &["stats".to_string()]).expect("loads");
+        let outcome = if step_by_step {
+            while let Some(event) = sim.run_until_exception() {
+                sim.handle(event);
+            }
+            sim.run()
+        } else {
+            sim.run()
+        };
+        assert_eq!(outcome.exit_code, 0);
+        assert_eq!(sim.stdout(), b"hi\n");
+        let report = sim.stats_report();
+        // The first line holds the time the run took.
+        let lines: Vec<&str> = report.lines().skip(2).collect();
+        (lines.join("\n"), outcome.instructions)
+    };
+    let (lines, instructions) = report(false);
+    assert_eq!(
+        lines,
+        format!(
+            "sim: stats: exceptions: page fault 1, syscall 7, timer {timers}\n\
+             sim: stats: process 1 (stats): exited 0, {instructions} instructions, 1 page faults, 4 pages peak\n\
+             sim: stats:   syscalls: exit 1, getpid 3, syscall_70000 1, syscall_900 1, write 1",
+            timers = instructions / 4
+        )
+    );
+    assert_eq!(report(true), (lines, instructions));
+}

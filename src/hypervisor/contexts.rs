@@ -28,7 +28,18 @@ pub enum Handler {
 
 /// The context the machine runs for `root`: follow `switched_to` down the
 /// tree while it leads to a live child.
+#[inline]
 pub fn deepest(kernel: &Kernel, root: Pid) -> Pid {
+    // Most roots run themselves (no guest kernel switched to a child):
+    // one look, before every machine run.
+    match kernel.process(root).and_then(|p| p.switched_to) {
+        None => root,
+        Some(_) => deepest_switched(kernel, root),
+    }
+}
+
+/// `deepest` for a guest kernel that switched to a child.
+fn deepest_switched(kernel: &Kernel, root: Pid) -> Pid {
     let mut at = root;
     // The chain goes strictly down the tree, so it ends; the bound guards
     // against a kernel bug turning it into a cycle.
@@ -67,9 +78,13 @@ fn effective(process: &Process, exception: Exception) -> Exception {
 
 /// Who will handle `exception`, raised by `pid`.
 pub fn handler_of(kernel: &Kernel, pid: Pid, exception: Exception) -> Handler {
-    let Some(process) = kernel.process(pid) else {
-        return Handler::HostKernel;
-    };
+    kernel.process(pid).map_or(Handler::HostKernel, |process| {
+        handler_for(process, exception)
+    })
+}
+
+/// Who will handle `exception`, raised by `process`.
+fn handler_for(process: &Process, exception: Exception) -> Handler {
     if exception == Exception::Syscall && process.mode == Mode::Kernel {
         let call = process.hart.reg(Reg::A7.index());
         if process.profile.is_hypercall(call) {
@@ -95,12 +110,30 @@ pub fn deliver(
         return Next::Reschedule;
     };
     let exception = effective(process, exception);
-    if let Handler::Hypercall(_) = handler_of(kernel, pid, exception) {
+    let supervisor = match handler_for(process, exception) {
         // The host's syscall layer runs hypercalls (kernel/syscall/).
-        return kernel.syscall(machine, pid);
-    }
-    let Some(supervisor) = process.supervisor else {
-        return kernel.handle(machine, pid, exception);
+        Handler::Hypercall(_) => return kernel.syscall(machine, pid),
+        Handler::HostKernel => return kernel.handle(machine, pid, exception),
+        Handler::GuestKernel(supervisor) => supervisor,
+    };
+    deliver_to_guest_kernel(kernel, machine, root, pid, supervisor, exception)
+}
+
+/// `deliver` for a context with a supervisor: its exception goes to its
+/// guest kernel. A function of its own, so that the host kernel's own
+/// processes (every syscall of a plain `sim prog`) do not pay for setting
+/// up what this needs.
+#[inline(never)]
+fn deliver_to_guest_kernel(
+    kernel: &mut Kernel,
+    machine: &mut Machine,
+    root: Pid,
+    pid: Pid,
+    supervisor: Pid,
+    exception: Exception,
+) -> Next {
+    let Some(process) = kernel.process(pid) else {
+        return Next::Reschedule;
     };
     if process.selfie.is_some() {
         // A context of selfie's switch (kernel/syscall/selfie.rs): the end
@@ -151,7 +184,7 @@ fn return_to_supervisor(
     // The supervisor's hv_switch returns the child's id.
     finish(&mut s.hart, child.0);
     if let Some(c) = kernel.process_mut(child) {
-        *c.stats.exceptions.entry(exception.kind()).or_default() += 1;
+        c.stats.exceptions.add(exception);
         c.pending = Some(exception);
     }
 }

@@ -56,21 +56,31 @@ impl RegularFile {
 
     /// The next bytes of the file (an empty slice at the end), reading the
     /// host file when the buffer is used up. Nothing is consumed until
-    /// `consume`.
+    /// `consume`. Inlined into `read`; the refill, once per
+    /// `READ_BUFFER` bytes, is a call of its own.
+    #[inline]
     pub fn available(&mut self) -> io::Result<&[u8]> {
         if self.pos == self.buffer.len() {
-            self.buffer.resize(READ_BUFFER, 0);
-            let n = loop {
-                match self.file.read(&mut self.buffer) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other,
-                }
-            };
-            let n = n.inspect_err(|_| self.buffer.clear())?;
-            self.buffer.truncate(n);
-            self.pos = 0;
+            self.refill()?;
         }
         Ok(&self.buffer[self.pos..])
+    }
+
+    /// Reads the next `READ_BUFFER` bytes of the host file into the
+    /// buffer (fewer at its end, none after it).
+    #[inline(never)]
+    fn refill(&mut self) -> io::Result<()> {
+        self.buffer.resize(READ_BUFFER, 0);
+        let n = loop {
+            match self.file.read(&mut self.buffer) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = n.inspect_err(|_| self.buffer.clear())?;
+        self.buffer.truncate(n);
+        self.pos = 0;
+        Ok(())
     }
 
     /// Marks `n` bytes of `available` as read.

@@ -65,7 +65,10 @@ pub use files::{Console, Input, Output};
 pub use fs::FileSystem;
 pub use limits::Limits;
 pub use loader::LoadError;
-pub use process::{ExitStatus, Mode, Pid, Process, ProcessState, ProcessStats, WaitReason};
+pub use process::{
+    CallCounts, ExceptionCounts, ExitStatus, Mode, Pid, Process, ProcessState, ProcessStats,
+    WaitReason,
+};
 pub use processes::ProcessTable;
 pub use shared::SharedMemory;
 
@@ -121,6 +124,10 @@ pub struct Kernel {
     random: u64,
     /// Processes with more than one thread (threads.rs).
     thread_groups: threads::ThreadGroups,
+    /// The buffer the bytes of `write` and of reads of streams pass
+    /// through on their way between guest memory and the host, kept from
+    /// call to call so that the common small call allocates nothing.
+    io_buffer: Vec<u8>,
 }
 
 /// What a guest finds that a Linux program expects from its system: the
@@ -159,6 +166,7 @@ impl Kernel {
             clock: clock::Clock::new(clock::ClockMode::Virtual),
             random: 0,
             thread_groups: Default::default(),
+            io_buffer: Vec::new(),
         }
     }
 
@@ -196,11 +204,13 @@ impl Kernel {
     }
 
     /// A process (also after it ended, until it is reaped).
+    #[inline]
     pub fn process(&self, pid: Pid) -> Option<&Process> {
         self.processes.get(pid)
     }
 
     /// A process, for changing it (a test setting registers, a debugger).
+    #[inline]
     pub fn process_mut(&mut self, pid: Pid) -> Option<&mut Process> {
         self.processes.get_mut(pid)
     }
@@ -376,19 +386,33 @@ impl Kernel {
         let Some(process) = self.processes.get_mut(pid) else {
             return Next::Reschedule;
         };
-        *process
-            .stats
-            .exceptions
-            .entry(exception.kind())
-            .or_default() += 1;
+        process.stats.exceptions.add(exception);
+        match exception {
+            Exception::Timer => {
+                self.preempt(pid);
+                Next::Reschedule
+            }
+            Exception::Syscall => self.syscall(machine, pid),
+            _ => self.handle_fault(machine, pid, exception),
+        }
+    }
+
+    /// `handle` for a fault: a page backed on demand, a signal handler, or
+    /// the end of the process. A function of its own, so that a syscall's
+    /// trip through `handle` does not pay for setting up all this.
+    #[inline(never)]
+    fn handle_fault(&mut self, machine: &mut Machine, pid: Pid, exception: Exception) -> Next {
+        let Some(process) = self.processes.get_mut(pid) else {
+            return Next::Reschedule;
+        };
         let pc = process.hart.pc;
         let profile = process.profile;
         let (signal, why) = match exception {
-            Exception::Timer => {
-                self.preempt(pid);
-                return Next::Reschedule;
+            Exception::Timer | Exception::Syscall => {
+                // Not faults: `handle` never passes them here.
+                debug_assert!(false, "Kernel::handle_fault: {exception} is not a fault");
+                return Next::Continue;
             }
-            Exception::Syscall => return self.syscall(machine, pid),
             Exception::PageFault { vaddr, access } => {
                 process.stats.page_faults += 1;
                 match paging::back_on_demand(machine, process, vaddr) {
@@ -560,7 +584,15 @@ impl Kernel {
     /// opened); it runs its call again. The run loop calls this before
     /// every machine run; it costs nothing while no process waits.
     /// Returns whether one woke.
+    #[inline]
     pub fn poll_host_io(&mut self, instret: u64) -> bool {
+        // The common case, before every machine run, costs one look:
+        // nobody has slept on host input since the list was last pruned.
+        !self.io_waiters.is_empty() && self.poll_io_waiters(instret)
+    }
+
+    /// `poll_host_io` when some process may wait for host input.
+    fn poll_io_waiters(&mut self, instret: u64) -> bool {
         // io_waiters is pruned by waits_on_host_io; polls of pipes alone
         // are in it too (see there).
         self.waits_on_host_io();

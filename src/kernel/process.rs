@@ -101,10 +101,91 @@ pub struct Region {
 pub struct ProcessStats {
     pub instructions: u64,
     /// Calls made, by number (`syscall_count` looks one up by name).
-    pub syscalls: BTreeMap<u64, u64>,
-    pub exceptions: BTreeMap<&'static str, u64>,
+    pub syscalls: CallCounts,
+    pub exceptions: ExceptionCounts,
     pub page_faults: u64,
     pub peak_pages: u64,
+}
+
+/// How often each call number was made. Counted on the path of every
+/// syscall, so by index rather than in a map: the numbers of every call
+/// sim knows are below `CallCounts::DENSE` and count in a vector indexed
+/// by the number (grown once to the largest number seen); any other
+/// number a guest puts in `a7` counts in a map.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    dense: Vec<u64>,
+    sparse: BTreeMap<u64, u64>,
+}
+
+impl CallCounts {
+    /// Numbers below this count by index (abi/mod.rs: all sim knows).
+    pub const DENSE: u64 = 1024;
+
+    /// Counts one call of `number`.
+    #[inline]
+    pub fn add(&mut self, number: u64) {
+        if number >= CallCounts::DENSE {
+            *self.sparse.entry(number).or_default() += 1;
+            return;
+        }
+        let index = number as usize;
+        if index >= self.dense.len() {
+            self.dense.resize(index + 1, 0);
+        }
+        self.dense[index] += 1;
+    }
+
+    /// How often `number` was called (0: never).
+    pub fn get(&self, number: u64) -> u64 {
+        match usize::try_from(number) {
+            Ok(index) if number < CallCounts::DENSE => self.dense.get(index).copied().unwrap_or(0),
+            _ => self.sparse.get(&number).copied().unwrap_or(0),
+        }
+    }
+
+    /// `(number, count)` of every call made, by number.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let dense = self.dense.iter().enumerate();
+        dense
+            .filter(|&(_, &count)| count != 0)
+            .map(|(number, &count)| (number as u64, count))
+            .chain(self.sparse.iter().map(|(&number, &count)| (number, count)))
+    }
+}
+
+/// How often each kind of exception was raised: one counter per
+/// `Exception::kind_index` (counted on every exception, so an array, not
+/// a map keyed by name).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExceptionCounts([u64; Exception::KINDS]);
+
+impl ExceptionCounts {
+    /// Counts one exception.
+    pub fn add(&mut self, exception: Exception) {
+        self.0[exception.kind_index()] += 1;
+    }
+
+    /// How often an exception of the kind named `kind` (`Exception::kind`)
+    /// was raised (0: never, or no such kind).
+    pub fn get(&self, kind: &str) -> u64 {
+        Exception::KIND_NAMES
+            .iter()
+            .position(|&name| name == kind)
+            .map_or(0, |index| self.0[index])
+    }
+
+    /// `(kind, count)` of every kind raised, in name order (`--stats`).
+    pub fn by_name(&self) -> Vec<(&'static str, u64)> {
+        let mut counts: Vec<_> = Exception::KIND_NAMES
+            .iter()
+            .zip(self.0)
+            .filter(|&(_, count)| count != 0)
+            .map(|(&name, count)| (name, count))
+            .collect();
+        counts.sort_unstable();
+        counts
+    }
 }
 
 /// One process.
@@ -192,15 +273,15 @@ impl ProcessStats {
     pub fn syscall_count(&self, name: &str) -> Option<u64> {
         self.syscalls
             .iter()
-            .find(|(&number, _)| crate::abi::call_name(number) == name)
-            .map(|(_, &count)| count)
+            .find(|&(number, _)| crate::abi::call_name(number) == name)
+            .map(|(_, count)| count)
     }
 
     /// The calls made, by name under `profile`, in name order (`--stats`).
     pub fn syscalls_by_name(&self, profile: Profile) -> BTreeMap<String, u64> {
         self.syscalls
             .iter()
-            .map(|(&number, &count)| (profile.call_name(number), count))
+            .map(|(number, count)| (profile.call_name(number), count))
             .collect()
     }
 }

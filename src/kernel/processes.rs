@@ -2,6 +2,8 @@
 //! created (which is pid order: pids only grow), so that dumps, `--stats`
 //! and `hv_children` list them the same way on every run.
 
+use std::cell::Cell;
+
 use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 
@@ -15,18 +17,47 @@ use crate::shm::ProcessView;
 /// up several times per syscall (a guest kernel's hypercalls touch the
 /// caller and its child), pids are not attacker-chosen keys that need
 /// flooding protection, and SipHash made half of a hypercall's host time.
+///
+/// One exception looks its process up some seven times (the run loop, the
+/// hypervisor's routing, the kernel, the syscall layer, the call itself),
+/// so the table remembers where the last process it found sits and looks
+/// there first: a comparison instead of a hash lookup. The hint is only a
+/// guess, checked every time, so a removal that moves processes never
+/// makes a lookup wrong.
 #[derive(Default)]
 pub struct ProcessTable {
     by_pid: IndexMap<Pid, Process, FxBuildHasher>,
+    /// Where the process found last sits in `by_pid`, probably.
+    hint: Cell<usize>,
 }
 
 impl ProcessTable {
+    #[inline]
     pub fn get(&self, pid: Pid) -> Option<&Process> {
-        self.by_pid.get(&pid)
+        let index = self.index_of(pid)?;
+        self.by_pid.get_index(index).map(|(_, process)| process)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, pid: Pid) -> Option<&mut Process> {
-        self.by_pid.get_mut(&pid)
+        let index = self.index_of(pid)?;
+        self.by_pid.get_index_mut(index).map(|(_, process)| process)
+    }
+
+    /// Where `pid` sits in `by_pid`: at the hint, or where the hash says.
+    #[inline]
+    fn index_of(&self, pid: Pid) -> Option<usize> {
+        let hint = self.hint.get();
+        if self
+            .by_pid
+            .get_index(hint)
+            .is_some_and(|(&at, _)| at == pid)
+        {
+            return Some(hint);
+        }
+        let index = self.by_pid.get_index_of(&pid)?;
+        self.hint.set(index);
+        Some(index)
     }
 
     /// Adds a new process (its pid is larger than every pid so far).

@@ -153,6 +153,12 @@ impl SharedMemory {
         self.vmshm_changed = true;
     }
 
+    /// Whether the host region changed since the last call of
+    /// `take_vmshm_changed`.
+    pub fn vmshm_changed(&self) -> bool {
+        self.vmshm_changed
+    }
+
     /// Whether the host region changed since the last call (and forgets it).
     pub fn take_vmshm_changed(&mut self) -> bool {
         std::mem::take(&mut self.vmshm_changed)

@@ -103,7 +103,17 @@ impl Kernel {
     /// Makes `pid` hold its group's shared state (module doc); nothing
     /// for a one-thread process. The run loop calls it before running
     /// `pid`; a library user inspecting a thread may call it too.
+    #[inline]
     pub fn activate(&mut self, pid: Pid) {
+        // No process has a second thread (the common case, checked before
+        // every run and every exception): nothing to look up.
+        if !self.thread_groups.is_empty() {
+            self.activate_thread(pid);
+        }
+    }
+
+    /// `activate` when some process has threads.
+    fn activate_thread(&mut self, pid: Pid) {
         let tgid = self.tgid_of(pid);
         let Some(group) = self.thread_groups.get_mut(&tgid) else {
             return;

@@ -9,28 +9,38 @@
 use super::paging;
 use super::process::Process;
 use crate::abi::{Errno, EFAULT, ENAMETOOLONG};
-use crate::emu::{Access, Frame, Machine, VirtAddr, VirtPage, PAGE_SIZE};
+use crate::emu::{Access, Machine, Pte, PteFlags, VirtAddr, VirtPage, PAGE_SIZE};
 
-/// The physical frame and offset behind `vaddr` for `access`, backing it on
-/// demand. `Err(EFAULT)` when the address is not the process's to use.
+/// The page-table entry (its frame, its flags) and the offset behind
+/// `vaddr` for `access`, backing it on demand. `Err(EFAULT)` when the
+/// address is not the process's to use.
+///
+/// Inlined, as it is on the path of every `read`; the first touch of a
+/// page is a call of its own (`back_page`), so that the common case, a
+/// mapped page, does not pay for saving the registers the rare one needs.
+#[inline]
 fn resolve(
     machine: &mut Machine,
     process: &mut Process,
     vaddr: u64,
     access: Access,
-) -> Result<(Frame, usize), Errno> {
-    let page = VirtPage::containing(vaddr);
-    let pte = match process.page_table.get(page) {
+) -> Result<(Pte, usize), Errno> {
+    let pte = match process.page_table.get(VirtPage::containing(vaddr)) {
         Some(pte) => pte,
-        None => {
-            paging::back_on_demand(machine, process, vaddr).map_err(|_| EFAULT)?;
-            process.page_table.get(page).ok_or(EFAULT)?
-        }
+        None => back_page(machine, process, vaddr)?,
     };
     if !pte.flags.allows(access) {
         return Err(EFAULT);
     }
-    Ok((pte.frame, VirtAddr(vaddr).offset()))
+    Ok((pte, VirtAddr(vaddr).offset()))
+}
+
+/// Backs the page of `vaddr` on demand (`resolve`'s rare case).
+#[inline(never)]
+fn back_page(machine: &mut Machine, process: &mut Process, vaddr: u64) -> Result<Pte, Errno> {
+    paging::back_on_demand(machine, process, vaddr).map_err(|_| EFAULT)?;
+    let page = VirtPage::containing(vaddr);
+    process.page_table.get(page).ok_or(EFAULT)
 }
 
 /// Copies `len` guest bytes at `vaddr` into a host buffer.
@@ -43,16 +53,35 @@ pub fn copy_in(
     vaddr: u64,
     len: u64,
 ) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    copy_in_to(machine, process, vaddr, len, &mut out)?;
+    Ok(out)
+}
+
+/// Copies `len` guest bytes at `vaddr` into `out`, replacing what it held:
+/// `copy_in` for a caller that reuses one buffer from call to call (the
+/// kernel's `io_buffer`), so that a small `write` allocates nothing.
+///
+/// # Errors
+/// `EFAULT` when any byte is not readable (`out` then holds part of them).
+pub fn copy_in_to(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    len: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), Errno> {
     vaddr.checked_add(len).ok_or(EFAULT)?;
-    let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
+    out.clear();
+    out.reserve(len.min(1 << 20) as usize);
     let mut addr = vaddr;
     while out.len() as u64 != len {
-        let (frame, off) = resolve(machine, process, addr, Access::Read)?;
+        let (Pte { frame, .. }, off) = resolve(machine, process, addr, Access::Read)?;
         let n = (PAGE_SIZE as usize - off).min((len - out.len() as u64) as usize);
         out.extend_from_slice(&machine.memory().frame_bytes(frame)[off..off + n]);
         addr += n as u64;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Copies host bytes to guest memory at `vaddr`. Checks every page first,
@@ -66,24 +95,32 @@ pub fn copy_out(
     vaddr: u64,
     data: &[u8],
 ) -> Result<(), Errno> {
-    vaddr.checked_add(data.len() as u64).ok_or(EFAULT)?;
-    let mut pieces = Vec::new();
+    let end = vaddr.checked_add(data.len() as u64).ok_or(EFAULT)?;
+    // A copy that spans pages checks (and backs) all of them before it
+    // writes a byte; the loop below then finds each one mapped. A copy
+    // within one page, as a small read or a word is, has only the one
+    // page to check, which the loop does right before it writes: no
+    // second walk, and nothing allocated on the way (this is the path of
+    // every `read`).
+    if data.len() > 1 && VirtPage::containing(vaddr) != VirtPage::containing(end - 1) {
+        check_writable(machine, process, vaddr, data.len() as u64)?;
+    }
     let mut addr = vaddr;
     let mut done = 0usize;
     while done < data.len() {
-        let (frame, off) = resolve(machine, process, addr, Access::Write)?;
+        let (pte, off) = resolve(machine, process, addr, Access::Write)?;
         let n = (PAGE_SIZE as usize - off).min(data.len() - done);
-        pieces.push((frame, off, done, n));
+        machine.memory_mut().frame_bytes_mut(pte.frame)[off..off + n]
+            .copy_from_slice(&data[done..done + n]);
+        // The kernel wrote this page on the process's behalf: it is dirty
+        // (and accessed). A page marked so already, as a read buffer is
+        // from the second read on, needs no second walk of the table.
+        let marked = pte.flags.has(PteFlags::DIRTY) && pte.flags.has(PteFlags::ACCESSED);
+        if !marked {
+            process.page_table.mark_dirty(VirtPage::containing(addr));
+        }
         done += n;
         addr += n as u64;
-    }
-    for (frame, off, at, n) in pieces {
-        machine.memory_mut().frame_bytes_mut(frame)[off..off + n]
-            .copy_from_slice(&data[at..at + n]);
-        // The kernel wrote this page on the process's behalf: it is dirty.
-        process
-            .page_table
-            .mark_dirty(VirtPage::containing(vaddr + at as u64));
     }
     Ok(())
 }
@@ -123,7 +160,7 @@ pub fn read_c_string(
     let mut out = Vec::new();
     let mut addr = vaddr;
     loop {
-        let (frame, off) = resolve(machine, process, addr, Access::Read)?;
+        let (Pte { frame, .. }, off) = resolve(machine, process, addr, Access::Read)?;
         let bytes = &machine.memory().frame_bytes(frame)[off..];
         for &b in bytes {
             if b == 0 {

@@ -4,7 +4,6 @@
 //! output, the dumps of every structure, and the `--stats` summary.
 
 use std::cell::Ref;
-use std::collections::BTreeMap;
 
 use super::{Event, Simulator};
 use crate::abi::{Errno, ESRCH};
@@ -342,7 +341,11 @@ impl Simulator {
             u64::from(self.peak_frames) * 4,
             self.machine.cached_blocks()
         );
-        let _ = writeln!(s, "sim: stats: exceptions: {}", list(&self.exceptions));
+        let _ = writeln!(
+            s,
+            "sim: stats: exceptions: {}",
+            list(self.exceptions.by_name())
+        );
         let processes = self
             .vms
             .iter()
@@ -364,16 +367,16 @@ impl Simulator {
                 p.pid, p.name, p.stats.instructions, p.stats.page_faults, p.stats.peak_pages
             );
             let syscalls = p.stats.syscalls_by_name(p.profile);
-            let _ = writeln!(s, "sim: stats:   syscalls: {}", list(&syscalls));
+            let _ = writeln!(s, "sim: stats:   syscalls: {}", list(syscalls));
         }
         s
     }
 }
 
 /// `name count, name count, ...` for `--stats`.
-fn list<K: std::fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
+fn list<K: std::fmt::Display>(counts: impl IntoIterator<Item = (K, u64)>) -> String {
     counts
-        .iter()
+        .into_iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ")

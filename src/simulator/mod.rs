@@ -39,10 +39,9 @@ mod trace;
 pub use control::{memory_access, Stop, StopReason, WatchKind, Watchpoint};
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::abi::selfie::Profile;
 use crate::emu::{Exception, Machine};
@@ -276,14 +275,14 @@ impl SimulatorBuilder {
             capture_output: self.capture_output,
             host_input,
             trace: self.trace,
+            traces_instructions: self.trace.is_tracing(),
             host_daemon: Rc::new(RefCell::new(HostDaemon::new(self.host_shm_mb))),
             quantum: self.quantum,
             max_instructions: self.max_instructions,
             slice_end: None,
             limit_reached: false,
             peak_frames: 0,
-            exceptions: BTreeMap::new(),
-            started: None,
+            exceptions: Default::default(),
             elapsed: Duration::ZERO,
             fs,
             limits: self.limits,
@@ -318,6 +317,9 @@ pub struct Simulator {
     capture_output: bool,
     host_input: bool,
     trace: Trace,
+    /// `trace.is_tracing()`, asked before every machine run: seven flags
+    /// looked at once, when the simulator is built.
+    traces_instructions: bool,
     /// The host daemon of docs/spec/vmshm.md; each VM's client daemon holds a
     /// `HostLink` to it.
     host_daemon: Rc<RefCell<HostDaemon>>,
@@ -327,8 +329,7 @@ pub struct Simulator {
     slice_end: Option<u64>,
     limit_reached: bool,
     peak_frames: u32,
-    exceptions: BTreeMap<&'static str, u64>,
-    started: Option<Instant>,
+    exceptions: crate::kernel::ExceptionCounts,
     elapsed: Duration,
     /// The guests' root directory, shared by every VM.
     fs: Rc<FileSystem>,

@@ -20,7 +20,6 @@ impl Simulator {
     /// instruction limit was reached).
     pub fn run_until_exception(&mut self) -> Option<Event> {
         let started = Instant::now();
-        self.started.get_or_insert(started);
         let event = self.next_event();
         self.elapsed += started.elapsed();
         event
@@ -77,7 +76,7 @@ impl Simulator {
                 }
             }
         } else {
-            let exception = if self.trace.is_tracing() {
+            let exception = if self.traces_instructions {
                 let symbols = super::crash::symbols_for(&self.images, vm, process);
                 trace::until_exception(
                     &mut self.machine,
@@ -144,7 +143,15 @@ impl Simulator {
     /// or the guest kernel above the context (rule U/K-2).
     pub fn handle(&mut self, event: Event) {
         let started = Instant::now();
-        *self.exceptions.entry(event.exception.kind()).or_default() += 1;
+        self.deliver_event(event);
+        self.elapsed += started.elapsed();
+    }
+
+    /// `handle` without the clock: `run` reads the clock once for its
+    /// whole loop instead of twice per exception (a clock read costs about
+    /// as much as the rest of a small syscall's trip).
+    fn deliver_event(&mut self, event: Event) {
+        self.exceptions.add(event.exception);
         let vm = event.vm;
         if vm >= self.vms.len() {
             return;
@@ -167,9 +174,11 @@ impl Simulator {
         }
         let kernel = &mut self.vms[vm];
         let root = kernel.current().unwrap_or(event.pid);
-        let was_live = kernel.process(event.pid).is_some_and(|p| !p.is_zombie());
+        // A fault may kill a live process: then the crash report follows.
+        let fault = super::crash::is_fault(event.exception);
+        let was_live = fault && kernel.process(event.pid).is_some_and(|p| !p.is_zombie());
         let next = hypervisor::deliver(kernel, &mut self.machine, root, event.pid, event.exception);
-        if was_live && super::crash::is_fault(event.exception) {
+        if was_live {
             self.report_if_killed(event);
         }
         let kernel = &mut self.vms[vm];
@@ -185,19 +194,22 @@ impl Simulator {
             }
         }
         self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
-        self.elapsed += started.elapsed();
     }
 
     /// Runs until every process has ended (or the instruction limit).
     pub fn run(&mut self) -> RunOutcome {
+        // `run_until_exception` and `handle` without their clock reads:
+        // the run is timed once, as a whole (`--stats`).
+        let started = Instant::now();
         loop {
-            match self.run_until_exception() {
-                Some(event) => self.handle(event),
+            match self.next_event() {
+                Some(event) => self.deliver_event(event),
                 // A debugger's stop (breakpoint, ...): `run` goes on.
                 None if self.pause.take().is_some() => {}
                 None => break,
             }
         }
+        self.elapsed += started.elapsed();
         self.finish_run()
     }
 
@@ -229,12 +241,25 @@ impl Simulator {
     /// Hands the host daemon's notices to the kernels (waking processes),
     /// then prints the host region for every kernel whose vm_* call changed
     /// it (`--dump-vmshm`). Runs after every handled exception.
+    #[inline]
     pub(super) fn after_vmshm(&mut self) {
-        loop {
+        // Unless a vm_* call just ran, nothing is to be done: a look at a
+        // flag per VM and at the daemon's queue.
+        let changed = self
+            .vms
+            .iter()
+            .any(|kernel| kernel.shared().vmshm_changed());
+        if changed || self.host_daemon.borrow().has_notices() {
+            self.hand_out_vmshm_notices();
+        }
+    }
+
+    /// `after_vmshm` when there is something to do (out of line, so that
+    /// the look above stays cheap).
+    #[inline(never)]
+    fn hand_out_vmshm_notices(&mut self) {
+        while self.host_daemon.borrow().has_notices() {
             let notices = self.host_daemon.borrow_mut().take_notices();
-            if notices.is_empty() {
-                break;
-            }
             for notice in notices {
                 let vm = usize::try_from(notice.vm.0).ok();
                 if let Some(kernel) = vm.and_then(|vm| self.vms.get_mut(vm)) {
@@ -242,16 +267,19 @@ impl Simulator {
                 }
             }
         }
-        let changed: Vec<usize> = (0..self.vms.len())
-            .filter(|&vm| self.vms[vm].shared_mut().take_vmshm_changed())
-            .collect();
-        if !self.trace.dump_vmshm {
-            return;
+        for vm in 0..self.vms.len() {
+            let changed = self.vms[vm].shared_mut().take_vmshm_changed();
+            if changed && self.trace.dump_vmshm {
+                self.print_vmshm_after_call(vm);
+            }
         }
-        for vm in changed {
-            let text = format!("sim: vmshm after a call of vm {vm}:\n{}", self.dump_vmshm());
-            self.vms[vm].console_mut().write_stderr(text.as_bytes());
-        }
+    }
+
+    /// `--dump-vmshm`: the host region after a vm_* call of `vm`.
+    #[cold]
+    fn print_vmshm_after_call(&mut self, vm: usize) {
+        let text = format!("sim: vmshm after a call of vm {vm}:\n{}", self.dump_vmshm());
+        self.vms[vm].console_mut().write_stderr(text.as_bytes());
     }
 
     /// The `--trace-exceptions` line of `event`: the context, its parent

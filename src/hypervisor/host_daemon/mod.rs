@@ -205,6 +205,12 @@ impl HostDaemon {
         &self.vms
     }
 
+    /// Whether notices are queued for the run loop (a look that costs
+    /// nothing, made after every exception).
+    pub fn has_notices(&self) -> bool {
+        !self.notices.is_empty()
+    }
+
     /// Takes the notices queued for the run loop (processes to wake).
     pub fn take_notices(&mut self) -> Vec<Notice> {
         std::mem::take(&mut self.notices)

@@ -29,7 +29,7 @@ use crate::kernel::files::{FileKind, OpenFile, RegularFile, READ_BUFFER};
 use crate::kernel::fs::{self, FileSystem};
 use crate::kernel::hostio::{HostStream, Opened};
 use crate::kernel::process::{Pid, Process, WaitReason};
-use crate::kernel::uaccess::{check_writable, copy_in, copy_out, read_c_string};
+use crate::kernel::uaccess::{check_writable, copy_in_to, copy_out, read_c_string};
 use crate::kernel::Kernel;
 
 /// Most bytes one read or write moves (Linux's `MAX_RW_COUNT`, INT_MAX
@@ -86,25 +86,32 @@ impl Kernel {
             return Ok(Ret::Value(0));
         }
         let console = &mut self.console;
+        let scratch = &mut self.io_buffer;
         match &mut file.kind {
             FileKind::Regular(regular) => read_regular(machine, process, regular, buf, len),
-            FileKind::Stdin => read_stream(machine, process, fd, buf, len, |out| console.read(out)),
+            FileKind::Stdin => read_stream(machine, process, (fd, buf, len), scratch, |out| {
+                console.read(out)
+            }),
             FileKind::Stream {
                 reader: Some(reader),
                 ..
-            } => read_stream(machine, process, fd, buf, len, |out| reader.read(out)),
-            FileKind::PipeRead(end) => read_stream(machine, process, fd, buf, len, |out| {
-                let mut pipe = end.pipe.borrow_mut();
-                if pipe.data.is_empty() {
-                    // No writer left: the end of the data; else wait.
-                    return (pipe.writers == 0).then_some(Ok(0));
-                }
-                let n = out.len().min(pipe.data.len());
-                for (slot, byte) in out.iter_mut().zip(pipe.data.drain(..n)) {
-                    *slot = byte;
-                }
-                Some(Ok(n))
+            } => read_stream(machine, process, (fd, buf, len), scratch, |out| {
+                reader.read(out)
             }),
+            FileKind::PipeRead(end) => {
+                read_stream(machine, process, (fd, buf, len), scratch, |out| {
+                    let mut pipe = end.pipe.borrow_mut();
+                    if pipe.data.is_empty() {
+                        // No writer left: the end of the data; else wait.
+                        return (pipe.writers == 0).then_some(Ok(0));
+                    }
+                    let n = out.len().min(pipe.data.len());
+                    for (slot, byte) in out.iter_mut().zip(pipe.data.drain(..n)) {
+                        *slot = byte;
+                    }
+                    Some(Ok(n))
+                })
+            }
             FileKind::Directory => Err(EISDIR),
             _ => Err(EBADF),
         }
@@ -125,7 +132,14 @@ impl Kernel {
         if !file.writable {
             return Err(EBADF);
         }
-        let data = copy_in(machine, process, buf, len.min(WRITE_CHUNK))?;
+        // The bytes go through the kernel's reused buffer: a small write
+        // allocates nothing. It is taken out of `self` while the console,
+        // another part of `self`, writes it, and put back after.
+        let mut data = std::mem::take(&mut self.io_buffer);
+        if let Err(e) = copy_in_to(machine, process, buf, len.min(WRITE_CHUNK), &mut data) {
+            self.io_buffer = data;
+            return Err(e);
+        }
         let written = match &mut file.kind {
             FileKind::Stdout => self.console.write_stdout(&data).map(|()| data.len()),
             FileKind::Stderr => {
@@ -147,9 +161,12 @@ impl Kernel {
                     Ok(data.len())
                 }
             }
-            FileKind::Directory => return Err(EISDIR),
-            _ => return Err(EBADF),
+            // As host errors, so that the buffer goes back below;
+            // `errno_of` gives the same numbers back.
+            FileKind::Directory => Err(io::Error::from_raw_os_error(EISDIR.0 as i32)),
+            _ => Err(io::Error::from_raw_os_error(EBADF.0 as i32)),
         };
+        self.io_buffer = data;
         match written {
             Ok(n) => Ok(Ret::Value(n as u64)),
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
@@ -399,21 +416,23 @@ fn read_regular(
 /// A read of the console's stdin or a host stream: what has arrived (a
 /// short read, as from a pipe or a terminal), or the process sleeps until
 /// something does. The buffer is checked first, so that bytes taken from
-/// the stream always reach the guest.
+/// the stream always reach the guest. They pass through the kernel's
+/// reused buffer: a read allocates nothing.
 fn read_stream(
     machine: &mut Machine,
     process: &mut Process,
-    fd: u64,
-    buf: u64,
-    len: u64,
+    (fd, buf, len): (u64, u64, u64),
+    scratch: &mut Vec<u8>,
     read: impl FnOnce(&mut [u8]) -> Option<io::Result<usize>>,
 ) -> SysResult {
-    let mut data = vec![0u8; len.min(READ_BUFFER as u64) as usize];
-    check_writable(machine, process, buf, data.len() as u64)?;
-    match read(&mut data) {
+    let n = len.min(READ_BUFFER as u64) as usize;
+    check_writable(machine, process, buf, n as u64)?;
+    scratch.clear();
+    scratch.resize(n, 0);
+    match read(scratch) {
         None => Ok(Ret::Block(WaitReason::HostIo(Some(fd)))),
         Some(Ok(n)) => {
-            copy_out(machine, process, buf, &data[..n])?;
+            copy_out(machine, process, buf, &scratch[..n])?;
             Ok(Ret::Value(n as u64))
         }
         Some(Err(e)) => Err(errno_of(&e)),

@@ -197,7 +197,7 @@ impl Kernel {
         };
         let number = process.hart.reg(Reg::A7.index());
         let a: [u64; 6] = std::array::from_fn(|i| process.hart.reg(Reg::A0.index() + i));
-        *process.stats.syscalls.entry(number).or_default() += 1;
+        process.stats.syscalls.add(number);
         let profile = process.profile;
         let result = if profile.is_hypercall(number) && process.mode == Mode::User {
             // Rule U/K-3. The hypervisor turns such an ecall into a

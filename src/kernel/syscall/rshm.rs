@@ -243,7 +243,15 @@ impl Kernel {
     /// Handles every event the server has queued; true if there was one.
     /// The run loop calls it before each machine run (spec: updates are
     /// applied "atomically between two guest instructions").
+    #[inline]
     pub fn poll_rshm(&mut self, machine: &mut Machine) -> bool {
+        // Without an rshm node (the common case) one look, before every
+        // machine run.
+        self.shared.rshm.is_some() && self.poll_rshm_server(machine)
+    }
+
+    /// `poll_rshm` of an rshm node.
+    fn poll_rshm_server(&mut self, machine: &mut Machine) -> bool {
         let Some(client) = self.shared.rshm.as_mut() else {
             return false;
         };

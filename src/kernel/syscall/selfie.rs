@@ -430,7 +430,7 @@ impl Kernel {
             return;
         };
         let (code, fault) = selfie_exception(c, &ctx, e);
-        *c.stats.exceptions.entry(e.kind()).or_default() += 1;
+        c.stats.exceptions.add(e);
         c.pending = Some(e);
         c.timer_deadline = None;
         let pc = c.hart.pc;
