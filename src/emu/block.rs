@@ -28,18 +28,31 @@
 //!
 //! ## Pointers into blocks
 //!
-//! The executor runs ops through raw pointers (from the jump cache, or
-//! returned by `fetch`). They stay valid because a block's ops are never
-//! written after the block is made (but for `fetch` putting compiled code
-//! in place of the first handler, right after the block is inserted and
-//! before anything can run it), and the `Box<[Op]>` holding them is
-//! neither moved by value nor borrowed mutably until the block is removed
-//! (the arena `Vec` may move the `Block`s, but that copies the box's
-//! pointer, not the ops). Blocks are added and removed only by `fetch` and
+//! The executor runs ops through raw pointers (from the jump cache, a
+//! successor link, or returned by `fetch`). They stay valid because a
+//! block's ops are never written after the block is made (but for `fetch`
+//! putting compiled code in place of the first handler, right after the
+//! block is inserted and before anything can run it, and for the link slot
+//! after the terminator), and they live in one allocation owned through a
+//! raw pointer (`BlockOps`), which moving the `Block` in the arena does not
+//! touch. Blocks are added and removed only by `fetch` and
 //! `invalidate_frame`, which the machine calls between runs of handlers,
-//! never while one runs; a removal flushes the jump cache, so it never
-//! holds a pointer to freed ops, and unlinks the JIT's direct jumps to the
-//! block's code (jit/mod.rs).
+//! never while one runs. A removal flushes the jump cache, clears the links
+//! of every block on the removed block's first page (the only blocks that
+//! may link to it: op.rs, `Link`), and unlinks the JIT's direct jumps to
+//! the block's code (jit/mod.rs), so nothing holds a pointer to freed ops.
+//!
+//! ## Successor links and folded constants
+//!
+//! `decode_block` leaves a link slot after each block's terminator, with
+//! the pc after it precomputed; the executor fills in the successor blocks
+//! the first time it finds them in the jump cache (exec.rs,
+//! `chain_linked`). Before pairs are fused (fuse.rs), `fold_constants`
+//! turns each run of ops that builds a constant in one register into one
+//! op that writes the final value and skips the rest. Each op records how
+//! many instructions are left in its block from it on (`Op::left`), which
+//! is how a block is counted and how a fault in its middle un-counts the
+//! rest.
 //!
 //! ## Ownership of the jump cache
 //!

@@ -24,8 +24,14 @@
 //!   closure or type, so each handler compiles to its own straight-line
 //!   code ending in its own indirect jump, and `grep 'fn exec_addi'` finds
 //!   it.
-//! - **Counting per block**: the caller adds the block's instruction count
-//!   up front; a fault in the middle of a block un-counts what did not run.
+//! - **Counting per block**: whoever enters a block charges its whole
+//!   instruction count to the budget, which every handler passes on in a
+//!   register (its fourth argument); a fault in the middle of a block
+//!   un-counts what did not run.
+//! - **Successor links**: a branch, `jal` or block end goes to its target
+//!   block through a pointer kept after the terminator (`chain_linked`),
+//!   filled on first use; only `jalr` and targets on another page go
+//!   through the jump cache (`chain`).
 //! - `x0` never needs a check: ops with destination `x0` write the sink
 //!   register 32 (op.rs).
 //! - Loads and stores go through the TLB with one compare (mmu.rs); misses,

@@ -17,8 +17,16 @@
 //!               │    an odd pc             → Exception::Misaligned{Execute}
 //!               ├─ instret += block length (counted per block, not per op)
 //!               └─ run its ops (exec.rs)   → next pc / exception /
-//!                                            a store wrote code: back to sync
+//!                  and the blocks they       a store wrote code: back to sync
+//!                  chain to, for at most
+//!                  TRIP_INSTRUCTIONS
 //! ```
+//!
+//! The handlers carry the budget of instructions left in the trip from one
+//! to the next in a register and charge each block they chain to whole;
+//! when they come back, the count is where the budget ended
+//! (`stop_at - budget`), less the instructions of the block that stopped
+//! from the stopping op on (`Exec::retired_before`).
 //!
 //! A faulting instruction has no effect: `hart.pc` points at it and
 //! `instret` does not count it.
