@@ -56,12 +56,13 @@ use super::op::{Exec, Stop, STOPPED};
 /// before it comes back (`Exec::stop_at`). Handlers call each other in
 /// tail position; an optimised build turns those calls into jumps, an
 /// unoptimised one does not, and then every op run and every block
-/// chained adds a stack frame until the trip ends. Each block has at
-/// least one instruction, so this bounds the depth at about twice as many
-/// frames as it has instructions, as the former limit of 64 chained
-/// blocks of at most 64 ops did. Coming back to the run loop costs a few
-/// dozen host instructions, nothing against 4096 guest instructions.
-const TRIP_INSTRUCTIONS: u64 = 4096;
+/// chained adds a stack frame (of some hundred bytes there) until the
+/// trip ends. Each block has at least one instruction, so this bounds the
+/// depth at about twice as many frames as it has instructions: 256 keeps
+/// an unoptimised build well inside a test thread's 2 MiB stack. Coming
+/// back to the run loop costs a few dozen host instructions, nothing
+/// against 4096 guest instructions in an optimised build.
+const TRIP_INSTRUCTIONS: u64 = if cfg!(debug_assertions) { 256 } else { 4096 };
 
 /// The registers and pc of one context: everything a context switch saves
 /// and a fork copies.
