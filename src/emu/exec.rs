@@ -1315,16 +1315,32 @@ pub(crate) unsafe fn load_at<T: Word>(
     budget: u64,
     addr: u64,
 ) -> u64 {
-    let o = &*op;
-    let size = std::mem::size_of::<T>() as u64;
-    let Some(host) = Tlb::read_host(e.tlb, addr, size) else {
+    if load_hit::<T>(op, x, e, addr).is_none() {
         // A tail call too, so that the fast path needs no stack frame.
         return load_miss::<T>(op, x, e, budget, addr);
-    };
+    }
+    next(op, x, e, budget)
+}
+
+/// The fast path of a load of a `T` from `addr`: on a TLB hit for an
+/// aligned access, writes `rd` and returns the value; `None` (nothing
+/// written) otherwise, for `load_miss`. Fused handlers share it (fuse.rs).
+///
+/// # Safety
+/// As for `load`.
+#[inline(always)]
+pub(crate) unsafe fn load_hit<T: Word>(
+    op: *const Op,
+    x: *mut u64,
+    e: &Exec,
+    addr: u64,
+) -> Option<u64> {
+    let host = Tlb::read_host(e.tlb, addr, std::mem::size_of::<T>() as u64)?;
     // SAFETY (of the read): a hit means the entry was filled from a mapped
     // frame of guest memory, and an aligned access stays within its page.
-    set(x, o.rd, host.cast::<T>().read_unaligned().widen());
-    next(op, x, e, budget)
+    let value = host.cast::<T>().read_unaligned().widen();
+    set(x, (*op).rd, value);
+    Some(value)
 }
 
 /// A load that missed the TLB fast path: the slow load, then on with the
@@ -1464,16 +1480,28 @@ pub(crate) unsafe fn store_at<T: Word>(
     addr: u64,
     value: u64,
 ) -> u64 {
-    let size = std::mem::size_of::<T>() as u64;
-    match Tlb::write_host(e.tlb, addr, size) {
-        Some(host) => {
-            // SAFETY (of the write): as for a load's read; write tags are
-            // only given for pages the page table lets the guest write.
-            host.cast::<T>().write_unaligned(T::narrow(value));
-            next(op, x, e, budget)
-        }
-        None => store_miss::<T>(op, x, e, budget, addr, value),
+    if !store_hit::<T>(e, addr, value) {
+        return store_miss::<T>(op, x, e, budget, addr, value);
     }
+    next(op, x, e, budget)
+}
+
+/// The fast path of a store of `value` as a `T` at `addr`: on a TLB hit
+/// with write permission (never given for a frame that holds decoded code)
+/// for an aligned access, writes it and returns `true`; `false` (nothing
+/// written) otherwise, for `store_miss`. Fused handlers share it (fuse.rs).
+///
+/// # Safety
+/// `e`'s TLB pointer is the live TLB's (the `Handler` contract).
+#[inline(always)]
+pub(crate) unsafe fn store_hit<T: Word>(e: &Exec, addr: u64, value: u64) -> bool {
+    let Some(host) = Tlb::write_host(e.tlb, addr, std::mem::size_of::<T>() as u64) else {
+        return false;
+    };
+    // SAFETY (of the write): as for a load's read; write tags are only
+    // given for pages the page table lets the guest write.
+    host.cast::<T>().write_unaligned(T::narrow(value));
+    true
 }
 
 /// `sb`: stores the low byte of `rs2` at `rs1 + imm`.
@@ -1843,8 +1871,7 @@ unsafe extern "C" fn chain_and_link(
     let entry =
         Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
     if entry.pc != target {
-        e.budget = budget;
-        return target;
+        return back_to_run_loop(e, budget, target);
     }
     if (target ^ e.block_pc) < PAGE_SIZE {
         *link = entry.ops;
@@ -1865,8 +1892,7 @@ unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
     let entry =
         Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
     if entry.pc != target {
-        e.budget = budget;
-        return target;
+        return back_to_run_loop(e, budget, target);
     }
     enter(target, entry.ops, entry.count, x, e, budget)
 }
@@ -1887,11 +1913,18 @@ unsafe fn enter(
     budget: u64,
 ) -> u64 {
     if count > budget {
-        e.budget = budget;
-        return pc;
+        return back_to_run_loop(e, budget, pc);
     }
     e.block_pc = pc;
     ((*ops).handler)(ops, x, e, budget - count)
+}
+
+/// Returns `pc` to the run loop, which goes on there (looking the block
+/// up, decoding it, or raising the timer), with the budget left.
+#[inline(always)]
+fn back_to_run_loop(e: &mut Exec, budget: u64, pc: u64) -> u64 {
+    e.budget = budget;
+    pc
 }
 
 /// The handler of each op kind.

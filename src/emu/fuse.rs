@@ -28,10 +28,174 @@
 //! end (exec.rs, "threaded dispatch"), and `fuse` picks it by matching the
 //! two kinds.
 
-use super::exec::{self, address, branch_if, load, load_at, next, reg, set, store, store_at, Word};
+use super::exec::{
+    self, address, branch_if, load, load_at, load_hit, next, reg, set, store, store_at, store_hit,
+    Word,
+};
 use super::memory::PAGE_SIZE;
 use super::mmu::Tlb;
 use super::op::{Exec, Handler, Op, OpKind};
+
+// The kinds of each family that fuse, each listed once: `by_x!(kind, |T|
+// expr)` is `expr` with `T` the type of `kind`, or `None` for a kind of
+// another family.
+
+/// The ALU ops that fuse, as `Alu` types.
+macro_rules! by_alu {
+    ($kind:expr, |$t:ident| $e:expr) => {
+        match $kind {
+            OpKind::Li => {
+                type $t = Li;
+                $e
+            }
+            OpKind::Mv => {
+                type $t = Mv;
+                $e
+            }
+            OpKind::Addi => {
+                type $t = Addi;
+                $e
+            }
+            OpKind::Addiw => {
+                type $t = Addiw;
+                $e
+            }
+            OpKind::Add => {
+                type $t = Add;
+                $e
+            }
+            OpKind::Sub => {
+                type $t = Sub;
+                $e
+            }
+            OpKind::Slli => {
+                type $t = Slli;
+                $e
+            }
+            OpKind::And => {
+                type $t = And;
+                $e
+            }
+            OpKind::Andi => {
+                type $t = Andi;
+                $e
+            }
+            OpKind::Mul => {
+                type $t = Mul;
+                $e
+            }
+            _ => None,
+        }
+    };
+}
+
+/// The conditional branches, as `Cond` types.
+macro_rules! by_branch {
+    ($kind:expr, |$t:ident| $e:expr) => {
+        match $kind {
+            OpKind::Beq => {
+                type $t = Eq;
+                $e
+            }
+            OpKind::Bne => {
+                type $t = Ne;
+                $e
+            }
+            OpKind::Blt => {
+                type $t = Lt;
+                $e
+            }
+            OpKind::Bge => {
+                type $t = Ge;
+                $e
+            }
+            OpKind::Bltu => {
+                type $t = Ltu;
+                $e
+            }
+            OpKind::Bgeu => {
+                type $t = Geu;
+                $e
+            }
+            _ => None,
+        }
+    };
+}
+
+/// The integer loads, as the `Word` they load.
+macro_rules! by_load {
+    ($kind:expr, |$t:ident| $e:expr) => {
+        match $kind {
+            OpKind::Lb => {
+                type $t = i8;
+                $e
+            }
+            OpKind::Lh => {
+                type $t = i16;
+                $e
+            }
+            OpKind::Lw => {
+                type $t = i32;
+                $e
+            }
+            OpKind::Ld => {
+                type $t = u64;
+                $e
+            }
+            OpKind::Lbu => {
+                type $t = u8;
+                $e
+            }
+            OpKind::Lhu => {
+                type $t = u16;
+                $e
+            }
+            OpKind::Lwu => {
+                type $t = u32;
+                $e
+            }
+            _ => None,
+        }
+    };
+}
+
+/// The integer stores, as the `Word` they store.
+macro_rules! by_store {
+    ($kind:expr, |$t:ident| $e:expr) => {
+        match $kind {
+            OpKind::Sb => {
+                type $t = u8;
+                $e
+            }
+            OpKind::Sh => {
+                type $t = u16;
+                $e
+            }
+            OpKind::Sw => {
+                type $t = u32;
+                $e
+            }
+            OpKind::Sd => {
+                type $t = u64;
+                $e
+            }
+            _ => None,
+        }
+    };
+}
+
+/// `$f::<$t..., F>` for the forwarding bits `F` in `$fwd` (`forwarded`),
+/// as a `Handler`.
+macro_rules! by_forwarding {
+    ($fwd:expr, $f:ident :: <$($t:ty),*>) => {
+        Some(match $fwd {
+            0 => $f::<$($t,)* 0> as Handler,
+            1 => $f::<$($t,)* 1>,
+            2 => $f::<$($t,)* 2>,
+            _ => $f::<$($t,)* 3>,
+        })
+    };
+}
 
 /// Replaces the handler of the first op of each fusable pair in `ops`.
 ///
@@ -99,32 +263,11 @@ fn fused(a: &Op, b: &Op) -> Option<(Handler, u32)> {
         {
             Some((exec_sd_reload, 19))
         }
-        K::Lb => load_then::<i8>(b, fwd).map(|h| (h, 7 + forwards)),
-        K::Lh => load_then::<i16>(b, fwd).map(|h| (h, 7 + forwards)),
-        K::Lw => load_then::<i32>(b, fwd).map(|h| (h, 7 + forwards)),
-        K::Ld => load_then::<u64>(b, fwd).map(|h| (h, 7 + forwards)),
-        K::Lbu => load_then::<u8>(b, fwd).map(|h| (h, 7 + forwards)),
-        K::Lhu => load_then::<u16>(b, fwd).map(|h| (h, 7 + forwards)),
-        K::Lwu => load_then::<u32>(b, fwd).map(|h| (h, 7 + forwards)),
-        K::Sb => store_then::<u8>(b).map(|h| (h, 5)),
-        K::Sh => store_then::<u16>(b).map(|h| (h, 5)),
-        K::Sw => store_then::<u32>(b).map(|h| (h, 5)),
-        K::Sd => store_then::<u64>(b).map(|h| (h, 5)),
-        _ => {
-            let handler = match a.kind {
-                K::Li => alu_then::<Li>(b, fwd),
-                K::Mv => alu_then::<Mv>(b, fwd),
-                K::Addi => alu_then::<Addi>(b, fwd),
-                K::Addiw => alu_then::<Addiw>(b, fwd),
-                K::Add => alu_then::<Add>(b, fwd),
-                K::Sub => alu_then::<Sub>(b, fwd),
-                K::Slli => alu_then::<Slli>(b, fwd),
-                K::And => alu_then::<And>(b, fwd),
-                K::Andi => alu_then::<Andi>(b, fwd),
-                K::Mul => alu_then::<Mul>(b, fwd),
-                _ => None,
-            }?;
-            let saving = if is_alu(b.kind) {
+        k if k.is_load() => by_load!(k, |T| load_then::<T>(b, fwd)).map(|h| (h, 7 + forwards)),
+        k if k.is_store() => by_store!(k, |T| store_then::<T>(b)).map(|h| (h, 5)),
+        k => {
+            let handler = by_alu!(k, |A| alu_then::<A>(b, fwd))?;
+            let saving = if is_fused_alu(b.kind) {
                 3
             } else if b.kind.is_branch() {
                 4
@@ -136,6 +279,13 @@ fn fused(a: &Op, b: &Op) -> Option<(Handler, u32)> {
     }
 }
 
+/// Whether `kind` is one of the ALU ops that fuse (`by_alu!`).
+fn is_fused_alu(kind: OpKind) -> bool {
+    // Any expression in `B` does: what counts is whether `by_alu!` lists
+    // the kind.
+    by_alu!(kind, |B| Some(std::mem::size_of::<B>())).is_some()
+}
+
 /// Which of `b`'s source registers are `a`'s destination, as the `F` of a
 /// fused handler: bit 0 for `rs1`, bit 1 for `rs2`. The fused handler
 /// then uses the value it just computed for them, instead of reading back
@@ -145,114 +295,28 @@ fn forwarded(a: &Op, b: &Op) -> u8 {
     u8::from(b.rs1 == a.rd) | (u8::from(b.rs2 == a.rd) << 1)
 }
 
-/// Whether ops of this kind fuse as the second of two ALU ops.
-fn is_alu(kind: OpKind) -> bool {
-    use OpKind as K;
-    matches!(
-        kind,
-        K::Li | K::Mv | K::Addi | K::Addiw | K::Add | K::Sub | K::Slli | K::And | K::Andi | K::Mul
-    )
-}
-
-/// `$f::<$t..., F>` for the forwarding bits `F` in `$fwd` (`forwarded`),
-/// as a `Handler`.
-macro_rules! by_forwarding {
-    ($fwd:expr, $f:ident :: <$($t:ty),*>) => {
-        match $fwd {
-            0 => $f::<$($t,)* 0> as Handler,
-            1 => $f::<$($t,)* 1>,
-            2 => $f::<$($t,)* 2>,
-            _ => $f::<$($t,)* 3>,
-        }
-    };
-}
-
 /// The fused handler for ALU op `A` followed by `b`, whose sources the
 /// ALU op's result is as `fwd` says.
 fn alu_then<A: Alu>(b: &Op, fwd: u8) -> Option<Handler> {
-    use OpKind as K;
-    let handler: Handler = match b.kind {
-        K::Beq => by_forwarding!(fwd, exec_alu_branch::<A, Eq>),
-        K::Bne => by_forwarding!(fwd, exec_alu_branch::<A, Ne>),
-        K::Blt => by_forwarding!(fwd, exec_alu_branch::<A, Lt>),
-        K::Bge => by_forwarding!(fwd, exec_alu_branch::<A, Ge>),
-        K::Bltu => by_forwarding!(fwd, exec_alu_branch::<A, Ltu>),
-        K::Bgeu => by_forwarding!(fwd, exec_alu_branch::<A, Geu>),
-        K::Lb => by_forwarding!(fwd, exec_alu_load::<A, i8>),
-        K::Lh => by_forwarding!(fwd, exec_alu_load::<A, i16>),
-        K::Lw => by_forwarding!(fwd, exec_alu_load::<A, i32>),
-        K::Ld => by_forwarding!(fwd, exec_alu_load::<A, u64>),
-        K::Lbu => by_forwarding!(fwd, exec_alu_load::<A, u8>),
-        K::Lhu => by_forwarding!(fwd, exec_alu_load::<A, u16>),
-        K::Lwu => by_forwarding!(fwd, exec_alu_load::<A, u32>),
-        K::Sb => by_forwarding!(fwd, exec_alu_store::<A, u8>),
-        K::Sh => by_forwarding!(fwd, exec_alu_store::<A, u16>),
-        K::Sw => by_forwarding!(fwd, exec_alu_store::<A, u32>),
-        K::Sd => by_forwarding!(fwd, exec_alu_store::<A, u64>),
-        K::Li => exec_alu_alu::<A, Li, 0>,
-        K::Mv => by_forwarding!(fwd, exec_alu_alu::<A, Mv>),
-        K::Addi => by_forwarding!(fwd, exec_alu_alu::<A, Addi>),
-        K::Addiw => by_forwarding!(fwd, exec_alu_alu::<A, Addiw>),
-        K::Add => by_forwarding!(fwd, exec_alu_alu::<A, Add>),
-        K::Sub => by_forwarding!(fwd, exec_alu_alu::<A, Sub>),
-        K::Slli => by_forwarding!(fwd, exec_alu_alu::<A, Slli>),
-        K::And => by_forwarding!(fwd, exec_alu_alu::<A, And>),
-        K::Andi => by_forwarding!(fwd, exec_alu_alu::<A, Andi>),
-        K::Mul => by_forwarding!(fwd, exec_alu_alu::<A, Mul>),
-        _ => return None,
-    };
-    Some(handler)
+    by_branch!(b.kind, |C| by_forwarding!(fwd, exec_alu_branch::<A, C>))
+        .or_else(|| by_load!(b.kind, |T| by_forwarding!(fwd, exec_alu_load::<A, T>)))
+        .or_else(|| by_store!(b.kind, |T| by_forwarding!(fwd, exec_alu_store::<A, T>)))
+        .or_else(|| by_alu!(b.kind, |B| by_forwarding!(fwd, exec_alu_alu::<A, B>)))
 }
 
 /// The fused handler for a load of a `T` followed by `b` (a branch or
 /// an ALU op), whose sources the loaded value is as `fwd` says.
 fn load_then<T: Word>(b: &Op, fwd: u8) -> Option<Handler> {
-    use OpKind as K;
-    let handler: Handler = match b.kind {
-        K::Beq => by_forwarding!(fwd, exec_load_branch::<T, Eq>),
-        K::Bne => by_forwarding!(fwd, exec_load_branch::<T, Ne>),
-        K::Blt => by_forwarding!(fwd, exec_load_branch::<T, Lt>),
-        K::Bge => by_forwarding!(fwd, exec_load_branch::<T, Ge>),
-        K::Bltu => by_forwarding!(fwd, exec_load_branch::<T, Ltu>),
-        K::Bgeu => by_forwarding!(fwd, exec_load_branch::<T, Geu>),
-        K::Mv => by_forwarding!(fwd, exec_load_alu::<T, Mv>),
-        K::Addi => by_forwarding!(fwd, exec_load_alu::<T, Addi>),
-        K::Addiw => by_forwarding!(fwd, exec_load_alu::<T, Addiw>),
-        K::Add => by_forwarding!(fwd, exec_load_alu::<T, Add>),
-        K::Sub => by_forwarding!(fwd, exec_load_alu::<T, Sub>),
-        K::Slli => by_forwarding!(fwd, exec_load_alu::<T, Slli>),
-        K::And => by_forwarding!(fwd, exec_load_alu::<T, And>),
-        K::Andi => by_forwarding!(fwd, exec_load_alu::<T, Andi>),
-        K::Mul => by_forwarding!(fwd, exec_load_alu::<T, Mul>),
-        _ => return None,
-    };
-    Some(handler)
+    by_branch!(b.kind, |C| by_forwarding!(fwd, exec_load_branch::<T, C>))
+        .or_else(|| by_alu!(b.kind, |A| by_forwarding!(fwd, exec_load_alu::<T, A>)))
 }
 
 /// The fused handler for a store of a `T` followed by `b` (a load, a
 /// store or an ALU op).
 fn store_then<T: Word>(b: &Op) -> Option<Handler> {
-    use OpKind as K;
-    let handler: Handler = match b.kind {
-        K::Lb => exec_store_load::<T, i8>,
-        K::Lh => exec_store_load::<T, i16>,
-        K::Lw => exec_store_load::<T, i32>,
-        K::Ld => exec_store_load::<T, u64>,
-        K::Lbu => exec_store_load::<T, u8>,
-        K::Lhu => exec_store_load::<T, u16>,
-        K::Lwu => exec_store_load::<T, u32>,
-        K::Sb => exec_store_store::<T, u8>,
-        K::Sh => exec_store_store::<T, u16>,
-        K::Sw => exec_store_store::<T, u32>,
-        K::Sd => exec_store_store::<T, u64>,
-        K::Li => exec_store_alu::<T, Li>,
-        K::Mv => exec_store_alu::<T, Mv>,
-        K::Addi => exec_store_alu::<T, Addi>,
-        K::Add => exec_store_alu::<T, Add>,
-        K::Slli => exec_store_alu::<T, Slli>,
-        _ => return None,
-    };
-    Some(handler)
+    by_load!(b.kind, |U| Some(exec_store_load::<T, U> as Handler))
+        .or_else(|| by_store!(b.kind, |U| Some(exec_store_store::<T, U> as Handler)))
+        .or_else(|| by_alu!(b.kind, |A| Some(exec_store_alu::<T, A> as Handler)))
 }
 
 // ---- the op kinds as types ---------------------------------------------------
@@ -419,20 +483,6 @@ unsafe extern "C" fn exec_alu_alu<A: Alu, B: Alu, const F: u8>(
     next(op.add(1), x, e, budget)
 }
 
-/// A load of a `T` if it hits the TLB: writes and returns the value, or
-/// `None` if it missed (and nothing was written).
-///
-/// # Safety
-/// The `Handler` contract (op.rs) for `op`, a load of a `T` from `addr`.
-#[inline(always)]
-unsafe fn load_hit<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec, addr: u64) -> Option<u64> {
-    let host = Tlb::read_host(e.tlb, addr, std::mem::size_of::<T>() as u64)?;
-    // SAFETY (of the read): as in exec.rs's `load`.
-    let v = host.cast::<T>().read_unaligned().widen();
-    set(x, (*op).rd, v);
-    Some(v)
-}
-
 /// A load of a `T`, then a conditional branch: on a TLB miss, the load's
 /// own slow path (which then dispatches to the branch as usual).
 /// # Safety
@@ -468,24 +518,29 @@ unsafe extern "C" fn exec_load_alu<T: Word, A: Alu, const F: u8>(
     next(op.add(1), x, e, budget)
 }
 
-/// Runs store `op` of a `T` if it hits the TLB; `false` if it missed (and
-/// nothing was written).
+/// Runs store `op` of a `T`: `Err` with what the rest of the block
+/// returned if it missed the TLB and took the plain store's slow path
+/// (which then goes on with the next op by dispatch, as unfused).
 ///
 /// # Safety
 /// The `Handler` contract (op.rs) for `op`, a store.
 #[inline(always)]
-unsafe fn store_hit<T: Word>(op: *const Op, x: *mut u64, e: &mut Exec) -> bool {
+unsafe fn store_first<T: Word>(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> Result<(), u64> {
     let a = &*op;
-    let Some(host) = Tlb::write_host(e.tlb, address(x, a), std::mem::size_of::<T>() as u64) else {
-        return false;
-    };
-    // SAFETY (of the write): as in exec.rs's `store`.
-    host.cast::<T>().write_unaligned(T::narrow(reg(x, a.rs2)));
-    true
+    let (addr, value) = (address(x, a), reg(x, a.rs2));
+    if store_hit::<T>(e, addr, value) {
+        Ok(())
+    } else {
+        Err(exec::store_miss::<T>(op, x, e, budget, addr, value))
+    }
 }
 
-/// A store of a `T`, then a load of a `U`; a store that misses takes the
-/// plain store's slow path (which then dispatches to the load).
+/// A store of a `T`, then a load of a `U`.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
 unsafe extern "C" fn exec_store_load<T: Word, U: Word>(
@@ -494,8 +549,8 @@ unsafe extern "C" fn exec_store_load<T: Word, U: Word>(
     e: &mut Exec,
     budget: u64,
 ) -> u64 {
-    if !store_hit::<T>(op, x, e) {
-        return store::<T>(op, x, e, budget);
+    if let Err(rest) = store_first::<T>(op, x, e, budget) {
+        return rest;
     }
     load::<U>(op.add(1), x, e, budget)
 }
@@ -509,8 +564,8 @@ unsafe extern "C" fn exec_store_store<T: Word, U: Word>(
     e: &mut Exec,
     budget: u64,
 ) -> u64 {
-    if !store_hit::<T>(op, x, e) {
-        return store::<T>(op, x, e, budget);
+    if let Err(rest) = store_first::<T>(op, x, e, budget) {
+        return rest;
     }
     store::<U>(op.add(1), x, e, budget)
 }
@@ -524,8 +579,8 @@ unsafe extern "C" fn exec_store_alu<T: Word, A: Alu>(
     e: &mut Exec,
     budget: u64,
 ) -> u64 {
-    if !store_hit::<T>(op, x, e) {
-        return store::<T>(op, x, e, budget);
+    if let Err(rest) = store_first::<T>(op, x, e, budget) {
+        return rest;
     }
     run_alu::<A>(op.add(1), x);
     next(op.add(1), x, e, budget)
@@ -535,13 +590,10 @@ unsafe extern "C" fn exec_store_alu<T: Word, A: Alu>(
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
 unsafe extern "C" fn exec_ld_ld(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
-    let a = &*op;
-    let addr = address(x, a);
-    let Some(host) = Tlb::read_host(e.tlb, addr, 8) else {
+    let addr = address(x, &*op);
+    if load_hit::<u64>(op, x, e, addr).is_none() {
         return exec::load_miss::<u64>(op, x, e, budget, addr);
-    };
-    // SAFETY (of the read): as in exec.rs's `load`.
-    set(x, a.rd, host.cast::<u64>().read_unaligned());
+    }
     load::<u64>(op.add(1), x, e, budget)
 }
 
@@ -580,16 +632,14 @@ unsafe extern "C" fn exec_ld_ld_same_base(
     }
 }
 
-/// `sd v, o(b); ld v, o(b)` with `b != v`: the store hits the TLB.
+/// `sd v, o(b); ld v, o(b)` with `b != v`: when the store hits the TLB,
+/// the reload reads back the value just stored into the register that
+/// already holds it, so it has nothing to do.
 /// # Safety
 /// The `Handler` contract (op.rs), for an op fused by `fuse`.
 unsafe extern "C" fn exec_sd_reload(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
-    let a = &*op;
-    let Some(host) = Tlb::write_host(e.tlb, address(x, a), 8) else {
-        return exec::exec_sd(op, x, e, budget);
-    };
-    // The reload reads back the value just stored into the register that
-    // already holds it: nothing more to do.
-    host.cast::<u64>().write_unaligned(reg(x, a.rs2));
+    if let Err(rest) = store_first::<u64>(op, x, e, budget) {
+        return rest;
+    }
     next(op.add(1), x, e, budget)
 }

@@ -209,6 +209,25 @@ impl OpKind {
         self as u8 >= OpKind::Beq as u8
     }
 
+    /// Whether this is an integer load.
+    pub fn is_load(self) -> bool {
+        matches!(
+            self,
+            OpKind::Lb
+                | OpKind::Lh
+                | OpKind::Lw
+                | OpKind::Ld
+                | OpKind::Lbu
+                | OpKind::Lhu
+                | OpKind::Lwu
+        )
+    }
+
+    /// Whether this is an integer store.
+    pub fn is_store(self) -> bool {
+        matches!(self, OpKind::Sb | OpKind::Sh | OpKind::Sw | OpKind::Sd)
+    }
+
     /// Whether this is a conditional branch.
     pub fn is_branch(self) -> bool {
         matches!(
@@ -295,26 +314,29 @@ const _: () = assert!(std::mem::size_of::<Link>() == std::mem::size_of::<Op>());
 
 #[allow(improper_ctypes_definitions)]
 /// The signature of every op handler: the op, the register file (33
-/// slots), the execution state. Returns the next pc or `STOPPED`.
+/// slots), the execution state, and the budget: instructions this trip may
+/// still run after the running block, which is already counted (machine.rs,
+/// module doc). Returns the next pc or `STOPPED`, after writing the
+/// budget left to `Exec::budget`.
 ///
 /// Handlers are called by the run loop (machine.rs) and by each other
 /// (the next op, a chained block); the contract below is what every
 /// handler and every helper in exec.rs and fuse.rs relies on. `lower`
 /// (block.rs) makes every register field at most 32, and blocks are added
 /// and removed only between runs of handlers, which keeps the first part
-/// true while a chain of handlers runs.
+/// true while a chain of handlers runs. Ops are never written while
+/// handlers run but for the link slot after a terminator (`Link`), which
+/// only that terminator's handler reads and writes, through a pointer
+/// that may write it (block.rs, `BlockOps`).
 ///
-/// The C calling convention (System V on x86-64: `rdi`, `rsi`, `rdx`, the
-/// result in `rax`) is fixed so that code the JIT makes (jit/) can be a
-/// handler too and jump to the interpreter's handlers.
+/// The C calling convention (System V on x86-64: `rdi`, `rsi`, `rdx`,
+/// `rcx`, the result in `rax`) is fixed so that code the JIT makes (jit/)
+/// can be a handler too and jump to the interpreter's handlers.
 ///
 /// # Safety
-/// `op` is in a live block's ops: unchanged while handlers run (but for
-/// the link slot, which only the terminator's handler reads and writes),
-/// registers <= 32, the last a terminator followed by its link slot
-/// (`Link`), all through a pointer that may write that slot (block.rs,
-/// `BlockOps`). `x` is 33 registers nothing else uses meanwhile. `Exec`'s
-/// `tlb` and `jump_cache` point to the caches in use.
+/// `op` is in a live block's ops as said above (registers <= 32, the last
+/// a terminator and its link slot). `x` is 33 registers nothing else uses
+/// meanwhile. `Exec`'s `tlb` and `jump_cache` point to the caches in use.
 pub(crate) type Handler = unsafe extern "C" fn(*const Op, *mut u64, &mut Exec<'_>, u64) -> u64;
 
 /// Returned by a handler when the block stopped early (never a valid pc:
