@@ -1058,6 +1058,29 @@ fn csr_counters_equal_the_instruction_count_before_the_instruction() {
     assert_eq!(rig.run(1), Exception::Timer);
     rig.run_to_ebreak();
     assert_eq!(rig.reg(A0), 1);
+
+    // In a block entered from another without going back to the run loop
+    // (a loop: the branch chains to its target): the count before the
+    // last read is the 2 ops before the loop and two passes of 3.
+    //   addi a2, x0, 3; addi a1, x0, 0
+    //   loop: csrr a0, instret; addi a1, a1, 1; bne a1, a2, loop
+    let rig = exec(
+        &[
+            addi(A2, Reg::ZERO, 3),
+            addi(A1, Reg::ZERO, 0),
+            csr(A0, CSR_INSTRET),
+            addi(A1, A1, 1),
+            Instruction::Branch {
+                op: BranchOp::Bne,
+                rs1: A1,
+                rs2: A2,
+                offset: -8,
+            },
+        ],
+        &[],
+    );
+    assert_eq!(rig.reg(A1), 3);
+    assert_eq!(rig.reg(A0), 8);
 }
 
 #[test]

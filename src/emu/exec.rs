@@ -1255,7 +1255,7 @@ pub(crate) unsafe extern "C" fn exec_csr_read(
     e: &mut Exec,
     budget: u64,
 ) -> u64 {
-    let count = e.retired_before(&*op);
+    let count = e.retired_before(&*op, budget);
     set(x, (*op).rd, count);
     next(op, x, e, budget)
 }
@@ -1868,11 +1868,9 @@ unsafe extern "C" fn chain_and_link(
     budget: u64,
     target: u64,
 ) -> u64 {
-    let entry =
-        Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
-    if entry.pc != target {
+    let Some(entry) = cached(e, target) else {
         return back_to_run_loop(e, budget, target);
-    }
+    };
     if (target ^ e.block_pc) < PAGE_SIZE {
         *link = entry.ops;
     }
@@ -1889,12 +1887,21 @@ unsafe extern "C" fn chain_and_link(
 /// The `Handler` contract.
 #[inline(always)]
 unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
+    let Some(entry) = cached(e, target) else {
+        return back_to_run_loop(e, budget, target);
+    };
+    enter(target, entry.ops, entry.count, x, e, budget)
+}
+
+/// The jump cache's entry for `target`, if it holds that pc's block.
+///
+/// # Safety
+/// `e.jump_cache` is the live jump cache's (the `Handler` contract).
+#[inline(always)]
+unsafe fn cached(e: &Exec, target: u64) -> Option<JumpEntry> {
     let entry =
         Entries::<JumpEntry, JUMP_CACHE_ENTRIES>::read(e.jump_cache, JumpEntry::index(target));
-    if entry.pc != target {
-        return back_to_run_loop(e, budget, target);
-    }
-    enter(target, entry.ops, entry.count, x, e, budget)
+    (entry.pc == target).then_some(entry)
 }
 
 /// Makes the block `ops` at `pc` (of `count` instructions) the running

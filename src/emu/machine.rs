@@ -412,8 +412,9 @@ impl Machine {
             exec.block_pc = pc;
             instret += count;
             exec.stop_at = stop_at.min(instret.saturating_add(TRIP_INSTRUCTIONS));
-            exec.budget = exec.stop_at - instret;
-            // `ops` points into a live block's ops (or the scratch buffer),
+            let budget = exec.stop_at - instret;
+            // `ops` points into a live block's ops (or a block cut short by
+            // the budget, kept until the next `fetch`),
             // which end in a terminator and are neither changed nor freed
             // while handlers run: blocks are added and removed only by
             // `fetch` and `sync_caches`, between runs of handlers; caches are
@@ -421,9 +422,9 @@ impl Machine {
             // SAFETY: so the `Handler` contract (op.rs) holds: `ops` as just
             // said, `regs` is the hart's 33 registers, borrowed for this
             // call, and `exec`'s pointers are those of the caches in use.
-            let budget = exec.budget;
             let next = unsafe { ((*ops).handler)(ops, regs, &mut exec, budget) };
-            // Every block chained to was counted whole.
+            // Every block chained to was counted whole; handlers leave the
+            // budget left in `Exec` whenever they return.
             instret = exec.stop_at - exec.budget;
             if next != STOPPED {
                 pc = next;
@@ -439,11 +440,11 @@ impl Machine {
             match stop {
                 Stop::Fault(e) => {
                     // The faulting instruction and those after it did not retire.
-                    instret = exec.retired_before(op);
+                    instret = exec.retired_before(op, exec.budget);
                     break Leave::Exception(e, exec.block_pc.wrapping_add(u64::from(op.offset)));
                 }
                 Stop::CodeWritten => {
-                    instret = exec.retired_before(op) + 1;
+                    instret = exec.retired_before(op, exec.budget) + 1;
                     let after = u64::from(op.offset) + u64::from(op.len);
                     break Leave::CodeWritten(exec.block_pc.wrapping_add(after));
                 }

@@ -384,12 +384,14 @@ pub(crate) struct Exec<'a> {
 }
 
 impl Exec<'_> {
-    /// Instructions retired before `op` (an op of the running block) ran:
-    /// the count with the running block counted whole, less the block's
-    /// instructions from `op` on (`Op::left`).
+    /// Instructions retired before `op` (an op of the running block) ran,
+    /// with `budget` left after the running block: the count with that
+    /// block counted whole, less its instructions from `op` on
+    /// (`Op::left`). A handler passes its own budget argument; the run
+    /// loop, after the handlers returned, `budget`, which they left here.
     #[inline(always)]
-    pub fn retired_before(&self, op: &Op) -> u64 {
-        self.stop_at - self.budget - u64::from(op.left)
+    pub fn retired_before(&self, op: &Op, budget: u64) -> u64 {
+        self.stop_at - budget - u64::from(op.left)
     }
 }
 
