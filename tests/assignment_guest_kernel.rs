@@ -26,10 +26,15 @@ fn build(path: &Path) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
 }
 
+/// Compiles C* source text written to a file of its own: the tests run in
+/// parallel and several build the same child, so one file per call (a
+/// shared file could be read while another test truncates it).
 fn build_source(name: &str, source: &str) -> Vec<u8> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("assignment_guest_kernel");
     std::fs::create_dir_all(&dir).expect("tmp dir");
-    let path = dir.join(format!("{name}_{}.c", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("{name}_{}_{n}.c", std::process::id()));
     std::fs::write(&path, source).expect("writes");
     build(&path)
 }
