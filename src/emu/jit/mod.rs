@@ -12,9 +12,10 @@
 //!
 //! The code runs the block's ops natively, one after the other, on the
 //! guest registers in the register file, with copies of those it uses in
-//! host registers within the block: every write goes to the file too
-//! (write-through), so the file is up to date at every exit and nothing
-//! is written back, while reads after the first come from a host
+//! host registers within the block: a write goes to its host register
+//! only, and the file is brought up to date where the code may leave
+//! (before the terminator, and in the exit stub of each load or store
+//! that misses the TLB), while reads after the first come from a host
 //! register, not through memory (x86_64.rs, `RegCache`). It leaves in one of
 //! two ways: by jumping to the interpreter's handler of some op `i` of the
 //! same block, with that op as the first argument, as the interpreter's

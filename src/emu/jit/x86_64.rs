@@ -319,6 +319,10 @@ fn terminator_compiles(op: &Op) -> bool {
     }
 }
 
+/// The exit of a load or store that missed the TLB: its label, the op's
+/// index, and the registers dirty there as (guest, host register).
+type Miss = (DynamicLabel, usize, Vec<(u8, u8)>);
+
 /// What the templates of one block need besides the op at hand.
 struct Block<'a> {
     a: VecAssembler<X64Relocation>,
@@ -331,8 +335,9 @@ struct Block<'a> {
     count: i32,
     /// The jump-cache lookup (`rax` = target pc).
     chain: DynamicLabel,
-    /// Exits of loads and stores that missed the TLB: (label, op index).
-    misses: Vec<(DynamicLabel, usize)>,
+    /// Exits of loads and stores that missed the TLB: (label, op index,
+    /// the registers dirty there, which the exit writes back).
+    misses: Vec<Miss>,
     /// Direct jumps: (offset of the `jmp`, its fallback label, target pc).
     sites: Vec<(usize, DynamicLabel, u64)>,
     /// Guest registers in host registers.
@@ -429,6 +434,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         emit_op(&mut b.a, &mut b.cache, op, i, &mut b.misses);
     }
     if !(terminator && emit_terminator(&mut b, end)) {
+        b.cache.flush(&mut b.a);
         exit_to(&mut b, end);
     }
     dynasm!(b.a
@@ -446,8 +452,11 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         dynasm!(b.a ; .arch x64 ; =>label ; mov rax, QWORD target as i64 ; jmp =>chain);
     }
     emit_chain(&mut b);
-    for (label, i) in std::mem::take(&mut b.misses) {
+    for (label, i, dirty) in std::mem::take(&mut b.misses) {
         dynasm!(b.a ; .arch x64 ; =>label);
+        for (g, r) in dirty {
+            store_guest(&mut b.a, g, r);
+        }
         exit_to(&mut b, i);
     }
     let code = b.a.finalize().ok()?;
@@ -521,7 +530,8 @@ fn go_to(b: &mut Block, target: u64) {
     if target == b.pc {
         // A loop of one block: charge it again and go round, past the
         // loads of its registers if they stay in host registers (they hold
-        // the current values: every write went to them too).
+        // the current values: every write went to them, and none was
+        // replaced).
         let over = b.over;
         dynasm!(b.a ; .arch x64 ; sub r10, b.count ; jb =>over);
         // (`live_in_if_few` counted the registers so that none is ever
@@ -556,6 +566,7 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
     match op.kind {
         K::Fallthrough => {
             let next = b.pc.wrapping_add(u64::from(op.offset));
+            b.cache.flush(&mut b.a);
             go_to(b, next);
         }
         K::Jal => {
@@ -563,6 +574,7 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             b.cache.next_op();
             dynasm!(b.a ; .arch x64 ; mov rax, QWORD after as i64);
             b.cache.write_rax(&mut b.a, op.rd);
+            b.cache.flush(&mut b.a);
             go_to(b, target);
         }
         K::Jalr => {
@@ -573,6 +585,8 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             // The target from rs1 before rd is written: they may be one.
             b.cache.next_op();
             let base = b.cache.read(&mut b.a, op.rs1);
+            // Before rd is written to the file: a dirty copy of it is old.
+            b.cache.flush(&mut b.a);
             dynasm!(b.a
                 ; .arch x64
                 ; lea r9, [Rq(base) + imm]
@@ -590,6 +604,7 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
                 b.cache.read(&mut b.a, op.rs1),
                 b.cache.read(&mut b.a, op.rs2),
             );
+            b.cache.flush(&mut b.a);
             dynasm!(b.a ; .arch x64 ; cmp Rq(r1), Rq(r2));
             match op.kind {
                 K::Beq => dynasm!(b.a ; .arch x64 ; je =>taken),
@@ -667,16 +682,23 @@ fn emit_chain(b: &mut Block) {
 /// interpreter entry saves on the stack and every exit restores.
 const CACHE_REGS: [u8; 7] = [3, 5, 12, 13, 14, 15, 7];
 
-/// Guest registers in host registers, within one block: a write-through
-/// cache. Every write of a guest register goes to the register file too,
-/// so the file is always up to date and an exit (a miss, an exception,
-/// the interpreter) needs nothing written back; what the cache saves is
-/// the reload, whose store-to-load latency would lie on the guest's chain
-/// of dependences. It starts empty at each block entry (a linked entry
+/// Guest registers in host registers, within one block: a write-back
+/// cache. A write of a guest register goes to its host register only and
+/// marks it dirty; the register file is brought up to date (`flush`) only
+/// where code may leave the block: before its terminator, before an exit
+/// to the interpreter, and in the exit stub of each load or store that
+/// misses the TLB, which writes back what was dirty at that op (so the
+/// interpreter, which restarts that op, sees exactly the registers of the
+/// instructions before it). A register written twice between two such
+/// points is stored once, and a reload never waits on a store. A dirty
+/// register that must give up its host register is written back first.
+/// The cache starts empty and clean at each block entry (a linked entry
 /// cannot know what the block before left where).
 struct RegCache {
     /// The guest register each of `CACHE_REGS` holds.
     holds: [Option<u8>; CACHE_REGS.len()],
+    /// Whether each holds a value the register file does not have yet.
+    dirty: [bool; CACHE_REGS.len()],
     /// When each was last used (for least-recently-used replacement).
     used: [u32; CACHE_REGS.len()],
     /// Ops emitted so far; registers used by the current op are not
@@ -690,6 +712,7 @@ impl RegCache {
     fn new() -> RegCache {
         RegCache {
             holds: [None; CACHE_REGS.len()],
+            dirty: [false; CACHE_REGS.len()],
             used: [0; CACHE_REGS.len()],
             clock: 1,
             replaced: false,
@@ -703,8 +726,9 @@ impl RegCache {
 
     /// The slot for guest register `g`: its own if cached, else the least
     /// recently used one not used by the current op (there are more slots
-    /// than any op uses). Returns (slot, whether it already holds `g`).
-    fn slot(&mut self, g: u8) -> (usize, bool) {
+    /// than any op uses), whose register is written back first if dirty.
+    /// Returns (slot, whether it already holds `g`).
+    fn slot(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) -> (usize, bool) {
         if let Some(s) = self.holds.iter().position(|&h| h == Some(g)) {
             self.used[s] = self.clock;
             return (s, true);
@@ -714,6 +738,10 @@ impl RegCache {
             .min_by_key(|&s| (self.holds[s].is_some(), self.used[s]))
             .unwrap_or(0);
         self.replaced |= self.holds[s].is_some();
+        if let (Some(old), true) = (self.holds[s], self.dirty[s]) {
+            store_guest(a, old, CACHE_REGS[s]);
+            self.dirty[s] = false;
+        }
         self.holds[s] = Some(g);
         self.used[s] = self.clock;
         (s, false)
@@ -722,7 +750,7 @@ impl RegCache {
     /// The host register holding guest register `g`, loaded now if not
     /// cached.
     fn read(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) -> u8 {
-        let (s, hit) = self.slot(g);
+        let (s, hit) = self.slot(a, g);
         let r = CACHE_REGS[s];
         if !hit {
             dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [rsi + 8 * i32::from(g)]);
@@ -730,16 +758,38 @@ impl RegCache {
         r
     }
 
-    /// Guest register `g` = `rax`: into the file and the cache.
+    /// Guest register `g` = `rax`: into the cache, dirty.
     fn write_rax(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) {
         if g == SINK {
-            // Never read: not worth a slot.
-            dynasm!(a ; .arch x64 ; mov QWORD [rsi + 8 * i32::from(g)], rax);
+            // Never read: not worth a slot (and the sink needs no value).
             return;
         }
-        let r = CACHE_REGS[self.slot(g).0];
-        dynasm!(a ; .arch x64 ; mov QWORD [rsi + 8 * i32::from(g)], rax ; mov Rq(r), rax);
+        let s = self.slot(a, g).0;
+        self.dirty[s] = true;
+        dynasm!(a ; .arch x64 ; mov Rq(CACHE_REGS[s]), rax);
     }
+
+    /// The dirty registers, as (guest register, host register).
+    fn dirty(&self) -> Vec<(u8, u8)> {
+        (0..CACHE_REGS.len())
+            .filter(|&s| self.dirty[s])
+            .filter_map(|s| Some((self.holds[s]?, CACHE_REGS[s])))
+            .collect()
+    }
+
+    /// Writes every dirty register back to the register file: the block
+    /// may leave after this.
+    fn flush(&mut self, a: &mut VecAssembler<X64Relocation>) {
+        for (g, r) in self.dirty() {
+            store_guest(a, g, r);
+        }
+        self.dirty = [false; CACHE_REGS.len()];
+    }
+}
+
+/// Emits `x[g] = r` (guest register `g` from host register `r`).
+fn store_guest(a: &mut VecAssembler<X64Relocation>, g: u8, r: u8) {
+    dynasm!(a ; .arch x64 ; mov QWORD [rsi + 8 * i32::from(g)], Rq(r));
 }
 
 /// The callee-saved ones among `CACHE_REGS`: the interpreter entry
@@ -765,7 +815,7 @@ fn emit_op(
     c: &mut RegCache,
     op: &Op,
     i: usize,
-    misses: &mut Vec<(DynamicLabel, usize)>,
+    misses: &mut Vec<Miss>,
 ) {
     use OpKind as K;
     c.next_op();
@@ -849,6 +899,13 @@ fn emit_op(
         K::Srai => {
             let a1 = s1!();
             x!(mov rax, Rq(a1) ; sar rax, shamt);
+            store_rd!();
+        }
+        // `sext.w` (gcc's `addiw rd, rs, 0` after 32-bit arithmetic): one
+        // instruction on its chain instead of three.
+        K::Addiw if imm == 0 => {
+            let a1 = s1!();
+            x!(movsxd rax, Rd(a1));
             store_rd!();
         }
         K::Addiw => {
@@ -996,7 +1053,7 @@ fn emit_op(
             };
             let base = s1!();
             let miss = translate(a, base, imm, size, READ_TAG);
-            misses.push((miss, i));
+            misses.push((miss, i, c.dirty()));
             match op.kind {
                 K::Lb => x!(movsx rax, BYTE [rax]),
                 K::Lbu => x!(movzx eax, BYTE [rax]),
@@ -1017,7 +1074,7 @@ fn emit_op(
             };
             let (base, value) = (s1!(), s2!());
             let miss = translate(a, base, imm, size, WRITE_TAG);
-            misses.push((miss, i));
+            misses.push((miss, i, c.dirty()));
             x!(mov rcx, Rq(value));
             match op.kind {
                 K::Sb => x!(mov BYTE [rax], cl),
