@@ -286,6 +286,32 @@ mod random_loops {
         }
     }
 
+    /// A load from an address the block computes (`andi t, r, 0x1f8; add
+    /// t, t, base; l? rd, 0(t)`, an index into the data): the JIT's loads
+    /// off a computed base guess their TLB addend (jit/x86_64.rs,
+    /// `Predictions`), those off `BASE` do not.
+    fn computed_load(p: &mut Program, rng: &mut Rng) {
+        let t = rng.dest();
+        p.push(Instruction::OpImm {
+            op: ImmOp::Andi,
+            rd: t,
+            rs1: rng.reg(),
+            imm: 0x1f8,
+        });
+        p.push(Instruction::Op {
+            op: RegOp::Add,
+            rd: t,
+            rs1: t,
+            rs2: BASE,
+        });
+        p.push(Instruction::Load {
+            op: [LoadOp::Ld, LoadOp::Lw, LoadOp::Lbu][rng.below(3) as usize],
+            rd: rng.dest(),
+            rs1: t,
+            offset: 0,
+        });
+    }
+
     fn branch(op: BranchOp, rs1: Reg, rs2: Reg, from: u64, to: u64) -> Instruction {
         Instruction::Branch {
             op,
@@ -311,6 +337,8 @@ mod random_loops {
             for _ in 0..rng.below(most) {
                 if rng.below(6) == 0 {
                     constant(p, rng);
+                } else if rng.below(5) == 0 {
+                    computed_load(p, rng);
                 } else {
                     p.push(op(rng));
                 }

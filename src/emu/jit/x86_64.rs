@@ -72,6 +72,8 @@ const JUMP_INDEX_MASK: i32 = JUMP_CACHE_ENTRIES as i32 - 1;
 const LINKED_ENTRY: usize = 48;
 /// The opcode of `jmp rel32`, the form of every patchable jump.
 const JMP_REL32: u8 = 0xe9;
+/// The opcode of `jmp rel8` (a load that gives up guessing, `emit_fix`).
+const JMP_REL8: u8 = 0xeb;
 
 /// Executable memory: one reservation of `MAX_CODE_BYTES`, filled from the
 /// start, so that every block reaches every other with a `jmp rel32`.
@@ -79,14 +81,19 @@ const JMP_REL32: u8 = 0xe9;
 /// jit/mod.rs). The mapping is readable, writable and executable: links
 /// between blocks are made and unmade by rewriting one jump in place
 /// (`patch_jump`), which happens only between runs of handlers (block.rs,
-/// `fetch` and `remove`), and guest stores never reach it (they go through
-/// the TLB to guest memory only).
+/// `fetch` and `remove`); the only other write to code is a load's, once,
+/// to its own first instruction when it gives up guessing its addend
+/// (`emit_fix`). Guest stores never reach it (they go through the TLB to
+/// guest memory only).
 pub(super) struct CodeArena {
     /// The reservation's start; null when the host refused it (then nothing
     /// is compiled).
     base: *mut u8,
     /// Bytes used.
     used: usize,
+    /// The loads' predicted addends, which live as long as the code that
+    /// uses them.
+    predictions: Predictions,
 }
 
 impl CodeArena {
@@ -110,7 +117,11 @@ impl CodeArena {
         } else {
             base.cast::<u8>()
         };
-        CodeArena { base, used: 0 }
+        CodeArena {
+            base,
+            used: 0,
+            predictions: Predictions::default(),
+        }
     }
 
     /// Copies `code` into executable memory and returns where it starts;
@@ -150,6 +161,7 @@ impl CodeArena {
             }
         }
         self.used = 0;
+        self.predictions.used = 0;
     }
 
     /// Makes the `jmp rel32` at `jump` (an address `compile` reported in a
@@ -186,6 +198,57 @@ impl Drop for CodeArena {
                 libc::munmap(self.base.cast(), MAX_CODE_BYTES);
             }
         }
+    }
+}
+
+/// One load's guess at the TLB addend of the page it reads: the one it
+/// read last (`Predictions`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Prediction {
+    addend: u64,
+    /// Times the guess was wrong; at `PREDICTION_MISSES` the load stops
+    /// guessing (`emit_fix`).
+    misses: u64,
+}
+
+/// Loads with a predicted addend (`emit_load`), and slots for them. The
+/// TLB lookup of a load lies on the guest's chain of dependences: the
+/// host address needs the addend, which needs the entry, which needs the
+/// guest address, so a load that depends on the value before it (a table
+/// lookup, a pointer chase) waits for two host loads in a row. A load
+/// that reads the page it read last can use the addend it saw then
+/// instead, which does not depend on the guest address: the data load
+/// then issues as soon as the address is known, while the TLB lookup
+/// checks the guess beside it (a predicted branch). A wrong guess costs
+/// a branch misprediction; a load whose guesses keep failing (a probe
+/// into a large hash table) stops guessing, and only loads whose address
+/// the block computes guess at all (`worth_guessing`). The check
+/// compares the guess with the addend of the TLB entry that the tag
+/// compare accepted, so a guess never reaches memory the TLB would not.
+#[derive(Default)]
+struct Predictions {
+    /// Allocated on first use; never moved (code holds slot addresses).
+    slots: Option<Box<[Prediction]>>,
+    used: usize,
+}
+
+/// Loads that may guess: slots allocated at most (16 bytes each); the
+/// loads compiled after they run out look their addend up.
+const PREDICTION_SLOTS: usize = 1 << 16;
+/// Wrong guesses after which a load stops guessing.
+const PREDICTION_MISSES: i32 = 4096;
+
+impl Predictions {
+    /// The address of a fresh slot, or `None` when all are taken.
+    fn take(&mut self) -> Option<i64> {
+        let slots = self.slots.get_or_insert_with(|| {
+            vec![Prediction::default(); PREDICTION_SLOTS].into_boxed_slice()
+        });
+        let slot = slots.get_mut(self.used)?;
+        *slot = Prediction::default();
+        self.used += 1;
+        Some(std::ptr::from_mut(slot) as i64)
     }
 }
 
@@ -323,6 +386,35 @@ fn terminator_compiles(op: &Op) -> bool {
 /// index, and the registers dirty there as (guest, host register).
 type Miss = (DynamicLabel, usize, Vec<(u8, u8)>);
 
+/// The fix-up of a load that guesses its addend (`guess_addend`): the
+/// labels of the fix-up, of the load to go back to and of the guess's
+/// first instruction, and the two bytes that rewrite it.
+type Guess = (DynamicLabel, DynamicLabel, DynamicLabel, i16);
+
+/// Where `emit_op` puts what it emits besides the op's code.
+struct Out<'a> {
+    misses: &'a mut Vec<Miss>,
+    guesses: &'a mut Vec<Guess>,
+    predictions: &'a mut Predictions,
+    /// Whether the op, a load, guesses its addend (`worth_guessing`).
+    guess: bool,
+}
+
+/// Whether a load off guest register `base` in the block `compiled`
+/// should guess its addend (`Predictions`): when the block computes
+/// `base` (a table index, a pointer loaded, a hash), so that the address
+/// is known late and the TLB lookup would add its latency to the
+/// guest's chain. Not when the block only steps it by a constant (a
+/// pointer walking an array: known early, and a large stride changes
+/// pages too often to guess), nor when it leaves it alone (the stack
+/// pointer, a global's base: known at entry).
+fn worth_guessing(compiled: &[Op], base: u8) -> bool {
+    compiled.iter().any(|op| {
+        let stepped = op.kind == OpKind::Addi && op.rs1 == op.rd;
+        registers(op).1 == Some(base) && !stepped
+    })
+}
+
 /// What the templates of one block need besides the op at hand.
 struct Block<'a> {
     a: VecAssembler<X64Relocation>,
@@ -338,6 +430,8 @@ struct Block<'a> {
     /// Exits of loads and stores that missed the TLB: (label, op index,
     /// the registers dirty there, which the exit writes back).
     misses: Vec<Miss>,
+    /// The fix-ups of loads that guessed wrong (`Guess`).
+    guesses: Vec<Guess>,
     /// Direct jumps: (offset of the `jmp`, its fallback label, target pc).
     sites: Vec<(usize, DynamicLabel, u64)>,
     /// Guest registers in host registers.
@@ -381,6 +475,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         count,
         chain,
         misses: Vec::new(),
+        guesses: Vec::new(),
         sites: Vec::new(),
         cache: RegCache::new(),
         over: a_over,
@@ -431,7 +526,13 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         b.loop_body = Some(body);
     }
     for (i, op) in ops[..end].iter().enumerate() {
-        emit_op(&mut b.a, &mut b.cache, op, i, &mut b.misses);
+        let mut out = Out {
+            misses: &mut b.misses,
+            guesses: &mut b.guesses,
+            predictions: &mut arena.predictions,
+            guess: op.kind.is_load() && worth_guessing(compiled, op.rs1),
+        };
+        emit_op(&mut b.a, &mut b.cache, op, i, &mut out);
     }
     if !(terminator && emit_terminator(&mut b, end)) {
         b.cache.flush(&mut b.a);
@@ -452,6 +553,9 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         dynasm!(b.a ; .arch x64 ; =>label ; mov rax, QWORD target as i64 ; jmp =>chain);
     }
     emit_chain(&mut b);
+    for guess in std::mem::take(&mut b.guesses) {
+        emit_fix(&mut b.a, guess);
+    }
     for (label, i, dirty) in std::mem::take(&mut b.misses) {
         dynasm!(b.a ; .arch x64 ; =>label);
         for (g, r) in dirty {
@@ -460,6 +564,13 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         exit_to(&mut b, i);
     }
     let code = b.a.finalize().ok()?;
+    if let Some(d) = std::env::var_os("SIM_JIT_DUMP") {
+        // TEMP
+        let _ = std::fs::write(
+            std::path::Path::new(&d).join(format!("{pc:x}.bin")),
+            &code[..],
+        );
+    }
     let at = arena.add(&code)?;
     let sites = sites
         .iter()
@@ -815,7 +926,7 @@ fn emit_op(
     c: &mut RegCache,
     op: &Op,
     i: usize,
-    misses: &mut Vec<Miss>,
+    out: &mut Out,
 ) {
     use OpKind as K;
     c.next_op();
@@ -1053,15 +1164,21 @@ fn emit_op(
             };
             let base = s1!();
             let miss = translate(a, base, imm, size, READ_TAG);
-            misses.push((miss, i, c.dirty()));
+            out.misses.push((miss, i, c.dirty()));
+            if let Some(slot) = out.guess.then(|| out.predictions.take()).flatten() {
+                out.guesses.push(guess_addend(a, slot));
+            } else {
+                x!(mov r8, QWORD [r11 + rcx + ADDEND]);
+            }
+            // The guest address in rax, the addend in r8.
             match op.kind {
-                K::Lb => x!(movsx rax, BYTE [rax]),
-                K::Lbu => x!(movzx eax, BYTE [rax]),
-                K::Lh => x!(movsx rax, WORD [rax]),
-                K::Lhu => x!(movzx eax, WORD [rax]),
-                K::Lw => x!(movsxd rax, DWORD [rax]),
-                K::Lwu => x!(mov eax, DWORD [rax]),
-                _ => x!(mov rax, QWORD [rax]),
+                K::Lb => x!(movsx rax, BYTE [rax + r8]),
+                K::Lbu => x!(movzx eax, BYTE [rax + r8]),
+                K::Lh => x!(movsx rax, WORD [rax + r8]),
+                K::Lhu => x!(movzx eax, WORD [rax + r8]),
+                K::Lw => x!(movsxd rax, DWORD [rax + r8]),
+                K::Lwu => x!(mov eax, DWORD [rax + r8]),
+                _ => x!(mov rax, QWORD [rax + r8]),
             }
             store_rd!();
         }
@@ -1074,7 +1191,8 @@ fn emit_op(
             };
             let (base, value) = (s1!(), s2!());
             let miss = translate(a, base, imm, size, WRITE_TAG);
-            misses.push((miss, i, c.dirty()));
+            out.misses.push((miss, i, c.dirty()));
+            x!(add rax, QWORD [r11 + rcx + ADDEND]);
             x!(mov rcx, Rq(value));
             match op.kind {
                 K::Sb => x!(mov BYTE [rax], cl),
@@ -1176,7 +1294,68 @@ fn translate(
         ; and r8, mask
         ; cmp r8, QWORD [r11 + rcx + tag]
         ; jne =>miss
-        ; add rax, QWORD [r11 + rcx + ADDEND]
     );
     miss
+}
+
+/// After `translate` of a load: r8 = the addend this load guesses
+/// (`Predictions`), checked against the TLB entry's (`rcx` still indexes
+/// it). A right guess goes straight to the load; a wrong one goes to the
+/// load's fix-up (`emit_fix`), which comes back to the load with the real
+/// addend. A load that gives up guessing rewrites its first instruction
+/// into a jump to `plain`, its lookup without a guess: from then on it
+/// costs one jump more than a load that never guessed.
+fn guess_addend(a: &mut VecAssembler<X64Relocation>, slot: i64) -> Guess {
+    let (guess, fix, plain, load) = (
+        a.new_dynamic_label(),
+        a.new_dynamic_label(),
+        a.new_dynamic_label(),
+        a.new_dynamic_label(),
+    );
+    let at_guess = a.offset().0;
+    dynasm!(a
+        ; .arch x64
+        ; =>guess
+        ; mov r9, QWORD slot
+        ; mov r8, QWORD [r9]
+        ; cmp r8, QWORD [r11 + rcx + ADDEND]
+        ; je =>load
+        ; jmp =>fix
+    );
+    // The rewritten first instruction: `jmp rel8` to `plain`, whose two
+    // bytes replace the first two of the `mov r9` (the rest is jumped
+    // over, never run).
+    let rel8 = a.offset().0 - (at_guess + 2);
+    let jump = u16::from_le_bytes([JMP_REL8, rel8 as u8]) as i16;
+    debug_assert!(rel8 <= 127, "guess_addend: the jump to plain needs a rel8");
+    dynasm!(a
+        ; .arch x64
+        ; =>plain
+        ; mov r8, QWORD [r11 + rcx + ADDEND]
+        ; =>load
+    );
+    (fix, load, guess, jump)
+}
+
+/// The fix-up of a wrong guess (`guess_addend`; `r9` holds the slot): the
+/// real addend into r8, which becomes the guess, and back to the load. At
+/// the `PREDICTION_MISSES`th wrong guess the load gives up: it writes the
+/// jump to its plain lookup over its first instruction (`guess`). That
+/// write is to code of this very block, which the processor notices and
+/// refetches (x86 keeps a thread's own code writes coherent); it happens
+/// once per load.
+fn emit_fix(a: &mut VecAssembler<X64Relocation>, (fix, load, guess, jump): Guess) {
+    let misses = offset_of!(Prediction, misses) as i32;
+    let addend = offset_of!(Prediction, addend) as i32;
+    dynasm!(a
+        ; .arch x64
+        ; =>fix
+        ; mov r8, QWORD [r11 + rcx + ADDEND]
+        ; mov QWORD [r9 + addend], r8
+        ; add QWORD [r9 + misses], 1
+        ; cmp QWORD [r9 + misses], PREDICTION_MISSES
+        ; jb =>load
+        ; mov WORD [=>guess], WORD jump
+        ; jmp =>load
+    );
 }
