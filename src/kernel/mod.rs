@@ -591,6 +591,14 @@ impl Kernel {
         !self.io_waiters.is_empty() && self.poll_io_waiters(instret)
     }
 
+    /// Whether the run loop has something to poll for this kernel before
+    /// the next machine run: an rshm node (`poll_rshm`) or a process
+    /// sleeping on host input (`poll_host_io`).
+    #[inline]
+    pub(crate) fn needs_polling(&self) -> bool {
+        self.shared.rshm.is_some() || !self.io_waiters.is_empty()
+    }
+
     /// `poll_host_io` when some process may wait for host input.
     fn poll_io_waiters(&mut self, instret: u64) -> bool {
         // io_waiters is pruned by waits_on_host_io; polls of pipes alone
