@@ -89,6 +89,7 @@ pub fn copy_in_to(
 ///
 /// # Errors
 /// `EFAULT` when any byte is not writable.
+#[inline]
 pub fn copy_out(
     machine: &mut Machine,
     process: &mut Process,
@@ -101,12 +102,23 @@ pub fn copy_out(
     }
     // A copy within one page, as a small read or a word is (this is the
     // path of every `read`): one translation, which checks the page right
-    // before the copy, and nothing allocated on the way.
+    // before the copy, and nothing allocated on the way. Inlined into the
+    // calls; a copy that spans pages is a call of its own.
     if VirtPage::containing(vaddr) == VirtPage::containing(end - 1) {
         return copy_out_within_page(machine, process, vaddr, data);
     }
-    // A copy that spans pages checks (and backs) all of them before it
-    // writes a byte; the loop below then finds each one mapped.
+    copy_out_pages(machine, process, vaddr, data)
+}
+
+/// `copy_out` of bytes that span pages: checks (and backs) all of them
+/// before it writes a byte; the loop then finds each one mapped.
+#[inline(never)]
+fn copy_out_pages(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    data: &[u8],
+) -> Result<(), Errno> {
     check_writable(machine, process, vaddr, data.len() as u64)?;
     let mut addr = vaddr;
     let mut rest = data;
