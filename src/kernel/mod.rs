@@ -382,6 +382,9 @@ impl Kernel {
         // raised through the library (`Simulator::syscall`) may come from a
         // thread that is not the holder, and a page it faulted in would
         // land in an empty table and be lost at the next move.
+        if exception == Exception::Syscall {
+            return self.handle_syscall(machine, pid);
+        }
         self.activate(pid);
         let Some(process) = self.processes.get_mut(pid) else {
             return Next::Reschedule;
@@ -392,9 +395,21 @@ impl Kernel {
                 self.preempt(pid);
                 Next::Reschedule
             }
-            Exception::Syscall => self.syscall(machine, pid),
             _ => self.handle_fault(machine, pid, exception),
         }
+    }
+
+    /// `handle` for a syscall; the run loop's short cut for the common
+    /// syscall (simulator/run.rs) calls it directly.
+    #[inline]
+    pub(crate) fn handle_syscall(&mut self, machine: &mut Machine, pid: Pid) -> Next {
+        // As in `handle`: the caller holds its group's address space.
+        self.activate(pid);
+        let Some(process) = self.processes.get_mut(pid) else {
+            return Next::Reschedule;
+        };
+        process.stats.exceptions.add(Exception::Syscall);
+        self.syscall(machine, pid)
     }
 
     /// `handle` for a fault: a page backed on demand, a signal handler, or

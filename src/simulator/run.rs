@@ -255,11 +255,20 @@ impl Simulator {
     /// slice or something needs the full loop (the run loop goes on then).
     fn run_on_after_syscalls(&mut self, event: Event) -> Option<Event> {
         let Event { vm, pid, .. } = event;
+        // The slice it runs in goes on (`slice_end` is only reset when
+        // `schedule` picks a root), as does the instruction limit.
+        let Some(slice_end) = self.slice_end else {
+            // `next_event` set it: not reached, but the event is not lost.
+            return Some(event);
+        };
+        let slice_stop = self
+            .max_instructions
+            .map_or(slice_end, |m| m.min(slice_end));
         loop {
             // deliver_event, for a syscall the host kernel handles.
             self.exceptions.add(Exception::Syscall);
             self.syscalls_handled += 1;
-            let next = self.vms[vm].handle(&mut self.machine, pid, Exception::Syscall);
+            let next = self.vms[vm].handle_syscall(&mut self.machine, pid);
             if next == Next::Reschedule {
                 self.vms[vm].end_slice();
             }
@@ -270,16 +279,10 @@ impl Simulator {
                 }
             }
             self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
-            // next_event, for the same process while nothing else is due:
-            // the slice it runs in goes on (`slice_end` is only reset when
-            // `schedule` picks a root).
+            // next_event, for the same process while nothing else is due.
             if next == Next::Reschedule || self.vms.iter().any(Kernel::needs_polling) {
                 return None;
             }
-            let slice_end = self.slice_end?;
-            let stop_at = self
-                .max_instructions
-                .map_or(slice_end, |m| m.min(slice_end));
             let kernel = &mut self.vms[vm];
             if kernel.current() != Some(pid) {
                 return None;
@@ -289,7 +292,9 @@ impl Simulator {
             if process.state != ProcessState::Ready || process.switched_to.is_some() {
                 return None;
             }
-            let stop_at = process.timer_deadline.map_or(stop_at, |t| t.min(stop_at));
+            let stop_at = process
+                .timer_deadline
+                .map_or(slice_stop, |t| t.min(slice_stop));
             let before = self.machine.instret();
             let exception = self.machine.run(
                 &mut process.hart,
