@@ -98,6 +98,14 @@ impl Simulator {
             process.stats.instructions += self.machine.instret() - before;
             exception
         };
+        self.note_limit(exception);
+        Some(Event { vm, pid, exception })
+    }
+
+    /// The instruction limit ends the run when a machine run stopped at it
+    /// (with a timer exception).
+    #[inline]
+    fn note_limit(&mut self, exception: Exception) {
         if exception == Exception::Timer
             && self
                 .max_instructions
@@ -105,7 +113,6 @@ impl Simulator {
         {
             self.limit_reached = true;
         }
-        Some(Event { vm, pid, exception })
     }
 
     /// Picks the next root to run: the VMs take turns (one time slice
@@ -181,16 +188,26 @@ impl Simulator {
         if was_live {
             self.report_if_killed(event);
         }
-        let kernel = &mut self.vms[vm];
+        self.after_delivery(event, next);
+    }
+
+    /// What follows every delivered exception: the slice ends if the
+    /// kernel said so, the host daemon's notices go out, the peak of
+    /// frames is kept up to date.
+    #[inline]
+    fn after_delivery(&mut self, event: Event, next: Next) {
         if next == Next::Reschedule {
-            kernel.end_slice();
+            self.vms[event.vm].end_slice();
         }
         self.after_vmshm();
         if cfg!(debug_assertions) && event.exception == Exception::Syscall {
             // The frame-ownership rule over every VM (each kernel checked
             // its own invariants after the call).
             if let Err(broken) = self.check_invariants() {
-                panic!("after a call of process {} of VM {vm}: {broken}", event.pid);
+                panic!(
+                    "after a call of process {} of VM {}: {broken}",
+                    event.pid, event.vm
+                );
             }
         }
         self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
@@ -269,16 +286,7 @@ impl Simulator {
             self.exceptions.add(Exception::Syscall);
             self.syscalls_handled += 1;
             let next = self.vms[vm].handle_syscall(&mut self.machine, pid);
-            if next == Next::Reschedule {
-                self.vms[vm].end_slice();
-            }
-            self.after_vmshm();
-            if cfg!(debug_assertions) {
-                if let Err(broken) = self.check_invariants() {
-                    panic!("after a call of process {pid} of VM {vm}: {broken}");
-                }
-            }
-            self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
+            self.after_delivery(event, next);
             // next_event, for the same process while nothing else is due.
             if next == Next::Reschedule || self.vms.iter().any(Kernel::needs_polling) {
                 return None;
@@ -312,13 +320,7 @@ impl Simulator {
             {
                 continue;
             }
-            if exception == Exception::Timer
-                && self
-                    .max_instructions
-                    .is_some_and(|m| self.machine.instret() >= m)
-            {
-                self.limit_reached = true;
-            }
+            self.note_limit(exception);
             return Some(Event { vm, pid, exception });
         }
     }
