@@ -3,6 +3,17 @@
 //! then hands the host daemon's notices to the kernels; `run` repeats the
 //! two until nothing is left to run.
 //!
+//! ```text
+//! run
+//!   loop: next_event       poll rshm and host input, pick the root
+//!                          (schedule), run its deepest context
+//!         a syscall of a plain process (may_run_on)?
+//!           run_on_after_syscalls: handle it, and while the caller stays
+//!           current and ready with nothing to poll, run it again at once
+//!           (the ecall path, docs/PERFORMANCE.md)
+//!         deliver_event    everything else (hypervisor/contexts.rs)
+//! ```
+//!
 //! Scheduling has two levels: the VMs take turns (one time slice each,
 //! `schedule` here), and within a VM its kernel picks among its roots
 //! (kernel/scheduler.rs).
