@@ -382,6 +382,9 @@ impl Kernel {
         // raised through the library (`Simulator::syscall`) may come from a
         // thread that is not the holder, and a page it faulted in would
         // land in an empty table and be lost at the next move.
+        if exception == Exception::Syscall {
+            return self.handle_syscall(machine, pid);
+        }
         self.activate(pid);
         let Some(process) = self.processes.get_mut(pid) else {
             return Next::Reschedule;
@@ -392,9 +395,21 @@ impl Kernel {
                 self.preempt(pid);
                 Next::Reschedule
             }
-            Exception::Syscall => self.syscall(machine, pid),
             _ => self.handle_fault(machine, pid, exception),
         }
+    }
+
+    /// `handle` for a syscall; the run loop's short cut for the common
+    /// syscall (simulator/run.rs) calls it directly.
+    #[inline]
+    pub(crate) fn handle_syscall(&mut self, machine: &mut Machine, pid: Pid) -> Next {
+        // As in `handle`: the caller holds its group's address space.
+        self.activate(pid);
+        let Some(process) = self.processes.get_mut(pid) else {
+            return Next::Reschedule;
+        };
+        process.stats.exceptions.add(Exception::Syscall);
+        self.syscall(machine, pid)
     }
 
     /// `handle` for a fault: a page backed on demand, a signal handler, or
@@ -589,6 +604,14 @@ impl Kernel {
         // The common case, before every machine run, costs one look:
         // nobody has slept on host input since the list was last pruned.
         !self.io_waiters.is_empty() && self.poll_io_waiters(instret)
+    }
+
+    /// Whether the run loop has something to poll for this kernel before
+    /// the next machine run: an rshm node (`poll_rshm`) or a process
+    /// sleeping on host input (`poll_host_io`).
+    #[inline]
+    pub(crate) fn needs_polling(&self) -> bool {
+        self.shared.rshm.is_some() || !self.io_waiters.is_empty()
     }
 
     /// `poll_host_io` when some process may wait for host input.

@@ -89,6 +89,7 @@ pub fn copy_in_to(
 ///
 /// # Errors
 /// `EFAULT` when any byte is not writable.
+#[inline]
 pub fn copy_out(
     machine: &mut Machine,
     process: &mut Process,
@@ -96,31 +97,62 @@ pub fn copy_out(
     data: &[u8],
 ) -> Result<(), Errno> {
     let end = vaddr.checked_add(data.len() as u64).ok_or(EFAULT)?;
-    // A copy that spans pages checks (and backs) all of them before it
-    // writes a byte; the loop below then finds each one mapped. A copy
-    // within one page, as a small read or a word is, has only the one
-    // page to check, which the loop does right before it writes: no
-    // second walk, and nothing allocated on the way (this is the path of
-    // every `read`).
-    if data.len() > 1 && VirtPage::containing(vaddr) != VirtPage::containing(end - 1) {
-        check_writable(machine, process, vaddr, data.len() as u64)?;
+    if data.is_empty() {
+        return Ok(());
     }
+    // A copy within one page, as a small read or a word is (this is the
+    // path of every `read`): one translation, which checks the page right
+    // before the copy, and nothing allocated on the way. Inlined into the
+    // calls; a copy that spans pages is a call of its own.
+    if VirtPage::containing(vaddr) == VirtPage::containing(end - 1) {
+        return copy_out_within_page(machine, process, vaddr, data);
+    }
+    copy_out_pages(machine, process, vaddr, data)
+}
+
+/// `copy_out` of bytes that span pages: checks (and backs) all of them
+/// before it writes a byte; the loop then finds each one mapped.
+#[inline(never)]
+fn copy_out_pages(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    data: &[u8],
+) -> Result<(), Errno> {
+    check_writable(machine, process, vaddr, data.len() as u64)?;
     let mut addr = vaddr;
-    let mut done = 0usize;
-    while done < data.len() {
-        let (pte, off) = resolve(machine, process, addr, Access::Write)?;
-        let n = (PAGE_SIZE as usize - off).min(data.len() - done);
-        machine.memory_mut().frame_bytes_mut(pte.frame)[off..off + n]
-            .copy_from_slice(&data[done..done + n]);
-        // The kernel wrote this page on the process's behalf: it is dirty
-        // (and accessed). A page marked so already, as a read buffer is
-        // from the second read on, needs no second walk of the table.
-        let marked = pte.flags.has(PteFlags::DIRTY) && pte.flags.has(PteFlags::ACCESSED);
-        if !marked {
-            process.page_table.mark_dirty(VirtPage::containing(addr));
-        }
-        done += n;
+    let mut rest = data;
+    while !rest.is_empty() {
+        let n = (PAGE_SIZE - VirtAddr(addr).offset() as u64).min(rest.len() as u64) as usize;
+        copy_out_within_page(machine, process, addr, &rest[..n])?;
+        rest = &rest[n..];
         addr += n as u64;
+    }
+    Ok(())
+}
+
+/// `copy_out` of bytes that all lie in the page of `vaddr`.
+#[inline(always)]
+fn copy_out_within_page(
+    machine: &mut Machine,
+    process: &mut Process,
+    vaddr: u64,
+    data: &[u8],
+) -> Result<(), Errno> {
+    let (pte, off) = resolve(machine, process, vaddr, Access::Write)?;
+    let bytes = &mut machine.memory_mut().frame_bytes_mut(pte.frame)[off..off + data.len()];
+    // One byte, as a `getchar` reads, is a store; `copy_from_slice` would
+    // call `memcpy`, which costs more than the store for so few bytes.
+    if let ([to], [from]) = (&mut *bytes, data) {
+        *to = *from;
+    } else {
+        bytes.copy_from_slice(data);
+    }
+    // The kernel wrote this page on the process's behalf: it is dirty
+    // (and accessed). A page marked so already, as a read buffer is from
+    // the second read on, needs no second walk of the table.
+    if !(pte.flags.has(PteFlags::DIRTY) && pte.flags.has(PteFlags::ACCESSED)) {
+        process.page_table.mark_dirty(VirtPage::containing(vaddr));
     }
     Ok(())
 }

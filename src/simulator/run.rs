@@ -3,6 +3,17 @@
 //! then hands the host daemon's notices to the kernels; `run` repeats the
 //! two until nothing is left to run.
 //!
+//! ```text
+//! run
+//!   loop: next_event       poll rshm and host input, pick the root
+//!                          (schedule), run its deepest context
+//!         a syscall of a plain process (may_run_on)?
+//!           run_on_after_syscalls: handle it, and while the caller stays
+//!           current and ready with nothing to poll, run it again at once
+//!           (the ecall path, docs/PERFORMANCE.md)
+//!         deliver_event    everything else (hypervisor/contexts.rs)
+//! ```
+//!
 //! Scheduling has two levels: the VMs take turns (one time slice each,
 //! `schedule` here), and within a VM its kernel picks among its roots
 //! (kernel/scheduler.rs).
@@ -12,7 +23,7 @@ use std::time::Instant;
 use super::{trace, Event, RunOutcome, Simulator};
 use crate::emu::{self, Exception};
 use crate::hypervisor::{self, Handler};
-use crate::kernel::{Mode, Next, Pid};
+use crate::kernel::{Kernel, Mode, Next, Pid, ProcessState};
 
 impl Simulator {
     /// Runs until the next exception of any process and returns it, before
@@ -98,6 +109,14 @@ impl Simulator {
             process.stats.instructions += self.machine.instret() - before;
             exception
         };
+        self.note_limit(exception);
+        Some(Event { vm, pid, exception })
+    }
+
+    /// The instruction limit ends the run when a machine run stopped at it
+    /// (with a timer exception).
+    #[inline]
+    fn note_limit(&mut self, exception: Exception) {
         if exception == Exception::Timer
             && self
                 .max_instructions
@@ -105,7 +124,6 @@ impl Simulator {
         {
             self.limit_reached = true;
         }
-        Some(Event { vm, pid, exception })
     }
 
     /// Picks the next root to run: the VMs take turns (one time slice
@@ -181,16 +199,26 @@ impl Simulator {
         if was_live {
             self.report_if_killed(event);
         }
-        let kernel = &mut self.vms[vm];
+        self.after_delivery(event, next);
+    }
+
+    /// What follows every delivered exception: the slice ends if the
+    /// kernel said so, the host daemon's notices go out, the peak of
+    /// frames is kept up to date.
+    #[inline]
+    fn after_delivery(&mut self, event: Event, next: Next) {
         if next == Next::Reschedule {
-            kernel.end_slice();
+            self.vms[event.vm].end_slice();
         }
         self.after_vmshm();
         if cfg!(debug_assertions) && event.exception == Exception::Syscall {
             // The frame-ownership rule over every VM (each kernel checked
             // its own invariants after the call).
             if let Err(broken) = self.check_invariants() {
-                panic!("after a call of process {} of VM {vm}: {broken}", event.pid);
+                panic!(
+                    "after a call of process {} of VM {}: {broken}",
+                    event.pid, event.vm
+                );
             }
         }
         self.peak_frames = self.peak_frames.max(self.machine.memory().used_frames());
@@ -203,6 +231,13 @@ impl Simulator {
         let started = Instant::now();
         loop {
             match self.next_event() {
+                Some(event) if self.may_run_on(event) => {
+                    // A syscall of a plain process: handled here, and its
+                    // caller runs on directly while its calls keep it so.
+                    if let Some(event) = self.run_on_after_syscalls(event) {
+                        self.deliver_event(event);
+                    }
+                }
                 Some(event) => self.deliver_event(event),
                 // A debugger's stop (breakpoint, ...): `run` goes on.
                 None if self.pause.take().is_some() => {}
@@ -211,6 +246,94 @@ impl Simulator {
         }
         self.elapsed += started.elapsed();
         self.finish_run()
+    }
+
+    /// Whether `event` is a syscall `run_on_after_syscalls` may handle:
+    /// one of a process the host kernel supervises, not a hypercall (those
+    /// take the hypervisor's route, rules U/K-2 and U/K-3), while nothing
+    /// watches the run more closely than `--stats` and `--trace-syscalls`
+    /// do (a debugger, an instruction or exception trace) and the
+    /// instruction limit has not been reached.
+    #[inline]
+    fn may_run_on(&self, event: Event) -> bool {
+        event.exception == Exception::Syscall
+            && self.control.is_none()
+            && !self.traces_instructions
+            && !self.trace.exceptions
+            && !self.limit_reached
+            && self.vms.get(event.vm).is_some_and(|kernel| {
+                kernel.process(event.pid).is_some_and(|p| {
+                    p.supervisor.is_none()
+                        && !p.profile.is_hypercall(p.hart.reg(emu::Reg::A7.index()))
+                })
+            })
+    }
+
+    /// The run loop's short cut for the common syscall (the ecall path,
+    /// docs/PERFORMANCE.md): handles the syscall `event` (which
+    /// `may_run_on`), and as long as the call leaves its caller the
+    /// current root, ready, and nothing waits to be polled, runs the
+    /// caller again right here, with the same slice end, and handles its
+    /// next syscall the same way. What `next_event` and `deliver_event`
+    /// would do in between is either done here as they do it (the counts,
+    /// the vmshm notices, the slice, the instruction limit) or has nothing
+    /// to do (no scheduling, no polling, no routing), so the run is the
+    /// same, instruction for instruction. Returns the first exception it
+    /// does not handle, for `deliver_event`; `None` when a call ended the
+    /// slice or something needs the full loop (the run loop goes on then).
+    fn run_on_after_syscalls(&mut self, event: Event) -> Option<Event> {
+        let Event { vm, pid, .. } = event;
+        // The slice it runs in goes on (`slice_end` is only reset when
+        // `schedule` picks a root), as does the instruction limit.
+        let Some(slice_end) = self.slice_end else {
+            // `next_event` set it: not reached, but the event is not lost.
+            return Some(event);
+        };
+        let slice_stop = self
+            .max_instructions
+            .map_or(slice_end, |m| m.min(slice_end));
+        loop {
+            // deliver_event, for a syscall the host kernel handles.
+            self.exceptions.add(Exception::Syscall);
+            self.syscalls_handled += 1;
+            let next = self.vms[vm].handle_syscall(&mut self.machine, pid);
+            self.after_delivery(event, next);
+            // next_event, for the same process while nothing else is due.
+            if next == Next::Reschedule || self.vms.iter().any(Kernel::needs_polling) {
+                return None;
+            }
+            let kernel = &mut self.vms[vm];
+            if kernel.current() != Some(pid) {
+                return None;
+            }
+            kernel.activate(pid);
+            let process = kernel.process_mut(pid)?;
+            if process.state != ProcessState::Ready || process.switched_to.is_some() {
+                return None;
+            }
+            let stop_at = process
+                .timer_deadline
+                .map_or(slice_stop, |t| t.min(slice_stop));
+            let before = self.machine.instret();
+            let exception = self.machine.run(
+                &mut process.hart,
+                &mut process.page_table,
+                process.context,
+                stop_at,
+            );
+            process.stats.instructions += self.machine.instret() - before;
+            // Another syscall of a plain process (`may_run_on`: the flags
+            // it looks at do not change during `run`) goes round again.
+            let call = process.hart.reg(emu::Reg::A7.index());
+            if exception == Exception::Syscall
+                && process.supervisor.is_none()
+                && !process.profile.is_hypercall(call)
+            {
+                continue;
+            }
+            self.note_limit(exception);
+            return Some(Event { vm, pid, exception });
+        }
     }
 
     /// The end of a run: the dumps asked for, output flushed, the outcome.

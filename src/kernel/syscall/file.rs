@@ -25,7 +25,7 @@ use cap_std::fs::{OpenOptions, OpenOptionsExt};
 use super::{Ret, SysResult};
 use crate::abi::*;
 use crate::emu::Machine;
-use crate::kernel::files::{FileKind, OpenFile, RegularFile, READ_BUFFER};
+use crate::kernel::files::{Console, FileKind, OpenFile, RegularFile, READ_BUFFER};
 use crate::kernel::fs::{self, FileSystem};
 use crate::kernel::hostio::{HostStream, Opened};
 use crate::kernel::process::{Pid, Process, WaitReason};
@@ -85,38 +85,63 @@ impl Kernel {
         if len == 0 {
             return Ok(Ret::Value(0));
         }
-        let console = &mut self.console;
-        let scratch = &mut self.io_buffer;
         match &mut file.kind {
             FileKind::Regular(regular) => read_regular(machine, process, regular, buf, len),
-            FileKind::Stdin => read_stream(machine, process, (fd, buf, len), scratch, |out| {
-                console.read(out)
-            }),
-            FileKind::Stream {
-                reader: Some(reader),
-                ..
-            } => read_stream(machine, process, (fd, buf, len), scratch, |out| {
-                reader.read(out)
-            }),
-            FileKind::PipeRead(end) => {
-                read_stream(machine, process, (fd, buf, len), scratch, |out| {
-                    let mut pipe = end.pipe.borrow_mut();
-                    if pipe.data.is_empty() {
-                        // No writer left: the end of the data; else wait.
-                        return (pipe.writers == 0).then_some(Ok(0));
-                    }
-                    let n = out.len().min(pipe.data.len());
-                    for (slot, byte) in out.iter_mut().zip(pipe.data.drain(..n)) {
-                        *slot = byte;
-                    }
-                    Some(Ok(n))
-                })
-            }
-            FileKind::Directory => Err(EISDIR),
-            _ => Err(EBADF),
+            // Out of line: what a read of a regular file, the common case,
+            // does not need stays out of its way.
+            kind => read_other(
+                machine,
+                process,
+                kind,
+                (fd, buf, len),
+                &mut self.console,
+                &mut self.io_buffer,
+            ),
         }
     }
+}
 
+/// `read` of anything but a regular file: the console's stdin, a host
+/// stream, a pipe; a directory or a write-only kind is an error.
+#[inline(never)]
+fn read_other(
+    machine: &mut Machine,
+    process: &mut Process,
+    kind: &mut FileKind,
+    (fd, buf, len): (u64, u64, u64),
+    console: &mut Console,
+    scratch: &mut Vec<u8>,
+) -> SysResult {
+    match kind {
+        FileKind::Stdin => read_stream(machine, process, (fd, buf, len), scratch, |out| {
+            console.read(out)
+        }),
+        FileKind::Stream {
+            reader: Some(reader),
+            ..
+        } => read_stream(machine, process, (fd, buf, len), scratch, |out| {
+            reader.read(out)
+        }),
+        FileKind::PipeRead(end) => {
+            read_stream(machine, process, (fd, buf, len), scratch, |out| {
+                let mut pipe = end.pipe.borrow_mut();
+                if pipe.data.is_empty() {
+                    // No writer left: the end of the data; else wait.
+                    return (pipe.writers == 0).then_some(Ok(0));
+                }
+                let n = out.len().min(pipe.data.len());
+                for (slot, byte) in out.iter_mut().zip(pipe.data.drain(..n)) {
+                    *slot = byte;
+                }
+                Some(Ok(n))
+            })
+        }
+        FileKind::Directory => Err(EISDIR),
+        _ => Err(EBADF),
+    }
+}
+
+impl Kernel {
     /// write(fd, buf*, len) → bytes written.
     pub(super) fn sys_write(
         &mut self,

@@ -191,6 +191,7 @@ impl Kernel {
     }
 
     /// Counts, runs and traces the call in `a7` of `pid`.
+    #[inline(always)]
     fn dispatch(&mut self, machine: &mut Machine, pid: Pid) -> SysResult {
         let Some(process) = self.processes.get_mut(pid) else {
             return Ok(Ret::Exited);
