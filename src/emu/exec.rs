@@ -122,18 +122,30 @@ unsafe fn alu(
     next(op, x, e, budget)
 }
 
+/// ALU handlers, each `name => f` with its doc: the `Handler` that runs
+/// `alu` with `f`. (Each is a `Handler` of the same shape; the macro
+/// writes the signature and the safety contract once.)
+macro_rules! alu_handlers {
+    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {$(
+        $(#[$doc])*
+        /// # Safety
+        /// The `Handler` contract (op.rs).
+        pub(crate) unsafe extern "C" fn $name(
+            op: *const Op,
+            x: *mut u64,
+            e: &mut Exec,
+            budget: u64,
+        ) -> u64 {
+            alu(op, x, e, budget, $f)
+        }
+    )*};
+}
+
 // ---- ALU ops: `rd = f(rs1, rs2 or imm)` -------------------------------------
 
-/// `li`: `rd = imm` (`lui`, `auipc` and `addi rd, x0, imm`, pre-computed).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_li(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |_, _, o| o.imm as u64)
+alu_handlers! {
+    /// `li`: `rd = imm` (`lui`, `auipc` and `addi rd, x0, imm`, pre-computed).
+    exec_li => |_, _, o| o.imm as u64;
 }
 
 /// `li rd, imm` at the head of a folded constant (block.rs,
@@ -153,1050 +165,316 @@ pub(crate) unsafe extern "C" fn exec_li_skip(
     next(op.add(usize::from(o.rs2)), x, e, budget)
 }
 
-/// `mv`: `rd = rs1` (`addi rd, rs, 0` and `add` with `x0`).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mv(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| a)
-}
+alu_handlers! {
+    /// `mv`: `rd = rs1` (`addi rd, rs, 0` and `add` with `x0`).
+    exec_mv => |a, _, _| a;
 
-/// `addi`: `rd = rs1 + imm`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_addi(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| a.wrapping_add(o.imm as u64))
-}
+    /// `addi`: `rd = rs1 + imm`.
+    exec_addi => |a, _, o| a.wrapping_add(o.imm as u64);
 
-/// `slti`: `rd = rs1 <s imm`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slti(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| u64::from((a as i64) < o.imm))
-}
+    /// `slti`: `rd = rs1 <s imm`.
+    exec_slti => |a, _, o| u64::from((a as i64) < o.imm);
 
-/// `sltiu`: `rd = rs1 <u imm` (imm sign-extended first).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sltiu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| u64::from(a < o.imm as u64))
-}
+    /// `sltiu`: `rd = rs1 <u imm` (imm sign-extended first).
+    exec_sltiu => |a, _, o| u64::from(a < o.imm as u64);
 
-/// `xori`: `rd = rs1 ^ imm`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_xori(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| a ^ o.imm as u64)
-}
+    /// `xori`: `rd = rs1 ^ imm`.
+    exec_xori => |a, _, o| a ^ o.imm as u64;
 
-/// `ori`: `rd = rs1 | imm`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ori(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| a | o.imm as u64)
-}
+    /// `ori`: `rd = rs1 | imm`.
+    exec_ori => |a, _, o| a | o.imm as u64;
 
-/// `andi`: `rd = rs1 & imm`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_andi(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| a & o.imm as u64)
-}
+    /// `andi`: `rd = rs1 & imm`.
+    exec_andi => |a, _, o| a & o.imm as u64;
 
-/// `slli`: `rd = rs1 << shamt`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slli(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| a << (o.imm & 63))
-}
+    /// `slli`: `rd = rs1 << shamt`.
+    exec_slli => |a, _, o| a << (o.imm & 63);
 
-/// `srli`: `rd = rs1 >> shamt` (logical).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srli(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| a >> (o.imm & 63))
-}
+    /// `srli`: `rd = rs1 >> shamt` (logical).
+    exec_srli => |a, _, o| a >> (o.imm & 63);
 
-/// `srai`: `rd = rs1 >> shamt` (arithmetic).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srai(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| {
+    /// `srai`: `rd = rs1 >> shamt` (arithmetic).
+    exec_srai => |a, _, o| {
         ((a as i64) >> (o.imm & 63)) as u64
-    })
-}
+    };
 
-/// `addiw`: `rd = sext32(rs1 + imm)`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_addiw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| {
+    /// `addiw`: `rd = sext32(rs1 + imm)`.
+    exec_addiw => |a, _, o| {
         sext32(a.wrapping_add(o.imm as u64) as u32)
-    })
-}
+    };
 
-/// `slliw`: `rd = sext32(rs1 << shamt)`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slliw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| {
+    /// `slliw`: `rd = sext32(rs1 << shamt)`.
+    exec_slliw => |a, _, o| {
         sext32((a as u32) << (o.imm & 31))
-    })
-}
+    };
 
-/// `srliw`: `rd = sext32(rs1[31:0] >> shamt)` (logical).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srliw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| {
+    /// `srliw`: `rd = sext32(rs1[31:0] >> shamt)` (logical).
+    exec_srliw => |a, _, o| {
         sext32((a as u32) >> (o.imm & 31))
-    })
-}
+    };
 
-/// `sraiw`: `rd = sext32(rs1[31:0] >> shamt)` (arithmetic).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sraiw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| {
+    /// `sraiw`: `rd = sext32(rs1[31:0] >> shamt)` (arithmetic).
+    exec_sraiw => |a, _, o| {
         ((a as i32) >> (o.imm & 31)) as i64 as u64
-    })
-}
+    };
 
-/// `add`: `rd = rs1 + rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_add(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a.wrapping_add(b))
-}
+    /// `add`: `rd = rs1 + rs2`.
+    exec_add => |a, b, _| a.wrapping_add(b);
 
-/// `sub`: `rd = rs1 - rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sub(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a.wrapping_sub(b))
-}
+    /// `sub`: `rd = rs1 - rs2`.
+    exec_sub => |a, b, _| a.wrapping_sub(b);
 
-/// `sll`: `rd = rs1 << rs2[5:0]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sll(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a << (b & 63))
-}
+    /// `sll`: `rd = rs1 << rs2[5:0]`.
+    exec_sll => |a, b, _| a << (b & 63);
 
-/// `slt`: `rd = rs1 <s rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slt(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `slt`: `rd = rs1 <s rs2`.
+    exec_slt => |a, b, _| {
         u64::from((a as i64) < (b as i64))
-    })
-}
+    };
 
-/// `sltu`: `rd = rs1 <u rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sltu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| u64::from(a < b))
-}
+    /// `sltu`: `rd = rs1 <u rs2`.
+    exec_sltu => |a, b, _| u64::from(a < b);
 
-/// `xor`: `rd = rs1 ^ rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_xor(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a ^ b)
-}
+    /// `xor`: `rd = rs1 ^ rs2`.
+    exec_xor => |a, b, _| a ^ b;
 
-/// `srl`: `rd = rs1 >> rs2[5:0]` (logical).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srl(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a >> (b & 63))
-}
+    /// `srl`: `rd = rs1 >> rs2[5:0]` (logical).
+    exec_srl => |a, b, _| a >> (b & 63);
 
-/// `sra`: `rd = rs1 >> rs2[5:0]` (arithmetic).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sra(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| ((a as i64) >> (b & 63)) as u64)
-}
+    /// `sra`: `rd = rs1 >> rs2[5:0]` (arithmetic).
+    exec_sra => |a, b, _| ((a as i64) >> (b & 63)) as u64;
 
-/// `or`: `rd = rs1 | rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_or(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a | b)
-}
+    /// `or`: `rd = rs1 | rs2`.
+    exec_or => |a, b, _| a | b;
 
-/// `and`: `rd = rs1 & rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_and(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a & b)
-}
+    /// `and`: `rd = rs1 & rs2`.
+    exec_and => |a, b, _| a & b;
 
-/// `mul`: `rd = (rs1 * rs2)[63:0]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mul(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a.wrapping_mul(b))
-}
+    /// `mul`: `rd = (rs1 * rs2)[63:0]`.
+    exec_mul => |a, b, _| a.wrapping_mul(b);
 
-/// `mulh`: `rd = (rs1 *s rs2)[127:64]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mulh(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `mulh`: `rd = (rs1 *s rs2)[127:64]`.
+    exec_mulh => |a, b, _| {
         ((i128::from(a as i64) * i128::from(b as i64)) >> 64) as u64
-    })
-}
+    };
 
-/// `mulhsu`: `rd = (rs1 *s rs2 unsigned)[127:64]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mulhsu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `mulhsu`: `rd = (rs1 *s rs2 unsigned)[127:64]`.
+    exec_mulhsu => |a, b, _| {
         (i128::from(a as i64).wrapping_mul(i128::from(b)) >> 64) as u64
-    })
-}
+    };
 
-/// `mulhu`: `rd = (rs1 *u rs2)[127:64]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mulhu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `mulhu`: `rd = (rs1 *u rs2)[127:64]`.
+    exec_mulhu => |a, b, _| {
         ((u128::from(a) * u128::from(b)) >> 64) as u64
-    })
-}
+    };
 
-/// `div`: `rd = rs1 /s rs2` (see `div`).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_div(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| div(a as i64, b as i64) as u64)
-}
+    /// `div`: `rd = rs1 /s rs2` (see `div`).
+    exec_div => |a, b, _| div(a as i64, b as i64) as u64;
 
-/// `divu`: `rd = rs1 /u rs2`; by zero: all ones.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_divu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `divu`: `rd = rs1 /u rs2`; by zero: all ones.
+    exec_divu => |a, b, _| {
         a.checked_div(b).unwrap_or(u64::MAX)
-    })
-}
+    };
 
-/// `rem`: `rd = rs1 %s rs2` (see `rem`).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rem(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| rem(a as i64, b as i64) as u64)
-}
+    /// `rem`: `rd = rs1 %s rs2` (see `rem`).
+    exec_rem => |a, b, _| rem(a as i64, b as i64) as u64;
 
-/// `remu`: `rd = rs1 %u rs2`; by zero: `rs1`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_remu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| if b == 0 { a } else { a % b })
-}
+    /// `remu`: `rd = rs1 %u rs2`; by zero: `rs1`.
+    exec_remu => |a, b, _| if b == 0 { a } else { a % b };
 
-/// `addw`: `rd = sext32(rs1 + rs2)`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_addw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| sext32(a.wrapping_add(b) as u32))
-}
+    /// `addw`: `rd = sext32(rs1 + rs2)`.
+    exec_addw => |a, b, _| sext32(a.wrapping_add(b) as u32);
 
-/// `subw`: `rd = sext32(rs1 - rs2)`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_subw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| sext32(a.wrapping_sub(b) as u32))
-}
+    /// `subw`: `rd = sext32(rs1 - rs2)`.
+    exec_subw => |a, b, _| sext32(a.wrapping_sub(b) as u32);
 
-/// `sllw`: `rd = sext32(rs1 << rs2[4:0])`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sllw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| sext32((a as u32) << (b & 31)))
-}
+    /// `sllw`: `rd = sext32(rs1 << rs2[4:0])`.
+    exec_sllw => |a, b, _| sext32((a as u32) << (b & 31));
 
-/// `srlw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (logical).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_srlw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| sext32((a as u32) >> (b & 31)))
-}
+    /// `srlw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (logical).
+    exec_srlw => |a, b, _| sext32((a as u32) >> (b & 31));
 
-/// `sraw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (arithmetic).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sraw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `sraw`: `rd = sext32(rs1[31:0] >> rs2[4:0])` (arithmetic).
+    exec_sraw => |a, b, _| {
         ((a as i32) >> (b & 31)) as i64 as u64
-    })
-}
+    };
 
-/// `mulw`: `rd = sext32(rs1 * rs2)`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_mulw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `mulw`: `rd = sext32(rs1 * rs2)`.
+    exec_mulw => |a, b, _| {
         sext32((a as u32).wrapping_mul(b as u32))
-    })
-}
+    };
 
-/// `divw`: `rd = sext32(rs1[31:0] /s rs2[31:0])`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_divw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `divw`: `rd = sext32(rs1[31:0] /s rs2[31:0])`.
+    exec_divw => |a, b, _| {
         i64::from(div32(a as i32, b as i32)) as u64
-    })
-}
+    };
 
-/// `divuw`: `rd = sext32(rs1[31:0] /u rs2[31:0])`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_divuw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `divuw`: `rd = sext32(rs1[31:0] /u rs2[31:0])`.
+    exec_divuw => |a, b, _| {
         sext32((a as u32).checked_div(b as u32).unwrap_or(u32::MAX))
-    })
-}
+    };
 
-/// `remw`: `rd = sext32(rs1[31:0] %s rs2[31:0])`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_remw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `remw`: `rd = sext32(rs1[31:0] %s rs2[31:0])`.
+    exec_remw => |a, b, _| {
         i64::from(rem32(a as i32, b as i32)) as u64
-    })
-}
+    };
 
-/// `remuw`: `rd = sext32(rs1[31:0] %u rs2[31:0])`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_remuw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `remuw`: `rd = sext32(rs1[31:0] %u rs2[31:0])`.
+    exec_remuw => |a, b, _| {
         let (a, b) = (a as u32, b as u32);
         sext32(if b == 0 { a } else { a % b })
-    })
+    };
 }
 
 // ---- Zba, Zbb, Zbs: address generation and bit manipulation ----------------
 
-/// `sh1add`: `rd = (rs1 << 1) + rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh1add(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| (a << 1).wrapping_add(b))
-}
+alu_handlers! {
+    /// `sh1add`: `rd = (rs1 << 1) + rs2`.
+    exec_sh1add => |a, b, _| (a << 1).wrapping_add(b);
 
-/// `sh2add`: `rd = (rs1 << 2) + rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh2add(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| (a << 2).wrapping_add(b))
-}
+    /// `sh2add`: `rd = (rs1 << 2) + rs2`.
+    exec_sh2add => |a, b, _| (a << 2).wrapping_add(b);
 
-/// `sh3add`: `rd = (rs1 << 3) + rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh3add(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| (a << 3).wrapping_add(b))
-}
+    /// `sh3add`: `rd = (rs1 << 3) + rs2`.
+    exec_sh3add => |a, b, _| (a << 3).wrapping_add(b);
 
-/// `add.uw`: `rd = zext32(rs1) + rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_add_uw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `add.uw`: `rd = zext32(rs1) + rs2`.
+    exec_add_uw => |a, b, _| {
         u64::from(a as u32).wrapping_add(b)
-    })
-}
+    };
 
-/// `sh1add.uw`: `rd = (zext32(rs1) << 1) + rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh1add_uw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `sh1add.uw`: `rd = (zext32(rs1) << 1) + rs2`.
+    exec_sh1add_uw => |a, b, _| {
         (u64::from(a as u32) << 1).wrapping_add(b)
-    })
-}
+    };
 
-/// `sh2add.uw`: `rd = (zext32(rs1) << 2) + rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh2add_uw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `sh2add.uw`: `rd = (zext32(rs1) << 2) + rs2`.
+    exec_sh2add_uw => |a, b, _| {
         (u64::from(a as u32) << 2).wrapping_add(b)
-    })
-}
+    };
 
-/// `sh3add.uw`: `rd = (zext32(rs1) << 3) + rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sh3add_uw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `sh3add.uw`: `rd = (zext32(rs1) << 3) + rs2`.
+    exec_sh3add_uw => |a, b, _| {
         (u64::from(a as u32) << 3).wrapping_add(b)
-    })
-}
+    };
 
-/// `andn`: `rd = rs1 & !rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_andn(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a & !b)
-}
+    /// `andn`: `rd = rs1 & !rs2`.
+    exec_andn => |a, b, _| a & !b;
 
-/// `orn`: `rd = rs1 | !rs2`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_orn(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a | !b)
-}
+    /// `orn`: `rd = rs1 | !rs2`.
+    exec_orn => |a, b, _| a | !b;
 
-/// `xnor`: `rd = !(rs1 ^ rs2)`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_xnor(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| !(a ^ b))
-}
+    /// `xnor`: `rd = !(rs1 ^ rs2)`.
+    exec_xnor => |a, b, _| !(a ^ b);
 
-/// `max`: the signed maximum.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_max(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| (a as i64).max(b as i64) as u64)
-}
+    /// `max`: the signed maximum.
+    exec_max => |a, b, _| (a as i64).max(b as i64) as u64;
 
-/// `maxu`: the unsigned maximum.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_maxu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a.max(b))
-}
+    /// `maxu`: the unsigned maximum.
+    exec_maxu => |a, b, _| a.max(b);
 
-/// `min`: the signed minimum.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_min(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| (a as i64).min(b as i64) as u64)
-}
+    /// `min`: the signed minimum.
+    exec_min => |a, b, _| (a as i64).min(b as i64) as u64;
 
-/// `minu`: the unsigned minimum.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_minu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a.min(b))
-}
+    /// `minu`: the unsigned minimum.
+    exec_minu => |a, b, _| a.min(b);
 
-/// `rol`: rotate left by `rs2[5:0]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rol(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a.rotate_left((b & 63) as u32))
-}
+    /// `rol`: rotate left by `rs2[5:0]`.
+    exec_rol => |a, b, _| a.rotate_left((b & 63) as u32);
 
-/// `ror`: rotate right by `rs2[5:0]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ror(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a.rotate_right((b & 63) as u32))
-}
+    /// `ror`: rotate right by `rs2[5:0]`.
+    exec_ror => |a, b, _| a.rotate_right((b & 63) as u32);
 
-/// `rolw`: rotate the low word left by `rs2[4:0]`, sign-extended.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rolw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `rolw`: rotate the low word left by `rs2[4:0]`, sign-extended.
+    exec_rolw => |a, b, _| {
         sext32((a as u32).rotate_left((b & 31) as u32))
-    })
-}
+    };
 
-/// `rorw`: rotate the low word right by `rs2[4:0]`, sign-extended.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rorw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| {
+    /// `rorw`: rotate the low word right by `rs2[4:0]`, sign-extended.
+    exec_rorw => |a, b, _| {
         sext32((a as u32).rotate_right((b & 31) as u32))
-    })
-}
+    };
 
-/// `bclr`: clears bit `rs2[5:0]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bclr(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a & !(1 << (b & 63)))
-}
+    /// `bclr`: clears bit `rs2[5:0]`.
+    exec_bclr => |a, b, _| a & !(1 << (b & 63));
 
-/// `bext`: bit `rs2[5:0]` of `rs1`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bext(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| (a >> (b & 63)) & 1)
-}
+    /// `bext`: bit `rs2[5:0]` of `rs1`.
+    exec_bext => |a, b, _| (a >> (b & 63)) & 1;
 
-/// `binv`: inverts bit `rs2[5:0]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_binv(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a ^ (1 << (b & 63)))
-}
+    /// `binv`: inverts bit `rs2[5:0]`.
+    exec_binv => |a, b, _| a ^ (1 << (b & 63));
 
-/// `bset`: sets bit `rs2[5:0]`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bset(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, b, _| a | (1 << (b & 63)))
-}
+    /// `bset`: sets bit `rs2[5:0]`.
+    exec_bset => |a, b, _| a | (1 << (b & 63));
 
-/// `slli.uw`: `rd = zext32(rs1) << shamt`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_slli_uw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| {
+    /// `slli.uw`: `rd = zext32(rs1) << shamt`.
+    exec_slli_uw => |a, _, o| {
         u64::from(a as u32) << (o.imm & 63)
-    })
-}
+    };
 
-/// `rori`: rotate right by `shamt`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rori(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| {
+    /// `rori`: rotate right by `shamt`.
+    exec_rori => |a, _, o| {
         a.rotate_right((o.imm & 63) as u32)
-    })
-}
+    };
 
-/// `roriw`: rotate the low word right by `shamt`, sign-extended.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_roriw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| {
+    /// `roriw`: rotate the low word right by `shamt`, sign-extended.
+    exec_roriw => |a, _, o| {
         sext32((a as u32).rotate_right((o.imm & 31) as u32))
-    })
-}
+    };
 
-/// `bclri`: clears bit `shamt`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bclri(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| a & !(1 << (o.imm & 63)))
-}
+    /// `bclri`: clears bit `shamt`.
+    exec_bclri => |a, _, o| a & !(1 << (o.imm & 63));
 
-/// `bexti`: bit `shamt` of `rs1`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bexti(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| (a >> (o.imm & 63)) & 1)
-}
+    /// `bexti`: bit `shamt` of `rs1`.
+    exec_bexti => |a, _, o| (a >> (o.imm & 63)) & 1;
 
-/// `binvi`: inverts bit `shamt`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_binvi(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| a ^ (1 << (o.imm & 63)))
-}
+    /// `binvi`: inverts bit `shamt`.
+    exec_binvi => |a, _, o| a ^ (1 << (o.imm & 63));
 
-/// `bseti`: sets bit `shamt`.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bseti(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, o| a | (1 << (o.imm & 63)))
-}
+    /// `bseti`: sets bit `shamt`.
+    exec_bseti => |a, _, o| a | (1 << (o.imm & 63));
 
-/// `clz`: leading zero bits (64 for zero).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_clz(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| u64::from(a.leading_zeros()))
-}
+    /// `clz`: leading zero bits (64 for zero).
+    exec_clz => |a, _, _| u64::from(a.leading_zeros());
 
-/// `ctz`: trailing zero bits (64 for zero).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ctz(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| u64::from(a.trailing_zeros()))
-}
+    /// `ctz`: trailing zero bits (64 for zero).
+    exec_ctz => |a, _, _| u64::from(a.trailing_zeros());
 
-/// `cpop`: one bits.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_cpop(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| u64::from(a.count_ones()))
-}
+    /// `cpop`: one bits.
+    exec_cpop => |a, _, _| u64::from(a.count_ones());
 
-/// `clzw`: leading zero bits of the low word (32 for zero).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_clzw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| {
+    /// `clzw`: leading zero bits of the low word (32 for zero).
+    exec_clzw => |a, _, _| {
         u64::from((a as u32).leading_zeros())
-    })
-}
+    };
 
-/// `ctzw`: trailing zero bits of the low word (32 for zero).
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_ctzw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| {
+    /// `ctzw`: trailing zero bits of the low word (32 for zero).
+    exec_ctzw => |a, _, _| {
         u64::from((a as u32).trailing_zeros())
-    })
-}
+    };
 
-/// `cpopw`: one bits of the low word.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_cpopw(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| {
+    /// `cpopw`: one bits of the low word.
+    exec_cpopw => |a, _, _| {
         u64::from((a as u32).count_ones())
-    })
-}
+    };
 
-/// `sext.b`: the low byte, sign-extended.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sext_b(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| a as i8 as i64 as u64)
-}
+    /// `sext.b`: the low byte, sign-extended.
+    exec_sext_b => |a, _, _| a as i8 as i64 as u64;
 
-/// `sext.h`: the low halfword, sign-extended.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_sext_h(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| a as i16 as i64 as u64)
-}
+    /// `sext.h`: the low halfword, sign-extended.
+    exec_sext_h => |a, _, _| a as i16 as i64 as u64;
 
-/// `zext.h`: the low halfword, zero-extended.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_zext_h(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| a & 0xffff)
-}
+    /// `zext.h`: the low halfword, zero-extended.
+    exec_zext_h => |a, _, _| a & 0xffff;
 
-/// `orc.b`: each byte becomes 0xff if it is not zero, else stays 0.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_orc_b(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| {
+    /// `orc.b`: each byte becomes 0xff if it is not zero, else stays 0.
+    exec_orc_b => |a, _, _| {
         let bytes = a.to_le_bytes().map(|b| if b == 0 { 0 } else { 0xff });
         u64::from_le_bytes(bytes)
-    })
-}
+    };
 
-/// `rev8`: the bytes in reverse order.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_rev8(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    alu(op, x, e, budget, |a, _, _| a.swap_bytes())
+    /// `rev8`: the bytes in reverse order.
+    exec_rev8 => |a, _, _| a.swap_bytes();
 }
 
 /// A division or remainder under selfie's semantics
