@@ -40,147 +40,52 @@ use super::op::{Exec, Handler, Op, OpKind};
 // expr)` is `expr` with `T` the type of `kind`, or `None` for a kind of
 // another family.
 
+/// `by_kind!(kind, |T| expr, Kind => Type, ...)`: `expr` with `T` the
+/// type listed for `kind`, or `None` for a kind not listed.
+macro_rules! by_kind {
+    ($kind:expr, |$t:ident| $e:expr, $($k:ident => $ty:ty),* $(,)?) => {
+        match $kind {
+            $(OpKind::$k => {
+                type $t = $ty;
+                $e
+            })*
+            _ => None,
+        }
+    };
+}
+
 /// The ALU ops that fuse, as `Alu` types.
 macro_rules! by_alu {
     ($kind:expr, |$t:ident| $e:expr) => {
-        match $kind {
-            OpKind::Li => {
-                type $t = Li;
-                $e
-            }
-            OpKind::Mv => {
-                type $t = Mv;
-                $e
-            }
-            OpKind::Addi => {
-                type $t = Addi;
-                $e
-            }
-            OpKind::Addiw => {
-                type $t = Addiw;
-                $e
-            }
-            OpKind::Add => {
-                type $t = Add;
-                $e
-            }
-            OpKind::Sub => {
-                type $t = Sub;
-                $e
-            }
-            OpKind::Slli => {
-                type $t = Slli;
-                $e
-            }
-            OpKind::And => {
-                type $t = And;
-                $e
-            }
-            OpKind::Andi => {
-                type $t = Andi;
-                $e
-            }
-            OpKind::Mul => {
-                type $t = Mul;
-                $e
-            }
-            _ => None,
-        }
+        by_kind!($kind, |$t| $e,
+            Li => Li, Mv => Mv, Addi => Addi, Addiw => Addiw, Add => Add,
+            Sub => Sub, Slli => Slli, And => And, Andi => Andi, Mul => Mul,
+        )
     };
 }
 
 /// The conditional branches, as `Cond` types.
 macro_rules! by_branch {
     ($kind:expr, |$t:ident| $e:expr) => {
-        match $kind {
-            OpKind::Beq => {
-                type $t = Eq;
-                $e
-            }
-            OpKind::Bne => {
-                type $t = Ne;
-                $e
-            }
-            OpKind::Blt => {
-                type $t = Lt;
-                $e
-            }
-            OpKind::Bge => {
-                type $t = Ge;
-                $e
-            }
-            OpKind::Bltu => {
-                type $t = Ltu;
-                $e
-            }
-            OpKind::Bgeu => {
-                type $t = Geu;
-                $e
-            }
-            _ => None,
-        }
+        by_kind!($kind, |$t| $e,
+            Beq => Eq, Bne => Ne, Blt => Lt, Bge => Ge, Bltu => Ltu, Bgeu => Geu,
+        )
     };
 }
 
 /// The integer loads, as the `Word` they load.
 macro_rules! by_load {
     ($kind:expr, |$t:ident| $e:expr) => {
-        match $kind {
-            OpKind::Lb => {
-                type $t = i8;
-                $e
-            }
-            OpKind::Lh => {
-                type $t = i16;
-                $e
-            }
-            OpKind::Lw => {
-                type $t = i32;
-                $e
-            }
-            OpKind::Ld => {
-                type $t = u64;
-                $e
-            }
-            OpKind::Lbu => {
-                type $t = u8;
-                $e
-            }
-            OpKind::Lhu => {
-                type $t = u16;
-                $e
-            }
-            OpKind::Lwu => {
-                type $t = u32;
-                $e
-            }
-            _ => None,
-        }
+        by_kind!($kind, |$t| $e,
+            Lb => i8, Lh => i16, Lw => i32, Ld => u64, Lbu => u8, Lhu => u16, Lwu => u32,
+        )
     };
 }
 
 /// The integer stores, as the `Word` they store.
 macro_rules! by_store {
     ($kind:expr, |$t:ident| $e:expr) => {
-        match $kind {
-            OpKind::Sb => {
-                type $t = u8;
-                $e
-            }
-            OpKind::Sh => {
-                type $t = u16;
-                $e
-            }
-            OpKind::Sw => {
-                type $t = u32;
-                $e
-            }
-            OpKind::Sd => {
-                type $t = u64;
-                $e
-            }
-            _ => None,
-        }
+        by_kind!($kind, |$t| $e, Sb => u8, Sh => u16, Sw => u32, Sd => u64)
     };
 }
 
