@@ -261,12 +261,10 @@ impl Simulator {
             && !self.traces_instructions
             && !self.trace.exceptions
             && !self.limit_reached
-            && self.vms.get(event.vm).is_some_and(|kernel| {
-                kernel.process(event.pid).is_some_and(|p| {
-                    p.supervisor.is_none()
-                        && !p.profile.is_hypercall(p.hart.reg(emu::Reg::A7.index()))
-                })
-            })
+            && self
+                .vms
+                .get(event.vm)
+                .is_some_and(|kernel| kernel.process(event.pid).is_some_and(host_handles_call))
     }
 
     /// The run loop's short cut for the common syscall (the ecall path,
@@ -324,11 +322,7 @@ impl Simulator {
             process.stats.instructions += self.machine.instret() - before;
             // Another syscall of a plain process (`may_run_on`: the flags
             // it looks at do not change during `run`) goes round again.
-            let call = process.hart.reg(emu::Reg::A7.index());
-            if exception == Exception::Syscall
-                && process.supervisor.is_none()
-                && !process.profile.is_hypercall(call)
-            {
+            if exception == Exception::Syscall && host_handles_call(process) {
                 continue;
             }
             self.note_limit(exception);
@@ -448,4 +442,15 @@ impl Simulator {
             event.pid
         )
     }
+}
+
+/// Whether the host kernel handles the call `process` makes (its `a7`)
+/// itself: the process is supervised by no guest kernel, and the call is
+/// not a hypercall (those take the hypervisor's route, rules U/K-2 and
+/// U/K-3).
+fn host_handles_call(process: &crate::kernel::Process) -> bool {
+    process.supervisor.is_none()
+        && !process
+            .profile
+            .is_hypercall(process.hart.reg(emu::Reg::A7.index()))
 }
