@@ -78,16 +78,20 @@ uint64_t main(uint64_t argc, uint64_t* argv) {
   tries = 0;
   while (is_error(id)) {
     tries = tries + 1;
-    if (tries > 20)
+    if (tries > 20) {
+      say("gave-up rshmget", me, tries, -id);
       return 101;
+    }
     id = rshmget(KEY, 2 * PAGE_WORDS * 8);
   }
   p = rshmat(id, 0);
   tries = 0;
   while (is_error((uint64_t) p)) {
     tries = tries + 1;
-    if (tries > 20)
+    if (tries > 20) {
+      say("gave-up rshmat", me, tries, -((uint64_t) p));
       return 102;
+    }
     p = rshmat(id, 0);
   }
   value = start;
@@ -105,8 +109,10 @@ uint64_t main(uint64_t argc, uint64_t* argv) {
   tries = 0;
   while (is_error(version)) {
     tries = tries + 1;
-    if (tries > 20)
+    if (tries > 20) {
+      say("gave-up rshm_changed", me, tries, -version);
       return 103;
+    }
     version = rshm_changed(id);
   }
   say("ack", me, value, version);
