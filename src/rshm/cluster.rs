@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! run(exe, n, args)
-//!   bind n listeners on 127.0.0.1:0, note the ports, release them
+//!   find n free ports on 127.0.0.1 below the ephemeral range (loopback_ports)
 //!   write a fresh cluster key to a file only this user can read (unless
 //!   args name one with --cluster-key)
 //!   spawn `exe node --id i --listen 127.0.0.1:P_i --peer j=127.0.0.1:P_j
@@ -14,13 +14,17 @@
 //!   remove the key file
 //! ```
 //!
-//! The ports are free when the children start unless another program takes
-//! one in that instant; then that node fails to bind and says so.
+//! The ports come from below the OS's range of ephemeral ports
+//! (`loopback_ports`), so that no connection this machine opens in the
+//! meantime, ours included, takes one before its node binds it. Another
+//! program that binds one of them in that instant makes that node fail to
+//! bind, and it says so.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::{self, JoinHandle};
 
 /// The most nodes `sim cluster` starts (node ids are 1..=N).
@@ -35,7 +39,8 @@ pub fn run(exe: &Path, n: u16, args: &[String]) -> Result<i32, String> {
     if n == 0 || n > MAX_NODES {
         return Err(format!("cluster: N must be 1..={MAX_NODES}, not {n}"));
     }
-    let ports = free_ports(n)?;
+    let ports = loopback_ports(usize::from(n))
+        .map_err(|e| format!("cluster: cannot find free ports on 127.0.0.1: {e}"))?;
     let given_key = args
         .iter()
         .any(|a| a == "--cluster-key" || a.starts_with("--cluster-key="));
@@ -126,17 +131,68 @@ impl Drop for KeyFile {
     }
 }
 
-/// Ports the OS assigns on 127.0.0.1, released for the children to bind.
-fn free_ports(n: u16) -> Result<Vec<u16>, String> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("cluster: cannot bind 127.0.0.1:0: {e}"))?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("cluster: {e}"))
+/// How many ports `loopback_ports` tried in this process so far. Shared
+/// by its threads, so that two clusters started at once (tests in
+/// parallel) never get the same port.
+static PORTS_TRIED: AtomicU32 = AtomicU32::new(0);
+
+/// `n` ports free on 127.0.0.1 now, for nodes to bind soon after.
+///
+/// Why not ports the OS assigns (`bind 127.0.0.1:0`, then release)? Those
+/// come from the ephemeral range, which is also where every outgoing
+/// connection gets its local port: between the release and the node's
+/// bind, a connection of any program, often another node's, could take
+/// it. So these are found below that range (Linux:
+/// `/proc/sys/net/ipv4/ip_local_port_range`, 32768 elsewhere), where
+/// only an explicit bind takes a port, each checked free by binding it.
+/// They are taken from the upper half below it (16384 to 32767 by
+/// default), above the well-known and most service ports. The search
+/// starts at a place that depends on the process id and goes on from
+/// where this process's last search stopped. (With no room below the
+/// range, the OS assigns them, as before.)
+///
+/// # Errors
+/// When a socket cannot be made, or no port of the range is free.
+pub fn loopback_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let below = ephemeral_low();
+    let first = (below / 2).max(1024);
+    if first >= below {
+        return (0..n)
+            .map(|_| Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()))
+            .collect();
+    }
+    let span = below - first;
+    let mut ports = Vec::with_capacity(n);
+    for _ in 0..span {
+        if ports.len() == n {
+            break;
+        }
+        let tried = PORTS_TRIED.fetch_add(1, Ordering::Relaxed);
+        let offset = std::process::id().wrapping_mul(7919).wrapping_add(tried) % span;
+        let Ok(port) = u16::try_from(first + offset) else {
+            continue;
+        };
+        match TcpListener::bind(("127.0.0.1", port)) {
+            Ok(_) => ports.push(port),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if ports.len() < n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("no {n} free ports from {first} to {below}"),
+        ));
+    }
+    Ok(ports)
+}
+
+/// The first port of the OS's ephemeral range.
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// Copies `stream` line by line to our stdout or stderr, each line

@@ -90,16 +90,14 @@ pub struct MemNode {
     pub last_runs: Vec<Run>,
 }
 
-/// `n` ports the OS assigns on 127.0.0.1, released for nodes (or `sim
-/// node` processes) to bind.
+/// `n` ports free on 127.0.0.1, for nodes (or `sim node` processes) to
+/// bind: below the ephemeral range, so that no connection takes one in
+/// the meantime (`cluster::loopback_ports` says why).
 ///
 /// # Errors
-/// When the OS refuses a socket.
+/// When the OS refuses a socket, or no port is free.
 pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
-    bind_loopback(n)?
-        .iter()
-        .map(|l| Ok(l.local_addr()?.port()))
-        .collect()
+    super::cluster::loopback_ports(n)
 }
 
 /// Binds `n` listeners on 127.0.0.1 with OS-assigned ports.

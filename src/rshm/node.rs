@@ -9,6 +9,7 @@
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::auth::ClusterKey;
 use super::client::RshmClient;
@@ -64,7 +65,7 @@ pub fn start(
     };
     let addr = resolve(listen).map_err(|e| format!("--listen {e}"))?;
     let listener =
-        TcpListener::bind(addr).map_err(|e| format!("--listen {listen}: cannot bind: {e}"))?;
+        bind_patiently(addr, id).map_err(|e| format!("--listen {listen}: cannot bind: {e}"))?;
     let bound = listener
         .local_addr()
         .map_err(|e| format!("--listen {listen}: {e}"))?;
@@ -74,4 +75,30 @@ pub fn start(
     let handle = NodeHandle::start(config)
         .map_err(|e| format!("node {id}: cannot start the rshm server: {e}"))?;
     Ok(RshmClient::new(handle))
+}
+
+/// How long `bind_patiently` waits for a busy port.
+const BIND_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Binds `addr`, waiting up to `BIND_PATIENCE` while the port is in use.
+///
+/// A node restarted at once on its old port, as after a crash, can find
+/// it still held for a moment by the sockets of its previous incarnation
+/// while the OS closes them (also seen in the fault tests, where many
+/// nodes come and go on one machine). Any other error fails at once.
+fn bind_patiently(addr: SocketAddr, id: NodeId) -> std::io::Result<TcpListener> {
+    let deadline = Instant::now() + BIND_PATIENCE;
+    let mut said = false;
+    loop {
+        match TcpListener::bind(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline => {
+                if !said {
+                    eprintln!("sim: node {id}: {addr} is in use; waiting for it");
+                    said = true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
 }
