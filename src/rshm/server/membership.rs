@@ -148,6 +148,13 @@ impl Membership {
         self.unsettled.is_empty()
     }
 
+    /// Whether a peer this node was started with is not a member now.
+    pub(super) fn missing_peers(&self) -> bool {
+        self.configured
+            .keys()
+            .any(|n| !self.members.contains_key(n))
+    }
+
     pub(super) fn is_member(&self, node: NodeId) -> bool {
         self.members.contains_key(&node)
     }

@@ -40,11 +40,21 @@ impl Server {
             return;
         }
         let (id, owner, settled) = (seg.id, seg.owner, seg.settled);
-        if self.no_live_holder(id) {
-            self.reply(token, Err(EHOSTDOWN));
-            return;
+        let owner_live = self.membership.is_member(owner);
+        // The live owner always has the image, even when this node's table
+        // lists it as no holder: a row learned from a third node before
+        // this node connected to the creator keeps only the holders that
+        // were live here then.
+        if self.no_live_holder(id) && !owner_live {
+            // A configured peer that is not a member yet may join any
+            // moment with a copy (just after a start): the call waits for
+            // one, up to its deadline, as it waits for an owner.
+            if !self.membership.missing_peers() {
+                self.reply(token, Err(EHOSTDOWN));
+                return;
+            }
         }
-        if !settled || !self.membership.is_member(owner) {
+        if !settled || !owner_live {
             self.calls.park(
                 Parked::Attach {
                     token,
