@@ -498,3 +498,54 @@ fn a_dropped_incarnation_gets_its_rejoin_even_when_its_frames_cross_it() {
         n[0].log
     );
 }
+
+#[test]
+fn a_late_claim_does_not_take_over_a_decided_epoch() {
+    use sim::rshm::wire::Msg;
+    use sim::rshm::RshmId;
+    // Node 1 owns a segment that nodes 2 and 3 hold; node 1 stops and node
+    // 2 (the lowest holder) wins epoch 1.
+    let mut n = mem_cluster(3, MESH).unwrap();
+    let id = n[0].get(14, PAGE_BYTES as u64).unwrap();
+    n[1].attach(id).unwrap();
+    n[2].attach(id).unwrap();
+    let mut owner = n.remove(0);
+    owner.stop();
+    for node in n.iter_mut() {
+        assert!(eventually(SOON, || node.dump().contains("owner 2 epoch 1")));
+    }
+    // Node 1 comes back as a new incarnation that missed all of it (as
+    // after a pause) and claims epoch 1, which its lower id would win
+    // while the epoch was open.
+    let rshm = RshmId::from_guest(id).unwrap();
+    let hello = Msg::Hello {
+        node: 1,
+        incarnation: u32::MAX,
+        table: Vec::new(),
+        collected: Vec::new(),
+    };
+    let mut late = RawPeer::connect(n[1].addr);
+    late.send(u32::MAX, &hello).unwrap();
+    late.send(u32::MAX, &Msg::Takeover { id: rshm, epoch: 1 })
+        .unwrap();
+    let mut answer = None;
+    while let Some(msg) = late.next() {
+        if let Msg::TakeoverAck {
+            accepted, owner, ..
+        } = msg
+        {
+            answer = Some((accepted, owner));
+            break;
+        }
+    }
+    assert_eq!(
+        answer,
+        Some((false, 2)),
+        "node 3 must refuse and name the owner that won epoch 1"
+    );
+    // The owner that won goes on numbering versions, and node 3 takes them.
+    n[0].write(id, 0, b"v1");
+    assert_eq!(n[0].publish(id).unwrap(), 1);
+    assert_eq!(&n[1].copy(id).unwrap().bytes[..2], b"v1");
+    assert!(n[1].dump().contains("owner 2 epoch 1"), "{}", n[1].dump());
+}

@@ -7,7 +7,8 @@
 //! member_left ─► owner_left: the segment is unsettled; the lowest live
 //!   holder (this node's view) ─► claim: epoch+1 ─Takeover─► every member
 //! members: on_takeover: a higher epoch, or the same epoch from a lower
-//!   node, is accepted (a lower holder contests with its own claim)
+//!   node, is accepted (a lower holder contests with its own claim),
+//!   unless this member settled that epoch under another live owner
 //!   ─TakeoverAck{accepted, version, holder}─► claimant: on_takeover_ack
 //! all answered (or the deadline) ─► maybe_elected ─┬► ImageQuery ─► best
 //!                                                  │  holder ─ImageIs─►
@@ -36,6 +37,9 @@ use crate::rshm::wire::{Msg, NodeId, RshmId, Run};
 /// A claim this node makes as the new owner.
 struct Claim {
     epoch: u64,
+    /// The segment's owner and epoch before this claim, back in the table
+    /// if the claim is abandoned.
+    before: (NodeId, u64),
     waiting: BTreeSet<NodeId>,
     /// The highest version heard of, and who holds it.
     best: (u64, NodeId),
@@ -117,6 +121,7 @@ impl Server {
         let Some(seg) = self.table.get_mut(id) else {
             return;
         };
+        let before = (seg.owner, seg.epoch);
         seg.owner = self.me;
         seg.epoch = epoch;
         seg.settled = false;
@@ -134,6 +139,7 @@ impl Server {
             id,
             Claim {
                 epoch,
+                before,
                 waiting,
                 best: (version, self.me),
                 fetching: false,
@@ -261,8 +267,21 @@ impl Server {
     }
 
     /// This node rejoins as a new member: it claims nothing any more.
+    ///
+    /// A claim set this node as the owner in its epoch before anyone
+    /// agreed: that goes back to what it was, or this node's table would
+    /// keep the abandoned claim and, as the lower id of that epoch, outrank
+    /// the claim that did win there (seen after a pause: a node claimed,
+    /// was dropped meanwhile, rejoined, and then refused the real owner's
+    /// updates for good).
     pub(super) fn abandon_elections(&mut self) {
-        self.elections.running.clear();
+        for (id, claim) in std::mem::take(&mut self.elections.running) {
+            if let Some(seg) = self.table.get_mut(id) {
+                if (seg.owner, seg.epoch) == (self.me, claim.epoch) {
+                    (seg.owner, seg.epoch) = claim.before;
+                }
+            }
+        }
         self.elections.deferred.clear();
     }
 
@@ -274,7 +293,8 @@ impl Server {
         };
         let better = seg.outranked_by(epoch, from);
         let holds = seg.data.is_some() && !seg.removed();
-        let (cur_owner, cur_epoch, version) = (seg.owner, seg.epoch, seg.version);
+        let (cur_owner, cur_epoch, version, settled) =
+            (seg.owner, seg.epoch, seg.version, seg.settled);
         if better
             && holds
             && self.me < from
@@ -298,7 +318,18 @@ impl Server {
             );
             return;
         }
-        if !better {
+        // The epoch is decided already: its owner here is live and settled
+        // (this node is that owner, or took its full image), which only
+        // happens once every member the owner asked agreed, a lower
+        // contestant included. A claim from a node that missed that (it
+        // was paused, and dropped) must not take the epoch over: refused,
+        // it gives up (`on_takeover_ack`).
+        let decided = !better
+            || (epoch == cur_epoch
+                && settled
+                && cur_owner != from
+                && self.live().contains(&cur_owner));
+        if decided {
             self.send(
                 from,
                 &Msg::TakeoverAck {
@@ -358,11 +389,13 @@ impl Server {
         if accepted {
             return;
         }
-        // Refused: a better claim (or owner) exists — give way to it.
+        // Refused: a better claim (or owner) exists — give way to it. In
+        // this claim's own epoch, any other owner named is better: it is
+        // a lower claimant, or one that won the epoch already.
         let outranked = self
             .table
             .get(id)
-            .is_some_and(|s| s.outranked_by(epoch, owner) || (epoch == c.epoch && owner < self.me));
+            .is_some_and(|s| s.outranked_by(epoch, owner) || epoch == c.epoch);
         if outranked && owner != self.me {
             self.elections.running.remove(&id);
             if let Some(seg) = self.table.get_mut(id) {
