@@ -81,6 +81,16 @@ impl<T: Copy, const N: usize> Entries<T, N> {
         unsafe { ptr.add(i).read() }
     }
 
+    /// A pointer to entry `i`, for reading single fields of it.
+    ///
+    /// # Safety
+    /// As for `read`; reads through the pointer are as `read`'s.
+    #[inline(always)]
+    pub unsafe fn at(ptr: *const T, i: usize) -> *const T {
+        // SAFETY: `i < N` keeps the pointer inside the allocation.
+        unsafe { ptr.add(i) }
+    }
+
     /// Entry `i`, by value.
     ///
     /// # Panics
