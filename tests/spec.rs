@@ -136,6 +136,14 @@ fn files_under(dirs: &[&str]) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// Whether `text` names one of the project's working files that live
+/// outside the repository (the design notes it was started from).
+fn names_an_outside_file(text: &str) -> bool {
+    ["../shared", "DESIGN.md", "STYLE.md", "PERFORMANCE-NOTES"]
+        .iter()
+        .any(|name| text.contains(name))
+}
+
 /// Every markdown file of the repository's docs (and README, assignments).
 fn markdown_files() -> Vec<std::path::PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -171,11 +179,24 @@ fn docs_link_only_inside_the_repository() {
                 bad.push(format!("{}: link to {target}", file.display()));
             }
         }
-        if text.contains("../shared") || text.contains("DESIGN.md") {
+        if names_an_outside_file(&text) {
             bad.push(format!(
                 "{}: names a file outside the repository",
                 file.display()
             ));
+        }
+    }
+    // Code is read by students too: its comments and messages may not
+    // send them outside the repository either.
+    for file in files_under(&["src", "examples", "benches", "tests"]) {
+        if file.extension().is_some_and(|e| e == "rs") && !file.ends_with(file!()) {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if names_an_outside_file(&text) {
+                bad.push(format!(
+                    "{}: names a file outside the repository",
+                    file.display()
+                ));
+            }
         }
     }
     assert!(

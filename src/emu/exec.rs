@@ -5,7 +5,7 @@
 //! a block's first op; it leaves when a terminator returns the next pc, or
 //! when an op stops the block (`STOPPED`, with `Exec::stop` saying why).
 //!
-//! How it is made fast (see shared/PERFORMANCE-NOTES.md):
+//! How it is made fast (docs/PERFORMANCE.md has what each step gave):
 //! - **Decode once**: each op is a small value with everything pre-computed
 //!   (absolute branch targets, sign-extended immediates) and a pointer to
 //!   its handler, chosen when the block was decoded (block.rs).

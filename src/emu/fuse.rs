@@ -1,5 +1,6 @@
 //! Superinstructions: handlers that run two adjacent ops in one dispatch,
-//! for the pairs compilers emit most (PERFORMANCE-NOTES.md, technique 5).
+//! for the pairs compilers emit most (docs/PERFORMANCE.md, the interpreter's
+//! rounds).
 //!
 //! `fuse` runs once per decoded block and only swaps the *handler* of the
 //! first op of a pair; both ops stay in the block as they were, and pairs
