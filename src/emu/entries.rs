@@ -78,7 +78,7 @@ impl<T: Copy, const N: usize> Entries<T, N> {
     pub unsafe fn read(ptr: *const T, i: usize) -> T {
         // SAFETY: `i < N` keeps the read inside the allocation; it makes no
         // reference, so it conflicts with nothing (caller's guarantee).
-        unsafe { ptr.add(i).read() }
+        unsafe { Self::at(ptr, i).read() }
     }
 
     /// A pointer to entry `i`, for reading single fields of it.

@@ -493,8 +493,24 @@ impl Tlb {
     /// `entries` is `as_ptr()` of a live `Tlb` (see `Entries::read`).
     #[inline(always)]
     pub unsafe fn read_host(entries: *const TlbEntry, vaddr: u64, size: u64) -> Option<*const u8> {
-        // SAFETY: the caller's guarantee; `index` is below `TLB_ENTRIES`.
-        let (tag, addend) = unsafe { Tlb::tag_and_addend(entries, vaddr, |e| e.read_tag) };
+        // The addend is read before the tag is compared, with a volatile
+        // read, which the compiler may not move into the hit path: there it
+        // would compute the entry's address into a register first, one
+        // more host instruction per guest load (2.4% of gcc matmul's host
+        // instructions). Reading it on a miss too costs nothing: it is on
+        // the tag's cache line. (Not for stores, `write_host`: a store
+        // holds one more value, the data, and the early addend would take
+        // a register that must be saved and restored.)
+        // SAFETY: the caller's guarantee; `index` is below `TLB_ENTRIES`, so
+        // the pointer is to a live entry, read field by field without a
+        // reference (`Entries::read`'s contract).
+        let (tag, addend) = unsafe {
+            let entry = Entries::<TlbEntry, TLB_ENTRIES>::at(entries, Tlb::index(vaddr));
+            (
+                std::ptr::addr_of!((*entry).read_tag).read(),
+                std::ptr::addr_of!((*entry).addend).read_volatile(),
+            )
+        };
         (tag == Tlb::tag_for(vaddr, size)).then(|| addend.wrapping_add(vaddr as usize).cast_const())
     }
 
@@ -504,40 +520,10 @@ impl Tlb {
     /// As for `read_host`.
     #[inline(always)]
     pub unsafe fn write_host(entries: *const TlbEntry, vaddr: u64, size: u64) -> Option<*mut u8> {
-        // SAFETY: as in `read_host`. (Not `tag_and_addend`: a store holds
-        // one more value, the data, and the early addend would take a
-        // register that must be saved and restored.)
+        // SAFETY: as in `read_host`.
         let entry = unsafe { Entries::<TlbEntry, TLB_ENTRIES>::read(entries, Tlb::index(vaddr)) };
         (entry.write_tag == Tlb::tag_for(vaddr, size))
             .then(|| entry.addend.wrapping_add(vaddr as usize))
-    }
-
-    /// One tag (`field` of the entry) and the addend of `vaddr`'s entry,
-    /// for a load.
-    ///
-    /// The addend is read before the tag is compared, with a volatile
-    /// read, which the compiler may not move into the hit path: there it
-    /// would compute the entry's address into a register first, one more
-    /// host instruction per guest load (measured: 2.4% fewer host
-    /// instructions on gcc matmul without it). Loading the addend on
-    /// a miss too costs nothing: it is on the tag's cache line.
-    ///
-    /// # Safety
-    /// As for `read_host`.
-    #[inline(always)]
-    unsafe fn tag_and_addend(
-        entries: *const TlbEntry,
-        vaddr: u64,
-        field: impl FnOnce(&TlbEntry) -> u64,
-    ) -> (u64, *mut u8) {
-        // SAFETY: the caller's guarantee; `index` is below `TLB_ENTRIES`,
-        // so the pointer is to a live entry, and no reference to an entry
-        // is alive meanwhile (`Entries::read`'s contract).
-        unsafe {
-            let entry = Entries::<TlbEntry, TLB_ENTRIES>::at(entries, Tlb::index(vaddr));
-            let addend = std::ptr::addr_of!((*entry).addend).read_volatile();
-            (field(&*entry), addend)
-        }
     }
 
     /// Caches that the page at `page_addr` is the frame at host address

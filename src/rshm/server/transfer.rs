@@ -45,14 +45,12 @@ impl Server {
         // lists it as no holder: a row learned from a third node before
         // this node connected to the creator keeps only the holders that
         // were live here then.
-        if self.no_live_holder(id) && !owner_live {
-            // A configured peer that is not a member yet may join any
-            // moment with a copy (just after a start): the call waits for
-            // one, up to its deadline, as it waits for an owner.
-            if !self.membership.missing_peers() {
-                self.reply(token, Err(EHOSTDOWN));
-                return;
-            }
+        // Without either, a configured peer that is not a member yet may
+        // join any moment with a copy (just after a start): the call then
+        // waits for one, up to its deadline, as it waits for an owner.
+        if !owner_live && self.no_live_holder(id) && !self.membership.missing_peers() {
+            self.reply(token, Err(EHOSTDOWN));
+            return;
         }
         if !settled || !owner_live {
             self.calls.park(
