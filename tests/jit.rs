@@ -151,7 +151,7 @@ fn the_instruction_limit_stops_both_tiers_at_the_same_instruction() {
 /// writing a register the loop reads, the budget cutting linked blocks,
 /// and loads and stores that miss (misaligned) in the middle of a block.
 mod random_loops {
-    use super::common::{addi, Program, Rig, CODE, DATA};
+    use super::common::{addi, branch, Program, Rig, CODE, DATA};
     use proptest::prelude::*;
     use sim::emu::{
         BranchOp, Exception, ImmOp, Instruction, LoadOp, Lowering, Reg, RegOp, StoreOp,
@@ -310,15 +310,6 @@ mod random_loops {
             rs1: t,
             offset: 0,
         });
-    }
-
-    fn branch(op: BranchOp, rs1: Reg, rs2: Reg, from: u64, to: u64) -> Instruction {
-        Instruction::Branch {
-            op,
-            rs1,
-            rs2,
-            offset: to as i64 - from as i64,
-        }
     }
 
     /// ```text

@@ -57,7 +57,7 @@
 //! ## Ownership of the jump cache
 //!
 //! The jump cache is read by the run loop (`JumpCache::get`) and by the
-//! executor's block chaining (exec.rs, `chain`), through a copy of the
+//! executor's block chaining (exec.rs, `cached`), through a copy of the
 //! cache's pointer kept in `Exec`; it is written by `fetch`
 //! (`remember_jump`) and flushed by the machine, both between runs of
 //! handlers. Its entries are `Entries` (entries.rs), owned through one raw

@@ -30,8 +30,9 @@
 //!   un-counts what did not run.
 //! - **Successor links**: a branch, `jal` or block end goes to its target
 //!   block through a pointer kept after the terminator (`chain_linked`),
-//!   filled on first use; only `jalr` and targets on another page go
-//!   through the jump cache (`chain`).
+//!   filled on first use; a `jalr` goes where it went last through its
+//!   own link (op.rs, `ReturnLink`); only a `jalr` elsewhere and targets
+//!   on another page go through the jump cache (`cached`).
 //! - `x0` never needs a check: ops with destination `x0` write the sink
 //!   register 32 (op.rs).
 //! - Loads and stores go through the TLB with one compare (mmu.rs); misses,
@@ -51,8 +52,8 @@ use super::exec_fp::*;
 use super::memory::PAGE_SIZE;
 use super::mmu::Tlb;
 use super::op::{
-    amo_unpack, Exec, Handler, JumpEntry, Link, Op, OpKind, Stop, DIVISIONS, JUMP_CACHE_ENTRIES,
-    STOPPED,
+    amo_unpack, Exec, Handler, JumpEntry, Link, Op, OpKind, ReturnLink, Stop, DIVISIONS,
+    JUMP_CACHE_ENTRIES, STOPPED,
 };
 use std::ptr::addr_of_mut;
 
@@ -1037,8 +1038,37 @@ pub(crate) unsafe extern "C" fn exec_jalr(
     let o = &*op;
     // Read rs1 before writing rd: they may be the same register.
     let target = reg(x, o.rs1).wrapping_add(o.imm as u64) & !1;
-    set(x, o.rd, (*link_of(op)).next_pc);
-    chain(target, x, e, budget)
+    // The link slot after a `jalr` is a `ReturnLink` (op.rs), written
+    // through this pointer (`jalr_through_cache`) as `link_of`'s is.
+    let link = op.add(1).cast_mut().cast::<ReturnLink>();
+    set(x, o.rd, (*link).next_pc);
+    let last = (*link).last;
+    if (*link).last_pc == target && !last.is_null() {
+        return enter(target, last, u64::from((*last).left), x, e, budget);
+    }
+    jalr_through_cache(link, x, e, budget, target)
+}
+
+/// A `jalr` to somewhere else than last time: chains through the jump
+/// cache, and remembers the block in the `jalr`'s link slot if it is on
+/// the running block's page (op.rs, `ReturnLink`).
+///
+/// Its arguments are in the order of a handler's, as `chain_and_link`'s.
+///
+/// # Safety
+/// The `Handler` contract; `link` is the link slot of the running `jalr`.
+#[inline(never)]
+unsafe extern "C" fn jalr_through_cache(
+    link: *mut ReturnLink,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+    target: u64,
+) -> u64 {
+    chain_remembering(target, x, e, budget, |ops| {
+        (*link).last = ops;
+        (*link).last_pc = target;
+    })
 }
 
 /// `ecall`: a `Syscall` exception, for the kernel.
@@ -1146,32 +1176,38 @@ unsafe extern "C" fn chain_and_link(
     budget: u64,
     target: u64,
 ) -> u64 {
-    let Some(entry) = cached(e, target) else {
-        return back_to_run_loop(e, budget, target);
-    };
-    if (target ^ e.block_pc) < PAGE_SIZE {
-        *link = entry.ops;
-    }
-    enter(target, entry.ops, entry.count, x, e, budget)
+    chain_remembering(target, x, e, budget, |ops| *link = ops)
 }
 
-/// Block chaining through the jump cache: goes on with the block at
-/// `target` directly (a tail call) if the jump cache has it and the budget
-/// allows all of it; otherwise returns `target` to the run loop, which
-/// looks it up or decodes. A jump-cache entry points to a live block's
-/// ops: the cache is flushed whenever a block is removed (block.rs).
+/// Chaining through the jump cache: on with the block at `target` if the
+/// jump cache has it (and the budget allows all of it), else back to the
+/// run loop; a block on the running block's page is handed to `remember`
+/// first, to link to (op.rs, `Link`, says why only there).
 ///
 /// # Safety
 /// The `Handler` contract.
 #[inline(always)]
-unsafe fn chain(target: u64, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
+unsafe fn chain_remembering(
+    target: u64,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+    remember: impl FnOnce(*const Op),
+) -> u64 {
     let Some(entry) = cached(e, target) else {
         return back_to_run_loop(e, budget, target);
     };
+    if (target ^ e.block_pc) < PAGE_SIZE {
+        remember(entry.ops);
+    }
     enter(target, entry.ops, entry.count, x, e, budget)
 }
 
-/// The jump cache's entry for `target`, if it holds that pc's block.
+/// The jump cache's entry for `target`, if it holds that pc's block: the
+/// chaining of a target no link holds. (Without one, the block goes back
+/// to the run loop, which looks the target up or decodes.) A jump-cache
+/// entry points to a live block's ops: the cache is flushed whenever a
+/// block is removed (block.rs).
 ///
 /// # Safety
 /// `e.jump_cache` is the live jump cache's (the `Handler` contract).

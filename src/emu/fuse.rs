@@ -1,11 +1,13 @@
 //! Superinstructions: handlers that run two adjacent ops in one dispatch,
-//! for the pairs compilers emit most (docs/PERFORMANCE.md, the interpreter's
-//! rounds).
+//! for the pairs compilers emit most, and four or five for a function's
+//! frame entry and exit as C\* and selfie compile them (`frame_handler`)
+//! (docs/PERFORMANCE.md, the interpreter's rounds).
 //!
 //! `fuse` runs once per decoded block and only swaps the *handler* of the
-//! first op of a pair; both ops stay in the block as they were, and pairs
-//! never overlap. A fused handler runs the first op, commits it, and then
-//! runs the second op's body inline instead of dispatching to it: what it
+//! first op of a pair (or sequence); all ops stay in the block as they
+//! were, and pairs never overlap. A fused handler runs the first op,
+//! commits it, and then runs the second op's body inline instead of
+//! dispatching to it (and so on, for a sequence): what it
 //! saves is the dispatch (loading the next handler, the indirect jump and
 //! its misprediction), and for a pair of loads from one base register, one
 //! of the two TLB lookups. Each half keeps its own slow path: a TLB miss
@@ -23,6 +25,8 @@
 //! | ALU op; ALU op (`lui; addi`, `slli; add`, `addi; addi`) | constants, scaled indices, pointer bumps |
 //! | `ld; ld` | loading two operands (C\*: two locals off `s0`, one TLB lookup) |
 //! | `sd v,o(b); ld v,o(b)` | storing then reloading a local: the load is a no-op |
+//! | `addi sp,sp,-16; sd ra,8(sp); sd s0,0(sp); mv s0,sp` (`; addi sp,sp,-n`) | a C\* function's entry: the stack pointer stays in a host register |
+//! | `mv sp,s0; ld ra,8(sp); ld s0,0(sp); addi sp,sp,16` | a C\* function's exit |
 //!
 //! The op kinds are type parameters (`Alu`, `Cond`, `Word`), so every
 //! combination is a function of its own, with its own indirect jump at its
@@ -113,28 +117,87 @@ macro_rules! by_forwarding {
 /// on.
 pub(crate) fn fuse(ops: &mut [Op]) {
     let n = ops.len();
-    let mut best = vec![0u32; n + 2];
-    let mut pair: Vec<Option<Handler>> = vec![None; n];
+    // A handler chosen at `i` runs ops `i..i + len`, within the block.
+    let mut best = vec![0u32; n + 1];
+    // The handler chosen at `i`, and how many ops it runs.
+    let mut chosen: Vec<Option<(Handler, usize)>> = vec![None; n];
     for i in (0..n.saturating_sub(1)).rev() {
         best[i] = best[i + 1];
-        if let Some((handler, saving)) = fused(&ops[i], &ops[i + 1]) {
-            if saving + best[i + 2] > best[i] {
-                best[i] = saving + best[i + 2];
-                pair[i] = Some(handler);
+        let pair = fused(&ops[i], &ops[i + 1]).map(|(handler, saving)| (handler, 2, saving));
+        let frame = frame_handler(&ops[i..]);
+        for (handler, len, saving) in pair.into_iter().chain(frame) {
+            if saving + best[i + len] > best[i] {
+                best[i] = saving + best[i + len];
+                chosen[i] = Some((handler, len));
             }
         }
     }
     let mut i = 0;
     while i < n {
-        match pair[i] {
+        match chosen[i] {
             // Set only where fusing at `i` saves more than not.
-            Some(handler) => {
+            Some((handler, len)) => {
                 ops[i].handler = handler;
-                i += 2;
+                i += len;
             }
             _ => i += 1,
         }
     }
+}
+
+/// What a frame sequence saves, by `fused`'s measure, per op after its
+/// first: a dispatch (about 4) and a round trip of the stack pointer
+/// through the register file (2), and a little more, so that it outweighs
+/// any pairs within it.
+const FRAME_SAVING_PER_OP: u32 = 4 + 2 + 1;
+
+/// The handler, its length in ops and what it saves (`fused`'s measure)
+/// if `ops` start with a function's frame entry or exit as C\* and selfie
+/// compile every function:
+///
+/// - entry: `addi sp,sp,-16; sd ra,8(sp); sd s0,0(sp); mv s0,sp`, and
+///   `addi sp,sp,-n` after it if the function has locals;
+/// - exit: `mv sp,s0; ld ra,8(sp); ld s0,0(sp); addi sp,sp,16`,
+///
+/// with any registers and offsets in those shapes. A call passes its
+/// arguments on the stack there, so every call runs a chain of stack
+/// pointer updates, each of which the next op reads back from the register
+/// file (a store and a dependent load the host forwards, several cycles
+/// each); these handlers keep the stack pointer in a host register through
+/// the sequence. (docs/PERFORMANCE.md: C\* sort calls `swap` from its
+/// partition loop.)
+fn frame_handler(ops: &[Op]) -> Option<(Handler, usize, u32)> {
+    use OpKind as K;
+    let [a, b, c, d, rest @ ..] = ops else {
+        return None;
+    };
+    // A real register: not `x0` (read as 0) and not the sink (op.rs).
+    let real = |r: u8| (1..32).contains(&r);
+    let sp = a.rd;
+    let bump = |o: &Op| o.kind == K::Addi && o.rd == sp && o.rs1 == sp;
+    if !real(sp) {
+        return None;
+    }
+    let (handler, len): (Handler, usize) = if bump(a)
+        && [b, c].iter().all(|s| s.kind == K::Sd && s.rs1 == sp)
+        && d.kind == K::Mv
+        && d.rs1 == sp
+    {
+        match rest.first() {
+            Some(locals) if bump(locals) => (exec_frame_entry::<true>, 5),
+            _ => (exec_frame_entry::<false>, 4),
+        }
+    } else if a.kind == K::Mv
+        // The loads must not write the base they share with the final
+        // `addi`.
+        && [b, c].iter().all(|l| l.kind == K::Ld && l.rs1 == sp && l.rd != sp)
+        && bump(d)
+    {
+        (exec_frame_exit, 4)
+    } else {
+        return None;
+    };
+    Some((handler, len, FRAME_SAVING_PER_OP * (len as u32 - 1)))
 }
 
 /// What a fused pair saves, roughly in host instructions (counted in the
@@ -554,4 +617,54 @@ unsafe extern "C" fn exec_sd_reload(op: *const Op, x: *mut u64, e: &mut Exec, bu
         return rest;
     }
     next(op.add(1), x, e, budget)
+}
+
+/// A frame's entry, `addi sp,sp,k; sd r1,o1(sp); sd r2,o2(sp); mv fp,sp`,
+/// and with `LOCALS` the `addi sp,sp,n` after it (`frame_handler`): the
+/// stack pointer stays in a host register through all of them. A store
+/// that misses the TLB takes its own slow path with the ops before it
+/// committed, which then goes on with the next op by dispatch, as unfused.
+/// # Safety
+/// The `Handler` contract (op.rs), for an op fused by `fuse` as an entry
+/// (with locals if `LOCALS`).
+unsafe extern "C" fn exec_frame_entry<const LOCALS: bool>(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    let sp = run_alu::<Addi>(op, x);
+    for store in [op.add(1), op.add(2)] {
+        let addr = sp.wrapping_add((*store).imm as u64);
+        // Read after the `addi` wrote: the stored register may be `sp`.
+        let value = reg(x, (*store).rs2);
+        if !store_hit::<u64>(e, addr, value) {
+            return exec::store_miss::<u64>(store, x, e, budget, addr, value);
+        }
+    }
+    let mv = op.add(3);
+    set(x, (*mv).rd, sp);
+    if !LOCALS {
+        return next(mv, x, e, budget);
+    }
+    let locals = op.add(4);
+    set(x, (*locals).rd, sp.wrapping_add((*locals).imm as u64));
+    next(locals, x, e, budget)
+}
+
+/// A frame's exit, `mv sp,fp; ld r1,o1(sp); ld r2,o2(sp); addi sp,sp,k`
+/// (`frame_handler`), the loads not writing `sp`: as `exec_frame_entry`.
+/// # Safety
+/// The `Handler` contract (op.rs), for an op fused by `fuse` as an exit.
+unsafe extern "C" fn exec_frame_exit(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
+    let sp = run_alu::<Mv>(op, x);
+    for load in [op.add(1), op.add(2)] {
+        let addr = sp.wrapping_add((*load).imm as u64);
+        if load_hit::<u64>(load, x, e, addr).is_none() {
+            return exec::load_miss::<u64>(load, x, e, budget, addr);
+        }
+    }
+    let addi = op.add(3);
+    set(x, (*addi).rd, sp.wrapping_add((*addi).imm as u64));
+    next(addi, x, e, budget)
 }

@@ -12,8 +12,8 @@
 #![allow(dead_code)]
 
 use sim::emu::{
-    encode, Exception, Frame, Hart, ImmOp, Instruction, Machine, PageTable, PteFlags, Reg,
-    VirtPage, PAGE_SIZE,
+    encode, BranchOp, Exception, Frame, Hart, ImmOp, Instruction, Machine, PageTable, PteFlags,
+    Reg, VirtPage, PAGE_SIZE,
 };
 use sim::toolchain::elf::{write_executable, Segment, SegmentFlags};
 
@@ -193,6 +193,16 @@ pub fn addi(rd: Reg, rs1: Reg, imm: i64) -> Instruction {
         rd,
         rs1,
         imm,
+    }
+}
+
+/// A conditional branch at `from` to `to`.
+pub fn branch(op: BranchOp, rs1: Reg, rs2: Reg, from: u64, to: u64) -> Instruction {
+    Instruction::Branch {
+        op,
+        rs1,
+        rs2,
+        offset: to as i64 - from as i64,
     }
 }
 

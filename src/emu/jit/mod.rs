@@ -6,7 +6,7 @@
 //! A compiled block is just another handler (op.rs, `Handler`): when
 //! `BlockCache::fetch` (block.rs) decodes a block, it asks `Jit::compile`
 //! for code and, if it gets some, puts that code in place of the block's
-//! first op's handler. The run loop and block chaining (exec.rs, `chain`)
+//! first op's handler. The run loop and block chaining (exec.rs, `enter`)
 //! call it exactly as they call an interpreted block, with the same three
 //! arguments: the block's first op, the register file, the `Exec`.
 //!
@@ -35,7 +35,7 @@
 //!   thus runs from block to block without leaving machine code until its
 //!   time slice ends;
 //! - a `jalr`, and a target on another page, chain through the jump cache
-//!   in machine code, as the interpreter's `chain` does (exec.rs): if the
+//!   in machine code, as the interpreter does (exec.rs, `cached`): if the
 //!   jump cache has the block and the budget allows all of it, the code
 //!   counts it, makes it the running block (`Exec`'s `block_pc`) and
 //!   jumps to its first handler with the budget left; otherwise it returns
@@ -60,7 +60,7 @@
 //! ## What stays exactly as in the interpreter
 //!
 //! - Instruction counts: a block is counted whole by whoever enters it
-//!   (run loop, `chain`, a linked entry), as before; an exit through an
+//!   (run loop, `enter`, a linked entry), as before; an exit through an
 //!   op's handler is an exit from that op's index. The timer and
 //!   `--max-instructions` stop at the same instruction, and a block cut
 //!   short by the budget is decoded into the scratch buffer and never

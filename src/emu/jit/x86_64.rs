@@ -268,7 +268,7 @@ pub(super) struct Site {
 
 /// A compiled block.
 pub(super) struct Compiled {
-    /// The entry from the interpreter (run loop, `chain`): the block's
+    /// The entry from the interpreter (run loop, `enter`): the block's
     /// handler.
     pub handler: Handler,
     /// The entry for direct jumps from other blocks: counts the block
