@@ -1,7 +1,8 @@
 //! Superinstructions: handlers that run two adjacent ops in one dispatch,
-//! for the pairs compilers emit most, and four or five for a function's
-//! frame entry and exit as C\* and selfie compile them (`frame_handler`)
-//! (docs/PERFORMANCE.md, the interpreter's rounds).
+//! for the pairs compilers emit most, and three to five for an array
+//! element's load and a function's frame entry and exit as C\* compiles
+//! them (`indexed_load`, `frame_handler`) (docs/PERFORMANCE.md, the
+//! interpreter's rounds).
 //!
 //! `fuse` runs once per decoded block and only swaps the *handler* of the
 //! first op of a pair (or sequence); all ops stay in the block as they
@@ -27,6 +28,7 @@
 //! | `sd v,o(b); ld v,o(b)` | storing then reloading a local: the load is a no-op |
 //! | `addi sp,sp,-16; sd ra,8(sp); sd s0,0(sp); mv s0,sp` (`; addi sp,sp,-n`) | a C\* function's entry: the stack pointer stays in a host register |
 //! | `mv sp,s0; ld ra,8(sp); ld s0,0(sp); addi sp,sp,16` | a C\* function's exit |
+//! | `slli i,i,3; add a,a,i; ld d,0(a)` | an array element, `a[i]` (C\*'s `*(a + i)`): the address in a host register |
 //!
 //! The op kinds are type parameters (`Alu`, `Cond`, `Word`), so every
 //! combination is a function of its own, with its own indirect jump at its
@@ -125,7 +127,8 @@ pub(crate) fn fuse(ops: &mut [Op]) {
         best[i] = best[i + 1];
         let pair = fused(&ops[i], &ops[i + 1]).map(|(handler, saving)| (handler, 2, saving));
         let frame = frame_handler(&ops[i..]);
-        for (handler, len, saving) in pair.into_iter().chain(frame) {
+        let indexed = indexed_load(&ops[i..]);
+        for (handler, len, saving) in pair.into_iter().chain(frame).chain(indexed) {
             if saving + best[i + len] > best[i] {
                 best[i] = saving + best[i + len];
                 chosen[i] = Some((handler, len));
@@ -152,8 +155,9 @@ pub(crate) fn fuse(ops: &mut [Op]) {
 const FRAME_SAVING_PER_OP: u32 = 4 + 2 + 1;
 
 /// The handler, its length in ops and what it saves (`fused`'s measure)
-/// if `ops` start with a function's frame entry or exit as C\* and selfie
-/// compile every function:
+/// if `ops` start with a function's frame entry or exit as sim's C\*
+/// compiler makes them for every function (selfie's own compiler saves
+/// `ra` and `s0` with an `addi` each, a shape not matched here):
 ///
 /// - entry: `addi sp,sp,-16; sd ra,8(sp); sd s0,0(sp); mv s0,sp`, and
 ///   `addi sp,sp,-n` after it if the function has locals;
@@ -198,6 +202,35 @@ fn frame_handler(ops: &[Op]) -> Option<(Handler, usize, u32)> {
         return None;
     };
     Some((handler, len, FRAME_SAVING_PER_OP * (len as u32 - 1)))
+}
+
+/// What an indexed load saves, by `fused`'s measure: two dispatches
+/// (about 4 each) and two round trips through the register file (2 each):
+/// more than its `slli; add` pair and a pair of the load with what follows
+/// it, which it must outweigh to be chosen.
+const INDEXED_LOAD_SAVING: u32 = 2 * 4 + 2 * 2;
+
+/// The handler, its length in ops (three) and what it saves if `ops`
+/// start with a load from an array element, `a[i]`, as C\* compiles it
+/// (after loading `a` and `i`): `slli i,i,k; add a,a,i; ld d,o(a)` (with
+/// `add`'s sources either way round, and any load). The element's address
+/// goes from op to op in a host register, not through the register file:
+/// a loop over an array waits on that chain (C\* sort's partition test).
+fn indexed_load(ops: &[Op]) -> Option<(Handler, usize, u32)> {
+    let [shift, add, load, ..] = ops else {
+        return None;
+    };
+    let fwd = forwarded(shift, add);
+    let shape = shift.kind == OpKind::Slli
+        && add.kind == OpKind::Add
+        && fwd != 0
+        // The load's base is the sum: the `add`'s result goes on.
+        && load.rs1 == add.rd;
+    if !shape {
+        return None;
+    }
+    let handler = by_load!(load.kind, |T| by_forwarding!(fwd, exec_indexed_load::<T>))?;
+    Some((handler, 3, INDEXED_LOAD_SAVING))
 }
 
 /// What a fused pair saves, roughly in host instructions (counted in the
@@ -667,4 +700,26 @@ unsafe extern "C" fn exec_frame_exit(op: *const Op, x: *mut u64, e: &mut Exec, b
     let addi = op.add(3);
     set(x, (*addi).rd, sp.wrapping_add((*addi).imm as u64));
     next(addi, x, e, budget)
+}
+
+/// `slli i,i,k; add a,a,i; ld d,o(a)` (`indexed_load`): the shifted index
+/// and the element's address go on in host registers, each also written
+/// to its register as the ops would. A load that misses the TLB takes its
+/// own slow path, the two ALU ops committed.
+/// # Safety
+/// The `Handler` contract (op.rs), for an op fused by `fuse` as an
+/// indexed load; `F` is `forwarded` of the `slli` and the `add`.
+unsafe extern "C" fn exec_indexed_load<T: Word, const F: u8>(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    let index = run_alu::<Slli>(op, x);
+    let add = op.add(1);
+    let (a, b) = sources::<F>(add, x, index);
+    let base = a.wrapping_add(b);
+    set(x, (*add).rd, base);
+    let load = op.add(2);
+    load_at::<T>(load, x, e, budget, base.wrapping_add((*load).imm as u64))
 }

@@ -1,11 +1,13 @@
-//! A function's frame entry and exit, as C* and selfie compile every
-//! function (`addi sp,sp,-16; sd ra,8(sp); sd s0,0(sp); mv s0,sp` and
-//! `mv sp,s0; ld ra,8(sp); ld s0,0(sp); addi sp,sp,16`), which the
-//! interpreter runs as one handler each (src/emu/fuse.rs): run whole, they
-//! must end exactly as the same instructions run one at a time (where
-//! nothing is fused) and as the JIT tier runs them, also when a store or
-//! load in the middle faults, and with registers that overlap in every way
-//! the shapes allow.
+//! The op sequences C* compiles for every call and every array access,
+//! which the interpreter runs as one handler each (src/emu/fuse.rs): a
+//! function's frame entry and exit (`addi sp,sp,-16; sd ra,8(sp); sd
+//! s0,0(sp); mv s0,sp` and `mv sp,s0; ld ra,8(sp); ld s0,0(sp); addi
+//! sp,sp,16`) and an element's load (`slli i,i,3; add a,a,i; ld d,0(a)`).
+//! Run whole, they must end exactly as the same instructions run one at
+//! a time (where nothing is fused) and as the JIT tier runs them, also
+//! when a store or load in the middle faults, and with registers that
+//! overlap in every way the shapes allow. So must the `jalr` that returns
+//! through its link (src/emu/op.rs, `ReturnLink`).
 //!
 //! Each program loops, so that the TLB is warm from the second pass on:
 //! a cold TLB sends the first access of each page down the slow path,
@@ -16,8 +18,8 @@ mod common;
 
 use common::{addi, branch, Program, Rig, CODE, DATA, RO};
 use sim::emu::{
-    encode, BranchOp, Exception, Instruction, LoadOp, Lowering, PteFlags, Reg, RegOp, StoreOp,
-    PAGE_SIZE as PAGE,
+    encode, BranchOp, Exception, ImmOp, Instruction, LoadOp, Lowering, PteFlags, Reg, RegOp,
+    StoreOp, PAGE_SIZE as PAGE,
 };
 
 /// Registers of one frame sequence: the stack pointer, the two saved
@@ -435,5 +437,163 @@ fn a_return_to_code_changed_since_runs_the_new_code() {
         );
         // 1 (old) + 100 three times; a stale block would give 4.
         assert_eq!(rig.reg(Reg::A0), 301, "{way:?}");
+    }
+}
+
+// ---- indexed loads ------------------------------------------------------------
+
+/// One shape of `slli; add; load`: the registers and the load.
+#[derive(Clone, Copy, Debug)]
+struct Indexed {
+    /// `slli index, index, 3`.
+    index: Reg,
+    /// `add sum, first, second`: one of them is `index`.
+    sum: Reg,
+    first: Reg,
+    second: Reg,
+    /// `load dest, offset(base)`: `base` is `sum` for the shape C\* makes.
+    load: LoadOp,
+    base: Reg,
+    dest: Reg,
+    offset: i64,
+}
+
+/// Each pass: the index from `a1` into `index`, the indexed load, its
+/// value xored into `a2`, `a1` stepped by `step`. (`xori` and `xor` fuse
+/// with nothing, so the three ops between them are fused as one, as they
+/// are in C\*'s `ld; ld; slli; add; ld`, and not into pairs with them.)
+fn indexed_program(shape: Indexed, step: i64) -> Program {
+    looped(|p| {
+        p.push(Instruction::OpImm {
+            op: ImmOp::Xori,
+            rd: shape.index,
+            rs1: Reg::A1,
+            imm: 0,
+        })
+        .push(Instruction::OpImm {
+            op: ImmOp::Slli,
+            rd: shape.index,
+            rs1: shape.index,
+            imm: 3,
+        })
+        .push(Instruction::Op {
+            op: RegOp::Add,
+            rd: shape.sum,
+            rs1: shape.first,
+            rs2: shape.second,
+        })
+        .push(Instruction::Load {
+            op: shape.load,
+            rd: shape.dest,
+            rs1: shape.base,
+            offset: shape.offset,
+        })
+        .push(Instruction::Op {
+            op: RegOp::Xor,
+            rd: Reg::A2,
+            rs1: Reg::A2,
+            rs2: shape.dest,
+        })
+        .push(addi(Reg::A1, Reg::A1, step));
+        // The base again, where the sum overwrote it.
+        p.push(mv(Reg::A0, Reg::S1));
+    })
+}
+
+#[test]
+fn indexed_loads_run_as_single_steps_do() {
+    // `t1` counts the passes (`PASSES`): the index is `a3` here.
+    let (t0, t1, a0, t2) = (Reg::T0, Reg::A3, Reg::A0, Reg::T2);
+    let shapes = [
+        // C*'s: `slli t1,t1,3; add t0,t0,t1; ld t0,0(t0)`, with t0 = a.
+        Indexed {
+            index: t1,
+            sum: a0,
+            first: a0,
+            second: t1,
+            load: LoadOp::Ld,
+            base: a0,
+            dest: t0,
+            offset: 0,
+        },
+        // The index first; the load's destination its base.
+        Indexed {
+            index: t1,
+            sum: a0,
+            first: t1,
+            second: a0,
+            load: LoadOp::Ld,
+            base: a0,
+            dest: a0,
+            offset: 8,
+        },
+        // The index added to itself (`add t0,t1,t1`), a signed word.
+        Indexed {
+            index: t1,
+            sum: t0,
+            first: t1,
+            second: t1,
+            load: LoadOp::Lw,
+            base: t0,
+            dest: t0,
+            offset: 4,
+        },
+        // The sum into the index register, an unsigned byte off its end.
+        Indexed {
+            index: t1,
+            sum: t1,
+            first: a0,
+            second: t1,
+            load: LoadOp::Lbu,
+            base: t1,
+            dest: t0,
+            offset: -1,
+        },
+        // Not the shape: the load's base is not the sum (the base alone).
+        Indexed {
+            index: t1,
+            sum: t0,
+            first: a0,
+            second: t1,
+            load: LoadOp::Ld,
+            base: a0,
+            dest: t2,
+            offset: 16,
+        },
+    ];
+    // Words 0, 1, 2, ... of the data pages hold 1000, 1001, 1002, ...
+    let words: Vec<(u64, u64)> = (0..64).map(|i| (DATA + 8 * i, 1000 + i)).collect();
+    for shape in shapes {
+        // Passes over words 2, 5, 8, ...; then from just below the data
+        // pages' end on, the last pass's load leaves them (a page fault,
+        // with the `slli` and `add` retired); then misaligned ones.
+        let cases = [
+            (2, 3, "within the data pages"),
+            (
+                2 * PAGE as i64 / 8 - 3,
+                1,
+                "the last pass beyond the data pages",
+            ),
+        ];
+        for (first_index, step, what) in cases {
+            let program = indexed_program(shape, step);
+            let presets = [
+                (PASSES, 4),
+                (Reg::A1, first_index as u64),
+                (Reg::A2, 0),
+                (Reg::A0, DATA),
+                (Reg::S1, DATA),
+            ];
+            let seen = agree(&program, &presets, &words, &format!("{shape:?}, {what}"));
+            if first_index == 2 && shape.load == LoadOp::Ld && shape.offset == 0 {
+                assert!(seen.exception.contains("breakpoint"), "{}", seen.exception);
+                // Words 2, 5, 8 and 11.
+                assert_eq!(
+                    seen.regs[Reg::A2.index()],
+                    1002 ^ 1005 ^ 1008 ^ 1011,
+                    "{shape:?}"
+                );
+            }
+        }
     }
 }
