@@ -161,6 +161,19 @@ fn agree(program: &Program, presets: &[(Reg, u64)], words: &[(u64, u64)], what: 
     interpreted
 }
 
+/// Asserts that a run stopped on a fault at `pc`, with the stack pointer
+/// at `sp` (the ops before the faulting one retired, it and those after
+/// it did not).
+fn assert_faulted_at(seen: &Seen, pc: u64, sp: u64, what: &str) {
+    assert!(
+        seen.exception.contains("fault"),
+        "{what}: {}",
+        seen.exception
+    );
+    assert_eq!(seen.pc, pc, "{what}");
+    assert_eq!(seen.regs[Reg::SP.index()], sp, "{what}");
+}
+
 /// Entry, a local written through the frame pointer, exit: three passes
 /// with the stack in the middle of the data pages.
 #[test]
@@ -273,14 +286,9 @@ fn an_entry_that_faults_in_the_middle_stops_at_the_store_that_faulted() {
                 (Reg::RA, 0x1111),
                 (Reg::S0, 0x2222),
             ];
-            let seen = agree(&program, &presets, &[], &format!("{what}, locals {locals}"));
-            assert!(
-                seen.exception.contains("fault"),
-                "{what}: {}",
-                seen.exception
-            );
-            assert_eq!(seen.pc, faulting_pc, "{what}, locals {locals}");
-            assert_eq!(seen.regs[Reg::SP.index()], third, "{what}, locals {locals}");
+            let what = format!("{what}, locals {locals}");
+            let seen = agree(&program, &presets, &[], &what);
+            assert_faulted_at(&seen, faulting_pc, third, &what);
         }
     }
 }
@@ -311,13 +319,7 @@ fn an_exit_that_faults_in_the_middle_stops_at_the_load_that_faulted() {
         ];
         let presets = [(PASSES, 5), (Reg::S0, first)];
         let seen = agree(&program, &presets, &words, what);
-        assert!(
-            seen.exception.contains("fault"),
-            "{what}: {}",
-            seen.exception
-        );
-        assert_eq!(seen.pc, faulting_pc, "{what}");
-        assert_eq!(seen.regs[Reg::SP.index()], last, "{what}");
+        assert_faulted_at(&seen, faulting_pc, last, what);
     }
 }
 

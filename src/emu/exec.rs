@@ -888,15 +888,18 @@ pub(crate) unsafe extern "C" fn exec_amo(
 
 // ---- terminators: they return the next pc ------------------------------------
 
-/// The link slot after terminator `op` (op.rs, `Link`).
+/// The link slot after terminator `op` (op.rs): a `Link`, or after a
+/// `jalr` a `ReturnLink`.
 ///
 /// # Safety
-/// The `Handler` contract, and `op` is a terminator.
+/// The `Handler` contract, and `op` is a terminator (a `jalr` if `L` is
+/// `ReturnLink`).
 #[inline(always)]
-unsafe fn link_of(op: *const Op) -> *mut Link {
-    // The slot is written through this pointer (`chain_linked`): the
-    // contract gives `op` a pointer that may write it.
-    op.add(1).cast_mut().cast::<Link>()
+unsafe fn link_of<L>(op: *const Op) -> *mut L {
+    // The slot is written through this pointer (`chain_linked`,
+    // `jalr_through_cache`): the contract gives `op` a pointer that may
+    // write it.
+    op.add(1).cast_mut().cast::<L>()
 }
 
 /// The shape of every conditional branch: to the absolute target in `imm`
@@ -930,7 +933,7 @@ pub(crate) unsafe fn branch_if(
     budget: u64,
     taken: bool,
 ) -> u64 {
-    let link = link_of(op);
+    let link = link_of::<Link>(op);
     if taken {
         chain_linked((*op).imm as u64, addr_of_mut!((*link).target), x, e, budget)
     } else {
@@ -1020,7 +1023,7 @@ pub(crate) unsafe extern "C" fn exec_jal(
     budget: u64,
 ) -> u64 {
     let o = &*op;
-    let link = link_of(op);
+    let link = link_of::<Link>(op);
     set(x, o.rd, (*link).next_pc);
     chain_linked(o.imm as u64, addr_of_mut!((*link).target), x, e, budget)
 }
@@ -1038,9 +1041,7 @@ pub(crate) unsafe extern "C" fn exec_jalr(
     let o = &*op;
     // Read rs1 before writing rd: they may be the same register.
     let target = reg(x, o.rs1).wrapping_add(o.imm as u64) & !1;
-    // The link slot after a `jalr` is a `ReturnLink` (op.rs), written
-    // through this pointer (`jalr_through_cache`) as `link_of`'s is.
-    let link = op.add(1).cast_mut().cast::<ReturnLink>();
+    let link = link_of::<ReturnLink>(op);
     set(x, o.rd, (*link).next_pc);
     let last = (*link).last;
     if (*link).last_pc == target && !last.is_null() {
@@ -1126,7 +1127,7 @@ pub(crate) unsafe extern "C" fn exec_fallthrough(
     e: &mut Exec,
     budget: u64,
 ) -> u64 {
-    let link = link_of(op);
+    let link = link_of::<Link>(op);
     chain_linked((*link).next_pc, addr_of_mut!((*link).next), x, e, budget)
 }
 

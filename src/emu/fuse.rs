@@ -175,13 +175,10 @@ fn frame_handler(ops: &[Op]) -> Option<(Handler, usize, u32)> {
     let [a, b, c, d, rest @ ..] = ops else {
         return None;
     };
-    // A real register: not `x0` (read as 0) and not the sink (op.rs).
-    let real = |r: u8| (1..32).contains(&r);
+    // Both shapes bump `sp` (`addi sp,sp,k`), so it is a real register:
+    // a source is never the sink, and no op writes `x0` (op.rs).
     let sp = a.rd;
     let bump = |o: &Op| o.kind == K::Addi && o.rd == sp && o.rs1 == sp;
-    if !real(sp) {
-        return None;
-    }
     let (handler, len): (Handler, usize) = if bump(a)
         && [b, c].iter().all(|s| s.kind == K::Sd && s.rs1 == sp)
         && d.kind == K::Mv
@@ -412,15 +409,22 @@ unsafe fn sources<const F: u8>(op: *const Op, x: *mut u64, v: u64) -> (u64, u64)
     (a, b)
 }
 
-/// Runs ALU op `op` (of kind `A`) on its sources (`sources`).
+/// Runs ALU op `op` (of kind `A`) on its sources (`sources`): writes its
+/// result and returns it.
 ///
 /// # Safety
 /// As for `run_alu`.
 #[inline(always)]
-unsafe fn run_alu_after<A: Alu, const F: u8>(op: *const Op, x: *mut u64, v: u64) {
+unsafe fn run_alu_after<A: Alu, const F: u8>(op: *const Op, x: *mut u64, v: u64) -> u64 {
     let (a, b) = sources::<F>(op, x, v);
-    set(x, (*op).rd, A::apply(a, b, (*op).imm));
+    let result = A::apply(a, b, (*op).imm);
+    set(x, (*op).rd, result);
+    result
 }
+
+/// `rs1` alone, forwarded (`sources`): for the ops of a frame sequence,
+/// whose only source is the stack pointer the handler holds.
+const RS1: u8 = 1;
 
 // Every fused handler below is a `Handler` whose `op` is the first of a
 // pair fused by `fuse`: `op.add(1)` is the second op of the pair, and the
@@ -675,14 +679,12 @@ unsafe extern "C" fn exec_frame_entry<const LOCALS: bool>(
             return exec::store_miss::<u64>(store, x, e, budget, addr, value);
         }
     }
-    let mv = op.add(3);
-    set(x, (*mv).rd, sp);
+    run_alu_after::<Mv, RS1>(op.add(3), x, sp);
     if !LOCALS {
-        return next(mv, x, e, budget);
+        return next(op.add(3), x, e, budget);
     }
-    let locals = op.add(4);
-    set(x, (*locals).rd, sp.wrapping_add((*locals).imm as u64));
-    next(locals, x, e, budget)
+    run_alu_after::<Addi, RS1>(op.add(4), x, sp);
+    next(op.add(4), x, e, budget)
 }
 
 /// A frame's exit, `mv sp,fp; ld r1,o1(sp); ld r2,o2(sp); addi sp,sp,k`
@@ -697,9 +699,8 @@ unsafe extern "C" fn exec_frame_exit(op: *const Op, x: *mut u64, e: &mut Exec, b
             return exec::load_miss::<u64>(load, x, e, budget, addr);
         }
     }
-    let addi = op.add(3);
-    set(x, (*addi).rd, sp.wrapping_add((*addi).imm as u64));
-    next(addi, x, e, budget)
+    run_alu_after::<Addi, RS1>(op.add(3), x, sp);
+    next(op.add(3), x, e, budget)
 }
 
 /// `slli i,i,k; add a,a,i; ld d,o(a)` (`indexed_load`): the shifted index
@@ -716,10 +717,7 @@ unsafe extern "C" fn exec_indexed_load<T: Word, const F: u8>(
     budget: u64,
 ) -> u64 {
     let index = run_alu::<Slli>(op, x);
-    let add = op.add(1);
-    let (a, b) = sources::<F>(add, x, index);
-    let base = a.wrapping_add(b);
-    set(x, (*add).rd, base);
+    let base = run_alu_after::<Add, F>(op.add(1), x, index);
     let load = op.add(2);
     load_at::<T>(load, x, e, budget, base.wrapping_add((*load).imm as u64))
 }
