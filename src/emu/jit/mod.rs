@@ -23,10 +23,11 @@
 //!
 //! - a branch, `jal` or the end of a straight-line block goes to a target
 //!   known when the block is compiled. If the target lies on the page of
-//!   the block's first pc, the code jumps there directly: a `jmp` to the
-//!   target block's *linked entry* once that block is compiled (the link is
-//!   made by whichever of the two is compiled second, `Jit::compile`), and
-//!   until then to a fallback that goes through the jump cache. The linked
+//!   the block's first pc, the code jumps there directly: a `jmp` (or the
+//!   branch's own conditional jump) to the target block's *linked entry*
+//!   once that block is compiled (the link is made by whichever of the
+//!   two is compiled second, `Jit::compile`), and until then to a
+//!   fallback that goes through the jump cache. The linked
 //!   entry charges the block to the instruction budget, which compiled
 //!   code keeps in a host register (as the interpreter passes it from
 //!   handler to handler, op.rs): one `sub` and one `jb`, and if the block
@@ -89,6 +90,12 @@
 //! `MAX_CODE_BYTES` nothing more is compiled (the interpreter runs the
 //! rest), which bounds the memory a guest that rewrites its code forever
 //! can make the host spend.
+//!
+//! ## Reading the code it makes
+//!
+//! `SIM_JIT_DUMP=DIR sim -u prog` writes each compiled block's machine
+//! code to `DIR/<pc in hex>.bin`; `objdump -D -b binary -m i386:x86-64
+//! DIR/10240.bin` shows it, laid out as x86_64.rs's module doc says.
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;

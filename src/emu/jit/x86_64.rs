@@ -24,8 +24,9 @@
 //! linked entry:  sub r10, count ; jb over     ← direct jumps, jump cache
 //! start:         loads of the registers the block reads first (if few)
 //! body:          the ops, one template each
-//!                the terminator: jmp <linked entry of the target>
-//!                                (patched; at first: jmp fallback)
+//!                the terminator: jmp (or a branch's jcc) <linked entry
+//!                                of the target> (patched; at first: to
+//!                                its fallback)
 //! over:          budget spent: the budget back to Exec, pop, return the pc
 //! fallbacks:     mov rax, target ; jmp chain
 //! chain:         the jump-cache lookup (for jalr and unlinked targets)
@@ -164,26 +165,42 @@ impl CodeArena {
         self.predictions.used = 0;
     }
 
-    /// Makes the `jmp rel32` at `jump` (an address `compile` reported in a
-    /// `Site`) go to `target` (code in this arena). Called only between
-    /// runs of handlers: no code runs while it is rewritten.
+    /// Makes the jump at `jump` (an address `compile` reported in a
+    /// `Site`: a `jmp rel32` or a `jcc rel32`) go to `target` (code in
+    /// this arena). Called only between runs of handlers: no code runs
+    /// while it is rewritten.
     pub fn patch_jump(&mut self, jump: usize, target: usize) {
         let base = self.base as usize;
         let inside = |a: usize, len: usize| a >= base && a + len <= base + self.used;
-        if !inside(jump, 5) || !inside(target, 1) {
+        if !inside(jump, 2) || !inside(target, 1) {
             return;
         }
+        // SAFETY: `jump..jump + 2` is inside the code handed out by `add`
+        // (checked above).
+        let opcode = unsafe { [*(jump as *const u8), *((jump + 1) as *const u8)] };
+        let Some(len) = rel32_jump_len(opcode).filter(|&len| inside(jump, len)) else {
+            return;
+        };
         // Both lie in one reservation of less than 2 GiB: the distance
-        // fits a rel32.
-        let rel = (target as i64 - (jump as i64 + 5)) as i32;
-        // SAFETY: `jump..jump + 5` is inside the code handed out by `add`
-        // (checked above), the 5-byte jump `compile` emitted there; the
-        // mapping is writable, and the 4 bytes after the opcode are
-        // written unaligned, as x86 encodes them.
+        // fits a rel32, which counts from the end of the jump.
+        let rel = (target as i64 - (jump + len) as i64) as i32;
+        // SAFETY: the jump's last 4 bytes are its rel32, inside the code
+        // handed out by `add` (checked above); the mapping is
+        // writable, and they are written unaligned, as x86 encodes them.
         unsafe {
-            debug_assert_eq!(*(jump as *const u8), JMP_REL32);
-            std::ptr::write_unaligned((jump + 1) as *mut i32, rel);
+            std::ptr::write_unaligned((jump + len - 4) as *mut i32, rel);
         }
+    }
+}
+
+/// The length of a jump whose first two bytes are `opcode` if it is one a
+/// `Site` may be: `jmp rel32` (`e9`, 5 bytes) or `jcc rel32` (`0f 8x`, 6
+/// bytes), both ending in their rel32.
+fn rel32_jump_len(opcode: [u8; 2]) -> Option<usize> {
+    match opcode {
+        [JMP_REL32, _] => Some(5),
+        [0x0f, cc] if cc & 0xf0 == 0x80 => Some(6),
+        _ => None,
     }
 }
 
@@ -257,7 +274,7 @@ impl Predictions {
 /// compiled, and back to `fallback` when it is dropped.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Site {
-    /// Address of the `jmp rel32`.
+    /// Address of the `jmp rel32` or `jcc rel32`.
     pub jump: usize,
     /// Where it jumps while unlinked: sets the target pc and chains
     /// through the jump cache.
@@ -432,7 +449,7 @@ struct Block<'a> {
     misses: Vec<Miss>,
     /// The fix-ups of loads that guessed wrong (`Guess`).
     guesses: Vec<Guess>,
-    /// Direct jumps: (offset of the `jmp`, its fallback label, target pc).
+    /// Direct jumps: (offset of the `jmp` or `jcc`, its fallback label, target pc).
     sites: Vec<(usize, DynamicLabel, u64)>,
     /// Guest registers in host registers.
     cache: RegCache,
@@ -564,8 +581,11 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         exit_to(&mut b, i);
     }
     let code = b.a.finalize().ok()?;
+    // For reading what the templates made: `SIM_JIT_DUMP=DIR` writes
+    // each block's code to DIR/<pc in hex>.bin, for `objdump -D -b binary
+    // -m i386:x86-64` (jit/mod.rs, module doc). A debugging aid: a file
+    // that cannot be written is skipped.
     if let Some(d) = std::env::var_os("SIM_JIT_DUMP") {
-        // TEMP
         let _ = std::fs::write(
             std::path::Path::new(&d).join(format!("{pc:x}.bin")),
             &code[..],
@@ -577,7 +597,11 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         .zip(fallbacks)
         // Label jumps are rel32 (dynasm's default); a site in any other
         // form is left out and stays unlinked.
-        .filter(|&(&(jump, _, _), _)| code[jump] == JMP_REL32)
+        .filter(|&(&(jump, _, _), _)| {
+            code.get(jump..jump + 2)
+                .and_then(|b| rel32_jump_len([b[0], b[1]]))
+                .is_some()
+        })
         .map(|(&(jump, _, target_pc), fallback)| Site {
             jump: at + jump,
             fallback: at + fallback,
@@ -709,7 +733,6 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             );
         }
         K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
-            let taken = b.a.new_dynamic_label();
             b.cache.next_op();
             let (r1, r2) = (
                 b.cache.read(&mut b.a, op.rs1),
@@ -717,17 +740,29 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             );
             b.cache.flush(&mut b.a);
             dynasm!(b.a ; .arch x64 ; cmp Rq(r1), Rq(r2));
+            // A target elsewhere on the page: the conditional jump itself
+            // is the patchable site (one jump taken, not two).
+            let page = !(PAGE_SIZE - 1);
+            let site = target != b.pc && target & page == b.pc & page;
+            // Where it jumps when taken: the site's fallback, or the code
+            // below that goes to the target.
+            let to = b.a.new_dynamic_label();
+            if site {
+                b.sites.push((b.a.offset().0, to, target));
+            }
             match op.kind {
-                K::Beq => dynasm!(b.a ; .arch x64 ; je =>taken),
-                K::Bne => dynasm!(b.a ; .arch x64 ; jne =>taken),
-                K::Blt => dynasm!(b.a ; .arch x64 ; jl =>taken),
-                K::Bge => dynasm!(b.a ; .arch x64 ; jge =>taken),
-                K::Bltu => dynasm!(b.a ; .arch x64 ; jb =>taken),
-                _ => dynasm!(b.a ; .arch x64 ; jae =>taken),
+                K::Beq => dynasm!(b.a ; .arch x64 ; je =>to),
+                K::Bne => dynasm!(b.a ; .arch x64 ; jne =>to),
+                K::Blt => dynasm!(b.a ; .arch x64 ; jl =>to),
+                K::Bge => dynasm!(b.a ; .arch x64 ; jge =>to),
+                K::Bltu => dynasm!(b.a ; .arch x64 ; jb =>to),
+                _ => dynasm!(b.a ; .arch x64 ; jae =>to),
             }
             go_to(b, after);
-            dynasm!(b.a ; .arch x64 ; =>taken);
-            go_to(b, target);
+            if !site {
+                dynasm!(b.a ; .arch x64 ; =>to);
+                go_to(b, target);
+            }
         }
         _ => return false,
     }
@@ -792,6 +827,8 @@ fn emit_chain(b: &mut Block) {
 /// (`rbx`, `rbp`, `r12`–`r15`, `rdi`): callee-saved ones, which the
 /// interpreter entry saves on the stack and every exit restores.
 const CACHE_REGS: [u8; 7] = [3, 5, 12, 13, 14, 15, 7];
+/// `rax`: scratch, and the sink's register (`RegCache::target`).
+const RAX: u8 = 0;
 
 /// Guest registers in host registers, within one block: a write-back
 /// cache. A write of a guest register goes to its host register only and
@@ -880,6 +917,36 @@ impl RegCache {
         dynasm!(a ; .arch x64 ; mov Rq(CACHE_REGS[s]), rax);
     }
 
+    /// The host register the op's result goes to: guest register `g`'s
+    /// own (so that the template computes straight into it, where a
+    /// two-operand x86 instruction wants it), or `rax` for the sink, which
+    /// is never read. Not yet marked dirty: the template calls `written`
+    /// once it has written it. (Until then the register file's copy is
+    /// the current value, which is what an exit before the write must
+    /// see; the host register may hold anything.)
+    fn target(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) -> u8 {
+        if g == SINK {
+            return RAX;
+        }
+        CACHE_REGS[self.slot(a, g).0]
+    }
+
+    /// Guest register `g` now has its new value in its host register
+    /// (`target`).
+    fn written(&mut self, g: u8) {
+        if let Some(s) = self.holds.iter().position(|&h| h == Some(g)) {
+            self.dirty[s] = true;
+        }
+    }
+
+    /// `target` and `written` at once, for an op that cannot leave the
+    /// block between them (no memory access).
+    fn write(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) -> u8 {
+        let r = self.target(a, g);
+        self.written(g);
+        r
+    }
+
     /// The dirty registers, as (guest register, host register).
     fn dirty(&self) -> Vec<(u8, u8)> {
         (0..CACHE_REGS.len())
@@ -921,6 +988,14 @@ fn pop_saved_regs(a: &mut VecAssembler<X64Relocation>) {
 }
 
 /// Emits op `i`, an op `compiles` accepts.
+///
+/// The templates compute straight into the host register of the op's
+/// destination (`RegCache::target`), as x86's two-operand instructions
+/// want: `add rd, rs2` when rd is rs1, `mov rd, rs1; add rd, rs2` when
+/// not, and `lea` where it gives the sum in one instruction without
+/// touching a source. When rd is rs2 but not rs1 a non-commutative op
+/// would overwrite its second source before reading it: those go through
+/// `rax`.
 fn emit_op(
     a: &mut VecAssembler<X64Relocation>,
     c: &mut RegCache,
@@ -947,194 +1022,190 @@ fn emit_op(
             c.read(a, op.rs2)
         };
     }
-    // rd = rax, sign-extended from eax for the W forms.
-    macro_rules! store_rd {
-        () => { c.write_rax(a, op.rd) };
-        (w) => {{ x!(movsxd rax, eax); c.write_rax(a, op.rd) }};
+    // rd's host register, to be written by the op (no exit in between).
+    macro_rules! rd {
+        () => {
+            c.write(a, op.rd)
+        };
+    }
+    // rd = rs1 <op> imm: a copy of rs1 unless rd is rs1, then the op.
+    macro_rules! with_imm {
+        ($ins:ident, $v:expr) => {{
+            let a1 = s1!();
+            let d = rd!();
+            if d != a1 {
+                x!(mov Rq(d), Rq(a1));
+            }
+            x!($ins Rq(d), $v);
+        }};
+    }
+    // The sources and rd's host register of rd = rs1 <op> rs2, the
+    // sources swapped for a commutative op when rd is rs2 (so that rd is
+    // the first operand where it can be), and whether rd is still the
+    // second source only: then the op computes in rax.
+    macro_rules! operands {
+        ($commutative:expr) => {{
+            let (mut a1, mut a2) = (s1!(), s2!());
+            let d = rd!();
+            if d == a2 && d != a1 && $commutative {
+                std::mem::swap(&mut a1, &mut a2);
+            }
+            (d, a1, a2, d == a2 && d != a1)
+        }};
+    }
+    // rd = rs1 <op> rs2 (64-bit).
+    macro_rules! with_reg {
+        ($ins:ident, $commutative:expr) => {{
+            let (d, a1, a2, in_rax) = operands!($commutative);
+            if in_rax {
+                x!(mov rax, Rq(a1) ; $ins rax, Rq(a2) ; mov Rq(d), rax);
+            } else if d == a1 {
+                x!($ins Rq(d), Rq(a2));
+            } else {
+                x!(mov Rq(d), Rq(a1) ; $ins Rq(d), Rq(a2));
+            }
+        }};
+    }
+    // The same on the low 32 bits, the result sign-extended.
+    macro_rules! with_reg_w {
+        ($ins:ident, $commutative:expr) => {{
+            let (d, a1, a2, in_rax) = operands!($commutative);
+            if in_rax {
+                x!(mov eax, Rd(a1) ; $ins eax, Rd(a2) ; movsxd Rq(d), eax);
+            } else if d == a1 {
+                x!($ins Rd(d), Rd(a2) ; movsxd Rq(d), Rd(d));
+            } else {
+                x!(mov Rd(d), Rd(a1) ; $ins Rd(d), Rd(a2) ; movsxd Rq(d), Rd(d));
+            }
+        }};
+    }
+    // A shift by rs2: x86 takes the count in cl, and masks it to 6 bits
+    // (5 for the 32-bit forms), as RISC-V does (unprivileged spec 2.4.2,
+    // 4.2.2). The count goes to rcx first, so rd may be rs2.
+    macro_rules! shift_by_reg {
+        ($ins:ident) => {{
+            let (a1, a2) = (s1!(), s2!());
+            let d = rd!();
+            x!(mov rcx, Rq(a2));
+            if d != a1 {
+                x!(mov Rq(d), Rq(a1));
+            }
+            x!($ins Rq(d), cl);
+        }};
+        ($ins:ident, w) => {{
+            let (a1, a2) = (s1!(), s2!());
+            let d = rd!();
+            x!(mov ecx, Rd(a2));
+            if d != a1 {
+                x!(mov Rd(d), Rd(a1));
+            }
+            x!($ins Rd(d), cl ; movsxd Rq(d), Rd(d));
+        }};
+    }
+    // A shift by an immediate on the low 32 bits, sign-extended.
+    macro_rules! shift_w {
+        ($ins:ident) => {{
+            let a1 = s1!();
+            let d = rd!();
+            if d != a1 {
+                x!(mov Rd(d), Rd(a1));
+            }
+            x!($ins Rd(d), shamt_w ; movsxd Rq(d), Rd(d));
+        }};
+    }
+    // rd = 1 if the compare of rs1 with `$b` sets `$set`'s condition, else
+    // 0: rax is cleared before the compare (`xor` changes the flags).
+    macro_rules! set_if {
+        ($set:ident, $($b:tt)+) => {{
+            let a1 = s1!();
+            x!(xor eax, eax ; cmp Rq(a1), $($b)+ ; $set al);
+            let d = rd!();
+            x!(mov Rq(d), rax);
+        }};
     }
     match op.kind {
         K::Nop => {}
         K::Li | K::LiSkip => {
+            let d = rd!();
             if let Ok(v) = i32::try_from(op.imm) {
-                x!(mov rax, v);
+                x!(mov Rq(d), v);
             } else {
-                x!(mov rax, QWORD op.imm);
+                x!(mov Rq(d), QWORD op.imm);
             }
-            store_rd!();
         }
         K::Mv => {
             let a1 = s1!();
-            x!(mov rax, Rq(a1));
-            store_rd!();
+            let d = rd!();
+            if d != a1 {
+                x!(mov Rq(d), Rq(a1));
+            }
         }
         K::Addi => {
             let a1 = s1!();
-            x!(mov rax, Rq(a1) ; add rax, imm);
-            store_rd!();
+            let d = rd!();
+            x!(lea Rq(d), [Rq(a1) + imm]);
         }
-        K::Xori => {
-            let a1 = s1!();
-            x!(mov rax, Rq(a1) ; xor rax, imm);
-            store_rd!();
-        }
-        K::Ori => {
-            let a1 = s1!();
-            x!(mov rax, Rq(a1) ; or rax, imm);
-            store_rd!();
-        }
-        K::Andi => {
-            let a1 = s1!();
-            x!(mov rax, Rq(a1) ; and rax, imm);
-            store_rd!();
-        }
-        K::Slti => {
-            let a1 = s1!();
-            x!(xor eax, eax ; cmp Rq(a1), imm ; setl al);
-            store_rd!();
-        }
-        K::Sltiu => {
-            let a1 = s1!();
-            x!(xor eax, eax ; cmp Rq(a1), imm ; setb al);
-            store_rd!();
-        }
-        K::Slli => {
-            let a1 = s1!();
-            x!(mov rax, Rq(a1) ; shl rax, shamt);
-            store_rd!();
-        }
-        K::Srli => {
-            let a1 = s1!();
-            x!(mov rax, Rq(a1) ; shr rax, shamt);
-            store_rd!();
-        }
-        K::Srai => {
-            let a1 = s1!();
-            x!(mov rax, Rq(a1) ; sar rax, shamt);
-            store_rd!();
-        }
-        // `sext.w` (gcc's `addiw rd, rs, 0` after 32-bit arithmetic): one
-        // instruction on its chain instead of three.
+        K::Xori => with_imm!(xor, imm),
+        K::Ori => with_imm!(or, imm),
+        K::Andi => with_imm!(and, imm),
+        K::Slti => set_if!(setl, imm),
+        K::Sltiu => set_if!(setb, imm),
+        K::Slli => with_imm!(shl, shamt),
+        K::Srli => with_imm!(shr, shamt),
+        K::Srai => with_imm!(sar, shamt),
+        // `sext.w` (gcc's `addiw rd, rs, 0` after 32-bit arithmetic).
         K::Addiw if imm == 0 => {
             let a1 = s1!();
-            x!(movsxd rax, Rd(a1));
-            store_rd!();
+            let d = rd!();
+            x!(movsxd Rq(d), Rd(a1));
         }
         K::Addiw => {
             let a1 = s1!();
-            x!(mov eax, Rd(a1) ; add eax, imm);
-            store_rd!(w);
+            let d = rd!();
+            x!(lea Rd(d), [Rq(a1) + imm] ; movsxd Rq(d), Rd(d));
         }
-        K::Slliw => {
-            let a1 = s1!();
-            x!(mov eax, Rd(a1) ; shl eax, shamt_w);
-            store_rd!(w);
-        }
-        K::Srliw => {
-            let a1 = s1!();
-            x!(mov eax, Rd(a1) ; shr eax, shamt_w);
-            store_rd!(w);
-        }
-        K::Sraiw => {
-            let a1 = s1!();
-            x!(mov eax, Rd(a1) ; sar eax, shamt_w);
-            store_rd!(w);
-        }
+        K::Slliw => shift_w!(shl),
+        K::Srliw => shift_w!(shr),
+        K::Sraiw => shift_w!(sar),
         K::Add => {
             let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; add rax, Rq(a2));
-            store_rd!();
+            let d = rd!();
+            x!(lea Rq(d), [Rq(a1) + Rq(a2)]);
         }
-        K::Sub => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; sub rax, Rq(a2));
-            store_rd!();
-        }
-        K::Xor => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; xor rax, Rq(a2));
-            store_rd!();
-        }
-        K::Or => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; or rax, Rq(a2));
-            store_rd!();
-        }
-        K::And => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; and rax, Rq(a2));
-            store_rd!();
-        }
-        K::Mul => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; imul rax, Rq(a2));
-            store_rd!();
-        }
-        // x86 masks 64-bit shift counts to 6 bits and 32-bit ones to 5, as
-        // RISC-V does (unprivileged spec 2.4.2, 4.2.2).
-        K::Sll => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2) ; shl rax, cl);
-            store_rd!();
-        }
-        K::Srl => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2) ; shr rax, cl);
-            store_rd!();
-        }
-        K::Sra => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; mov rcx, Rq(a2) ; sar rax, cl);
-            store_rd!();
-        }
+        K::Sub => with_reg!(sub, false),
+        K::Xor => with_reg!(xor, true),
+        K::Or => with_reg!(or, true),
+        K::And => with_reg!(and, true),
+        K::Mul => with_reg!(imul, true),
+        K::Sll => shift_by_reg!(shl),
+        K::Srl => shift_by_reg!(shr),
+        K::Sra => shift_by_reg!(sar),
         K::Slt => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(xor eax, eax ; cmp Rq(a1), Rq(a2) ; setl al);
-            store_rd!();
+            let a2 = s2!();
+            set_if!(setl, Rq(a2))
         }
         K::Sltu => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(xor eax, eax ; cmp Rq(a1), Rq(a2) ; setb al);
-            store_rd!();
+            let a2 = s2!();
+            set_if!(setb, Rq(a2))
         }
         K::Addw => {
             let (a1, a2) = (s1!(), s2!());
-            x!(mov eax, Rd(a1) ; add eax, Rd(a2));
-            store_rd!(w);
+            let d = rd!();
+            x!(lea Rd(d), [Rq(a1) + Rq(a2)] ; movsxd Rq(d), Rd(d));
         }
-        K::Subw => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov eax, Rd(a1) ; sub eax, Rd(a2));
-            store_rd!(w);
-        }
-        K::Mulw => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov eax, Rd(a1) ; imul eax, Rd(a2));
-            store_rd!(w);
-        }
-        K::Sllw => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov eax, Rd(a1) ; mov ecx, Rd(a2) ; shl eax, cl);
-            store_rd!(w);
-        }
-        K::Srlw => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov eax, Rd(a1) ; mov ecx, Rd(a2) ; shr eax, cl);
-            store_rd!(w);
-        }
-        K::Sraw => {
-            let (a1, a2) = (s1!(), s2!());
-            x!(mov eax, Rd(a1) ; mov ecx, Rd(a2) ; sar eax, cl);
-            store_rd!(w);
-        }
+        K::Subw => with_reg_w!(sub, false),
+        K::Mulw => with_reg_w!(imul, true),
+        K::Sllw => shift_by_reg!(shl, w),
+        K::Srlw => shift_by_reg!(shr, w),
+        K::Sraw => shift_by_reg!(sar, w),
         K::Sh1add | K::Sh2add | K::Sh3add => {
-            let k: i8 = match op.kind {
-                K::Sh1add => 1,
-                K::Sh2add => 2,
-                _ => 3,
-            };
             let (a1, a2) = (s1!(), s2!());
-            x!(mov rax, Rq(a1) ; shl rax, k ; add rax, Rq(a2));
-            store_rd!();
+            let d = rd!();
+            match op.kind {
+                K::Sh1add => x!(lea Rq(d), [Rq(a2) + Rq(a1) * 2]),
+                K::Sh2add => x!(lea Rq(d), [Rq(a2) + Rq(a1) * 4]),
+                _ => x!(lea Rq(d), [Rq(a2) + Rq(a1) * 8]),
+            }
         }
         // The high halves of products: x86's one-operand multiply leaves
         // them in rdx, which holds `Exec` here: kept in r9 meanwhile.
@@ -1147,7 +1218,7 @@ fn emit_op(
                 x!(mul Rq(a2));
             }
             x!(mov rax, rdx ; mov rdx, r9);
-            store_rd!();
+            c.write_rax(a, op.rd);
         }
         K::Div | K::Divu | K::Rem | K::Remu | K::Divw | K::Divuw | K::Remw | K::Remuw => {
             let (a1, a2) = (s1!(), s2!());
@@ -1163,6 +1234,11 @@ fn emit_op(
                 _ => 8,
             };
             let base = s1!();
+            // rd's host register now (a register it replaces is written
+            // back first, on the path every exit below shares), marked
+            // written only after the load: the miss exit writes back what
+            // is dirty before it.
+            let d = c.target(a, op.rd);
             let miss = translate(a, base, imm, size, READ_TAG);
             out.misses.push((miss, i, c.dirty()));
             if let Some(slot) = out.guess.then(|| out.predictions.take()).flatten() {
@@ -1170,17 +1246,17 @@ fn emit_op(
             } else {
                 x!(mov r8, QWORD [r11 + rcx + ADDEND]);
             }
-            // The guest address in rax, the addend in r8.
+            // The host address: base + imm + the addend (in r8).
             match op.kind {
-                K::Lb => x!(movsx rax, BYTE [rax + r8]),
-                K::Lbu => x!(movzx eax, BYTE [rax + r8]),
-                K::Lh => x!(movsx rax, WORD [rax + r8]),
-                K::Lhu => x!(movzx eax, WORD [rax + r8]),
-                K::Lw => x!(movsxd rax, DWORD [rax + r8]),
-                K::Lwu => x!(mov eax, DWORD [rax + r8]),
-                _ => x!(mov rax, QWORD [rax + r8]),
+                K::Lb => x!(movsx Rq(d), BYTE [Rq(base) + r8 + imm]),
+                K::Lbu => x!(movzx Rd(d), BYTE [Rq(base) + r8 + imm]),
+                K::Lh => x!(movsx Rq(d), WORD [Rq(base) + r8 + imm]),
+                K::Lhu => x!(movzx Rd(d), WORD [Rq(base) + r8 + imm]),
+                K::Lw => x!(movsxd Rq(d), DWORD [Rq(base) + r8 + imm]),
+                K::Lwu => x!(mov Rd(d), DWORD [Rq(base) + r8 + imm]),
+                _ => x!(mov Rq(d), QWORD [Rq(base) + r8 + imm]),
             }
-            store_rd!();
+            c.written(op.rd);
         }
         K::Sb | K::Sh | K::Sw | K::Sd => {
             let size = match op.kind {
@@ -1192,13 +1268,12 @@ fn emit_op(
             let (base, value) = (s1!(), s2!());
             let miss = translate(a, base, imm, size, WRITE_TAG);
             out.misses.push((miss, i, c.dirty()));
-            x!(add rax, QWORD [r11 + rcx + ADDEND]);
-            x!(mov rcx, Rq(value));
+            x!(mov r8, QWORD [r11 + rcx + ADDEND]);
             match op.kind {
-                K::Sb => x!(mov BYTE [rax], cl),
-                K::Sh => x!(mov WORD [rax], cx),
-                K::Sw => x!(mov DWORD [rax], ecx),
-                _ => x!(mov QWORD [rax], rcx),
+                K::Sb => x!(mov BYTE [Rq(base) + r8 + imm], Rb(value)),
+                K::Sh => x!(mov WORD [Rq(base) + r8 + imm], Rw(value)),
+                K::Sw => x!(mov DWORD [Rq(base) + r8 + imm], Rd(value)),
+                _ => x!(mov QWORD [Rq(base) + r8 + imm], Rq(value)),
             }
         }
         // `compiles` accepts no other kind.
@@ -1269,10 +1344,12 @@ fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
 
 /// Emits the TLB lookup of an aligned `size`-byte access at `base + imm`
 /// (`base` a host register; mmu.rs, `Tlb::read_host`/`write_host`, in
-/// machine code): leaves the host address in `rax`, or jumps to the
-/// returned label (to be bound to the op's exit) when the entry's `tag`
-/// does not match. The entry's byte offset comes from one shift and one
-/// `and` (`TLB_OFFSET_MASK`).
+/// machine code): leaves the entry's byte offset in `rcx` (the addend is
+/// at `[r11 + rcx + ADDEND]`), or jumps to the returned label (to be bound
+/// to the op's exit) when the entry's `tag` does not match. The offset
+/// comes from one shift and one `and` (`TLB_OFFSET_MASK`); the access
+/// itself then addresses `[base + addend + imm]`, so no register holds
+/// the guest address.
 fn translate(
     a: &mut VecAssembler<X64Relocation>,
     base: u8,
@@ -1286,11 +1363,10 @@ fn translate(
     let mask = !(PAGE_SIZE as i32 - 1) | (size - 1);
     dynasm!(a
         ; .arch x64
-        ; lea rax, [Rq(base) + imm]
-        ; mov rcx, rax
-        ; shr rcx, PAGE_SHIFT - TLB_ENTRY_SHIFT
+        ; lea ecx, [Rq(base) + imm]
+        ; shr ecx, PAGE_SHIFT - TLB_ENTRY_SHIFT
         ; and ecx, TLB_OFFSET_MASK
-        ; mov r8, rax
+        ; lea r8, [Rq(base) + imm]
         ; and r8, mask
         ; cmp r8, QWORD [r11 + rcx + tag]
         ; jne =>miss
