@@ -110,6 +110,15 @@ impl Fpu<'_> {
         *self.fcsr |= u32::from(flags);
     }
 
+    /// The flags accrued so far (`fflags`): where a rounded operation's
+    /// flags start, so that softfloat.rs sees which it need not derive
+    /// again (its fast path once NX is set). ORing them back in with
+    /// `raise` changes nothing.
+    #[inline(always)]
+    fn accrued(&self) -> u8 {
+        (*self.fcsr & 0x1f) as u8
+    }
+
     /// The rounding mode of an `rm` field: itself, or `frm` for dynamic;
     /// `None` for a reserved mode.
     #[inline(always)]
@@ -254,7 +263,7 @@ unsafe fn fp_binary<W: Width>(
     let Some(rm) = e.fpu.rounding(fields.rm) else {
         return fault_illegal(op, e, budget, fields.bits);
     };
-    let mut flags = 0;
+    let mut flags = e.fpu.accrued();
     let value = f(
         e.fpu.operand::<W>(o.rs1),
         e.fpu.operand::<W>(o.rs2),
@@ -380,7 +389,7 @@ unsafe fn fp_unary<R: Width, W: Width>(
     let Some(rm) = e.fpu.rounding(fields.rm) else {
         return fault_illegal(op, e, budget, fields.bits);
     };
-    let mut flags = 0;
+    let mut flags = e.fpu.accrued();
     let value = f(e.fpu.operand::<R>(o.rs1), rm, &mut flags);
     e.fpu.result::<W>(o.rd, value);
     e.fpu.raise(flags);
@@ -449,7 +458,7 @@ unsafe fn fp_fused<W: Width>(op: *const Op, x: *mut u64, e: &mut Exec, budget: u
     };
     // (negate the product, negate the addend) of fmadd, fmsub, fnmsub, fnmadd.
     let signs = [(false, false), (false, true), (true, false), (true, true)];
-    let mut flags = 0;
+    let mut flags = e.fpu.accrued();
     let value = softfloat::fused_mul_add::<W::Format>(
         e.fpu.operand::<W>(o.rs1),
         e.fpu.operand::<W>(o.rs2),

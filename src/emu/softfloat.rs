@@ -80,12 +80,15 @@ pub trait Format {
         + PartialEq
         + std::ops::Add<Output = Self::Host>
         + std::ops::Sub<Output = Self::Host>
-        + std::ops::Mul<Output = Self::Host>;
+        + std::ops::Mul<Output = Self::Host>
+        + std::ops::Div<Output = Self::Host>;
     const HOST_ZERO: Self::Host;
     fn to_host(bits: u64) -> Self::Host;
     fn from_host(v: Self::Host) -> u64;
     /// The host's fused multiply-add (`mul_add`, correctly rounded).
     fn host_fma(a: Self::Host, b: Self::Host, c: Self::Host) -> Self::Host;
+    /// The host's square root (correctly rounded, as IEEE 754 requires).
+    fn host_sqrt(a: Self::Host) -> Self::Host;
     /// Fraction bits (23 or 52).
     const FRAC: u32;
     /// Exponent bits (8 or 11).
@@ -122,6 +125,9 @@ impl Format for F32 {
     fn host_fma(a: f32, b: f32, c: f32) -> f32 {
         a.mul_add(b, c)
     }
+    fn host_sqrt(a: f32) -> f32 {
+        a.sqrt()
+    }
 }
 
 impl Format for F64 {
@@ -137,6 +143,9 @@ impl Format for F64 {
     }
     fn host_fma(a: f64, b: f64, c: f64) -> f64 {
         a.mul_add(b, c)
+    }
+    fn host_sqrt(a: f64) -> f64 {
+        a.sqrt()
     }
 }
 
@@ -167,6 +176,18 @@ impl Format for F64 {
 //   exponents lie far apart (then the software path), and NX iff
 //   `±a*b ± c - r != 0` there.
 //
+// Once NX is among the flags a program has accrued (the callers pass the
+// accrued flags in: exec_fp.rs), whether this operation is inexact too
+// changes nothing, and that was most of the work above: then the host's
+// result of ordinary operands is the whole answer. This also covers `/`
+// and `sqrt`, whose NX would be costly to derive: `a / b` of two normal
+// numbers whose quotient is normal and at least twice the smallest normal
+// raises nothing but NX (no DZ, NV, OF or UF, by the argument for `*`),
+// and `sqrt` of a positive normal number nothing but NX. A program that
+// computes with inexact values sets NX on its first rounding and keeps it
+// (only a CSR write clears it), so nearly all of its operations take this
+// path.
+//
 // Everything else (NaNs, infinities, subnormal products, values near the
 // ends of the range, other rounding modes) takes the software path. The
 // unit tests check that both paths agree on every operand they try, on
@@ -187,6 +208,9 @@ fn fast_add<F: Format>(a: u64, b: u64, flags: &mut u8) -> Option<u64> {
     }
     let (x, y) = (F::to_host(a), F::to_host(b));
     let r = x + y;
+    if *flags & NX != 0 {
+        return Some(F::from_host(r));
+    }
     // TwoSum: r + err == x + y exactly.
     let y_part = r - x;
     let x_part = r - y_part;
@@ -209,6 +233,9 @@ fn fast_mul<F: Format>(a: u64, b: u64, flags: &mut u8) -> Option<u64> {
     let er = exponent_field::<F>(r);
     if er < 2 || er == F::EXP_MAX {
         return None;
+    }
+    if *flags & NX != 0 {
+        return Some(r);
     }
     let hidden = 1u64 << F::FRAC;
     let p = u128::from((a & F::FRAC_MASK) | hidden) * u128::from((b & F::FRAC_MASK) | hidden);
@@ -453,6 +480,9 @@ fn fast_fused<F: Format>(
     if er < 2 || er == F::EXP_MAX {
         return None;
     }
+    if *flags & NX != 0 {
+        return Some(r);
+    }
     let ((ma, ea), (mb, eb)) = (integer_form::<F>(a), integer_form::<F>(b));
     let (mc, ec) = integer_form::<F>(c);
     let (mr, er) = integer_form::<F>(r);
@@ -559,8 +589,26 @@ fn soft_mul<F: Format>(a: u64, b: u64, rm: Rounding, flags: &mut u8) -> u64 {
     }
 }
 
+/// `a / b` in round-to-nearest-even by the host, once NX has been raised
+/// (see above).
+#[inline(always)]
+fn fast_div<F: Format>(a: u64, b: u64, flags: &mut u8) -> Option<u64> {
+    let normal = |v: u64| (1..F::EXP_MAX).contains(&exponent_field::<F>(v));
+    if *flags & NX == 0 || !(normal(a) && normal(b)) {
+        return None;
+    }
+    let r = F::from_host(F::to_host(a) / F::to_host(b));
+    let er = exponent_field::<F>(r);
+    (2..F::EXP_MAX).contains(&er).then_some(r)
+}
+
 /// `a / b`.
 pub fn div<F: Format>(a: u64, b: u64, rm: Rounding, flags: &mut u8) -> u64 {
+    if rm == Rounding::NearestEven {
+        if let Some(r) = fast_div::<F>(a, b, flags) {
+            return r;
+        }
+    }
     let sign = sign_of::<F>(a) != sign_of::<F>(b);
     match (classify::<F>(a), classify::<F>(b)) {
         (ca, cb) if is_nan(ca) || is_nan(cb) => nan_result::<F>(&[ca, cb], flags),
@@ -587,6 +635,12 @@ pub fn div<F: Format>(a: u64, b: u64, rm: Rounding, flags: &mut u8) -> u64 {
 
 /// `sqrt(a)`.
 pub fn sqrt<F: Format>(a: u64, rm: Rounding, flags: &mut u8) -> u64 {
+    // Once NX has been raised, the host's root of a positive normal
+    // number (see above).
+    let positive_normal = !sign_of::<F>(a) && (1..F::EXP_MAX).contains(&exponent_field::<F>(a));
+    if rm == Rounding::NearestEven && *flags & NX != 0 && positive_normal {
+        return F::from_host(F::host_sqrt(F::to_host(a)));
+    }
     let sign = sign_of::<F>(a);
     match classify::<F>(a) {
         c if is_nan(c) => nan_result::<F>(&[c], flags),
@@ -1157,6 +1211,66 @@ mod tests {
             }
         }
         assert!(fast > 200_000, "the fast path was taken {fast} times");
+    }
+
+    /// With NX accrued already, every rounded operation must give what it
+    /// gives from clear flags, and the flags it raises then plus NX (the
+    /// host's results of ordinary operands: `fast_*` and `sqrt`).
+    #[test]
+    fn operations_with_nx_accrued_agree_with_clear_flags() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut ordinary = 0;
+        for _ in 0..200_000 {
+            let [a, b, c] = [0; 3].map(|_| interesting(&mut seed, 52, 0x7ff));
+            let signs = (seed & 1 != 0, seed & 2 != 0);
+            type Binary = fn(u64, u64, Rounding, &mut u8) -> u64;
+            let binaries: [(&str, Binary); 4] = [
+                ("+", add::<F64>),
+                ("-", sub::<F64>),
+                ("*", mul::<F64>),
+                ("/", div::<F64>),
+            ];
+            for (name, f) in binaries {
+                let (mut clear, mut accrued) = (0, NX);
+                let expected = f(a, b, RNE, &mut clear);
+                assert_eq!(
+                    (f(a, b, RNE, &mut accrued), accrued),
+                    (expected, clear | NX),
+                    "{a:#x} {name} {b:#x}"
+                );
+            }
+            let (mut clear, mut accrued) = (0, NX);
+            let expected = fused_mul_add::<F64>(a, b, c, signs, RNE, &mut clear);
+            assert_eq!(
+                (fused_mul_add::<F64>(a, b, c, signs, RNE, &mut accrued), accrued),
+                (expected, clear | NX),
+                "fma {a:#x} {b:#x} {c:#x} {signs:?}"
+            );
+            let (mut clear, mut accrued) = (0, NX);
+            let expected = sqrt::<F64>(a, RNE, &mut clear);
+            assert_eq!(
+                (sqrt::<F64>(a, RNE, &mut accrued), accrued),
+                (expected, clear | NX),
+                "sqrt {a:#x}"
+            );
+            ordinary += u32::from(clear & !NX == 0);
+            let [a, b] = [0; 2].map(|_| interesting(&mut seed, 23, 0xff));
+            let (mut clear, mut accrued) = (0, NX);
+            let expected = div::<F32>(a, b, RNE, &mut clear);
+            assert_eq!(
+                (div::<F32>(a, b, RNE, &mut accrued), accrued),
+                (expected, clear | NX),
+                "{a:#x} / {b:#x} (single)"
+            );
+            let (mut clear, mut accrued) = (0, NX);
+            let expected = sqrt::<F32>(a, RNE, &mut clear);
+            assert_eq!(
+                (sqrt::<F32>(a, RNE, &mut accrued), accrued),
+                (expected, clear | NX),
+                "sqrt {a:#x} (single)"
+            );
+        }
+        assert!(ordinary > 50_000, "only {ordinary} ordinary square roots");
     }
 
     #[test]
