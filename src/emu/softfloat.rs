@@ -1242,7 +1242,10 @@ mod tests {
             let (mut clear, mut accrued) = (0, NX);
             let expected = fused_mul_add::<F64>(a, b, c, signs, RNE, &mut clear);
             assert_eq!(
-                (fused_mul_add::<F64>(a, b, c, signs, RNE, &mut accrued), accrued),
+                (
+                    fused_mul_add::<F64>(a, b, c, signs, RNE, &mut accrued),
+                    accrued
+                ),
                 (expected, clear | NX),
                 "fma {a:#x} {b:#x} {c:#x} {signs:?}"
             );
