@@ -142,6 +142,187 @@ fn the_instruction_limit_stops_both_tiers_at_the_same_instruction() {
     }
 }
 
+/// Every double-precision op the JIT compiles, on every pair of edge
+/// values and with `fcsr` in each state its checks tell apart (nothing
+/// accrued; NX accrued with nearest-even in `frm`; NX with another mode;
+/// a reserved `frm`), as the first op of a compiled block: the
+/// registers, both files and `fcsr` must come out as the interpreter
+/// leaves them. Results that are not ordinary (a NaN, an infinity, a
+/// subnormal, an overflow, a conversion out of range) must reach the
+/// interpreter, which computes their flags and canonical NaNs.
+#[test]
+fn double_ops_at_their_edges_agree_with_the_interpreter() {
+    use common::{Program, Rig};
+    use sim::emu::{
+        FReg, FpArithOp, FpCompareOp, FpSignOp, FpWidth, FusedOp, Instruction, IntWidth, Lowering,
+        Reg, Rm,
+    };
+    const D: FpWidth = FpWidth::Double;
+    let (fd, f1, f2, f3) = (FReg(0), FReg(1), FReg(2), FReg(3));
+    let (xd, x1) = (Reg(10), Reg(11));
+    let mut ops = Vec::new();
+    for rm in [Rm::Dyn, Rm::Rne, Rm::Rtz] {
+        for op in [
+            FpArithOp::Add,
+            FpArithOp::Sub,
+            FpArithOp::Mul,
+            FpArithOp::Div,
+        ] {
+            ops.push(Instruction::FpArith {
+                op,
+                width: D,
+                rd: fd,
+                rs1: f1,
+                rs2: f2,
+                rm,
+            });
+        }
+        ops.push(Instruction::FpSqrt {
+            width: D,
+            rd: fd,
+            rs1: f1,
+            rm,
+        });
+        for op in [FusedOp::Madd, FusedOp::Msub, FusedOp::Nmsub, FusedOp::Nmadd] {
+            ops.push(Instruction::FpFused {
+                op,
+                width: D,
+                rd: fd,
+                rs1: f1,
+                rs2: f2,
+                rs3: f3,
+                rm,
+            });
+        }
+        for int in IntWidth::ALL {
+            ops.push(Instruction::FpToInt {
+                int,
+                width: D,
+                rd: xd,
+                rs1: f1,
+                rm,
+            });
+            ops.push(Instruction::IntToFp {
+                int,
+                width: D,
+                rd: fd,
+                rs1: x1,
+                rm,
+            });
+        }
+    }
+    for op in [FpSignOp::Sgnj, FpSignOp::Sgnjn, FpSignOp::Sgnjx] {
+        ops.push(Instruction::FpSign {
+            op,
+            width: D,
+            rd: fd,
+            rs1: f1,
+            rs2: f2,
+        });
+    }
+    for op in [FpCompareOp::Eq, FpCompareOp::Lt, FpCompareOp::Le] {
+        ops.push(Instruction::FpCompare {
+            op,
+            width: D,
+            rd: xd,
+            rs1: f1,
+            rs2: f2,
+        });
+    }
+    ops.push(Instruction::FpMoveToInt {
+        width: D,
+        rd: xd,
+        rs1: f1,
+    });
+    ops.push(Instruction::FpMoveFromInt {
+        width: D,
+        rd: fd,
+        rs1: x1,
+    });
+    let values: Vec<u64> = [
+        1.5,
+        -2.25,
+        3.0e10,
+        -3.0e10,
+        0.1,
+        2147483647.5,
+        -2147483648.0,
+        -9.3e18,
+        0.0,
+        -0.0,
+        f64::MAX,
+        -f64::MAX,
+        1e300,
+        1e-300,
+        2.3e-308,
+        5e-324,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ]
+    .iter()
+    .map(|v: &f64| v.to_bits())
+    // The canonical NaN, a quiet one with a payload, a signaling one.
+    .chain([
+        0x7ff8_0000_0000_0000,
+        0xfff8_0000_0000_0123,
+        0x7ff0_0000_0000_0001,
+    ])
+    .collect();
+    let run = |op: Instruction, fcsr: u32, (a, b): (u64, u64), jit: bool| {
+        let mut rig = Rig::new(Program::new().push(op).push(Instruction::Ebreak));
+        rig.machine.set_lowering(Lowering {
+            trap_division_by_zero: false,
+            jit,
+        });
+        rig.hart.fcsr = fcsr;
+        rig.hart.f[1] = a;
+        rig.hart.f[2] = b;
+        rig.hart.f[3] = a.rotate_left(1) ^ b;
+        rig.set(x1, a);
+        let exception = rig.run(100).to_string();
+        (
+            rig.hart.regs,
+            rig.hart.f,
+            rig.hart.fcsr,
+            rig.hart.pc,
+            exception,
+        )
+    };
+    let mut compared = 0;
+    for &op in &ops {
+        // The second operand only for the ops that have one; `fcsr` only
+        // for those that round.
+        let (unary, rounds) = match op {
+            Instruction::FpSqrt { .. }
+            | Instruction::FpToInt { .. }
+            | Instruction::IntToFp { .. } => (true, true),
+            Instruction::FpMoveToInt { .. } | Instruction::FpMoveFromInt { .. } => (true, false),
+            Instruction::FpSign { .. } | Instruction::FpCompare { .. } => (false, false),
+            _ => (false, true),
+        };
+        let seconds = if unary { &values[..1] } else { &values[..] };
+        let states: &[u32] = if rounds {
+            &[0x00, 0x01, 0x21, 0xa1]
+        } else {
+            &[0x01]
+        };
+        for &fcsr in states {
+            for &a in &values {
+                for &b in seconds {
+                    let interpreted = run(op, fcsr, (a, b), false);
+                    let jitted = run(op, fcsr, (a, b), true);
+                    assert_eq!(
+                        interpreted, jitted,
+                        "{op:?} on {a:#x}, {b:#x} with fcsr {fcsr:#x}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 40_000, "compared only {compared} cases");
+}
+
 /// Random loops of compiled ops, run on the machine directly under both
 /// tiers in slices of several sizes: every register, the data and the
 /// instruction count must come out the same. What it aims at: direct links
@@ -154,7 +335,8 @@ mod random_loops {
     use super::common::{addi, branch, Program, Rig, CODE, DATA};
     use proptest::prelude::*;
     use sim::emu::{
-        BranchOp, Exception, ImmOp, Instruction, LoadOp, Lowering, Reg, RegOp, StoreOp,
+        BranchOp, Exception, FReg, FpWidth, ImmOp, Instruction, LoadOp, Lowering, Reg, RegOp, Rm,
+        StoreOp,
     };
 
     /// Registers the random ops use: more than the JIT keeps in host
@@ -305,6 +487,72 @@ mod random_loops {
         }
     }
 
+    /// Floating-point registers the random ops use.
+    const FP_POOL: u8 = 6;
+
+    /// A random floating-point instruction (jit/x86_64.rs compiles the
+    /// double-precision ones most code runs, for the case of
+    /// nearest-even rounding with NX accrued and ordinary operands, and
+    /// leaves everything else to the interpreter): mostly doubles in the
+    /// dynamic mode, now and then a single or a static mode; loads and
+    /// stores off `BASE`.
+    fn fp_op(rng: &mut Rng) -> Instruction {
+        let f = |rng: &mut Rng| FReg(rng.below(u64::from(FP_POOL)) as u8);
+        let width = if rng.below(8) == 0 {
+            FpWidth::Single
+        } else {
+            FpWidth::Double
+        };
+        let rm = [Rm::Dyn, Rm::Dyn, Rm::Dyn, Rm::Rne, Rm::Rtz, Rm::Rup][rng.below(6) as usize];
+        let offset = (rng.below(64) * 8 + u64::from(rng.below(8) == 0)) as i64;
+        match rng.below(6) {
+            0 => Instruction::FpLoad {
+                width,
+                rd: f(rng),
+                rs1: BASE,
+                offset,
+            },
+            1 => Instruction::FpStore {
+                width,
+                rs1: BASE,
+                rs2: f(rng),
+                offset,
+            },
+            _ => {
+                let regs = [f(rng), f(rng), f(rng), f(rng)];
+                let all = sim::emu::fp_instructions(width, rm, regs, [rng.dest(), rng.reg()]);
+                // Not the loads and stores, whose base this list makes
+                // an arbitrary register.
+                let others: Vec<_> = all
+                    .into_iter()
+                    .filter(|i| {
+                        !matches!(i, Instruction::FpLoad { .. } | Instruction::FpStore { .. })
+                    })
+                    .collect();
+                others[rng.below(others.len() as u64) as usize]
+            }
+        }
+    }
+
+    /// Doubles the floating-point registers start with: ordinary ones,
+    /// and the edges the JIT's checks send to the interpreter (zeros, a
+    /// subnormal, the largest finite, an infinity, a NaN, a value near
+    /// overflow when squared, one near underflow).
+    const FP_VALUES: [f64; 12] = [
+        1.5,
+        -2.25,
+        3.0e10,
+        0.1,
+        0.0,
+        -0.0,
+        5e-324,
+        f64::MAX,
+        f64::INFINITY,
+        f64::NAN,
+        1e300,
+        1e-300,
+    ];
+
     /// A 64-bit constant built in one register, as compilers do (`lui`,
     /// then shifts and adds on the same register): the block decoder folds
     /// such runs into one op (block.rs, `fold_constants`).
@@ -375,6 +623,8 @@ mod random_loops {
                     constant(p, rng);
                 } else if rng.below(5) == 0 {
                     computed_load(p, rng);
+                } else if rng.below(3) == 0 {
+                    p.push(fp_op(rng));
                 } else {
                     p.push(op(rng));
                 }
@@ -431,7 +681,12 @@ mod random_loops {
 
     /// Runs `program` to its end (or a fault) in slices of `quantum`
     /// instructions; the registers, pc, data, count and the exception.
-    fn run(program: &Program, jit: bool, quantum: u64) -> (Vec<u64>, Vec<u8>, u64, String) {
+    fn run(
+        program: &Program,
+        seed: u64,
+        jit: bool,
+        quantum: u64,
+    ) -> (Vec<u64>, Vec<u8>, u64, String) {
         let mut rig = Rig::new(program);
         rig.machine.set_lowering(Lowering {
             trap_division_by_zero: false,
@@ -440,6 +695,13 @@ mod random_loops {
         rig.set(OUTER, 4).set(BASE, DATA).set(TOP, CODE);
         for (i, &g) in POOL.iter().enumerate().skip(1) {
             rig.set(Reg(g), 0x0123_4567_89ab_cdef_u64.rotate_left(7 * i as u32));
+        }
+        // Mostly nearest-even with NX accrued (the case the JIT
+        // compiles), sometimes no flags yet, or another mode in `frm`.
+        rig.hart.fcsr = [0x01, 0x01, 0x01, 0x00, 0x21, 0x41][(seed % 6) as usize];
+        for i in 0..usize::from(FP_POOL) {
+            let value = FP_VALUES[(seed >> (4 * i)) as usize % FP_VALUES.len()];
+            rig.hart.f[i] = value.to_bits();
         }
         // The programs end after a few hundred instructions; a bound keeps
         // a tier that loses a loop counter from running forever.
@@ -457,6 +719,8 @@ mod random_loops {
         }
         let mut regs = rig.hart.regs[..32].to_vec();
         regs.push(rig.hart.pc);
+        regs.extend_from_slice(&rig.hart.f);
+        regs.push(u64::from(rig.hart.fcsr));
         let data = rig.read(DATA, 520);
         (regs, data, rig.machine.instret(), exception.to_string())
     }
@@ -466,13 +730,13 @@ mod random_loops {
         #[test]
         fn random_loops_end_alike_under_both_tiers(seed in any::<u64>(), quantum in prop::sample::select(vec![1u64, 2, 5, 13, 64, 100_000])) {
             let program = program(seed);
-            let interpreted = run(&program, false, quantum);
-            let jitted = run(&program, true, quantum);
+            let interpreted = run(&program, seed, false, quantum);
+            let jitted = run(&program, seed, true, quantum);
             prop_assert_eq!(&interpreted, &jitted);
             // One instruction at a time, every block is a single op: no
             // fused pairs, folded constants or links between blocks. The
             // whole blocks must end exactly as that does.
-            let stepped = run(&program, false, 1);
+            let stepped = run(&program, seed, false, 1);
             prop_assert_eq!(&interpreted, &stepped);
         }
     }

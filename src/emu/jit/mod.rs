@@ -44,8 +44,11 @@
 //!   the timer;
 //! - other terminators (`ecall`, `ebreak`, illegal instructions) exit to
 //!   their interpreter handler;
-//! - an op it does not compile (floating point, atomics, CSRs, Zbb, ...)
-//!   is run by its interpreter handler, and the rest of the block with it;
+//! - an op it does not compile (single precision, atomics, CSRs, Zbb,
+//!   ...) is run by its interpreter handler, and the rest of the block
+//!   with it; so is a double-precision op outside the case its template
+//!   computes (nearest-even rounding, NX accrued, ordinary operands:
+//!   x86_64.rs, "double-precision floating point");
 //! - a load or store whose TLB lookup misses (an unmapped page, a
 //!   misaligned access, a store to a frame that holds code, a page that a
 //!   watchpoint keeps out of the TLB) exits *before* the access to that

@@ -8,11 +8,11 @@
 //! TLB's entries and `r10` the instruction budget left (the handler's
 //! fourth argument, which arrives and leaves in `rcx`: op.rs, `Handler`),
 //! both set by the block entered from the interpreter and kept across
-//! linked blocks; `rbx`,
-//! `rbp`, `r12`–`r15` and `rdi` hold copies of guest registers within a
-//! block (`RegCache`); `rax`, `rcx`, `r8`, `r9` are scratch. The
-//! interpreter entry pushes the callee-saved ones among them and every
-//! exit pops them, so the code needs no frame of its own, and its exits
+//! linked blocks; `rbx`, `rbp`, `r12`–`r15` and `rdi` hold copies of
+//! guest registers within a block (`RegCache`); `rax`, `rcx`, `r8`, `r9`
+//! and `xmm0`–`xmm2` are scratch. The interpreter entry pushes the
+//! callee-saved ones among them and every exit pops them, so the code
+//! needs no frame of its own, and its exits
 //! are plain jumps (as the interpreter's tail calls are) with the stack as
 //! the caller left it.
 //!
@@ -43,9 +43,10 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 
 use super::MAX_CODE_BYTES;
+use crate::emu::exec_fp::Fpu;
 use crate::emu::memory::PAGE_SIZE;
 use crate::emu::mmu::{TlbEntry, TLB_ENTRIES};
-use crate::emu::op::{Exec, Handler, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES, SINK};
+use crate::emu::op::{Exec, FpFields, Handler, JumpEntry, Op, OpKind, JUMP_CACHE_ENTRIES, SINK};
 
 // The layouts the templates below rely on.
 const OP_BYTES: i32 = size_of::<Op>() as i32;
@@ -320,7 +321,7 @@ fn compiles(op: &Op) -> bool {
         K::Mulh | K::Mulhu => true,
         K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => imm32,
         K::Sb | K::Sh | K::Sw | K::Sd => imm32,
-        _ => false,
+        _ => fp_compiles(op),
     }
 }
 
@@ -333,6 +334,9 @@ fn registers(op: &Op) -> ([Option<u8>; 2], Option<u8>) {
         Some(op.rs2),
         Some(op.rd).filter(|&d| d != SINK),
     );
+    if fp_compiles(op) {
+        return fp_registers(op);
+    }
     match op.kind {
         K::Nop | K::Fallthrough => ([None, None], None),
         K::Li | K::LiSkip => ([None, None], d),
@@ -829,6 +833,8 @@ fn emit_chain(b: &mut Block) {
 const CACHE_REGS: [u8; 7] = [3, 5, 12, 13, 14, 15, 7];
 /// `rax`: scratch, and the sink's register (`RegCache::target`).
 const RAX: u8 = 0;
+/// `rcx`: scratch.
+const RCX: u8 = 1;
 
 /// Guest registers in host registers, within one block: a write-back
 /// cache. A write of a guest register goes to its host register only and
@@ -1004,6 +1010,9 @@ fn emit_op(
     out: &mut Out,
 ) {
     use OpKind as K;
+    if fp_compiles(op) {
+        return emit_fp_op(a, c, op, i, out);
+    }
     c.next_op();
     let imm = op.imm as i32;
     let shamt = (op.imm & 63) as i8;
@@ -1434,4 +1443,333 @@ fn emit_fix(a: &mut VecAssembler<X64Relocation>, (fix, load, guess, jump): Guess
         ; mov WORD [=>guess], WORD jump
         ; jmp =>load
     );
+}
+
+// ---- double-precision floating point ---------------------------------------------
+//
+// The D ops most compiled code runs are compiled for the case it nearly
+// always is in (softfloat.rs, "the fast path"): rounding to nearest-even,
+// NX accrued already in `fflags`, and ordinary operands. Then the host's
+// SSE result is the exact RISC-V result and raises no flag that is not
+// raised already, so the code needs neither to compute flags nor to
+// write `fcsr`. Each template checks that case first (`fp_guard` and the
+// exponent checks) and otherwise leaves through the same kind of exit
+// as a load that misses the TLB: the dirty registers written back, to
+// the op's interpreter handler, which computes it in software, raises
+// what it raises, and runs the rest of the block. Nothing is written
+// before the checks pass. The floating-point registers are not cached:
+// each op reads and writes `f[i]` in memory through `Exec::fpu`. The
+// x86 SSE unit's own mode is Rust's default (round to nearest, no
+// flush-to-zero), which the checks rely on.
+
+const EXEC_FPU_F: i32 = (offset_of!(Exec<'static>, fpu) + offset_of!(Fpu<'static>, f)) as i32;
+const EXEC_FPU_FCSR: i32 = (offset_of!(Exec<'static>, fpu) + offset_of!(Fpu<'static>, fcsr)) as i32;
+/// The `rm` field that means "`frm`" (spec 11.2).
+const RM_DYNAMIC: u8 = 7;
+/// A double's exponent field: bits 52..63.
+const EXP_SHIFT: i8 = 52;
+const EXP_MAX: i32 = 0x7ff;
+
+/// Whether the processor has FMA3 (`vfmadd231sd`), which the fused
+/// multiply-adds need.
+fn host_has_fma() -> bool {
+    std::is_x86_feature_detected!("fma")
+}
+
+/// Whether the D op `op` has a template: the rounded ones only with the
+/// rounding mode nearest-even or dynamic (`frm`, checked when it runs).
+fn fp_compiles(op: &Op) -> bool {
+    use OpKind as K;
+    let fields = FpFields::unpack(op.imm);
+    let nearest = fields.rm == 0 || fields.rm == RM_DYNAMIC;
+    match op.kind {
+        K::Fld | K::Fsd => i32::try_from(op.imm).is_ok(),
+        K::FaddD | K::FsubD | K::FmulD | K::FdivD | K::FsqrtD => nearest,
+        K::FusedD => nearest && host_has_fma(),
+        K::FsgnjD | K::FmvXD | K::FmvDX => fields.sub <= 2,
+        K::FcmpD => fields.sub <= 2,
+        // From an int32 or uint32: exact, in any valid mode; from an
+        // int64: rounded.
+        K::FcvtFromIntD => match fields.sub {
+            0 | 1 => fields.rm <= 4 || fields.rm == RM_DYNAMIC,
+            2 => nearest,
+            _ => false,
+        },
+        // To an int32 or int64, truncating (C's casts: `rtz`).
+        K::FcvtToIntD => fields.rm == 1 && (fields.sub == 0 || fields.sub == 2),
+        _ => false,
+    }
+}
+
+/// The integer registers the D op `op` reads and writes (the others it
+/// names are floating-point registers).
+fn fp_registers(op: &Op) -> ([Option<u8>; 2], Option<u8>) {
+    use OpKind as K;
+    let d = Some(op.rd).filter(|&d| d != SINK);
+    match op.kind {
+        K::Fld | K::Fsd | K::FmvDX | K::FcvtFromIntD => ([Some(op.rs1), None], None),
+        K::FcmpD | K::FmvXD | K::FcvtToIntD => ([None, None], d),
+        _ => ([None, None], None),
+    }
+}
+
+/// Jumps to `miss` unless the rounding is nearest-even and NX is accrued:
+/// for a static `rm` of 0 only NX is looked at, for `dyn` also `frm`
+/// (bits 7:5 of `fcsr`, which must be 0). With `nx` false only the mode
+/// is (an exact conversion); a reserved `frm` then fails too, and the
+/// interpreter raises the illegal instruction.
+fn fp_guard(a: &mut VecAssembler<X64Relocation>, rm: u8, nx: bool, miss: DynamicLabel) {
+    let mask = if rm == RM_DYNAMIC { 0xe0 } else { 0 } | i32::from(nx);
+    if mask == 0 {
+        return;
+    }
+    dynasm!(a
+        ; .arch x64
+        ; mov r9, QWORD [rdx + EXEC_FPU_FCSR]
+        ; mov eax, DWORD [r9]
+        ; and eax, mask
+        ; cmp eax, i32::from(nx)
+        ; jne =>miss
+    );
+}
+
+/// Jumps to `miss` unless the exponent field of the double in `v` lies in
+/// `lo..=hi` (the sign bit, above the field, makes a negative value fail
+/// when `hi` < 0x800).
+fn exponent_in(
+    a: &mut VecAssembler<X64Relocation>,
+    v: u8,
+    (lo, hi): (i32, i32),
+    sign_counts: bool,
+    miss: DynamicLabel,
+) {
+    dynasm!(a ; .arch x64 ; mov r8, Rq(v) ; shr r8, EXP_SHIFT);
+    if !sign_counts {
+        dynasm!(a ; .arch x64 ; and r8d, EXP_MAX);
+    }
+    dynasm!(a
+        ; .arch x64
+        ; sub r8d, lo
+        ; cmp r8d, hi - lo
+        ; ja =>miss
+    );
+}
+
+/// Normal numbers: exponent field 1..=0x7fe.
+const NORMAL: (i32, i32) = (1, EXP_MAX - 1);
+/// A result that is normal and at least twice the smallest normal (not
+/// tiny, not an overflow: softfloat.rs, `fast_mul`).
+const SAFE_RESULT: (i32, i32) = (2, EXP_MAX - 1);
+/// An addend for `fast_add`: below 2^(EMAX-1), zero and subnormals
+/// included.
+const ADDEND_OK: (i32, i32) = (0, EXP_MAX - 3);
+
+/// Loads `f[rs1]` into `xmm0` and `f[rs2]` into `xmm1` (byte offsets into
+/// the file, whose address it leaves in `r9`), jumping to `miss` unless
+/// both exponent fields lie in `range`.
+fn two_operands(
+    a: &mut VecAssembler<X64Relocation>,
+    (rs1, rs2): (i32, i32),
+    range: (i32, i32),
+    miss: DynamicLabel,
+) {
+    dynasm!(a
+        ; .arch x64
+        ; mov r9, QWORD [rdx + EXEC_FPU_F]
+        ; mov rax, QWORD [r9 + rs1]
+        ; mov rcx, QWORD [r9 + rs2]
+    );
+    exponent_in(a, RAX, range, false, miss);
+    exponent_in(a, RCX, range, false, miss);
+    dynasm!(a ; .arch x64 ; movq xmm0, rax ; movq xmm1, rcx);
+}
+
+/// Emits the D op `op` (op `i` of the block), one `fp_compiles` accepts.
+fn emit_fp_op(
+    a: &mut VecAssembler<X64Relocation>,
+    c: &mut RegCache,
+    op: &Op,
+    i: usize,
+    out: &mut Out,
+) {
+    use OpKind as K;
+    c.next_op();
+    let fields = FpFields::unpack(op.imm);
+    let f = |r: u8| 8 * i32::from(r & 31);
+    let (rd, rs1, rs2, rs3) = (f(op.rd), f(op.rs1), f(op.rs2), f(fields.rs3));
+    let imm = op.imm as i32;
+    macro_rules! x {
+        ($($t:tt)*) => { dynasm!(a ; .arch x64 ; $($t)*) };
+    }
+    // The exit when the fast case does not hold, made after the op's
+    // integer sources are in host registers (reading one may write back
+    // another, which must not be written back again from a register that
+    // now holds something else): what is dirty then is written back
+    // there.
+    macro_rules! miss {
+        () => {{
+            let miss = a.new_dynamic_label();
+            out.misses.push((miss, i, c.dirty()));
+            miss
+        }};
+    }
+    match op.kind {
+        K::Fld => {
+            let base = c.read(a, op.rs1);
+            let miss = translate(a, base, imm, 8, READ_TAG);
+            out.misses.push((miss, i, c.dirty()));
+            x!(
+                mov r8, QWORD [r11 + rcx + ADDEND]
+                ; mov rax, QWORD [Rq(base) + r8 + imm]
+                ; mov r9, QWORD [rdx + EXEC_FPU_F]
+                ; mov QWORD [r9 + rd], rax
+            );
+        }
+        K::Fsd => {
+            let base = c.read(a, op.rs1);
+            let miss = translate(a, base, imm, 8, WRITE_TAG);
+            out.misses.push((miss, i, c.dirty()));
+            x!(
+                mov r8, QWORD [r11 + rcx + ADDEND]
+                ; mov r9, QWORD [rdx + EXEC_FPU_F]
+                ; mov rax, QWORD [r9 + rs2]
+                ; mov QWORD [Rq(base) + r8 + imm], rax
+            );
+        }
+        K::FaddD | K::FsubD | K::FmulD | K::FdivD => {
+            let miss = miss!();
+            fp_guard(a, fields.rm, true, miss);
+            let operands = if matches!(op.kind, K::FaddD | K::FsubD) {
+                ADDEND_OK
+            } else {
+                NORMAL
+            };
+            two_operands(a, (rs1, rs2), operands, miss);
+            match op.kind {
+                K::FaddD => x!(addsd xmm0, xmm1),
+                K::FsubD => x!(subsd xmm0, xmm1),
+                K::FmulD => x!(mulsd xmm0, xmm1),
+                _ => x!(divsd xmm0, xmm1),
+            }
+            if matches!(op.kind, K::FmulD | K::FdivD) {
+                x!(movq rax, xmm0);
+                exponent_in(a, RAX, SAFE_RESULT, false, miss);
+            }
+            x!(movq QWORD [r9 + rd], xmm0);
+        }
+        K::FsqrtD => {
+            let miss = miss!();
+            fp_guard(a, fields.rm, true, miss);
+            x!(mov r9, QWORD [rdx + EXEC_FPU_F] ; mov rax, QWORD [r9 + rs1]);
+            // A positive normal number.
+            exponent_in(a, RAX, NORMAL, true, miss);
+            x!(movq xmm0, rax ; sqrtsd xmm0, xmm0 ; movq QWORD [r9 + rd], xmm0);
+        }
+        K::FusedD => {
+            let miss = miss!();
+            fp_guard(a, fields.rm, true, miss);
+            two_operands(a, (rs1, rs2), NORMAL, miss);
+            x!(mov rax, QWORD [r9 + rs3]);
+            exponent_in(a, RAX, NORMAL, false, miss);
+            // fmadd, fmsub, fnmsub, fnmadd: the product negated through
+            // rs1's sign for the last two, the addend for the second and
+            // fourth (as softfloat.rs's `fast_fused` does).
+            let (negate_product, negate_addend) = (fields.sub & 2 != 0, fields.sub & 1 != 0);
+            if negate_addend {
+                x!(btc rax, 63);
+            }
+            x!(movq xmm2, rax);
+            if negate_product {
+                x!(movq rax, xmm0 ; btc rax, 63 ; movq xmm0, rax);
+            }
+            x!(vfmadd231sd xmm2, xmm0, xmm1 ; movq rax, xmm2);
+            exponent_in(a, RAX, SAFE_RESULT, false, miss);
+            x!(movq QWORD [r9 + rd], xmm2);
+        }
+        K::FsgnjD => {
+            // The magnitude of rs1, the sign of rs2, its opposite, or the
+            // two signs' XOR.
+            x!(
+                mov r9, QWORD [rdx + EXEC_FPU_F]
+                ; mov rax, QWORD [r9 + rs1]
+                ; mov rcx, QWORD [r9 + rs2]
+            );
+            match fields.sub {
+                0 => x!(btr rax, 63 ; shr rcx, 63 ; shl rcx, 63 ; or rax, rcx),
+                1 => x!(btr rax, 63 ; not rcx ; shr rcx, 63 ; shl rcx, 63 ; or rax, rcx),
+                _ => x!(shr rcx, 63 ; shl rcx, 63 ; xor rax, rcx),
+            }
+            x!(mov QWORD [r9 + rd], rax);
+        }
+        K::FmvXD => {
+            x!(mov r9, QWORD [rdx + EXEC_FPU_F]);
+            let d = c.write(a, op.rd);
+            x!(mov Rq(d), QWORD [r9 + rs1]);
+        }
+        K::FmvDX => {
+            let s = c.read(a, op.rs1);
+            x!(mov r9, QWORD [rdx + EXEC_FPU_F] ; mov QWORD [r9 + rd], Rq(s));
+        }
+        K::FcmpD => {
+            // Ordered operands only: an unordered compare (a NaN) sets
+            // PF, and may raise NV, which the interpreter does.
+            let miss = miss!();
+            x!(
+                mov r9, QWORD [rdx + EXEC_FPU_F]
+                ; movq xmm0, QWORD [r9 + rs1]
+                ; movq xmm1, QWORD [r9 + rs2]
+                ; xor eax, eax
+            );
+            match fields.sub {
+                0 => x!(ucomisd xmm0, xmm1 ; jp =>miss ; sete al),
+                1 => x!(ucomisd xmm1, xmm0 ; jp =>miss ; seta al),
+                _ => x!(ucomisd xmm1, xmm0 ; jp =>miss ; setae al),
+            }
+            let d = c.write(a, op.rd);
+            x!(mov Rq(d), rax);
+        }
+        K::FcvtFromIntD => {
+            let s = c.read(a, op.rs1);
+            let miss = miss!();
+            // From int64 it rounds (NX and the mode matter); from 32
+            // bits it is exact (only a reserved `frm` matters).
+            fp_guard(a, fields.rm, fields.sub == 2, miss);
+            match fields.sub {
+                0 => x!(cvtsi2sd xmm0, Rd(s)),
+                1 => x!(mov eax, Rd(s) ; cvtsi2sd xmm0, rax),
+                _ => x!(cvtsi2sd xmm0, Rq(s)),
+            }
+            x!(mov r9, QWORD [rdx + EXEC_FPU_F] ; movq QWORD [r9 + rd], xmm0);
+        }
+        K::FcvtToIntD => {
+            // Truncating; NX accrued (a fraction dropped raises only NX).
+            // x86's answer to a NaN or a value out of range is the
+            // "integer indefinite" (the most negative integer), where
+            // RISC-V saturates and raises NV: that answer goes to the
+            // interpreter (also for the one value that truly converts to
+            // it, which the interpreter gets right too).
+            let miss = miss!();
+            fp_guard(a, 0, true, miss);
+            x!(mov r9, QWORD [rdx + EXEC_FPU_F] ; movq xmm0, QWORD [r9 + rs1]);
+            if fields.sub == 0 {
+                x!(
+                    cvttsd2si eax, xmm0
+                    ; cmp eax, i32::MIN
+                    ; je =>miss
+                    ; movsxd rax, eax
+                );
+            } else {
+                x!(
+                    cvttsd2si rax, xmm0
+                    ; mov rcx, rax
+                    ; neg rcx
+                    ; jo =>miss
+                );
+            }
+            let d = c.write(a, op.rd);
+            x!(mov Rq(d), rax);
+        }
+        // `fp_compiles` accepts no other kind.
+        _ => unreachable!("jit: no template for {:?}", op.kind),
+    }
 }
