@@ -142,6 +142,75 @@ fn the_instruction_limit_stops_both_tiers_at_the_same_instruction() {
     }
 }
 
+/// A load whose address the block computes, over pages picked at random
+/// by a generator in the guest: two pages of one parity and two of the
+/// other, so that the load's one-way guess of its TLB addend fails until
+/// it goes two-way, and the two-way guess fails until it stops guessing
+/// (jit/x86_64.rs, `Predictions`; each after 4,096 wrong guesses). Every
+/// phase must load what the interpreter loads, and count alike.
+#[test]
+fn a_load_over_pages_of_both_parities_loads_what_the_interpreter_loads() {
+    use common::{addi, branch, li, Program, Rig, DATA};
+    use sim::emu::{BranchOp, Instruction, LoadOp, Lowering, PteFlags, Reg, RegOp};
+    let (count, state, sum, t0, t1, t2, base) =
+        (Reg(9), Reg(18), Reg(19), Reg(5), Reg(6), Reg(7), Reg(20));
+    let op = |op, rd, rs1, rs2| Instruction::Op { op, rd, rs1, rs2 };
+    let imm = |op, rd, rs1, imm| Instruction::OpImm { op, rd, rs1, imm };
+    use sim::emu::ImmOp::{Andi, Slli, Srli};
+    let mut p = Program::new();
+    p.push(li(sum, 0));
+    let top = p.here();
+    // state = state * 5 + 1; the address: DATA + (bit 12 of state >> 7 as
+    // the page's parity) + (bit 16 as the page pair) + an offset.
+    p.push(imm(Slli, t0, state, 2))
+        .push(op(RegOp::Add, state, state, t0))
+        .push(addi(state, state, 1))
+        .push(imm(Srli, t0, state, 7))
+        .push(Instruction::Lui {
+            rd: t1,
+            imm: 0x11000,
+        })
+        .push(op(RegOp::And, t0, t0, t1))
+        .push(imm(Andi, t2, state, 0x1f8))
+        .push(op(RegOp::Add, t0, t0, t2))
+        .push(op(RegOp::Add, t0, t0, base))
+        .push(Instruction::Load {
+            op: LoadOp::Ld,
+            rd: t2,
+            rs1: t0,
+            offset: 0,
+        })
+        .push(op(RegOp::Add, sum, sum, t2))
+        .push(addi(count, count, -1));
+    p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), top));
+    p.push(Instruction::Ebreak);
+    let run = |jit: bool| {
+        let mut rig = Rig::new(&p);
+        rig.machine.set_lowering(Lowering {
+            trap_division_by_zero: false,
+            jit,
+        });
+        for page in [DATA + 0x10000, DATA + 0x11000] {
+            rig.map(page, PteFlags::USER_RW);
+        }
+        for page in [DATA, DATA + 0x1000, DATA + 0x10000, DATA + 0x11000] {
+            for offset in (0..0x200).step_by(8) {
+                rig.write_u64(page + offset, page.rotate_left(17) ^ (offset * 0x9e37_79b9));
+            }
+        }
+        rig.set(count, 60_000).set(state, 12_345).set(base, DATA);
+        let end = rig.run(2_000_000);
+        assert!(
+            matches!(end, sim::emu::Exception::Breakpoint { .. }),
+            "{end}"
+        );
+        (rig.hart.regs, rig.machine.instret())
+    };
+    let interpreted = run(false);
+    assert_eq!(interpreted.0[9], 0, "the loop ran to its end");
+    assert_eq!(run(true), interpreted);
+}
+
 /// Every double-precision op the JIT compiles, on every pair of edge
 /// values and with `fcsr` in each state its checks tell apart (nothing
 /// accrued; NX accrued with nearest-even in `frm`; NX with another mode;

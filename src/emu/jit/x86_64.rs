@@ -219,15 +219,22 @@ impl Drop for CodeArena {
     }
 }
 
-/// One load's guess at the TLB addend of the page it reads: the one it
-/// read last (`Predictions`).
+/// One load's guess at the TLB addend of the page it reads
+/// (`Predictions`): the one it read last, or, once that failed too often,
+/// one for pages at even and one for pages at odd page numbers.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 struct Prediction {
+    /// The last addend (one-way), or the even pages' (two-way).
     addend: u64,
-    /// Times the guess was wrong; at `PREDICTION_MISSES` the load stops
-    /// guessing (`emit_fix`).
+    /// The odd pages' addend (two-way).
+    odd: u64,
+    /// Times the one-way guess was wrong; at `PREDICTION_MISSES` the load
+    /// guesses two-way (`emit_fix`).
     misses: u64,
+    /// Times the two-way guess was wrong; at `PREDICTION_MISSES` the load
+    /// stops guessing.
+    two_way_misses: u64,
 }
 
 /// Loads with a predicted addend (`emit_load`), and slots for them. The
@@ -239,9 +246,13 @@ struct Prediction {
 /// instead, which does not depend on the guest address: the data load
 /// then issues as soon as the address is known, while the TLB lookup
 /// checks the guess beside it (a predicted branch). A wrong guess costs
-/// a branch misprediction; a load whose guesses keep failing (a probe
-/// into a large hash table) stops guessing, and only loads whose address
-/// the block computes guess at all (`worth_guessing`). The check
+/// a branch misprediction. A load whose guesses keep failing guesses
+/// two-way: an addend for even and one for odd page numbers, picked by
+/// the address's page bit with a `cmov`, which serves a table that
+/// straddles a page boundary (a 1 KiB table on the stack, say) at the
+/// cost of two cycles more on the chain; if that keeps failing too (a
+/// probe into a large hash table) it stops guessing. Only loads whose
+/// address the block computes guess at all (`worth_guessing`). The check
 /// compares the guess with the addend of the TLB entry that the tag
 /// compare accepted, so a guess never reaches memory the TLB would not.
 #[derive(Default)]
@@ -251,10 +262,11 @@ struct Predictions {
     used: usize,
 }
 
-/// Loads that may guess: slots allocated at most (16 bytes each); the
+/// Loads that may guess: slots allocated at most (32 bytes each); the
 /// loads compiled after they run out look their addend up.
 const PREDICTION_SLOTS: usize = 1 << 16;
-/// Wrong guesses after which a load stops guessing.
+/// Wrong guesses after which a load guesses two-way, and then after which
+/// it stops guessing.
 const PREDICTION_MISSES: i32 = 4096;
 
 impl Predictions {
@@ -407,10 +419,22 @@ fn terminator_compiles(op: &Op) -> bool {
 /// index, and the registers dirty there as (guest, host register).
 type Miss = (DynamicLabel, usize, Vec<(u8, u8)>);
 
-/// The fix-up of a load that guesses its addend (`guess_addend`): the
-/// labels of the fix-up, of the load to go back to and of the guess's
-/// first instruction, and the two bytes that rewrite it.
-type Guess = (DynamicLabel, DynamicLabel, DynamicLabel, i16);
+/// What the fix-ups of a load that guesses its addend (`guess_addend`,
+/// `emit_fix`) refer to.
+struct Guess {
+    /// The first instruction of the one-way guess and of the two-way one.
+    one_way: DynamicLabel,
+    two_way: DynamicLabel,
+    /// The two bytes (`jmp rel8`) that replace them: to the two-way
+    /// guess, to the plain lookup.
+    to_two_way: i16,
+    to_plain: i16,
+    /// The fix-ups of a wrong guess of each kind.
+    fix_one_way: DynamicLabel,
+    fix_two_way: DynamicLabel,
+    /// The load, with the addend in r8.
+    load: DynamicLabel,
+}
 
 /// Where `emit_op` puts what it emits besides the op's code.
 struct Out<'a> {
@@ -1251,7 +1275,7 @@ fn emit_op(
             let miss = translate(a, base, imm, size, READ_TAG);
             out.misses.push((miss, i, c.dirty()));
             if let Some(slot) = out.guess.then(|| out.predictions.take()).flatten() {
-                out.guesses.push(guess_addend(a, slot));
+                out.guesses.push(guess_addend(a, slot, base, imm));
             } else {
                 x!(mov r8, QWORD [r11 + rcx + ADDEND]);
             }
@@ -1383,64 +1407,109 @@ fn translate(
     miss
 }
 
-/// After `translate` of a load: r8 = the addend this load guesses
-/// (`Predictions`), checked against the TLB entry's (`rcx` still indexes
-/// it). A right guess goes straight to the load; a wrong one goes to the
-/// load's fix-up (`emit_fix`), which comes back to the load with the real
-/// addend. A load that gives up guessing rewrites its first instruction
-/// into a jump to `plain`, its lookup without a guess: from then on it
-/// costs one jump more than a load that never guessed.
-fn guess_addend(a: &mut VecAssembler<X64Relocation>, slot: i64) -> Guess {
-    let (guess, fix, plain, load) = (
-        a.new_dynamic_label(),
-        a.new_dynamic_label(),
-        a.new_dynamic_label(),
-        a.new_dynamic_label(),
-    );
-    let at_guess = a.offset().0;
+/// After `translate` of a load off `base + imm`: r8 = the addend this
+/// load guesses (`Predictions`), checked against the TLB entry's (`rcx`
+/// still indexes it). A right guess goes straight to the load; a wrong
+/// one goes to the load's fix-up (`emit_fix`), which comes back to the
+/// load with the real addend. The guess is one-way at first; a load that
+/// gives up guessing one-way rewrites the first instruction of that
+/// guess into a jump to its two-way guess, and one that gives up that
+/// too rewrites the two-way guess's into a jump to `plain`, its lookup
+/// without a guess (from then on it costs a jump or two more than a load
+/// that never guessed). The two-way guess leaves the guest address in
+/// `eax` (low half) for its fix-up.
+fn guess_addend(a: &mut VecAssembler<X64Relocation>, slot: i64, base: u8, imm: i32) -> Guess {
+    let [one_way, two_way, plain, load, fix_one_way, fix_two_way] =
+        [(); 6].map(|_| a.new_dynamic_label());
+    let even = offset_of!(Prediction, addend) as i32;
+    let odd = offset_of!(Prediction, odd) as i32;
+    // `jmp rel8` from the start of a guess (at offset `from`) to here.
+    let jump_here = |a: &VecAssembler<X64Relocation>, from: usize| {
+        let rel8 = a.offset().0 - (from + 2);
+        debug_assert!(rel8 <= 127, "guess_addend: a jump that needs a rel8");
+        u16::from_le_bytes([JMP_REL8, rel8 as u8]) as i16
+    };
+    let at_one_way = a.offset().0;
     dynasm!(a
         ; .arch x64
-        ; =>guess
+        ; =>one_way
         ; mov r9, QWORD slot
-        ; mov r8, QWORD [r9]
+        ; mov r8, QWORD [r9 + even]
         ; cmp r8, QWORD [r11 + rcx + ADDEND]
         ; je =>load
-        ; jmp =>fix
+        ; jmp =>fix_one_way
     );
-    // The rewritten first instruction: `jmp rel8` to `plain`, whose two
-    // bytes replace the first two of the `mov r9` (the rest is jumped
-    // over, never run).
-    let rel8 = a.offset().0 - (at_guess + 2);
-    let jump = u16::from_le_bytes([JMP_REL8, rel8 as u8]) as i16;
-    debug_assert!(rel8 <= 127, "guess_addend: the jump to plain needs a rel8");
+    // Each rewritten first instruction (`jmp rel8`) replaces the first two
+    // bytes of a `mov r9`; the rest is jumped over, never run.
+    let to_two_way = jump_here(a, at_one_way);
+    let at_two_way = a.offset().0;
+    dynasm!(a
+        ; .arch x64
+        ; =>two_way
+        ; mov r9, QWORD slot
+        ; mov r8, QWORD [r9 + even]
+        ; lea eax, [Rq(base) + imm]
+        ; test eax, PAGE_SIZE as i32
+        ; cmovnz r8, QWORD [r9 + odd]
+        ; cmp r8, QWORD [r11 + rcx + ADDEND]
+        ; je =>load
+        ; jmp =>fix_two_way
+    );
+    let to_plain = jump_here(a, at_two_way);
     dynasm!(a
         ; .arch x64
         ; =>plain
         ; mov r8, QWORD [r11 + rcx + ADDEND]
         ; =>load
     );
-    (fix, load, guess, jump)
+    Guess {
+        one_way,
+        two_way,
+        to_two_way,
+        to_plain,
+        fix_one_way,
+        fix_two_way,
+        load,
+    }
 }
 
-/// The fix-up of a wrong guess (`guess_addend`; `r9` holds the slot): the
-/// real addend into r8, which becomes the guess, and back to the load. At
-/// the `PREDICTION_MISSES`th wrong guess the load gives up: it writes the
-/// jump to its plain lookup over its first instruction (`guess`). That
-/// write is to code of this very block, which the processor notices and
-/// refetches (x86 keeps a thread's own code writes coherent); it happens
-/// once per load.
-fn emit_fix(a: &mut VecAssembler<X64Relocation>, (fix, load, guess, jump): Guess) {
+/// The fix-ups of a wrong guess (`guess_addend`; `r9` holds the slot):
+/// the real addend into r8, which becomes the guess (of its page's
+/// parity, two-way), and back to the load. At the `PREDICTION_MISSES`th
+/// wrong guess of a kind the load gives up that kind: it writes a jump
+/// to the next over the guess's first instruction. That write is to code
+/// of this very block, which the processor notices and refetches (x86
+/// keeps a thread's own code writes coherent); it happens at most twice
+/// per load.
+fn emit_fix(a: &mut VecAssembler<X64Relocation>, g: Guess) {
+    let even = offset_of!(Prediction, addend) as i32;
+    let odd = offset_of!(Prediction, odd) as i32;
     let misses = offset_of!(Prediction, misses) as i32;
-    let addend = offset_of!(Prediction, addend) as i32;
+    let two_way_misses = offset_of!(Prediction, two_way_misses) as i32;
+    let (load, odd_page, count) = (g.load, a.new_dynamic_label(), a.new_dynamic_label());
     dynasm!(a
         ; .arch x64
-        ; =>fix
+        ; =>g.fix_one_way
         ; mov r8, QWORD [r11 + rcx + ADDEND]
-        ; mov QWORD [r9 + addend], r8
+        ; mov QWORD [r9 + even], r8
         ; add QWORD [r9 + misses], 1
         ; cmp QWORD [r9 + misses], PREDICTION_MISSES
         ; jb =>load
-        ; mov WORD [=>guess], WORD jump
+        ; mov WORD [=>g.one_way], WORD g.to_two_way
+        ; jmp =>load
+        ; =>g.fix_two_way
+        ; mov r8, QWORD [r11 + rcx + ADDEND]
+        ; test eax, PAGE_SIZE as i32
+        ; jnz =>odd_page
+        ; mov QWORD [r9 + even], r8
+        ; jmp =>count
+        ; =>odd_page
+        ; mov QWORD [r9 + odd], r8
+        ; =>count
+        ; add QWORD [r9 + two_way_misses], 1
+        ; cmp QWORD [r9 + two_way_misses], PREDICTION_MISSES
+        ; jb =>load
+        ; mov WORD [=>g.two_way], WORD g.to_plain
         ; jmp =>load
     );
 }
