@@ -938,13 +938,11 @@ impl RegCache {
 
     /// Guest register `g` = `rax`: into the cache, dirty.
     fn write_rax(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) {
-        if g == SINK {
-            // Never read: not worth a slot (and the sink needs no value).
-            return;
+        // The sink's register is rax itself (`target`).
+        let r = self.write(a, g);
+        if r != RAX {
+            dynasm!(a ; .arch x64 ; mov Rq(r), rax);
         }
-        let s = self.slot(a, g).0;
-        self.dirty[s] = true;
-        dynasm!(a ; .arch x64 ; mov Rq(CACHE_REGS[s]), rax);
     }
 
     /// The host register the op's result goes to: guest register `g`'s
@@ -1818,7 +1816,7 @@ fn emit_fp_op(
             // interpreter (also for the one value that truly converts to
             // it, which the interpreter gets right too).
             let miss = miss!();
-            fp_guard(a, 0, true, miss);
+            fp_guard(a, fields.rm, true, miss);
             x!(mov r9, QWORD [rdx + EXEC_FPU_F] ; movq xmm0, QWORD [r9 + rs1]);
             if fields.sub == 0 {
                 x!(
