@@ -34,30 +34,14 @@ fn fault_then_write() -> Vec<u8> {
     for i in li64(t0, BSS) {
         p.push(i);
     }
-    p.push(li(t1, 42))
-        .push(Instruction::Store {
-            op: StoreOp::Sd,
-            rs1: t0,
-            rs2: t1,
-            offset: 0,
-        })
-        .push(Instruction::Lui {
-            rd: t3,
-            imm: -12288,
-        })
-        .push(Instruction::Op {
-            op: sim::emu::RegOp::Add,
-            rd: t3,
-            rs1: Reg::SP,
-            rs2: t3,
-        })
-        .push(Instruction::Store {
-            op: StoreOp::Sd,
-            rs1: t3,
-            rs2: t1,
-            offset: 0,
-        })
-        .push(li(Reg::A0, 1));
+    p.push(li(t1, 42)).push(Instruction::Store {
+        op: StoreOp::Sd,
+        rs1: t0,
+        rs2: t1,
+        offset: 0,
+    });
+    store_below_sp(&mut p, 12288, t3, t1);
+    p.push(li(Reg::A0, 1));
     for i in li64(Reg::A1, DATA_SEG) {
         p.push(i);
     }
@@ -70,6 +54,28 @@ fn fault_then_write() -> Vec<u8> {
         p.push(i);
     }
     elf_of(&p, Some((DATA_SEG, b"hi\n".to_vec(), 0x2000)))
+}
+
+/// `lui scratch, -distance; add scratch, sp, scratch; sd value, 0(scratch)`:
+/// a store `distance` bytes below the stack pointer (`distance` a
+/// multiple of 4096).
+fn store_below_sp(p: &mut Program, distance: i64, scratch: Reg, value: Reg) {
+    p.push(Instruction::Lui {
+        rd: scratch,
+        imm: -distance,
+    })
+    .push(Instruction::Op {
+        op: sim::emu::RegOp::Add,
+        rd: scratch,
+        rs1: Reg::SP,
+        rs2: scratch,
+    })
+    .push(Instruction::Store {
+        op: StoreOp::Sd,
+        rs1: scratch,
+        rs2: value,
+        offset: 0,
+    });
 }
 
 fn expect_page_fault(s: &mut Simulator, pid: Pid, vaddr: u64) {
@@ -384,4 +390,59 @@ fn stats_count_by_name_in_name_order() {
         )
     );
     assert_eq!(report(true), (lines, instructions));
+}
+
+/// A stack that grows down a page at a time lies in neighbouring frames,
+/// each page's frame one below the frame of the page above it: the
+/// loader maps the stack's first pages and the kernel backs the pages it
+/// grows into with frames from the top of the pool down. (The emulator
+/// is faster for it: an array across two stack pages is one run of host
+/// memory, so a load's guessed host address holds across the boundary.)
+#[test]
+fn a_stack_growing_down_page_by_page_lies_in_neighbouring_frames() {
+    let (t1, t3) = (Reg::T1, Reg(28));
+    let mut p = Program::new();
+    p.push(li(t1, 42));
+    // One store a page further down each time, as a growing stack does.
+    for pages in 1..=4 {
+        store_below_sp(&mut p, 4096 * pages, t3, t1);
+    }
+    p.push(li(Reg::A0, 0));
+    for i in syscall(93) {
+        p.push(i);
+    }
+    let mut s = Simulator::builder().build();
+    let pid = s.load_elf(&elf_of(&p, None), &["prog".into()]).unwrap();
+    let sp = s.register(pid, Reg::SP.index()).unwrap();
+    let mut faults = 0;
+    loop {
+        let event = s.run_until_exception().expect("an exception");
+        if event.exception == Exception::Syscall {
+            break;
+        }
+        assert!(matches!(event.exception, Exception::PageFault { .. }));
+        faults += 1;
+        s.handle(event);
+    }
+    assert_eq!(faults, 4, "each store faults in a page of its own");
+    let page_table = &s.process(pid).unwrap().page_table;
+    let stack: Vec<(VirtPage, u32)> = page_table
+        .entries()
+        .filter(|(page, _)| page.address() >= VirtPage::containing(sp - 4 * 4096).address())
+        .map(|(page, pte)| (page, pte.frame.0))
+        .collect();
+    assert!(
+        stack.len() >= 5,
+        "the loader's page(s) and four more: {stack:?}"
+    );
+    for pair in stack.windows(2) {
+        let ((low, low_frame), (high, high_frame)) = (pair[0], pair[1]);
+        assert_eq!(high.0, low.0 + 1, "no holes in the stack: {stack:?}");
+        assert_eq!(
+            low_frame + 1,
+            high_frame,
+            "page {:#x} is in frame {low_frame}, the page above in frame {high_frame}",
+            low.address()
+        );
+    }
 }

@@ -84,9 +84,12 @@ pub struct PhysMemory {
     /// pointer (see "Ownership of the bytes" above).
     bytes: NonNull<u8>,
     frame_count: u32,
-    /// Frames never handed out yet are `next_fresh..frame_count`; freed frames
-    /// are reused first (LIFO, so runs are deterministic).
+    /// Frames never handed out yet are `next_fresh..fresh_end`: `alloc`
+    /// takes them from the bottom up, `alloc_growing_down` from the top down
+    /// (see there). Freed frames are reused first by `alloc` and last by
+    /// `alloc_growing_down` (LIFO, so runs are deterministic).
     next_fresh: u32,
+    fresh_end: u32,
     free: Vec<Frame>,
     /// References to each frame; 0 = free.
     refs: Vec<u32>,
@@ -132,6 +135,7 @@ impl PhysMemory {
             bytes,
             frame_count,
             next_fresh: 0,
+            fresh_end: frame_count,
             free: Vec::new(),
             refs: vec![0; frames as usize],
             holds_code: vec![false; frames as usize],
@@ -148,7 +152,7 @@ impl PhysMemory {
 
     /// Frames currently free.
     pub fn free_frames(&self) -> u32 {
-        self.frame_count - self.next_fresh + self.free.len() as u32
+        self.fresh_end - self.next_fresh + self.free.len() as u32
     }
 
     /// Frames currently allocated.
@@ -183,13 +187,37 @@ impl PhysMemory {
         let frame = if let Some(frame) = self.free.pop() {
             self.frame_bytes_mut(frame).fill(0);
             frame
-        } else if self.next_fresh < self.frame_count {
+        } else if self.next_fresh < self.fresh_end {
             // Never used: still zero from the initial allocation.
             self.next_fresh += 1;
             Frame(self.next_fresh - 1)
         } else {
             return None;
         };
+        self.refs[frame.0 as usize] = 1;
+        Some(frame)
+    }
+
+    /// Allocates a zeroed frame for a region that grows downward, one page
+    /// at a time (the stack), or `None` when memory is exhausted.
+    ///
+    /// Fresh frames are taken from the top of the pool down, so the pages
+    /// of a stack, mapped from its top page down as it grows, lie in
+    /// neighbouring frames in the same order as their virtual addresses
+    /// (as long as nothing else grows down at the same time). That matters
+    /// for speed only: an array that straddles two stack pages is then one
+    /// run of host memory, and the emulator's guess that a load lands
+    /// where the previous one did (`host = vaddr + addend`, the same
+    /// addend on both pages) keeps holding across the page boundary.
+    /// Taken from the bottom, as `alloc` does, the lower page would get a
+    /// higher frame than the page above it.
+    pub fn alloc_growing_down(&mut self) -> Option<Frame> {
+        if self.next_fresh == self.fresh_end {
+            return self.alloc();
+        }
+        // Never used: still zero from the initial allocation.
+        self.fresh_end -= 1;
+        let frame = Frame(self.fresh_end);
         self.refs[frame.0 as usize] = 1;
         Some(frame)
     }
@@ -359,5 +387,32 @@ mod tests {
         memory.free(frame);
         assert!(!memory.is_allocated(frame));
         assert_eq!(memory.used_frames(), 0);
+    }
+
+    #[test]
+    fn frames_for_a_downward_region_come_down_from_the_top_and_meet_the_rest() {
+        // 1 MiB = 256 frames.
+        let mut memory = PhysMemory::new(1);
+        let top = memory.alloc_growing_down().unwrap();
+        let below = memory.alloc_growing_down().unwrap();
+        assert_eq!((top, below), (Frame(255), Frame(254)));
+        assert_eq!(memory.alloc(), Some(Frame(0)));
+        assert_eq!(memory.free_frames(), 253);
+        // The two fresh ends meet; after that both kinds take freed frames.
+        let mut taken = Vec::new();
+        while let Some(frame) = memory.alloc_growing_down() {
+            taken.push(frame);
+        }
+        assert_eq!(taken.len(), 253);
+        assert_eq!(taken.last(), Some(&Frame(1)));
+        assert_eq!(memory.free_frames(), 0);
+        assert_eq!(memory.alloc(), None);
+        memory.frame_bytes_mut(below).fill(7);
+        memory.free(below);
+        assert_eq!(memory.alloc_growing_down(), Some(below));
+        assert!(
+            memory.frame_bytes(below).iter().all(|&b| b == 0),
+            "a reused frame is zeroed"
+        );
     }
 }

@@ -295,7 +295,7 @@ fn frame_for(
         page_table.map(page, pte.frame, merged);
         return Some(pte.frame);
     }
-    let frame = machine.memory_mut().alloc()?;
+    let frame = machine.memory_mut().alloc_growing_down()?;
     page_table.map(page, frame, permissions);
     Some(frame)
 }
@@ -578,6 +578,18 @@ fn write_stack(
     sp: u64,
     image: &[u8],
 ) -> Option<()> {
+    // Map the pages from the top down with frames from the top of the
+    // pool, as the page-fault path maps the pages the stack grows into
+    // later: the whole stack then lies in neighbouring frames
+    // (`PhysMemory::alloc_growing_down`).
+    let top = sp + image.len().saturating_sub(1) as u64;
+    for page in (VirtPage::containing(sp).0..=VirtPage::containing(top).0).rev() {
+        let page = VirtPage(page);
+        if page_table.get(page).is_none() {
+            let frame = machine.memory_mut().alloc_growing_down()?;
+            page_table.map(page, frame, PteFlags::USER_RW);
+        }
+    }
     let mut addr = sp;
     let mut at = 0usize;
     while at < image.len() {

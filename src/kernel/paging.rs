@@ -68,10 +68,15 @@ pub fn back_on_demand(
         return Err(FaultReason::NotPermitted);
     }
     let permissions = demand_region(process, vaddr).ok_or(FaultReason::NotMapped)?;
-    let frame = machine
-        .memory_mut()
-        .alloc()
-        .ok_or(FaultReason::OutOfMemory)?;
+    // The stack grows down a page at a time: frames from the top of the
+    // pool keep its pages in neighbouring frames (`alloc_growing_down`).
+    let memory = machine.memory_mut();
+    let frame = if (STACK_BOTTOM..STACK_TOP).contains(&vaddr) {
+        memory.alloc_growing_down()
+    } else {
+        memory.alloc()
+    }
+    .ok_or(FaultReason::OutOfMemory)?;
     process.page_table.map(page, frame, permissions);
     process.note_peak_pages();
     Ok(())
