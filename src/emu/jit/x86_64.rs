@@ -355,7 +355,9 @@ fn registers(op: &Op) -> ([Option<u8>; 2], Option<u8>) {
         K::Jal => ([None, None], d),
         K::Jalr => ([r1, None], None),
         K::Sb | K::Sh | K::Sw | K::Sd => ([r1, r2], None),
-        kind if kind.is_branch() => ([r1, r2], None),
+        // A branch compares with x0 without a host register for it
+        // (`emit_terminator`).
+        kind if kind.is_branch() => ([r1, r2].map(|r| r.filter(|&r| r != 0)), None),
         K::Mv
         | K::Addi
         | K::Slti
@@ -509,6 +511,14 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     }
     let fallthrough = ops.last().is_some_and(|op| op.kind == OpKind::Fallthrough);
     let count = (ops.len() - usize::from(fallthrough)) as i32;
+    // The ops compiled: up to the first op without a template, or the
+    // terminator.
+    let end = ops
+        .iter()
+        .position(|op| op.kind.is_terminator() || !compiles(op))
+        .unwrap_or(ops.len() - 1);
+    let terminator = ops[end].kind.is_terminator() && terminator_compiles(&ops[end]);
+    let compiled = &ops[..end + usize::from(terminator)];
     let mut a = VecAssembler::<X64Relocation>::new(0);
     let chain = a.new_dynamic_label();
     let a_over = a.new_dynamic_label();
@@ -522,7 +532,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         misses: Vec::new(),
         guesses: Vec::new(),
         sites: Vec::new(),
-        cache: RegCache::new(),
+        cache: RegCache::new(compiled),
         over: a_over,
         code_base: arena.base as usize,
         start: a_start,
@@ -550,20 +560,12 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     // does not fit whole (the run loop then decodes just what fits,
     // block.rs).
     dynasm!(b.a ; .arch x64 ; sub r10, count ; jb =>over ; =>start);
-    // The ops compiled: up to the first op without a template, or the
-    // terminator.
-    let end = ops
-        .iter()
-        .position(|op| op.kind.is_terminator() || !compiles(op))
-        .unwrap_or(ops.len() - 1);
-    let terminator = ops[end].kind.is_terminator() && terminator_compiles(&ops[end]);
-    let compiled = &ops[..end + usize::from(terminator)];
     if let Some(live_in) = live_in_if_few(compiled) {
         // Each register the block uses keeps one host register throughout:
         // load those it reads before writing now, and a jump back to the
         // block's own start can skip these loads (`go_to`).
         for g in live_in {
-            b.cache.next_op();
+            b.cache.next_op(0);
             b.cache.read(&mut b.a, g);
         }
         let body = b.a.new_dynamic_label();
@@ -734,7 +736,7 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
         }
         K::Jal => {
             // Into the cache too: a jump to the block's own start keeps it.
-            b.cache.next_op();
+            b.cache.next_op(end);
             dynasm!(b.a ; .arch x64 ; mov rax, QWORD after as i64);
             b.cache.write_rax(&mut b.a, op.rd);
             b.cache.flush(&mut b.a);
@@ -746,7 +748,7 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             };
             let chain = b.chain;
             // The target from rs1 before rd is written: they may be one.
-            b.cache.next_op();
+            b.cache.next_op(end);
             let base = b.cache.read(&mut b.a, op.rs1);
             // Before rd is written to the file: a dirty copy of it is old.
             b.cache.flush(&mut b.a);
@@ -761,13 +763,23 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             );
         }
         K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
-            b.cache.next_op();
-            let (r1, r2) = (
-                b.cache.read(&mut b.a, op.rs1),
-                b.cache.read(&mut b.a, op.rs2),
-            );
+            b.cache.next_op(end);
+            // x0 needs no host register: `test` sets the flags `cmp` with
+            // 0 would (so `beqz`, `bltz` and the like are one instruction),
+            // and as the first operand it is a zeroed scratch register.
+            let r1 = match op.rs1 {
+                0 => RAX,
+                g => b.cache.read(&mut b.a, g),
+            };
+            let r2 = (op.rs2 != 0).then(|| b.cache.read(&mut b.a, op.rs2));
             b.cache.flush(&mut b.a);
-            dynasm!(b.a ; .arch x64 ; cmp Rq(r1), Rq(r2));
+            if r1 == RAX {
+                dynasm!(b.a ; .arch x64 ; xor eax, eax);
+            }
+            match r2 {
+                None => dynasm!(b.a ; .arch x64 ; test Rq(r1), Rq(r1)),
+                Some(r2) => dynasm!(b.a ; .arch x64 ; cmp Rq(r1), Rq(r2)),
+            }
             // A target elsewhere on the page: the conditional jump itself
             // is the patchable site (one jump taken, not two).
             let page = !(PAGE_SIZE - 1);
@@ -877,34 +889,61 @@ struct RegCache {
     holds: [Option<u8>; CACHE_REGS.len()],
     /// Whether each holds a value the register file does not have yet.
     dirty: [bool; CACHE_REGS.len()],
-    /// When each was last used (for least-recently-used replacement).
+    /// When each was last used: registers the current op uses (`used ==
+    /// clock`) are not replaced while it is emitted.
     used: [u32; CACHE_REGS.len()],
-    /// Ops emitted so far; registers used by the current op are not
-    /// replaced while it is emitted.
+    /// Ops emitted so far.
     clock: u32,
+    /// The registers each op of the block reads and writes (`registers`),
+    /// for choosing which to replace (`slot`).
+    uses: Vec<([Option<u8>; 2], Option<u8>)>,
+    /// The index of the op being emitted.
+    at: usize,
     /// Whether a guest register was ever replaced by another.
     replaced: bool,
 }
 
 impl RegCache {
-    fn new() -> RegCache {
+    /// An empty cache for the block whose compiled ops are `compiled`.
+    fn new(compiled: &[Op]) -> RegCache {
         RegCache {
             holds: [None; CACHE_REGS.len()],
             dirty: [false; CACHE_REGS.len()],
             used: [0; CACHE_REGS.len()],
             clock: 1,
+            uses: compiled.iter().map(registers).collect(),
+            at: 0,
             replaced: false,
         }
     }
 
-    /// Starts the next op.
-    fn next_op(&mut self) {
+    /// Starts op `at` of the block (the next op emitted).
+    fn next_op(&mut self, at: usize) {
         self.clock += 1;
+        self.at = at;
     }
 
-    /// The slot for guest register `g`: its own if cached, else the least
-    /// recently used one not used by the current op (there are more slots
-    /// than any op uses), whose register is written back first if dirty.
+    /// Where guest register `g` is next read, from the current op on:
+    /// the op's index, or `usize::MAX` when the block does not read it
+    /// again before writing it (its value is dead here) or at all.
+    fn next_read(&self, g: u8) -> usize {
+        for (j, (reads, write)) in self.uses.iter().enumerate().skip(self.at) {
+            if reads.contains(&Some(g)) {
+                return j;
+            }
+            if *write == Some(g) {
+                break;
+            }
+        }
+        usize::MAX
+    }
+
+    /// The slot for guest register `g`: its own if cached, else a free
+    /// one, else the one whose guest register the block reads again
+    /// latest (Belady's choice: the block's ops are all known when it is
+    /// compiled), a clean one before a dirty one (which costs a store),
+    /// and never one the current op uses (there are more slots than any
+    /// op uses). A dirty register replaced is written back first.
     /// Returns (slot, whether it already holds `g`).
     fn slot(&mut self, a: &mut VecAssembler<X64Relocation>, g: u8) -> (usize, bool) {
         if let Some(s) = self.holds.iter().position(|&h| h == Some(g)) {
@@ -913,7 +952,10 @@ impl RegCache {
         }
         let s = (0..CACHE_REGS.len())
             .filter(|&s| self.used[s] != self.clock)
-            .min_by_key(|&s| (self.holds[s].is_some(), self.used[s]))
+            .min_by_key(|&s| match self.holds[s] {
+                None => (0, 0, false),
+                Some(held) => (1, usize::MAX - self.next_read(held), self.dirty[s]),
+            })
             .unwrap_or(0);
         self.replaced |= self.holds[s].is_some();
         if let (Some(old), true) = (self.holds[s], self.dirty[s]) {
@@ -1035,7 +1077,7 @@ fn emit_op(
     if fp_compiles(op) {
         return emit_fp_op(a, c, op, i, out);
     }
-    c.next_op();
+    c.next_op(i);
     let imm = op.imm as i32;
     let shamt = (op.imm & 63) as i8;
     let shamt_w = (op.imm & 31) as i8;
@@ -1660,7 +1702,7 @@ fn emit_fp_op(
     out: &mut Out,
 ) {
     use OpKind as K;
-    c.next_op();
+    c.next_op(i);
     let fields = FpFields::unpack(op.imm);
     let f = |r: u8| 8 * i32::from(r & 31);
     let (rd, rs1, rs2, rs3) = (f(op.rd), f(op.rs1), f(op.rs2), f(fields.rs3));
