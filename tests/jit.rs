@@ -48,8 +48,8 @@ fn run(elf: &[u8], args: &[String], jit: bool, quantum: u64, limit: u64) -> (See
     (seen, s.machine().compiled_blocks())
 }
 
-/// Every program of programs/ (C*), tests/c/ and benches/programs/ (gcc,
-/// when installed), as (name, ELF, arguments).
+/// Every program of programs/ (C*), tests/c/, benches/programs/ and
+/// benches/held-out/ (gcc, when installed), as (name, ELF, arguments).
 fn every_program() -> Vec<(String, Vec<u8>, Vec<String>)> {
     let mut out = Vec::new();
     let mut sources = Vec::new();
@@ -71,6 +71,7 @@ fn every_program() -> Vec<(String, Vec<u8>, Vec<String>)> {
         let mut c = Vec::new();
         c_files(&root().join("tests/c"), &mut c);
         c_files(&root().join("benches/programs"), &mut c);
+        c_files(&root().join("benches/held-out"), &mut c);
         c.sort();
         for path in c {
             let elf_path = dir.join("prog.elf");
