@@ -395,9 +395,11 @@ fn stats_count_by_name_in_name_order() {
 /// A stack that grows down a page at a time lies in neighbouring frames,
 /// each page's frame one below the frame of the page above it: the
 /// loader maps the stack's first pages and the kernel backs the pages it
-/// grows into with frames from the top of the pool down. (The emulator
-/// is faster for it: an array across two stack pages is one run of host
-/// memory, so a load's guessed host address holds across the boundary.)
+/// grows into with frames from the top of the pool down, and a fork
+/// copies the stack the same way. (The emulator is faster for it: an
+/// array across two stack pages is one run of host memory, so a load's
+/// guessed host address holds across the boundary.) A segment the loader
+/// maps lies in ascending frames, from the bottom of the pool.
 #[test]
 fn a_stack_growing_down_page_by_page_lies_in_neighbouring_frames() {
     let (t1, t3) = (Reg::T1, Reg(28));
@@ -407,42 +409,77 @@ fn a_stack_growing_down_page_by_page_lies_in_neighbouring_frames() {
     for pages in 1..=4 {
         store_below_sp(&mut p, 4096 * pages, t3, t1);
     }
+    // fork (clone with SIGCHLD), then both exit.
+    p.push(li(Reg::A0, 17));
+    for i in syscall(220) {
+        p.push(i);
+    }
     p.push(li(Reg::A0, 0));
     for i in syscall(93) {
         p.push(i);
     }
+    // A data segment of three pages of file bytes, which the loader maps
+    // now: the other way round, in ascending frames.
+    let data = (DATA_SEG, vec![7; 3 * 4096], 3 * 4096);
     let mut s = Simulator::builder().build();
-    let pid = s.load_elf(&elf_of(&p, None), &["prog".into()]).unwrap();
+    let pid = s
+        .load_elf(&elf_of(&p, Some(data)), &["prog".into()])
+        .unwrap();
+    let data_frames: Vec<u32> = (0..3)
+        .map(|k| {
+            let page = VirtPage::containing(DATA_SEG + 4096 * k);
+            s.process(pid)
+                .unwrap()
+                .page_table
+                .get(page)
+                .unwrap()
+                .frame
+                .0
+        })
+        .collect();
+    assert_eq!(
+        data_frames,
+        [0, 1, 2].map(|k| data_frames[0] + k),
+        "a segment's pages lie in ascending frames"
+    );
     let sp = s.register(pid, Reg::SP.index()).unwrap();
     let mut faults = 0;
-    loop {
+    let fork = loop {
         let event = s.run_until_exception().expect("an exception");
         if event.exception == Exception::Syscall {
-            break;
+            break event;
         }
         assert!(matches!(event.exception, Exception::PageFault { .. }));
         faults += 1;
         s.handle(event);
-    }
+    };
     assert_eq!(faults, 4, "each store faults in a page of its own");
-    let page_table = &s.process(pid).unwrap().page_table;
-    let stack: Vec<(VirtPage, u32)> = page_table
-        .entries()
-        .filter(|(page, _)| page.address() >= VirtPage::containing(sp - 4 * 4096).address())
-        .map(|(page, pte)| (page, pte.frame.0))
-        .collect();
-    assert!(
-        stack.len() >= 5,
-        "the loader's page(s) and four more: {stack:?}"
-    );
-    for pair in stack.windows(2) {
-        let ((low, low_frame), (high, high_frame)) = (pair[0], pair[1]);
-        assert_eq!(high.0, low.0 + 1, "no holes in the stack: {stack:?}");
-        assert_eq!(
-            low_frame + 1,
-            high_frame,
-            "page {:#x} is in frame {low_frame}, the page above in frame {high_frame}",
-            low.address()
+    assert_eq!(s.register(pid, Reg::A7.index()), Some(220));
+    s.handle(fork);
+    let child = Pid(s.register(pid, Reg::A0.index()).unwrap());
+    assert_ne!(child, pid, "the fork made a child");
+    for pid in [pid, child] {
+        let stack: Vec<(VirtPage, u32)> = s
+            .process(pid)
+            .unwrap()
+            .page_table
+            .entries()
+            .filter(|(page, _)| page.address() >= VirtPage::containing(sp - 4 * 4096).address())
+            .map(|(page, pte)| (page, pte.frame.0))
+            .collect();
+        assert!(
+            stack.len() >= 5,
+            "process {pid}: the loader's page(s) and four more: {stack:?}"
         );
+        for pair in stack.windows(2) {
+            let ((low, low_frame), (high, high_frame)) = (pair[0], pair[1]);
+            assert_eq!(high.0, low.0 + 1, "no holes in the stack: {stack:?}");
+            assert_eq!(
+                low_frame + 1,
+                high_frame,
+                "process {pid}: page {:#x} is in frame {low_frame}, the page above in frame {high_frame}",
+                low.address()
+            );
+        }
     }
 }

@@ -295,7 +295,7 @@ fn frame_for(
         page_table.map(page, pte.frame, merged);
         return Some(pte.frame);
     }
-    let frame = machine.memory_mut().alloc_growing_down()?;
+    let frame = machine.memory_mut().alloc()?;
     page_table.map(page, frame, permissions);
     Some(frame)
 }

@@ -2,6 +2,7 @@
 //! and wait4, with Linux's numbers and meanings.
 
 use super::{finish, Ret, SysResult};
+use crate::abi::layout::STACK_BOTTOM;
 use crate::abi::{EAGAIN, ECHILD, EINVAL, ENOMEM, ESRCH};
 use crate::emu::{Machine, PageTable};
 use crate::kernel::process::{ExitStatus, Pid, Process, WaitReason};
@@ -99,7 +100,14 @@ impl Kernel {
         let shared = self.shared.shared_pages(pid);
         let memory = machine.memory_mut();
         let mut page_table = PageTable::new();
-        for (page, pte) in parent.page_table.entries() {
+        // The stack's pages top first, into frames from the top of the
+        // pool, as the loader and the page-fault path map them: the
+        // child's stack keeps neighbouring frames
+        // (`PhysMemory::alloc_growing_down`).
+        let mut pages: Vec<_> = parent.page_table.entries().collect();
+        let stack = pages.partition_point(|(page, _)| page.address() < STACK_BOTTOM);
+        pages[stack..].reverse();
+        for (page, pte) in pages {
             // Rule A.6: pages mapped onto an shm object are shared, not
             // copied; the object holds their frames.
             if shared.objects.contains(&page) {
@@ -113,7 +121,12 @@ impl Kernel {
                 page_table.map(page, pte.frame, pte.flags);
                 continue;
             }
-            let Some(frame) = memory.alloc() else {
+            let frame = if page.address() >= STACK_BOTTOM {
+                memory.alloc_growing_down()
+            } else {
+                memory.alloc()
+            };
+            let Some(frame) = frame else {
                 for (page, pte) in page_table.entries() {
                     if !shared.objects.contains(&page) {
                         memory.free(pte.frame);
