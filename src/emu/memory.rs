@@ -86,8 +86,8 @@ pub struct PhysMemory {
     frame_count: u32,
     /// Frames never handed out yet are `next_fresh..fresh_end`: `alloc`
     /// takes them from the bottom up, `alloc_growing_down` from the top down
-    /// (see there). Freed frames are reused first by `alloc` and last by
-    /// `alloc_growing_down` (LIFO, so runs are deterministic).
+    /// (see there). Freed frames are reused before either (LIFO, so runs
+    /// are deterministic).
     next_fresh: u32,
     fresh_end: u32,
     free: Vec<Frame>,
@@ -201,18 +201,21 @@ impl PhysMemory {
     /// Allocates a zeroed frame for a region that grows downward, one page
     /// at a time (the stack), or `None` when memory is exhausted.
     ///
-    /// Fresh frames are taken from the top of the pool down, so the pages
-    /// of a stack, mapped from its top page down as it grows, lie in
-    /// neighbouring frames in the same order as their virtual addresses
-    /// (as long as nothing else grows down at the same time). That matters
-    /// for speed only: an array that straddles two stack pages is then one
-    /// run of host memory, and the emulator's guess that a load lands
-    /// where the previous one did (`host = vaddr + addend`, the same
-    /// addend on both pages) keeps holding across the page boundary.
-    /// Taken from the bottom, as `alloc` does, the lower page would get a
-    /// higher frame than the page above it.
+    /// A freed frame is reused first, as `alloc` does, so that the host
+    /// memory the machine touches does not grow with the number of
+    /// processes that came and went. Fresh frames are taken from the top
+    /// of the pool down, so the pages of a stack, mapped from its top page
+    /// down as it grows, lie in neighbouring frames in the same order as
+    /// their virtual addresses (as long as no freed frame comes between,
+    /// as in a program's first process). That matters for speed only: an
+    /// array that straddles two stack pages is then one run of host
+    /// memory, and the emulator's guess that a load lands where the
+    /// previous one did (`host = vaddr + addend`, the same addend on both
+    /// pages) keeps holding across the page boundary. Taken from the
+    /// bottom, as `alloc` does, the lower page would get a higher frame
+    /// than the page above it.
     pub fn alloc_growing_down(&mut self) -> Option<Frame> {
-        if self.next_fresh == self.fresh_end {
+        if !self.free.is_empty() || self.next_fresh == self.fresh_end {
             return self.alloc();
         }
         // Never used: still zero from the initial allocation.
@@ -397,6 +400,11 @@ mod tests {
         let below = memory.alloc_growing_down().unwrap();
         assert_eq!((top, below), (Frame(255), Frame(254)));
         assert_eq!(memory.alloc(), Some(Frame(0)));
+        assert_eq!(memory.free_frames(), 253);
+        // A freed frame goes before a fresh one (the host's memory does
+        // not grow with processes that came and went).
+        memory.free(Frame(0));
+        assert_eq!(memory.alloc_growing_down(), Some(Frame(0)));
         assert_eq!(memory.free_frames(), 253);
         // The two fresh ends meet; after that both kinds take freed frames.
         let mut taken = Vec::new();
