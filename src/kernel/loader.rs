@@ -578,10 +578,10 @@ fn write_stack(
     sp: u64,
     image: &[u8],
 ) -> Option<()> {
-    // Map the pages from the top down with frames from the top of the
-    // pool, as the page-fault path maps the pages the stack grows into
-    // later: the whole stack then lies in neighbouring frames
-    // (`PhysMemory::alloc_growing_down`).
+    // Map the pages from the top down with `alloc_growing_down` (fresh
+    // frames from the top of the pool down), as the page-fault path maps
+    // the pages the stack grows into later: the whole stack then lies in
+    // neighbouring frames.
     let top = sp + image.len().saturating_sub(1) as u64;
     for page in (VirtPage::containing(sp).0..=VirtPage::containing(top).0).rev() {
         let page = VirtPage(page);

@@ -68,8 +68,9 @@ pub fn back_on_demand(
         return Err(FaultReason::NotPermitted);
     }
     let permissions = demand_region(process, vaddr).ok_or(FaultReason::NotMapped)?;
-    // The stack grows down a page at a time: frames from the top of the
-    // pool keep its pages in neighbouring frames (`alloc_growing_down`).
+    // The stack grows down a page at a time: fresh frames from the top of
+    // the pool down keep its pages in neighbouring frames
+    // (`alloc_growing_down`).
     let memory = machine.memory_mut();
     let frame = if (STACK_BOTTOM..STACK_TOP).contains(&vaddr) {
         memory.alloc_growing_down()

@@ -100,10 +100,10 @@ impl Kernel {
         let shared = self.shared.shared_pages(pid);
         let memory = machine.memory_mut();
         let mut page_table = PageTable::new();
-        // The stack's pages top first, into frames from the top of the
-        // pool, as the loader and the page-fault path map them: the
-        // child's stack keeps neighbouring frames
-        // (`PhysMemory::alloc_growing_down`).
+        // The stack's pages top first, with `alloc_growing_down` (fresh
+        // frames from the top of the pool down), as the loader and the
+        // page-fault path map them: the child's stack keeps neighbouring
+        // frames.
         let mut pages: Vec<_> = parent.page_table.entries().collect();
         let stack = pages.partition_point(|(page, _)| page.address() < STACK_BOTTOM);
         pages[stack..].reverse();
