@@ -18,6 +18,7 @@
 
 use goblin::elf::{header, program_header, Elf, ProgramHeader};
 
+use super::paging::alloc_frame_for;
 use super::process::Region;
 use crate::abi::layout::*;
 use crate::emu::{Frame, Machine, PageTable, PteFlags, VirtPage, PAGE_SIZE};
@@ -578,15 +579,14 @@ fn write_stack(
     sp: u64,
     image: &[u8],
 ) -> Option<()> {
-    // Map the pages from the top down with `alloc_growing_down` (fresh
-    // frames from the top of the pool down), as the page-fault path maps
-    // the pages the stack grows into later: the whole stack then lies in
-    // neighbouring frames.
+    // Map the pages from the top down, as the stack grows into the pages
+    // below later: the whole stack then lies in neighbouring frames
+    // (`paging::alloc_frame_for`).
     let top = sp + image.len().saturating_sub(1) as u64;
     for page in (VirtPage::containing(sp).0..=VirtPage::containing(top).0).rev() {
         let page = VirtPage(page);
         if page_table.get(page).is_none() {
-            let frame = machine.memory_mut().alloc_growing_down()?;
+            let frame = alloc_frame_for(machine.memory_mut(), page)?;
             page_table.map(page, frame, PteFlags::USER_RW);
         }
     }

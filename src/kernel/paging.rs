@@ -10,7 +10,7 @@ use std::fmt;
 use super::process::Process;
 use crate::abi::layout::*;
 use crate::abi::{Errno, EINVAL, ENOMEM};
-use crate::emu::{Machine, PteFlags, VirtPage, PAGE_SIZE};
+use crate::emu::{Frame, Machine, PhysMemory, PteFlags, VirtPage, PAGE_SIZE};
 
 /// Why an address could not be backed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -68,19 +68,24 @@ pub fn back_on_demand(
         return Err(FaultReason::NotPermitted);
     }
     let permissions = demand_region(process, vaddr).ok_or(FaultReason::NotMapped)?;
-    // The stack grows down a page at a time: fresh frames from the top of
-    // the pool down keep its pages in neighbouring frames
-    // (`alloc_growing_down`).
-    let memory = machine.memory_mut();
-    let frame = if (STACK_BOTTOM..STACK_TOP).contains(&vaddr) {
+    let frame = alloc_frame_for(machine.memory_mut(), page).ok_or(FaultReason::OutOfMemory)?;
+    process.page_table.map(page, frame, permissions);
+    process.note_peak_pages();
+    Ok(())
+}
+
+/// A zeroed frame for `page`, of whichever process: a stack page's from
+/// `alloc_growing_down`, any other's from `alloc`; `None` when memory is
+/// exhausted. The stack grows down a page at a time, and its fresh frames
+/// from the top of the pool down keep its pages in neighbouring frames,
+/// in address order. The loader, the page-fault path and fork all map
+/// through here, so a stack keeps that layout however its pages came.
+pub fn alloc_frame_for(memory: &mut PhysMemory, page: VirtPage) -> Option<Frame> {
+    if (STACK_BOTTOM..STACK_TOP).contains(&page.address()) {
         memory.alloc_growing_down()
     } else {
         memory.alloc()
     }
-    .ok_or(FaultReason::OutOfMemory)?;
-    process.page_table.map(page, frame, permissions);
-    process.note_peak_pages();
-    Ok(())
 }
 
 /// Whether `[addr, addr + pages * PAGE_SIZE)` lies in user space and

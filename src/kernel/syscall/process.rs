@@ -5,6 +5,7 @@ use super::{finish, Ret, SysResult};
 use crate::abi::layout::STACK_BOTTOM;
 use crate::abi::{EAGAIN, ECHILD, EINVAL, ENOMEM, ESRCH};
 use crate::emu::{Machine, PageTable};
+use crate::kernel::paging::alloc_frame_for;
 use crate::kernel::process::{ExitStatus, Pid, Process, WaitReason};
 use crate::kernel::uaccess::copy_out;
 use crate::kernel::Kernel;
@@ -100,10 +101,9 @@ impl Kernel {
         let shared = self.shared.shared_pages(pid);
         let memory = machine.memory_mut();
         let mut page_table = PageTable::new();
-        // The stack's pages top first, with `alloc_growing_down` (fresh
-        // frames from the top of the pool down), as the loader and the
-        // page-fault path map them: the child's stack keeps neighbouring
-        // frames.
+        // The stack's pages top first, as the loader and the page-fault
+        // path map them: the child's stack keeps neighbouring frames
+        // (`paging::alloc_frame_for`).
         let mut pages: Vec<_> = parent.page_table.entries().collect();
         let stack = pages.partition_point(|(page, _)| page.address() < STACK_BOTTOM);
         pages[stack..].reverse();
@@ -121,12 +121,7 @@ impl Kernel {
                 page_table.map(page, pte.frame, pte.flags);
                 continue;
             }
-            let frame = if page.address() >= STACK_BOTTOM {
-                memory.alloc_growing_down()
-            } else {
-                memory.alloc()
-            };
-            let Some(frame) = frame else {
+            let Some(frame) = alloc_frame_for(memory, page) else {
                 for (page, pte) in page_table.entries() {
                     if !shared.objects.contains(&page) {
                         memory.free(pte.frame);
