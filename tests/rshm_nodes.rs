@@ -549,3 +549,97 @@ fn a_late_claim_does_not_take_over_a_decided_epoch() {
     assert_eq!(&n[1].copy(id).unwrap().bytes[..2], b"v1");
     assert!(n[1].dump().contains("owner 2 epoch 1"), "{}", n[1].dump());
 }
+
+/// Answers the next `Fetch` of `id` with the image `bytes` at (`epoch`,
+/// `version`); false when the node sent none before the peer's read
+/// timeout (it did not ask the new owner for its image).
+fn serve_next_fetch(
+    peer: &mut RawPeer,
+    incarnation: u32,
+    id: sim::rshm::RshmId,
+    epoch: u64,
+    version: u64,
+    bytes: &[u8],
+) -> bool {
+    use sim::rshm::wire::{Msg, Run};
+    while let Some(msg) = peer.next() {
+        if let Msg::Fetch { token, id: asked } = msg {
+            assert_eq!(asked, id);
+            let image = Msg::Image {
+                token,
+                id,
+                epoch,
+                version,
+                runs: vec![Run {
+                    offset: 0,
+                    bytes: bytes.to_vec(),
+                }],
+                error: None,
+            };
+            peer.send(incarnation, &image).unwrap();
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn a_holder_that_learns_of_a_newer_epoch_late_fetches_the_new_owners_image() {
+    use sim::rshm::wire::{Msg, SegmentInfo};
+    use sim::rshm::RshmId;
+    // Node 2 holds a copy of node 1's segment (epoch 0, version 0).
+    let mut n = mem_cluster(2, MESH).unwrap();
+    let id = n[0].get(17, PAGE_BYTES as u64).unwrap();
+    n[1].attach(id).unwrap();
+    let rshm = RshmId::from_guest(id).unwrap();
+    // Node 3 meets node 2 only now, as the owner of epoch 1 (it took the
+    // segment over among nodes node 2 was cut off from, and re-sent its
+    // image to the holders it knew then: not node 2). Its hello is all
+    // node 2 learns of the new epoch; no further publish may come.
+    let row = SegmentInfo {
+        id: rshm,
+        key: 17,
+        size: PAGE_BYTES as u64,
+        owner: 3,
+        epoch: 1,
+        version: 5,
+        removed: false,
+        established: true,
+        holders: vec![3],
+        refs: Vec::new(),
+    };
+    let mut owner = RawPeer::connect(n[1].addr);
+    let hello = Msg::Hello {
+        node: 3,
+        incarnation: 5,
+        table: vec![row],
+        collected: Vec::new(),
+    };
+    owner.send(5, &hello).unwrap();
+    assert!(
+        serve_next_fetch(&mut owner, 5, rshm, 1, 5, b"epoch one"),
+        "node 2 must fetch the image of the epoch it missed: {:?}",
+        n[1].log
+    );
+    let copy_has = |node: &MemNode, text: &[u8], version: u64| {
+        node.copy(id)
+            .is_some_and(|c| &c.bytes[..text.len()] == text && c.version == version)
+    };
+    assert!(
+        eventually(SOON, || copy_has(&n[1], b"epoch one", 5)),
+        "{:?}",
+        n[1].copy(id).map(|c| c.version)
+    );
+    // An owner that names itself to node 2 with `Owner` does not count
+    // node 2 among its holders, so it sends node 2 no updates: node 2
+    // fetches its image, which makes it a holder.
+    owner
+        .send(5, &Msg::Owner { id: rshm, epoch: 2 })
+        .unwrap();
+    assert!(
+        serve_next_fetch(&mut owner, 5, rshm, 2, 6, b"epoch two"),
+        "node 2 must fetch from an owner that does not know it holds a copy: {:?}",
+        n[1].log
+    );
+    assert!(eventually(SOON, || copy_has(&n[1], b"epoch two", 6)));
+}

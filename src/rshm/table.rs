@@ -451,6 +451,12 @@ impl Table {
                 seg.version = seg.version.max(info.version);
             }
             if seg.outranked_by(info.epoch, info.owner) {
+                // An epoch this node did not see begin: its owner re-sent
+                // its image only to the holders it knew then, maybe not to
+                // this node, and may send no update again for a long
+                // time. The copy is fetched again once that owner is a
+                // settled member (`refresh_stale_copies`).
+                seg.stale |= seg.data.is_some();
                 seg.owner = info.owner;
                 seg.epoch = info.epoch;
             }

@@ -661,8 +661,17 @@ impl Server {
                     deadline,
                     ..
                 } => self.publish(kernel, id.to_guest(), runs, deadline),
-                // A gap repair: the new owner re-sends the whole image.
-                Pending::Fetch { kernel: None, .. } | Pending::Create { .. } => {}
+                // A gap repair: the new owner re-sends the whole image to
+                // the holders it knows; should this node not be one of
+                // them, the copy is fetched once the new owner settles.
+                Pending::Fetch {
+                    kernel: None, id, ..
+                } => {
+                    if let Some(seg) = self.table.get_mut(id) {
+                        seg.stale = seg.data.is_some() && !seg.removed();
+                    }
+                }
+                Pending::Create { .. } => {}
             }
         }
     }

@@ -416,8 +416,8 @@ impl Server {
         }
     }
 
-    /// A claim settled: the claimant owns `id` in `epoch` now (this node
-    /// holds no copy, so it took no image).
+    /// A claim settled: the claimant owns `id` in `epoch` now, and does not
+    /// count this node among its holders (so it sent no image).
     pub(super) fn on_owner(&mut self, from: NodeId, id: RshmId, epoch: u64) {
         let Some(seg) = self.table.get_mut(id) else {
             return;
@@ -429,7 +429,12 @@ impl Server {
         seg.owner = from;
         seg.epoch = epoch;
         seg.settled = true;
+        // The owner sends `Owner` to the members it does not count among
+        // its holders: it will send this node no update. A copy here is
+        // fetched, which makes this node a holder there.
+        seg.stale = seg.data.is_some() && !seg.removed();
         self.retry_parked();
+        self.refresh_stale_copies();
     }
 
     pub(super) fn on_image_query(&mut self, from: NodeId, id: RshmId, epoch: u64) {

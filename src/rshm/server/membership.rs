@@ -60,6 +60,8 @@ struct Conn {
     /// or falls silent.
     refused: bool,
     peer_addr: String,
+    /// When the connection opened, or the peer greeted: an unidentified
+    /// peer has `timeout` from here to say hello.
     opened: Instant,
     last_heard: Instant,
 }
@@ -388,6 +390,12 @@ impl Server {
             return;
         };
         c.sealer = Some(sealer);
+        // The peer's clock starts here: a connection made while the peer
+        // was stopped waited in its backlog, and must not be closed as
+        // silent the moment the peer comes back, before its hello.
+        let now = Instant::now();
+        c.opened = now;
+        c.last_heard = now;
         let hello = self.hello_msg();
         self.send_conn(conn, &hello);
     }
