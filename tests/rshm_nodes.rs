@@ -633,9 +633,7 @@ fn a_holder_that_learns_of_a_newer_epoch_late_fetches_the_new_owners_image() {
     // An owner that names itself to node 2 with `Owner` does not count
     // node 2 among its holders, so it sends node 2 no updates: node 2
     // fetches its image, which makes it a holder.
-    owner
-        .send(5, &Msg::Owner { id: rshm, epoch: 2 })
-        .unwrap();
+    owner.send(5, &Msg::Owner { id: rshm, epoch: 2 }).unwrap();
     assert!(
         serve_next_fetch(&mut owner, 5, rshm, 2, 6, b"epoch two"),
         "node 2 must fetch from an owner that does not know it holds a copy: {:?}",
