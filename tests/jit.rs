@@ -143,6 +143,15 @@ fn the_instruction_limit_stops_both_tiers_at_the_same_instruction() {
     }
 }
 
+/// Runs `rig` under the JIT tier (`jit`) or the interpreter alone, with
+/// RISC-V's division by zero.
+fn set_tier(rig: &mut common::Rig, jit: bool) {
+    rig.machine.set_lowering(sim::emu::Lowering {
+        trap_division_by_zero: false,
+        jit,
+    });
+}
+
 /// A load whose address the block computes, over pages picked at random
 /// by a generator in the guest: two pages of one parity and two of the
 /// other, so that the load's one-way guess of its TLB addend fails until
@@ -152,7 +161,7 @@ fn the_instruction_limit_stops_both_tiers_at_the_same_instruction() {
 #[test]
 fn a_load_over_pages_of_both_parities_loads_what_the_interpreter_loads() {
     use common::{addi, branch, li, Program, Rig, DATA};
-    use sim::emu::{BranchOp, Instruction, LoadOp, Lowering, PteFlags, Reg, RegOp};
+    use sim::emu::{BranchOp, Instruction, LoadOp, PteFlags, Reg, RegOp};
     let (count, state, sum, t0, t1, t2, base) =
         (Reg(9), Reg(18), Reg(19), Reg(5), Reg(6), Reg(7), Reg(20));
     let op = |op, rd, rs1, rs2| Instruction::Op { op, rd, rs1, rs2 };
@@ -187,10 +196,7 @@ fn a_load_over_pages_of_both_parities_loads_what_the_interpreter_loads() {
     p.push(Instruction::Ebreak);
     let run = |jit: bool| {
         let mut rig = Rig::new(&p);
-        rig.machine.set_lowering(Lowering {
-            trap_division_by_zero: false,
-            jit,
-        });
+        set_tier(&mut rig, jit);
         for page in [DATA + 0x10000, DATA + 0x11000] {
             rig.map(page, PteFlags::USER_RW);
         }
@@ -212,6 +218,177 @@ fn a_load_over_pages_of_both_parities_loads_what_the_interpreter_loads() {
     assert_eq!(run(true), interpreted);
 }
 
+/// Loads and stores off one base register, one after another, that
+/// alternate between two pages whose frames are not neighbours (so their
+/// TLB addends differ): the JIT checks such a load or store only against
+/// the page of the access before it (jit/x86_64.rs, `same_page_check`),
+/// and one on the other page must take the full lookup. Sizes 1 to 8, and
+/// now and then a misaligned address, which the check must not let
+/// through either. Each tier must load, store and count alike.
+#[test]
+fn accesses_off_one_base_across_two_pages_agree_with_the_interpreter() {
+    use common::{addi, branch, li, Program, Rig};
+    use sim::emu::{BranchOp, Instruction, LoadOp, PteFlags, Reg, RegOp, StoreOp};
+    const LOW: u64 = 0x40000;
+    const HIGH: u64 = 0x41000;
+    let (count, sum, base, t0, t1, t2, t3) =
+        (Reg(9), Reg(18), Reg(20), Reg(5), Reg(6), Reg(7), Reg(28));
+    let load = |op, rd, offset| Instruction::Load {
+        op,
+        rd,
+        rs1: base,
+        offset,
+    };
+    let store = |op, rs2, offset| Instruction::Store {
+        op,
+        rs1: base,
+        rs2,
+        offset,
+    };
+    let add = |rd, rs1, rs2| Instruction::Op {
+        op: RegOp::Add,
+        rd,
+        rs1,
+        rs2,
+    };
+    let mut p = Program::new();
+    p.push(li(sum, 0));
+    let top = p.here();
+    // `base` is HIGH, or HIGH + 1 (misaligned for all but bytes) every
+    // fourth round: negative offsets reach LOW, the others HIGH.
+    p.push(load(LoadOp::Ld, t0, -8))
+        .push(load(LoadOp::Ld, t1, 0))
+        .push(load(LoadOp::Lw, t2, -16))
+        .push(load(LoadOp::Lhu, t3, 16))
+        .push(load(LoadOp::Lbu, t3, -1))
+        .push(add(sum, sum, t3))
+        // Misaligned, and across the two pages.
+        .push(load(LoadOp::Ld, t3, -4))
+        .push(add(sum, sum, t0))
+        .push(add(sum, sum, t1))
+        .push(add(sum, sum, t2))
+        .push(add(sum, sum, t3))
+        .push(addi(t0, t0, 3))
+        .push(store(StoreOp::Sd, t0, 8))
+        .push(store(StoreOp::Sd, sum, -24))
+        .push(store(StoreOp::Sw, t2, 24))
+        .push(store(StoreOp::Sh, t1, -32))
+        .push(store(StoreOp::Sb, sum, 32))
+        .push(load(LoadOp::Ld, t1, -24))
+        .push(add(sum, sum, t1))
+        .push(Instruction::OpImm {
+            op: sim::emu::ImmOp::Andi,
+            rd: t3,
+            rs1: count,
+            imm: 3,
+        })
+        .push(Instruction::OpImm {
+            op: sim::emu::ImmOp::Sltiu,
+            rd: t3,
+            rs1: t3,
+            imm: 1,
+        })
+        .push(Instruction::Lui {
+            rd: base,
+            imm: HIGH as i64,
+        })
+        .push(add(base, base, t3))
+        .push(addi(count, count, -1));
+    p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), top));
+    p.push(Instruction::Ebreak);
+    let run = |jit: bool| {
+        let mut rig = Rig::new(&p);
+        set_tier(&mut rig, jit);
+        // HIGH first: its frame lies below LOW's, so the two pages are
+        // not one host run and their addends differ.
+        let high = rig.map(HIGH, PteFlags::USER_RW);
+        let low = rig.map(LOW, PteFlags::USER_RW);
+        assert_ne!(
+            low.0 + 1,
+            high.0,
+            "the pages' frames must not be neighbours"
+        );
+        for offset in (0..0x1000).step_by(8) {
+            rig.write_u64(LOW + offset, (LOW + offset).rotate_left(23) ^ 0x5555);
+            rig.write_u64(HIGH + offset, (HIGH + offset).rotate_left(29) ^ 0xaaaa);
+        }
+        rig.set(count, 2_000).set(base, HIGH);
+        let end = rig.run(1_000_000);
+        let (low_bytes, high_bytes) = (rig.read(LOW + 0xfc0, 64), rig.read(HIGH, 64));
+        (
+            format!("{end}"),
+            rig.hart.regs,
+            rig.machine.instret(),
+            low_bytes,
+            high_bytes,
+        )
+    };
+    let interpreted = run(false);
+    assert_eq!(
+        interpreted.1[9], 0,
+        "the loop ran to its end: {}",
+        interpreted.0
+    );
+    assert_eq!(run(true), interpreted);
+}
+
+/// A store into a page of code that follows a load from the same page off
+/// the same base (so the JIT checks it only against the load's TLB entry,
+/// `same_page_check`): it must compare the entry's write tag, which a
+/// page holding decoded code never has, so that the store goes through
+/// the interpreter, which drops the stale code. The store raises the
+/// immediate of the `addi` right after it, in the same block: the n-th
+/// round adds n.
+#[test]
+fn a_store_into_code_after_a_load_off_the_same_base_changes_the_code() {
+    use common::{addi, branch, li, Program, Rig};
+    use sim::emu::{BranchOp, Instruction, LoadOp, PteFlags, Reg, StoreOp};
+    let (count, sum, at, word) = (Reg(9), Reg(18), Reg(20), Reg(5));
+    let mut p = Program::new();
+    p.push(li(sum, 0));
+    let top = p.here();
+    // The `addi sum, sum, 0` below, 5 instructions on.
+    let patched = top + 5 * 4;
+    p.push(Instruction::Auipc { rd: at, imm: 0 })
+        .push(Instruction::Load {
+            op: LoadOp::Lw,
+            rd: word,
+            rs1: at,
+            offset: 20,
+        })
+        .push(Instruction::Lui {
+            rd: Reg(6),
+            imm: 0x100000,
+        })
+        .push(Instruction::Op {
+            op: sim::emu::RegOp::Add,
+            rd: word,
+            rs1: word,
+            rs2: Reg(6),
+        })
+        .push(Instruction::Store {
+            op: StoreOp::Sw,
+            rs1: at,
+            rs2: word,
+            offset: 20,
+        });
+    assert_eq!(p.here(), patched);
+    p.push(addi(sum, sum, 0)).push(addi(count, count, -1));
+    p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), top));
+    p.push(Instruction::Ebreak);
+    let run = |jit: bool| {
+        let rwx = PteFlags(PteFlags::USER_RX.0 | PteFlags::WRITE);
+        let mut rig = Rig::with_code_permissions(&p, rwx);
+        set_tier(&mut rig, jit);
+        rig.set(count, 300);
+        let end = rig.run(1_000_000);
+        (format!("{end}"), rig.hart.regs, rig.machine.instret())
+    };
+    let interpreted = run(false);
+    assert_eq!(interpreted.1[18], 300 * 301 / 2, "{}", interpreted.0);
+    assert_eq!(run(true), interpreted);
+}
+
 /// Every double-precision op, on every pair of edge values and with
 /// `fcsr` in each state the JIT's checks tell apart (nothing accrued; NX
 /// accrued with nearest-even in `frm`; NX with another mode; a reserved
@@ -224,7 +401,7 @@ fn a_load_over_pages_of_both_parities_loads_what_the_interpreter_loads() {
 #[test]
 fn double_ops_at_their_edges_agree_with_the_interpreter() {
     use common::{Program, Rig};
-    use sim::emu::{fp_instructions, FReg, FpWidth, Instruction, Lowering, Reg, Rm};
+    use sim::emu::{fp_instructions, FReg, FpWidth, Instruction, Reg, Rm};
     let (fd, f1, f2, f3) = (FReg(0), FReg(1), FReg(2), FReg(3));
     let (xd, x1) = (Reg(10), Reg(11));
     // Every double-precision instruction but the loads and stores (whose
@@ -270,10 +447,7 @@ fn double_ops_at_their_edges_agree_with_the_interpreter() {
     .collect();
     let run = |op: Instruction, fcsr: u32, (a, b): (u64, u64), jit: bool| {
         let mut rig = Rig::new(Program::new().push(op).push(Instruction::Ebreak));
-        rig.machine.set_lowering(Lowering {
-            trap_division_by_zero: false,
-            jit,
-        });
+        set_tier(&mut rig, jit);
         rig.hart.fcsr = fcsr;
         rig.hart.f[1] = a;
         rig.hart.f[2] = b;
@@ -338,8 +512,7 @@ mod random_loops {
     use super::common::{addi, branch, Program, Rig, CODE, DATA};
     use proptest::prelude::*;
     use sim::emu::{
-        BranchOp, Exception, FReg, FpWidth, ImmOp, Instruction, LoadOp, Lowering, Reg, RegOp, Rm,
-        StoreOp,
+        BranchOp, Exception, FReg, FpWidth, ImmOp, Instruction, LoadOp, Reg, RegOp, Rm, StoreOp,
     };
 
     /// Registers the random ops use: more than the JIT keeps in host
@@ -691,10 +864,7 @@ mod random_loops {
         quantum: u64,
     ) -> (Vec<u64>, Vec<u8>, u64, String) {
         let mut rig = Rig::new(program);
-        rig.machine.set_lowering(Lowering {
-            trap_division_by_zero: false,
-            jit,
-        });
+        super::set_tier(&mut rig, jit);
         rig.set(OUTER, 4).set(BASE, DATA).set(TOP, CODE);
         for (i, &g) in POOL.iter().enumerate().skip(1) {
             rig.set(Reg(g), 0x0123_4567_89ab_cdef_u64.rotate_left(7 * i as u32));

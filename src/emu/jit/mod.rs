@@ -54,7 +54,10 @@
 //!   watchpoint keeps out of the TLB) exits *before* the access to that
 //!   op's handler, which takes the slow path: the fault is raised by the
 //!   interpreter, precisely, at the op's own pc, with the ops before it
-//!   committed and it and those after it not.
+//!   committed and it and those after it not. (A load or store off the
+//!   same base register as the access just before it compares its tag
+//!   with that access's TLB entry only, and takes the full lookup, with
+//!   the same exit, when they differ: x86_64.rs, `same_page_check`.)
 //!
 //! Every exit to an interpreter handler passes the budget on, as a handler
 //! does, and makes its block the running one in `Exec` (the block's pc is

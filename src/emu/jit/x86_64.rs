@@ -30,6 +30,9 @@
 //! over:          budget spent: the budget back to Exec, pop, return the pc
 //! fallbacks:     mov rax, target ; jmp chain
 //! chain:         the jump-cache lookup (for jalr and unlinked targets)
+//! fix-ups:       loads' wrong addend guesses (`emit_fix`); the full TLB
+//!                lookups of accesses whose page was not the last
+//!                access's (`same_page_check`)
 //! exits:         Exec's block pc set, pop, rcx = r10, jmp to an interpreter handler
 //! ```
 
@@ -445,6 +448,24 @@ struct Out<'a> {
     predictions: &'a mut Predictions,
     /// Whether the op, a load, guesses its addend (`worth_guessing`).
     guess: bool,
+    /// Whether the op, a load or store, checks only that its page is the
+    /// last access's (`entry_kept`, `same_page_check`).
+    same_page: bool,
+    slow_checks: &'a mut Vec<SlowCheck>,
+}
+
+/// The out-of-line full lookup of a load or store whose page was not the
+/// last access's (`same_page_check`): where it starts, where it goes back
+/// to (the access, with the addend in r8), the op's miss exit, and the
+/// access's base register, offset, size and tag.
+struct SlowCheck {
+    slow: DynamicLabel,
+    back: DynamicLabel,
+    miss: DynamicLabel,
+    base: u8,
+    imm: i32,
+    size: i32,
+    tag: i32,
 }
 
 /// Whether a load off guest register `base` in the block `compiled`
@@ -479,6 +500,9 @@ struct Block<'a> {
     misses: Vec<Miss>,
     /// The fix-ups of loads that guessed wrong (`Guess`).
     guesses: Vec<Guess>,
+    /// The full lookups of loads and stores that check for the last
+    /// access's page first (`SlowCheck`).
+    slow_checks: Vec<SlowCheck>,
     /// Direct jumps: (offset of the `jmp` or `jcc`, its fallback label, target pc).
     sites: Vec<(usize, DynamicLabel, u64)>,
     /// Guest registers in host registers.
@@ -531,6 +555,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         chain,
         misses: Vec::new(),
         guesses: Vec::new(),
+        slow_checks: Vec::new(),
         sites: Vec::new(),
         cache: RegCache::new(compiled),
         over: a_over,
@@ -572,14 +597,22 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         dynasm!(b.a ; .arch x64 ; =>body);
         b.loop_body = Some(body);
     }
+    // The base register of the last load or store, while rcx and r8 still
+    // hold its TLB entry and addend and the base its value.
+    let mut last_access: Option<u8> = None;
     for (i, op) in ops[..end].iter().enumerate() {
+        let access = op.kind.is_load() || op.kind.is_store();
+        let same_page = access && last_access == Some(op.rs1);
         let mut out = Out {
             misses: &mut b.misses,
             guesses: &mut b.guesses,
             predictions: &mut arena.predictions,
-            guess: op.kind.is_load() && worth_guessing(compiled, op.rs1),
+            guess: !same_page && op.kind.is_load() && worth_guessing(compiled, op.rs1),
+            same_page,
+            slow_checks: &mut b.slow_checks,
         };
         emit_op(&mut b.a, &mut b.cache, op, i, &mut out);
+        last_access = entry_kept(op, last_access);
     }
     if !(terminator && emit_terminator(&mut b, end)) {
         b.cache.flush(&mut b.a);
@@ -602,6 +635,11 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     emit_chain(&mut b);
     for guess in std::mem::take(&mut b.guesses) {
         emit_fix(&mut b.a, guess);
+    }
+    for s in std::mem::take(&mut b.slow_checks) {
+        dynasm!(b.a ; .arch x64 ; =>s.slow);
+        translate_to(&mut b.a, s.base, s.imm, s.size, s.tag, s.miss);
+        dynasm!(b.a ; .arch x64 ; mov r8, QWORD [r11 + rcx + ADDEND] ; jmp =>s.back);
     }
     for (label, i, dirty) in std::mem::take(&mut b.misses) {
         dynasm!(b.a ; .arch x64 ; =>label);
@@ -1312,12 +1350,16 @@ fn emit_op(
             // written only after the load: the miss exit writes back what
             // is dirty before it.
             let d = c.target(a, op.rd);
-            let miss = translate(a, base, imm, size, READ_TAG);
-            out.misses.push((miss, i, c.dirty()));
-            if let Some(slot) = out.guess.then(|| out.predictions.take()).flatten() {
-                out.guesses.push(guess_addend(a, slot, base, imm));
+            if out.same_page {
+                same_page_check(a, out, i, c.dirty(), base, imm, size, READ_TAG);
             } else {
-                x!(mov r8, QWORD [r11 + rcx + ADDEND]);
+                let miss = translate(a, base, imm, size, READ_TAG);
+                out.misses.push((miss, i, c.dirty()));
+                if let Some(slot) = out.guess.then(|| out.predictions.take()).flatten() {
+                    out.guesses.push(guess_addend(a, slot, base, imm));
+                } else {
+                    x!(mov r8, QWORD [r11 + rcx + ADDEND]);
+                }
             }
             // The host address: base + imm + the addend (in r8).
             match op.kind {
@@ -1339,9 +1381,13 @@ fn emit_op(
                 _ => 8,
             };
             let (base, value) = (s1!(), s2!());
-            let miss = translate(a, base, imm, size, WRITE_TAG);
-            out.misses.push((miss, i, c.dirty()));
-            x!(mov r8, QWORD [r11 + rcx + ADDEND]);
+            if out.same_page {
+                same_page_check(a, out, i, c.dirty(), base, imm, size, WRITE_TAG);
+            } else {
+                let miss = translate(a, base, imm, size, WRITE_TAG);
+                out.misses.push((miss, i, c.dirty()));
+                x!(mov r8, QWORD [r11 + rcx + ADDEND]);
+            }
             match op.kind {
                 K::Sb => x!(mov BYTE [Rq(base) + r8 + imm], Rb(value)),
                 K::Sh => x!(mov WORD [Rq(base) + r8 + imm], Rw(value)),
@@ -1431,6 +1477,19 @@ fn translate(
     tag: i32,
 ) -> DynamicLabel {
     let miss = a.new_dynamic_label();
+    translate_to(a, base, imm, size, tag, miss);
+    miss
+}
+
+/// `translate`, to a miss label made before.
+fn translate_to(
+    a: &mut VecAssembler<X64Relocation>,
+    base: u8,
+    imm: i32,
+    size: i32,
+    tag: i32,
+    miss: DynamicLabel,
+) {
     // The tag an aligned access must match: the page address with the low
     // bits that must be zero for alignment kept (mmu.rs, `Tlb::tag_for`).
     let mask = !(PAGE_SIZE as i32 - 1) | (size - 1);
@@ -1444,7 +1503,92 @@ fn translate(
         ; cmp r8, QWORD [r11 + rcx + tag]
         ; jne =>miss
     );
-    miss
+}
+
+/// The TLB check of a load or store whose base register is the last
+/// access's, unchanged, with no op between them that writes rcx or r8
+/// (`entry_kept`): `rcx` still indexes the TLB entry of the last access's
+/// page and `r8` holds that entry's addend, and this access most likely
+/// lies on the same page (a struct's fields, a stack frame, bytes in a
+/// row). Its tag is compared with that entry's: if they match, `r8` is
+/// this access's addend too. Four instructions instead of `translate`'s
+/// seven and the addend's load, and the access's address no longer waits
+/// for a load from the TLB. If not (another page, a misaligned address, a
+/// page not writable or holding code for a store), the out-of-line full
+/// lookup (`SlowCheck`, emitted after the block) runs, which leaves rcx
+/// and r8 for this access's own entry, and comes back to the access (or
+/// leaves through the op's miss exit). So what this saves needs only that
+/// the TLB does not change within compiled code, which it does not: it is
+/// filled and flushed outside it.
+#[allow(clippy::too_many_arguments)]
+fn same_page_check(
+    a: &mut VecAssembler<X64Relocation>,
+    out: &mut Out,
+    i: usize,
+    dirty: Vec<(u8, u8)>,
+    base: u8,
+    imm: i32,
+    size: i32,
+    tag: i32,
+) {
+    let [slow, back, miss] = [(); 3].map(|_| a.new_dynamic_label());
+    let mask = !(PAGE_SIZE as i32 - 1) | (size - 1);
+    dynasm!(a
+        ; .arch x64
+        ; lea rax, [Rq(base) + imm]
+        ; and rax, mask
+        ; cmp rax, QWORD [r11 + rcx + tag]
+        ; jne =>slow
+        ; =>back
+    );
+    out.misses.push((miss, i, dirty));
+    out.slow_checks.push(SlowCheck {
+        slow,
+        back,
+        miss,
+        base,
+        imm,
+        size,
+        tag,
+    });
+}
+
+/// After op `op`, the base register of the last load or store whose TLB
+/// entry and addend rcx and r8 hold (`same_page_check`), given that of the
+/// op before (`last`): the op's own base if it is a load or store (unless
+/// a load writes its own base: its page then says nothing of the next
+/// address); none after an op whose template writes rcx or r8 (a shift by
+/// a register, a division, every floating-point template) or that
+/// changes the base. Which page the next access lies on is only a guess;
+/// what must hold is that rcx and r8 belong together.
+fn entry_kept(op: &Op, last: Option<u8>) -> Option<u8> {
+    use OpKind as K;
+    let written = registers(op).1;
+    if op.kind.is_load() || op.kind.is_store() {
+        return (written != Some(op.rs1)).then_some(op.rs1);
+    }
+    let clobbers = fp_compiles(op)
+        || matches!(
+            op.kind,
+            K::Sll
+                | K::Srl
+                | K::Sra
+                | K::Sllw
+                | K::Srlw
+                | K::Sraw
+                | K::Div
+                | K::Divu
+                | K::Rem
+                | K::Remu
+                | K::Divw
+                | K::Divuw
+                | K::Remw
+                | K::Remuw
+        );
+    if clobbers {
+        return None;
+    }
+    last.filter(|&b| written != Some(b))
 }
 
 /// After `translate` of a load off `base + imm`: r8 = the addend this
