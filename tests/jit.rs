@@ -218,6 +218,29 @@ fn a_load_over_pages_of_both_parities_loads_what_the_interpreter_loads() {
     assert_eq!(run(true), interpreted);
 }
 
+/// Two neighbouring pages, `LOW` and `HIGH`, for accesses across their
+/// boundary.
+const LOW: u64 = 0x40000;
+const HIGH: u64 = 0x41000;
+
+/// Maps `LOW` and `HIGH` to frames that are not neighbours (HIGH first, so
+/// its frame lies below LOW's: the two pages are not one host run and
+/// their TLB addends differ), filled with values of their addresses.
+fn map_two_pages(rig: &mut common::Rig) {
+    use sim::emu::PteFlags;
+    let high = rig.map(HIGH, PteFlags::USER_RW);
+    let low = rig.map(LOW, PteFlags::USER_RW);
+    assert_ne!(
+        low.0 + 1,
+        high.0,
+        "the pages' frames must not be neighbours"
+    );
+    for offset in (0..0x1000).step_by(8) {
+        rig.write_u64(LOW + offset, (LOW + offset).rotate_left(23) ^ 0x5555);
+        rig.write_u64(HIGH + offset, (HIGH + offset).rotate_left(29) ^ 0xaaaa);
+    }
+}
+
 /// Loads and stores off one base register, one after another, that
 /// alternate between two pages whose frames are not neighbours (so their
 /// TLB addends differ): the JIT checks such a load or store only against
@@ -228,9 +251,7 @@ fn a_load_over_pages_of_both_parities_loads_what_the_interpreter_loads() {
 #[test]
 fn accesses_off_one_base_across_two_pages_agree_with_the_interpreter() {
     use common::{addi, branch, li, Program, Rig};
-    use sim::emu::{BranchOp, Instruction, LoadOp, PteFlags, Reg, RegOp, StoreOp};
-    const LOW: u64 = 0x40000;
-    const HIGH: u64 = 0x41000;
+    use sim::emu::{BranchOp, Instruction, LoadOp, Reg, RegOp, StoreOp};
     let (count, sum, base, t0, t1, t2, t3) =
         (Reg(9), Reg(18), Reg(20), Reg(5), Reg(6), Reg(7), Reg(28));
     let load = |op, rd, offset| Instruction::Load {
@@ -299,19 +320,7 @@ fn accesses_off_one_base_across_two_pages_agree_with_the_interpreter() {
     let run = |jit: bool| {
         let mut rig = Rig::new(&p);
         set_tier(&mut rig, jit);
-        // HIGH first: its frame lies below LOW's, so the two pages are
-        // not one host run and their addends differ.
-        let high = rig.map(HIGH, PteFlags::USER_RW);
-        let low = rig.map(LOW, PteFlags::USER_RW);
-        assert_ne!(
-            low.0 + 1,
-            high.0,
-            "the pages' frames must not be neighbours"
-        );
-        for offset in (0..0x1000).step_by(8) {
-            rig.write_u64(LOW + offset, (LOW + offset).rotate_left(23) ^ 0x5555);
-            rig.write_u64(HIGH + offset, (HIGH + offset).rotate_left(29) ^ 0xaaaa);
-        }
+        map_two_pages(&mut rig);
         rig.set(count, 2_000).set(base, HIGH);
         let end = rig.run(1_000_000);
         let (low_bytes, high_bytes) = (rig.read(LOW + 0xfc0, 64), rig.read(HIGH, 64));
@@ -330,6 +339,154 @@ fn accesses_off_one_base_across_two_pages_agree_with_the_interpreter() {
         interpreted.0
     );
     assert_eq!(run(true), interpreted);
+}
+
+/// Loops of one block that step pointers across the boundary between two
+/// pages whose frames are not neighbours: such a loop carries the TLB
+/// entry of its last access round to its first (jit/x86_64.rs,
+/// `carried_access`), and a pointer stepped by `addi` counts as the same
+/// base (`entry_kept`), so every access is checked against the page of the
+/// one before. Strides of 1, 2 and 8 bytes, forwards and backwards, loads
+/// and stores; each tier must load, store and count alike.
+#[test]
+fn one_block_loops_stepping_pointers_across_pages_agree_with_the_interpreter() {
+    use common::{addi, branch, Program, Rig};
+    use sim::emu::{BranchOp, Instruction, LoadOp, Reg, RegOp, StoreOp};
+    let (count, sum, up, down, t0) = (Reg(9), Reg(18), Reg(10), Reg(11), Reg(5));
+    for (load, size, stride) in [(LoadOp::Lbu, 1, 1), (LoadOp::Lhu, 2, 2), (LoadOp::Ld, 8, 8)] {
+        let store = match size {
+            1 => StoreOp::Sb,
+            2 => StoreOp::Sh,
+            _ => StoreOp::Sd,
+        };
+        // loop: t0 = *up; sum += t0; *down = sum; up += stride;
+        //       down -= stride; count -= 1; bne count, x0, loop
+        let mut p = Program::new();
+        let top = p.here();
+        p.push(Instruction::Load {
+            op: load,
+            rd: t0,
+            rs1: up,
+            offset: 0,
+        })
+        .push(Instruction::Op {
+            op: RegOp::Add,
+            rd: sum,
+            rs1: sum,
+            rs2: t0,
+        })
+        .push(Instruction::Store {
+            op: store,
+            rs1: down,
+            rs2: sum,
+            offset: 0,
+        })
+        .push(addi(up, up, stride))
+        .push(addi(down, down, -stride))
+        .push(addi(count, count, -1));
+        p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), top));
+        p.push(Instruction::Ebreak);
+        let rounds = 0x300 / stride as u64;
+        let run = |jit: bool| {
+            let mut rig = Rig::new(&p);
+            set_tier(&mut rig, jit);
+            map_two_pages(&mut rig);
+            // `up` from LOW upwards into HIGH, `down` from HIGH down into
+            // LOW, both across the boundary.
+            rig.set(count, rounds)
+                .set(sum, 0)
+                .set(up, HIGH - 0x100)
+                .set(down, HIGH + 0x100);
+            let end = rig.run(1_000_000);
+            let bytes = rig.read(HIGH - 0x400, 0x800);
+            (
+                format!("{end}"),
+                rig.hart.regs,
+                rig.machine.instret(),
+                bytes,
+            )
+        };
+        let interpreted = run(false);
+        assert_eq!(interpreted.1[9], 0, "stride {stride}: {}", interpreted.0);
+        assert_eq!(run(true), interpreted, "stride {stride}");
+    }
+}
+
+/// A loop of one block writes its registers back only when it is left
+/// (jit/x86_64.rs, `emit_terminator`), so it counts each register it
+/// writes as dirty from its first op on, and loads the ones it only writes
+/// at its start. Here a load faults in the loop's first round, before the
+/// round writes `t1` (which the block only writes): the registers at the
+/// fault must be the interpreter's, `t1` the value of the round before,
+/// not whatever its host register held.
+#[test]
+fn a_fault_in_the_first_round_of_a_one_block_loop_leaves_exact_registers() {
+    use common::{addi, branch, Program, Rig, DATA, DATA_PAGES};
+    use sim::emu::{BranchOp, Instruction, LoadOp, Reg, RegOp};
+    let (outer, count, sum, at, t0, t1) = (Reg(8), Reg(9), Reg(18), Reg(10), Reg(5), Reg(6));
+    let mut p = Program::new();
+    let top = p.here();
+    // (Two registers first: the block at `top`, which runs the first
+    // round of each entry, then keeps t0 and t1 in other host registers
+    // than the loop does.)
+    p.push(addi(Reg(7), Reg::ZERO, 5))
+        .push(addi(Reg(12), Reg::ZERO, 6))
+        .push(addi(count, Reg::ZERO, 4));
+    let tight = p.here();
+    p.push(Instruction::Load {
+        op: LoadOp::Ld,
+        rd: t0,
+        rs1: at,
+        offset: 0,
+    })
+    .push(addi(t1, count, 100))
+    .push(Instruction::Op {
+        op: RegOp::Add,
+        rd: sum,
+        rs1: sum,
+        rs2: t0,
+    })
+    .push(Instruction::Op {
+        op: RegOp::Add,
+        rd: sum,
+        rs1: sum,
+        rs2: t1,
+    })
+    .push(addi(at, at, 8))
+    .push(addi(count, count, -1));
+    p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), tight));
+    // Other values in every host register before the loop is entered
+    // again.
+    p.push(addi(outer, outer, -1));
+    for (i, r) in [7u8, 12, 13, 14, 15, 16, 28, 29].into_iter().enumerate() {
+        p.push(addi(Reg(r), outer, 1000 + i as i64));
+    }
+    p.push(branch(BranchOp::Bne, outer, Reg::ZERO, p.here(), top));
+    p.push(Instruction::Ebreak);
+    let run = |jit: bool| {
+        let mut rig = Rig::new(&p);
+        set_tier(&mut rig, jit);
+        for offset in (0..DATA_PAGES * 0x1000).step_by(8) {
+            rig.write_u64(DATA + offset, offset * 3);
+        }
+        // Four rounds of 8 bytes an entry. The first round of an entry
+        // is part of the block at `top`; the loop of one block at `tight`
+        // runs the other three: the load past the data pages is the
+        // second of an entry, the first the loop runs.
+        rig.set(outer, 1_000).set(at, DATA + 24);
+        let end = rig.run(1_000_000);
+        (
+            format!("{end}"),
+            rig.hart.regs,
+            rig.hart.pc,
+            rig.machine.instret(),
+        )
+    };
+    let interpreted = run(false);
+    assert!(interpreted.0.contains("fault"), "{}", interpreted.0);
+    assert_eq!(interpreted.1[10], DATA + DATA_PAGES * 0x1000);
+    let jitted = run(true);
+    assert_eq!(jitted, interpreted);
 }
 
 /// A store into a page of code that follows a load from the same page off
@@ -786,7 +943,9 @@ mod random_loops {
     ///  over: addi inner, inner, -1; bne inner, x0, inner
     ///        random ops; jal ra, next
     ///        (an instruction jumped over)
-    /// next:  random ops; addi outer, outer, -1; beq outer, x0, end
+    /// next:  random ops; li inner, 3
+    /// tight: random ops; addi inner, inner, -1; bne inner, x0, tight
+    ///        addi outer, outer, -1; beq outer, x0, end
     ///        jalr x0, outer - CODE(top)
     /// end:   ebreak
     /// ```
@@ -837,6 +996,13 @@ mod random_loops {
         });
         p.push(Instruction::Ebreak);
         random_ops(&mut p, &mut rng, 8);
+        // A loop of one block (`tight`), which keeps its registers and its
+        // last access's TLB entry round the loop when it uses few registers.
+        p.push(addi(INNER, Reg::ZERO, 3));
+        let tight = p.here();
+        random_ops(&mut p, &mut rng, 6);
+        p.push(addi(INNER, INNER, -1));
+        p.push(branch(BranchOp::Bne, INNER, Reg::ZERO, p.here(), tight));
         p.push(addi(OUTER, OUTER, -1));
         p.push(branch(
             BranchOp::Beq,

@@ -516,6 +516,10 @@ struct Block<'a> {
     /// Where a jump back to the block's start may enter, the loads of its
     /// registers done (when they keep their host registers throughout).
     loop_body: Option<DynamicLabel>,
+    /// In a loop of one block that keeps its registers round (`loops_to_itself`):
+    /// the registers written back only when the loop is left, as (guest,
+    /// host register); set by its branch for the jump back (`go_to`).
+    dirty_round: Vec<(u8, u8)>,
 }
 
 /// Compiles the block `ops` (module doc of jit/mod.rs); `ops` is the
@@ -562,6 +566,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         code_base: arena.base as usize,
         start: a_start,
         loop_body: None,
+        dirty_round: Vec::new(),
     };
     let (over, start) = (b.over, b.start);
     // The entry from the interpreter, at offset 0: it counted the block
@@ -585,6 +590,10 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     // does not fit whole (the run loop then decodes just what fits,
     // block.rs).
     dynasm!(b.a ; .arch x64 ; sub r10, count ; jb =>over ; =>start);
+    // The base register of the last load or store, while rcx and r8 still
+    // hold its TLB entry and addend and the base its value (or was only
+    // stepped by a small constant): `same_page_check`.
+    let mut last_access: Option<u8> = None;
     if let Some(live_in) = live_in_if_few(compiled) {
         // Each register the block uses keeps one host register throughout:
         // load those it reads before writing now, and a jump back to the
@@ -593,13 +602,32 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
             b.cache.next_op(0);
             b.cache.read(&mut b.a, g);
         }
+        // A loop of one block writes its registers back only when it is
+        // left (`emit_terminator`), not every time round: it loads those
+        // it only writes too, so that each host register holds the guest
+        // register's value from the start, and counts every register it
+        // writes as dirty from its first op on. An exit in the middle of
+        // the first round then writes back values equal to the file's.
+        if loops_to_itself(compiled, terminator, pc) {
+            for g in written_registers(compiled) {
+                b.cache.next_op(0);
+                b.cache.read(&mut b.a, g);
+                b.cache.written(g);
+            }
+        }
+        // A loop of one block also carries rcx and r8 round: its first
+        // access checks the page of its last (a pointer stepping through
+        // bytes, a frame). Entered from outside, they are made a pair that
+        // belongs together (TLB entry 0 and its addend), which the first
+        // access most likely finds to be another page.
+        last_access = carried_access(compiled, terminator, pc);
+        if last_access.is_some() {
+            dynasm!(b.a ; .arch x64 ; xor ecx, ecx ; mov r8, QWORD [r11 + ADDEND]);
+        }
         let body = b.a.new_dynamic_label();
         dynasm!(b.a ; .arch x64 ; =>body);
         b.loop_body = Some(body);
     }
-    // The base register of the last load or store, while rcx and r8 still
-    // hold its TLB entry and addend and the base its value.
-    let mut last_access: Option<u8> = None;
     for (i, op) in ops[..end].iter().enumerate() {
         let access = op.kind.is_load() || op.kind.is_store();
         let same_page = access && last_access == Some(op.rs1);
@@ -735,17 +763,35 @@ fn go_to(b: &mut Block, target: u64) {
         // loads of its registers if they stay in host registers (they hold
         // the current values: every write went to them, and none was
         // replaced).
-        let over = b.over;
+        // Registers the loop keeps dirty round (`dirty_round`) are written
+        // back on the way out when the budget is spent.
+        let dirty = std::mem::take(&mut b.dirty_round);
+        let over = if dirty.is_empty() {
+            b.over
+        } else {
+            b.a.new_dynamic_label()
+        };
         dynasm!(b.a ; .arch x64 ; sub r10, b.count ; jb =>over);
         // (`live_in_if_few` counted the registers so that none is ever
         // replaced; should a template use one it did not count, the loads
-        // are not skipped.)
+        // are not skipped, and what is dirty goes back to the file first.)
         match b.loop_body.filter(|_| !b.cache.replaced) {
             Some(body) => dynasm!(b.a ; .arch x64 ; jmp =>body),
             None => {
+                for &(g, r) in &dirty {
+                    store_guest(&mut b.a, g, r);
+                }
                 let start = b.start;
                 dynasm!(b.a ; .arch x64 ; jmp =>start);
             }
+        }
+        if !dirty.is_empty() {
+            dynasm!(b.a ; .arch x64 ; =>over);
+            for &(g, r) in &dirty {
+                store_guest(&mut b.a, g, r);
+            }
+            let spent = b.over;
+            dynasm!(b.a ; .arch x64 ; jmp =>spent);
         }
     } else if target & page == b.pc & page {
         let fallback = b.a.new_dynamic_label();
@@ -810,7 +856,15 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
                 g => b.cache.read(&mut b.a, g),
             };
             let r2 = (op.rs2 != 0).then(|| b.cache.read(&mut b.a, op.rs2));
-            b.cache.flush(&mut b.a);
+            // A loop of one block that keeps its registers goes round with
+            // them dirty, and writes them back only where it leaves: on
+            // the fall-through below, and when the budget is spent
+            // (`go_to`).
+            let round = target == b.pc && b.loop_body.is_some() && !b.cache.replaced;
+            let dirty = b.cache.dirty();
+            if !round {
+                b.cache.flush(&mut b.a);
+            }
             if r1 == RAX {
                 dynasm!(b.a ; .arch x64 ; xor eax, eax);
             }
@@ -836,9 +890,17 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
                 K::Bltu => dynasm!(b.a ; .arch x64 ; jb =>to),
                 _ => dynasm!(b.a ; .arch x64 ; jae =>to),
             }
+            if round {
+                for &(g, r) in &dirty {
+                    store_guest(&mut b.a, g, r);
+                }
+            }
             go_to(b, after);
             if !site {
                 dynasm!(b.a ; .arch x64 ; =>to);
+                if round {
+                    b.dirty_round = dirty;
+                }
                 go_to(b, target);
             }
         }
@@ -921,7 +983,11 @@ const RCX: u8 = 1;
 /// points is stored once, and a reload never waits on a store. A dirty
 /// register that must give up its host register is written back first.
 /// The cache starts empty and clean at each block entry (a linked entry
-/// cannot know what the block before left where).
+/// cannot know what the block before left where). A loop of one block
+/// whose registers all fit is the exception: it loads every register it
+/// uses at its start, counts those it writes as dirty from its first op
+/// on, and goes round without writing them back: its branch writes them
+/// back only on the way out (the fall-through, and the budget spent).
 struct RegCache {
     /// The guest register each of `CACHE_REGS` holds.
     holds: [Option<u8>; CACHE_REGS.len()],
@@ -1506,11 +1572,12 @@ fn translate_to(
 }
 
 /// The TLB check of a load or store whose base register is the last
-/// access's, unchanged, with no op between them that writes rcx or r8
-/// (`entry_kept`): `rcx` still indexes the TLB entry of the last access's
-/// page and `r8` holds that entry's addend, and this access most likely
-/// lies on the same page (a struct's fields, a stack frame, bytes in a
-/// row). Its tag is compared with that entry's: if they match, `r8` is
+/// access's, unchanged or stepped by a small constant, with no op between
+/// them that writes rcx or r8 (`entry_kept`; in a loop of one block, the
+/// last access of the round before: `carried_access`): `rcx` still
+/// indexes the TLB entry of the last access's page and `r8` holds that
+/// entry's addend, and this access most likely lies on the same page (a
+/// struct's fields, a stack frame, a pointer stepping through bytes). Its tag is compared with that entry's: if they match, `r8` is
 /// this access's addend too. Four instructions instead of `translate`'s
 /// seven and the addend's load, and the access's address no longer waits
 /// for a load from the TLB. If not (another page, a misaligned address, a
@@ -1553,13 +1620,44 @@ fn same_page_check(
     });
 }
 
+/// Whether the block at `pc` whose compiled ops are `compiled` ends in a
+/// branch back to its own start (a loop of one block).
+fn loops_to_itself(compiled: &[Op], terminator: bool, pc: u64) -> bool {
+    compiled
+        .last()
+        .is_some_and(|op| terminator && op.kind.is_branch() && op.imm as u64 == pc)
+}
+
+/// The guest registers the ops `compiled` write, each once.
+fn written_registers(compiled: &[Op]) -> Vec<u8> {
+    let mut written = Vec::new();
+    for g in compiled.iter().filter_map(|op| registers(op).1) {
+        if !written.contains(&g) {
+            written.push(g);
+        }
+    }
+    written
+}
+
+/// For a block that loops to its own start (`loops_to_itself`), the base register of its last load or store, if rcx and r8
+/// still hold that access's TLB entry and addend where it jumps back
+/// (`entry_kept` over its ops); None for any other block.
+fn carried_access(compiled: &[Op], terminator: bool, pc: u64) -> Option<u8> {
+    if !loops_to_itself(compiled, terminator, pc) {
+        return None;
+    }
+    compiled[..compiled.len() - 1]
+        .iter()
+        .fold(None, |last, op| entry_kept(op, last))
+}
+
 /// After op `op`, the base register of the last load or store whose TLB
 /// entry and addend rcx and r8 hold (`same_page_check`), given that of the
 /// op before (`last`): the op's own base if it is a load or store (unless
 /// a load writes its own base: its page then says nothing of the next
 /// address); none after an op whose template writes rcx or r8 (a shift by
 /// a register, a division, every floating-point template) or that
-/// changes the base. Which page the next access lies on is only a guess;
+/// changes the base other than by stepping it by at most 256 (`addi`). Which page the next access lies on is only a guess;
 /// what must hold is that rcx and r8 belong together.
 fn entry_kept(op: &Op, last: Option<u8>) -> Option<u8> {
     use OpKind as K;
@@ -1588,7 +1686,9 @@ fn entry_kept(op: &Op, last: Option<u8>) -> Option<u8> {
     if clobbers {
         return None;
     }
-    last.filter(|&b| written != Some(b))
+    // A pointer stepped by a small constant most likely stays on its page.
+    let stepped = op.kind == K::Addi && op.rd == op.rs1 && op.imm.unsigned_abs() <= 256;
+    last.filter(|&b| written != Some(b) || stepped)
 }
 
 /// After `translate` of a load off `base + imm`: r8 = the addend this
