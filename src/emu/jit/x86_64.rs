@@ -516,9 +516,10 @@ struct Block<'a> {
     /// Where a jump back to the block's start may enter, the loads of its
     /// registers done (when they keep their host registers throughout).
     loop_body: Option<DynamicLabel>,
-    /// In a loop of one block that keeps its registers round (`loops_to_itself`):
-    /// the registers written back only when the loop is left, as (guest,
-    /// host register); set by its branch for the jump back (`go_to`).
+    /// In a loop of one block that keeps its registers round
+    /// (`loops_to_itself`): the registers written back only when the loop
+    /// is left, as (guest, host register); set by its branch for the jump
+    /// back (`go_to`).
     dirty_round: Vec<(u8, u8)>,
 }
 
@@ -1577,9 +1578,10 @@ fn translate_to(
 /// last access of the round before: `carried_access`): `rcx` still
 /// indexes the TLB entry of the last access's page and `r8` holds that
 /// entry's addend, and this access most likely lies on the same page (a
-/// struct's fields, a stack frame, a pointer stepping through bytes). Its tag is compared with that entry's: if they match, `r8` is
-/// this access's addend too. Four instructions instead of `translate`'s
-/// seven and the addend's load, and the access's address no longer waits
+/// struct's fields, a stack frame, a pointer stepping through bytes). Its
+/// tag is compared with that entry's: if they match, `r8` is this
+/// access's addend too. Four instructions instead of `translate`'s seven
+/// and the addend's load, and the access's address no longer waits
 /// for a load from the TLB. If not (another page, a misaligned address, a
 /// page not writable or holding code for a store), the out-of-line full
 /// lookup (`SlowCheck`, emitted after the block) runs, which leaves rcx
@@ -1639,9 +1641,10 @@ fn written_registers(compiled: &[Op]) -> Vec<u8> {
     written
 }
 
-/// For a block that loops to its own start (`loops_to_itself`), the base register of its last load or store, if rcx and r8
-/// still hold that access's TLB entry and addend where it jumps back
-/// (`entry_kept` over its ops); None for any other block.
+/// For a block that loops to its own start (`loops_to_itself`), the base
+/// register of its last load or store, if rcx and r8 still hold that
+/// access's TLB entry and addend where it jumps back (`entry_kept` over
+/// its ops); None for any other block.
 fn carried_access(compiled: &[Op], terminator: bool, pc: u64) -> Option<u8> {
     if !loops_to_itself(compiled, terminator, pc) {
         return None;
@@ -1657,8 +1660,9 @@ fn carried_access(compiled: &[Op], terminator: bool, pc: u64) -> Option<u8> {
 /// a load writes its own base: its page then says nothing of the next
 /// address); none after an op whose template writes rcx or r8 (a shift by
 /// a register, a division, every floating-point template) or that
-/// changes the base other than by stepping it by at most 256 (`addi`). Which page the next access lies on is only a guess;
-/// what must hold is that rcx and r8 belong together.
+/// changes the base other than by stepping it by at most 256 (`addi`).
+/// Which page the next access lies on is only a guess; what must hold is
+/// that rcx and r8 belong together.
 fn entry_kept(op: &Op, last: Option<u8>) -> Option<u8> {
     use OpKind as K;
     let written = registers(op).1;
