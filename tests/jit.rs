@@ -250,8 +250,8 @@ fn map_two_pages(rig: &mut common::Rig) {
 /// through either. Each tier must load, store and count alike.
 #[test]
 fn accesses_off_one_base_across_two_pages_agree_with_the_interpreter() {
-    use common::{addi, branch, li, Program, Rig};
-    use sim::emu::{BranchOp, Instruction, LoadOp, Reg, RegOp, StoreOp};
+    use common::{add, addi, branch, li, Program, Rig};
+    use sim::emu::{BranchOp, Instruction, LoadOp, Reg, StoreOp};
     let (count, sum, base, t0, t1, t2, t3) =
         (Reg(9), Reg(18), Reg(20), Reg(5), Reg(6), Reg(7), Reg(28));
     let load = |op, rd, offset| Instruction::Load {
@@ -265,12 +265,6 @@ fn accesses_off_one_base_across_two_pages_agree_with_the_interpreter() {
         rs1: base,
         rs2,
         offset,
-    };
-    let add = |rd, rs1, rs2| Instruction::Op {
-        op: RegOp::Add,
-        rd,
-        rs1,
-        rs2,
     };
     let mut p = Program::new();
     p.push(li(sum, 0));
@@ -350,8 +344,8 @@ fn accesses_off_one_base_across_two_pages_agree_with_the_interpreter() {
 /// and stores; each tier must load, store and count alike.
 #[test]
 fn one_block_loops_stepping_pointers_across_pages_agree_with_the_interpreter() {
-    use common::{addi, branch, Program, Rig};
-    use sim::emu::{BranchOp, Instruction, LoadOp, Reg, RegOp, StoreOp};
+    use common::{add, addi, branch, Program, Rig};
+    use sim::emu::{BranchOp, Instruction, LoadOp, Reg, StoreOp};
     let (count, sum, up, down, t0) = (Reg(9), Reg(18), Reg(10), Reg(11), Reg(5));
     for (load, size, stride) in [(LoadOp::Lbu, 1, 1), (LoadOp::Lhu, 2, 2), (LoadOp::Ld, 8, 8)] {
         let store = match size {
@@ -369,12 +363,7 @@ fn one_block_loops_stepping_pointers_across_pages_agree_with_the_interpreter() {
             rs1: up,
             offset: 0,
         })
-        .push(Instruction::Op {
-            op: RegOp::Add,
-            rd: sum,
-            rs1: sum,
-            rs2: t0,
-        })
+        .push(add(sum, sum, t0))
         .push(Instruction::Store {
             op: store,
             rs1: down,
@@ -421,8 +410,8 @@ fn one_block_loops_stepping_pointers_across_pages_agree_with_the_interpreter() {
 /// not whatever its host register held.
 #[test]
 fn a_fault_in_the_first_round_of_a_one_block_loop_leaves_exact_registers() {
-    use common::{addi, branch, Program, Rig, DATA, DATA_PAGES};
-    use sim::emu::{BranchOp, Instruction, LoadOp, Reg, RegOp};
+    use common::{add, addi, branch, Program, Rig, DATA, DATA_PAGES};
+    use sim::emu::{BranchOp, Instruction, LoadOp, Reg};
     let (outer, count, sum, at, t0, t1) = (Reg(8), Reg(9), Reg(18), Reg(10), Reg(5), Reg(6));
     let mut p = Program::new();
     let top = p.here();
@@ -440,18 +429,8 @@ fn a_fault_in_the_first_round_of_a_one_block_loop_leaves_exact_registers() {
         offset: 0,
     })
     .push(addi(t1, count, 100))
-    .push(Instruction::Op {
-        op: RegOp::Add,
-        rd: sum,
-        rs1: sum,
-        rs2: t0,
-    })
-    .push(Instruction::Op {
-        op: RegOp::Add,
-        rd: sum,
-        rs1: sum,
-        rs2: t1,
-    })
+    .push(add(sum, sum, t0))
+    .push(add(sum, sum, t1))
     .push(addi(at, at, 8))
     .push(addi(count, count, -1));
     p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), tight));
@@ -666,7 +645,7 @@ fn double_ops_at_their_edges_agree_with_the_interpreter() {
 /// writing a register the loop reads, the budget cutting linked blocks,
 /// and loads and stores that miss (misaligned) in the middle of a block.
 mod random_loops {
-    use super::common::{addi, branch, Program, Rig, CODE, DATA};
+    use super::common::{add, addi, branch, Program, Rig, CODE, DATA};
     use proptest::prelude::*;
     use sim::emu::{
         BranchOp, Exception, FReg, FpWidth, ImmOp, Instruction, LoadOp, Reg, RegOp, Rm, StoreOp,
@@ -923,12 +902,7 @@ mod random_loops {
             rs1: rng.reg(),
             imm: 0x1f8,
         });
-        p.push(Instruction::Op {
-            op: RegOp::Add,
-            rd: t,
-            rs1: t,
-            rs2: BASE,
-        });
+        p.push(add(t, t, BASE));
         p.push(Instruction::Load {
             op: [LoadOp::Ld, LoadOp::Lw, LoadOp::Lbu][rng.below(3) as usize],
             rd: rng.dest(),

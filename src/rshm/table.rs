@@ -61,8 +61,10 @@ pub struct Segment {
     /// This node's copy at `version`: the last image applied here (the
     /// kernel's frames hold it plus local writes not yet published).
     pub data: Option<Vec<u8>>,
-    /// The copy predates this node's rejoin: it is refreshed from the
-    /// owner once one is known (server/membership.rs `rejoin`).
+    /// The copy may lack versions the owner has (it predates this node's
+    /// rejoin, an epoch this node did not see begin, a repair cut short):
+    /// it is fetched again from the owner once that one is a settled
+    /// member (`mark_stale`, server/transfer.rs `refresh_stale_copies`).
     pub stale: bool,
 }
 
@@ -137,6 +139,12 @@ impl Segment {
 
     pub fn removed(&self) -> bool {
         self.removed
+    }
+
+    /// This node's copy, if it has one, is to be fetched again from the
+    /// owner (`stale`).
+    pub fn mark_stale(&mut self) {
+        self.stale = self.data.is_some();
     }
 
     /// Processes attached on all nodes.
@@ -456,7 +464,7 @@ impl Table {
                 // this node, and may send no update again for a long
                 // time. The copy is fetched again once that owner is a
                 // settled member (`refresh_stale_copies`).
-                seg.stale |= seg.data.is_some();
+                seg.mark_stale();
                 seg.owner = info.owner;
                 seg.epoch = info.epoch;
             }

@@ -13,7 +13,7 @@
 
 use sim::emu::{
     encode, BranchOp, Exception, Frame, Hart, ImmOp, Instruction, Machine, PageTable, PteFlags,
-    Reg, VirtPage, PAGE_SIZE,
+    Reg, RegOp, VirtPage, PAGE_SIZE,
 };
 use sim::toolchain::elf::{write_executable, Segment, SegmentFlags};
 
@@ -193,6 +193,15 @@ pub fn addi(rd: Reg, rs1: Reg, imm: i64) -> Instruction {
         rd,
         rs1,
         imm,
+    }
+}
+
+pub fn add(rd: Reg, rs1: Reg, rs2: Reg) -> Instruction {
+    Instruction::Op {
+        op: RegOp::Add,
+        rd,
+        rs1,
+        rs2,
     }
 }
 

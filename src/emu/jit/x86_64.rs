@@ -516,9 +516,12 @@ struct Block<'a> {
     /// Where a jump back to the block's start may enter, the loads of its
     /// registers done (when they keep their host registers throughout).
     loop_body: Option<DynamicLabel>,
-    /// In a loop of one block that keeps its registers round
-    /// (`loops_to_itself`): the registers written back only when the loop
-    /// is left, as (guest, host register); set by its branch for the jump
+    /// Whether the block is a loop of one block that keeps its registers
+    /// dirty round the loop (`loops_to_itself`; its registers all loaded
+    /// at the start, those it writes counted dirty from its first op).
+    loop_round: bool,
+    /// In such a loop: the registers written back only when the loop is
+    /// left, as (guest, host register); set by its branch for the jump
     /// back (`go_to`).
     dirty_round: Vec<(u8, u8)>,
 }
@@ -567,6 +570,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         code_base: arena.base as usize,
         start: a_start,
         loop_body: None,
+        loop_round: false,
         dirty_round: Vec::new(),
     };
     let (over, start) = (b.over, b.start);
@@ -609,21 +613,23 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         // register's value from the start, and counts every register it
         // writes as dirty from its first op on. An exit in the middle of
         // the first round then writes back values equal to the file's.
+        //
+        // It also carries rcx and r8 round: its first access checks the
+        // page of its last (a pointer stepping through bytes, a frame).
+        // Entered from outside, they are made a pair that belongs together
+        // (TLB entry 0 and its addend), which the first access most likely
+        // finds to be another page.
         if loops_to_itself(compiled, terminator, pc) {
             for g in written_registers(compiled) {
                 b.cache.next_op(0);
                 b.cache.read(&mut b.a, g);
                 b.cache.written(g);
             }
-        }
-        // A loop of one block also carries rcx and r8 round: its first
-        // access checks the page of its last (a pointer stepping through
-        // bytes, a frame). Entered from outside, they are made a pair that
-        // belongs together (TLB entry 0 and its addend), which the first
-        // access most likely finds to be another page.
-        last_access = carried_access(compiled, terminator, pc);
-        if last_access.is_some() {
-            dynasm!(b.a ; .arch x64 ; xor ecx, ecx ; mov r8, QWORD [r11 + ADDEND]);
+            b.loop_round = true;
+            last_access = carried_access(compiled);
+            if last_access.is_some() {
+                dynasm!(b.a ; .arch x64 ; xor ecx, ecx ; mov r8, QWORD [r11 + ADDEND]);
+            }
         }
         let body = b.a.new_dynamic_label();
         dynasm!(b.a ; .arch x64 ; =>body);
@@ -672,9 +678,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     }
     for (label, i, dirty) in std::mem::take(&mut b.misses) {
         dynasm!(b.a ; .arch x64 ; =>label);
-        for (g, r) in dirty {
-            store_guest(&mut b.a, g, r);
-        }
+        store_guests(&mut b.a, &dirty);
         exit_to(&mut b, i);
     }
     let code = b.a.finalize().ok()?;
@@ -775,22 +779,17 @@ fn go_to(b: &mut Block, target: u64) {
         dynasm!(b.a ; .arch x64 ; sub r10, b.count ; jb =>over);
         // (`live_in_if_few` counted the registers so that none is ever
         // replaced; should a template use one it did not count, the loads
-        // are not skipped, and what is dirty goes back to the file first.)
+        // are not skipped. Nothing is kept dirty round then.)
         match b.loop_body.filter(|_| !b.cache.replaced) {
             Some(body) => dynasm!(b.a ; .arch x64 ; jmp =>body),
             None => {
-                for &(g, r) in &dirty {
-                    store_guest(&mut b.a, g, r);
-                }
                 let start = b.start;
                 dynasm!(b.a ; .arch x64 ; jmp =>start);
             }
         }
         if !dirty.is_empty() {
             dynasm!(b.a ; .arch x64 ; =>over);
-            for &(g, r) in &dirty {
-                store_guest(&mut b.a, g, r);
-            }
+            store_guests(&mut b.a, &dirty);
             let spent = b.over;
             dynasm!(b.a ; .arch x64 ; jmp =>spent);
         }
@@ -861,11 +860,14 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             // them dirty, and writes them back only where it leaves: on
             // the fall-through below, and when the budget is spent
             // (`go_to`).
-            let round = target == b.pc && b.loop_body.is_some() && !b.cache.replaced;
-            let dirty = b.cache.dirty();
-            if !round {
+            // (The loop's registers never give up their host registers; if
+            // one did, the loop writes back every round.)
+            let dirty = if b.loop_round && !b.cache.replaced {
+                b.cache.dirty()
+            } else {
                 b.cache.flush(&mut b.a);
-            }
+                Vec::new()
+            };
             if r1 == RAX {
                 dynasm!(b.a ; .arch x64 ; xor eax, eax);
             }
@@ -891,17 +893,11 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
                 K::Bltu => dynasm!(b.a ; .arch x64 ; jb =>to),
                 _ => dynasm!(b.a ; .arch x64 ; jae =>to),
             }
-            if round {
-                for &(g, r) in &dirty {
-                    store_guest(&mut b.a, g, r);
-                }
-            }
+            store_guests(&mut b.a, &dirty);
             go_to(b, after);
             if !site {
                 dynasm!(b.a ; .arch x64 ; =>to);
-                if round {
-                    b.dirty_round = dirty;
-                }
+                b.dirty_round = dirty;
                 go_to(b, target);
             }
         }
@@ -1133,10 +1129,15 @@ impl RegCache {
     /// Writes every dirty register back to the register file: the block
     /// may leave after this.
     fn flush(&mut self, a: &mut VecAssembler<X64Relocation>) {
-        for (g, r) in self.dirty() {
-            store_guest(a, g, r);
-        }
+        store_guests(a, &self.dirty());
         self.dirty = [false; CACHE_REGS.len()];
+    }
+}
+
+/// Emits `x[g] = r` for each (guest register, host register) in `regs`.
+fn store_guests(a: &mut VecAssembler<X64Relocation>, regs: &[(u8, u8)]) {
+    for &(g, r) in regs {
+        store_guest(a, g, r);
     }
 }
 
@@ -1641,15 +1642,12 @@ fn written_registers(compiled: &[Op]) -> Vec<u8> {
     written
 }
 
-/// For a block that loops to its own start (`loops_to_itself`), the base
-/// register of its last load or store, if rcx and r8 still hold that
-/// access's TLB entry and addend where it jumps back (`entry_kept` over
-/// its ops); None for any other block.
-fn carried_access(compiled: &[Op], terminator: bool, pc: u64) -> Option<u8> {
-    if !loops_to_itself(compiled, terminator, pc) {
-        return None;
-    }
-    compiled[..compiled.len() - 1]
+/// For a block that loops to its own start (`loops_to_itself`), whose
+/// ops are `compiled` (its branch last), the base register of its last
+/// load or store, if rcx and r8 still hold that access's TLB entry and
+/// addend where it jumps back (`entry_kept` over its ops).
+fn carried_access(compiled: &[Op]) -> Option<u8> {
+    compiled[..compiled.len().saturating_sub(1)]
         .iter()
         .fold(None, |last, op| entry_kept(op, last))
 }

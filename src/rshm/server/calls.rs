@@ -668,7 +668,7 @@ impl Server {
                     kernel: None, id, ..
                 } => {
                     if let Some(seg) = self.table.get_mut(id) {
-                        seg.stale = seg.data.is_some() && !seg.removed();
+                        seg.mark_stale();
                     }
                 }
                 Pending::Create { .. } => {}

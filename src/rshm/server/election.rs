@@ -432,7 +432,7 @@ impl Server {
         // The owner sends `Owner` to the members it does not count among
         // its holders: it will send this node no update. A copy here is
         // fetched, which makes this node a holder there.
-        seg.stale = seg.data.is_some() && !seg.removed();
+        seg.mark_stale();
         self.retry_parked();
         self.refresh_stale_copies();
     }

@@ -714,7 +714,7 @@ impl Server {
         for id in self.table.ids() {
             if let Some(seg) = self.table.get_mut(id) {
                 seg.settled = false;
-                seg.stale = seg.data.is_some();
+                seg.mark_stale();
                 seg.holders.retain(|&h| h == self.me);
             }
         }

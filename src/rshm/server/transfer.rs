@@ -180,7 +180,7 @@ impl Server {
                 // A repair the owner could not serve: try when it settles.
                 (None, _) => {
                     if let Some(seg) = self.table.get_mut(id) {
-                        seg.stale = seg.data.is_some();
+                        seg.mark_stale();
                     }
                 }
             }
