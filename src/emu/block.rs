@@ -9,7 +9,11 @@
 //!
 //! A block is the straight-line run of ops starting at one pc: it ends after
 //! the first control-flow instruction (branch, jump, ecall, ebreak, illegal
-//! encoding), at the end of its page, or at `MAX_BLOCK_OPS`. Blocks are
+//! encoding), at the end of its page, or at `MAX_BLOCK_OPS`. Under the JIT
+//! a forward conditional branch does not end it: it becomes a *side exit*
+//! (op.rs, `OpKind::SideBeq`), which leaves the block only when taken,
+//! giving back the instructions after it (`decode_block` says why only
+//! forward ones, and only under the JIT). Blocks are
 //! cached by the physical address of their first byte (the same virtual
 //! address is different code in different processes) and remember the
 //! frames they were decoded from, so that a write to such a frame drops them.
@@ -1045,13 +1049,33 @@ fn decode_block(
             break;
         };
         let inst = decode::decode(word).map(|(i, _)| i);
-        let op = lower(inst, word, at, (at - pc) as u16, len as u8, lowering);
-        ops.push(op);
+        let mut op = lower(inst, word, at, (at - pc) as u16, len as u8, lowering);
         at = at.wrapping_add(len);
         // After an instruction that straddles the page end, `at` is past
         // `page_end`: the block ends there too (the bytes that follow
         // are on the next page, not in `frame`).
         let reached_page_end = at.wrapping_sub(pc) >= page_end.wrapping_sub(pc);
+        // Under the JIT, a forward branch does not end the block: it most
+        // likely falls through (the static guess hardware makes: backward
+        // branches close loops, forward ones skip what is rarely run), so
+        // the block goes on past it, as a side exit (op.rs,
+        // `OpKind::SideBeq`), and compiled code keeps its registers in
+        // host registers across it. Backward branches end the block, so a
+        // loop is a block that jumps back to its own start. (The
+        // interpreter alone keeps the short blocks: it takes a side exit
+        // through the jump cache, as it has no link slot for one, which
+        // costs it more than the longer block saves.) Whatever the cap:
+        // a block cut by the budget right after a side exit ends in a
+        // `Fallthrough`, as every cut block does, and is not cached
+        // (`BlockCache::fetch`).
+        if let Some(side) = op.kind.side_exit() {
+            let forward = (op.imm as u64) > at.wrapping_sub(len);
+            if forward && !reached_page_end && lowering.jit {
+                op.kind = side;
+                op.handler = handler_for(side);
+            }
+        }
+        ops.push(op);
         if op.kind.is_terminator() || reached_page_end {
             break;
         }

@@ -123,11 +123,12 @@ unsafe fn alu(
     next(op, x, e, budget)
 }
 
-/// ALU handlers, each `name => f` with its doc: the `Handler` that runs
-/// `alu` with `f`. (Each is a `Handler` of the same shape; the macro
-/// writes the signature and the safety contract once.)
-macro_rules! alu_handlers {
-    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {$(
+/// Handlers that run one helper with a closure each: `helper;` then
+/// `name => f` with its doc, for each the `Handler` that runs `helper`
+/// with `f` (`alu`, `side_exit`). (Each is a `Handler` of the same shape;
+/// the macro writes the signature and the safety contract once.)
+macro_rules! handlers_via {
+    ($helper:ident; $($(#[$doc:meta])* $name:ident => $f:expr;)*) => {$(
         $(#[$doc])*
         /// # Safety
         /// The `Handler` contract (op.rs).
@@ -137,14 +138,15 @@ macro_rules! alu_handlers {
             e: &mut Exec,
             budget: u64,
         ) -> u64 {
-            alu(op, x, e, budget, $f)
+            $helper(op, x, e, budget, $f)
         }
     )*};
 }
 
 // ---- ALU ops: `rd = f(rs1, rs2 or imm)` -------------------------------------
 
-alu_handlers! {
+handlers_via! {
+    alu;
     /// `li`: `rd = imm` (`lui`, `auipc` and `addi rd, x0, imm`, pre-computed).
     exec_li => |_, _, o| o.imm as u64;
 }
@@ -166,7 +168,8 @@ pub(crate) unsafe extern "C" fn exec_li_skip(
     next(op.add(usize::from(o.rs2)), x, e, budget)
 }
 
-alu_handlers! {
+handlers_via! {
+    alu;
     /// `mv`: `rd = rs1` (`addi rd, rs, 0` and `add` with `x0`).
     exec_mv => |a, _, _| a;
 
@@ -329,7 +332,8 @@ alu_handlers! {
 
 // ---- Zba, Zbb, Zbs: address generation and bit manipulation ----------------
 
-alu_handlers! {
+handlers_via! {
+    alu;
     /// `sh1add`: `rd = (rs1 << 1) + rs2`.
     exec_sh1add => |a, b, _| (a << 1).wrapping_add(b);
 
@@ -1013,6 +1017,60 @@ pub(crate) unsafe extern "C" fn exec_bgeu(
     branch(op, x, e, budget, |a, b| a >= b)
 }
 
+// ---- side exits: conditional branches in the middle of a block ----------------
+
+/// A side exit (op.rs, `OpKind::SideBeq`): on with the next op of the
+/// block if not `taken(rs1, rs2)`; if taken, to the absolute target in
+/// `imm` (`side_exit_taken`).
+///
+/// # Safety
+/// The `Handler` contract; `op` is a side exit, so not its block's last
+/// op.
+#[inline(always)]
+unsafe fn side_exit(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+    taken: impl FnOnce(u64, u64) -> bool,
+) -> u64 {
+    let o = &*op;
+    if taken(reg(x, o.rs1), reg(x, o.rs2)) {
+        side_exit_taken(op, x, e, budget)
+    } else {
+        next(op, x, e, budget)
+    }
+}
+
+/// A side exit taken: the block was counted whole when it was entered, so
+/// the instructions after the side exit (the next op's `left`) go back to
+/// the budget; then on to the target through the jump cache, as a `jalr`
+/// goes (a side exit has no link slot: op.rs, `Link`).
+///
+/// # Safety
+/// As for `side_exit`.
+#[inline(never)]
+unsafe extern "C" fn side_exit_taken(op: *const Op, x: *mut u64, e: &mut Exec, budget: u64) -> u64 {
+    let not_run = u64::from((*op.add(1)).left);
+    chain_remembering((*op).imm as u64, x, e, budget + not_run, |_| {})
+}
+
+handlers_via! {
+    side_exit;
+    /// `beq` as a side exit.
+    exec_side_beq => |a, b| a == b;
+    /// `bne` as a side exit.
+    exec_side_bne => |a, b| a != b;
+    /// `blt` as a side exit.
+    exec_side_blt => |a, b| (a as i64) < (b as i64);
+    /// `bge` as a side exit.
+    exec_side_bge => |a, b| (a as i64) >= (b as i64);
+    /// `bltu` as a side exit.
+    exec_side_bltu => |a, b| a < b;
+    /// `bgeu` as a side exit.
+    exec_side_bgeu => |a, b| a >= b;
+}
+
 /// `jal`: `rd = pc + len`, then to the absolute target in `imm`.
 /// # Safety
 /// The `Handler` contract (op.rs).
@@ -1393,6 +1451,12 @@ pub(crate) fn handler_for(kind: OpKind) -> Handler {
         K::Bge => exec_bge,
         K::Bltu => exec_bltu,
         K::Bgeu => exec_bgeu,
+        K::SideBeq => exec_side_beq,
+        K::SideBne => exec_side_bne,
+        K::SideBlt => exec_side_blt,
+        K::SideBge => exec_side_bge,
+        K::SideBltu => exec_side_bltu,
+        K::SideBgeu => exec_side_bgeu,
         K::Jal => exec_jal,
         K::Jalr => exec_jalr,
         K::Ecall => exec_ecall,

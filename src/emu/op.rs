@@ -186,6 +186,17 @@ pub(crate) enum OpKind {
     /// csrrw/csrrs/csrrc (and the immediate forms) on fflags, frm, fcsr;
     /// `imm` packs them (`csr_pack`).
     CsrFp,
+    /// A forward conditional branch in the middle of a block (a *side
+    /// exit*, block.rs): not taken, the block goes on with the next op;
+    /// taken, it gives back the instructions after it (`Op::left` of the
+    /// next op) and goes to its target. The same comparisons as the
+    /// branches below, in the same order (`side_exit`, `condition`).
+    SideBeq,
+    SideBne,
+    SideBlt,
+    SideBge,
+    SideBltu,
+    SideBgeu,
     // Terminators.
     Beq,
     Bne,
@@ -228,7 +239,42 @@ impl OpKind {
         matches!(self, OpKind::Sb | OpKind::Sh | OpKind::Sw | OpKind::Sd)
     }
 
-    /// Whether this is a conditional branch.
+    /// Whether this is a side exit (a conditional branch that does not
+    /// end its block).
+    pub fn is_side_exit(self) -> bool {
+        self.condition().is_some() && !self.is_terminator()
+    }
+
+    /// The side exit that compares as this conditional branch does.
+    pub fn side_exit(self) -> Option<OpKind> {
+        use OpKind as K;
+        Some(match self {
+            K::Beq => K::SideBeq,
+            K::Bne => K::SideBne,
+            K::Blt => K::SideBlt,
+            K::Bge => K::SideBge,
+            K::Bltu => K::SideBltu,
+            K::Bgeu => K::SideBgeu,
+            _ => return None,
+        })
+    }
+
+    /// The comparison of a conditional branch or side exit, as the
+    /// branch's kind (`Beq` for both `beq` and its side exit).
+    pub fn condition(self) -> Option<OpKind> {
+        use OpKind as K;
+        Some(match self {
+            K::Beq | K::SideBeq => K::Beq,
+            K::Bne | K::SideBne => K::Bne,
+            K::Blt | K::SideBlt => K::Blt,
+            K::Bge | K::SideBge => K::Bge,
+            K::Bltu | K::SideBltu => K::Bltu,
+            K::Bgeu | K::SideBgeu => K::Bgeu,
+            _ => return None,
+        })
+    }
+
+    /// Whether this is a conditional branch that ends its block.
     pub fn is_branch(self) -> bool {
         matches!(
             self,

@@ -42,6 +42,13 @@
 //!   jumps to its first handler with the budget left; otherwise it returns
 //!   the pc to the run loop, which looks the block up, decodes it or raises
 //!   the timer;
+//! - a side exit (a forward conditional branch in the middle of the
+//!   block, block.rs) compares and, when taken, jumps to a stub out of
+//!   line that writes back the registers dirty there, gives back the
+//!   block's instructions after it, and goes to its target as a branch
+//!   does (a direct jump on the page, else the jump cache). Not taken, the
+//!   block goes on with its registers still in host registers: the longer
+//!   block is what the side exit buys;
 //! - other terminators (`ecall`, `ebreak`, illegal instructions) exit to
 //!   their interpreter handler;
 //! - an op it does not compile (single precision, atomics, CSRs, Zbb,
@@ -68,7 +75,9 @@
 //!
 //! - Instruction counts: a block is counted whole by whoever enters it
 //!   (run loop, `enter`, a linked entry), as before; an exit through an
-//!   op's handler is an exit from that op's index. The timer and
+//!   op's handler is an exit from that op's index, and a side exit taken
+//!   gives the instructions after it back to the budget before it goes
+//!   to its target (as the interpreter's side exits do). The timer and
 //!   `--max-instructions` stop at the same instruction, and a block cut
 //!   short by the budget is decoded into the scratch buffer and never
 //!   compiled.
@@ -102,6 +111,10 @@
 //! `SIM_JIT_DUMP=DIR sim -u prog` writes each compiled block's machine
 //! code to `DIR/<pc in hex>.bin`; `objdump -D -b binary -m i386:x86-64
 //! DIR/10240.bin` shows it, laid out as x86_64.rs's module doc says.
+//! `SIM_JIT_PERF_MAP=1` writes where each block's code lies to
+//! `/tmp/perf-<pid>.map`, the file `perf report` reads to name code made at
+//! run time: `SIM_JIT_PERF_MAP=1 perf record sim -u prog; perf report`
+//! then shows the time of each compiled block as `guest_<pc in hex>`.
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;

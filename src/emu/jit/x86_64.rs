@@ -28,6 +28,9 @@
 //!                                of the target> (patched; at first: to
 //!                                its fallback)
 //! over:          budget spent: the budget back to Exec, pop, return the pc
+//! side exits:    the registers dirty at the side exit back to the file ;
+//!                add r10, instructions after it ; jmp <linked entry of
+//!                the target> (patched) or to the jump cache
 //! fallbacks:     mov rax, target ; jmp chain
 //! chain:         the jump-cache lookup (for jalr and unlinked targets)
 //! fix-ups:       loads' wrong addend guesses (`emit_fix`); the full TLB
@@ -336,6 +339,7 @@ fn compiles(op: &Op) -> bool {
         K::Mulh | K::Mulhu => true,
         K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => imm32,
         K::Sb | K::Sh | K::Sw | K::Sd => imm32,
+        kind if kind.is_side_exit() => true,
         _ => fp_compiles(op),
     }
 }
@@ -360,7 +364,7 @@ fn registers(op: &Op) -> ([Option<u8>; 2], Option<u8>) {
         K::Sb | K::Sh | K::Sw | K::Sd => ([r1, r2], None),
         // A branch compares with x0 without a host register for it
         // (`emit_terminator`).
-        kind if kind.is_branch() => ([r1, r2].map(|r| r.filter(|&r| r != 0)), None),
+        kind if kind.condition().is_some() => ([r1, r2].map(|r| r.filter(|&r| r != 0)), None),
         K::Mv
         | K::Addi
         | K::Slti
@@ -503,6 +507,9 @@ struct Block<'a> {
     /// The full lookups of loads and stores that check for the last
     /// access's page first (`SlowCheck`).
     slow_checks: Vec<SlowCheck>,
+    /// Side exits: (their stub's label, op index, the registers dirty at
+    /// the jump), for `emit_side_exit_stubs`.
+    side_exits: Vec<Miss>,
     /// Direct jumps: (offset of the `jmp` or `jcc`, its fallback label, target pc).
     sites: Vec<(usize, DynamicLabel, u64)>,
     /// Guest registers in host registers.
@@ -564,6 +571,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         misses: Vec::new(),
         guesses: Vec::new(),
         slow_checks: Vec::new(),
+        side_exits: Vec::new(),
         sites: Vec::new(),
         cache: RegCache::new(compiled),
         over: a_over,
@@ -636,6 +644,11 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         b.loop_body = Some(body);
     }
     for (i, op) in ops[..end].iter().enumerate() {
+        if op.kind.is_side_exit() {
+            emit_side_exit(&mut b, i);
+            last_access = entry_kept(op, last_access);
+            continue;
+        }
         let access = op.kind.is_load() || op.kind.is_store();
         let same_page = access && last_access == Some(op.rs1);
         let mut out = Out {
@@ -661,6 +674,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     store_budget(&mut b.a);
     pop_saved_regs(&mut b.a);
     dynasm!(b.a ; .arch x64 ; mov rax, QWORD pc as i64 ; ret);
+    emit_side_exit_stubs(&mut b);
     let sites = std::mem::take(&mut b.sites);
     let mut fallbacks = Vec::with_capacity(sites.len());
     for &(_, label, target) in &sites {
@@ -693,6 +707,21 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         );
     }
     let at = arena.add(&code)?;
+    // For profiling: `SIM_JIT_PERF_MAP=1` appends each block's place to
+    // /tmp/perf-<pid>.map, where `perf report` looks for the names of code
+    // made at run time (a line: start, length, name, in hex). Skipped, as
+    // the dump is, when the file cannot be written.
+    if std::env::var_os("SIM_JIT_PERF_MAP").is_some() {
+        use std::io::Write;
+        let path = format!("/tmp/perf-{}.map", std::process::id());
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{at:x} {:x} guest_{pc:x}", code.len());
+        }
+    }
     let sites = sites
         .iter()
         .zip(fallbacks)
@@ -848,14 +877,7 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
         }
         K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
             b.cache.next_op(end);
-            // x0 needs no host register: `test` sets the flags `cmp` with
-            // 0 would (so `beqz`, `bltz` and the like are one instruction),
-            // and as the first operand it is a zeroed scratch register.
-            let r1 = match op.rs1 {
-                0 => RAX,
-                g => b.cache.read(&mut b.a, g),
-            };
-            let r2 = (op.rs2 != 0).then(|| b.cache.read(&mut b.a, op.rs2));
+            let operands = read_comparands(b, &op);
             // A loop of one block that keeps its registers goes round with
             // them dirty, and writes them back only where it leaves: on
             // the fall-through below, and when the budget is spent
@@ -868,13 +890,6 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
                 b.cache.flush(&mut b.a);
                 Vec::new()
             };
-            if r1 == RAX {
-                dynasm!(b.a ; .arch x64 ; xor eax, eax);
-            }
-            match r2 {
-                None => dynasm!(b.a ; .arch x64 ; test Rq(r1), Rq(r1)),
-                Some(r2) => dynasm!(b.a ; .arch x64 ; cmp Rq(r1), Rq(r2)),
-            }
             // A target elsewhere on the page: the conditional jump itself
             // is the patchable site (one jump taken, not two).
             let page = !(PAGE_SIZE - 1);
@@ -882,17 +897,11 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             // Where it jumps when taken: the site's fallback, or the code
             // below that goes to the target.
             let to = b.a.new_dynamic_label();
+            compare(&mut b.a, operands);
             if site {
                 b.sites.push((b.a.offset().0, to, target));
             }
-            match op.kind {
-                K::Beq => dynasm!(b.a ; .arch x64 ; je =>to),
-                K::Bne => dynasm!(b.a ; .arch x64 ; jne =>to),
-                K::Blt => dynasm!(b.a ; .arch x64 ; jl =>to),
-                K::Bge => dynasm!(b.a ; .arch x64 ; jge =>to),
-                K::Bltu => dynasm!(b.a ; .arch x64 ; jb =>to),
-                _ => dynasm!(b.a ; .arch x64 ; jae =>to),
-            }
+            jump_if(&mut b.a, op.kind, to);
             store_guests(&mut b.a, &dirty);
             go_to(b, after);
             if !site {
@@ -904,6 +913,77 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
         _ => return false,
     }
     true
+}
+
+/// The host registers of a conditional branch's two operands, read into
+/// the cache (op `i`'s `next_op` done). x0 needs no host register: as the
+/// second operand it is `None` (`test` sets the flags `cmp` with 0 would,
+/// so `beqz`, `bltz` and the like are one instruction), and as the first
+/// it is `rax`, which `compare_and_jump` zeroes.
+fn read_comparands(b: &mut Block, op: &Op) -> (u8, Option<u8>) {
+    let r1 = match op.rs1 {
+        0 => RAX,
+        g => b.cache.read(&mut b.a, g),
+    };
+    let r2 = (op.rs2 != 0).then(|| b.cache.read(&mut b.a, op.rs2));
+    (r1, r2)
+}
+
+/// Compares a branch's operands (`read_comparands`), for `jump_if`.
+/// Writes no register but `rax` when the first operand is x0.
+fn compare(a: &mut VecAssembler<X64Relocation>, (r1, r2): (u8, Option<u8>)) {
+    if r1 == RAX {
+        dynasm!(a ; .arch x64 ; xor eax, eax);
+    }
+    match r2 {
+        None => dynasm!(a ; .arch x64 ; test Rq(r1), Rq(r1)),
+        Some(r2) => dynasm!(a ; .arch x64 ; cmp Rq(r1), Rq(r2)),
+    }
+}
+
+/// Jumps to `to` if the branch (or side exit) of `kind` is taken, by the
+/// flags `compare` set: one `jcc rel32`, which may be a patchable site.
+fn jump_if(a: &mut VecAssembler<X64Relocation>, kind: OpKind, to: DynamicLabel) {
+    use OpKind as K;
+    match kind.condition() {
+        Some(K::Beq) => dynasm!(a ; .arch x64 ; je =>to),
+        Some(K::Bne) => dynasm!(a ; .arch x64 ; jne =>to),
+        Some(K::Blt) => dynasm!(a ; .arch x64 ; jl =>to),
+        Some(K::Bge) => dynasm!(a ; .arch x64 ; jge =>to),
+        Some(K::Bltu) => dynasm!(a ; .arch x64 ; jb =>to),
+        _ => dynasm!(a ; .arch x64 ; jae =>to),
+    }
+}
+
+/// Emits a side exit, op `i` (op.rs, `OpKind::SideBeq`): the comparison
+/// and a conditional jump to its stub, which `emit_side_exit_stubs` emits
+/// out of line. Not taken, the block goes on with every register where it
+/// was.
+fn emit_side_exit(b: &mut Block, i: usize) {
+    let op = b.ops[i];
+    b.cache.next_op(i);
+    let operands = read_comparands(b, &op);
+    let stub = b.a.new_dynamic_label();
+    compare(&mut b.a, operands);
+    jump_if(&mut b.a, op.kind, stub);
+    // The registers dirty at the jump, which the stub writes back.
+    let dirty = b.cache.dirty();
+    b.side_exits.push((stub, i, dirty));
+}
+
+/// The stubs of the block's side exits: each writes back the registers
+/// dirty at its jump, gives the instructions after it back to the budget
+/// (the block was charged whole) and goes to its target: through a
+/// patchable direct jump on the same page, as a terminator does (`go_to`;
+/// a side exit's target is ahead of it, so never the block's own start).
+fn emit_side_exit_stubs(b: &mut Block) {
+    for (stub, i, dirty) in std::mem::take(&mut b.side_exits) {
+        let not_run = i32::from(b.ops[i + 1].left);
+        dynasm!(b.a ; .arch x64 ; =>stub);
+        store_guests(&mut b.a, &dirty);
+        dynasm!(b.a ; .arch x64 ; add r10, not_run);
+        go_to(b, b.ops[i].imm as u64);
+    }
 }
 
 /// Emits block chaining through the jump cache to the pc in `rax`
