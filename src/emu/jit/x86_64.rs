@@ -1641,16 +1641,37 @@ fn translate_to(
     // The tag an aligned access must match: the page address with the low
     // bits that must be zero for alignment kept (mmu.rs, `Tlb::tag_for`).
     let mask = !(PAGE_SIZE as i32 - 1) | (size - 1);
+    if host_has_bmi2() {
+        // The address once, and the entry's offset from it in two
+        // instructions: rotated right, the page number's low bits land
+        // where the mask picks them, already scaled to the entry's size.
+        dynasm!(a
+            ; .arch x64
+            ; lea r8, [Rq(base) + imm]
+            ; rorx ecx, r8d, (PAGE_SHIFT - TLB_ENTRY_SHIFT) as i8
+            ; and ecx, TLB_OFFSET_MASK
+        );
+    } else {
+        dynasm!(a
+            ; .arch x64
+            ; lea ecx, [Rq(base) + imm]
+            ; shr ecx, PAGE_SHIFT - TLB_ENTRY_SHIFT
+            ; and ecx, TLB_OFFSET_MASK
+            ; lea r8, [Rq(base) + imm]
+        );
+    }
     dynasm!(a
         ; .arch x64
-        ; lea ecx, [Rq(base) + imm]
-        ; shr ecx, PAGE_SHIFT - TLB_ENTRY_SHIFT
-        ; and ecx, TLB_OFFSET_MASK
-        ; lea r8, [Rq(base) + imm]
         ; and r8, mask
         ; cmp r8, QWORD [r11 + rcx + tag]
         ; jne =>miss
     );
+}
+
+/// Whether the host has BMI2 (`rorx`), once.
+fn host_has_bmi2() -> bool {
+    static BMI2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *BMI2.get_or_init(|| std::is_x86_feature_detected!("bmi2"))
 }
 
 /// The TLB check of a load or store whose base register is the last
