@@ -1648,7 +1648,7 @@ fn translate_to(
         dynasm!(a
             ; .arch x64
             ; lea r8, [Rq(base) + imm]
-            ; rorx ecx, r8d, (PAGE_SHIFT - TLB_ENTRY_SHIFT) as i8
+            ; rorx ecx, r8d, PAGE_SHIFT - TLB_ENTRY_SHIFT
             ; and ecx, TLB_OFFSET_MASK
         );
     } else {
