@@ -401,6 +401,103 @@ fn one_block_loops_stepping_pointers_across_pages_agree_with_the_interpreter() {
     }
 }
 
+/// Under the JIT a forward branch does not end its block: it is a side
+/// exit (block.rs, `decode_block`), which gives the instructions after it
+/// back to the budget when taken. Here two side exits in one loop, one
+/// taken every other round (over a store), one taken only in the last
+/// rounds, run in time slices of every length from 1 to 40 instructions
+/// (so that slices end before, at and after each side exit, and blocks are
+/// cut right after one), and with the run stopped after every count from
+/// 1 to 200: registers, pc, memory and count must be the interpreter's.
+#[test]
+fn side_exits_stop_and_count_exactly_wherever_the_budget_ends() {
+    use common::{add, addi, branch, Program, Rig, DATA};
+    use sim::emu::{BranchOp, Exception, ImmOp, Instruction, LoadOp, Reg, StoreOp};
+    let (count, sum, at, t0, t1) = (Reg(9), Reg(18), Reg(10), Reg(5), Reg(6));
+    let mut p = Program::new();
+    let top = p.here();
+    p.push(Instruction::OpImm {
+        op: ImmOp::Andi,
+        rd: t0,
+        rs1: count,
+        imm: 1,
+    });
+    // Skips the `addi; sd` pair on even counts: 4 bytes of branch, 8 of pair.
+    let skip = p.here() + 12;
+    p.push(branch(BranchOp::Beq, t0, Reg::ZERO, p.here(), skip))
+        .push(addi(sum, sum, 7))
+        .push(Instruction::Store {
+            op: StoreOp::Sd,
+            rs1: at,
+            rs2: sum,
+            offset: 0,
+        })
+        .push(addi(sum, sum, 1))
+        .push(Instruction::Load {
+            op: LoadOp::Ld,
+            rd: t1,
+            rs1: at,
+            offset: 0,
+        })
+        .push(add(sum, sum, t1))
+        .push(addi(t0, Reg::ZERO, 3));
+    // Taken in the last three rounds only: over the pointer's step.
+    let over = p.here() + 8;
+    p.push(branch(BranchOp::Bltu, count, t0, p.here(), over))
+        .push(addi(at, at, 8))
+        .push(addi(count, count, -1));
+    p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), top));
+    p.push(Instruction::Ebreak);
+    let start = |jit: bool| {
+        let mut rig = Rig::new(&p);
+        set_tier(&mut rig, jit);
+        rig.set(count, 12).set(sum, 0).set(at, DATA);
+        rig
+    };
+    let seen = |rig: &mut Rig, end: Exception| {
+        (
+            format!("{end}"),
+            rig.hart.regs,
+            rig.hart.pc,
+            rig.machine.instret(),
+            rig.read(DATA, 128),
+        )
+    };
+    let whole = {
+        let mut rig = start(false);
+        let end = rig.run(100_000);
+        seen(&mut rig, end)
+    };
+    assert!(whole.0.contains("breakpoint"), "{}", whole.0);
+    // Every round adds 1 and the doubled word, odd rounds 7 more.
+    assert_ne!(whole.1[18], 0);
+    for quantum in 1..=40 {
+        for jit in [false, true] {
+            let mut rig = start(jit);
+            let end = loop {
+                match rig.run(quantum) {
+                    Exception::Timer if rig.machine.instret() < 10_000 => continue,
+                    e => break e,
+                }
+            };
+            assert_eq!(seen(&mut rig, end), whole, "slices of {quantum}, jit {jit}");
+            if jit && sim::emu::jit_available() && quantum == 40 {
+                assert!(rig.machine.compiled_blocks() > 0, "nothing compiled");
+            }
+        }
+    }
+    for limit in 1..=200 {
+        let mut interpreted = start(false);
+        let mut jitted = start(true);
+        let (a, b) = (interpreted.run(limit), jitted.run(limit));
+        assert_eq!(
+            seen(&mut jitted, b),
+            seen(&mut interpreted, a),
+            "stopped after {limit}"
+        );
+    }
+}
+
 /// A loop of one block writes its registers back only when it is left
 /// (jit/x86_64.rs, `emit_terminator`), so it counts each register it
 /// writes as dirty from its first op on, and loads the ones it only writes
