@@ -642,6 +642,26 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         let body = b.a.new_dynamic_label();
         dynasm!(b.a ; .arch x64 ; =>body);
         b.loop_body = Some(body);
+    } else if loops_to_itself(compiled, terminator, pc) {
+        // A loop of one block with more registers than the cache has:
+        // the few it uses most keep their host registers round the loop
+        // (`RegCache::pin`), loaded here and counted dirty from the first
+        // op on, as above; the others take turns in the rest, and are
+        // written back at the jump back, where the loop goes on as if they
+        // were not cached (`emit_terminator`).
+        let written = written_registers(compiled);
+        for g in most_used_registers(compiled, PINNED_REGS) {
+            b.cache.next_op(0);
+            b.cache.read(&mut b.a, g);
+            if written.contains(&g) {
+                b.cache.written(g);
+            }
+            b.cache.pin(g);
+        }
+        b.loop_round = true;
+        let body = b.a.new_dynamic_label();
+        dynasm!(b.a ; .arch x64 ; =>body);
+        b.loop_body = Some(body);
     }
     for (i, op) in ops[..end].iter().enumerate() {
         if op.kind.is_side_exit() {
@@ -809,7 +829,7 @@ fn go_to(b: &mut Block, target: u64) {
         // (`live_in_if_few` counted the registers so that none is ever
         // replaced; should a template use one it did not count, the loads
         // are not skipped. Nothing is kept dirty round then.)
-        match b.loop_body.filter(|_| !b.cache.replaced) {
+        match b.loop_body.filter(|_| b.cache.keeps_round()) {
             Some(body) => dynasm!(b.a ; .arch x64 ; jmp =>body),
             None => {
                 let start = b.start;
@@ -884,7 +904,9 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             // (`go_to`).
             // (The loop's registers never give up their host registers; if
             // one did, the loop writes back every round.)
-            let dirty = if b.loop_round && !b.cache.replaced {
+            let dirty = if b.loop_round && b.cache.keeps_round() {
+                // (Registers that take turns are written back now.)
+                b.cache.flush_unpinned(&mut b.a);
                 b.cache.dirty()
             } else {
                 b.cache.flush(&mut b.a);
@@ -1082,6 +1104,8 @@ struct RegCache {
     at: usize,
     /// Whether a guest register was ever replaced by another.
     replaced: bool,
+    /// Slots whose guest register is never replaced (`pin`).
+    pinned: [bool; CACHE_REGS.len()],
 }
 
 impl RegCache {
@@ -1095,6 +1119,7 @@ impl RegCache {
             uses: compiled.iter().map(registers).collect(),
             at: 0,
             replaced: false,
+            pinned: [false; CACHE_REGS.len()],
         }
     }
 
@@ -1132,7 +1157,7 @@ impl RegCache {
             return (s, true);
         }
         let s = (0..CACHE_REGS.len())
-            .filter(|&s| self.used[s] != self.clock)
+            .filter(|&s| self.used[s] != self.clock && !self.pinned[s])
             .min_by_key(|&s| match self.holds[s] {
                 None => (0, 0, false),
                 Some(held) => (1, usize::MAX - self.next_read(held), self.dirty[s]),
@@ -1204,6 +1229,42 @@ impl RegCache {
             .filter(|&s| self.dirty[s])
             .filter_map(|s| Some((self.holds[s]?, CACHE_REGS[s])))
             .collect()
+    }
+
+    /// Keeps guest register `g`, cached now, in its host register for the
+    /// rest of the block: never replaced. (At most `PINNED_REGS`, so that
+    /// the other slots hold the three registers any op uses.)
+    fn pin(&mut self, g: u8) {
+        if let Some(s) = self.holds.iter().position(|&h| h == Some(g)) {
+            self.pinned[s] = true;
+        }
+    }
+
+    /// Whether a loop of one block can go round without writing back and
+    /// reloading its registers: none was ever replaced, or those it keeps
+    /// round are pinned (and the others are written back at the jump
+    /// back, `flush_unpinned`).
+    fn keeps_round(&self) -> bool {
+        !self.replaced || self.pinned.contains(&true)
+    }
+
+    /// Writes the dirty registers that are not pinned back, and forgets
+    /// them: at a loop's jump back, where its code takes every slot but
+    /// the pinned ones as empty.
+    fn flush_unpinned(&mut self, a: &mut VecAssembler<X64Relocation>) {
+        if !self.pinned.contains(&true) {
+            return;
+        }
+        for (s, &r) in CACHE_REGS.iter().enumerate() {
+            if self.pinned[s] {
+                continue;
+            }
+            if let (Some(g), true) = (self.holds[s], self.dirty[s]) {
+                store_guest(a, g, r);
+            }
+            self.dirty[s] = false;
+            self.holds[s] = None;
+        }
     }
 
     /// Writes every dirty register back to the register file: the block
@@ -1722,6 +1783,35 @@ fn same_page_check(
         size,
         tag,
     });
+}
+
+/// Host registers a loop of one block with more registers than the cache
+/// has keeps for its most used ones (`RegCache::pin`): the rest of the
+/// cache holds the others in turn, more than the three one op uses (as
+/// the whole cache does without pins: `RegCache::slot`).
+const PINNED_REGS: usize = CACHE_REGS.len() - 4;
+
+/// The `n` guest registers the ops `compiled` read and write most, most
+/// used first (the first used first among equals); never x0.
+fn most_used_registers(compiled: &[Op], n: usize) -> Vec<u8> {
+    let mut uses: Vec<(u8, usize)> = Vec::new();
+    for op in compiled {
+        let (reads, write) = registers(op);
+        for g in reads
+            .into_iter()
+            .chain([write])
+            .flatten()
+            .filter(|&g| g != 0)
+        {
+            match uses.iter_mut().find(|(h, _)| *h == g) {
+                Some((_, count)) => *count += 1,
+                None => uses.push((g, 1)),
+            }
+        }
+    }
+    // A stable sort: equals keep the order of first use.
+    uses.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
+    uses.into_iter().take(n).map(|(g, _)| g).collect()
 }
 
 /// Whether the block at `pc` whose compiled ops are `compiled` ends in a
