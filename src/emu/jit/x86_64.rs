@@ -827,8 +827,9 @@ fn go_to(b: &mut Block, target: u64) {
         };
         dynasm!(b.a ; .arch x64 ; sub r10, b.count ; jb =>over);
         // (`live_in_if_few` counted the registers so that none is ever
-        // replaced; should a template use one it did not count, the loads
-        // are not skipped. Nothing is kept dirty round then.)
+        // replaced, or the loop pinned the ones it keeps round; should a
+        // template use a register the count missed, the loads are not
+        // skipped. Nothing is kept dirty round then: `keeps_round`.)
         match b.loop_body.filter(|_| b.cache.keeps_round()) {
             Some(body) => dynasm!(b.a ; .arch x64 ; jmp =>body),
             None => {
@@ -941,7 +942,7 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
 /// the cache (op `i`'s `next_op` done). x0 needs no host register: as the
 /// second operand it is `None` (`test` sets the flags `cmp` with 0 would,
 /// so `beqz`, `bltz` and the like are one instruction), and as the first
-/// it is `rax`, which `compare_and_jump` zeroes.
+/// it is `rax`, which `compare` zeroes.
 fn read_comparands(b: &mut Block, op: &Op) -> (u8, Option<u8>) {
     let r1 = match op.rs1 {
         0 => RAX,
@@ -1743,8 +1744,8 @@ fn host_has_bmi2() -> bool {
 /// entry's addend, and this access most likely lies on the same page (a
 /// struct's fields, a stack frame, a pointer stepping through bytes). Its
 /// tag is compared with that entry's: if they match, `r8` is this
-/// access's addend too. Four instructions instead of `translate`'s seven
-/// and the addend's load, and the access's address no longer waits
+/// access's addend too. Four instructions instead of `translate`'s six
+/// (seven without BMI2) and the addend's load, and the access's address no longer waits
 /// for a load from the TLB. If not (another page, a misaligned address, a
 /// page not writable or holding code for a store), the out-of-line full
 /// lookup (`SlowCheck`, emitted after the block) runs, which leaves rcx
