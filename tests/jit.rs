@@ -498,6 +498,39 @@ fn side_exits_stop_and_count_exactly_wherever_the_budget_ends() {
     }
 }
 
+/// A taken jump to another compiled block on the page goes straight to
+/// that block's code (jit/mod.rs): both jumps of a hot loop of two
+/// blocks, the `jal` and the conditional branch back, are linked. (A jump
+/// the JIT failed to link would still run right, through the jump cache,
+/// only slower, so no other test would see it.)
+#[test]
+fn both_jumps_of_a_loop_of_two_blocks_are_linked() {
+    use common::{addi, branch, Program, Rig};
+    use sim::emu::{BranchOp, Instruction, Reg};
+    if !sim::emu::jit_available() {
+        eprintln!("skipped: this host has no JIT tier (x86-64 only)");
+        return;
+    }
+    let (count, sum) = (Reg(9), Reg(18));
+    let mut p = Program::new();
+    let top = p.here();
+    p.push(addi(count, count, -1)).push(Instruction::Jal {
+        rd: Reg::ZERO,
+        offset: 4,
+    });
+    p.push(addi(sum, sum, 1));
+    p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), top));
+    p.push(Instruction::Ebreak);
+    let mut rig = Rig::new(&p);
+    set_tier(&mut rig, true);
+    rig.set(count, 100).set(sum, 0);
+    rig.run_to_ebreak();
+    assert_eq!(rig.hart.regs[18], 100);
+    // The `jal` to the second block and the `bne` back to the first; the
+    // `bne`'s fall-through goes to an `ebreak`, which is not compiled.
+    assert_eq!(rig.machine.linked_jumps(), 2);
+}
+
 /// A loop of one block writes its registers back only when it is left
 /// (jit/x86_64.rs, `emit_terminator`), so it counts each register it
 /// writes as dirty from its first op on, and loads the ones it only writes

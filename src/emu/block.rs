@@ -923,6 +923,11 @@ impl BlockCache {
         }
     }
 
+    /// Direct jumps between compiled blocks linked now (`Jit::linked`).
+    pub fn linked_jumps(&self) -> usize {
+        self.jit.as_ref().map_or(0, Jit::linked)
+    }
+
     /// Blocks compiled by the JIT tier so far.
     pub fn compiled(&self) -> u64 {
         self.jit.as_ref().map_or(0, |jit| jit.compiled)

@@ -260,6 +260,15 @@ impl Machine {
         self.blocks.compiled()
     }
 
+    /// Direct jumps between compiled blocks that are linked now (jit/mod.rs:
+    /// a jump to a block on the same page goes straight to its code once
+    /// both are compiled); 0 without the JIT. For tests: a conditional
+    /// jump the JIT failed to link still runs right, through the jump
+    /// cache, only slower.
+    pub fn linked_jumps(&self) -> usize {
+        self.blocks.linked_jumps()
+    }
+
     /// Number of blocks in the decoded-code cache.
     pub fn cached_blocks(&self) -> usize {
         self.blocks.len()

@@ -218,6 +218,23 @@ impl Jit {
         None
     }
 
+    /// Direct jumps of live blocks whose target is compiled, i.e. linked
+    /// (`compile` links every such jump, `forget` unlinks them).
+    pub fn linked(&self) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.sites
+                .iter()
+                .map(|(target, sites)| match self.entries.get(target) {
+                    Some(entry) => sites.iter().filter(|s| s.target_pc == entry.pc).count(),
+                    None => 0,
+                })
+                .sum()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        0
+    }
+
     /// Whether the code of dropped blocks takes more room than that of the
     /// live ones (and a few MiB): then the block cache drops every block
     /// and calls `reset`, so that a guest that keeps making new code (a
