@@ -123,12 +123,11 @@ unsafe fn alu(
     next(op, x, e, budget)
 }
 
-/// Handlers that run one helper with a closure each: `helper;` then
-/// `name => f` with its doc, for each the `Handler` that runs `helper`
-/// with `f` (`alu`, `side_exit`). (Each is a `Handler` of the same shape;
-/// the macro writes the signature and the safety contract once.)
-macro_rules! handlers_via {
-    ($helper:ident; $($(#[$doc:meta])* $name:ident => $f:expr;)*) => {$(
+/// ALU handlers, each `name => f` with its doc: the `Handler` that runs
+/// `alu` with `f`. (Each is a `Handler` of the same shape; the macro
+/// writes the signature and the safety contract once.)
+macro_rules! alu_handlers {
+    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {$(
         $(#[$doc])*
         /// # Safety
         /// The `Handler` contract (op.rs).
@@ -138,15 +137,14 @@ macro_rules! handlers_via {
             e: &mut Exec,
             budget: u64,
         ) -> u64 {
-            $helper(op, x, e, budget, $f)
+            alu(op, x, e, budget, $f)
         }
     )*};
 }
 
 // ---- ALU ops: `rd = f(rs1, rs2 or imm)` -------------------------------------
 
-handlers_via! {
-    alu;
+alu_handlers! {
     /// `li`: `rd = imm` (`lui`, `auipc` and `addi rd, x0, imm`, pre-computed).
     exec_li => |_, _, o| o.imm as u64;
 }
@@ -168,8 +166,7 @@ pub(crate) unsafe extern "C" fn exec_li_skip(
     next(op.add(usize::from(o.rs2)), x, e, budget)
 }
 
-handlers_via! {
-    alu;
+alu_handlers! {
     /// `mv`: `rd = rs1` (`addi rd, rs, 0` and `add` with `x0`).
     exec_mv => |a, _, _| a;
 
@@ -332,8 +329,7 @@ handlers_via! {
 
 // ---- Zba, Zbb, Zbs: address generation and bit manipulation ----------------
 
-handlers_via! {
-    alu;
+alu_handlers! {
     /// `sh1add`: `rd = (rs1 << 1) + rs2`.
     exec_sh1add => |a, b, _| (a << 1).wrapping_add(b);
 
@@ -945,76 +941,55 @@ pub(crate) unsafe fn branch_if(
     }
 }
 
-/// `beq`: to `imm` (an absolute target) if rs1 == rs2.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_beq(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    branch(op, x, e, budget, |a, b| a == b)
+/// The six comparisons of conditional branches and side exits (and of
+/// the fused pairs that end in a branch, fuse.rs), each a type, so that
+/// every handler that compares is a function of its own.
+pub(crate) mod cond {
+    /// A branch condition on `rs1` and `rs2`.
+    pub(crate) trait Cond {
+        fn taken(a: u64, b: u64) -> bool;
+    }
+
+    macro_rules! conditions {
+        ($($(#[$doc:meta])* $name:ident: |$a:ident, $b:ident| $body:expr;)*) => {$(
+            $(#[$doc])*
+            pub(crate) struct $name;
+            impl Cond for $name {
+                #[inline(always)]
+                fn taken($a: u64, $b: u64) -> bool {
+                    $body
+                }
+            }
+        )*};
+    }
+
+    conditions! {
+        /// `beq`: rs1 == rs2.
+        Eq: |a, b| a == b;
+        /// `bne`: rs1 != rs2.
+        Ne: |a, b| a != b;
+        /// `blt`: rs1 <s rs2.
+        Lt: |a, b| (a as i64) < (b as i64);
+        /// `bge`: rs1 >=s rs2.
+        Ge: |a, b| (a as i64) >= (b as i64);
+        /// `bltu`: rs1 <u rs2.
+        Ltu: |a, b| a < b;
+        /// `bgeu`: rs1 >=u rs2.
+        Geu: |a, b| a >= b;
+    }
 }
 
-/// `bne`: to `imm` (an absolute target) if rs1 != rs2.
+/// A conditional branch that ends its block: to `imm` (an absolute
+/// target) if `C` holds for rs1 and rs2, else to the next instruction.
 /// # Safety
 /// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bne(
+pub(crate) unsafe extern "C" fn exec_branch<C: cond::Cond>(
     op: *const Op,
     x: *mut u64,
     e: &mut Exec,
     budget: u64,
 ) -> u64 {
-    branch(op, x, e, budget, |a, b| a != b)
-}
-
-/// `blt`: to `imm` (an absolute target) if rs1 <s rs2.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_blt(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    branch(op, x, e, budget, |a, b| (a as i64) < (b as i64))
-}
-
-/// `bge`: to `imm` (an absolute target) if rs1 >=s rs2.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bge(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    branch(op, x, e, budget, |a, b| (a as i64) >= (b as i64))
-}
-
-/// `bltu`: to `imm` (an absolute target) if rs1 <u rs2.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bltu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    branch(op, x, e, budget, |a, b| a < b)
-}
-
-/// `bgeu`: to `imm` (an absolute target) if rs1 >=u rs2.
-/// # Safety
-/// The `Handler` contract (op.rs).
-pub(crate) unsafe extern "C" fn exec_bgeu(
-    op: *const Op,
-    x: *mut u64,
-    e: &mut Exec,
-    budget: u64,
-) -> u64 {
-    branch(op, x, e, budget, |a, b| a >= b)
+    branch(op, x, e, budget, C::taken)
 }
 
 // ---- side exits: conditional branches in the middle of a block ----------------
@@ -1055,20 +1030,17 @@ unsafe extern "C" fn side_exit_taken(op: *const Op, x: *mut u64, e: &mut Exec, b
     chain_remembering((*op).imm as u64, x, e, budget + not_run, |_| {})
 }
 
-handlers_via! {
-    side_exit;
-    /// `beq` as a side exit.
-    exec_side_beq => |a, b| a == b;
-    /// `bne` as a side exit.
-    exec_side_bne => |a, b| a != b;
-    /// `blt` as a side exit.
-    exec_side_blt => |a, b| (a as i64) < (b as i64);
-    /// `bge` as a side exit.
-    exec_side_bge => |a, b| (a as i64) >= (b as i64);
-    /// `bltu` as a side exit.
-    exec_side_bltu => |a, b| a < b;
-    /// `bgeu` as a side exit.
-    exec_side_bgeu => |a, b| a >= b;
+/// A side exit: to `imm` (an absolute target) if `C` holds for rs1 and
+/// rs2, else on with the block's next op.
+/// # Safety
+/// The `Handler` contract (op.rs).
+pub(crate) unsafe extern "C" fn exec_side_exit<C: cond::Cond>(
+    op: *const Op,
+    x: *mut u64,
+    e: &mut Exec,
+    budget: u64,
+) -> u64 {
+    side_exit(op, x, e, budget, C::taken)
 }
 
 /// `jal`: `rd = pc + len`, then to the absolute target in `imm`.
@@ -1445,18 +1417,18 @@ pub(crate) fn handler_for(kind: OpKind) -> Handler {
         K::FusedS => exec_fused_s,
         K::FusedD => exec_fused_d,
         K::CsrFp => exec_csr_fp,
-        K::Beq => exec_beq,
-        K::Bne => exec_bne,
-        K::Blt => exec_blt,
-        K::Bge => exec_bge,
-        K::Bltu => exec_bltu,
-        K::Bgeu => exec_bgeu,
-        K::SideBeq => exec_side_beq,
-        K::SideBne => exec_side_bne,
-        K::SideBlt => exec_side_blt,
-        K::SideBge => exec_side_bge,
-        K::SideBltu => exec_side_bltu,
-        K::SideBgeu => exec_side_bgeu,
+        K::Beq => exec_branch::<cond::Eq>,
+        K::Bne => exec_branch::<cond::Ne>,
+        K::Blt => exec_branch::<cond::Lt>,
+        K::Bge => exec_branch::<cond::Ge>,
+        K::Bltu => exec_branch::<cond::Ltu>,
+        K::Bgeu => exec_branch::<cond::Geu>,
+        K::SideBeq => exec_side_exit::<cond::Eq>,
+        K::SideBne => exec_side_exit::<cond::Ne>,
+        K::SideBlt => exec_side_exit::<cond::Lt>,
+        K::SideBge => exec_side_exit::<cond::Ge>,
+        K::SideBltu => exec_side_exit::<cond::Ltu>,
+        K::SideBgeu => exec_side_exit::<cond::Geu>,
         K::Jal => exec_jal,
         K::Jalr => exec_jalr,
         K::Ecall => exec_ecall,

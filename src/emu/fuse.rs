@@ -35,6 +35,7 @@
 //! end (exec.rs, "threaded dispatch"), and `fuse` picks it by matching the
 //! two kinds.
 
+use super::exec::cond::{self, Cond};
 use super::exec::{
     self, address, branch_if, load, load_at, load_hit, next, reg, set, store, store_at, store_hit,
     Word,
@@ -75,7 +76,8 @@ macro_rules! by_alu {
 macro_rules! by_branch {
     ($kind:expr, |$t:ident| $e:expr) => {
         by_kind!($kind, |$t| $e,
-            Beq => Eq, Bne => Ne, Blt => Lt, Bge => Ge, Bltu => Ltu, Bgeu => Geu,
+            Beq => cond::Eq, Bne => cond::Ne, Blt => cond::Lt, Bge => cond::Ge,
+            Bltu => cond::Ltu, Bgeu => cond::Geu,
         )
     };
 }
@@ -356,32 +358,6 @@ alu_ops! {
     And: |a, b, imm| a & b;
     Andi: |a, b, imm| a & imm as u64;
     Mul: |a, b, imm| a.wrapping_mul(b);
-}
-
-/// A branch condition on `rs1` and `rs2`.
-trait Cond {
-    fn taken(a: u64, b: u64) -> bool;
-}
-
-macro_rules! conditions {
-    ($($name:ident: |$a:ident, $b:ident| $body:expr;)*) => {$(
-        struct $name;
-        impl Cond for $name {
-            #[inline(always)]
-            fn taken($a: u64, $b: u64) -> bool {
-                $body
-            }
-        }
-    )*};
-}
-
-conditions! {
-    Eq: |a, b| a == b;
-    Ne: |a, b| a != b;
-    Lt: |a, b| (a as i64) < (b as i64);
-    Ge: |a, b| (a as i64) >= (b as i64);
-    Ltu: |a, b| a < b;
-    Geu: |a, b| a >= b;
 }
 
 /// Runs ALU op `op` (of kind `A`): writes its result and returns it.
