@@ -1055,6 +1055,7 @@ fn decode_block(
         };
         let inst = decode::decode(word).map(|(i, _)| i);
         let mut op = lower(inst, word, at, (at - pc) as u16, len as u8, lowering);
+        let op_pc = at;
         at = at.wrapping_add(len);
         // After an instruction that straddles the page end, `at` is past
         // `page_end`: the block ends there too (the bytes that follow
@@ -1074,7 +1075,7 @@ fn decode_block(
         // `Fallthrough`, as every cut block does, and is not cached
         // (`BlockCache::fetch`).
         if let Some(side) = op.kind.side_exit() {
-            let forward = (op.imm as u64) > at.wrapping_sub(len);
+            let forward = (op.imm as u64) > op_pc;
             if forward && !reached_page_end && lowering.jit {
                 op.kind = side;
                 op.handler = handler_for(side);

@@ -607,58 +607,56 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     // hold its TLB entry and addend and the base its value (or was only
     // stepped by a small constant): `same_page_check`.
     let mut last_access: Option<u8> = None;
-    if let Some(live_in) = live_in_if_few(compiled) {
-        // Each register the block uses keeps one host register throughout:
-        // load those it reads before writing now, and a jump back to the
-        // block's own start can skip these loads (`go_to`).
-        for g in live_in {
-            b.cache.next_op(0);
-            b.cache.read(&mut b.a, g);
-        }
-        // A loop of one block writes its registers back only when it is
-        // left (`emit_terminator`), not every time round: it loads those
-        // it only writes too, so that each host register holds the guest
-        // register's value from the start, and counts every register it
-        // writes as dirty from its first op on. An exit in the middle of
-        // the first round then writes back values equal to the file's.
-        //
-        // It also carries rcx and r8 round: its first access checks the
-        // page of its last (a pointer stepping through bytes, a frame).
-        // Entered from outside, they are made a pair that belongs together
-        // (TLB entry 0 and its addend), which the first access most likely
-        // finds to be another page.
-        if loops_to_itself(compiled, terminator, pc) {
-            for g in written_registers(compiled) {
-                b.cache.next_op(0);
-                b.cache.read(&mut b.a, g);
-                b.cache.written(g);
-            }
-            b.loop_round = true;
-            last_access = carried_access(compiled);
-            if last_access.is_some() {
-                dynasm!(b.a ; .arch x64 ; xor ecx, ecx ; mov r8, QWORD [r11 + ADDEND]);
-            }
-        }
-        let body = b.a.new_dynamic_label();
-        dynasm!(b.a ; .arch x64 ; =>body);
-        b.loop_body = Some(body);
-    } else if loops_to_itself(compiled, terminator, pc) {
-        // A loop of one block with more registers than the cache has:
-        // the few it uses most keep their host registers round the loop
-        // (`RegCache::pin`), loaded here and counted dirty from the first
-        // op on, as above; the others take turns in the rest, and are
-        // written back at the jump back, where the loop goes on as if they
-        // were not cached (`emit_terminator`).
+    let live_in = live_in_if_few(compiled);
+    let loops = loops_to_itself(compiled, terminator, pc);
+    // Each register the block uses keeps one host register throughout, if
+    // they fit: load those it reads before writing now, and a jump back to
+    // the block's own start can skip these loads (`go_to`).
+    for &g in live_in.iter().flatten() {
+        b.cache.next_op(0);
+        b.cache.read(&mut b.a, g);
+    }
+    if loops {
+        // A loop of one block writes the registers it keeps round back
+        // only when it is left (`emit_terminator`), not every time round:
+        // it loads those it only writes too, so that each host register
+        // holds the guest register's value from the start, and counts
+        // those it writes as dirty from its first op on. An exit in the
+        // middle of the first round then writes back values equal to the
+        // file's. It keeps all its registers round when they fit; else
+        // the few it uses most, pinned to their host registers
+        // (`RegCache::pin`), while the others take turns in the rest and
+        // are written back at the jump back, where the loop goes on as if
+        // they were not cached.
         let written = written_registers(compiled);
-        for g in most_used_registers(compiled, PINNED_REGS) {
+        let kept = match live_in {
+            Some(_) => written.clone(),
+            None => most_used_registers(compiled, PINNED_REGS),
+        };
+        for g in kept {
             b.cache.next_op(0);
             b.cache.read(&mut b.a, g);
             if written.contains(&g) {
                 b.cache.written(g);
             }
-            b.cache.pin(g);
+            if live_in.is_none() {
+                b.cache.pin(g);
+            }
         }
         b.loop_round = true;
+        // A loop whose registers all fit also carries rcx and r8 round:
+        // its first access checks the page of its last (a pointer
+        // stepping through bytes, a frame). Entered from outside, they are
+        // made a pair that belongs together (TLB entry 0 and its addend),
+        // which the first access most likely finds to be another page.
+        if live_in.is_some() {
+            last_access = carried_access(compiled);
+            if last_access.is_some() {
+                dynasm!(b.a ; .arch x64 ; xor ecx, ecx ; mov r8, QWORD [r11 + ADDEND]);
+            }
+        }
+    }
+    if live_in.is_some() || loops {
         let body = b.a.new_dynamic_label();
         dynasm!(b.a ; .arch x64 ; =>body);
         b.loop_body = Some(body);
@@ -1084,10 +1082,11 @@ const RCX: u8 = 1;
 /// register that must give up its host register is written back first.
 /// The cache starts empty and clean at each block entry (a linked entry
 /// cannot know what the block before left where). A loop of one block
-/// whose registers all fit is the exception: it loads every register it
-/// uses at its start, counts those it writes as dirty from its first op
-/// on, and goes round without writing them back: its branch writes them
-/// back only on the way out (the fall-through, and the budget spent).
+/// is the exception: it loads the registers it keeps round at its start
+/// (all it uses if they fit, else its most used, pinned: `pin`), counts
+/// those it writes as dirty from its first op on, and goes round without
+/// writing them back: its branch writes them back only on the way out
+/// (the fall-through, and the budget spent).
 struct RegCache {
     /// The guest register each of `CACHE_REGS` holds.
     holds: [Option<u8>; CACHE_REGS.len()],
@@ -1745,12 +1744,12 @@ fn host_has_bmi2() -> bool {
 /// struct's fields, a stack frame, a pointer stepping through bytes). Its
 /// tag is compared with that entry's: if they match, `r8` is this
 /// access's addend too. Four instructions instead of `translate`'s six
-/// (seven without BMI2) and the addend's load, and the access's address no longer waits
-/// for a load from the TLB. If not (another page, a misaligned address, a
-/// page not writable or holding code for a store), the out-of-line full
-/// lookup (`SlowCheck`, emitted after the block) runs, which leaves rcx
-/// and r8 for this access's own entry, and comes back to the access (or
-/// leaves through the op's miss exit). So what this saves needs only that
+/// (seven without BMI2) and the addend's load, and the access's address
+/// no longer waits for a load from the TLB. If not (another page, a
+/// misaligned address, a page not writable or holding code for a store),
+/// the out-of-line full lookup (`SlowCheck`, emitted after the block)
+/// runs, which leaves rcx and r8 for this access's own entry, and comes
+/// back to the access (or leaves through the op's miss exit). So what this saves needs only that
 /// the TLB does not change within compiled code, which it does not: it is
 /// filled and flushed outside it.
 #[allow(clippy::too_many_arguments)]
