@@ -999,6 +999,8 @@ fn emit_side_exit(b: &mut Block, i: usize) {
 /// a side exit's target is ahead of it, so never the block's own start).
 fn emit_side_exit_stubs(b: &mut Block) {
     for (stub, i, dirty) in std::mem::take(&mut b.side_exits) {
+        // (A side exit is never its block's last op: `decode_block` ends
+        // every block in a terminator or a `Fallthrough`.)
         let not_run = i32::from(b.ops[i + 1].left);
         dynasm!(b.a ; .arch x64 ; =>stub);
         store_guests(&mut b.a, &dirty);
