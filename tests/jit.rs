@@ -531,6 +531,67 @@ fn both_jumps_of_a_loop_of_two_blocks_are_linked() {
     assert_eq!(rig.machine.linked_jumps(), 2);
 }
 
+/// A branch over a few ops that only compute registers (`if (odd)
+/// sum = -sum;`) is a short skip under the JIT (jit/x86_64.rs,
+/// `emit_skip`): taken, it stays in its block, which gives the skipped
+/// instructions back to the budget. So the loop stays a loop of one
+/// block, and the block at the branch's target is never made. Stopped
+/// after every count, it must stop where the interpreter does.
+#[test]
+fn a_short_skip_stays_in_its_block_and_counts_exactly() {
+    use common::{add, addi, branch, Program, Rig};
+    use sim::emu::{BranchOp, ImmOp, Instruction, Reg, RegOp};
+    let (count, sum, t0) = (Reg(9), Reg(18), Reg(5));
+    let mut p = Program::new();
+    let top = p.here();
+    p.push(Instruction::OpImm {
+        op: ImmOp::Andi,
+        rd: t0,
+        rs1: count,
+        imm: 1,
+    });
+    // Over the negation on even counts: 4 bytes of branch, 4 of `sub`.
+    let over = p.here() + 8;
+    p.push(branch(BranchOp::Beq, t0, Reg::ZERO, p.here(), over))
+        .push(Instruction::Op {
+            op: RegOp::Sub,
+            rd: sum,
+            rs1: Reg::ZERO,
+            rs2: sum,
+        })
+        .push(add(sum, sum, count))
+        .push(addi(count, count, -1));
+    p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), top));
+    p.push(Instruction::Ebreak);
+    let start = |jit: bool| {
+        let mut rig = Rig::new(&p);
+        set_tier(&mut rig, jit);
+        rig.set(count, 50).set(sum, 3);
+        rig
+    };
+    let mut interpreted = start(false);
+    interpreted.run_to_ebreak();
+    let mut jitted = start(true);
+    jitted.run_to_ebreak();
+    assert_ne!(interpreted.hart.regs[18], 3);
+    assert_eq!(jitted.hart.regs, interpreted.hart.regs);
+    assert_eq!(jitted.machine.instret(), interpreted.machine.instret());
+    if sim::emu::jit_available() {
+        assert!(jitted.machine.compiled_blocks() > 0, "nothing compiled");
+        // The loop and the `ebreak` after it: no block at `over`.
+        assert_eq!(jitted.machine.cached_blocks(), 2);
+    }
+    for limit in 1..=150 {
+        let (mut a, mut b) = (start(false), start(true));
+        let (ea, eb) = (a.run(limit), b.run(limit));
+        assert_eq!(
+            (eb.to_string(), b.hart.regs, b.hart.pc, b.machine.instret()),
+            (ea.to_string(), a.hart.regs, a.hart.pc, a.machine.instret()),
+            "stopped after {limit}"
+        );
+    }
+}
+
 /// A loop of one block writes its registers back only when it is left
 /// (jit/x86_64.rs, `emit_terminator`), so it counts each register it
 /// writes as dirty from its first op on, and loads the ones it only writes

@@ -31,6 +31,8 @@
 //! side exits:    the registers dirty at the side exit back to the file ;
 //!                add r10, instructions after it ; jmp <linked entry of
 //!                the target> (patched) or to the jump cache
+//! short skips:   add r10, instructions skipped ; jmp <the op skipped to>
+//!                (a branch over a few ops of its own block, `emit_skip`)
 //! fallbacks:     mov rax, target ; jmp chain
 //! chain:         the jump-cache lookup (for jalr and unlinked targets)
 //! fix-ups:       loads' wrong addend guesses (`emit_fix`); the full TLB
@@ -510,6 +512,12 @@ struct Block<'a> {
     /// Side exits: (their stub's label, op index, the registers dirty at
     /// the jump), for `emit_side_exit_stubs`.
     side_exits: Vec<Miss>,
+    /// Short skips taken (`emit_skip`): (the stub's label, the label of
+    /// the op they skip to, the instructions they skip), for
+    /// `emit_skip_stubs`; and the skipped-to ops not reached yet, as (op
+    /// index, label).
+    skips: Vec<(DynamicLabel, DynamicLabel, i32)>,
+    joins: Vec<(usize, DynamicLabel)>,
     /// Direct jumps: (offset of the `jmp` or `jcc`, its fallback label, target pc).
     sites: Vec<(usize, DynamicLabel, u64)>,
     /// Guest registers in host registers.
@@ -572,6 +580,8 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         guesses: Vec::new(),
         slow_checks: Vec::new(),
         side_exits: Vec::new(),
+        skips: Vec::new(),
+        joins: Vec::new(),
         sites: Vec::new(),
         cache: RegCache::new(compiled),
         over: a_over,
@@ -661,8 +671,20 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         dynasm!(b.a ; .arch x64 ; =>body);
         b.loop_body = Some(body);
     }
+    // At a skip's join, rcx and r8 hold the last access's entry only if
+    // both ways there leave them so.
+    let mut access_at_skip: Vec<(usize, Option<u8>)> = Vec::new();
     for (i, op) in ops[..end].iter().enumerate() {
+        join_skips(&mut b, i);
+        for &(_, before) in access_at_skip.iter().filter(|&&(j, _)| j == i) {
+            last_access = last_access.filter(|_| last_access == before);
+        }
         if op.kind.is_side_exit() {
+            if let Some(join) = skip_join(ops, end, pc, i) {
+                emit_skip(&mut b, i, join);
+                access_at_skip.push((join, last_access));
+                continue;
+            }
             emit_side_exit(&mut b, i);
             last_access = entry_kept(op, last_access);
             continue;
@@ -680,6 +702,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         emit_op(&mut b.a, &mut b.cache, op, i, &mut out);
         last_access = entry_kept(op, last_access);
     }
+    join_skips(&mut b, end);
     if !(terminator && emit_terminator(&mut b, end)) {
         b.cache.flush(&mut b.a);
         exit_to(&mut b, end);
@@ -693,6 +716,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     pop_saved_regs(&mut b.a);
     dynasm!(b.a ; .arch x64 ; mov rax, QWORD pc as i64 ; ret);
     emit_side_exit_stubs(&mut b);
+    emit_skip_stubs(&mut b);
     let sites = std::mem::take(&mut b.sites);
     let mut fallbacks = Vec::with_capacity(sites.len());
     for &(_, label, target) in &sites {
@@ -990,6 +1014,99 @@ fn emit_side_exit(b: &mut Block, i: usize) {
     // The registers dirty at the jump, which the stub writes back.
     let dirty = b.cache.dirty();
     b.side_exits.push((stub, i, dirty));
+}
+
+/// Ops a short skip jumps over at most (`skip_join`).
+const SKIP_OPS: usize = 4;
+
+/// Whether the side exit `ops[i]`, in a block at `pc` whose compiled ops
+/// end at `end`, is a short skip: a jump over a few ops of its own block
+/// (`if (c) x = -x;` compiled as a branch over the negation) that the
+/// code can take without leaving the block (`emit_skip`). Returns the
+/// index of the op it jumps to, if its target is the start of op `j`
+/// (after `i`, at most `end`) and the ops between are at most `SKIP_OPS`
+/// that only compute registers (no memory access, exit or floating
+/// point; not a folded constant, whose `Nop`s do not compute) and use,
+/// with the comparands, at most as many guest registers as a template
+/// may hold at once besides the pinned ones.
+fn skip_join(ops: &[Op], end: usize, pc: u64, i: usize) -> Option<usize> {
+    use OpKind as K;
+    let target = ops[i].imm as u64;
+    let j = (i + 1..=end).find(|&j| pc.wrapping_add(u64::from(ops[j].offset)) == target)?;
+    let skipped = &ops[i + 1..j];
+    let simple = |op: &Op| {
+        compiles(op)
+            && !(op.kind.is_load()
+                || op.kind.is_store()
+                || op.kind.is_side_exit()
+                || op.kind.is_terminator()
+                || fp_compiles(op)
+                || matches!(op.kind, K::Nop | K::LiSkip))
+    };
+    if skipped.len() > SKIP_OPS || !skipped.iter().all(simple) || ops[j].kind == K::Nop {
+        return None;
+    }
+    (skip_registers(ops, i, j).len() <= CACHE_REGS.len() - PINNED_REGS).then_some(j)
+}
+
+/// The guest registers the short skip `ops[i]` to op `j` compares and the
+/// ops it skips read or write, each once.
+fn skip_registers(ops: &[Op], i: usize, j: usize) -> Vec<u8> {
+    let mut used = Vec::new();
+    for op in &ops[i..j] {
+        let (reads, write) = registers(op);
+        for g in reads.into_iter().chain([write]).flatten() {
+            if !used.contains(&g) {
+                used.push(g);
+            }
+        }
+    }
+    used
+}
+
+/// Emits a short skip, op `i`, to op `join` (`skip_join`): the comparison
+/// and a conditional jump to its stub (`emit_skip_stubs`), which gives
+/// the skipped instructions back to the budget and comes back at `join`.
+/// Both ways must meet there with the register cache alike, which the
+/// code cannot tell apart: so every register the skip and the skipped
+/// ops use is loaded first (none can then be replaced by another within
+/// them), and a register the skipped ops write is counted dirty after
+/// them either way (when they were skipped it holds the file's value,
+/// which writing back leaves as it was).
+fn emit_skip(b: &mut Block, i: usize, join: usize) {
+    let op = b.ops[i];
+    b.cache.next_op(i);
+    // (x0 too: the templates read it as any register.)
+    for g in skip_registers(b.ops, i, join) {
+        b.cache.read(&mut b.a, g);
+    }
+    let operands = read_comparands(b, &op);
+    let (stub, at_join) = (b.a.new_dynamic_label(), b.a.new_dynamic_label());
+    compare(&mut b.a, operands);
+    jump_if(&mut b.a, op.kind, stub);
+    let skipped = i32::from(b.ops[i + 1].left) - i32::from(b.ops[join].left);
+    b.skips.push((stub, at_join, skipped));
+    b.joins.push((join, at_join));
+}
+
+/// Places the labels of the short skips to op `i`, which is next.
+fn join_skips(b: &mut Block, i: usize) {
+    let a = &mut b.a;
+    b.joins.retain(|&(j, label)| {
+        if j == i {
+            dynasm!(a ; .arch x64 ; =>label);
+        }
+        j != i
+    });
+}
+
+/// The stubs of the block's short skips: the skipped instructions back
+/// to the budget (the block was charged whole), and on at the op skipped
+/// to.
+fn emit_skip_stubs(b: &mut Block) {
+    for (stub, join, skipped) in std::mem::take(&mut b.skips) {
+        dynasm!(b.a ; .arch x64 ; =>stub ; add r10, skipped ; jmp =>join);
+    }
 }
 
 /// The stubs of the block's side exits: each writes back the registers
