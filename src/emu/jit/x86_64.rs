@@ -3,18 +3,19 @@
 //!
 //! Register use inside compiled code (System V calling convention, which
 //! every `Handler` has): `rsi` = the guest register file (33 `u64`s: `x[i]`
-//! at `rsi + 8*i`), `rdx` = `&mut Exec`, both left untouched so that any
-//! exit can jump to an interpreter handler with them; `r11` holds the
-//! TLB's entries and `r10` the instruction budget left (the handler's
-//! fourth argument, which arrives and leaves in `rcx`: op.rs, `Handler`),
-//! both set by the block entered from the interpreter and kept across
-//! linked blocks; `rbx`, `rbp`, `r12`–`r15` and `rdi` hold copies of
-//! guest registers within a block (`RegCache`); `rax`, `rcx`, `r8`, `r9`
-//! and `xmm0`–`xmm2` are scratch. The interpreter entry pushes the
-//! callee-saved ones among them and every exit pops them, so the code
-//! needs no frame of its own, and its exits
-//! are plain jumps (as the interpreter's tail calls are) with the stack as
-//! the caller left it.
+//! at `rsi + 8*i`), left untouched so that any exit can jump to an
+//! interpreter handler with it; `rdx` = `&mut Exec` arrives too, and is
+//! pushed, so that the code finds it at `[rsp]` and exits pop it back;
+//! `r11` holds the TLB's entries and `r10` the instruction budget left
+//! (the handler's fourth argument, which arrives and leaves in `rcx`:
+//! op.rs, `Handler`), both set by the block entered from the interpreter
+//! and kept across linked blocks; `rbx`, `rbp`, `r12`–`r15`, `rdi` and
+//! `rdx` hold copies of guest registers within a block (`RegCache`);
+//! `rax`, `rcx`, `r8`, `r9` and `xmm0`–`xmm2` are scratch. The interpreter
+//! entry pushes the callee-saved ones among them and `rdx`, and every exit
+//! pops them, so the code needs no frame of its own, and its exits are
+//! plain jumps (as the interpreter's tail calls are) with the stack as the
+//! caller left it.
 //!
 //! The layout of one block's code:
 //!
@@ -801,6 +802,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
 /// Writes the budget left back to `Exec` (the running block counted
 /// whole), where the interpreter and the run loop read it.
 fn store_budget(a: &mut VecAssembler<X64Relocation>) {
+    load_exec(a);
     dynasm!(a ; .arch x64 ; mov QWORD [rdx + EXEC_BUDGET], r10);
 }
 
@@ -1139,6 +1141,7 @@ fn emit_chain(b: &mut Block) {
     dynasm!(b.a
         ; .arch x64
         ; =>chain
+        ; mov rdx, QWORD [rsp]
         // The entry: jump_cache + 24 * ((pc >> 1) & mask) (op.rs, `JumpEntry::index`).
         ; mov rcx, rax
         ; shr rcx, 1
@@ -1181,13 +1184,18 @@ fn emit_chain(b: &mut Block) {
 }
 
 /// The host registers that hold copies of guest registers within a block
-/// (`rbx`, `rbp`, `r12`–`r15`, `rdi`): callee-saved ones, which the
-/// interpreter entry saves on the stack and every exit restores.
-const CACHE_REGS: [u8; 7] = [3, 5, 12, 13, 14, 15, 7];
+/// (`rbx`, `rbp`, `r12`–`r15`, `rdi`, `rdx`): callee-saved ones and
+/// `rdx`, which the interpreter entry saves on the stack and every exit
+/// restores (`SAVED_REGS`), and `rdi`, the handler's first argument,
+/// which every exit sets.
+const CACHE_REGS: [u8; 8] = [3, 5, 12, 13, 14, 15, 7, RDX];
 /// `rax`: scratch, and the sink's register (`RegCache::target`).
 const RAX: u8 = 0;
 /// `rcx`: scratch.
 const RCX: u8 = 1;
+/// `rdx`: `Exec` where compiled code is entered and left, a cache
+/// register in between (`SAVED_REGS`).
+const RDX: u8 = 2;
 
 /// Guest registers in host registers, within one block: a write-back
 /// cache. A write of a guest register goes to its host register only and
@@ -1406,10 +1414,12 @@ fn store_guest(a: &mut VecAssembler<X64Relocation>, g: u8, r: u8) {
     dynasm!(a ; .arch x64 ; mov QWORD [rsi + 8 * i32::from(g)], Rq(r));
 }
 
-/// The callee-saved ones among `CACHE_REGS`: the interpreter entry
-/// pushes them, every exit pops them, so that whenever compiled code runs
-/// they lie on top of the stack (linked entries push nothing).
-const SAVED_REGS: [u8; 6] = [3, 5, 12, 13, 14, 15];
+/// The callee-saved ones among `CACHE_REGS`, and `rdx` (`Exec`) last:
+/// the interpreter entry pushes them, every exit pops them, so that
+/// whenever compiled code runs they lie on top of the stack (linked
+/// entries push nothing), with `Exec` at `[rsp]`, where the code that
+/// needs it finds it (`load_exec`): `rdx` is a cache register too.
+const SAVED_REGS: [u8; 7] = [3, 5, 12, 13, 14, 15, RDX];
 
 fn push_saved_regs(a: &mut VecAssembler<X64Relocation>) {
     for r in SAVED_REGS {
@@ -1417,10 +1427,18 @@ fn push_saved_regs(a: &mut VecAssembler<X64Relocation>) {
     }
 }
 
+/// Pops what `push_saved_regs` pushed: `rdx` is `Exec` again after it.
 fn pop_saved_regs(a: &mut VecAssembler<X64Relocation>) {
     for &r in SAVED_REGS.iter().rev() {
         dynasm!(a ; .arch x64 ; pop Rq(r));
     }
+}
+
+/// `rdx` = `Exec` (from the stack, `SAVED_REGS`), where compiled code
+/// leaves for the run loop or the jump cache: every guest register it
+/// held is written back by then.
+fn load_exec(a: &mut VecAssembler<X64Relocation>) {
+    dynasm!(a ; .arch x64 ; mov rdx, QWORD [rsp]);
 }
 
 /// Emits op `i`, an op `compiles` accepts.
@@ -1647,7 +1665,8 @@ fn emit_op(
             }
         }
         // The high halves of products: x86's one-operand multiply leaves
-        // them in rdx, which holds `Exec` here: kept in r9 meanwhile.
+        // them in rdx, which may hold a guest register: kept in r9
+        // meanwhile.
         K::Mulh | K::Mulhu => {
             let (a1, a2) = (s1!(), s2!());
             x!(mov r9, rdx ; mov rax, Rq(a1));
@@ -1733,8 +1752,8 @@ fn emit_op(
 /// 13.2): by zero, the quotient is all ones and the remainder the
 /// dividend; for the signed overflow `MIN / -1` the quotient is `MIN`
 /// (`neg` of `MIN` gives it) and the remainder 0. The W forms work on the
-/// low 32 bits and sign-extend. `rdx` (`Exec`) is kept in r9 while `div`
-/// uses it.
+/// low 32 bits and sign-extend. `rdx` (a cache register) is kept in r9
+/// while `div` uses it.
 fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
     use OpKind as K;
     let wide = matches!(op.kind, K::Div | K::Divu | K::Rem | K::Remu);
@@ -2190,7 +2209,7 @@ fn fp_guard(a: &mut VecAssembler<X64Relocation>, rm: u8, nx: bool, miss: Dynamic
     }
     dynasm!(a
         ; .arch x64
-        ; mov r9, QWORD [rdx + EXEC_FPU_FCSR]
+        ; mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_FCSR]
         ; mov eax, DWORD [r9]
         ; and eax, mask
         ; cmp eax, i32::from(nx)
@@ -2240,7 +2259,7 @@ fn two_operands(
 ) {
     dynasm!(a
         ; .arch x64
-        ; mov r9, QWORD [rdx + EXEC_FPU_F]
+        ; mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
         ; mov rax, QWORD [r9 + rs1]
         ; mov rcx, QWORD [r9 + rs2]
     );
@@ -2286,7 +2305,7 @@ fn emit_fp_op(
             x!(
                 mov r8, QWORD [r11 + rcx + ADDEND]
                 ; mov rax, QWORD [Rq(base) + r8 + imm]
-                ; mov r9, QWORD [rdx + EXEC_FPU_F]
+                ; mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
                 ; mov QWORD [r9 + rd], rax
             );
         }
@@ -2296,7 +2315,7 @@ fn emit_fp_op(
             out.misses.push((miss, i, c.dirty()));
             x!(
                 mov r8, QWORD [r11 + rcx + ADDEND]
-                ; mov r9, QWORD [rdx + EXEC_FPU_F]
+                ; mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
                 ; mov rax, QWORD [r9 + rs2]
                 ; mov QWORD [Rq(base) + r8 + imm], rax
             );
@@ -2325,7 +2344,7 @@ fn emit_fp_op(
         K::FsqrtD => {
             let miss = miss!();
             fp_guard(a, fields.rm, true, miss);
-            x!(mov r9, QWORD [rdx + EXEC_FPU_F] ; mov rax, QWORD [r9 + rs1]);
+            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F] ; mov rax, QWORD [r9 + rs1]);
             // A positive normal number.
             exponent_in(a, RAX, NORMAL, true, miss);
             x!(movq xmm0, rax ; sqrtsd xmm0, xmm0 ; movq QWORD [r9 + rd], xmm0);
@@ -2355,7 +2374,7 @@ fn emit_fp_op(
             // The magnitude of rs1, the sign of rs2, its opposite, or the
             // two signs' XOR.
             x!(
-                mov r9, QWORD [rdx + EXEC_FPU_F]
+                mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
                 ; mov rax, QWORD [r9 + rs1]
                 ; mov rcx, QWORD [r9 + rs2]
             );
@@ -2367,20 +2386,20 @@ fn emit_fp_op(
             x!(mov QWORD [r9 + rd], rax);
         }
         K::FmvXD => {
-            x!(mov r9, QWORD [rdx + EXEC_FPU_F]);
+            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]);
             let d = c.write(a, op.rd);
             x!(mov Rq(d), QWORD [r9 + rs1]);
         }
         K::FmvDX => {
             let s = c.read(a, op.rs1);
-            x!(mov r9, QWORD [rdx + EXEC_FPU_F] ; mov QWORD [r9 + rd], Rq(s));
+            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F] ; mov QWORD [r9 + rd], Rq(s));
         }
         K::FcmpD => {
             // Ordered operands only: an unordered compare (a NaN) sets
             // PF, and may raise NV, which the interpreter does.
             let miss = miss!();
             x!(
-                mov r9, QWORD [rdx + EXEC_FPU_F]
+                mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
                 ; movq xmm0, QWORD [r9 + rs1]
                 ; movq xmm1, QWORD [r9 + rs2]
                 ; xor eax, eax
@@ -2404,7 +2423,7 @@ fn emit_fp_op(
                 1 => x!(mov eax, Rd(s) ; cvtsi2sd xmm0, rax),
                 _ => x!(cvtsi2sd xmm0, Rq(s)),
             }
-            x!(mov r9, QWORD [rdx + EXEC_FPU_F] ; movq QWORD [r9 + rd], xmm0);
+            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F] ; movq QWORD [r9 + rd], xmm0);
         }
         K::FcvtToIntD => {
             // Truncating; NX accrued (a fraction dropped raises only NX).
@@ -2415,7 +2434,7 @@ fn emit_fp_op(
             // it, which the interpreter gets right too).
             let miss = miss!();
             fp_guard(a, fields.rm, true, miss);
-            x!(mov r9, QWORD [rdx + EXEC_FPU_F] ; movq xmm0, QWORD [r9 + rs1]);
+            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F] ; movq xmm0, QWORD [r9 + rs1]);
             if fields.sub == 0 {
                 x!(
                     cvttsd2si eax, xmm0
