@@ -592,6 +592,92 @@ fn a_short_skip_stays_in_its_block_and_counts_exactly() {
     }
 }
 
+/// A backward branch that a `j` back to its block's start closely
+/// follows does not end the block under the JIT (block.rs,
+/// `jumps_back_soon`): the block is then a loop of one block through
+/// that `j`, with the branch a side exit (here to code that comes back
+/// to the loop). It must run, stop and count as the interpreter does.
+#[test]
+fn a_loop_closed_by_a_jump_back_stays_one_block_and_counts_exactly() {
+    use common::{add, addi, branch, Program, Rig};
+    use sim::emu::{BranchOp, Exception, ImmOp, Instruction, Reg};
+    let (count, sum, other, t0) = (Reg(9), Reg(18), Reg(19), Reg(5));
+    let mut p = Program::new();
+    // 0: to the loop; 4: the code the side exit goes to, back to the loop.
+    p.push(Instruction::Jal {
+        rd: Reg::ZERO,
+        offset: 12,
+    });
+    let elsewhere = p.here();
+    p.push(addi(other, other, 1));
+    let top = p.here() + 4;
+    p.push(Instruction::Jal {
+        rd: Reg::ZERO,
+        offset: (top - p.here()) as i64,
+    });
+    assert_eq!(p.here(), top);
+    // 4 bytes each: the loop's exit lies 7 instructions on.
+    let done = top + 7 * 4;
+    p.push(branch(BranchOp::Beq, count, Reg::ZERO, p.here(), done))
+        .push(addi(count, count, -1))
+        .push(add(sum, sum, count))
+        .push(Instruction::OpImm {
+            op: ImmOp::Andi,
+            rd: t0,
+            rs1: count,
+            imm: 3,
+        });
+    p.push(branch(BranchOp::Beq, t0, Reg::ZERO, p.here(), elsewhere))
+        .push(addi(sum, sum, 1));
+    p.push(Instruction::Jal {
+        rd: Reg::ZERO,
+        offset: (top as i64) - (p.here() as i64),
+    });
+    assert_eq!(p.here(), done);
+    p.push(Instruction::Ebreak);
+    let start = |jit: bool| {
+        let mut rig = Rig::new(&p);
+        set_tier(&mut rig, jit);
+        rig.set(count, 40).set(sum, 0).set(other, 0);
+        rig
+    };
+    let mut interpreted = start(false);
+    interpreted.run_to_ebreak();
+    assert_eq!(interpreted.hart.regs[19], 10);
+    let mut jitted = start(true);
+    jitted.run_to_ebreak();
+    // (x0 to x31: the write sink after them is never read.)
+    assert_eq!(jitted.hart.regs[..32], interpreted.hart.regs[..32]);
+    assert_eq!(jitted.machine.instret(), interpreted.machine.instret());
+    if sim::emu::jit_available() {
+        assert!(jitted.machine.compiled_blocks() > 0, "nothing compiled");
+        // The first `j`, the loop, the code elsewhere and the `ebreak`:
+        // no block of its own for the loop's last two instructions.
+        assert_eq!(jitted.machine.cached_blocks(), 4);
+    }
+    for quantum in 1..=30 {
+        let mut rig = start(true);
+        let end = loop {
+            match rig.run(quantum) {
+                Exception::Timer if rig.machine.instret() < 10_000 => continue,
+                e => break e,
+            }
+        };
+        assert!(end.to_string().contains("breakpoint"), "{end}");
+        assert_eq!(rig.hart.regs[..32], interpreted.hart.regs[..32], "slices of {quantum}");
+        assert_eq!(rig.machine.instret(), interpreted.machine.instret());
+    }
+    for limit in 1..=300 {
+        let (mut a, mut b) = (start(false), start(true));
+        let (ea, eb) = (a.run(limit), b.run(limit));
+        assert_eq!(
+            (eb.to_string(), &b.hart.regs[..32], b.hart.pc, b.machine.instret()),
+            (ea.to_string(), &a.hart.regs[..32], a.hart.pc, a.machine.instret()),
+            "stopped after {limit}"
+        );
+    }
+}
+
 /// A loop of one block writes its registers back only when it is left
 /// (jit/x86_64.rs, `emit_terminator`), so it counts each register it
 /// writes as dirty from its first op on, and loads the ones it only writes

@@ -1017,6 +1017,43 @@ fn constant_step(op: &Op, t: u8, value: u64) -> Option<u64> {
 /// Decodes up to `cap` instructions starting at `pc` (physical `phys`)
 /// into `ops`, ending with a terminator, and fuses pairs (fuse.rs). Marks
 /// the frames read as holding code and returns them.
+/// Instructions `jumps_back_soon` looks at, at most, before the `j`.
+const JUMP_BACK_WITHIN: usize = 8;
+
+/// Whether the instructions from `at` on (in `bytes`, the frame of the
+/// block at `start`, whose page ends at `page_end`) reach a `jal` back to
+/// `start` within `JUMP_BACK_WITHIN`, with nothing between that could
+/// leave the block (a branch, a jump, a system instruction).
+fn jumps_back_soon(bytes: &[u8], at: u64, start: u64, page_end: u64, lowering: Lowering) -> bool {
+    let mut at = at;
+    for _ in 0..=JUMP_BACK_WITHIN {
+        let offset = VirtAddr(at).offset();
+        let Some(&[b0, b1]) = bytes.get(offset..offset + 2) else {
+            return false;
+        };
+        let low = u16::from_le_bytes([b0, b1]);
+        let len = decode::length(low);
+        if at.wrapping_add(len) > page_end || at >= page_end {
+            return false;
+        }
+        let word = match bytes.get(offset..offset + len as usize) {
+            Some(&[b0, b1, b2, b3]) => u32::from_le_bytes([b0, b1, b2, b3]),
+            Some(_) => u32::from(low),
+            None => return false,
+        };
+        let inst = decode::decode(word).map(|(i, _)| i);
+        let op = lower(inst, word, at, 0, len as u8, lowering);
+        if op.kind == OpKind::Jal {
+            return op.imm as u64 == start && op.rd == SINK;
+        }
+        if op.kind.is_terminator() || op.kind.side_exit().is_some() {
+            return false;
+        }
+        at = at.wrapping_add(len);
+    }
+    false
+}
+
 fn decode_block(
     bus: &mut Bus,
     pc: u64,
@@ -1074,9 +1111,20 @@ fn decode_block(
         // a block cut by the budget right after a side exit ends in a
         // `Fallthrough`, as every cut block does, and is not cached
         // (`BlockCache::fetch`).
+        // One kind of backward branch goes on too: one that a `j` back to
+        // the block's start follows closely (a loop whose body ends in a
+        // branch to code elsewhere that comes back, gcc's rotated loops
+        // with an `if` at the bottom): the block then is a loop of one
+        // block through that `j`, which compiled code goes round without
+        // writing its registers back.
         if let Some(side) = op.kind.side_exit() {
-            let forward = (op.imm as u64) > op_pc;
-            if forward && !reached_page_end && lowering.jit {
+            let target = op.imm as u64;
+            let forward = target > op_pc;
+            let closes_loop = !forward
+                && target != pc
+                && lowering.jit
+                && jumps_back_soon(bus.memory.frame_bytes(frame), at, pc, page_end, lowering);
+            if (forward || closes_loop) && !reached_page_end && lowering.jit {
                 op.kind = side;
                 op.handler = handler_for(side);
             }

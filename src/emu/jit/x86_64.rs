@@ -893,11 +893,19 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             go_to(b, next);
         }
         K::Jal => {
-            // Into the cache too: a jump to the block's own start keeps it.
             b.cache.next_op(end);
-            dynasm!(b.a ; .arch x64 ; mov rax, QWORD after as i64);
-            b.cache.write_rax(&mut b.a, op.rd);
-            b.cache.flush(&mut b.a);
+            if op.rd != SINK {
+                dynasm!(b.a ; .arch x64 ; mov rax, QWORD after as i64);
+                b.cache.write_rax(&mut b.a, op.rd);
+            }
+            // A `j` back to the start of a loop of one block goes round
+            // as its branch would (below).
+            if b.loop_round && b.cache.keeps_round() {
+                b.cache.flush_unpinned(&mut b.a);
+                b.dirty_round = b.cache.dirty();
+            } else {
+                b.cache.flush(&mut b.a);
+            }
             go_to(b, target);
         }
         K::Jalr => {
@@ -1947,17 +1955,36 @@ fn most_used_registers(compiled: &[Op], n: usize) -> Vec<u8> {
             }
         }
     }
+    // Registers the loop carries round (read before it writes them, and
+    // written: a pointer it steps, a counter) first: pinned, each saves a
+    // load and a store every round; a temporary saves at most its store.
+    let carried: Vec<u8> = {
+        let mut seen_write: Vec<u8> = Vec::new();
+        let mut carried = Vec::new();
+        for op in compiled {
+            let (reads, write) = registers(op);
+            for g in reads.into_iter().flatten() {
+                if !seen_write.contains(&g) && !carried.contains(&g) {
+                    carried.push(g);
+                }
+            }
+            seen_write.extend(write);
+        }
+        carried.retain(|g| seen_write.contains(g));
+        carried
+    };
     // A stable sort: equals keep the order of first use.
-    uses.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
+    uses.sort_by_key(|&(g, count)| std::cmp::Reverse((carried.contains(&g), count)));
     uses.into_iter().take(n).map(|(g, _)| g).collect()
 }
 
 /// Whether the block at `pc` whose compiled ops are `compiled` ends in a
-/// branch back to its own start (a loop of one block).
+/// branch or a `j` back to its own start (a loop of one block).
 fn loops_to_itself(compiled: &[Op], terminator: bool, pc: u64) -> bool {
-    compiled
-        .last()
-        .is_some_and(|op| terminator && op.kind.is_branch() && op.imm as u64 == pc)
+    compiled.last().is_some_and(|op| {
+        let back = op.kind.is_branch() || (op.kind == OpKind::Jal && op.rd == SINK);
+        terminator && back && op.imm as u64 == pc
+    })
 }
 
 /// The guest registers the ops `compiled` write, each once.
