@@ -9,9 +9,10 @@
 //! `r11` holds the TLB's entries and `r10` the instruction budget left
 //! (the handler's fourth argument, which arrives and leaves in `rcx`:
 //! op.rs, `Handler`), both set by the block entered from the interpreter
-//! and kept across linked blocks; `rbx`, `rbp`, `r12`–`r15`, `rdi` and
-//! `rdx` hold copies of guest registers within a block (`RegCache`);
-//! `rax`, `rcx`, `r8`, `r9` and `xmm0`–`xmm2` are scratch. The interpreter
+//! and kept across linked blocks; `r9`, `rdx`, `rbx`, `rbp`, `r12`–`r15`
+//! and `rdi` hold copies of guest registers within a block (`RegCache`;
+//! `r9` only in blocks without floating-point ops, whose templates use
+//! it); `rax`, `rcx`, `r8` and `xmm0`–`xmm2` are scratch. The interpreter
 //! entry pushes the callee-saved ones among them and `rdx`, and every exit
 //! pops them, so the code needs no frame of its own, and its exits are
 //! plain jumps (as the interpreter's tail calls are) with the stack as the
@@ -70,6 +71,9 @@ const PAGE_SHIFT: i8 = PAGE_SIZE.trailing_zeros() as i8;
 /// The TLB index scaled to the entry's byte offset in one `and`:
 /// `(vaddr >> (PAGE_SHIFT - 5)) & (mask << 5)`.
 const TLB_OFFSET_MASK: i32 = (TLB_ENTRIES as i32 - 1) << TLB_ENTRY_SHIFT;
+/// The bit of a TLB entry's byte offset that is its page number's lowest
+/// (whether the page is odd).
+const PARITY_IN_ENTRY: i32 = 1 << TLB_ENTRY_SHIFT;
 const EXEC_JUMP_CACHE: i32 = offset_of!(Exec<'static>, jump_cache) as i32;
 const EXEC_BLOCK_PC: i32 = offset_of!(Exec<'static>, block_pc) as i32;
 const EXEC_BUDGET: i32 = offset_of!(Exec<'static>, budget) as i32;
@@ -394,9 +398,10 @@ fn registers(op: &Op) -> ([Option<u8>; 2], Option<u8>) {
 }
 
 /// When the ops `compiled` use at most as many guest registers as the
-/// cache has host registers (so none is ever replaced), the ones they read
-/// before writing, in order; else `None`.
-fn live_in_if_few(compiled: &[Op]) -> Option<Vec<u8>> {
+/// block's cache has host registers (`slots`, `first_slot`: so none is
+/// ever replaced), the ones they read before writing, in order; else
+/// `None`.
+fn live_in_if_few(compiled: &[Op], slots: usize) -> Option<Vec<u8>> {
     let mut used: Vec<u8> = Vec::new();
     let mut live_in = Vec::new();
     for op in compiled {
@@ -413,7 +418,7 @@ fn live_in_if_few(compiled: &[Op]) -> Option<Vec<u8>> {
             }
         }
     }
-    (used.len() <= CACHE_REGS.len()).then_some(live_in)
+    (used.len() <= slots).then_some(live_in)
 }
 
 /// Whether the terminator `op` has a template (`emit_terminator` emits
@@ -567,6 +572,8 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         .unwrap_or(ops.len() - 1);
     let terminator = ops[end].kind.is_terminator() && terminator_compiles(&ops[end]);
     let compiled = &ops[..end + usize::from(terminator)];
+    let first = first_slot(compiled);
+    let slots = CACHE_REGS.len() - first;
     let mut a = VecAssembler::<X64Relocation>::new(0);
     let chain = a.new_dynamic_label();
     let a_over = a.new_dynamic_label();
@@ -584,7 +591,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         skips: Vec::new(),
         joins: Vec::new(),
         sites: Vec::new(),
-        cache: RegCache::new(compiled),
+        cache: RegCache::new(compiled, first),
         over: a_over,
         code_base: arena.base as usize,
         start: a_start,
@@ -618,7 +625,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
     // hold its TLB entry and addend and the base its value (or was only
     // stepped by a small constant): `same_page_check`.
     let mut last_access: Option<u8> = None;
-    let live_in = live_in_if_few(compiled);
+    let live_in = live_in_if_few(compiled, slots);
     let loops = loops_to_itself(compiled, terminator, pc);
     // Each register the block uses keeps one host register throughout, if
     // they fit: load those it reads before writing now, and a jump back to
@@ -642,7 +649,7 @@ pub(super) fn compile(arena: &mut CodeArena, ops: &[Op], pc: u64) -> Option<Comp
         let written = written_registers(compiled);
         let kept = match live_in {
             Some(_) => written.clone(),
-            None => most_used_registers(compiled, PINNED_REGS),
+            None => most_used_registers(compiled, slots - UNPINNED_REGS),
         };
         for g in kept {
             b.cache.next_op(0);
@@ -920,11 +927,11 @@ fn emit_terminator(b: &mut Block, end: usize) -> bool {
             b.cache.flush(&mut b.a);
             dynasm!(b.a
                 ; .arch x64
-                ; lea r9, [Rq(base) + imm]
-                ; and r9, -2
+                ; lea rcx, [Rq(base) + imm]
+                ; and rcx, -2
                 ; mov rax, QWORD after as i64
                 ; mov QWORD [rsi + rd], rax
-                ; mov rax, r9
+                ; mov rax, rcx
                 ; jmp =>chain
             );
         }
@@ -1056,7 +1063,7 @@ fn skip_join(ops: &[Op], end: usize, pc: u64, i: usize) -> Option<usize> {
     if skipped.len() > SKIP_OPS || !skipped.iter().all(simple) || ops[j].kind == K::Nop {
         return None;
     }
-    (skip_registers(ops, i, j).len() <= CACHE_REGS.len() - PINNED_REGS).then_some(j)
+    (skip_registers(ops, i, j).len() <= UNPINNED_REGS).then_some(j)
 }
 
 /// The guest registers the short skip `ops[i]` to op `j` compares and the
@@ -1192,11 +1199,26 @@ fn emit_chain(b: &mut Block) {
 }
 
 /// The host registers that hold copies of guest registers within a block
-/// (`rbx`, `rbp`, `r12`–`r15`, `rdi`, `rdx`): callee-saved ones and
+/// (`r9`, `rdx`, `rbx`, `rbp`, `r12`–`r15`, `rdi`): callee-saved ones and
 /// `rdx`, which the interpreter entry saves on the stack and every exit
-/// restores (`SAVED_REGS`), and `rdi`, the handler's first argument,
-/// which every exit sets.
-const CACHE_REGS: [u8; 8] = [3, 5, 12, 13, 14, 15, 7, RDX];
+/// restores (`SAVED_REGS`); `rdi`, the handler's first argument, which
+/// every exit sets; and `r9`, which no handler expects kept.
+///
+/// A free register is taken first to last, so `r9` and `rdx`, which only
+/// some templates must take care of (`mulh`, division, floating point),
+/// hold guest registers in nearly every block, and every test runs them.
+const CACHE_REGS: [u8; 9] = [R9, RDX, 3, 5, 12, 13, 14, 15, 7];
+/// `r9`: a cache register in blocks without floating-point ops, whose
+/// templates use it (`first_slot`).
+const R9: u8 = 9;
+
+/// The first of `CACHE_REGS` the block whose compiled ops are `compiled`
+/// may use (it uses all from there on): `r9`'s, or the next when it has
+/// a floating-point op, whose templates keep `Exec`'s floating-point
+/// registers' address in `r9`.
+fn first_slot(compiled: &[Op]) -> usize {
+    usize::from(compiled.iter().any(fp_compiles))
+}
 /// `rax`: scratch, and the sink's register (`RegCache::target`).
 const RAX: u8 = 0;
 /// `rcx`: scratch.
@@ -1241,11 +1263,14 @@ struct RegCache {
     replaced: bool,
     /// Slots whose guest register is never replaced (`pin`).
     pinned: [bool; CACHE_REGS.len()],
+    /// The first slot the block may use (`first_slot`).
+    first: usize,
 }
 
 impl RegCache {
-    /// An empty cache for the block whose compiled ops are `compiled`.
-    fn new(compiled: &[Op]) -> RegCache {
+    /// An empty cache for the block whose compiled ops are `compiled`,
+    /// using the host registers of `CACHE_REGS` from `first` on.
+    fn new(compiled: &[Op], first: usize) -> RegCache {
         RegCache {
             holds: [None; CACHE_REGS.len()],
             dirty: [false; CACHE_REGS.len()],
@@ -1255,6 +1280,7 @@ impl RegCache {
             at: 0,
             replaced: false,
             pinned: [false; CACHE_REGS.len()],
+            first,
         }
     }
 
@@ -1291,13 +1317,13 @@ impl RegCache {
             self.used[s] = self.clock;
             return (s, true);
         }
-        let s = (0..CACHE_REGS.len())
+        let s = (self.first..CACHE_REGS.len())
             .filter(|&s| self.used[s] != self.clock && !self.pinned[s])
             .min_by_key(|&s| match self.holds[s] {
                 None => (0, 0, false),
                 Some(held) => (1, usize::MAX - self.next_read(held), self.dirty[s]),
             })
-            .unwrap_or(0);
+            .unwrap_or(self.first);
         self.replaced |= self.holds[s].is_some();
         if let (Some(old), true) = (self.holds[s], self.dirty[s]) {
             store_guest(a, old, CACHE_REGS[s]);
@@ -1367,8 +1393,9 @@ impl RegCache {
     }
 
     /// Keeps guest register `g`, cached now, in its host register for the
-    /// rest of the block: never replaced. (At most `PINNED_REGS`, so that
-    /// the other slots hold the three registers any op uses.)
+    /// rest of the block: never replaced. (All but `UNPINNED_REGS` at
+    /// most, so that the other slots hold the three registers any op
+    /// uses.)
     fn pin(&mut self, g: u8) {
         if let Some(s) = self.holds.iter().position(|&h| h == Some(g)) {
             self.pinned[s] = true;
@@ -1673,17 +1700,17 @@ fn emit_op(
             }
         }
         // The high halves of products: x86's one-operand multiply leaves
-        // them in rdx, which may hold a guest register: kept in r9
+        // them in rdx, which may hold a guest register: kept on the stack
         // meanwhile.
         K::Mulh | K::Mulhu => {
             let (a1, a2) = (s1!(), s2!());
-            x!(mov r9, rdx ; mov rax, Rq(a1));
+            x!(push rdx ; mov rax, Rq(a1));
             if op.kind == K::Mulh {
                 x!(imul Rq(a2));
             } else {
                 x!(mul Rq(a2));
             }
-            x!(mov rax, rdx ; mov rdx, r9);
+            x!(mov rax, rdx ; pop rdx);
             c.write_rax(a, op.rd);
         }
         K::Div | K::Divu | K::Rem | K::Remu | K::Divw | K::Divuw | K::Remw | K::Remuw => {
@@ -1711,7 +1738,7 @@ fn emit_op(
                 let miss = translate(a, base, imm, size, READ_TAG);
                 out.misses.push((miss, i, c.dirty()));
                 if let Some(slot) = out.guess.then(|| out.predictions.take()).flatten() {
-                    out.guesses.push(guess_addend(a, slot, base, imm));
+                    out.guesses.push(guess_addend(a, slot));
                 } else {
                     x!(mov r8, QWORD [r11 + rcx + ADDEND]);
                 }
@@ -1760,8 +1787,8 @@ fn emit_op(
 /// 13.2): by zero, the quotient is all ones and the remainder the
 /// dividend; for the signed overflow `MIN / -1` the quotient is `MIN`
 /// (`neg` of `MIN` gives it) and the remainder 0. The W forms work on the
-/// low 32 bits and sign-extend. `rdx` (a cache register) is kept in r9
-/// while `div` uses it.
+/// low 32 bits and sign-extend. `rdx` (a cache register) is kept on the
+/// stack while `div` uses it.
 fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
     use OpKind as K;
     let wide = matches!(op.kind, K::Div | K::Divu | K::Rem | K::Remu);
@@ -1778,23 +1805,23 @@ fn emit_division(a: &mut VecAssembler<X64Relocation>, op: &Op) {
     if wide {
         x!(test rcx, rcx ; jz =>by_zero);
         if signed {
-            x!(cmp rcx, -1 ; je =>minus_one ; mov r9, rdx ; cqo ; idiv rcx);
+            x!(cmp rcx, -1 ; je =>minus_one ; push rdx ; cqo ; idiv rcx);
         } else {
-            x!(mov r9, rdx ; xor edx, edx ; div rcx);
+            x!(push rdx ; xor edx, edx ; div rcx);
         }
     } else {
         x!(test ecx, ecx ; jz =>by_zero);
         if signed {
-            x!(cmp ecx, -1 ; je =>minus_one ; mov r9, rdx ; cdq ; idiv ecx);
+            x!(cmp ecx, -1 ; je =>minus_one ; push rdx ; cdq ; idiv ecx);
         } else {
-            x!(mov r9, rdx ; xor edx, edx ; div ecx);
+            x!(push rdx ; xor edx, edx ; div ecx);
         }
     }
     // After `div`: the quotient in rax, the remainder in rdx.
     if remainder {
         x!(mov rax, rdx);
     }
-    x!(mov rdx, r9 ; jmp =>done);
+    x!(pop rdx ; jmp =>done);
     if signed {
         x!(=>minus_one);
         if remainder {
@@ -1932,10 +1959,11 @@ fn same_page_check(
 }
 
 /// Host registers a loop of one block with more registers than the cache
-/// has keeps for its most used ones (`RegCache::pin`): the rest of the
-/// cache holds the others in turn, more than the three one op uses (as
-/// the whole cache does without pins: `RegCache::slot`).
-const PINNED_REGS: usize = CACHE_REGS.len() - 4;
+/// has leaves for the registers it does not pin (`RegCache::pin`; it
+/// pins as many as the rest of its cache has): these take turns in them,
+/// more than the three one op uses (as the whole cache does without pins:
+/// `RegCache::slot`).
+const UNPINNED_REGS: usize = 4;
 
 /// The `n` guest registers the ops `compiled` read and write most, most
 /// used first (the first used first among equals); never x0.
@@ -2058,9 +2086,10 @@ fn entry_kept(op: &Op, last: Option<u8>) -> Option<u8> {
 /// guess into a jump to its two-way guess, and one that gives up that
 /// too rewrites the two-way guess's into a jump to `plain`, its lookup
 /// without a guess (from then on it costs a jump or two more than a load
-/// that never guessed). The two-way guess leaves the guest address in
-/// `eax` (low half) for its fix-up.
-fn guess_addend(a: &mut VecAssembler<X64Relocation>, slot: i64, base: u8, imm: i32) -> Guess {
+/// that never guessed). `rax` holds the slot's address; the page's
+/// parity is bit 5 of `rcx`, the TLB entry's offset (the page number's
+/// lowest bit, scaled by the entry's size).
+fn guess_addend(a: &mut VecAssembler<X64Relocation>, slot: i64) -> Guess {
     let [one_way, two_way, plain, load, fix_one_way, fix_two_way] =
         [(); 6].map(|_| a.new_dynamic_label());
     let even = offset_of!(Prediction, addend) as i32;
@@ -2075,24 +2104,23 @@ fn guess_addend(a: &mut VecAssembler<X64Relocation>, slot: i64, base: u8, imm: i
     dynasm!(a
         ; .arch x64
         ; =>one_way
-        ; mov r9, QWORD slot
-        ; mov r8, QWORD [r9 + even]
+        ; mov rax, QWORD slot
+        ; mov r8, QWORD [rax + even]
         ; cmp r8, QWORD [r11 + rcx + ADDEND]
         ; je =>load
         ; jmp =>fix_one_way
     );
     // Each rewritten first instruction (`jmp rel8`) replaces the first two
-    // bytes of a `mov r9`; the rest is jumped over, never run.
+    // bytes of a `mov rax`; the rest is jumped over, never run.
     let to_two_way = jump_here(a, at_one_way);
     let at_two_way = a.offset().0;
     dynasm!(a
         ; .arch x64
         ; =>two_way
-        ; mov r9, QWORD slot
-        ; mov r8, QWORD [r9 + even]
-        ; lea eax, [Rq(base) + imm]
-        ; test eax, PAGE_SIZE as i32
-        ; cmovnz r8, QWORD [r9 + odd]
+        ; mov rax, QWORD slot
+        ; mov r8, QWORD [rax + even]
+        ; test ecx, PARITY_IN_ENTRY
+        ; cmovnz r8, QWORD [rax + odd]
         ; cmp r8, QWORD [r11 + rcx + ADDEND]
         ; je =>load
         ; jmp =>fix_two_way
@@ -2115,7 +2143,7 @@ fn guess_addend(a: &mut VecAssembler<X64Relocation>, slot: i64, base: u8, imm: i
     }
 }
 
-/// The fix-ups of a wrong guess (`guess_addend`; `r9` holds the slot):
+/// The fix-ups of a wrong guess (`guess_addend`; `rax` holds the slot):
 /// the real addend into r8, which becomes the guess (of its page's
 /// parity, two-way), and back to the load. At the `PREDICTION_MISSES`th
 /// wrong guess of a kind the load gives up that kind: it writes a jump
@@ -2133,23 +2161,23 @@ fn emit_fix(a: &mut VecAssembler<X64Relocation>, g: Guess) {
         ; .arch x64
         ; =>g.fix_one_way
         ; mov r8, QWORD [r11 + rcx + ADDEND]
-        ; mov QWORD [r9 + even], r8
-        ; add QWORD [r9 + misses], 1
-        ; cmp QWORD [r9 + misses], PREDICTION_MISSES
+        ; mov QWORD [rax + even], r8
+        ; add QWORD [rax + misses], 1
+        ; cmp QWORD [rax + misses], PREDICTION_MISSES
         ; jb =>load
         ; mov WORD [=>g.one_way], WORD g.to_two_way
         ; jmp =>load
         ; =>g.fix_two_way
         ; mov r8, QWORD [r11 + rcx + ADDEND]
-        ; test eax, PAGE_SIZE as i32
+        ; test ecx, PARITY_IN_ENTRY
         ; jnz =>odd_page
-        ; mov QWORD [r9 + even], r8
+        ; mov QWORD [rax + even], r8
         ; jmp =>count
         ; =>odd_page
-        ; mov QWORD [r9 + odd], r8
+        ; mov QWORD [rax + odd], r8
         ; =>count
-        ; add QWORD [r9 + two_way_misses], 1
-        ; cmp QWORD [r9 + two_way_misses], PREDICTION_MISSES
+        ; add QWORD [rax + two_way_misses], 1
+        ; cmp QWORD [rax + two_way_misses], PREDICTION_MISSES
         ; jb =>load
         ; mov WORD [=>g.two_way], WORD g.to_plain
         ; jmp =>load
