@@ -218,6 +218,66 @@ fn a_load_over_pages_of_both_parities_loads_what_the_interpreter_loads() {
     assert_eq!(run(true), interpreted);
 }
 
+/// A load whose address the block computes, alternating between a page
+/// and the next (odd and even page numbers): its one-way guess of the TLB
+/// addend fails every time, until, after 4,096 wrong guesses, it guesses
+/// two-way, one addend per parity, which must then be right every time.
+/// (A wrong guess is caught and costs only time, so only the count of
+/// wrong guesses can tell that the two-way guess picks by the wrong bit.)
+#[test]
+fn a_two_way_guess_picks_the_addend_of_its_pages_parity() {
+    use common::{add, addi, branch, li, Program, Rig};
+    use sim::emu::{BranchOp, ImmOp, Instruction, LoadOp, Reg};
+    if !sim::emu::jit_available() {
+        eprintln!("skipped: this host has no JIT tier (x86-64 only)");
+        return;
+    }
+    let (count, sum, base, t0, t1) = (Reg(9), Reg(18), Reg(20), Reg(5), Reg(6));
+    let mut p = Program::new();
+    p.push(li(sum, 0));
+    let top = p.here();
+    // t0 = base + (count & 1) * 4096 + 8
+    p.push(Instruction::OpImm {
+        op: ImmOp::Andi,
+        rd: t0,
+        rs1: count,
+        imm: 1,
+    })
+    .push(Instruction::OpImm {
+        op: ImmOp::Slli,
+        rd: t0,
+        rs1: t0,
+        imm: 12,
+    })
+    .push(add(t0, t0, base))
+    .push(Instruction::Load {
+        op: LoadOp::Ld,
+        rd: t1,
+        rs1: t0,
+        offset: 8,
+    })
+    .push(add(sum, sum, t1))
+    .push(addi(count, count, -1));
+    p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), top));
+    p.push(Instruction::Ebreak);
+    let run = |jit: bool| {
+        let mut rig = Rig::new(&p);
+        set_tier(&mut rig, jit);
+        map_two_pages(&mut rig);
+        rig.set(count, 12_000).set(base, LOW);
+        rig.run_to_ebreak();
+        rig
+    };
+    let interpreted = run(false);
+    let jitted = run(true);
+    assert_eq!(jitted.hart.regs[18], interpreted.hart.regs[18]);
+    assert_ne!(interpreted.hart.regs[18], 0);
+    // 4,096 one-way, then (nearly) none: a two-way guess that picked by
+    // another bit would fail 4,096 times more and give up.
+    let wrong = jitted.machine.wrong_guesses();
+    assert!((4_096..4_200).contains(&wrong), "{wrong} wrong guesses");
+}
+
 /// Two neighbouring pages, `LOW` and `HIGH`, for accesses across their
 /// boundary.
 const LOW: u64 = 0x40000;

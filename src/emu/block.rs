@@ -928,6 +928,11 @@ impl BlockCache {
         self.jit.as_ref().map_or(0, Jit::linked)
     }
 
+    /// Wrong guesses of loads' TLB addends (`Jit::wrong_guesses`).
+    pub fn wrong_guesses(&self) -> u64 {
+        self.jit.as_ref().map_or(0, Jit::wrong_guesses)
+    }
+
     /// Blocks compiled by the JIT tier so far.
     pub fn compiled(&self) -> u64 {
         self.jit.as_ref().map_or(0, |jit| jit.compiled)

@@ -269,6 +269,13 @@ impl Machine {
         self.blocks.linked_jumps()
     }
 
+    /// Loads' wrong guesses of their TLB addends in the JIT's code
+    /// (jit/x86_64.rs, `Predictions`); 0 without the JIT. For tests: a
+    /// wrong guess is caught and costs time only.
+    pub fn wrong_guesses(&self) -> u64 {
+        self.blocks.wrong_guesses()
+    }
+
     /// Number of blocks in the decoded-code cache.
     pub fn cached_blocks(&self) -> usize {
         self.blocks.len()

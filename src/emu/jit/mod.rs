@@ -218,6 +218,17 @@ impl Jit {
         None
     }
 
+    /// Wrong guesses of loads' TLB addends in the code made since the
+    /// last reset (x86_64.rs, `Predictions`).
+    pub fn wrong_guesses(&self) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.arena.wrong_guesses()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        0
+    }
+
     /// Direct jumps of live blocks whose target is compiled, i.e. linked
     /// (`compile` links every such jump, `forget` unlinks them).
     pub fn linked(&self) -> usize {

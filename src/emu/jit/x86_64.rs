@@ -163,6 +163,18 @@ impl CodeArena {
         self.used
     }
 
+    /// Wrong guesses of loads' addends so far, one-way and two-way
+    /// (`Predictions`), over the code in the arena.
+    pub fn wrong_guesses(&self) -> u64 {
+        let Some(slots) = &self.predictions.slots else {
+            return 0;
+        };
+        slots[..self.predictions.used]
+            .iter()
+            .map(|p| p.misses + p.two_way_misses)
+            .sum()
+    }
+
     /// Empties the arena, giving its pages back to the host. The caller
     /// makes sure no code in it can run again: every block with code here
     /// is dropped (block.rs, `BlockCache::fetch`).
