@@ -650,6 +650,31 @@ fn next_pc(pc: u64, ops: &[Op]) -> u64 {
     pc.wrapping_add(u64::from(last.offset) + u64::from(last.len))
 }
 
+/// The first `cap` ops of the block `ops` (which has more instructions
+/// than that), as the block a budget of `cap` instructions runs (what
+/// `decode_block` would make with that cap): each with its own
+/// interpreter handler (a fused handler may run ops past the cut, and
+/// the first op's may be compiled code), counted anew, and a
+/// `Fallthrough` after them. `None` where a folded constant's run crosses
+/// the cut (its `LiSkip` writes the run's final value at once).
+fn cut_prefix(ops: &[Op], cap: usize) -> Option<Vec<Op>> {
+    let next = ops.get(cap)?;
+    let mut cut = Vec::with_capacity(cap + 1);
+    for (i, op) in ops[..cap].iter().enumerate() {
+        if op.kind == OpKind::LiSkip && i + usize::from(op.rs2) >= cap {
+            return None;
+        }
+        cut.push(Op {
+            handler: handler_for(op.kind),
+            // At most `MAX_BLOCK_OPS`: fits.
+            left: (cap - i) as u8,
+            ..*op
+        });
+    }
+    cut.push(fallthrough(next.offset));
+    Some(cut)
+}
+
 /// Guest instructions in a decoded op sequence.
 fn instruction_count(ops: &[Op]) -> u64 {
     let fallthrough = ops.last().is_some_and(|op| op.kind == OpKind::Fallthrough);
@@ -776,6 +801,15 @@ impl BlockCache {
                 .map_or(0, |b| b.instructions);
             if len <= remaining {
                 return Ok(self.remember_jump(pc, index));
+            }
+            // Cut short by the budget (once a time slice, at its end): the
+            // block's first `cap` ops, if they come apart there, rather
+            // than decoding them again.
+            let ops = self.blocks[index as usize].as_ref().map(|b| b.ops.ops());
+            if let Some(cut) = ops.and_then(|ops| cut_prefix(ops, cap)) {
+                let count = instruction_count(&cut);
+                let cut = self.cut.insert(BlockOps::new(&cut, next_pc(pc, &cut)));
+                return Ok((cut.as_ptr(), count));
             }
         }
         let mut ops = std::mem::take(&mut self.scratch);
