@@ -461,6 +461,46 @@ fn one_block_loops_stepping_pointers_across_pages_agree_with_the_interpreter() {
     }
 }
 
+/// Runs the program `start(jit)` sets up, under each tier, in time slices
+/// of every length in `quanta` and stopped after every count in `limits`:
+/// what `seen` sees at the end (the exception and the registers, say)
+/// must be what the interpreter sees running it whole, and where it
+/// stops after a count, what the interpreter sees there.
+fn stops_alike<T: PartialEq + std::fmt::Debug>(
+    start: impl Fn(bool) -> common::Rig,
+    seen: impl Fn(&mut common::Rig, sim::emu::Exception) -> T,
+    quanta: std::ops::RangeInclusive<u64>,
+    limits: std::ops::RangeInclusive<u64>,
+) {
+    use sim::emu::Exception;
+    let whole = {
+        let mut rig = start(false);
+        let end = rig.run(100_000);
+        seen(&mut rig, end)
+    };
+    for quantum in quanta {
+        for jit in [false, true] {
+            let mut rig = start(jit);
+            let end = loop {
+                match rig.run(quantum) {
+                    Exception::Timer if rig.machine.instret() < 10_000 => continue,
+                    e => break e,
+                }
+            };
+            assert_eq!(seen(&mut rig, end), whole, "slices of {quantum}, jit {jit}");
+        }
+    }
+    for limit in limits {
+        let (mut interpreted, mut jitted) = (start(false), start(true));
+        let (a, b) = (interpreted.run(limit), jitted.run(limit));
+        assert_eq!(
+            seen(&mut jitted, b),
+            seen(&mut interpreted, a),
+            "stopped after {limit}"
+        );
+    }
+}
+
 /// Under the JIT a forward branch does not end its block: it is a side
 /// exit (block.rs, `decode_block`), which gives the instructions after it
 /// back to the budget when taken. Here two side exits in one loop, one
@@ -531,31 +571,12 @@ fn side_exits_stop_and_count_exactly_wherever_the_budget_ends() {
     assert!(whole.0.contains("breakpoint"), "{}", whole.0);
     // Every round adds 1 and the doubled word, odd rounds 7 more.
     assert_ne!(whole.1[18], 0);
-    for quantum in 1..=40 {
-        for jit in [false, true] {
-            let mut rig = start(jit);
-            let end = loop {
-                match rig.run(quantum) {
-                    Exception::Timer if rig.machine.instret() < 10_000 => continue,
-                    e => break e,
-                }
-            };
-            assert_eq!(seen(&mut rig, end), whole, "slices of {quantum}, jit {jit}");
-            if jit && sim::emu::jit_available() && quantum == 40 {
-                assert!(rig.machine.compiled_blocks() > 0, "nothing compiled");
-            }
-        }
+    if sim::emu::jit_available() {
+        let mut rig = start(true);
+        rig.run(100_000);
+        assert!(rig.machine.compiled_blocks() > 0, "nothing compiled");
     }
-    for limit in 1..=200 {
-        let mut interpreted = start(false);
-        let mut jitted = start(true);
-        let (a, b) = (interpreted.run(limit), jitted.run(limit));
-        assert_eq!(
-            seen(&mut jitted, b),
-            seen(&mut interpreted, a),
-            "stopped after {limit}"
-        );
-    }
+    stops_alike(start, seen, 1..=40, 1..=200);
 }
 
 /// A taken jump to another compiled block on the page goes straight to
@@ -600,7 +621,7 @@ fn both_jumps_of_a_loop_of_two_blocks_are_linked() {
 #[test]
 fn a_short_skip_stays_in_its_block_and_counts_exactly() {
     use common::{add, addi, branch, Program, Rig};
-    use sim::emu::{BranchOp, ImmOp, Instruction, Reg, RegOp};
+    use sim::emu::{BranchOp, Exception, ImmOp, Instruction, Reg, RegOp};
     let (count, sum, t0) = (Reg(9), Reg(18), Reg(5));
     let mut p = Program::new();
     let top = p.here();
@@ -641,15 +662,10 @@ fn a_short_skip_stays_in_its_block_and_counts_exactly() {
         // The loop and the `ebreak` after it: no block at `over`.
         assert_eq!(jitted.machine.cached_blocks(), 2);
     }
-    for limit in 1..=150 {
-        let (mut a, mut b) = (start(false), start(true));
-        let (ea, eb) = (a.run(limit), b.run(limit));
-        assert_eq!(
-            (eb.to_string(), b.hart.regs, b.hart.pc, b.machine.instret()),
-            (ea.to_string(), a.hart.regs, a.hart.pc, a.machine.instret()),
-            "stopped after {limit}"
-        );
-    }
+    let seen = |rig: &mut Rig, end: Exception| {
+        (end.to_string(), rig.hart.regs, rig.hart.pc, rig.machine.instret())
+    };
+    stops_alike(start, seen, 1..=20, 1..=150);
 }
 
 /// A backward branch that a `j` back to its block's start closely
@@ -715,27 +731,11 @@ fn a_loop_closed_by_a_jump_back_stays_one_block_and_counts_exactly() {
         // no block of its own for the loop's last two instructions.
         assert_eq!(jitted.machine.cached_blocks(), 4);
     }
-    for quantum in 1..=30 {
-        let mut rig = start(true);
-        let end = loop {
-            match rig.run(quantum) {
-                Exception::Timer if rig.machine.instret() < 10_000 => continue,
-                e => break e,
-            }
-        };
-        assert!(end.to_string().contains("breakpoint"), "{end}");
-        assert_eq!(rig.hart.regs[..32], interpreted.hart.regs[..32], "slices of {quantum}");
-        assert_eq!(rig.machine.instret(), interpreted.machine.instret());
-    }
-    for limit in 1..=300 {
-        let (mut a, mut b) = (start(false), start(true));
-        let (ea, eb) = (a.run(limit), b.run(limit));
-        assert_eq!(
-            (eb.to_string(), &b.hart.regs[..32], b.hart.pc, b.machine.instret()),
-            (ea.to_string(), &a.hart.regs[..32], a.hart.pc, a.machine.instret()),
-            "stopped after {limit}"
-        );
-    }
+    let seen = |rig: &mut Rig, end: Exception| {
+        let regs = rig.hart.regs[..32].to_vec();
+        (end.to_string(), regs, rig.hart.pc, rig.machine.instret())
+    };
+    stops_alike(start, seen, 1..=30, 1..=300);
 }
 
 /// A loop of one block writes its registers back only when it is left
