@@ -186,11 +186,15 @@ pub(crate) enum OpKind {
     /// csrrw/csrrs/csrrc (and the immediate forms) on fflags, frm, fcsr;
     /// `imm` packs them (`csr_pack`).
     CsrFp,
-    /// A forward conditional branch in the middle of a block (a *side
-    /// exit*, block.rs): not taken, the block goes on with the next op;
-    /// taken, it gives back the instructions after it (`Op::left` of the
-    /// next op) and goes to its target. The same comparisons as the
-    /// branches below, in the same order (`side_exit`, `condition`).
+    /// A conditional branch in the middle of a block (a *side exit*,
+    /// block.rs, `decode_block`: under the JIT, a forward one, or a
+    /// backward one that a `j` back to the block's start closely
+    /// follows): not taken, the block goes on with the next op; taken, it
+    /// gives back the instructions after it (`Op::left` of the next op)
+    /// and goes to its target. (The JIT compiles a short jump over ops of
+    /// its own block as a skip that stays in the block: jit/x86_64.rs,
+    /// `emit_skip`.) The same comparisons as the branches below, in the
+    /// same order (`side_exit`, `condition`).
     SideBeq,
     SideBne,
     SideBlt,
