@@ -663,7 +663,12 @@ fn a_short_skip_stays_in_its_block_and_counts_exactly() {
         assert_eq!(jitted.machine.cached_blocks(), 2);
     }
     let seen = |rig: &mut Rig, end: Exception| {
-        (end.to_string(), rig.hart.regs, rig.hart.pc, rig.machine.instret())
+        (
+            end.to_string(),
+            rig.hart.regs,
+            rig.hart.pc,
+            rig.machine.instret(),
+        )
     };
     stops_alike(start, seen, 1..=20, 1..=150);
 }
