@@ -226,7 +226,7 @@ fn a_load_over_pages_of_both_parities_loads_what_the_interpreter_loads() {
 /// wrong guesses can tell that the two-way guess picks by the wrong bit.)
 #[test]
 fn a_two_way_guess_picks_the_addend_of_its_pages_parity() {
-    use common::{add, addi, branch, li, Program, Rig};
+    use common::{add, addi, andi, branch, li, Program, Rig};
     use sim::emu::{BranchOp, ImmOp, Instruction, LoadOp, Reg};
     if !sim::emu::jit_available() {
         eprintln!("skipped: this host has no JIT tier (x86-64 only)");
@@ -237,27 +237,22 @@ fn a_two_way_guess_picks_the_addend_of_its_pages_parity() {
     p.push(li(sum, 0));
     let top = p.here();
     // t0 = base + (count & 1) * 4096 + 8
-    p.push(Instruction::OpImm {
-        op: ImmOp::Andi,
-        rd: t0,
-        rs1: count,
-        imm: 1,
-    })
-    .push(Instruction::OpImm {
-        op: ImmOp::Slli,
-        rd: t0,
-        rs1: t0,
-        imm: 12,
-    })
-    .push(add(t0, t0, base))
-    .push(Instruction::Load {
-        op: LoadOp::Ld,
-        rd: t1,
-        rs1: t0,
-        offset: 8,
-    })
-    .push(add(sum, sum, t1))
-    .push(addi(count, count, -1));
+    p.push(andi(t0, count, 1))
+        .push(Instruction::OpImm {
+            op: ImmOp::Slli,
+            rd: t0,
+            rs1: t0,
+            imm: 12,
+        })
+        .push(add(t0, t0, base))
+        .push(Instruction::Load {
+            op: LoadOp::Ld,
+            rd: t1,
+            rs1: t0,
+            offset: 8,
+        })
+        .push(add(sum, sum, t1))
+        .push(addi(count, count, -1));
     p.push(branch(BranchOp::Bne, count, Reg::ZERO, p.here(), top));
     p.push(Instruction::Ebreak);
     let run = |jit: bool| {
@@ -511,17 +506,12 @@ fn stops_alike<T: PartialEq + std::fmt::Debug>(
 /// 1 to 200: registers, pc, memory and count must be the interpreter's.
 #[test]
 fn side_exits_stop_and_count_exactly_wherever_the_budget_ends() {
-    use common::{add, addi, branch, Program, Rig, DATA};
-    use sim::emu::{BranchOp, Exception, ImmOp, Instruction, LoadOp, Reg, StoreOp};
+    use common::{add, addi, andi, branch, Program, Rig, DATA};
+    use sim::emu::{BranchOp, Exception, Instruction, LoadOp, Reg, StoreOp};
     let (count, sum, at, t0, t1) = (Reg(9), Reg(18), Reg(10), Reg(5), Reg(6));
     let mut p = Program::new();
     let top = p.here();
-    p.push(Instruction::OpImm {
-        op: ImmOp::Andi,
-        rd: t0,
-        rs1: count,
-        imm: 1,
-    });
+    p.push(andi(t0, count, 1));
     // Skips the `addi; sd` pair on even counts: 4 bytes of branch, 8 of pair.
     let skip = p.here() + 12;
     p.push(branch(BranchOp::Beq, t0, Reg::ZERO, p.here(), skip))
@@ -620,17 +610,12 @@ fn both_jumps_of_a_loop_of_two_blocks_are_linked() {
 /// after every count, it must stop where the interpreter does.
 #[test]
 fn a_short_skip_stays_in_its_block_and_counts_exactly() {
-    use common::{add, addi, branch, Program, Rig};
-    use sim::emu::{BranchOp, Exception, ImmOp, Instruction, Reg, RegOp};
+    use common::{add, addi, andi, branch, Program, Rig};
+    use sim::emu::{BranchOp, Exception, Instruction, Reg, RegOp};
     let (count, sum, t0) = (Reg(9), Reg(18), Reg(5));
     let mut p = Program::new();
     let top = p.here();
-    p.push(Instruction::OpImm {
-        op: ImmOp::Andi,
-        rd: t0,
-        rs1: count,
-        imm: 1,
-    });
+    p.push(andi(t0, count, 1));
     // Over the negation on even counts: 4 bytes of branch, 4 of `sub`.
     let over = p.here() + 8;
     p.push(branch(BranchOp::Beq, t0, Reg::ZERO, p.here(), over))
@@ -680,8 +665,8 @@ fn a_short_skip_stays_in_its_block_and_counts_exactly() {
 /// to the loop). It must run, stop and count as the interpreter does.
 #[test]
 fn a_loop_closed_by_a_jump_back_stays_one_block_and_counts_exactly() {
-    use common::{add, addi, branch, Program, Rig};
-    use sim::emu::{BranchOp, Exception, ImmOp, Instruction, Reg};
+    use common::{add, addi, andi, branch, Program, Rig};
+    use sim::emu::{BranchOp, Exception, Instruction, Reg};
     let (count, sum, other, t0) = (Reg(9), Reg(18), Reg(19), Reg(5));
     let mut p = Program::new();
     // 0: to the loop; 4: the code the side exit goes to, back to the loop.
@@ -702,12 +687,7 @@ fn a_loop_closed_by_a_jump_back_stays_one_block_and_counts_exactly() {
     p.push(branch(BranchOp::Beq, count, Reg::ZERO, p.here(), done))
         .push(addi(count, count, -1))
         .push(add(sum, sum, count))
-        .push(Instruction::OpImm {
-            op: ImmOp::Andi,
-            rd: t0,
-            rs1: count,
-            imm: 3,
-        });
+        .push(andi(t0, count, 3));
     p.push(branch(BranchOp::Beq, t0, Reg::ZERO, p.here(), elsewhere))
         .push(addi(sum, sum, 1));
     p.push(Instruction::Jal {

@@ -805,8 +805,8 @@ impl BlockCache {
             // Cut short by the budget (once a time slice, at its end): the
             // block's first `cap` ops, if they come apart there, rather
             // than decoding them again.
-            let ops = self.blocks[index as usize].as_ref().map(|b| b.ops.ops());
-            if let Some(cut) = ops.and_then(|ops| cut_prefix(ops, cap)) {
+            let block = self.blocks[index as usize].as_ref();
+            if let Some(cut) = block.and_then(|b| cut_prefix(b.ops.ops(), cap)) {
                 let count = instruction_count(&cut);
                 let cut = self.cut.insert(BlockOps::new(&cut, next_pc(pc, &cut)));
                 return Ok((cut.as_ptr(), count));
@@ -1053,11 +1053,26 @@ fn constant_step(op: &Op, t: u8, value: u64) -> Option<u64> {
     })
 }
 
-/// Decodes up to `cap` instructions starting at `pc` (physical `phys`)
-/// into `ops`, ending with a terminator, and fuses pairs (fuse.rs). Marks
-/// the frames read as holding code and returns them.
 /// Instructions `jumps_back_soon` looks at, at most, before the `j`.
 const JUMP_BACK_WITHIN: usize = 8;
+
+/// The instruction at byte `offset` of a frame's `bytes` (its first four
+/// bytes, or two for a compressed one) and its length, if those bytes lie
+/// within the frame (a 4-byte one may straddle into the next).
+fn word_at(bytes: &[u8], offset: usize) -> Option<(u32, u64)> {
+    let &[b0, b1] = bytes.get(offset..offset + 2)? else {
+        return None;
+    };
+    let low = u16::from_le_bytes([b0, b1]);
+    let len = decode::length(low);
+    if len == 2 {
+        return Some((u32::from(low), len));
+    }
+    let &[_, _, b2, b3] = bytes.get(offset..offset + 4)? else {
+        return None;
+    };
+    Some((u32::from_le_bytes([b0, b1, b2, b3]), len))
+}
 
 /// Whether the instructions from `at` on (in `bytes`, the frame of the
 /// block at `start`, whose page ends at `page_end`) reach a `jal` back to
@@ -1066,19 +1081,11 @@ const JUMP_BACK_WITHIN: usize = 8;
 fn jumps_back_soon(bytes: &[u8], at: u64, start: u64, page_end: u64, lowering: Lowering) -> bool {
     let mut at = at;
     for _ in 0..=JUMP_BACK_WITHIN {
-        let offset = VirtAddr(at).offset();
-        let Some(&[b0, b1]) = bytes.get(offset..offset + 2) else {
-            return false;
-        };
-        let low = u16::from_le_bytes([b0, b1]);
-        let len = decode::length(low);
-        if at.wrapping_add(len) > page_end || at >= page_end {
+        if at >= page_end {
             return false;
         }
-        let word = match bytes.get(offset..offset + len as usize) {
-            Some(&[b0, b1, b2, b3]) => u32::from_le_bytes([b0, b1, b2, b3]),
-            Some(_) => u32::from(low),
-            None => return false,
+        let Some((word, len)) = word_at(bytes, VirtAddr(at).offset()) else {
+            return false;
         };
         let inst = decode::decode(word).map(|(i, _)| i);
         let op = lower(inst, word, at, 0, len as u8, lowering);
@@ -1093,6 +1100,9 @@ fn jumps_back_soon(bytes: &[u8], at: u64, start: u64, page_end: u64, lowering: L
     false
 }
 
+/// Decodes up to `cap` instructions starting at `pc` (physical `phys`)
+/// into `ops`, ending with a terminator, and fuses pairs (fuse.rs). Marks
+/// the frames read as holding code and returns them.
 fn decode_block(
     bus: &mut Bus,
     pc: u64,
@@ -1108,26 +1118,21 @@ fn decode_block(
     while ops.len() < cap {
         let offset_in_page = VirtAddr(at).offset();
         let bytes = bus.memory.frame_bytes(frame);
-        let low = u16::from_le_bytes([bytes[offset_in_page], bytes[offset_in_page + 1]]);
-        let len = decode::length(low);
-        let word = if len == 2 {
-            u32::from(low)
-        } else if offset_in_page + 4 <= PAGE_SIZE as usize {
-            u32::from_le_bytes([
-                bytes[offset_in_page],
-                bytes[offset_in_page + 1],
-                bytes[offset_in_page + 2],
-                bytes[offset_in_page + 3],
-            ])
-        } else if ops.is_empty() {
-            // A 4-byte instruction straddling two pages: a block of its own.
-            let next_phys = bus.translate(page_end, Access::Execute)?;
-            let next = PhysAddr(next_phys).frame();
-            frames[1] = next;
-            let high = bus.memory.frame_bytes(next);
-            u32::from(low) | (u32::from(u16::from_le_bytes([high[0], high[1]])) << 16)
-        } else {
-            break;
+        let (word, len) = match word_at(bytes, offset_in_page) {
+            Some(found) => found,
+            None if ops.is_empty() => {
+                // A 4-byte instruction straddling two pages (pcs are even,
+                // so its low half is in this one): a block of its own.
+                let low = u16::from_le_bytes([bytes[offset_in_page], bytes[offset_in_page + 1]]);
+                let next_phys = bus.translate(page_end, Access::Execute)?;
+                let next = PhysAddr(next_phys).frame();
+                frames[1] = next;
+                let high = bus.memory.frame_bytes(next);
+                let word =
+                    u32::from(low) | (u32::from(u16::from_le_bytes([high[0], high[1]])) << 16);
+                (word, decode::length(low))
+            }
+            None => break,
         };
         let inst = decode::decode(word).map(|(i, _)| i);
         let mut op = lower(inst, word, at, (at - pc) as u16, len as u8, lowering);
@@ -1161,7 +1166,6 @@ fn decode_block(
             let forward = target > op_pc;
             let closes_loop = !forward
                 && target != pc
-                && lowering.jit
                 && jumps_back_soon(bus.memory.frame_bytes(frame), at, pc, page_end, lowering);
             if (forward || closes_loop) && !reached_page_end && lowering.jit {
                 op.kind = side;

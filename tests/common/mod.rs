@@ -196,6 +196,15 @@ pub fn addi(rd: Reg, rs1: Reg, imm: i64) -> Instruction {
     }
 }
 
+pub fn andi(rd: Reg, rs1: Reg, imm: i64) -> Instruction {
+    Instruction::OpImm {
+        op: ImmOp::Andi,
+        rd,
+        rs1,
+        imm,
+    }
+}
+
 pub fn add(rd: Reg, rs1: Reg, rs2: Reg) -> Instruction {
     Instruction::Op {
         op: RegOp::Add,

@@ -1481,6 +1481,12 @@ fn pop_saved_regs(a: &mut VecAssembler<X64Relocation>) {
     }
 }
 
+/// `r9` = the pointer at `field` bytes into `Exec` (the floating-point
+/// registers' or `fcsr`'s address: `Exec` from the stack, `SAVED_REGS`).
+fn exec_field_to_r9(a: &mut VecAssembler<X64Relocation>, field: i32) {
+    dynasm!(a ; .arch x64 ; mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + field]);
+}
+
 /// `rdx` = `Exec` (from the stack, `SAVED_REGS`), where compiled code
 /// leaves for the run loop or the jump cache: every guest register it
 /// held is written back by then.
@@ -1995,27 +2001,31 @@ fn most_used_registers(compiled: &[Op], n: usize) -> Vec<u8> {
             }
         }
     }
-    // Registers the loop carries round (read before it writes them, and
-    // written: a pointer it steps, a counter) first: pinned, each saves a
-    // load and a store every round; a temporary saves at most its store.
-    let carried: Vec<u8> = {
-        let mut seen_write: Vec<u8> = Vec::new();
-        let mut carried = Vec::new();
-        for op in compiled {
-            let (reads, write) = registers(op);
-            for g in reads.into_iter().flatten() {
-                if !seen_write.contains(&g) && !carried.contains(&g) {
-                    carried.push(g);
-                }
-            }
-            seen_write.extend(write);
-        }
-        carried.retain(|g| seen_write.contains(g));
-        carried
-    };
+    // Registers the loop carries round first: pinned, each saves a load
+    // and a store every round; a temporary saves at most its store.
+    let carried = carried_registers(compiled);
     // A stable sort: equals keep the order of first use.
     uses.sort_by_key(|&(g, count)| std::cmp::Reverse((carried.contains(&g), count)));
     uses.into_iter().take(n).map(|(g, _)| g).collect()
+}
+
+/// The guest registers a loop of one block whose ops are `compiled`
+/// carries from round to round: those it reads before it writes them,
+/// and writes (a pointer it steps, a counter).
+fn carried_registers(compiled: &[Op]) -> Vec<u8> {
+    let mut written: Vec<u8> = Vec::new();
+    let mut read_first = Vec::new();
+    for op in compiled {
+        let (reads, write) = registers(op);
+        for g in reads.into_iter().flatten() {
+            if !written.contains(&g) && !read_first.contains(&g) {
+                read_first.push(g);
+            }
+        }
+        written.extend(write);
+    }
+    read_first.retain(|g| written.contains(g));
+    read_first
 }
 
 /// Whether the block at `pc` whose compiled ops are `compiled` ends in a
@@ -2274,9 +2284,9 @@ fn fp_guard(a: &mut VecAssembler<X64Relocation>, rm: u8, nx: bool, miss: Dynamic
     if mask == 0 {
         return;
     }
+    exec_field_to_r9(a, EXEC_FPU_FCSR);
     dynasm!(a
         ; .arch x64
-        ; mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_FCSR]
         ; mov eax, DWORD [r9]
         ; and eax, mask
         ; cmp eax, i32::from(nx)
@@ -2324,9 +2334,9 @@ fn two_operands(
     range: (i32, i32),
     miss: DynamicLabel,
 ) {
+    exec_field_to_r9(a, EXEC_FPU_F);
     dynasm!(a
         ; .arch x64
-        ; mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
         ; mov rax, QWORD [r9 + rs1]
         ; mov rcx, QWORD [r9 + rs2]
     );
@@ -2372,17 +2382,17 @@ fn emit_fp_op(
             x!(
                 mov r8, QWORD [r11 + rcx + ADDEND]
                 ; mov rax, QWORD [Rq(base) + r8 + imm]
-                ; mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
-                ; mov QWORD [r9 + rd], rax
             );
+            exec_field_to_r9(a, EXEC_FPU_F);
+            x!(mov QWORD [r9 + rd], rax);
         }
         K::Fsd => {
             let base = c.read(a, op.rs1);
             let miss = translate(a, base, imm, 8, WRITE_TAG);
             out.misses.push((miss, i, c.dirty()));
+            exec_field_to_r9(a, EXEC_FPU_F);
             x!(
                 mov r8, QWORD [r11 + rcx + ADDEND]
-                ; mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
                 ; mov rax, QWORD [r9 + rs2]
                 ; mov QWORD [Rq(base) + r8 + imm], rax
             );
@@ -2411,7 +2421,8 @@ fn emit_fp_op(
         K::FsqrtD => {
             let miss = miss!();
             fp_guard(a, fields.rm, true, miss);
-            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F] ; mov rax, QWORD [r9 + rs1]);
+            exec_field_to_r9(a, EXEC_FPU_F);
+            x!(mov rax, QWORD [r9 + rs1]);
             // A positive normal number.
             exponent_in(a, RAX, NORMAL, true, miss);
             x!(movq xmm0, rax ; sqrtsd xmm0, xmm0 ; movq QWORD [r9 + rd], xmm0);
@@ -2440,9 +2451,9 @@ fn emit_fp_op(
         K::FsgnjD => {
             // The magnitude of rs1, the sign of rs2, its opposite, or the
             // two signs' XOR.
+            exec_field_to_r9(a, EXEC_FPU_F);
             x!(
-                mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
-                ; mov rax, QWORD [r9 + rs1]
+                mov rax, QWORD [r9 + rs1]
                 ; mov rcx, QWORD [r9 + rs2]
             );
             match fields.sub {
@@ -2453,21 +2464,22 @@ fn emit_fp_op(
             x!(mov QWORD [r9 + rd], rax);
         }
         K::FmvXD => {
-            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]);
+            exec_field_to_r9(a, EXEC_FPU_F);
             let d = c.write(a, op.rd);
             x!(mov Rq(d), QWORD [r9 + rs1]);
         }
         K::FmvDX => {
             let s = c.read(a, op.rs1);
-            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F] ; mov QWORD [r9 + rd], Rq(s));
+            exec_field_to_r9(a, EXEC_FPU_F);
+            x!(mov QWORD [r9 + rd], Rq(s));
         }
         K::FcmpD => {
             // Ordered operands only: an unordered compare (a NaN) sets
             // PF, and may raise NV, which the interpreter does.
             let miss = miss!();
+            exec_field_to_r9(a, EXEC_FPU_F);
             x!(
-                mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F]
-                ; movq xmm0, QWORD [r9 + rs1]
+                movq xmm0, QWORD [r9 + rs1]
                 ; movq xmm1, QWORD [r9 + rs2]
                 ; xor eax, eax
             );
@@ -2490,7 +2502,8 @@ fn emit_fp_op(
                 1 => x!(mov eax, Rd(s) ; cvtsi2sd xmm0, rax),
                 _ => x!(cvtsi2sd xmm0, Rq(s)),
             }
-            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F] ; movq QWORD [r9 + rd], xmm0);
+            exec_field_to_r9(a, EXEC_FPU_F);
+            x!(movq QWORD [r9 + rd], xmm0);
         }
         K::FcvtToIntD => {
             // Truncating; NX accrued (a fraction dropped raises only NX).
@@ -2501,7 +2514,8 @@ fn emit_fp_op(
             // it, which the interpreter gets right too).
             let miss = miss!();
             fp_guard(a, fields.rm, true, miss);
-            x!(mov r9, QWORD [rsp] ; mov r9, QWORD [r9 + EXEC_FPU_F] ; movq xmm0, QWORD [r9 + rs1]);
+            exec_field_to_r9(a, EXEC_FPU_F);
+            x!(movq xmm0, QWORD [r9 + rs1]);
             if fields.sub == 0 {
                 x!(
                     cvttsd2si eax, xmm0
